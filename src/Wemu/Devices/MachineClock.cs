@@ -1,0 +1,55 @@
+using System.Diagnostics;
+
+namespace Wemu.Devices;
+
+/// <summary>
+/// The machine's notion of time, in ticks of <see cref="Frequency"/> (RISC-V mtime, x86 TSC base...).
+/// Host mode follows the host's monotonic clock; deterministic mode derives time from the number of
+/// guest instructions retired, so runs, snapshots and tests are reproducible. In both modes an idle
+/// machine (all harts in WFI) may skip ahead to the next timer deadline with <see cref="SkipTo"/>.
+/// </summary>
+public sealed class MachineClock
+{
+    private readonly long _hostStart = Stopwatch.GetTimestamp();
+    private ulong _offset;
+    private Func<ulong>? _instructionCounter;
+
+    public MachineClock(ulong frequency = 10_000_000, bool deterministic = false, int instructionsPerTickShift = 4)
+    {
+        Frequency = frequency;
+        Deterministic = deterministic;
+        InstructionsPerTickShift = instructionsPerTickShift;
+    }
+
+    public ulong Frequency { get; }
+
+    public bool Deterministic { get; }
+
+    /// <summary>In deterministic mode, one tick per 2^shift instructions.</summary>
+    public int InstructionsPerTickShift { get; }
+
+    /// <summary>Connects the retired-instruction counter used by deterministic mode.</summary>
+    public void AttachInstructionCounter(Func<ulong> counter) => _instructionCounter = counter;
+
+    public ulong Now
+    {
+        get
+        {
+            if (Deterministic)
+                return _offset + ((_instructionCounter?.Invoke() ?? 0) >> InstructionsPerTickShift);
+            long elapsed = Stopwatch.GetTimestamp() - _hostStart;
+            return _offset + (ulong)((UInt128)(ulong)elapsed * Frequency / (ulong)Stopwatch.Frequency);
+        }
+    }
+
+    /// <summary>Moves time forward to <paramref name="ticks"/> (never backward), e.g. while idle.</summary>
+    public void SkipTo(ulong ticks)
+    {
+        ulong now = Now;
+        if (ticks > now)
+            _offset += ticks - now;
+    }
+
+    /// <summary>Converts ticks to host time for sleeping while the guest idles.</summary>
+    public TimeSpan ToTimeSpan(ulong ticks) => TimeSpan.FromTicks((long)Math.Min((ulong)((UInt128)ticks * TimeSpan.TicksPerSecond / Frequency), long.MaxValue));
+}

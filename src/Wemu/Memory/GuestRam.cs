@@ -1,0 +1,49 @@
+using System.Runtime.InteropServices;
+
+namespace Wemu.Memory;
+
+/// <summary>
+/// A block of guest RAM in native memory: its address never moves, so interpreters,
+/// compiled blocks and generated WebAssembly can address it directly.
+/// </summary>
+public sealed unsafe class GuestRam : IDisposable
+{
+    public GuestRam(ulong baseAddress, ulong size)
+    {
+        if (size == 0 || (size & 0xFFF) != 0)
+            throw new ArgumentException("RAM size must be a non-zero multiple of 4 KiB", nameof(size));
+        BaseAddress = baseAddress;
+        Size = size;
+        Pointer = (byte*)NativeMemory.AlignedAlloc((nuint)size, 4096);
+        NativeMemory.Clear(Pointer, (nuint)size);
+    }
+
+    public ulong BaseAddress { get; }
+
+    public ulong Size { get; }
+
+    public byte* Pointer { get; private set; }
+
+    public ulong EndAddress => BaseAddress + Size;
+
+    public bool Contains(ulong address, ulong length) =>
+        address >= BaseAddress && length <= Size && address - BaseAddress <= Size - length;
+
+    public Span<byte> AsSpan() => new(Pointer, checked((int)Math.Min(Size, int.MaxValue)));
+
+    public Span<byte> Slice(ulong address, int length)
+    {
+        if (length < 0 || !Contains(address, (ulong)length))
+            throw new ArgumentOutOfRangeException(nameof(address));
+        return new Span<byte>(Pointer + (address - BaseAddress), length);
+    }
+
+    public void Dispose()
+    {
+        if (Pointer != null)
+        {
+            NativeMemory.AlignedFree(Pointer);
+            Pointer = null;
+        }
+    }
+}
