@@ -1,0 +1,318 @@
+using System.Runtime.CompilerServices;
+
+namespace Wemu.Cpu.RiscV;
+
+public sealed unsafe partial class RiscVHart
+{
+    internal enum Access { Read = 0, Write = 1, Execute = 2 }
+
+    /// <summary>Invalidates every TLB entry (satp writes, sfence.vma, MXR/PMP changes).</summary>
+    public void FlushTlb()
+    {
+        TlbEntry* t = Tlb;
+        for (int i = 0; i < MmuContexts * TlbSize; i++)
+        {
+            t[i].TagRead = TlbEntry.Invalid;
+            t[i].TagWrite = TlbEntry.Invalid;
+            t[i].TagExec = TlbEntry.Invalid;
+        }
+        TlbGeneration++;
+    }
+
+    /// <summary>Bumped on every flush; engines holding cached translations (fetch page) compare it.</summary>
+    internal uint TlbGeneration;
+
+    private bool TranslationOn => (Satp >> 60) != 0;
+
+    /// <summary>The MMU context for loads and stores (MPRV applies, Priv. spec 3.1.6.3).</summary>
+    internal int DataMmuContext
+    {
+        get
+        {
+            int eff = Priv;
+            if (eff == PrivMachine && (Mstatus & RvStatus.Mprv) != 0)
+                eff = (int)((Mstatus >> RvStatus.MppShift) & 3);
+            if (eff == PrivMachine || !TranslationOn)
+                return MmuPhysical;
+            if (eff == PrivUser)
+                return MmuUser;
+            return (Mstatus & RvStatus.Sum) != 0 ? MmuSupervisorSum : MmuSupervisor;
+        }
+    }
+
+    /// <summary>The MMU context for instruction fetch (MPRV does not apply).</summary>
+    internal int FetchMmuContext => Priv == PrivMachine || !TranslationOn ? MmuPhysical : Priv == PrivUser ? MmuUser : MmuSupervisor;
+
+    internal TlbEntry* TlbFor(int context) => Tlb + (context << TlbBits);
+
+    private static int PageFaultCause(Access access) => access switch
+    {
+        Access.Read => RvException.LoadPageFault,
+        Access.Write => RvException.StorePageFault,
+        _ => RvException.InstructionPageFault,
+    };
+
+    private static int AccessFaultCause(Access access) => access switch
+    {
+        Access.Read => RvException.LoadAccessFault,
+        Access.Write => RvException.StoreAccessFault,
+        _ => RvException.InstructionAccessFault,
+    };
+
+    /// <summary>
+    /// Translates a virtual address and fills the TLB entry for its page. Returns false with the
+    /// exception recorded on a page or access fault. Sv39/Sv48 walk per Priv. spec 4.3.2, with
+    /// hardware A/D updates.
+    /// </summary>
+    internal bool Translate(ulong va, Access access, int context, out ulong pa)
+    {
+        pa = 0;
+        ulong vpage = va & ~0xFFFUL;
+        ulong ppage;
+        bool r, w, x;
+        if (context == MmuPhysical)
+        {
+            ppage = vpage;
+            r = w = x = true;
+        }
+        else
+        {
+            int levels = (Satp >> 60) == 9 ? 4 : 3;
+            int vaBits = 12 + 9 * levels;
+            if ((ulong)((long)(va << (64 - vaBits)) >> (64 - vaBits)) != va)
+                return Fault(PageFaultCause(access), va);
+            ulong table = (Satp & ((1UL << 44) - 1)) << 12;
+            ulong pte = 0, pteAddr = 0;
+            int level = levels - 1;
+            byte* ptePtr = null;
+            for (; ; level--)
+            {
+                pteAddr = table + (((va >> (12 + 9 * level)) & 0x1FF) << 3);
+                if (!_bus.TryGetRam(pteAddr, 8, out ptePtr))
+                    return Fault(AccessFaultCause(access), va);
+                pte = *(ulong*)ptePtr;
+                if ((pte & 1) == 0 || (pte & 6) == 4 || (pte >> 54) != 0)
+                    return Fault(PageFaultCause(access), va);
+                if ((pte & 0xA) != 0)
+                    break;   // leaf
+                if (level == 0 || (pte & 0xD0) != 0)   // non-leaf with D/A/U set is reserved
+                    return Fault(PageFaultCause(access), va);
+                table = ((pte >> 10) & ((1UL << 44) - 1)) << 12;
+            }
+            ulong ppn = (pte >> 10) & ((1UL << 44) - 1);
+            if (level > 0 && (ppn & ((1UL << (9 * level)) - 1)) != 0)
+                return Fault(PageFaultCause(access), va);   // misaligned superpage
+            bool user = (pte & 0x10) != 0;
+            bool mxr = (Mstatus & RvStatus.Mxr) != 0;
+            r = (pte & 2) != 0 || (mxr && (pte & 8) != 0);
+            w = (pte & 4) != 0;
+            x = (pte & 8) != 0;
+            switch (context)
+            {
+                case MmuUser:
+                    if (!user) r = w = x = false;
+                    break;
+                case MmuSupervisor:
+                    if (user) r = w = x = false;
+                    break;
+                default:   // S with SUM: data may touch U pages, never execute them
+                    if (user) x = false;
+                    break;
+            }
+            bool allowed = access switch { Access.Read => r, Access.Write => w, _ => x };
+            if (!allowed)
+                return Fault(PageFaultCause(access), va);
+            ulong newPte = pte | 0x40 | (access == Access.Write ? 0x80UL : 0);
+            if (newPte != pte)
+            {
+                *(ulong*)ptePtr = newPte;
+                pte = newPte;
+            }
+            if ((pte & 0x80) == 0)
+                w = false;   // first store must come back here to set D
+            ulong pageMask = (1UL << (12 + 9 * level)) - 1;
+            ppage = ((ppn << 12) & ~pageMask) | (vpage & pageMask);
+        }
+
+        pa = ppage | (va & 0xFFF);
+        TlbEntry* e = TlbFor(context) + ((va >> 12) & TlbMask);
+        e->PhysPage = ppage;
+        if (_bus.TryGetRam(ppage, 0x1000, out byte* host))
+        {
+            e->Addend = (long)host - (long)vpage;
+            e->TagRead = r ? vpage : TlbEntry.Invalid;
+            e->TagWrite = w ? vpage : TlbEntry.Invalid;
+            e->TagExec = x ? vpage : TlbEntry.Invalid;
+        }
+        else
+        {
+            e->Addend = 0;
+            e->TagRead = r ? vpage | TlbEntry.IoFlag : TlbEntry.Invalid;
+            e->TagWrite = w ? vpage | TlbEntry.IoFlag : TlbEntry.Invalid;
+            e->TagExec = TlbEntry.Invalid;
+        }
+        return true;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static bool IoHit(ulong tag, ulong va) => tag == ((va & ~0xFFFUL) | TlbEntry.IoFlag);
+
+    /// <summary>Slow-path load: page-crossing, TLB miss or MMIO. Returns false with an exception recorded.</summary>
+    internal bool LoadSlow(ulong va, int size, out ulong value)
+    {
+        value = 0;
+        if ((va & 0xFFF) + (ulong)size > 0x1000)
+        {
+            for (int i = 0; i < size; i++)
+            {
+                if (!LoadSlow(va + (ulong)i, 1, out ulong b))
+                    return false;
+                value |= b << (8 * i);
+            }
+            return true;
+        }
+        int context = DataMmuContext;
+        TlbEntry* e = TlbFor(context) + ((va >> 12) & TlbMask);
+        ulong pa;
+        if (e->TagRead == (va & ~0xFFFUL))
+        {
+            value = ReadHost((byte*)(e->Addend + (long)va), size);
+            return true;
+        }
+        if (IoHit(e->TagRead, va))
+            pa = e->PhysPage | (va & 0xFFF);
+        else if (!Translate(va, Access.Read, context, out pa))
+            return false;
+        if (e->TagRead == (va & ~0xFFFUL))
+        {
+            value = ReadHost((byte*)(e->Addend + (long)va), size);
+            return true;
+        }
+        MmioAccessed = true;
+        if (!_bus.ReadMmio(pa, size, out value))
+            return Fault(RvException.LoadAccessFault, va);
+        return true;
+    }
+
+    /// <summary>Slow-path store. Returns false with an exception recorded.</summary>
+    internal bool StoreSlow(ulong va, int size, ulong value)
+    {
+        if ((va & 0xFFF) + (ulong)size > 0x1000)
+        {
+            // Check both pages before writing anything, so a fault leaves memory unchanged.
+            if (!ProbeWrite(va) || !ProbeWrite(va + (ulong)size - 1))
+                return false;
+            for (int i = 0; i < size; i++)
+                if (!StoreSlow(va + (ulong)i, 1, value >> (8 * i)))
+                    return false;
+            return true;
+        }
+        int context = DataMmuContext;
+        TlbEntry* e = TlbFor(context) + ((va >> 12) & TlbMask);
+        ulong pa;
+        if (e->TagWrite == (va & ~0xFFFUL))
+        {
+            WriteHost((byte*)(e->Addend + (long)va), size, value);
+            return true;
+        }
+        if (IoHit(e->TagWrite, va))
+            pa = e->PhysPage | (va & 0xFFF);
+        else if (!Translate(va, Access.Write, context, out pa))
+            return false;
+        if (e->TagWrite == (va & ~0xFFFUL))
+        {
+            WriteHost((byte*)(e->Addend + (long)va), size, value);
+            return true;
+        }
+        MmioAccessed = true;
+        if (!_bus.WriteMmio(pa, size, value))
+            return Fault(RvException.StoreAccessFault, va);
+        return true;
+    }
+
+    private bool ProbeWrite(ulong va)
+    {
+        int context = DataMmuContext;
+        TlbEntry* e = TlbFor(context) + ((va >> 12) & TlbMask);
+        if (e->TagWrite == (va & ~0xFFFUL) || IoHit(e->TagWrite, va))
+            return true;
+        return Translate(va, Access.Write, context, out _);
+    }
+
+    /// <summary>Host pointer for an aligned read-modify-write (AMO) of RAM, or null for MMIO.</summary>
+    internal bool TranslateForAmo(ulong va, int size, out byte* host, out ulong pa)
+    {
+        host = null;
+        pa = 0;
+        if ((va & (ulong)(size - 1)) != 0)
+            return Fault(RvException.StoreMisaligned, va);
+        int context = DataMmuContext;
+        TlbEntry* e = TlbFor(context) + ((va >> 12) & TlbMask);
+        if (e->TagWrite != (va & ~0xFFFUL) || e->TagRead != (va & ~0xFFFUL))
+        {
+            if (!Translate(va, Access.Write, context, out pa))
+                return false;
+            if (e->TagRead != (va & ~0xFFFUL) && e->TagWrite == (va & ~0xFFFUL))
+            {
+                // Writable but not readable cannot happen (W without R is reserved); be safe anyway.
+                return Fault(RvException.StorePageFault, va);
+            }
+        }
+        if (e->TagWrite == (va & ~0xFFFUL))
+        {
+            host = (byte*)(e->Addend + (long)va);
+            return true;
+        }
+        pa = e->PhysPage | (va & 0xFFF);
+        return Fault(RvException.StoreAccessFault, va);   // AMOs to MMIO are not supported
+    }
+
+    /// <summary>
+    /// Fetch slow path: translates the page holding <paramref name="pc"/> for execution and returns
+    /// a host pointer to its start (so the engine can fetch from it directly), or null with an
+    /// exception recorded.
+    /// </summary>
+    internal byte* FetchPage(ulong pc)
+    {
+        int context = FetchMmuContext;
+        TlbEntry* e = TlbFor(context) + ((pc >> 12) & TlbMask);
+        if (e->TagExec != (pc & ~0xFFFUL))
+        {
+            if (!Translate(pc, Access.Execute, context, out _))
+                return null;
+            if (e->TagExec != (pc & ~0xFFFUL))
+            {
+                Fault(RvException.InstructionAccessFault, pc);
+                return null;
+            }
+        }
+        return (byte*)(e->Addend + (long)(pc & ~0xFFFUL));
+    }
+
+    /// <summary>Set by slow paths that touched a device: the engine leaves its loop so interrupts are seen.</summary>
+    internal bool MmioAccessed;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static ulong ReadHost(byte* p, int size) => size switch
+    {
+        1 => *p,
+        2 => *(ushort*)p,
+        4 => *(uint*)p,
+        _ => *(ulong*)p,
+    };
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void WriteHost(byte* p, int size, ulong value)
+    {
+        switch (size)
+        {
+            case 1: *p = (byte)value; break;
+            case 2: *(ushort*)p = (ushort)value; break;
+            case 4: *(uint*)p = (uint)value; break;
+            default: *(ulong*)p = value; break;
+        }
+    }
+
+    /// <summary>Reads guest virtual memory as the hart would (for debuggers and tests); false on fault.</summary>
+    public bool TryReadVirtual(ulong va, int size, out ulong value) => LoadSlow(va, size, out value);
+}

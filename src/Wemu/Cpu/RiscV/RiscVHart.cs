@@ -1,0 +1,137 @@
+using System.Runtime.InteropServices;
+using Wemu.Devices;
+using Wemu.Memory;
+
+namespace Wemu.Cpu.RiscV;
+
+/// <summary>
+/// One RV64GC hart: architectural state, CSRs, privilege modes, traps and the MMU (Sv39/Sv48 with
+/// a soft TLB). Execution engines (<see cref="RiscVInterpreter"/>, later the JIT) run it in slices.
+/// Registers live in native memory so generated code can address them directly.
+/// </summary>
+public sealed unsafe partial class RiscVHart : IHartInterruptPins, IDisposable
+{
+    public const int PrivUser = 0, PrivSupervisor = 1, PrivMachine = 3;
+
+    internal const int TlbBits = 10;
+    internal const int TlbSize = 1 << TlbBits;
+    internal const ulong TlbMask = TlbSize - 1;
+
+    /// <summary>MMU contexts: U, S, S with SUM, and untranslated (M-mode or satp bare).</summary>
+    internal const int MmuUser = 0, MmuSupervisor = 1, MmuSupervisorSum = 2, MmuPhysical = 3, MmuContexts = 4;
+
+    /// <summary>x0..x31 (x0 is forced to zero), then f0..f31 at <see cref="F"/>.</summary>
+    internal readonly ulong* X;
+    internal readonly ulong* F;
+    internal readonly TlbEntry* Tlb;
+
+    internal ulong Pc;
+    internal int Priv = PrivMachine;
+    internal ulong InstRet;
+
+    // CSRs (Priv. spec chapters 3 and 4)
+    internal ulong Mstatus;
+    internal ulong Medeleg, Mideleg, Mie, MipSoft, MipPins;
+    internal ulong Mtvec, Mscratch, Mepc, Mcause, Mtval;
+    internal ulong Stvec, Sscratch, Sepc, Scause, Stval, Satp;
+    internal uint Mcounteren, Scounteren, Mcountinhibit;
+    internal ulong Menvcfg, Senvcfg;
+    internal uint Fflags, Frm;
+    internal readonly ulong[] PmpAddr = new ulong[64];
+    internal readonly byte[] PmpCfg = new byte[64];
+
+    /// <summary>LR/SC reservation (physical-independent: the virtual address of the last LR).</summary>
+    internal ulong ReservationAddress = ulong.MaxValue;
+
+    /// <summary>Pending exception of the current instruction (set by slow paths that return failure).</summary>
+    internal int ExceptionCause;
+    internal ulong ExceptionValue;
+
+    /// <summary>Set by WFI when no interrupt is pending: the engine returns and the machine idles.</summary>
+    public bool IsWaiting { get; internal set; }
+
+    private readonly PhysicalBus _bus;
+    private readonly void* _nativeBlock;
+
+    public RiscVHart(PhysicalBus bus, int hartId = 0)
+    {
+        _bus = bus;
+        HartId = hartId;
+        nuint regBytes = 64 * sizeof(ulong);
+        nuint tlbBytes = (nuint)(MmuContexts * TlbSize * sizeof(TlbEntry));
+        _nativeBlock = NativeMemory.AlignedAlloc(regBytes + tlbBytes, 64);
+        NativeMemory.Clear(_nativeBlock, regBytes);
+        X = (ulong*)_nativeBlock;
+        F = X + 32;
+        Tlb = (TlbEntry*)((byte*)_nativeBlock + regBytes);
+        FlushTlb();
+    }
+
+    public int HartId { get; }
+
+    public PhysicalBus Bus => _bus;
+
+    /// <summary>Reads the <c>time</c> CSR source (the ACLINT's mtime); zero until a board connects it.</summary>
+    public Func<ulong> ReadTime { get; set; } = static () => 0;
+
+    /// <summary>misa: RV64 (MXL=2) with A, C, D, F, I, M, S, U.</summary>
+    public static ulong Misa => (2UL << 62) | Ext('A') | Ext('C') | Ext('D') | Ext('F') | Ext('I') | Ext('M') | Ext('S') | Ext('U');
+
+    private static ulong Ext(char c) => 1UL << (c - 'A');
+
+    public ulong ProgramCounter { get => Pc; set => Pc = value; }
+
+    public int Privilege => Priv;
+
+    public ulong InstructionsRetired => InstRet;
+
+    public ulong GetRegister(int index) => X[index & 31];
+
+    public void SetRegister(int index, ulong value)
+    {
+        if ((index & 31) != 0)
+            X[index & 31] = value;
+    }
+
+    public ulong GetFloatRegister(int index) => F[index & 31];
+
+    public void SetFloatRegister(int index, ulong value) => F[index & 31] = value;
+
+    /// <summary>Puts the hart in its reset state (Priv. spec 3.4): M-mode, MIE=0, MPRV=0, pc=<paramref name="resetVector"/>.</summary>
+    public void Reset(ulong resetVector)
+    {
+        for (int i = 0; i < 64; i++)
+            X[i] = 0;
+        Pc = resetVector;
+        Priv = PrivMachine;
+        Mstatus = (2UL << 32) | (2UL << 34);
+        Medeleg = Mideleg = Mie = MipSoft = 0;
+        Mtvec = Mscratch = Mepc = Mcause = Mtval = 0;
+        Stvec = Sscratch = Sepc = Scause = Stval = Satp = 0;
+        Mcounteren = Scounteren = Mcountinhibit = 0;
+        Menvcfg = Senvcfg = 0;
+        Fflags = Frm = 0;
+        Array.Clear(PmpAddr);
+        Array.Clear(PmpCfg);
+        ReservationAddress = ulong.MaxValue;
+        IsWaiting = false;
+        FlushTlb();
+    }
+
+    /// <summary>Interrupt pins from CLINT/PLIC (mip bits MSIP, MTIP, MEIP, SEIP).</summary>
+    public void SetInterruptPending(int mipBit, bool level)
+    {
+        ulong bit = 1UL << mipBit;
+        if (level)
+            MipPins |= bit;
+        else
+            MipPins &= ~bit;
+    }
+
+    internal ulong Mip => MipSoft | MipPins;
+
+    /// <summary>True when an interrupt is pending and enabled in mie (wakes WFI regardless of xIE).</summary>
+    public bool HasWakeUpInterrupt => (Mip & Mie) != 0;
+
+    public void Dispose() => NativeMemory.AlignedFree(_nativeBlock);
+}

@@ -1,0 +1,408 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+
+namespace Wemu.Cpu.RiscV;
+
+/// <summary>
+/// The reference execution engine: fetch, decode through <see cref="RvOpcodeTable"/>, execute.
+/// Shaped for both hosts (BROWSER.md): one hot method, switches of at most 128 cases, guest traps
+/// as return paths not exceptions, no calls on the common path except inlined ones; loads and
+/// stores go through the soft TLB inline and fall back to the hart's slow paths.
+/// </summary>
+public sealed unsafe class RiscVInterpreter : IRiscVEngine
+{
+    private static readonly RvOp* s_primary = CopyToNative(RvOpcodeTable.Primary);
+    private static readonly uint* s_expand = CopyToNative(RvcExpander.Table);
+
+    /// <summary>A page of zeros used as the "no page cached" fetch target: fetching from it decodes
+    /// as illegal, and the illegal path notices and fetches for real.</summary>
+    private static readonly byte* s_noPage = (byte*)NativeMemory.AllocZeroed(4096 + 8);
+
+    private static T* CopyToNative<T>(T[] array) where T : unmanaged
+    {
+        var p = (T*)NativeMemory.Alloc((nuint)(array.Length * sizeof(T)));
+        array.AsSpan().CopyTo(new Span<T>(p, array.Length));
+        return p;
+    }
+
+    public string Name => "interp";
+
+    /// <summary>
+    /// Runs up to <paramref name="budget"/> instructions. Returns early after anything that may
+    /// change interrupt state (CSR writes, xRET, device accesses), on WFI, and on fence.i.
+    /// Returns the number of instructions retired.
+    /// </summary>
+    [SkipLocalsInit]
+    public long Run(RiscVHart h, long budget)
+    {
+        ulong* x = h.X;
+        RvOp* primary = s_primary;
+        uint* expand = s_expand;
+        long executed = 0;
+        ulong pc;
+        TlbEntry* dtlb;
+        ulong fetchBase;
+        byte* fetchHost;
+
+    Reload:
+        pc = h.Pc;
+        dtlb = h.TlbFor(h.DataMmuContext);
+        fetchBase = 0;
+        fetchHost = s_noPage;
+
+        while (executed < budget)
+        {
+            uint inst;
+            ulong off = pc - fetchBase;
+            if (off <= 0xFFC)
+                inst = *(uint*)(fetchHost + off);
+            else
+            {
+                h.Pc = pc;
+                if (!FetchSlow(h, pc, ref fetchBase, ref fetchHost, out inst))
+                    goto Trap;
+            }
+            ulong len = 4;
+            uint raw = inst;
+            if ((inst & 3) != 3)
+            {
+                inst = expand[(ushort)inst];
+                len = 2;
+            }
+            RvOp op = primary[RvOpcodeTable.Key(inst)];
+            x[0] = 0;
+            int rd = (int)(inst >> 7) & 31;
+            int rs1 = (int)(inst >> 15) & 31;
+            int rs2 = (int)(inst >> 20) & 31;
+            executed++;
+            switch (op)
+            {
+                // RV64I: upper immediates, jumps, branches (Unpriv. 2.4, 2.5)
+                case RvOp.Lui: x[rd] = (ulong)(long)(int)(inst & 0xFFFFF000); break;
+                case RvOp.Auipc: x[rd] = pc + (ulong)(long)(int)(inst & 0xFFFFF000); break;
+                case RvOp.Jal:
+                    x[rd] = pc + len;
+                    pc += (ulong)(long)ImmJ(inst);
+                    continue;
+                case RvOp.Jalr:
+                {
+                    ulong target = (x[rs1] + (ulong)(long)((int)inst >> 20)) & ~1UL;
+                    x[rd] = pc + len;
+                    pc = target;
+                    continue;
+                }
+                case RvOp.Beq: if (x[rs1] == x[rs2]) { pc += (ulong)(long)ImmB(inst); continue; } break;
+                case RvOp.Bne: if (x[rs1] != x[rs2]) { pc += (ulong)(long)ImmB(inst); continue; } break;
+                case RvOp.Blt: if ((long)x[rs1] < (long)x[rs2]) { pc += (ulong)(long)ImmB(inst); continue; } break;
+                case RvOp.Bge: if ((long)x[rs1] >= (long)x[rs2]) { pc += (ulong)(long)ImmB(inst); continue; } break;
+                case RvOp.Bltu: if (x[rs1] < x[rs2]) { pc += (ulong)(long)ImmB(inst); continue; } break;
+                case RvOp.Bgeu: if (x[rs1] >= x[rs2]) { pc += (ulong)(long)ImmB(inst); continue; } break;
+
+                // Loads (Unpriv. 2.6): TLB hit inline, everything else in the hart's slow path
+                case RvOp.Lb:
+                case RvOp.Lh:
+                case RvOp.Lw:
+                case RvOp.Ld:
+                case RvOp.Lbu:
+                case RvOp.Lhu:
+                case RvOp.Lwu:
+                {
+                    ulong va = x[rs1] + (ulong)(long)((int)inst >> 20);
+                    TlbEntry* e = dtlb + ((va >> 12) & RiscVHart.TlbMask);
+                    ulong v;
+                    if (e->TagRead == (va & ~0xFFFUL) && (va & 0xFFF) <= 0xFF8)
+                    {
+                        byte* p = (byte*)(e->Addend + (long)va);
+                        v = op switch
+                        {
+                            RvOp.Lb => (ulong)(sbyte)*p,
+                            RvOp.Lh => (ulong)*(short*)p,
+                            RvOp.Lw => (ulong)*(int*)p,
+                            RvOp.Ld => *(ulong*)p,
+                            RvOp.Lbu => *p,
+                            RvOp.Lhu => *(ushort*)p,
+                            _ => *(uint*)p,
+                        };
+                    }
+                    else
+                    {
+                        h.Pc = pc;
+                        int size = 1 << (int)((inst >> 12) & 3);
+                        if (!h.LoadSlow(va, size, out v))
+                            goto Trap;
+                        if ((inst & 0x4000) == 0)
+                            v = size switch { 1 => (ulong)(sbyte)v, 2 => (ulong)(short)v, 4 => (ulong)(int)v, _ => v };
+                        if (h.MmioAccessed) { h.MmioAccessed = false; budget = executed; }
+                    }
+                    x[rd] = v;
+                    break;
+                }
+
+                // Stores (Unpriv. 2.6)
+                case RvOp.Sb:
+                case RvOp.Sh:
+                case RvOp.Sw:
+                case RvOp.Sd:
+                {
+                    ulong va = x[rs1] + (ulong)(long)ImmS(inst);
+                    TlbEntry* e = dtlb + ((va >> 12) & RiscVHart.TlbMask);
+                    ulong v = x[rs2];
+                    if (e->TagWrite == (va & ~0xFFFUL) && (va & 0xFFF) <= 0xFF8)
+                    {
+                        byte* p = (byte*)(e->Addend + (long)va);
+                        switch (op)
+                        {
+                            case RvOp.Sb: *p = (byte)v; break;
+                            case RvOp.Sh: *(ushort*)p = (ushort)v; break;
+                            case RvOp.Sw: *(uint*)p = (uint)v; break;
+                            default: *(ulong*)p = v; break;
+                        }
+                    }
+                    else
+                    {
+                        h.Pc = pc;
+                        if (!h.StoreSlow(va, 1 << (int)((inst >> 12) & 3), v))
+                            goto Trap;
+                        if (h.MmioAccessed) { h.MmioAccessed = false; budget = executed; }
+                    }
+                    break;
+                }
+
+                // Integer register-immediate (Unpriv. 2.4, 5.2)
+                case RvOp.Addi: x[rd] = x[rs1] + (ulong)(long)((int)inst >> 20); break;
+                case RvOp.Slti: x[rd] = (long)x[rs1] < (long)((int)inst >> 20) ? 1UL : 0; break;
+                case RvOp.Sltiu: x[rd] = x[rs1] < (ulong)(long)((int)inst >> 20) ? 1UL : 0; break;
+                case RvOp.Xori: x[rd] = x[rs1] ^ (ulong)(long)((int)inst >> 20); break;
+                case RvOp.Ori: x[rd] = x[rs1] | (ulong)(long)((int)inst >> 20); break;
+                case RvOp.Andi: x[rd] = x[rs1] & (ulong)(long)((int)inst >> 20); break;
+                case RvOp.Slli: x[rd] = x[rs1] << (int)((inst >> 20) & 63); break;
+                case RvOp.Srli: x[rd] = x[rs1] >> (int)((inst >> 20) & 63); break;
+                case RvOp.Srai: x[rd] = (ulong)((long)x[rs1] >> (int)((inst >> 20) & 63)); break;
+                case RvOp.Addiw: x[rd] = (ulong)(long)(int)((uint)x[rs1] + (uint)((int)inst >> 20)); break;
+                case RvOp.Slliw: x[rd] = (ulong)(long)(int)((uint)x[rs1] << rs2); break;
+                case RvOp.Srliw: x[rd] = (ulong)(long)(int)((uint)x[rs1] >> rs2); break;
+                case RvOp.Sraiw: x[rd] = (ulong)(long)((int)x[rs1] >> rs2); break;
+
+                // Integer register-register (Unpriv. 2.4, 5.2)
+                case RvOp.Add: x[rd] = x[rs1] + x[rs2]; break;
+                case RvOp.Sub: x[rd] = x[rs1] - x[rs2]; break;
+                case RvOp.Sll: x[rd] = x[rs1] << (int)(x[rs2] & 63); break;
+                case RvOp.Slt: x[rd] = (long)x[rs1] < (long)x[rs2] ? 1UL : 0; break;
+                case RvOp.Sltu: x[rd] = x[rs1] < x[rs2] ? 1UL : 0; break;
+                case RvOp.Xor: x[rd] = x[rs1] ^ x[rs2]; break;
+                case RvOp.Srl: x[rd] = x[rs1] >> (int)(x[rs2] & 63); break;
+                case RvOp.Sra: x[rd] = (ulong)((long)x[rs1] >> (int)(x[rs2] & 63)); break;
+                case RvOp.Or: x[rd] = x[rs1] | x[rs2]; break;
+                case RvOp.And: x[rd] = x[rs1] & x[rs2]; break;
+                case RvOp.Addw: x[rd] = (ulong)(long)(int)((uint)x[rs1] + (uint)x[rs2]); break;
+                case RvOp.Subw: x[rd] = (ulong)(long)(int)((uint)x[rs1] - (uint)x[rs2]); break;
+                case RvOp.Sllw: x[rd] = (ulong)(long)(int)((uint)x[rs1] << (int)(x[rs2] & 31)); break;
+                case RvOp.Srlw: x[rd] = (ulong)(long)(int)((uint)x[rs1] >> (int)(x[rs2] & 31)); break;
+                case RvOp.Sraw: x[rd] = (ulong)(long)((int)x[rs1] >> (int)(x[rs2] & 31)); break;
+
+                // M (Unpriv. chapter 7)
+                case RvOp.Mul: x[rd] = x[rs1] * x[rs2]; break;
+                case RvOp.Mulh: x[rd] = (ulong)Math.BigMul((long)x[rs1], (long)x[rs2], out _); break;
+                case RvOp.Mulhsu:
+                {
+                    ulong a = x[rs1], b = x[rs2];
+                    ulong hi = Math.BigMul(a, b, out _);
+                    x[rd] = (long)a < 0 ? hi - b : hi;
+                    break;
+                }
+                case RvOp.Mulhu: x[rd] = Math.BigMul(x[rs1], x[rs2], out _); break;
+                case RvOp.Div:
+                {
+                    long a = (long)x[rs1], b = (long)x[rs2];
+                    x[rd] = b == 0 ? ulong.MaxValue : (b == -1 ? (ulong)(0 - a) : (ulong)(a / b));
+                    break;
+                }
+                case RvOp.Divu: { ulong b = x[rs2]; x[rd] = b == 0 ? ulong.MaxValue : x[rs1] / b; break; }
+                case RvOp.Rem:
+                {
+                    long a = (long)x[rs1], b = (long)x[rs2];
+                    x[rd] = b == 0 ? (ulong)a : (b == -1 ? 0 : (ulong)(a % b));
+                    break;
+                }
+                case RvOp.Remu: { ulong b = x[rs2]; x[rd] = b == 0 ? x[rs1] : x[rs1] % b; break; }
+                case RvOp.Mulw: x[rd] = (ulong)(long)(int)((uint)x[rs1] * (uint)x[rs2]); break;
+                case RvOp.Divw:
+                {
+                    int a = (int)x[rs1], b = (int)x[rs2];
+                    x[rd] = (ulong)(long)(b == 0 ? -1 : (b == -1 ? (int)(0u - (uint)a) : a / b));
+                    break;
+                }
+                case RvOp.Divuw:
+                {
+                    uint b = (uint)x[rs2];
+                    x[rd] = (ulong)(long)(int)(b == 0 ? uint.MaxValue : (uint)x[rs1] / b);
+                    break;
+                }
+                case RvOp.Remw:
+                {
+                    int a = (int)x[rs1], b = (int)x[rs2];
+                    x[rd] = (ulong)(long)(b == 0 ? a : (b == -1 ? 0 : a % b));
+                    break;
+                }
+                case RvOp.Remuw:
+                {
+                    uint b = (uint)x[rs2];
+                    x[rd] = (ulong)(long)(int)(b == 0 ? (uint)x[rs1] : (uint)x[rs1] % b);
+                    break;
+                }
+
+                case RvOp.Fence: break;
+                case RvOp.FenceI:
+                    // The interpreter fetches from memory every time, so it is always coherent;
+                    // leave the loop so a translating engine can drop stale blocks.
+                    budget = executed;
+                    break;
+
+                // A (Unpriv. chapter 8)
+                case >= RvOp.LrW and <= RvOp.AmomaxuD:
+                    h.Pc = pc;
+                    if (!h.ExecAtomic(inst, op))
+                        goto Trap;
+                    if (h.MmioAccessed) { h.MmioAccessed = false; budget = executed; }
+                    break;
+
+                // Zicsr: may change privilege-relevant state, so reload the cached context afterwards
+                case >= RvOp.Csrrw and <= RvOp.Csrrci:
+                    h.Pc = pc;
+                    if (!h.ExecCsr(inst, op))
+                        goto Trap;
+                    h.Pc = pc + len;
+                    budget = executed;
+                    goto Exit;
+
+                case RvOp.Secondary:
+                    op = RvOpcodeTable.DecodeSecondary(inst);
+                    if (op == RvOp.Illegal)
+                        goto case RvOp.Illegal;
+                    goto default;
+
+                case RvOp.Illegal:
+                    if (off <= 0xFFC && fetchHost == s_noPage)
+                    {
+                        // Nothing was cached: fetch for real and decode again.
+                        executed--;
+                        h.Pc = pc;
+                        if (!FetchSlow(h, pc, ref fetchBase, ref fetchHost, out _))
+                            goto Trap;
+                        continue;
+                    }
+                    h.Pc = pc;
+                    h.Fault(RvException.IllegalInstruction, len == 2 ? raw & 0xFFFF : raw);
+                    goto Trap;
+
+                default:
+                    // F and D, and secondary-decoded system instructions
+                    h.Pc = pc;
+                    if (op >= RvOp.FirstFloat)
+                    {
+                        if (!h.ExecFloat(inst, op, dtlb))
+                            goto Trap;
+                        if (h.MmioAccessed) { h.MmioAccessed = false; budget = executed; }
+                        break;
+                    }
+                    if (!ExecSystem(h, inst, op, len))
+                        goto Trap;
+                    budget = executed;
+                    goto Exit;
+            }
+            pc += len;
+        }
+        h.Pc = pc;
+    Exit:
+        x[0] = 0;
+        h.InstRet += (ulong)executed;
+        return executed;
+
+    Trap:
+        // h.Pc holds the faulting instruction's address; the exception is recorded in the hart.
+        x[0] = 0;
+        h.TakePendingException();
+        if (executed < budget)
+            goto Reload;
+        h.InstRet += (ulong)executed;
+        return executed;
+    }
+
+    /// <summary>Instructions the primary table could not tell apart and that are not F/D (ecall, ebreak, mret, sret, wfi, sfence.vma).</summary>
+    private static bool ExecSystem(RiscVHart h, uint inst, RvOp op, ulong len)
+    {
+        switch (op)
+        {
+            case RvOp.Ecall:
+                return h.Fault(RvException.EcallFromU + (h.Priv == RiscVHart.PrivMachine ? 3 : h.Priv), 0);
+            case RvOp.Ebreak:
+                return h.Fault(RvException.Breakpoint, h.Pc);
+            case RvOp.Mret:
+                return h.Mret();
+            case RvOp.Sret:
+                return h.Sret();
+            case RvOp.Wfi:
+                if (!h.Wfi())
+                    return false;
+                h.Pc += len;
+                return true;
+            case RvOp.SfenceVma:
+                if (h.Priv == RiscVHart.PrivUser || (h.Priv == RiscVHart.PrivSupervisor && (h.Mstatus & RvStatus.Tvm) != 0))
+                    return h.Fault(RvException.IllegalInstruction, inst);
+                h.FlushTlb();
+                h.Pc += len;
+                return true;
+            default:
+                return h.Fault(RvException.IllegalInstruction, inst);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static bool FetchSlow(RiscVHart h, ulong pc, ref ulong fetchBase, ref byte* fetchHost, out uint inst)
+    {
+        inst = 0;
+        if ((pc & 0xFFF) <= 0xFFC)
+        {
+            byte* page = h.FetchPage(pc);
+            if (page == null)
+                return false;
+            fetchBase = pc & ~0xFFFUL;
+            fetchHost = page;
+            inst = *(uint*)(page + (pc & 0xFFF));
+            return true;
+        }
+        // The last halfword(s) of a page: a 32-bit instruction may straddle two pages.
+        byte* first = h.FetchPage(pc);
+        if (first == null)
+            return false;
+        ushort lo = *(ushort*)(first + (pc & 0xFFF));
+        if ((lo & 3) != 3 || (pc & 0xFFF) == 0xFFC)
+        {
+            inst = (pc & 0xFFF) == 0xFFC ? *(uint*)(first + 0xFFC) : lo;
+        }
+        else
+        {
+            byte* second = h.FetchPage(pc + 2);
+            if (second == null)
+            {
+                // Priv. spec: tval is the address of the portion that faulted.
+                return false;
+            }
+            inst = lo | ((uint)*(ushort*)second << 16);
+        }
+        fetchBase = 0;
+        fetchHost = s_noPage;
+        return true;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int ImmS(uint inst) => ((int)(inst & 0xFE000000) >> 20) | (int)((inst >> 7) & 0x1F);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int ImmB(uint inst) =>
+        ((int)(inst & 0x80000000) >> 19) | (int)((inst & 0x80) << 4) | (int)((inst >> 20) & 0x7E0) | (int)((inst >> 7) & 0x1E);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int ImmJ(uint inst) =>
+        ((int)(inst & 0x80000000) >> 11) | (int)(inst & 0xFF000) | (int)((inst >> 9) & 0x800) | (int)((inst >> 20) & 0x7FE);
+}

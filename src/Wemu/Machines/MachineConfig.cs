@@ -1,0 +1,43 @@
+namespace Wemu.Machines;
+
+/// <summary>A machine description in QEMU's terms, produced by <see cref="QemuCommandLine"/> or the JS API.</summary>
+public sealed class MachineConfig
+{
+    public string Arch { get; set; } = "riscv64";
+
+    public string MachineType { get; set; } = "virt";
+
+    public ulong MemorySize { get; set; } = 256UL << 20;
+
+    public int Cpus { get; set; } = 1;
+
+    /// <summary>Firmware path, or null for the board default (<see cref="NoFirmware"/> for <c>-bios none</c>).</summary>
+    public string? Bios { get; set; }
+
+    public bool NoFirmware { get; set; }
+
+    public string? Kernel { get; set; }
+
+    public string? Initrd { get; set; }
+
+    public string? Append { get; set; }
+
+    public List<DriveConfig> Drives { get; } = [];
+
+    /// <summary>-snapshot: every drive keeps its writes in memory.</summary>
+    public bool SnapshotAll { get; set; }
+
+    public bool NoReboot { get; set; }
+
+    public bool NoGraphic { get; set; }
+
+    public string Serial { get; set; } = "stdio";
+
+    /// <summary>-icount: time follows retired instructions (deterministic runs).</summary>
+    public bool Deterministic { get; set; }
+
+    public int IcountShift { get; set; } = 4;
+
+    /// <summary>True when no kernel was given and firmware is not "none": boot the bundled default guest.</summary>
+    public bool UsesDefaultGuest => Kernel == null && !NoFirmware;
+}

@@ -1,0 +1,26 @@
+using Wemu.Devices;
+
+namespace Wemu.Machines;
+
+/// <summary>
+/// The bytes and backends a host resolved from a <see cref="MachineConfig"/> (files natively,
+/// downloads in the page): the core never opens files itself.
+/// </summary>
+public sealed class MachineImages
+{
+    public byte[]? Firmware { get; init; }
+
+    public byte[]? Kernel { get; init; }
+
+    public byte[]? Initrd { get; init; }
+
+    public IReadOnlyList<IBlockBackend> Drives { get; init; } = [];
+
+    public ICharBackend? Serial { get; init; }
+
+    /// <summary>Entropy for virtio-rng; hosts pass a CSPRNG, deterministic runs a seeded generator.</summary>
+    public Action<Span<byte>>? Entropy { get; init; }
+
+    /// <summary>Unix time the RTC starts at (nanoseconds).</summary>
+    public ulong RtcStartNanoseconds { get; init; }
+}

@@ -1,0 +1,220 @@
+using System.Globalization;
+
+namespace Wemu.Machines;
+
+/// <summary>
+/// Parses QEMU's command-line spelling into a <see cref="MachineConfig"/>. Shared by the CLI and
+/// the page (<c>?args=</c>), so both accept exactly the same flags. Errors are
+/// <see cref="ConfigException"/>s with one-line messages.
+/// </summary>
+public static class QemuCommandLine
+{
+    public static readonly string[] Architectures = ["riscv64"];
+
+    public static MachineConfig Parse(IReadOnlyList<string> args)
+    {
+        var c = new MachineConfig();
+        int i = 0;
+        if (args.Count > 0 && !args[0].StartsWith('-'))
+        {
+            if (Array.IndexOf(Architectures, args[0]) < 0)
+                throw new ConfigException($"unknown architecture '{args[0]}' (supported: {string.Join(", ", Architectures)})");
+            c.Arch = args[0];
+            i = 1;
+        }
+        for (; i < args.Count; i++)
+        {
+            string flag = args[i];
+            if (!flag.StartsWith('-'))
+                throw new ConfigException($"unexpected argument '{flag}'");
+            string name = flag.StartsWith("--") ? flag[1..] : flag;
+            string Value()
+            {
+                if (i + 1 >= args.Count)
+                    throw new ConfigException($"option '{flag}' needs a value");
+                return args[++i];
+            }
+            switch (name)
+            {
+                case "-M":
+                case "-machine":
+                {
+                    var opts = Options(Value(), "type");
+                    string type = opts.GetValueOrDefault("type") ?? throw new ConfigException("-machine needs a type");
+                    if (type is not ("virt" or "spike"))
+                        throw new ConfigException($"unknown machine '{type}' for {c.Arch} (supported: virt, spike)");
+                    c.MachineType = type;
+                    break;
+                }
+                case "-m":
+                {
+                    var opts = Options(Value(), "size");
+                    c.MemorySize = ParseSize(opts.GetValueOrDefault("size") ?? "", flag);
+                    if (c.MemorySize < (16UL << 20) || c.MemorySize > (16UL << 30))
+                        throw new ConfigException($"memory size must be between 16M and 16G (got {FormatSize(c.MemorySize)})");
+                    if ((c.MemorySize & 0xFFFFF) != 0)
+                        throw new ConfigException("memory size must be a multiple of 1M");
+                    break;
+                }
+                case "-smp":
+                {
+                    var opts = Options(Value(), "cpus");
+                    if (!int.TryParse(opts.GetValueOrDefault("cpus"), NumberStyles.None, CultureInfo.InvariantCulture, out int n) || n < 1)
+                        throw new ConfigException($"invalid -smp value '{args[i]}'");
+                    if (n != 1)
+                        throw new ConfigException("only -smp 1 is supported so far");
+                    c.Cpus = n;
+                    break;
+                }
+                case "-bios":
+                {
+                    string v = Value();
+                    c.NoFirmware = v == "none";
+                    c.Bios = v is "none" or "default" ? null : v;
+                    break;
+                }
+                case "-kernel": c.Kernel = Value(); break;
+                case "-initrd": c.Initrd = Value(); break;
+                case "-append": c.Append = Value(); break;
+                case "-drive": c.Drives.Add(ParseDrive(Value())); break;
+                case "-hda": c.Drives.Add(new DriveConfig(Value())); break;
+                case "-snapshot": c.SnapshotAll = true; break;
+                case "-nographic": c.NoGraphic = true; break;
+                case "-no-reboot": c.NoReboot = true; break;
+                case "-serial":
+                {
+                    string v = Value();
+                    if (v is not ("stdio" or "mon:stdio" or "none" or "null"))
+                        throw new ConfigException($"unsupported -serial '{v}' (supported: stdio, mon:stdio, none)");
+                    c.Serial = v == "null" ? "none" : v;
+                    break;
+                }
+                case "-display":
+                {
+                    string v = Value();
+                    if (v != "none")
+                        throw new ConfigException($"unsupported -display '{v}' (only none: Wemu has no graphical display yet)");
+                    break;
+                }
+                case "-monitor":
+                {
+                    string v = Value();
+                    if (v is not ("none" or "null"))
+                        throw new ConfigException($"unsupported -monitor '{v}' (only none)");
+                    break;
+                }
+                case "-icount":
+                {
+                    var opts = Options(Value(), "shift");
+                    string shift = opts.GetValueOrDefault("shift") ?? "4";
+                    if (shift == "auto")
+                        shift = "4";
+                    if (!int.TryParse(shift, NumberStyles.None, CultureInfo.InvariantCulture, out int s) || s > 10)
+                        throw new ConfigException($"invalid -icount shift '{shift}'");
+                    c.Deterministic = true;
+                    c.IcountShift = s;
+                    break;
+                }
+                default:
+                    throw new ConfigException($"unknown option '{flag}'");
+            }
+        }
+        if (c.MachineType == "spike" && c.UsesDefaultGuest)
+            throw new ConfigException("machine spike has no default guest: give -kernel (and -bios none for a bare-metal ELF)");
+        return c;
+    }
+
+    private static DriveConfig ParseDrive(string spec)
+    {
+        var o = Options(spec, "file");
+        string file = o.GetValueOrDefault("file") ?? throw new ConfigException("-drive needs file=PATH");
+        string iface = o.GetValueOrDefault("if") ?? "virtio";
+        if (iface is not ("virtio" or "none"))
+            throw new ConfigException($"unsupported drive interface '{iface}' (supported: virtio)");
+        string format = o.GetValueOrDefault("format") ?? "raw";
+        if (format != "raw")
+            throw new ConfigException($"unsupported drive format '{format}' (supported: raw)");
+        bool snapshot = Bool(o, "snapshot");
+        bool ro = Bool(o, "readonly");
+        foreach (var k in o.Keys)
+            if (k is not ("file" or "if" or "format" or "snapshot" or "readonly" or "media" or "cache" or "id"))
+                throw new ConfigException($"unknown -drive option '{k}'");
+        return new DriveConfig(file, "virtio", format, snapshot, ro);
+    }
+
+    private static bool Bool(Dictionary<string, string> o, string key) =>
+        o.GetValueOrDefault(key) switch
+        {
+            null or "off" or "false" or "no" => false,
+            "on" or "true" or "yes" => true,
+            var v => throw new ConfigException($"invalid value '{v}' for {key} (use on or off)"),
+        };
+
+    /// <summary>QEMU option strings: <c>a=1,b=2</c>, the first bare value naming <paramref name="implicitKey"/>; ",," escapes a comma.</summary>
+    public static Dictionary<string, string> Options(string spec, string implicitKey)
+    {
+        var result = new Dictionary<string, string>(StringComparer.Ordinal);
+        var parts = new List<string>();
+        var cur = new System.Text.StringBuilder();
+        for (int i = 0; i < spec.Length; i++)
+        {
+            if (spec[i] == ',')
+            {
+                if (i + 1 < spec.Length && spec[i + 1] == ',')
+                {
+                    cur.Append(',');
+                    i++;
+                    continue;
+                }
+                parts.Add(cur.ToString());
+                cur.Clear();
+                continue;
+            }
+            cur.Append(spec[i]);
+        }
+        parts.Add(cur.ToString());
+        for (int p = 0; p < parts.Count; p++)
+        {
+            string part = parts[p];
+            int eq = part.IndexOf('=');
+            if (eq < 0)
+            {
+                if (p == 0 && part.Length > 0)
+                    result[implicitKey] = part;
+                else if (part.Length > 0)
+                    result[part] = "on";
+                continue;
+            }
+            result[part[..eq]] = part[(eq + 1)..];
+        }
+        return result;
+    }
+
+    /// <summary>Sizes as QEMU reads them: a bare number is MiB for -m; suffixes K, M, G, T (binary).</summary>
+    public static ulong ParseSize(string text, string flag)
+    {
+        string t = text.Trim();
+        if (t.Length == 0)
+            throw new ConfigException($"option '{flag}' needs a size");
+        ulong mult = 1UL << 20;
+        char last = char.ToUpperInvariant(t[^1]);
+        if (last == 'B' && t.Length > 1)
+        {
+            t = t[..^1];
+            last = char.ToUpperInvariant(t[^1]);
+        }
+        switch (last)
+        {
+            case 'K': mult = 1UL << 10; t = t[..^1]; break;
+            case 'M': mult = 1UL << 20; t = t[..^1]; break;
+            case 'G': mult = 1UL << 30; t = t[..^1]; break;
+            case 'T': mult = 1UL << 40; t = t[..^1]; break;
+        }
+        if (!decimal.TryParse(t, NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out decimal v) || v <= 0 || v > 1UL << 44)
+            throw new ConfigException($"invalid size '{text}' for {flag}");
+        return (ulong)(v * mult);
+    }
+
+    public static string FormatSize(ulong bytes) =>
+        bytes % (1UL << 30) == 0 ? $"{bytes >> 30}G" : bytes % (1UL << 20) == 0 ? $"{bytes >> 20}M" : $"{bytes}";
+}
