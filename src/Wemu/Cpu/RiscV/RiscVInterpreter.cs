@@ -70,6 +70,8 @@ public sealed unsafe class RiscVInterpreter : IRiscVEngine
                 len = 2;
             }
             RvOp op = primary[RvOpcodeTable.Key(inst)];
+            if (op == RvOp.Secondary)
+                op = RvOpcodeTable.DecodeSecondary(inst);
             x[0] = 0;
             int rd = (int)(inst >> 7) & 31;
             int rs1 = (int)(inst >> 15) & 31;
@@ -274,12 +276,6 @@ public sealed unsafe class RiscVInterpreter : IRiscVEngine
                     h.Pc = pc + len;
                     budget = executed;
                     goto Exit;
-
-                case RvOp.Secondary:
-                    op = RvOpcodeTable.DecodeSecondary(inst);
-                    if (op == RvOp.Illegal)
-                        goto case RvOp.Illegal;
-                    goto default;
 
                 case RvOp.Illegal:
                     if (off <= 0xFFC && fetchHost == s_noPage)

@@ -59,7 +59,7 @@ public class RvITests
         TEST_RR 3, or, 0xfff0fff0fff0fff0, 0xff00ff00ff00ff00, 0x0ff00ff00ff00ff0
         TEST_RR 4, and, 0x0f000f000f000f00, 0xff00ff00ff00ff00, 0x0ff00ff00ff00ff0
         TEST_RI 5, xori, 0xffffffffff00f00f, 0x0000000000ff0ff0, -1
-        TEST_RI 6, andi, 0xff0, 0xfff0, 0x7ff - 0xf
+        TEST_RI 6, andi, 0x7f0, 0xfff0, 0x7ff - 0xf
         TEST_RI 7, ori, -1, 0, -1
         li gp, 8
         lui a0, 0x80000
