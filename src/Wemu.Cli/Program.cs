@@ -1,1 +1,115 @@
-Console.WriteLine("wemu");
+using System.Security.Cryptography;
+using Wemu.Devices;
+using Wemu.Machines;
+
+namespace Wemu.Cli;
+
+/// <summary>
+/// <c>wemu [riscv64] [QEMU flags]</c>: builds a machine from QEMU's flags and runs it with the
+/// serial line on this terminal. User errors print one line and exit with status 2.
+/// </summary>
+public static class Program
+{
+    public static int Main(string[] args)
+    {
+        if (args.Length > 0 && args[0] is "-h" or "--help" or "-help")
+        {
+            Console.Out.Write(Usage);
+            return 0;
+        }
+        if (args.Length > 0 && args[0] is "--version" or "-version")
+        {
+            Console.Out.WriteLine("wemu 0.1 (QEMU-compatible flags; riscv64 virt and spike)");
+            return 0;
+        }
+        MachineConfig config;
+        MachineImages images;
+        try
+        {
+            config = QemuCommandLine.Parse(args);
+            images = HostImages.Resolve(config, out var serial);
+            return Run(config, images, serial);
+        }
+        catch (ConfigException e)
+        {
+            Console.Error.WriteLine($"wemu: {e.Message}");
+            return 2;
+        }
+    }
+
+    private static int Run(MachineConfig config, MachineImages images, StdioSerial? serial)
+    {
+        using var terminal = config.Serial == "none" ? null : RawTerminal.Enter();
+        int exitCode;
+        while (true)
+        {
+            using var machine = MachineFactory.Create(config, images);
+            var status = RunUntilStopped(machine, serial);
+            machine.Flush();
+            serial?.Flush();
+            if (status == MachineStatus.ResetRequested && !config.NoReboot)
+                continue;
+            exitCode = status == MachineStatus.PoweredOff ? machine.ExitCode : 0;
+            break;
+        }
+        foreach (var d in images.Drives)
+            d.Dispose();
+        serial?.Flush();
+        return exitCode;
+    }
+
+    private static MachineStatus RunUntilStopped(Machine machine, StdioSerial? serial)
+    {
+        while (true)
+        {
+            var status = machine.RunSlice(500_000);
+            serial?.Flush();
+            if (serial?.QuitRequested == true)
+                return MachineStatus.PoweredOff;
+            switch (status)
+            {
+                case MachineStatus.PoweredOff:
+                case MachineStatus.ResetRequested:
+                    return status;
+                case MachineStatus.Idle:
+                    if (machine.Clock.Deterministic)
+                    {
+                        if (machine is RiscVMachine rv)
+                            rv.SkipIdleTime();
+                        break;
+                    }
+                    ulong deadline = machine.NextDeadline, now = machine.Clock.Now;
+                    var wait = deadline <= now ? TimeSpan.Zero : machine.Clock.ToTimeSpan(deadline - now);
+                    if (wait > TimeSpan.FromMilliseconds(50))
+                        wait = TimeSpan.FromMilliseconds(50);
+                    if (wait > TimeSpan.Zero)
+                    {
+                        if (serial != null)
+                            serial.InputArrived.WaitOne(wait);
+                        else
+                            Thread.Sleep(wait);
+                    }
+                    break;
+            }
+        }
+    }
+
+    private const string Usage = """
+        usage: wemu [riscv64] [options]
+          With no -kernel, boots the bundled Linux guest (BusyBox shell on this terminal).
+          -M, -machine virt|spike    board (default virt)
+          -m SIZE                    RAM, e.g. 256M, 1G (default 256M)
+          -smp 1                     number of harts
+          -bios PATH|none|default    firmware (default: bundled OpenSBI fw_dynamic)
+          -kernel PATH               Linux Image or ELF
+          -initrd PATH               initramfs
+          -append STRING             kernel command line
+          -drive file=F,if=virtio,format=raw[,snapshot=on][,readonly=on]
+          -snapshot                  keep all disk writes in memory
+          -nographic, -serial stdio  serial console on this terminal (the default)
+          -no-reboot                 exit when the guest reboots
+          -icount shift=N            deterministic time (1 tick per 2^N instructions)
+        Ctrl-A x quits, Ctrl-A a sends Ctrl-A.
+
+        """;
+}

@@ -1,0 +1,95 @@
+using System.Security.Cryptography;
+using Wemu.Devices;
+using Wemu.Machines;
+
+namespace Wemu.Cli;
+
+/// <summary>Turns the paths in a <see cref="MachineConfig"/> into bytes and backends, with one-line errors.</summary>
+public static class HostImages
+{
+    public const string DefaultAppend = "console=ttyS0";
+
+    public static MachineImages Resolve(MachineConfig config, out StdioSerial? serial)
+    {
+        string? firmware = config.Bios, kernel = config.Kernel, initrd = config.Initrd;
+        if (config.Arch == "riscv64" && config.MachineType == "virt" && !config.NoFirmware && firmware == null)
+            firmware = FindImage("riscv64/fw_dynamic.bin");
+        if (config.UsesDefaultGuest)
+        {
+            kernel = FindImage("riscv64/Image");
+            initrd ??= FindImage("riscv64/initramfs.cpio.gz");
+            config.Append ??= DefaultAppend;
+        }
+        var drives = new List<IBlockBackend>();
+        foreach (var d in config.Drives)
+        {
+            if (!File.Exists(d.File))
+                throw new ConfigException($"could not open disk image '{d.File}': no such file");
+            IBlockBackend b;
+            try
+            {
+                b = new FileBlockBackend(d.File, d.ReadOnly || d.Snapshot || config.SnapshotAll);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                throw new ConfigException($"could not open disk image '{d.File}': {e.Message}");
+            }
+            if (d.Snapshot || config.SnapshotAll)
+                b = new OverlayBlockBackend(b);
+            drives.Add(b);
+        }
+        serial = config.Serial == "none" ? null : new StdioSerial(escapes: true);
+        return new MachineImages
+        {
+            Firmware = firmware == null ? null : ReadFile(firmware, "firmware"),
+            Kernel = kernel == null ? null : ReadFile(kernel, "kernel"),
+            Initrd = initrd == null ? null : ReadFile(initrd, "initrd"),
+            Drives = drives,
+            Serial = serial,
+            Entropy = config.Deterministic ? SeededEntropy() : RandomNumberGenerator.Fill,
+            RtcStartNanoseconds = (ulong)(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() * 1_000_000),
+        };
+    }
+
+    private static Action<Span<byte>> SeededEntropy()
+    {
+        var rng = new Random(42);
+        return span => rng.NextBytes(span);
+    }
+
+    private static byte[] ReadFile(string path, string what)
+    {
+        try
+        {
+            var bytes = File.ReadAllBytes(path);
+            if (bytes.Length == 0)
+                throw new ConfigException($"{what} '{path}' is empty");
+            return bytes;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            string reason = e is FileNotFoundException or DirectoryNotFoundException ? "no such file" : e.Message;
+            throw new ConfigException($"could not load {what} '{path}': {reason}");
+        }
+    }
+
+    /// <summary>The bundled images: $WEMU_IMAGES, or images/ above the program's folder.</summary>
+    public static string FindImage(string relative)
+    {
+        string? env = Environment.GetEnvironmentVariable("WEMU_IMAGES");
+        if (!string.IsNullOrEmpty(env))
+        {
+            string p = Path.Combine(env, relative);
+            if (File.Exists(p))
+                return p;
+            throw new ConfigException($"bundled image '{relative}' not found in WEMU_IMAGES={env}");
+        }
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir != null; dir = dir.Parent)
+        {
+            string p = Path.Combine(dir.FullName, "images", relative);
+            if (File.Exists(p))
+                return p;
+        }
+        throw new ConfigException($"bundled image '{relative}' not found (set WEMU_IMAGES to the images/ folder)");
+    }
+}

@@ -1,0 +1,100 @@
+using System.Collections.Concurrent;
+using Wemu.Devices;
+
+namespace Wemu.Cli;
+
+/// <summary>
+/// The guest's serial line on the process's stdin/stdout. A background reader feeds input to
+/// the machine thread through a queue; output is buffered and flushed by the main loop.
+/// Recognises QEMU's escape: Ctrl-A x quits, Ctrl-A a sends Ctrl-A.
+/// </summary>
+public sealed class StdioSerial : ICharBackend, IDisposable
+{
+    private const byte CtrlA = 0x01;
+    private readonly ConcurrentQueue<byte> _input = new();
+    private readonly Stream _stdout = Console.OpenStandardOutput();
+    private readonly MemoryStream _pending = new();
+    private readonly bool _escapes;
+    private bool _sawCtrlA;
+
+    public StdioSerial(bool escapes)
+    {
+        _escapes = escapes;
+        var reader = new Thread(ReadLoop) { IsBackground = true, Name = "stdin" };
+        reader.Start();
+    }
+
+    /// <summary>Signalled whenever input arrives (wakes an idle machine).</summary>
+    public AutoResetEvent InputArrived { get; } = new(false);
+
+    /// <summary>Set when the user typed Ctrl-A x.</summary>
+    public volatile bool QuitRequested;
+
+    /// <summary>Set when stdin reached end of file.</summary>
+    public volatile bool InputClosed;
+
+    private void ReadLoop()
+    {
+        using var stdin = Console.OpenStandardInput();
+        var buf = new byte[4096];
+        while (true)
+        {
+            int n;
+            try
+            {
+                n = stdin.Read(buf, 0, buf.Length);
+            }
+            catch (IOException)
+            {
+                n = 0;
+            }
+            if (n <= 0)
+            {
+                InputClosed = true;
+                InputArrived.Set();
+                return;
+            }
+            for (int i = 0; i < n; i++)
+            {
+                byte b = buf[i];
+                if (_escapes)
+                {
+                    if (_sawCtrlA)
+                    {
+                        _sawCtrlA = false;
+                        if (b == 'x' || b == 'X')
+                        {
+                            QuitRequested = true;
+                            InputArrived.Set();
+                            return;
+                        }
+                        if (b != CtrlA)
+                            continue;
+                    }
+                    else if (b == CtrlA)
+                    {
+                        _sawCtrlA = true;
+                        continue;
+                    }
+                }
+                _input.Enqueue(b);
+            }
+            InputArrived.Set();
+        }
+    }
+
+    public void Write(ReadOnlySpan<byte> data) => _pending.Write(data);
+
+    public bool TryRead(out byte value) => _input.TryDequeue(out value);
+
+    public void Flush()
+    {
+        if (_pending.Length == 0)
+            return;
+        _stdout.Write(_pending.GetBuffer(), 0, (int)_pending.Length);
+        _stdout.Flush();
+        _pending.SetLength(0);
+    }
+
+    public void Dispose() => Flush();
+}

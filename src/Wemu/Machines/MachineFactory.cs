@@ -1,0 +1,15 @@
+using Wemu.Cpu.RiscV;
+
+namespace Wemu.Machines;
+
+/// <summary>Creates the board a <see cref="MachineConfig"/> names.</summary>
+public static class MachineFactory
+{
+    public static Machine Create(MachineConfig config, MachineImages images, IRiscVEngine? engine = null) =>
+        (config.Arch, config.MachineType) switch
+        {
+            ("riscv64", "spike") => new SpikeMachine(config, images, engine),
+            ("riscv64", "virt") => new RiscVVirtMachine(config, images, engine),
+            _ => throw new ConfigException($"unknown machine '{config.MachineType}' for {config.Arch}"),
+        };
+}
