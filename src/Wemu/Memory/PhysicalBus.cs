@@ -70,6 +70,9 @@ public sealed unsafe class PhysicalBus
         return false;
     }
 
+    /// <summary>True if [address, address+length) lies entirely in one RAM region.</summary>
+    public bool TryGetRamRange(ulong address, ulong length) => TryGetRam(address, length, out _);
+
     /// <summary>
     /// A span over guest RAM for device DMA. Returns false (and an empty span) if any byte of the
     /// range is outside RAM: a guest-supplied descriptor can never reach host memory outside RAM.
