@@ -36,6 +36,11 @@ public static partial class SoftFloat
                 return (uint)Directed(r, f < 0, x > f, rm);
         }
 
+        return F64ToF32Slow(a, rm, ref flags);
+    }
+
+    internal static uint F64ToF32Slow(ulong a, RoundingMode rm, ref FloatFlags flags)
+    {
         if (IsNaN(a, true))
         {
             if (IsSignalingNaN(a, true))
