@@ -4,7 +4,8 @@ namespace Wemu.Cpu.Float;
 
 /// <summary>
 /// Exact IEEE 754-2019 binary32/binary64 arithmetic with RISC-V F/D semantics
-/// (unprivileged spec chapters 11 and 12, "F" and "D" extensions).
+/// (RISC-V unprivileged spec 20191213, chapters 11 and 12, "F" and "D"
+/// extensions; section numbers in this class refer to that version).
 /// </summary>
 /// <remarks>
 /// <para>Values are raw bit patterns: methods suffixed 32 take and return

@@ -19,6 +19,7 @@ public class SoftFloatReferenceTests
             "fmin.s", "fmax.s", "feq.s", "flt.s", "fle.s", "fclass.s",
             "fcvt.d.s", "fcvt.w.s", "fcvt.wu.s", "fcvt.l.s", "fcvt.lu.s",
             "fcvt.d.w", "fcvt.d.wu", "fcvt.d.l", "fcvt.d.lu", "fcvt.s.w", "fcvt.s.wu", "fcvt.s.l", "fcvt.s.lu",
+        "fmv.s.box",
     ];
 
     public static TheoryData<string> Ops() => new(s_opNames);

@@ -103,6 +103,16 @@ DX(FcvtLS, "fcvt.l.s", "fmv.w.x") DX(FcvtLuS, "fcvt.lu.s", "fmv.w.x")
 XD(FcvtSW, "fcvt.s.w", "fmv.x.w") XD(FcvtSWu, "fcvt.s.wu", "fmv.x.w")
 XD(FcvtSL, "fcvt.s.l", "fmv.x.w") XD(FcvtSLu, "fcvt.s.lu", "fmv.x.w")
 
+/* NaN boxing (D spec 12.2): fmv.s (fsgnj.s rd, rs, rs) on an arbitrary
+ * 64-bit register; an improperly boxed input reads as the canonical NaN. */
+static uint64_t FmvSBox(int rm, uint64_t a, uint64_t b, uint64_t c, unsigned *fl)
+{
+    uint64_t r; unsigned f; (void)b; (void)c;
+    __asm__ volatile("fmv.d.x ft0,%[a]\n\t" SETUP "fmv.s ft1,ft0" DONE "fmv.x.d %[r],ft1"
+        : [r]"=&r"(r), [f]"=&r"(f) : [rm]"r"(rm), [a]"r"(a) : "ft0","ft1");
+    *fl = f; return r;
+}
+
 typedef uint64_t (*OpFn)(int, uint64_t, uint64_t, uint64_t, unsigned *);
 
 /* Result width in bits, for printing (32-bit results are truncated; the
@@ -312,5 +322,15 @@ int main(void)
     RunOps(opsD, COUNT(opsD), EdgeD, COUNT(EdgeD), 1, 1200);
     RunOps(opsS, COUNT(opsS), EdgeS, COUNT(EdgeS), 0, 1200);
     RunIntToFloat(opsI, COUNT(opsI), 1000);
+    {
+        static const Op box = { "fmv.s.box", FmvSBox, 1, 0, 64 };
+        static const uint64_t upper[] = { 0xFFFFFFFF00000000ull, 0x0000000000000000ull, 0xFFFFFFFE00000000ull,
+            0x7FFFFFFF00000000ull, 0x8000000000000000ull, 0xFFFF000000000000ull };
+        for (int u = 0; u < COUNT(upper); u++)
+            for (int i = 0; i < COUNT(EdgeS); i++)
+                EmitAllRm(&box, upper[u] | EdgeS[i], 0, 0);
+        for (int n = 0; n < 200; n++)
+            EmitAllRm(&box, Next(), 0, 0);
+    }
     return 0;
 }
