@@ -1,6 +1,6 @@
 namespace Wemu.Cpu.Float;
 
-// binary32 arithmetic (F extension, unprivileged spec 11.4-11.6).
+// binary32 arithmetic (F extension, unprivileged spec 11.6).
 //
 // Fast paths compute in host binary64: products and sums of two binary32
 // values need at most 48 (product) significant bits, and rounding a

@@ -1,6 +1,6 @@
 namespace Wemu.Cpu.Float;
 
-// binary64 arithmetic (D extension, unprivileged spec 12.4-12.6).
+// binary64 arithmetic (D extension, unprivileged spec 12.4).
 //
 // Fast paths: the host computes the round-to-nearest-even result r (IEEE
 // 754 correctly rounded, SSE2/wasm f64), and an error-free transformation

@@ -1,8 +1,8 @@
 namespace Wemu.Cpu.Float;
 
 // Comparisons, min/max and classification
-// (unprivileged spec 11.6 "Single-Precision Floating-Point Compare
-// Instructions", 11.9 "Classify", 12.x for binary64).
+// (unprivileged spec 11.8 "Single-Precision Floating-Point Compare
+// Instructions", 11.6 for fmin/fmax, 11.9 "Classify", 12.6-12.7 for binary64).
 public static partial class SoftFloat
 {
     /// <summary>feq.d: quiet equality; NV only for a signaling NaN operand.</summary>

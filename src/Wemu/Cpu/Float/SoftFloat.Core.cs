@@ -109,7 +109,7 @@ public static partial class SoftFloat
         bool tiny = false;
         if (e < emin)
         {
-            // RISC-V (spec 11.3) detects tininess after rounding: the value
+            // RISC-V (spec 11.4) detects tininess after rounding: the value
             // is tiny unless rounding it to p bits with an unbounded exponent
             // range carries it up to 2^emin.
             tiny = true;

@@ -13,8 +13,8 @@ namespace Wemu.Cpu.Float;
 /// <see cref="ulong"/> binary64 encodings. Every rounding operation takes the
 /// resolved rounding mode and ORs the exception flags it raises into
 /// <c>flags</c> (as the hardware accrues them into <c>fflags</c>).</para>
-/// <para>RISC-V choices (spec 11.3): a NaN result is always the canonical NaN
-/// (payloads are never propagated); tininess is detected after rounding and
+/// <para>RISC-V choices: a NaN result is always the canonical NaN (spec 11.3)
+/// (payloads are never propagated); tininess is detected after rounding (11.4) and
 /// underflow is only signalled when the result is also inexact.</para>
 /// <para>Common operations on normal operands are computed with host
 /// arithmetic and an error-free transformation that gives the exact sign of
