@@ -60,8 +60,17 @@ public static class Program
 
     private static MachineStatus RunUntilStopped(Machine machine, StdioSerial? serial)
     {
+        bool debug = Environment.GetEnvironmentVariable("WEMU_DEBUG_STALL") == "1";
+        var sw = System.Diagnostics.Stopwatch.StartNew();
         while (true)
         {
+            if (debug && sw.ElapsedMilliseconds > 2000 && machine is RiscVMachine dm)
+            {
+                sw.Restart();
+                var h = dm.Hart;
+                h.TryReadCsr(0x344, out ulong mip); h.TryReadCsr(0x304, out ulong mie); h.TryReadCsr(0x300, out ulong ms);
+                Console.Error.WriteLine($"[pc={h.ProgramCounter:x} priv={h.Privilege} wait={h.IsWaiting} mip={mip:x} mie={mie:x} mstatus={ms:x} instret={h.InstructionsRetired} now={machine.Clock.Now} deadline={machine.NextDeadline}]");
+            }
             var status = machine.RunSlice(500_000);
             serial?.Flush();
             if (serial?.QuitRequested == true)

@@ -120,7 +120,7 @@ public static class QemuCommandLine
             }
         }
         if (c.MachineType == "spike" && c.UsesDefaultGuest)
-            throw new ConfigException("machine spike has no default guest: give -kernel (and -bios none for a bare-metal ELF)");
+            throw new ConfigException("machine spike needs -kernel (a bare-metal ELF, with -bios none)");
         return c;
     }
 

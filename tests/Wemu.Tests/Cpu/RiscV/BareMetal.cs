@@ -115,7 +115,7 @@ public static class BareMetal
         string elf = Path.Combine(WorkDir, $"t{id}.elf");
         string prelude = compressed ? Prelude.Replace(".option norvc", ".option rvc") : Prelude;
         File.WriteAllText(src, prelude + "\n" + body + "\n    j pass\n");
-        Run("riscv64-linux-gnu-gcc", $"-c -fno-pic -mcmodel=medany -march=rv64gc -mabi=lp64d -o {obj} {src}");
+        Run("riscv64-linux-gnu-as", $"-march=rv64gc -mabi=lp64d -o {obj} {src}");
         string lds = Path.Combine(WorkDir, "link.ld");
         if (!File.Exists(lds))
             File.WriteAllText(lds, LinkerScript);

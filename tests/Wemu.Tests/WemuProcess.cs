@@ -1,0 +1,127 @@
+using System.Diagnostics;
+using System.Text;
+using Xunit;
+
+namespace Wemu.Tests;
+
+/// <summary>
+/// Runs the real <c>wemu</c> command (the CLI built next to the tests) with the repository's
+/// images, and talks to the guest through its serial line on stdin/stdout.
+/// </summary>
+public sealed class WemuProcess : IDisposable
+{
+    private readonly Process _process;
+    private readonly StringBuilder _output = new();
+    private readonly object _lock = new();
+    private int _consumed;
+
+    public WemuProcess(params string[] args)
+    {
+        var psi = new ProcessStartInfo("dotnet")
+        {
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "Wemu.Cli.dll"));
+        foreach (var a in args)
+            psi.ArgumentList.Add(a);
+        psi.Environment["WEMU_IMAGES"] = Path.Combine(RepoRoot, "images");
+        _process = Process.Start(psi)!;
+        _process.OutputDataReceived += (_, e) => { };
+        var stdout = new Thread(() => Pump(_process.StandardOutput.BaseStream)) { IsBackground = true };
+        var stderr = new Thread(() => Pump(_process.StandardError.BaseStream)) { IsBackground = true };
+        stdout.Start();
+        stderr.Start();
+    }
+
+    public static string RepoRoot
+    {
+        get
+        {
+            for (var d = new DirectoryInfo(AppContext.BaseDirectory); d != null; d = d.Parent)
+                if (File.Exists(Path.Combine(d.FullName, "images", "riscv64", "Image")))
+                    return d.FullName;
+            throw new InvalidOperationException("repository root with images/ not found");
+        }
+    }
+
+    private void Pump(Stream s)
+    {
+        var buf = new byte[4096];
+        int n;
+        while ((n = s.Read(buf, 0, buf.Length)) > 0)
+        {
+            lock (_lock)
+                _output.Append(Encoding.UTF8.GetString(buf, 0, n));
+        }
+    }
+
+    public string Output
+    {
+        get
+        {
+            lock (_lock)
+                return _output.ToString();
+        }
+    }
+
+    /// <summary>Waits until <paramref name="text"/> appears after what earlier waits consumed; returns the text in between.</summary>
+    public string WaitFor(string text, TimeSpan timeout)
+    {
+        var sw = Stopwatch.StartNew();
+        while (sw.Elapsed < timeout)
+        {
+            lock (_lock)
+            {
+                string all = _output.ToString();
+                int i = all.IndexOf(text, _consumed, StringComparison.Ordinal);
+                if (i >= 0)
+                {
+                    string between = all[_consumed..(i + text.Length)];
+                    _consumed = i + text.Length;
+                    return between;
+                }
+            }
+            if (_process.HasExited)
+            {
+                Thread.Sleep(200);
+                lock (_lock)
+                    if (_output.ToString().IndexOf(text, _consumed, StringComparison.Ordinal) >= 0)
+                        continue;
+                Assert.Fail($"wemu exited ({_process.ExitCode}) before printing '{text}'. Output tail:\n{Tail()}");
+            }
+            Thread.Sleep(20);
+        }
+        Assert.Fail($"timed out after {timeout.TotalSeconds}s waiting for '{text}'. Output tail:\n{Tail()}");
+        return "";
+    }
+
+    private string Tail()
+    {
+        string o = Output;
+        return o.Length > 3000 ? o[^3000..] : o;
+    }
+
+    public void Send(string text)
+    {
+        _process.StandardInput.Write(text);
+        _process.StandardInput.Flush();
+    }
+
+    public int WaitForExit(TimeSpan timeout)
+    {
+        if (!_process.WaitForExit((int)timeout.TotalMilliseconds))
+            Assert.Fail($"wemu did not exit within {timeout.TotalSeconds}s. Output tail:\n{Tail()}");
+        _process.WaitForExit();
+        return _process.ExitCode;
+    }
+
+    public void Dispose()
+    {
+        if (!_process.HasExited)
+            _process.Kill(entireProcessTree: true);
+        _process.Dispose();
+    }
+}
