@@ -60,7 +60,7 @@ public static class Program
 
     private static MachineStatus RunUntilStopped(Machine machine, StdioSerial? serial)
     {
-        bool debug = Environment.GetEnvironmentVariable("WEMU_DEBUG_STALL") == "1";
+        bool debug = Environment.GetEnvironmentVariable("WEMU_TRACE_STATE") == "1";
         var sw = System.Diagnostics.Stopwatch.StartNew();
         while (true)
         {
@@ -69,7 +69,7 @@ public static class Program
                 sw.Restart();
                 var h = dm.Hart;
                 h.TryReadCsr(0x344, out ulong mip); h.TryReadCsr(0x304, out ulong mie); h.TryReadCsr(0x300, out ulong ms);
-                Console.Error.WriteLine($"[pc={h.ProgramCounter:x} priv={h.Privilege} wait={h.IsWaiting} mip={mip:x} mie={mie:x} mstatus={ms:x} instret={h.InstructionsRetired} now={machine.Clock.Now} deadline={machine.NextDeadline}]");
+                Console.Error.WriteLine($"[pc={h.ProgramCounter:x} priv={h.Privilege} wait={h.IsWaiting} mip={mip:x} mie={mie:x} mstatus={ms:x} instret={h.InstructionsRetired} now={machine.Clock.Now} deadline={machine.NextDeadline}] {(machine as RiscVVirtMachine)?.DescribeInterrupts()}");
             }
             var status = machine.RunSlice(500_000);
             serial?.Flush();

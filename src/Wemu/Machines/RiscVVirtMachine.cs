@@ -341,6 +341,19 @@ public sealed class RiscVVirtMachine : RiscVMachine
         return f.Build();
     }
 
+    /// <summary>Interrupt controller state for diagnostics.</summary>
+    public string DescribeInterrupts()
+    {
+        var sb = new System.Text.StringBuilder("plic pending:");
+        for (int i = 1; i <= 11; i++)
+            if (_plic.IsPending(i))
+                sb.Append(' ').Append(i);
+        sb.Append(" | uart ").Append(string.Join(",", Enumerable.Range(0, 8).Select(r => r == 0 || r == 2 ? "-" : _uart.Read((ulong)r, 1).ToString("x"))));
+        for (int i = 0; i < _virtio.Count; i++)
+            sb.Append($" | v{i} isr={_virtio[i].InterruptStatus}");
+        return sb.ToString();
+    }
+
     public override ulong NextDeadline => Math.Min(_aclint.NextDeadline, _rtc.NextDeadline);
 
     protected override void Tick()

@@ -26,11 +26,14 @@ public sealed unsafe partial class RiscVHart
         }
         if (writes)
         {
+            // Priv. spec 3.1.9: a read-modify-write of mip/sip uses the software-writable bits only,
+            // not the external interrupt pins ORed into reads (else a pending SEIP would stick).
+            ulong rmwBase = csr is Csr.Mip or Csr.Sip ? MipSoft : old;
             ulong value = op switch
             {
                 RvOp.Csrrw or RvOp.Csrrwi => operand,
-                RvOp.Csrrs or RvOp.Csrrsi => old | operand,
-                _ => old & ~operand,
+                RvOp.Csrrs or RvOp.Csrrsi => rmwBase | operand,
+                _ => rmwBase & ~operand,
             };
             if (!TryWriteCsr(csr, value))
                 return Fault(RvException.IllegalInstruction, inst);
