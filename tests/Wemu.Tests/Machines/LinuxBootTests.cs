@@ -36,7 +36,7 @@ public class LinuxBootTests
         Assert.Contains("rv64imafdc", cpuinfo);
         Assert.Contains("sv48", cpuinfo);
 
-        wemu.Send("mount -t ext2 /dev/vda /mnt/disk && echo wemu-disk-$((6*7)) > /mnt/disk/hello.txt && sync && cat /mnt/disk/hello.txt && umount /mnt/disk && echo unmounted\n");
+        wemu.Send("mount -t ext2 /dev/vda /mnt/disk && echo wemu-disk-$((6*7)) > /mnt/disk/hello.txt && sync && cat /mnt/disk/hello.txt && umount /mnt/disk && echo un\"\"mounted\n");
         string diskOut = wemu.WaitFor("unmounted", CommandTimeout);
         Assert.Contains("wemu-disk-42", diskOut);
         wemu.WaitFor("/ # ", CommandTimeout);
@@ -59,7 +59,7 @@ public class LinuxBootTests
         byte[] before = SHA256.HashData(File.ReadAllBytes(disk));
         using var wemu = new WemuProcess("-drive", $"file={disk},if=virtio,format=raw,snapshot=on", "-no-reboot");
         wemu.WaitFor("/ # ", BootTimeout);
-        wemu.Send("mount /dev/vda /mnt/disk && dd if=/dev/zero of=/mnt/disk/big bs=1k count=512 && sync && ls -l /mnt/disk/big && umount /mnt/disk && echo done-writing\n");
+        wemu.Send("mount /dev/vda /mnt/disk && dd if=/dev/zero of=/mnt/disk/big bs=1k count=512 && sync && ls -l /mnt/disk/big && umount /mnt/disk && echo done\"\"-writing\n");
         string o = wemu.WaitFor("done-writing", CommandTimeout);
         Assert.Contains("524288", o);
         wemu.WaitFor("/ # ", CommandTimeout);
