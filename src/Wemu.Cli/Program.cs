@@ -41,10 +41,18 @@ public static class Program
     {
         using var terminal = config.Serial == "none" ? null : RawTerminal.Enter();
         int exitCode;
+        var wall = System.Diagnostics.Stopwatch.StartNew();
         while (true)
         {
             using var machine = MachineFactory.Create(config, images);
             var status = RunUntilStopped(machine, serial);
+            if (config.DebugItems.Contains("stats"))
+            {
+                double s = wall.Elapsed.TotalSeconds;
+                ulong n = machine.InstructionsRetired;
+                string engine = (machine as RiscVMachine)?.Engine.Name ?? "?";
+                Console.Error.WriteLine($"wemu: stats: {n} instructions in {s:F2} s ({n / s / 1e6:F1} M/s), engine {engine}");
+            }
             machine.Flush();
             serial?.Flush();
             if (status == MachineStatus.ResetRequested && !config.NoReboot)
@@ -118,6 +126,7 @@ public static class Program
           -nographic, -serial stdio  serial console on this terminal (the default)
           -no-reboot                 exit when the guest reboots
           -icount shift=N            deterministic time (1 tick per 2^N instructions)
+          -d stats                   print instructions executed and speed at exit
         Ctrl-A x quits, Ctrl-A a sends Ctrl-A.
 
         """;

@@ -38,6 +38,9 @@ public sealed class MachineConfig
 
     public int IcountShift { get; set; } = 4;
 
+    /// <summary>-d items (QEMU's log switches); Wemu knows "stats" (instruction counts and speed at exit).</summary>
+    public HashSet<string> DebugItems { get; } = new(StringComparer.Ordinal);
+
     /// <summary>True when no kernel was given and firmware is not "none": boot the bundled default guest.</summary>
     public bool UsesDefaultGuest => Kernel == null && !NoFirmware;
 }

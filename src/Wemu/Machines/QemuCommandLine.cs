@@ -115,6 +115,14 @@ public static class QemuCommandLine
                     c.IcountShift = s;
                     break;
                 }
+                case "-d":
+                    foreach (var item in Value().Split(',', StringSplitOptions.RemoveEmptyEntries))
+                    {
+                        if (item is not "stats")
+                            throw new ConfigException($"unknown -d item '{item}' (supported: stats)");
+                        c.DebugItems.Add(item);
+                    }
+                    break;
                 default:
                     throw new ConfigException($"unknown option '{flag}'");
             }
