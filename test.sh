@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# The one test command: installs what the suites need, builds, runs every suite.
+# Last line: "N passed, N failed[, N skipped]".
+set -uo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+cd "$root"
+
+# Debian packages: cross assembler for instruction tests, QEMU as the reference,
+# e2fsprogs to inspect guest-written disks.
+need=()
+command -v riscv64-linux-gnu-as >/dev/null || need+=(binutils-riscv64-linux-gnu)
+command -v qemu-system-riscv64 >/dev/null || need+=(qemu-system-misc)
+command -v debugfs >/dev/null || need+=(e2fsprogs)
+command -v dtc >/dev/null || need+=(device-tree-compiler)
+if [ ${#need[@]} -gt 0 ]; then
+  echo "test.sh: installing ${need[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  sudo_cmd=""; [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
+  $sudo_cmd apt-get update -q >/dev/null && $sudo_cmd apt-get install -y -q --no-install-recommends "${need[@]}" >/dev/null \
+    || { echo "test.sh: could not install ${need[*]}"; echo "0 passed, 1 failed"; exit 1; }
+fi
+
+echo "test.sh: building"
+if ! dotnet build Wemu.slnx -c Release --nologo -v q 2>&1 | tail -n 20; then
+  echo "0 passed, 1 failed"; exit 1
+fi
+# the ./wemu launcher's own build (CLI tests run ./wemu as a user would)
+./wemu --version >/dev/null || { echo "0 passed, 1 failed"; exit 1; }
+
+log=$(mktemp)
+dotnet test Wemu.slnx -c Release --no-build --nologo --logger "console;verbosity=normal" 2>&1 | tee "$log" \
+  | grep -E "^\s+(Failed|Passed|Skipped) |Error Message|Wemu fails|Assert|^(Passed|Failed)!" | grep -v "^\s*Passed " || true
+status=${PIPESTATUS[0]}
+passed=$(grep -Eo "Passed: +[0-9]+" "$log" | awk '{s+=$2} END {print s+0}')
+failed=$(grep -Eo "Failed: +[0-9]+" "$log" | awk '{s+=$2} END {print s+0}')
+skipped=$(grep -Eo "Skipped: +[0-9]+" "$log" | awk '{s+=$2} END {print s+0}')
+rm -f "$log"
+if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then failed=1; fi
+line="$passed passed, $failed failed"
+[ "$skipped" -gt 0 ] && line="$line, $skipped skipped"
+echo "$line"
+[ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]
