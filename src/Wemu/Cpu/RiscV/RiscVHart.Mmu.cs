@@ -199,8 +199,10 @@ public sealed unsafe partial class RiscVHart
     {
         if ((va & 0xFFF) + (ulong)size > 0x1000)
         {
-            // Check both pages before writing anything, so a fault leaves memory unchanged.
-            if (!ProbeWrite(va) || !ProbeWrite(va + (ulong)size - 1))
+            // Check both pages before writing anything, so a fault leaves memory unchanged. Priv.
+            // spec 3.1.16: tval is the address of the portion that faulted, and the second
+            // portion starts at the page boundary (as for loads, and as QEMU reports it).
+            if (!ProbeWrite(va) || !ProbeWrite((va + (ulong)size - 1) & ~0xFFFUL))
                 return false;
             for (int i = 0; i < size; i++)
                 if (!StoreSlow(va + (ulong)i, 1, value >> (8 * i)))

@@ -82,11 +82,18 @@ public sealed unsafe partial class RiscVHart
         return System.Numerics.BitOperations.TrailingZeroCount(take);
     }
 
+    /// <summary>
+    /// Encodings of MRET, SRET and WFI (they have no operand fields): Priv. spec 3.1.16, an
+    /// illegal-instruction trap writes the instruction bits to xtval, as the CSR and decoder
+    /// paths do (and QEMU), and the engines call these without the encoding.
+    /// </summary>
+    private const uint MretBits = 0x30200073, SretBits = 0x10200073, WfiBits = 0x10500073;
+
     /// <summary>MRET (Priv. spec 3.3.2). Returns false (illegal instruction) outside M-mode.</summary>
     internal bool Mret()
     {
         if (Priv != PrivMachine)
-            return Fault(RvException.IllegalInstruction, 0);
+            return Fault(RvException.IllegalInstruction, MretBits);
         ulong s = Mstatus;
         int mpp = (int)((s >> RvStatus.MppShift) & 3);
         s = (s & RvStatus.Mpie) != 0 ? s | RvStatus.Mie : s & ~RvStatus.Mie;
@@ -105,7 +112,7 @@ public sealed unsafe partial class RiscVHart
     internal bool Sret()
     {
         if (Priv == PrivUser || (Priv == PrivSupervisor && (Mstatus & RvStatus.Tsr) != 0))
-            return Fault(RvException.IllegalInstruction, 0);
+            return Fault(RvException.IllegalInstruction, SretBits);
         ulong s = Mstatus;
         int spp = (s & RvStatus.Spp) != 0 ? PrivSupervisor : PrivUser;
         s = (s & RvStatus.Spie) != 0 ? s | RvStatus.Sie : s & ~RvStatus.Sie;
@@ -122,7 +129,7 @@ public sealed unsafe partial class RiscVHart
     internal bool Wfi()
     {
         if (Priv == PrivUser || (Priv == PrivSupervisor && (Mstatus & RvStatus.Tw) != 0))
-            return Fault(RvException.IllegalInstruction, 0);
+            return Fault(RvException.IllegalInstruction, WfiBits);
         if (!HasWakeUpInterrupt)
             IsWaiting = true;
         return true;
