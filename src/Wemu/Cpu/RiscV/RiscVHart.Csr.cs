@@ -174,7 +174,7 @@ public sealed unsafe partial class RiscVHart
                     PmpAddr[n] = value & ((1UL << 54) - 1);
                 FlushTlb();
                 return true;
-            case Csr.Mcycle: case Csr.Minstret: InstRet = value; return true;
+            case Csr.Mcycle: case Csr.Minstret: InstRet = value; InstRetWritten = true; return true;
             case >= Csr.Mhpmcounter3 and <= Csr.Mhpmcounter31: return true;
             default: return false;
         }
@@ -212,6 +212,9 @@ public sealed unsafe partial class RiscVHart
         Satp = mode == 0 ? 0 : (value & ((1UL << 44) - 1)) | (mode << 60);
         FlushTlb();
     }
+
+    /// <summary>Set when a CSR instruction wrote mcycle/minstret (it then does not count itself).</summary>
+    internal bool InstRetWritten;
 
     internal void MarkFloatDirty() => Mstatus |= RvStatus.Fs;
 }

@@ -12,7 +12,9 @@ namespace Wemu.Cpu.RiscV;
 public sealed unsafe class RiscVInterpreter : IRiscVEngine
 {
     private static readonly RvOp* s_primary = CopyToNative(RvOpcodeTable.Primary);
-    private static readonly uint* s_expand = CopyToNative(RvcExpander.Table);
+    /// <summary>The RVC expansion table with illegal entries (0) replaced by 0xFFFFFFFF, whose
+    /// primary key (opcode 1111111) decodes as Illegal: no extra test on the hot path.</summary>
+    private static readonly uint* s_expand = CopyToNative(Array.ConvertAll(RvcExpander.Table, e => e == 0 ? 0xFFFF_FFFFu : e));
 
     /// <summary>A page of zeros used as the "no page cached" fetch target: fetching from it decodes
     /// as illegal, and the illegal path notices and fetches for real.</summary>
@@ -39,6 +41,7 @@ public sealed unsafe class RiscVInterpreter : IRiscVEngine
         RvOp* primary = s_primary;
         uint* expand = s_expand;
         long executed = 0;
+        long counted = 0;   // instructions already added to h.InstRet (CSR reads must see exact counts)
         ulong pc;
         TlbEntry* dtlb;
         ulong fetchBase;
@@ -271,8 +274,15 @@ public sealed unsafe class RiscVInterpreter : IRiscVEngine
                 // Zicsr: may change privilege-relevant state, so reload the cached context afterwards
                 case >= RvOp.Csrrw and <= RvOp.Csrrci:
                     h.Pc = pc;
+                    // instret/cycle read by this instruction count every earlier instruction, not
+                    // this one; a write to them replaces this instruction's own increment.
+                    h.InstRet += (ulong)(executed - 1 - counted);
+                    counted = executed;
+                    h.InstRetWritten = false;
                     if (!h.ExecCsr(inst, op))
                         goto Trap;
+                    if (!h.InstRetWritten)
+                        h.InstRet++;
                     h.Pc = pc + len;
                     budget = executed;
                     goto Exit;
@@ -311,7 +321,7 @@ public sealed unsafe class RiscVInterpreter : IRiscVEngine
         h.Pc = pc;
     Exit:
         x[0] = 0;
-        h.InstRet += (ulong)executed;
+        h.InstRet += (ulong)(executed - counted);
         return executed;
 
     Trap:
@@ -320,7 +330,7 @@ public sealed unsafe class RiscVInterpreter : IRiscVEngine
         h.TakePendingException();
         if (executed < budget)
             goto Reload;
-        h.InstRet += (ulong)executed;
+        h.InstRet += (ulong)(executed - counted);
         return executed;
     }
 
