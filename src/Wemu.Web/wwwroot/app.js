@@ -1,0 +1,61 @@
+// The default page: the bundled guest on an xterm.js terminal, with a download progress bar and a
+// visible error if anything fails. Its machine is window.wemu (see wemu.js for the API).
+import { Wemu } from './wemu.js';
+import { Terminal } from './vendor/xterm.mjs';
+import { FitAddon } from './vendor/addon-fit.mjs';
+
+const $ = id => document.getElementById(id);
+const term = new Terminal({ convertEol: false, scrollback: 5000, fontSize: 14, cursorBlink: true });
+const fit = new FitAddon();
+term.loadAddon(fit);
+term.open($('terminal'));
+fit.fit();
+addEventListener('resize', () => fit.fit());
+window.term = term;
+
+$('isolation').textContent = self.crossOriginIsolated ? '· cross-origin isolated' : '';
+
+const mb = n => (n / 1048576).toFixed(1) + ' MB';
+const params = new URLSearchParams(location.search);
+
+function showProgress(p) {
+  const bar = $('progress'), label = $('progress-label');
+  $('loading').hidden = false;
+  if (p.phase === 'runtime') {
+    bar.max = Math.max(1, p.total); bar.value = p.loaded;
+    label.textContent = `Loading the .NET runtime: ${p.loaded} of ${p.total} files`;
+    return;
+  }
+  const names = p.items.map(i => i.url.split('/').pop()).join(', ');
+  if (p.total > 0) {
+    const pct = Math.min(100, Math.floor(p.loaded * 100 / p.total));
+    bar.max = 100; bar.value = pct;
+    label.textContent = `Downloading ${names}: ${mb(p.loaded)} of ${mb(p.total)} (${pct}%)`;
+  } else {
+    bar.removeAttribute('value');   // size unknown: an indeterminate bar, bytes still counted
+    label.textContent = `Downloading ${names}: ${mb(p.loaded)}`;
+  }
+}
+
+function showState(state, vm) {
+  const s = $('state');
+  s.textContent = state === 'stopped' && vm.exitCode != null ? `stopped (exit ${vm.exitCode})` : state;
+  s.dataset.state = state;
+  if (vm.summary) $('summary').textContent = `${vm.summary} — emulated in this tab`;
+  if (state === 'running' || state === 'stopped' || state === 'failed') $('loading').hidden = true;
+  if (state === 'failed') {
+    $('error').hidden = false;
+    $('error-text').textContent = vm.error;
+    term.write(`\r\n\x1b[1;31mwemu: ${vm.error}\x1b[0m\r\n`);
+  }
+  if (state === 'running') term.focus();
+}
+
+const vm = await Wemu.create({
+  args: params.get('args') || '',
+  onProgress: showProgress,
+  onState: showState,
+  onSerial: text => term.write(text),
+});
+window.wemu = vm;
+term.onData(data => vm.sendSerial(data));

@@ -1,0 +1,176 @@
+// Wemu's JavaScript API: a RISC-V Linux machine in a Web Worker, driven from the page.
+//
+//   import { Wemu } from './wemu.js';        // or <script type="module" src="wemu.js">, then window.Wemu
+//   const vm = await Wemu.create({ memory: '256M', args: ['-append', 'console=ttyS0 quiet'] });
+//   vm.onSerial(text => term.write(text));
+//   vm.sendSerial('uname -a\n');
+//   await vm.ready;                          // resolves when the guest runs, rejects if it cannot start
+//   vm.state;                                // 'booting' | 'running' | 'stopped' | 'failed'
+//   await vm.stop();
+//
+// Options (all optional; with no kernel the bundled guest boots, as `./wemu` does):
+//   arch 'riscv64'      memory '256M'        kernel URL     initrd URL     bios URL | 'none'
+//   append '...'        drive URL | [URL...] (raw disk images, kept in memory: writes stay in the tab)
+//   args [...QEMU flags] or one string of them (the CLI's parser reads them, after the options above)
+//   imagesBase URL of the folder holding riscv64/{fw_dynamic.bin,Image,initramfs.cpio.gz}
+//              (default: images/ beside this file)
+//   onSerial, onState, onProgress   listeners attached before the worker starts
+//   runtimeOptions [...]            options for .NET's runtime (e.g. jiterpreter tuning)
+//
+// The worker protocol is in worker.js. Requests with answers go through vm.call(method, args, transfer)
+// and come back as promises; vm.stats() is one.
+
+const listeners = () => ({ serial: new Set(), state: new Set(), progress: new Set() });
+
+function toArgs(o) {
+  const a = [];
+  if (o.arch) a.push(String(o.arch));
+  if (o.memory != null) a.push('-m', String(o.memory));
+  if (o.bios) a.push('-bios', String(o.bios));
+  if (o.kernel) a.push('-kernel', String(o.kernel));
+  if (o.initrd) a.push('-initrd', String(o.initrd));
+  if (o.append != null) a.push('-append', String(o.append));
+  const drives = o.drive == null ? [] : Array.isArray(o.drive) ? o.drive : [o.drive];
+  // QEMU option syntax: a comma inside a value is written twice
+  for (const d of drives) a.push('-drive', `file=${String(d).replaceAll(',', ',,')},if=virtio,format=raw`);
+  if (Array.isArray(o.args)) a.push(...o.args.map(String));
+  return a;
+}
+
+export class WemuMachine {
+  #worker;
+  #on = listeners();
+  #decoder = new TextDecoder();
+  #encoder = new TextEncoder();
+  #nextId = 1;
+  #pending = new Map();
+  #readyResolve;
+  #readyReject;
+
+  /** 'booting' | 'running' | 'stopped' | 'failed' */
+  state = 'booting';
+  /** The message that explains a 'failed' state. */
+  error = null;
+  /** The guest's exit status once it powered off. */
+  exitCode = null;
+  /** What the flags describe, e.g. "riscv64 virt, 256M RAM". */
+  summary = '';
+  /** The last download progress: {phase, loaded, total, items}. */
+  progress = null;
+  /** Resolves when the guest starts running; rejects with the error if it cannot. */
+  ready;
+
+  constructor(options = {}) {
+    this.ready = new Promise((resolve, reject) => { this.#readyResolve = resolve; this.#readyReject = reject; });
+    this.ready.catch(() => {});   // a failure is also reported through state/error/onState
+    if (options.onSerial) this.onSerial(options.onSerial);
+    if (options.onState) this.onState(options.onState);
+    if (options.onProgress) this.onProgress(options.onProgress);
+    const workerUrl = new URL('./worker.js', import.meta.url);
+    try {
+      this.#worker = new Worker(workerUrl, { type: 'module' });
+    } catch (e) {
+      queueMicrotask(() => this.#setState('failed', { error: `could not start the emulator's worker: ${e.message || e}` }));
+      return;
+    }
+    this.#worker.onmessage = ev => this.#receive(ev.data);
+    this.#worker.onerror = ev => {
+      ev.preventDefault();
+      this.#setState('failed', { error: `the emulator's worker failed to load (${ev.message || workerUrl.href}); is the site complete?` });
+    };
+    const start = {
+      args: toArgs(options),
+      argsText: typeof options.args === 'string' ? options.args : '',
+      imagesBase: options.imagesBase ? new URL(options.imagesBase, document.baseURI).href : new URL('./images/', import.meta.url).href,
+      runtimeOptions: options.runtimeOptions || [],
+    };
+    this.#worker.postMessage({ type: 'start', options: start, pageUrl: document.baseURI });
+  }
+
+  /** Calls fn(text) with the guest's serial output; returns a function that removes it. */
+  onSerial(fn) { this.#on.serial.add(fn); return () => this.#on.serial.delete(fn); }
+  /** Calls fn(state, vm) on every state change. */
+  onState(fn) { this.#on.state.add(fn); return () => this.#on.state.delete(fn); }
+  /** Calls fn({phase: 'runtime'|'download', loaded, total, items}) while files download. */
+  onProgress(fn) { this.#on.progress.add(fn); return () => this.#on.progress.delete(fn); }
+
+  /** Types text (or bytes) on the guest's serial line. */
+  sendSerial(data) {
+    if (!this.#worker || this.state === 'failed') return;
+    const bytes = typeof data === 'string' ? this.#encoder.encode(data) : new Uint8Array(data);
+    this.#worker.postMessage({ type: 'serial', data: bytes }, [bytes.buffer]);
+  }
+
+  /** Counters from the worker: {instructions, seconds, mips, engine, state, budget, timings}. */
+  stats() { return this.call('stats'); }
+
+  /** Ends the machine and its worker. */
+  async stop() {
+    if (!this.#worker) return;
+    if (this.state === 'booting' || this.state === 'running' || this.state === 'stopped') {
+      try { await Promise.race([this.call('stop'), new Promise(r => setTimeout(r, 2000))]); } catch { /* ending anyway */ }
+    }
+    this.#worker.terminate();
+    this.#worker = null;
+    for (const p of this.#pending.values()) p.reject(new Error('the machine was stopped'));
+    this.#pending.clear();
+    if (this.state !== 'failed') this.#setState('stopped', {});
+  }
+
+  /** Sends a request to the worker; resolves with its answer. `transfer` lists buffers to move, not copy. */
+  call(method, args = [], transfer = []) {
+    if (!this.#worker) return Promise.reject(new Error('the machine was stopped'));
+    const id = this.#nextId++;
+    return new Promise((resolve, reject) => {
+      this.#pending.set(id, { resolve, reject });
+      this.#worker.postMessage({ type: 'call', id, method, args }, transfer);
+    });
+  }
+
+  #setState(state, extra) {
+    if (this.state === 'failed') return;   // the first failure is the one to show
+    if (this.state === 'stopped' && state !== 'failed') { Object.assign(this, extra); return; }
+    Object.assign(this, extra);
+    this.state = state;
+    if (state === 'running') this.#readyResolve(this);
+    if (state === 'failed') this.#readyReject(new Error(this.error));
+    if (state === 'stopped') this.#readyReject(new Error('the machine stopped before it ran'));
+    for (const fn of this.#on.state) fn(state, this);
+  }
+
+  #receive(msg) {
+    switch (msg.type) {
+      case 'serial': {
+        const text = this.#decoder.decode(msg.data, { stream: true });
+        if (text) for (const fn of this.#on.serial) fn(text);
+        break;
+      }
+      case 'state': {
+        const { type, state, ...extra } = msg;
+        this.#setState(state, extra);
+        break;
+      }
+      case 'progress':
+        this.progress = msg;
+        for (const fn of this.#on.progress) fn(msg);
+        break;
+      case 'plan':
+        this.summary = msg.summary;
+        break;
+      case 'reply': {
+        const p = this.#pending.get(msg.id);
+        if (!p) break;
+        this.#pending.delete(msg.id);
+        if (msg.ok) p.resolve(msg.value); else p.reject(new Error(msg.error));
+        break;
+      }
+    }
+  }
+}
+
+export const Wemu = {
+  /** Starts a machine in a new worker; resolves at once with it (state 'booting'): await vm.ready to know it runs. */
+  async create(options = {}) { return new WemuMachine(options); },
+};
+
+globalThis.Wemu = Wemu;

@@ -1,0 +1,221 @@
+// The Wemu machine's home: a module Web Worker running .NET's WebAssembly runtime and the
+// Wemu core (src/Wemu.Web/WebMachine.cs). The page never blocks on the guest: it talks to this
+// worker with messages (wemu.js is the page side; the protocol is described there).
+//
+//   page -> worker  {type:'start', options, pageUrl}       once, first
+//                   {type:'serial', data: Uint8Array}      typed input (buffer transferred)
+//                   {type:'call', id, method, args}        request; answered by a 'reply'
+//   worker -> page  {type:'state', state, error?, exitCode?}
+//                   {type:'progress', phase, loaded, total, items}
+//                   {type:'serial', data: Uint8Array}      guest output, one message per slice
+//                   {type:'reply', id, ok, value?, error?}
+//
+// A new request/response feature (vm.readFile, ...) is one entry in `calls` below and one method
+// in wemu.js that calls vm.call(name, args, transfer).
+import { dotnet } from './_framework/dotnet.js';
+
+const Status = { Running: 0, Idle: 1, PoweredOff: 2, ResetRequested: 3 };
+const SLICE_TARGET_MS = 15;           // guest work per slice before the worker yields to its event loop
+const MIN_BUDGET = 50_000, MAX_BUDGET = 20_000_000;
+
+let M = null;                          // WebMachine's exports
+let state = 'booting';
+let budget = 1_000_000;                // instructions per slice, adapted to SLICE_TARGET_MS
+let idleTimer = 0;
+let sleeping = false;
+let pendingInput = [];                 // typed before the machine existed
+let startedAt = 0;
+const timings = {};
+
+function post(msg, transfer) { self.postMessage(msg, transfer || []); }
+function setState(s, extra) { state = s; post({ type: 'state', state: s, ...extra }); }
+function fail(message) {
+  if (state === 'failed') return;
+  clearTimeout(idleTimer);
+  setState('failed', { error: String(message) });
+}
+
+// Run a slice, then give the event loop a turn (input and calls arrive as messages) and come back.
+// A MessageChannel post is an immediate task: no timer clamping, unlike setTimeout(0) or Task.Delay(1).
+const channel = new MessageChannel();
+channel.port1.onmessage = step;
+function schedule() { channel.port2.postMessage(null); }
+
+function flushSerial() {
+  const out = M.TakeSerialOutput();
+  if (out && out.length) post({ type: 'serial', data: out }, [out.buffer]);
+}
+
+function step() {
+  if (state !== 'running') return;
+  sleeping = false;
+  let status;
+  const t0 = performance.now();
+  try {
+    status = M.RunSlice(budget);
+  } catch (e) {
+    flushSafely();
+    fail('the emulator stopped on an internal error: ' + (e && e.message || e));
+    return;
+  }
+  const dt = performance.now() - t0;
+  flushSerial();
+  switch (status) {
+    case Status.Running: {
+      // Adapt the budget so one slice is ~SLICE_TARGET_MS: long enough that the per-slice cost
+      // (a JS->C# call, a message) is noise, short enough that input and output feel immediate.
+      if (dt > 0.5) budget = Math.round(Math.min(MAX_BUDGET, Math.max(MIN_BUDGET, budget * Math.min(2, SLICE_TARGET_MS / dt))));
+      schedule();
+      break;
+    }
+    case Status.Idle: {
+      const ms = M.IdleMilliseconds();
+      if (ms <= 0) { schedule(); break; }
+      sleeping = true;
+      idleTimer = setTimeout(step, ms);
+      break;
+    }
+    case Status.PoweredOff:
+      setState('stopped', { exitCode: M.ExitCode() });
+      break;
+    default:
+      // ResetRequested only reaches here with -no-reboot
+      setState('stopped', { exitCode: 0, reset: true });
+      break;
+  }
+}
+
+function flushSafely() { try { flushSerial(); } catch { /* the runtime may be unusable */ } }
+
+function wake() {
+  if (state === 'running' && sleeping) {
+    clearTimeout(idleTimer);
+    sleeping = false;
+    schedule();
+  }
+}
+
+// Requests from the page: method name -> (args) => value (or a promise of one).
+const calls = {
+  stats() {
+    const s = M ? JSON.parse(M.Stats()) : { instructions: 0, seconds: 0, mips: 0, engine: '' };
+    return { ...s, state, budget, timings };
+  },
+  stop() {
+    if (M && (state === 'running' || state === 'stopped')) {
+      clearTimeout(idleTimer);
+      flushSafely();
+      M.Stop();
+    }
+    if (state !== 'failed') setState('stopped', {});
+    return true;
+  },
+};
+
+self.onmessage = async (ev) => {
+  const msg = ev.data;
+  switch (msg.type) {
+    case 'start':
+      start(msg.options || {}, msg.pageUrl).catch(e => fail(e && e.message || e));
+      break;
+    case 'serial':
+      if (M && state === 'running') { M.SendSerial(msg.data); wake(); }
+      else pendingInput.push(msg.data);
+      break;
+    case 'call': {
+      const fn = Object.prototype.hasOwnProperty.call(calls, msg.method) ? calls[msg.method] : null;
+      try {
+        if (!fn) throw new Error(`unknown call '${msg.method}'`);
+        const value = await fn(...(msg.args || []));
+        post({ type: 'reply', id: msg.id, ok: true, value });
+      } catch (e) {
+        post({ type: 'reply', id: msg.id, ok: false, error: String(e && e.message || e) });
+      }
+      break;
+    }
+  }
+};
+
+function progress(phase, items) {
+  let loaded = 0, total = 0, known = true;
+  for (const it of items) { loaded += it.loaded; if (it.total > 0) total += it.total; else known = false; }
+  post({ type: 'progress', phase, loaded, total: known ? total : 0,
+    items: items.map(it => ({ role: it.role, url: it.url, loaded: it.loaded, total: it.total })) });
+}
+
+// Downloads one image with progress. Percentages need the size of what the body stream yields:
+// Content-Length is that size unless the server compressed the response on the fly.
+async function download(item, items) {
+  let res;
+  try {
+    res = await fetch(item.url);
+  } catch (e) {
+    throw new Error(`could not download the ${item.role} from ${item.url}: ${e.message || e}`);
+  }
+  if (!res.ok)
+    throw new Error(`could not download the ${item.role} from ${item.url}: HTTP ${res.status} ${res.statusText || ''}`.trim());
+  const type = res.headers.get('content-type') || '';
+  if (type.startsWith('text/html'))
+    throw new Error(`the ${item.role} at ${item.url} is a web page, not an image (wrong URL?)`);
+  const length = Number(res.headers.get('content-length'));
+  const encoded = (res.headers.get('content-encoding') || 'identity') !== 'identity';
+  item.total = length > 0 && !encoded ? length : 0;
+  const chunks = [];
+  const reader = res.body.getReader();
+  let last = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    chunks.push(value);
+    item.loaded += value.length;
+    if (item.total && item.loaded > item.total) item.total = 0;
+    const now = performance.now();
+    if (now - last > 50) { last = now; progress('download', items); }
+  }
+  const bytes = new Uint8Array(item.loaded);
+  let at = 0;
+  for (const c of chunks) { bytes.set(c, at); at += c.length; }
+  item.total = item.loaded;
+  progress('download', items);
+  return bytes;
+}
+
+async function start(options, pageUrl) {
+  startedAt = performance.now();
+  setState('booting');
+  const runtimeOptions = options.runtimeOptions || [];
+  const runtime = await dotnet
+    .withRuntimeOptions(runtimeOptions)
+    .withModuleConfig({
+      onDownloadResourceProgress: (loaded, total) =>
+        post({ type: 'progress', phase: 'runtime', loaded, total, items: [] }),
+    })
+    .create();
+  const exports = await runtime.getAssemblyExports(runtime.getConfig().mainAssemblyName);
+  M = exports.Wemu.Web.WebMachine;
+  timings.runtimeMs = performance.now() - startedAt;
+
+  const imagesBase = new URL(options.imagesBase || 'images/', new URL('.', import.meta.url)).href;
+  const args = Array.isArray(options.args) ? options.args.map(String) : [];
+  const argsText = typeof options.args === 'string' ? options.args : (options.argsText || '');
+  const plan = JSON.parse(M.Configure(args, argsText, imagesBase));
+  if (plan.error) throw new Error(plan.error);
+  post({ type: 'plan', summary: plan.summary });
+
+  const base = pageUrl || self.location.href;
+  const items = plan.downloads.map(d => ({ role: d.role, url: new URL(d.url, base).href, loaded: 0, total: 0 }));
+  progress('download', items);
+  const t1 = performance.now();
+  const images = await Promise.all(items.map(it => download(it, items)));
+  timings.downloadMs = performance.now() - t1;
+  for (let i = 0; i < items.length; i++) M.SetImage(items[i].role, images[i]);
+
+  const t2 = performance.now();
+  const error = M.Start();
+  if (error) throw new Error(error);
+  timings.createMs = performance.now() - t2;
+  for (const d of pendingInput) M.SendSerial(d);
+  pendingInput = [];
+  setState('running', { summary: plan.summary });
+  schedule();
+}
