@@ -6,8 +6,12 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 cd "$root"
 
 # Debian packages: cross assembler for instruction tests, QEMU as the reference,
-# e2fsprogs to inspect guest-written disks.
+# e2fsprogs to inspect guest-written disks, chromium for the browser test (with Node.js and npm,
+# which CI machines already have; Debian's are a fallback).
 need=()
+command -v chromium >/dev/null || need+=(chromium)
+command -v node >/dev/null || need+=(nodejs)
+command -v npm >/dev/null || need+=(npm)
 command -v riscv64-linux-gnu-as >/dev/null || need+=(binutils-riscv64-linux-gnu)
 command -v qemu-system-riscv64 >/dev/null || need+=(qemu-system-misc)
 command -v debugfs >/dev/null || need+=(e2fsprogs)
@@ -36,6 +40,25 @@ failed=$(grep -Eo "Failed: +[0-9]+" "$log" | awk '{s+=$2} END {print s+0}')
 skipped=$(grep -Eo "Skipped: +[0-9]+" "$log" | awk '{s+=$2} END {print s+0}')
 rm -f "$log"
 if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then failed=1; fi
+
+# The browser host: build the site (npm ci for xterm.js and playwright-core, dotnet publish of
+# src/Wemu.Web), then boot it in headless Chromium (tests/Wemu.Web.Tests). Its counts join the total.
+echo "test.sh: building the web site"
+if src/Wemu.Web/build-site.sh "$root/artifacts/site"; then
+  tap=$(mktemp)
+  node --test --test-reporter=spec --test-reporter-destination=stdout \
+    --test-reporter=tap --test-reporter-destination="$tap" tests/Wemu.Web.Tests/
+  web_status=$?
+  web_passed=$(grep -Eo "^# pass [0-9]+" "$tap" | awk '{print $3}'); web_passed=${web_passed:-0}
+  web_failed=$(grep -Eo "^# fail [0-9]+" "$tap" | awk '{print $3}'); web_failed=${web_failed:-0}
+  rm -f "$tap"
+  if [ "$web_status" -ne 0 ] && [ "$web_failed" -eq 0 ]; then web_failed=1; fi
+  echo "test.sh: browser tests: $web_passed passed, $web_failed failed (screenshots in artifacts/test-results/)"
+  passed=$((passed + web_passed)); failed=$((failed + web_failed))
+else
+  echo "test.sh: the web site did not build"
+  failed=$((failed + 1))
+fi
 line="$passed passed, $failed failed"
 [ "$skipped" -gt 0 ] && line="$line, $skipped skipped"
 echo "$line"

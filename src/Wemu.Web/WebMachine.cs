@@ -45,7 +45,7 @@ public static partial class WebMachine
         try
         {
             var all = new List<string>(args);
-            all.AddRange(ArgumentSplitter.Split(argsText));
+            all.AddRange(ShellWords.Split(argsText));
             var c = QemuCommandLine.Parse(all);
             if (c.Serial == "stdio" || c.Serial == "mon:stdio")
                 c.Serial = "stdio";   // in the page, "stdio" is the terminal

@@ -20,6 +20,7 @@ const params = new URLSearchParams(location.search);
 
 function showProgress(p) {
   const bar = $('progress'), label = $('progress-label');
+  if (window.wemu && window.wemu.state !== 'booting') return;   // late news from an abandoned download
   $('loading').hidden = false;
   if (p.phase === 'runtime') {
     bar.max = Math.max(1, p.total); bar.value = p.loaded;

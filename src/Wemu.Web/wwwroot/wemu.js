@@ -131,6 +131,7 @@ export class WemuMachine {
     if (this.state === 'failed') return;   // the first failure is the one to show
     if (this.state === 'stopped' && state !== 'failed') { Object.assign(this, extra); return; }
     Object.assign(this, extra);
+    if (state === this.state) return;
     this.state = state;
     if (state === 'running') this.#readyResolve(this);
     if (state === 'failed') this.#readyReject(new Error(this.error));

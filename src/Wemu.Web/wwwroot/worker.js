@@ -145,11 +145,12 @@ function progress(phase, items) {
 
 // Downloads one image with progress. Percentages need the size of what the body stream yields:
 // Content-Length is that size unless the server compressed the response on the fly.
-async function download(item, items) {
+async function download(item, items, signal) {
   let res;
   try {
-    res = await fetch(item.url);
+    res = await fetch(item.url, { signal });
   } catch (e) {
+    if (signal.aborted) throw signal.reason;
     throw new Error(`could not download the ${item.role} from ${item.url}: ${e.message || e}`);
   }
   if (!res.ok)
@@ -164,6 +165,7 @@ async function download(item, items) {
   const reader = res.body.getReader();
   let last = 0;
   for (;;) {
+    if (signal.aborted) { reader.cancel().catch(() => {}); throw signal.reason; }
     const { done, value } = await reader.read();
     if (done) break;
     chunks.push(value);
@@ -206,7 +208,12 @@ async function start(options, pageUrl) {
   const items = plan.downloads.map(d => ({ role: d.role, url: new URL(d.url, base).href, loaded: 0, total: 0 }));
   progress('download', items);
   const t1 = performance.now();
-  const images = await Promise.all(items.map(it => download(it, items)));
+  // All at once; the first failure cancels the others (it is the one the page shows).
+  const abort = new AbortController();
+  const images = await Promise.all(items.map(it => download(it, items, abort.signal).catch(e => {
+    if (!abort.signal.aborted) abort.abort(e);
+    throw e;
+  })));
   timings.downloadMs = performance.now() - t1;
   for (let i = 0; i < items.length; i++) M.SetImage(items[i].role, images[i]);
 

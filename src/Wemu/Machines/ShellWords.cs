@@ -1,14 +1,14 @@
 using System.Text;
-using Wemu.Machines;
 
-namespace Wemu.Web;
+namespace Wemu.Machines;
 
 /// <summary>
-/// Splits one string of QEMU flags (the page's <c>?args=</c>, or a string <c>args</c> option) into
-/// words as a POSIX shell would for plain words and quotes: blanks separate, '…' keeps everything,
-/// "…" keeps everything but \" and \\, a backslash outside quotes escapes the next character.
+/// Splits one string of QEMU flags (the page's <c>?args=</c>, a string <c>args</c> option) into the
+/// words <see cref="QemuCommandLine.Parse"/> takes, as a POSIX shell would for plain words and quotes:
+/// blanks separate, '…' keeps everything, "…" keeps everything but \" and \\, a backslash outside
+/// quotes escapes the next character. No expansions: <c>$</c>, <c>*</c> and <c>~</c> are plain characters.
 /// </summary>
-public static class ArgumentSplitter
+public static class ShellWords
 {
     public static List<string> Split(string text)
     {

@@ -1,0 +1,179 @@
+// Browser tests of the web host: Debian's chromium, driven by playwright-core, loads the built site
+// (artifacts/site, from src/Wemu.Web/build-site.sh) from the same server `./wemu serve` runs.
+// usage: node --test tests/Wemu.Web.Tests/   (./test.sh builds the site and runs it)
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+import { serveSite } from '../../src/Wemu.Web/server.mjs';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const site = process.env.WEMU_SITE || path.join(root, 'artifacts/site');
+const results = path.join(root, 'artifacts/test-results');
+const BOOT_TIMEOUT = 180_000;   // the interpreter boots in ~5 s here; CI machines are shared and slow
+
+let browser, server, base;
+// The shell's prompt on a terminal row of its own (xterm pads rows with blanks).
+const PROMPT = /^\/ #[\s\u00a0]*$/m;
+
+before(async () => {
+  assert.ok(fs.existsSync(path.join(site, 'index.html')), `no site in ${site}: run src/Wemu.Web/build-site.sh`);
+  fs.mkdirSync(results, { recursive: true });
+  ({ server, url: base } = await serveSite(site, 0));
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+    headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-quic', '--no-first-run',
+      '--disable-component-update', '--disable-sync'],
+  });
+});
+
+after(async () => {
+  await browser?.close();
+  server?.close();
+});
+
+/** A fresh page (own context: no cache shared between tests) that keeps what it logged. */
+async function openPage(url) {
+  const context = await browser.newContext({ viewport: { width: 1100, height: 700 } });
+  const page = await context.newPage();
+  const log = [];
+  page.on('console', m => log.push(`${m.type()}: ${m.text()}`));
+  page.on('pageerror', e => log.push(`pageerror: ${e.message}`));
+  page.on('response', r => { if (r.status() >= 400) log.push(`HTTP ${r.status()} ${r.url()}`); });
+  // Record every text the progress label shows: downloads from localhost are over in a blink.
+  await page.addInitScript(() => {
+    window.__progressTexts = [];
+    new MutationObserver(() => {
+      const label = document.getElementById('progress-label');
+      const box = document.getElementById('loading');
+      if (label && box && !box.hidden) window.__progressTexts.push(label.textContent);
+    }).observe(document, { subtree: true, childList: true, characterData: true, attributes: true });
+  });
+  await page.goto(url);
+  return { page, context, log };
+}
+
+const terminalText = page => page.evaluate(() => document.querySelector('#terminal .xterm-rows')?.innerText ?? '');
+
+async function waitForTerminal(page, pattern, timeout, log) {
+  try {
+    await page.waitForFunction(
+      ([source, flags]) => new RegExp(source, flags).test(document.querySelector('#terminal .xterm-rows')?.innerText ?? '')
+        || window.wemu?.state === 'failed',
+      [pattern.source, pattern.flags], { timeout, polling: 100 });
+  } catch (e) {
+    throw new Error(`terminal never showed ${pattern}: ${e.message}\n--- terminal ---\n${await terminalText(page)}\n--- console ---\n${log.join('\n')}`);
+  }
+  const state = await page.evaluate(() => ({ state: window.wemu.state, error: window.wemu.error }));
+  assert.notEqual(state.state, 'failed', `machine failed: ${state.error}`);
+}
+
+test('the default page boots Linux to a shell prompt and runs uname -m', { timeout: BOOT_TIMEOUT + 60_000 }, async () => {
+  const { page, context, log } = await openPage(base);
+  try {
+    await waitForTerminal(page, PROMPT, BOOT_TIMEOUT, log);
+    assert.equal(await page.evaluate(() => window.wemu.state), 'running');
+
+    // The progress bar showed bytes and percent for the three images, and reached 100%.
+    const texts = await page.evaluate(() => window.__progressTexts);
+    const downloads = texts.filter(t => /^Downloading .*fw_dynamic\.bin, Image, initramfs\.cpio\.gz: [\d.]+ MB of [\d.]+ MB \(\d+%\)$/.test(t));
+    assert.ok(downloads.length > 0, `no download progress shown; label texts: ${JSON.stringify(texts)}`);
+    assert.match(downloads.at(-1), /\(100%\)$/);
+    const last = await page.evaluate(() => window.wemu.progress);
+    const sizes = ['fw_dynamic.bin', 'Image', 'initramfs.cpio.gz'].reduce((n, f) => n + fs.statSync(path.join(site, 'images/riscv64', f)).size, 0);
+    assert.equal(last.loaded, sizes);
+    assert.equal(last.total, sizes);
+    assert.equal(await page.isVisible('#loading'), false, 'the progress bar stays after boot');
+
+    // Type into the terminal as a person would: keystrokes go xterm.js -> worker -> UART.
+    await page.click('#terminal');
+    await page.keyboard.type('uname -m');
+    await page.keyboard.press('Enter');
+    await waitForTerminal(page, /uname -m[\s\u00a0]*\nriscv64[\s\u00a0]*\n\/ #[\s\u00a0]*$/m, 60_000, log);
+    await page.screenshot({ path: path.join(results, 'browser-boot.png') });
+
+    const stats = await page.evaluate(() => window.wemu.stats());
+    assert.ok(stats.instructions > 50_000_000, `only ${stats.instructions} guest instructions retired`);
+    assert.equal(await page.isVisible('#error'), false);
+  } finally {
+    await context.close();
+  }
+});
+
+test('the JS API: Wemu.create with options, onSerial, sendSerial, guest poweroff, stop', { timeout: BOOT_TIMEOUT + 60_000 }, async () => {
+  const { page, context, log } = await openPage(base + 'vendor/xterm.LICENSE');   // a page of the site without the app
+  try {
+    const result = await page.evaluate(async ({ timeout }) => {
+      const { Wemu } = await import('/wemu.js');
+      const states = [];
+      let out = '';
+      const vm = await Wemu.create({ memory: '128M', append: 'console=ttyS0 wemu.test=api', onState: s => states.push(s) });
+      vm.onSerial(t => { out += t; });
+      const until = (re, ms) => new Promise((resolve, reject) => {
+        const t0 = Date.now();
+        const poll = () => re.test(out) ? resolve() : vm.state === 'failed' ? reject(new Error(vm.error))
+          : Date.now() - t0 > ms ? reject(new Error(`timeout waiting for ${re}; output:\n${out.slice(-2000)}`)) : setTimeout(poll, 50);
+        poll();
+      });
+      await vm.ready;
+      await until(/\/ # $/, timeout);
+      vm.sendSerial('cat /proc/cmdline; grep MemTotal /proc/meminfo\n');
+      await until(/MemTotal:\s+\d+ kB\s*\n.*\/ # $/s, 30000);
+      const answer = out.slice(out.lastIndexOf('cat /proc/cmdline'));
+      vm.sendSerial('poweroff\n');
+      const t0 = Date.now();
+      while (vm.state !== 'stopped' && vm.state !== 'failed' && Date.now() - t0 < 60000) await new Promise(r => setTimeout(r, 50));
+      const afterPoweroff = { state: vm.state, exitCode: vm.exitCode };
+      await vm.stop();
+      return { answer, afterPoweroff, finalState: vm.state, states, summary: vm.summary };
+    }, { timeout: BOOT_TIMEOUT });
+    assert.match(result.answer, /console=ttyS0 wemu\.test=api/);
+    const kb = Number(/MemTotal:\s+(\d+) kB/.exec(result.answer)[1]);
+    assert.ok(kb > 100_000 && kb <= 131_072, `MemTotal ${kb} kB with memory: '128M'`);
+    assert.deepEqual(result.afterPoweroff, { state: 'stopped', exitCode: 0 });
+    assert.equal(result.finalState, 'stopped');
+    assert.deepEqual(result.states, ['running', 'stopped']);
+    assert.equal(result.summary, 'riscv64 virt, 128M RAM');
+  } catch (e) {
+    e.message += '\n--- console ---\n' + log.join('\n');
+    throw e;
+  } finally {
+    await context.close();
+  }
+});
+
+/** Opens the page with ?args=..., expects state failed and the error visible in the page. */
+async function expectVisibleFailure(args, pattern, shot) {
+  const { page, context, log } = await openPage(base + '?args=' + encodeURIComponent(args));
+  try {
+    try {
+      await page.waitForFunction(() => window.wemu?.state === 'failed', null, { timeout: 60_000 });
+    } catch (e) {
+      throw new Error(`state never became failed (${await page.evaluate(() => window.wemu?.state)})\n${log.join('\n')}\n${await terminalText(page)}`);
+    }
+    await page.waitForSelector('#error', { state: 'visible', timeout: 5_000 });
+    const shown = await page.textContent('#error-text');
+    assert.match(shown, pattern);
+    assert.equal(await page.evaluate(() => window.wemu.error), shown);
+    assert.equal(await page.textContent('#state'), 'failed');
+    assert.match(await terminalText(page), /wemu: /);
+    if (shot) await page.screenshot({ path: path.join(results, shot) });
+  } finally {
+    await context.close();
+  }
+}
+
+test('an image URL that 404s ends in a visible error and state failed', { timeout: 90_000 }, () =>
+  expectVisibleFailure('-kernel images/riscv64/no-such-Image', /could not download the kernel from http:\/\/127\.0\.0\.1:\d+\/images\/riscv64\/no-such-Image: HTTP 404/, 'browser-404.png'));
+
+test('a corrupt kernel image ends in a visible error', { timeout: 90_000 }, () =>
+  expectVisibleFailure('-kernel images/riscv64/fw_dynamic.bin', /kernel is neither a RISC-V Linux Image nor an ELF file/));
+
+test('bad flags end in a visible error from the CLI parser', { timeout: 90_000 }, async () => {
+  await expectVisibleFailure('-m lots', /invalid size 'lots' for -m/);
+  await expectVisibleFailure('-append "unterminated', /unterminated " in the flags/);
+  await expectVisibleFailure('-frobnicate', /unknown option '-frobnicate'/);
+});
