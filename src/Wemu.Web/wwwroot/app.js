@@ -54,6 +54,7 @@ function showState(state, vm) {
 
 const vm = await Wemu.create({
   args: params.get('args') || '',
+  runtimeOptions: params.getAll('runtime-option'),   // .NET runtime switches, for measurements
   onProgress: showProgress,
   onState: showState,
   onSerial: text => term.write(text),

@@ -26,6 +26,8 @@ let sleeping = false;
 let pendingInput = [];                 // typed before the machine existed
 let startedAt = 0;
 const timings = {};
+const loop = { slices: 0, sliceMs: 0, idles: 0, idleMs: 0 };   // where the worker's time goes (vm.stats())
+let idleSince = 0;
 
 function post(msg, transfer) { self.postMessage(msg, transfer || []); }
 function setState(s, extra) { state = s; post({ type: 'state', state: s, ...extra }); }
@@ -48,6 +50,7 @@ function flushSerial() {
 
 function step() {
   if (state !== 'running') return;
+  if (sleeping) loop.idleMs += performance.now() - idleSince;
   sleeping = false;
   let status;
   const t0 = performance.now();
@@ -59,6 +62,7 @@ function step() {
     return;
   }
   const dt = performance.now() - t0;
+  loop.slices++; loop.sliceMs += dt;
   flushSerial();
   switch (status) {
     case Status.Running: {
@@ -72,6 +76,8 @@ function step() {
       const ms = M.IdleMilliseconds();
       if (ms <= 0) { schedule(); break; }
       sleeping = true;
+      loop.idles++;
+      idleSince = performance.now();
       idleTimer = setTimeout(step, ms);
       break;
     }
@@ -90,6 +96,7 @@ function flushSafely() { try { flushSerial(); } catch { /* the runtime may be un
 function wake() {
   if (state === 'running' && sleeping) {
     clearTimeout(idleTimer);
+    loop.idleMs += performance.now() - idleSince;
     sleeping = false;
     schedule();
   }
@@ -99,7 +106,7 @@ function wake() {
 const calls = {
   stats() {
     const s = M ? JSON.parse(M.Stats()) : { instructions: 0, seconds: 0, mips: 0, engine: '' };
-    return { ...s, state, budget, timings };
+    return { ...s, state, budget, timings, loop };
   },
   stop() {
     if (M && (state === 'running' || state === 'stopped')) {
