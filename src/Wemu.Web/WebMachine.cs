@@ -26,6 +26,12 @@ public static partial class WebMachine
     public const string DefaultInitrd = "riscv64/initramfs.cpio.gz";
     public const string DefaultAppend = "console=ttyS0";
 
+    /// <summary>
+    /// The most guest RAM a tab can have: WebAssembly memory is 32-bit and .NET's is capped at 2 GiB in
+    /// all (BROWSER.md), which also holds the runtime, the downloaded images and in-memory disks.
+    /// </summary>
+    public const ulong MaxMemorySize = 1536UL << 20;
+
     private static readonly WorkerSerial s_serial = new();
     private static MachineConfig? s_config;
     private static byte[]? s_firmware, s_kernel, s_initrd;
@@ -47,6 +53,8 @@ public static partial class WebMachine
             var all = new List<string>(args);
             all.AddRange(ShellWords.Split(argsText));
             var c = QemuCommandLine.Parse(all);
+            if (c.MemorySize > MaxMemorySize)
+                throw new ConfigException($"-m {QemuCommandLine.FormatSize(c.MemorySize)} is more than a browser tab can give the guest (at most {QemuCommandLine.FormatSize(MaxMemorySize)}: WebAssembly memory is limited to 2 GiB in all)");
             if (c.Serial == "stdio" || c.Serial == "mon:stdio")
                 c.Serial = "stdio";   // in the page, "stdio" is the terminal
             string? firmware = c.Bios, kernel = c.Kernel, initrd = c.Initrd;
@@ -142,6 +150,10 @@ public static partial class WebMachine
         catch (ConfigException e)
         {
             return e.Message;
+        }
+        catch (OutOfMemoryException)
+        {
+            return $"this tab has not enough memory for a {QemuCommandLine.FormatSize(c.MemorySize)} guest (try a smaller -m)";
         }
     }
 

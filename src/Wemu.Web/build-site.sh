@@ -39,7 +39,8 @@ cp -a "$here/wwwroot/." "$out/"              # the page's own files, as edited (
 x="$root/node_modules/@xterm"
 cp "$x/xterm/lib/xterm.mjs" "$x/xterm/css/xterm.css" "$x/addon-fit/lib/addon-fit.mjs" "$out/vendor/"
 cp "$x/xterm/LICENSE" "$out/vendor/xterm.LICENSE"
-for f in fw_dynamic.bin Image initramfs.cpio.gz; do cp "$root/images/riscv64/$f" "$out/images/riscv64/"; done
+# the default guest, and its root file system as a disk to try: ?args=-drive file=images/riscv64/rootfs.ext2
+for f in fw_dynamic.bin Image initramfs.cpio.gz rootfs.ext2; do cp "$root/images/riscv64/$f" "$out/images/riscv64/"; done
 touch "$out/.nojekyll"                   # GitHub Pages: serve _framework/ as is
 echo "Wemu static site; rebuilt by src/Wemu.Web/build-site.sh" > "$out/.wemu-site"
 say "site ready in $out ($(du -sh "$out" | cut -f1))"

@@ -103,14 +103,15 @@ test('the default page boots Linux to a shell prompt and runs uname -m', { timeo
   }
 });
 
-test('the JS API: Wemu.create with options, onSerial, sendSerial, guest poweroff, stop', { timeout: BOOT_TIMEOUT + 60_000 }, async () => {
+test('the JS API: Wemu.create with options and a disk, onSerial, sendSerial, guest poweroff, stop', { timeout: BOOT_TIMEOUT + 60_000 }, async () => {
   const { page, context, log } = await openPage(base + 'vendor/xterm.LICENSE');   // a page of the site without the app
   try {
     const result = await page.evaluate(async ({ timeout }) => {
       const { Wemu } = await import('/wemu.js');
       const states = [];
       let out = '';
-      const vm = await Wemu.create({ memory: '128M', append: 'console=ttyS0 wemu.test=api', onState: s => states.push(s) });
+      const vm = await Wemu.create({ memory: '128M', append: 'console=ttyS0 wemu.test=api', drive: '/images/riscv64/rootfs.ext2',
+        onState: s => states.push(s) });
       vm.onSerial(t => { out += t; });
       const until = (re, ms) => new Promise((resolve, reject) => {
         const t0 = Date.now();
@@ -123,16 +124,22 @@ test('the JS API: Wemu.create with options, onSerial, sendSerial, guest poweroff
       vm.sendSerial('cat /proc/cmdline; grep MemTotal /proc/meminfo\n');
       await until(/MemTotal:\s+\d+ kB\s*\n.*\/ # $/s, 30000);
       const answer = out.slice(out.lastIndexOf('cat /proc/cmdline'));
+      // the downloaded disk: the image's own files, and a write that reads back (kept in the tab's memory)
+      vm.sendSerial('mount -t ext2 /dev/vda /mnt/disk && ls /mnt/disk/sbin/init && echo wemu-$((6*7)) > /mnt/disk/w.txt && cat /mnt/disk/w.txt && umount /mnt/disk && echo un""mounted\n');
+      await until(/unmounted\s*\n.*\/ # $/s, 30000);
+      const disk = out.slice(out.lastIndexOf('mount -t ext2'));
       vm.sendSerial('poweroff\n');
       const t0 = Date.now();
       while (vm.state !== 'stopped' && vm.state !== 'failed' && Date.now() - t0 < 60000) await new Promise(r => setTimeout(r, 50));
       const afterPoweroff = { state: vm.state, exitCode: vm.exitCode };
       await vm.stop();
-      return { answer, afterPoweroff, finalState: vm.state, states, summary: vm.summary };
+      return { answer, disk, afterPoweroff, finalState: vm.state, states, summary: vm.summary };
     }, { timeout: BOOT_TIMEOUT });
     assert.match(result.answer, /console=ttyS0 wemu\.test=api/);
     const kb = Number(/MemTotal:\s+(\d+) kB/.exec(result.answer)[1]);
     assert.ok(kb > 100_000 && kb <= 131_072, `MemTotal ${kb} kB with memory: '128M'`);
+    const disk = result.disk.replace(/\x1b\[[0-9;]*m/g, '');   // ls colours its output
+    assert.match(disk, /\n\/mnt\/disk\/sbin\/init\s*\nwemu-42\s*\nunmounted/);
     assert.deepEqual(result.afterPoweroff, { state: 'stopped', exitCode: 0 });
     assert.equal(result.finalState, 'stopped');
     assert.deepEqual(result.states, ['running', 'stopped']);
@@ -176,4 +183,5 @@ test('bad flags end in a visible error from the CLI parser', { timeout: 90_000 }
   await expectVisibleFailure('-m lots', /invalid size 'lots' for -m/);
   await expectVisibleFailure('-append "unterminated', /unterminated " in the flags/);
   await expectVisibleFailure('-frobnicate', /unknown option '-frobnicate'/);
+  await expectVisibleFailure('-m 4G', /-m 4G is more than a browser tab can give the guest/);
 });

@@ -173,7 +173,14 @@ async function download(item, items, signal) {
   let last = 0;
   for (;;) {
     if (signal.aborted) { reader.cancel().catch(() => {}); throw signal.reason; }
-    const { done, value } = await reader.read();
+    let chunk;
+    try {
+      chunk = await reader.read();
+    } catch (e) {
+      if (signal.aborted) throw signal.reason;
+      throw new Error(`the download of the ${item.role} from ${item.url} broke off after ${item.loaded} bytes: ${e.message || e}`);
+    }
+    const { done, value } = chunk;
     if (done) break;
     chunks.push(value);
     item.loaded += value.length;
