@@ -33,7 +33,9 @@ try {
       const vm = window.wemu;
       if (!vm) return;
       clearInterval(wait);
+      window.__bench.created = performance.now();
       let tail = '';
+      vm.onProgress(p => { window.__bench.firstProgress ??= performance.now(); });
       vm.onState(s => { if (s === 'running') window.__bench.running = performance.now(); });
       vm.onSerial(t => {
         tail = (tail + t).slice(-16);
@@ -51,6 +53,7 @@ try {
     promptSeconds: r.prompt / 1000,
     runtimeSeconds: t.runtimeMs / 1000, downloadSeconds: t.downloadMs / 1000, createSeconds: t.createMs / 1000,
     guestSeconds: (r.prompt - r.running) / 1000,
+    pageSeconds: r.created / 1000, workerStartSeconds: (r.firstProgress - r.created) / 1000, runningAtSeconds: r.running / 1000,
     instructions: r.stats.instructions, mips: r.stats.instructions / r.stats.seconds / 1e6, budget: r.stats.budget, loop: r.stats.loop,
   }));
 } finally {
