@@ -18,8 +18,8 @@ fi
 
 # 2. the WebAssembly app, when its sources (or the core's) changed
 stamp="$publish/.stamp"
-if [ ! -f "$stamp" ] || [ -n "$(find "$root/src/Wemu" "$here" \( -name '*.cs' -o -name '*.csproj' -o -name '*.props' \) -newer "$stamp" -print -quit)" ] \
-   || [ "$root/Directory.Build.props" -nt "$stamp" ]; then
+if [ ! -f "$stamp" ] || [ -n "$(find "$root/src/Wemu" "$here" \( -name obj -o -name bin \) -prune -o \( -name '*.cs' -o -name '*.csproj' -o -name '*.props' \) -newer "$stamp" -print -quit)" ] \
+   || [ "$root/Directory.Build.props" -nt "$stamp" ] || [ "$root/src/Directory.Build.props" -nt "$stamp" ]; then
   say "publishing src/Wemu.Web (Release, WebAssembly)..."
   rm -rf "$publish"
   if ! log=$(dotnet publish "$here/Wemu.Web.csproj" -c Release -o "$publish" --nologo -v q 2>&1); then
