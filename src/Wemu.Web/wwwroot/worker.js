@@ -229,6 +229,7 @@ async function start(options, pageUrl) {
     throw e;
   })));
   timings.downloadMs = performance.now() - t1;
+  if (state !== 'booting') return;   // stopped while downloading
   for (let i = 0; i < items.length; i++) M.SetImage(items[i].role, images[i]);
 
   const t2 = performance.now();
