@@ -10,7 +10,8 @@ const fit = new FitAddon();
 term.loadAddon(fit);
 term.open($('terminal'));
 fit.fit();
-addEventListener('resize', () => fit.fit());
+// Refit whenever the terminal's box changes (window resize, the progress bar or an error appearing).
+new ResizeObserver(() => fit.fit()).observe($('terminal'));
 window.term = term;
 
 $('isolation').textContent = self.crossOriginIsolated ? '· cross-origin isolated' : '';
