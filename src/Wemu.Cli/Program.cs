@@ -53,6 +53,8 @@ public static class Program
                 string engine = (machine as RiscVMachine)?.Engine.Name ?? "?";
                 Console.Error.WriteLine($"wemu: stats: {n} instructions in {s:F2} s ({n / s / 1e6:F1} M/s), engine {engine}");
             }
+            if (config.DebugItems.Contains("jit") && machine is RiscVMachine { Engine: Wemu.Cpu.RiscV.RiscVJitEngine jit })
+                Console.Error.WriteLine($"wemu: jit: {jit.Statistics}");
             machine.Flush();
             serial?.Flush();
             if (status == MachineStatus.ResetRequested && !config.NoReboot)
@@ -127,6 +129,9 @@ public static class Program
           -no-reboot                 exit when the guest reboots
           -icount shift=N            deterministic time (1 tick per 2^N instructions)
           -d stats                   print instructions executed and speed at exit
+          -d jit                     print JIT counters at exit (blocks, compile time, cache, fallbacks)
+          -accel tcg[,thresh=N][,tb-size=MB]   JIT (default): compile blocks after N runs
+          -accel interp              interpreter only
         Ctrl-A x quits, Ctrl-A a sends Ctrl-A.
 
         """;

@@ -115,11 +115,14 @@ public static class QemuCommandLine
                     c.IcountShift = s;
                     break;
                 }
+                case "-accel":
+                    ParseAccel(c, Value());
+                    break;
                 case "-d":
                     foreach (var item in Value().Split(',', StringSplitOptions.RemoveEmptyEntries))
                     {
-                        if (item is not "stats")
-                            throw new ConfigException($"unknown -d item '{item}' (supported: stats)");
+                        if (item is not ("stats" or "jit"))
+                            throw new ConfigException($"unknown -d item '{item}' (supported: stats, jit)");
                         c.DebugItems.Add(item);
                     }
                     break;
@@ -130,6 +133,38 @@ public static class QemuCommandLine
         if (c.MachineType == "spike" && c.UsesDefaultGuest)
             throw new ConfigException("machine spike needs -kernel (a bare-metal ELF, with -bios none)");
         return c;
+    }
+
+    /// <summary><c>-accel tcg[,thresh=N][,tb-size=MB]</c> or <c>-accel interp</c>.</summary>
+    private static void ParseAccel(MachineConfig c, string spec)
+    {
+        var o = Options(spec, "accel");
+        string accel = o.GetValueOrDefault("accel") ?? "";
+        if (accel is not ("tcg" or "interp"))
+            throw new ConfigException($"unsupported accelerator '{accel}' (supported: tcg, interp)");
+        c.Accelerator = accel;
+        foreach (var (k, v) in o)
+        {
+            switch (k)
+            {
+                case "accel":
+                    break;
+                case "thresh" when accel == "tcg":
+                    if (!int.TryParse(v, NumberStyles.None, CultureInfo.InvariantCulture, out int t) || t < 1)
+                        throw new ConfigException($"invalid -accel thresh '{v}' (a count of 1 or more)");
+                    c.JitThreshold = t;
+                    break;
+                case "tb-size" when accel == "tcg":
+                    if (!int.TryParse(v, NumberStyles.None, CultureInfo.InvariantCulture, out int mb) || mb < 1 || mb > 4096)
+                        throw new ConfigException($"invalid -accel tb-size '{v}' (MiB, 1 to 4096)");
+                    c.JitCacheMegabytes = mb;
+                    break;
+                case "thread":
+                    break;   // QEMU's MTTCG switch: one hart, nothing to choose
+                default:
+                    throw new ConfigException($"unknown -accel option '{k}'");
+            }
+        }
     }
 
     private static DriveConfig ParseDrive(string spec)
