@@ -39,7 +39,8 @@ public sealed class MemoryFileSystem : IFileSystem
         _used = NodeCost;
     }
 
-    public bool IsReadOnly { get; }
+    /// <summary>The guest sees a read-only share (EROFS on every change); the host methods still write. May be switched at any time.</summary>
+    public bool IsReadOnly { get; set; }
 
     public long Capacity { get; }
 
