@@ -21,6 +21,9 @@ internal sealed class NinePTestClient
 
     public NinePServer Server { get; }
 
+    /// <summary>Every reply body received, for tests that check no reply ever carried some bytes.</summary>
+    public List<byte[]> Replies { get; } = [];
+
     /// <summary>Tversion + Tattach of <see cref="RootFid"/>.</summary>
     public NinePTestClient Start(uint uid = 0, uint msize = NinePServer.DefaultMaxMessageSize)
     {
@@ -110,7 +113,9 @@ internal sealed class NinePTestClient
         var type = (NinePMessageType)_reply[4];
         if (request.Length >= 5 && type != NinePMessageType.Rlerror && type != (NinePMessageType)(request[4] + 1))
             throw new InvalidOperationException($"reply type {type} for request type {request[4]}");
-        return new Reply(type, BinaryPrimitives.ReadUInt16LittleEndian(_reply.AsSpan(5)), _reply.AsSpan(7, n - 7).ToArray());
+        var body = _reply.AsSpan(7, n - 7).ToArray();
+        Replies.Add(body);
+        return new Reply(type, BinaryPrimitives.ReadUInt16LittleEndian(_reply.AsSpan(5)), body);
     }
 
     // --- operations: each returns the errno (0 on success) -------------------------------------------------
