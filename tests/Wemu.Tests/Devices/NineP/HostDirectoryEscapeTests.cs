@@ -13,6 +13,7 @@ namespace Wemu.Tests.Devices.NineP;
 /// directory swapped for a link between walk and use. Each must fail, and afterwards the directory beside the
 /// share must be byte-for-byte what it was, with no reply ever having carried its secret.
 /// </summary>
+[System.Runtime.Versioning.SupportedOSPlatform("linux")]
 public sealed class HostDirectoryEscapeTests : IDisposable
 {
     private const string Secret = "TOP SECRET outside the share";
