@@ -38,6 +38,20 @@ public static class HostImages
                 b = new OverlayBlockBackend(b);
             drives.Add(b);
         }
+        var shares = new List<SharedFolder>();
+        foreach (var f in config.SharedFolders)
+        {
+            if (!Directory.Exists(f.Path))
+                throw new ConfigException($"could not share '{f.Path}': no such directory");
+            try
+            {
+                shares.Add(new SharedFolder(f.MountTag, new HostDirectoryFileSystem(f.Path, f.ReadOnly)));
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or PlatformNotSupportedException)
+            {
+                throw new ConfigException($"could not share '{f.Path}': {e.Message}");
+            }
+        }
         serial = config.Serial == "none" ? null : new StdioSerial(escapes: true);
         return new MachineImages
         {
@@ -45,6 +59,7 @@ public static class HostImages
             Kernel = kernel == null ? null : ReadFile(kernel, "kernel"),
             Initrd = initrd == null ? null : ReadFile(initrd, "initrd"),
             Drives = drives,
+            SharedFolders = shares,
             Serial = serial,
             Entropy = config.Deterministic ? SeededEntropy() : RandomNumberGenerator.Fill,
             RtcStartNanoseconds = (ulong)(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() * 1_000_000),

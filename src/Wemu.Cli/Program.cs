@@ -64,6 +64,8 @@ public static class Program
         }
         foreach (var d in images.Drives)
             d.Dispose();
+        foreach (var f in images.SharedFolders)
+            (f.FileSystem as IDisposable)?.Dispose();
         serial?.Flush();
         return exitCode;
     }
@@ -125,6 +127,10 @@ public static class Program
           -append STRING             kernel command line
           -drive file=F,if=virtio,format=raw[,snapshot=on][,readonly=on]
           -snapshot                  keep all disk writes in memory
+          -virtfs local,path=DIR,mount_tag=TAG[,security_model=none|mapped-xattr][,readonly=on]
+                                     share DIR over virtio-9p (guest: mount -t 9p TAG /mnt);
+                                     the default guest mounts tag 'host' at /mnt/host
+          -fsdev local,id=X,path=DIR -device virtio-9p-device,fsdev=X,mount_tag=TAG   the same
           -nographic, -serial stdio  serial console on this terminal (the default)
           -no-reboot                 exit when the guest reboots
           -icount shift=N            deterministic time (1 tick per 2^N instructions)

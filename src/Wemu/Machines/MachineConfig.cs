@@ -27,6 +27,9 @@ public sealed class MachineConfig
     /// <summary>-snapshot: every drive keeps its writes in memory.</summary>
     public bool SnapshotAll { get; set; }
 
+    /// <summary>-virtfs / -fsdev + -device virtio-9p-device: host folders shared with the guest.</summary>
+    public List<SharedFolderConfig> SharedFolders { get; } = [];
+
     public bool NoReboot { get; set; }
 
     public bool NoGraphic { get; set; }

@@ -18,6 +18,9 @@ public sealed class MachineImages
 
     public ICharBackend? Serial { get; init; }
 
+    /// <summary>virtio-9p shares, each on the next free virtio-mmio slot.</summary>
+    public IReadOnlyList<SharedFolder> SharedFolders { get; init; } = [];
+
     /// <summary>Entropy for virtio-rng; hosts pass a CSPRNG, deterministic runs a seeded generator.</summary>
     public Action<Span<byte>>? Entropy { get; init; }
 
