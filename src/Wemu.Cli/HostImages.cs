@@ -62,6 +62,9 @@ public static class HostImages
             SharedFolders = shares,
             Serial = serial,
             Entropy = config.Deterministic ? SeededEntropy() : RandomNumberGenerator.Fill,
+            // New compiled code is prepared on the thread pool while the interpreter goes on;
+            // -icount runs keep everything on one thread so they repeat exactly.
+            BackgroundWorker = config.Deterministic ? null : static work => ThreadPool.UnsafeQueueUserWorkItem(static w => w(), work, preferLocal: false),
             RtcStartNanoseconds = (ulong)(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() * 1_000_000),
         };
     }

@@ -13,6 +13,9 @@ public sealed class JitOptions
 
     public long CacheBytes { get; init; } = DefaultCacheMegabytes << 20;
 
+    /// <summary>Runs work on another thread (see <see cref="Machines.MachineImages.BackgroundWorker"/>); null compiles in line.</summary>
+    public Action<Action>? Background { get; init; }
+
     /// <summary>Most guest instructions in one compiled region.</summary>
     public int MaxRegionInstructions { get; init; } = 256;
 }

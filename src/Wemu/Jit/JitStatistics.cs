@@ -11,7 +11,12 @@ public sealed class JitStatistics
     /// <summary>Guest instructions in all compiled regions.</summary>
     public long InstructionsCompiled { get; internal set; }
 
-    public long CompileTicks { get; internal set; }
+    private long _compileTicks;
+
+    /// <summary>Time translating and compiling (including the runtime's compile to native code), in Stopwatch ticks.</summary>
+    public long CompileTicks { get => Interlocked.Read(ref _compileTicks); internal set => _compileTicks = value; }
+
+    internal void AddCompileTicks(long ticks) => Interlocked.Add(ref _compileTicks, ticks);
 
     public TimeSpan CompileTime => Stopwatch.GetElapsedTime(0, CompileTicks);
 

@@ -25,13 +25,14 @@ public abstract class RiscVMachine : Machine
     public RiscVHart Hart { get; }
 
     /// <summary>The engine <paramref name="config"/> asks for (<c>-accel</c>).</summary>
-    public static IRiscVEngine CreateEngine(MachineConfig config) =>
+    public static IRiscVEngine CreateEngine(MachineConfig config, MachineImages images) =>
         config.Accelerator == "interp"
             ? new RiscVInterpreter()
             : new RiscVJitEngine(new Jit.JitOptions
             {
                 Threshold = config.JitThreshold,
                 CacheBytes = (long)config.JitCacheMegabytes << 20,
+                Background = images.BackgroundWorker,
             });
 
     public IRiscVEngine Engine { get; set; }

@@ -40,7 +40,7 @@ public sealed class RiscVVirtMachine : RiscVMachine
     private readonly string _isa = "rv64imafdc_zicntr_zicsr_zifencei";
 
     public RiscVVirtMachine(MachineConfig config, MachineImages images, IRiscVEngine? engine = null)
-        : base(new MachineClock(TimebaseFrequency, config.Deterministic, config.IcountShift), engine ?? CreateEngine(config))
+        : base(new MachineClock(TimebaseFrequency, config.Deterministic, config.IcountShift), engine ?? CreateEngine(config, images))
     {
         var pins = new IHartInterruptPins[] { Hart };
         _plic = new Plic(pins);

@@ -16,6 +16,11 @@ internal sealed class RiscVBlock
 
     public JitCode<RiscVHart>? Code;
 
+    /// <summary>Compiled code being prepared on another thread; becomes <see cref="Code"/> once <see cref="Prepared"/>.</summary>
+    public JitCode<RiscVHart>? Pending;
+
+    public volatile bool Prepared;
+
     public int IlSize;
 
     /// <summary>The compiled code has run once (the runtime compiled it to native code then).</summary>

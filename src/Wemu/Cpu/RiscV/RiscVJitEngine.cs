@@ -75,11 +75,22 @@ public sealed unsafe class RiscVJitEngine : IRiscVEngine
             }
             if (block != null && block.Code == null)
             {
-                if (!block.NoCompile)
+                if (block.Pending != null)
+                {
+                    if (block.Prepared)
+                    {
+                        block.Code = block.Pending;
+                        block.Pending = null;
+                    }
+                }
+                else if (!block.NoCompile)
+                {
                     Compile(h, block);
+                }
                 if (block.Code == null)
                 {
-                    _hot.Cool(pc);
+                    if (block.Pending == null)
+                        _hot.Cool(pc);
                     block = null;
                 }
             }
@@ -97,7 +108,7 @@ public sealed unsafe class RiscVJitEngine : IRiscVEngine
                     // The runtime compiles the IL on the first call: count that as compile time.
                     long t0 = Stopwatch.GetTimestamp();
                     result = code(h, x, dtlb, budget - executed);
-                    Statistics.CompileTicks += Stopwatch.GetTimestamp() - t0;
+                    Statistics.AddCompileTicks(Stopwatch.GetTimestamp() - t0);
                     block.Ran = true;
                 }
                 long n = result & JitExit.CountMask;
@@ -179,9 +190,28 @@ public sealed unsafe class RiscVJitEngine : IRiscVEngine
         long start = Stopwatch.GetTimestamp();
         var function = _translator.Translate(block.VirtualPc, page, _hot.HasRun);
         IrPipeline.Run(function);
-        block.Code = IlBackend.Compile<RiscVHart>(function, RiscVJitHelpers.Abi, out block.IlSize);
-        block.Ran = false;
-        Statistics.CompileTicks += Stopwatch.GetTimestamp() - start;
+        var code = IlBackend.Compile<RiscVHart>(function, RiscVJitHelpers.Abi, out block.IlSize);
+        Statistics.AddCompileTicks(Stopwatch.GetTimestamp() - start);
+        if (Options.Background is { } background)
+        {
+            // The runtime compiles the IL to native code on the first call: make that call on
+            // another thread (a negative budget returns at once) while the interpreter goes on.
+            block.Pending = code;
+            block.Ran = true;
+            var stats = Statistics;
+            background(() =>
+            {
+                long t0 = Stopwatch.GetTimestamp();
+                code(null!, null, null, -1);
+                stats.AddCompileTicks(Stopwatch.GetTimestamp() - t0);
+                block.Prepared = true;
+            });
+        }
+        else
+        {
+            block.Code = code;
+            block.Ran = false;
+        }
         Statistics.BlocksCompiled++;
         Statistics.InstructionsCompiled += function.GuestInstructions;
         Statistics.CacheBytes += block.IlSize;

@@ -184,6 +184,16 @@ public static unsafe class IlBackend
 
         public void Emit()
         {
+            // A negative budget only asks the runtime to compile the method (prepared off the
+            // machine's thread): return before touching any state.
+            var start = _il.DefineLabel();
+            _il.Emit(OpCodes.Ldarg, ArgBudget);
+            _il.Emit(OpCodes.Ldc_I4_0);
+            _il.Emit(OpCodes.Conv_I8);
+            _il.Emit(OpCodes.Bge, start);
+            _il.Emit(OpCodes.Ldc_I8, 0L);
+            _il.Emit(OpCodes.Ret);
+            _il.MarkLabel(start);
             LoadRegisters();
             var code = _f.Code;
             for (int k = 0; k < code.Length; k++)
