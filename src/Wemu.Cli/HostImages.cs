@@ -9,6 +9,8 @@ public static class HostImages
 {
     public const string DefaultAppend = "console=ttyS0";
 
+    private static readonly Lazy<BackgroundWorkQueue> s_background = new(() => new BackgroundWorkQueue());
+
     public static MachineImages Resolve(MachineConfig config, out StdioSerial? serial)
     {
         string? firmware = config.Bios, kernel = config.Kernel, initrd = config.Initrd;
@@ -64,7 +66,7 @@ public static class HostImages
             Entropy = config.Deterministic ? SeededEntropy() : RandomNumberGenerator.Fill,
             // New compiled code is prepared on the thread pool while the interpreter goes on;
             // -icount runs keep everything on one thread so they repeat exactly.
-            BackgroundWorker = config.Deterministic ? null : static work => ThreadPool.UnsafeQueueUserWorkItem(static w => w(), work, preferLocal: false),
+            BackgroundWorker = config.Deterministic ? null : s_background.Value.Enqueue,
             RtcStartNanoseconds = (ulong)(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() * 1_000_000),
         };
     }

@@ -4,7 +4,7 @@ namespace Wemu.Jit;
 public sealed class JitOptions
 {
     /// <summary>Default number of runs in the interpreter before a block is compiled.</summary>
-    public const int DefaultThreshold = 64;
+    public const int DefaultThreshold = 2000;
 
     /// <summary>Default cap on the translation cache, in MiB of generated IL.</summary>
     public const int DefaultCacheMegabytes = 64;

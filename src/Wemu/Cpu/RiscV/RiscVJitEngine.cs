@@ -89,8 +89,9 @@ public sealed unsafe class RiscVJitEngine : IRiscVEngine
                 }
                 if (block.Code == null)
                 {
-                    if (block.Pending == null)
-                        _hot.Cool(pc);
+                    // Not compilable, or still being compiled: let the interpreter run another
+                    // threshold's worth of arrivals before it comes back here.
+                    _hot.Cool(pc);
                     block = null;
                 }
             }

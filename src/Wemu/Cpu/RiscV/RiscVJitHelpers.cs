@@ -11,23 +11,37 @@ internal static unsafe class RiscVJitHelpers
 {
     public const int HelperAtomic = 0, HelperFloat = 1;
 
-    public static bool LoadSlow(RiscVHart h, ulong va, int size, out ulong value) => h.LoadSlow(va, size, out value);
+    public static bool LoadSlow(RiscVHart h, ulong va, int size, ulong pc, ulong retired, out ulong value)
+    {
+        h.Pc = pc;
+        h.InstRetInFlight = retired;
+        return h.LoadSlow(va, size, out value);
+    }
 
-    public static bool StoreSlow(RiscVHart h, ulong va, int size, ulong value) => h.StoreSlow(va, size, value);
+    public static bool StoreSlow(RiscVHart h, ulong va, int size, ulong value, ulong pc, ulong retired)
+    {
+        h.Pc = pc;
+        h.InstRetInFlight = retired;
+        return h.StoreSlow(va, size, value);
+    }
 
     public static void RaiseException(RiscVHart h) => h.TakePendingException();
 
     /// <summary>LR/SC and AMOs: <paramref name="imm"/> is the instruction, <paramref name="op"/> its <see cref="RvOp"/>.</summary>
-    public static bool Atomic(RiscVHart h, ulong op, ulong unused, long imm)
+    public static bool Atomic(RiscVHart h, ulong op, ulong unused, long imm, ulong pc, ulong retired)
     {
+        h.Pc = pc;
+        h.InstRetInFlight = retired;
         bool ok = h.ExecAtomic((uint)imm, (RvOp)op);
         h.X[0] = 0;
         return ok;
     }
 
     /// <summary>F and D instructions, executed by the hart's reference implementation.</summary>
-    public static bool Float(RiscVHart h, ulong op, ulong unused, long imm)
+    public static bool Float(RiscVHart h, ulong op, ulong unused, long imm, ulong pc, ulong retired)
     {
+        h.Pc = pc;
+        h.InstRetInFlight = retired;
         bool ok = h.ExecFloat((uint)imm, (RvOp)op, h.TlbFor(h.DataMmuContext));
         h.X[0] = 0;
         return ok;

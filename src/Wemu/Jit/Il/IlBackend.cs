@@ -215,12 +215,31 @@ public static unsafe class IlBackend
             ReturnCountPlusExit();
             if (_trapUsed)
             {
+                // The failed slow path stored the faulting pc and the instructions retired before
+                // it in the state; take the exception it recorded and stop.
                 _il.MarkLabel(_trap);
                 StoreRegisters();
-                SetPcFromExit();
                 _il.Emit(OpCodes.Ldarg, ArgState);
                 _il.Emit(OpCodes.Call, _abi.RaiseException);
-                ReturnCountPlusExit();
+                _il.Emit(OpCodes.Ldarg, ArgState);
+                _il.Emit(OpCodes.Ldfld, _abi.InstructionsInFlightField);
+                _il.Emit(OpCodes.Ldc_I8, JitExit.StopBit);
+                _il.Emit(OpCodes.Or);
+                _il.Emit(OpCodes.Ret);
+            }
+        }
+
+        /// <summary>A 64-bit constant in the fewest IL bytes (ldc.i4 + conv.i8 when it fits).</summary>
+        private void LdcI8(long value)
+        {
+            if (value == (int)value)
+            {
+                _il.Emit(OpCodes.Ldc_I4, (int)value);
+                _il.Emit(OpCodes.Conv_I8);
+            }
+            else
+            {
+                _il.Emit(OpCodes.Ldc_I8, value);
             }
         }
 
@@ -249,15 +268,28 @@ public static unsafe class IlBackend
             _il.Emit(OpCodes.Br, _exit);
         }
 
-        /// <summary>Leaves through the shared trap path: raise the recorded exception at <paramref name="pc"/>.</summary>
-        private void TrapAt(ulong pc, int completed)
+        /// <summary>
+        /// Pushes the slow-path arguments every slow path and helper takes after its own: the
+        /// guest pc of the instruction and the instructions retired before it (the callee stores
+        /// both in the guest state, for precise traps and for device clocks).
+        /// </summary>
+        private void PushPcAndRetired(ulong pc, int completed)
+        {
+            _il.Emit(OpCodes.Ldc_I8, (long)pc);
+            _il.Emit(OpCodes.Ldloc, _count);
+            if (completed != 0)
+            {
+                _il.Emit(OpCodes.Ldc_I4, completed);
+                _il.Emit(OpCodes.Conv_I8);
+                _il.Emit(OpCodes.Add);
+            }
+        }
+
+        /// <summary>After a slow path returned false: leave through the shared trap path.</summary>
+        private void BranchToTrapIfFailed()
         {
             _trapUsed = true;
-            _il.Emit(OpCodes.Ldc_I8, (long)pc);
-            _il.Emit(OpCodes.Stloc, _exitPc);
-            _il.Emit(OpCodes.Ldc_I8, (long)(uint)completed | JitExit.StopBit);
-            _il.Emit(OpCodes.Stloc, _exitAdd);
-            _il.Emit(OpCodes.Br, _trap);
+            _il.Emit(OpCodes.Brfalse, _trap);
         }
 
         private void Release(int temp)
@@ -265,19 +297,6 @@ public static unsafe class IlBackend
             if (_temps[temp] is not { } local)
                 return;
             (local.LocalType == typeof(int) ? _free32 : _free64).Push(local);
-        }
-
-        /// <summary>Publishes the instructions retired before this op (for device clocks) ahead of a slow path.</summary>
-        private void PublishRetired(int completed)
-        {
-            _il.Emit(OpCodes.Ldarg, ArgState);
-            _il.Emit(OpCodes.Ldloc, _count);
-            if (completed != 0)
-            {
-                _il.Emit(OpCodes.Ldc_I8, (long)completed);
-                _il.Emit(OpCodes.Add);
-            }
-            _il.Emit(OpCodes.Stfld, _abi.InstructionsInFlightField);
         }
 
         private void LoadRegisters()
@@ -421,7 +440,7 @@ public static unsafe class IlBackend
                     if (i.Type == IrType.I32)
                         il.Emit(OpCodes.Ldc_I4, (int)i.Imm);
                     else
-                        il.Emit(OpCodes.Ldc_I8, i.Imm);
+                        LdcI8(i.Imm);
                     break;
                 case IrOp.GetReg: il.Emit(OpCodes.Ldloc, _regs[i.Imm]!); break;
                 case IrOp.Add: Binary(i, OpCodes.Add); break;
@@ -501,7 +520,7 @@ public static unsafe class IlBackend
             Ld(i.A);
             if (i.Imm != 0)
             {
-                il.Emit(OpCodes.Ldc_I8, i.Imm);
+                LdcI8(i.Imm);
                 il.Emit(OpCodes.Add);
             }
             il.Emit(OpCodes.Stloc, _va);
@@ -559,17 +578,14 @@ public static unsafe class IlBackend
             il.Emit(OpCodes.Stloc, _slowValue);
             il.Emit(OpCodes.Br, done);
 
-            var ok = il.DefineLabel();
             il.MarkLabel(slow);
-            PublishRetired(i.Completed);
             il.Emit(OpCodes.Ldarg, ArgState);
             il.Emit(OpCodes.Ldloc, _va);
             il.Emit(OpCodes.Ldc_I4, (int)i.Size);
+            PushPcAndRetired(i.GuestPc, i.Completed);
             il.Emit(OpCodes.Ldloca, _slowValue);
             il.Emit(OpCodes.Call, _abi.LoadSlow);
-            il.Emit(OpCodes.Brtrue, ok);
-            TrapAt(i.GuestPc, i.Completed);
-            il.MarkLabel(ok);
+            BranchToTrapIfFailed();
             if (i.Signed && i.Size < 8)
             {
                 il.Emit(OpCodes.Ldloc, _slowValue);
@@ -601,31 +617,27 @@ public static unsafe class IlBackend
             }
             il.Emit(OpCodes.Br, done);
             il.MarkLabel(slow);
-            PublishRetired(i.Completed);
             il.Emit(OpCodes.Ldarg, ArgState);
             il.Emit(OpCodes.Ldloc, _va);
             il.Emit(OpCodes.Ldc_I4, (int)i.Size);
             Ld(i.B);
+            PushPcAndRetired(i.GuestPc, i.Completed);
             il.Emit(OpCodes.Call, _abi.StoreSlow);
-            il.Emit(OpCodes.Brtrue, done);
-            TrapAt(i.GuestPc, i.Completed);
+            BranchToTrapIfFailed();
             il.MarkLabel(done);
         }
 
         private void EmitCall(in IrInst i)
         {
             var il = _il;
-            var ok = il.DefineLabel();
             StoreRegisters();
-            PublishRetired(i.Completed);
             il.Emit(OpCodes.Ldarg, ArgState);
             if (i.A >= 0) Ld(i.A); else il.Emit(OpCodes.Ldc_I8, 0L);
             if (i.B >= 0) Ld(i.B); else il.Emit(OpCodes.Ldc_I8, 0L);
             il.Emit(OpCodes.Ldc_I8, i.Imm);
+            PushPcAndRetired(i.GuestPc, i.Completed);
             il.Emit(OpCodes.Call, _abi.Helpers[i.Helper]);
-            il.Emit(OpCodes.Brtrue, ok);
-            TrapAt(i.GuestPc, i.Completed);
-            il.MarkLabel(ok);
+            BranchToTrapIfFailed();
             LoadRegisters();
         }
     }
