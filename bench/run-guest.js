@@ -11,7 +11,7 @@ const cmd = argv.slice(sep + 1);
 const t0 = process.hrtime.bigint();
 const secs = () => Number(process.hrtime.bigint() - t0) / 1e9;
 const child = spawn(cmd[0], cmd.slice(1), { stdio: ['pipe', 'pipe', 'pipe'] });
-let out = '', err = '', stage = 'boot', bootAt = 0, workStart = 0, workAt = 0;
+let out = '', err = '', stage = 'boot', bootAt = 0, workStart = 0, workAt = 0, workOut = '';
 const timer = setTimeout(() => { console.error('timeout in stage ' + stage + '\n' + out.slice(-2000)); child.kill('SIGKILL'); process.exit(1); }, 600000);
 child.stderr.on('data', d => { err += d; });
 child.stdout.on('data', d => {
@@ -21,11 +21,11 @@ child.stdout.on('data', d => {
     if (workload) { stage = 'work'; workStart = secs(); child.stdin.write(workload + '; echo WORK""DONE\n'); }
     else { stage = 'off'; child.stdin.write('poweroff\n'); }
   } else if (stage === 'work' && /WORKDONE\r?\n/.test(out)) {
-    workAt = secs(); stage = 'off'; child.stdin.write('poweroff\n');
+    workAt = secs(); workOut = out; stage = 'off'; child.stdin.write('poweroff\n');
   }
 });
 child.on('exit', code => {
   clearTimeout(timer);
   console.log(JSON.stringify({ exit: code, bootSeconds: bootAt, workloadSeconds: workload ? workAt - workStart : null,
-    totalSeconds: secs(), output: out.slice(-400), stderr: err.slice(-400) }));
+    totalSeconds: secs(), output: out.slice(-400), workOutput: workOut.slice(-4000), stderr: err.slice(-400) }));
 });

@@ -9,6 +9,8 @@ public static class HostImages
 {
     public const string DefaultAppend = "console=ttyS0";
 
+    private static readonly Lazy<BackgroundWorkQueue> s_background = new(() => new BackgroundWorkQueue());
+
     public static MachineImages Resolve(MachineConfig config, out StdioSerial? serial)
     {
         string? firmware = config.Bios, kernel = config.Kernel, initrd = config.Initrd;
@@ -38,6 +40,20 @@ public static class HostImages
                 b = new OverlayBlockBackend(b);
             drives.Add(b);
         }
+        var shares = new List<SharedFolder>();
+        foreach (var f in config.SharedFolders)
+        {
+            if (!Directory.Exists(f.Path))
+                throw new ConfigException($"could not share '{f.Path}': no such directory");
+            try
+            {
+                shares.Add(new SharedFolder(f.MountTag, new HostDirectoryFileSystem(f.Path, f.ReadOnly)));
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or PlatformNotSupportedException)
+            {
+                throw new ConfigException($"could not share '{f.Path}': {e.Message}");
+            }
+        }
         serial = config.Serial == "none" ? null : new StdioSerial(escapes: true);
         return new MachineImages
         {
@@ -45,8 +61,12 @@ public static class HostImages
             Kernel = kernel == null ? null : ReadFile(kernel, "kernel"),
             Initrd = initrd == null ? null : ReadFile(initrd, "initrd"),
             Drives = drives,
+            SharedFolders = shares,
             Serial = serial,
             Entropy = config.Deterministic ? SeededEntropy() : RandomNumberGenerator.Fill,
+            // New compiled code is prepared on the thread pool while the interpreter goes on;
+            // -icount runs keep everything on one thread so they repeat exactly.
+            BackgroundWorker = config.Deterministic ? null : s_background.Value.Enqueue,
             RtcStartNanoseconds = (ulong)(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() * 1_000_000),
         };
     }

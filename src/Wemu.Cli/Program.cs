@@ -53,6 +53,8 @@ public static class Program
                 string engine = (machine as RiscVMachine)?.Engine.Name ?? "?";
                 Console.Error.WriteLine($"wemu: stats: {n} instructions in {s:F2} s ({n / s / 1e6:F1} M/s), engine {engine}");
             }
+            if (config.DebugItems.Contains("jit") && machine is RiscVMachine { Engine: Wemu.Cpu.RiscV.RiscVJitEngine jit })
+                Console.Error.WriteLine($"wemu: jit: {jit.Statistics}");
             machine.Flush();
             serial?.Flush();
             if (status == MachineStatus.ResetRequested && !config.NoReboot)
@@ -62,6 +64,8 @@ public static class Program
         }
         foreach (var d in images.Drives)
             d.Dispose();
+        foreach (var f in images.SharedFolders)
+            (f.FileSystem as IDisposable)?.Dispose();
         serial?.Flush();
         return exitCode;
     }
@@ -123,10 +127,17 @@ public static class Program
           -append STRING             kernel command line
           -drive file=F,if=virtio,format=raw[,snapshot=on][,readonly=on]
           -snapshot                  keep all disk writes in memory
+          -virtfs local,path=DIR,mount_tag=TAG[,security_model=none|mapped-xattr][,readonly=on]
+                                     share DIR over virtio-9p (guest: mount -t 9p TAG /mnt);
+                                     the default guest mounts tag 'host' at /mnt/host
+          -fsdev local,id=X,path=DIR -device virtio-9p-device,fsdev=X,mount_tag=TAG   the same
           -nographic, -serial stdio  serial console on this terminal (the default)
           -no-reboot                 exit when the guest reboots
           -icount shift=N            deterministic time (1 tick per 2^N instructions)
           -d stats                   print instructions executed and speed at exit
+          -d jit                     print JIT counters at exit (blocks, compile time, cache, fallbacks)
+          -accel tcg[,thresh=N][,tb-size=MB]   JIT (default): compile blocks after N runs
+          -accel interp              interpreter only
         Ctrl-A x quits, Ctrl-A a sends Ctrl-A.
 
         """;

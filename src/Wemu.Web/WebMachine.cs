@@ -53,6 +53,11 @@ public static partial class WebMachine
             var all = new List<string>(args);
             all.AddRange(ShellWords.Split(argsText));
             var c = QemuCommandLine.Parse(all);
+            // The IL JIT runs ~6x slower than the interpreter here (DynamicMethods are interpreted by
+            // Mono, not compiled: docs/PERFORMANCE.md), so the page uses the interpreter unless the
+            // flags ask for an accelerator (-accel tcg) until a WebAssembly backend exists.
+            if (!all.Exists(a => a is "-accel" or "--accel"))
+                c.Accelerator = "interp";
             if (c.MemorySize > MaxMemorySize)
                 throw new ConfigException($"-m {QemuCommandLine.FormatSize(c.MemorySize)} is more than a browser tab can give the guest (at most {QemuCommandLine.FormatSize(MaxMemorySize)}: WebAssembly memory is limited to 2 GiB in all)");
             if (c.Serial == "stdio" || c.Serial == "mon:stdio")

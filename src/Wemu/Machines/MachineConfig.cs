@@ -27,6 +27,9 @@ public sealed class MachineConfig
     /// <summary>-snapshot: every drive keeps its writes in memory.</summary>
     public bool SnapshotAll { get; set; }
 
+    /// <summary>-virtfs / -fsdev + -device virtio-9p-device: host folders shared with the guest.</summary>
+    public List<SharedFolderConfig> SharedFolders { get; } = [];
+
     public bool NoReboot { get; set; }
 
     public bool NoGraphic { get; set; }
@@ -38,7 +41,16 @@ public sealed class MachineConfig
 
     public int IcountShift { get; set; } = 4;
 
-    /// <summary>-d items (QEMU's log switches); Wemu knows "stats" (instruction counts and speed at exit).</summary>
+    /// <summary>-accel: "tcg" (the JIT: interpreter for cold code, compiled blocks when hot) or "interp" (interpreter only).</summary>
+    public string Accelerator { get; set; } = "tcg";
+
+    /// <summary>-accel tcg,thresh=N: runs before a block is compiled.</summary>
+    public int JitThreshold { get; set; } = Jit.JitOptions.DefaultThreshold;
+
+    /// <summary>-accel tcg,tb-size=MB: translation cache cap.</summary>
+    public int JitCacheMegabytes { get; set; } = Jit.JitOptions.DefaultCacheMegabytes;
+
+    /// <summary>-d items (QEMU's log switches); Wemu knows "stats" (instruction counts and speed at exit) and "jit" (translation counters at exit).</summary>
     public HashSet<string> DebugItems { get; } = new(StringComparer.Ordinal);
 
     /// <summary>True when no kernel was given and firmware is not "none": boot the bundled default guest.</summary>

@@ -18,8 +18,18 @@ public sealed class MachineImages
 
     public ICharBackend? Serial { get; init; }
 
+    /// <summary>virtio-9p shares, each on the next free virtio-mmio slot.</summary>
+    public IReadOnlyList<SharedFolder> SharedFolders { get; init; } = [];
+
     /// <summary>Entropy for virtio-rng; hosts pass a CSPRNG, deterministic runs a seeded generator.</summary>
     public Action<Span<byte>>? Entropy { get; init; }
+
+    /// <summary>
+    /// Runs work off the machine's thread, where the host has threads (natively: the thread pool).
+    /// The JIT uses it to have the runtime compile new code while the interpreter goes on; null
+    /// (the browser, tests) compiles on the machine's thread.
+    /// </summary>
+    public Action<Action>? BackgroundWorker { get; init; }
 
     /// <summary>Unix time the RTC starts at (nanoseconds).</summary>
     public ulong RtcStartNanoseconds { get; init; }

@@ -14,6 +14,8 @@ public static class QemuCommandLine
     public static MachineConfig Parse(IReadOnlyList<string> args)
     {
         var c = new MachineConfig();
+        var fsdevs = new Dictionary<string, Dictionary<string, string>>(StringComparer.Ordinal);
+        var ninePDevices = new List<Dictionary<string, string>>();
         int i = 0;
         if (args.Count > 0 && !args[0].StartsWith('-'))
         {
@@ -78,6 +80,24 @@ public static class QemuCommandLine
                 case "-append": c.Append = Value(); break;
                 case "-drive": c.Drives.Add(ParseDrive(Value())); break;
                 case "-hda": c.Drives.Add(new DriveConfig(Value())); break;
+                case "-virtfs": c.SharedFolders.Add(ParseSharedFolder(Options(Value(), "fsdriver"), "-virtfs", null)); break;
+                case "-fsdev":
+                {
+                    var o = Options(Value(), "fsdriver");
+                    string id = o.GetValueOrDefault("id") ?? throw new ConfigException("-fsdev needs id=NAME");
+                    if (!fsdevs.TryAdd(id, o))
+                        throw new ConfigException($"duplicate -fsdev id '{id}'");
+                    break;
+                }
+                case "-device":
+                {
+                    var o = Options(Value(), "driver");
+                    string driver = o.GetValueOrDefault("driver") ?? "";
+                    if (driver is not ("virtio-9p-device" or "virtio-9p-pci"))
+                        throw new ConfigException($"unsupported device '{driver}' (supported: virtio-9p-device)");
+                    ninePDevices.Add(o);
+                    break;
+                }
                 case "-snapshot": c.SnapshotAll = true; break;
                 case "-nographic": c.NoGraphic = true; break;
                 case "-no-reboot": c.NoReboot = true; break;
@@ -115,11 +135,14 @@ public static class QemuCommandLine
                     c.IcountShift = s;
                     break;
                 }
+                case "-accel":
+                    ParseAccel(c, Value());
+                    break;
                 case "-d":
                     foreach (var item in Value().Split(',', StringSplitOptions.RemoveEmptyEntries))
                     {
-                        if (item is not "stats")
-                            throw new ConfigException($"unknown -d item '{item}' (supported: stats)");
+                        if (item is not ("stats" or "jit"))
+                            throw new ConfigException($"unknown -d item '{item}' (supported: stats, jit)");
                         c.DebugItems.Add(item);
                     }
                     break;
@@ -127,9 +150,56 @@ public static class QemuCommandLine
                     throw new ConfigException($"unknown option '{flag}'");
             }
         }
+        foreach (var d in ninePDevices)
+        {
+            foreach (var k in d.Keys)
+                if (k is not ("driver" or "fsdev" or "mount_tag" or "id"))
+                    throw new ConfigException($"unknown -device {d["driver"]} option '{k}'");
+            string id = d.GetValueOrDefault("fsdev") ?? throw new ConfigException($"-device {d["driver"]} needs fsdev=ID");
+            var fsdev = fsdevs.GetValueOrDefault(id) ?? throw new ConfigException($"-device {d["driver"]}: no -fsdev with id '{id}'");
+            c.SharedFolders.Add(ParseSharedFolder(fsdev, "-fsdev", d.GetValueOrDefault("mount_tag")));
+        }
+        var tags = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var f in c.SharedFolders)
+            if (!tags.Add(f.MountTag))
+                throw new ConfigException($"duplicate mount_tag '{f.MountTag}'");
+        if (c.SharedFolders.Count > 0 && c.MachineType != "virt")
+            throw new ConfigException($"machine {c.MachineType} has no virtio slots for -virtfs");
         if (c.MachineType == "spike" && c.UsesDefaultGuest)
             throw new ConfigException("machine spike needs -kernel (a bare-metal ELF, with -bios none)");
         return c;
+    }
+
+    /// <summary><c>-accel tcg[,thresh=N][,tb-size=MB]</c> or <c>-accel interp</c>.</summary>
+    private static void ParseAccel(MachineConfig c, string spec)
+    {
+        var o = Options(spec, "accel");
+        string accel = o.GetValueOrDefault("accel") ?? "";
+        if (accel is not ("tcg" or "interp"))
+            throw new ConfigException($"unsupported accelerator '{accel}' (supported: tcg, interp)");
+        c.Accelerator = accel;
+        foreach (var (k, v) in o)
+        {
+            switch (k)
+            {
+                case "accel":
+                    break;
+                case "thresh" when accel == "tcg":
+                    if (!int.TryParse(v, NumberStyles.None, CultureInfo.InvariantCulture, out int t) || t < 1)
+                        throw new ConfigException($"invalid -accel thresh '{v}' (a count of 1 or more)");
+                    c.JitThreshold = t;
+                    break;
+                case "tb-size" when accel == "tcg":
+                    if (!int.TryParse(v, NumberStyles.None, CultureInfo.InvariantCulture, out int mb) || mb < 1 || mb > 4096)
+                        throw new ConfigException($"invalid -accel tb-size '{v}' (MiB, 1 to 4096)");
+                    c.JitCacheMegabytes = mb;
+                    break;
+                case "thread":
+                    break;   // QEMU's MTTCG switch: one hart, nothing to choose
+                default:
+                    throw new ConfigException($"unknown -accel option '{k}'");
+            }
+        }
     }
 
     private static DriveConfig ParseDrive(string spec)
@@ -148,6 +218,31 @@ public static class QemuCommandLine
             if (k is not ("file" or "if" or "format" or "snapshot" or "readonly" or "media" or "cache" or "id"))
                 throw new ConfigException($"unknown -drive option '{k}'");
         return new DriveConfig(file, "virtio", format, snapshot, ro);
+    }
+
+    /// <summary>
+    /// The options of -virtfs, or of -fsdev with the mount tag from its -device: the "local" driver only,
+    /// security_model none or mapped-xattr (mapped is QEMU's old name for it).
+    /// </summary>
+    private static SharedFolderConfig ParseSharedFolder(Dictionary<string, string> o, string flag, string? deviceTag)
+    {
+        string driver = o.GetValueOrDefault("fsdriver") ?? "";
+        if (driver != "local")
+            throw new ConfigException($"unsupported {flag} driver '{driver}' (supported: local)");
+        foreach (var k in o.Keys)
+            if (k is not ("fsdriver" or "id" or "path" or "mount_tag" or "security_model" or "readonly"))
+                throw new ConfigException($"unknown {flag} option '{k}'");
+        string path = o.GetValueOrDefault("path") is { Length: > 0 } p ? p : throw new ConfigException($"{flag} needs path=DIR");
+        string tag = (flag == "-virtfs" ? o.GetValueOrDefault("mount_tag") : deviceTag)
+            ?? throw new ConfigException($"{(flag == "-virtfs" ? "-virtfs" : "-device virtio-9p-device")} needs mount_tag=TAG");
+        if (tag.Length == 0 || tag.Length > 255 || tag.Contains('\0'))
+            throw new ConfigException($"invalid mount_tag '{tag}'");
+        string model = o.GetValueOrDefault("security_model") ?? "none";
+        if (model == "mapped")
+            model = "mapped-xattr";
+        if (model is not ("none" or "mapped-xattr"))
+            throw new ConfigException($"unsupported security_model '{model}' (supported: none, mapped-xattr)");
+        return new SharedFolderConfig(path, tag, model, Bool(o, "readonly"));
     }
 
     private static bool Bool(Dictionary<string, string> o, string key) =>

@@ -19,14 +19,25 @@ public abstract class RiscVMachine : Machine
     {
         Hart = new RiscVHart(Bus);
         Engine = engine ?? new RiscVInterpreter();
-        clock.AttachInstructionCounter(() => Hart.InstRet);
+        clock.AttachInstructionCounter(() => Hart.InstructionsRetired);
     }
 
     public RiscVHart Hart { get; }
 
+    /// <summary>The engine <paramref name="config"/> asks for (<c>-accel</c>).</summary>
+    public static IRiscVEngine CreateEngine(MachineConfig config, MachineImages images) =>
+        config.Accelerator == "interp"
+            ? new RiscVInterpreter()
+            : new RiscVJitEngine(new Jit.JitOptions
+            {
+                Threshold = config.JitThreshold,
+                CacheBytes = (long)config.JitCacheMegabytes << 20,
+                Background = images.BackgroundWorker,
+            });
+
     public IRiscVEngine Engine { get; set; }
 
-    public override ulong InstructionsRetired => Hart.InstRet;
+    public override ulong InstructionsRetired => Hart.InstructionsRetired;
 
     /// <summary>Called every <see cref="TickInterval"/> instructions and when idle: timers, input.</summary>
     protected abstract void Tick();

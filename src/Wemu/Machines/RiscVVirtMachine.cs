@@ -36,10 +36,11 @@ public sealed class RiscVVirtMachine : RiscVMachine
     private readonly GoldfishRtc _rtc;
     private readonly List<VirtioMmioTransport> _virtio = [];
     private readonly List<IBlockBackend> _drives = [];
+    private readonly List<VirtioNinePDevice> _shares = [];
     private readonly string _isa = "rv64imafdc_zicntr_zicsr_zifencei";
 
     public RiscVVirtMachine(MachineConfig config, MachineImages images, IRiscVEngine? engine = null)
-        : base(new MachineClock(TimebaseFrequency, config.Deterministic, config.IcountShift), engine)
+        : base(new MachineClock(TimebaseFrequency, config.Deterministic, config.IcountShift), engine ?? CreateEngine(config, images))
     {
         var pins = new IHartInterruptPins[] { Hart };
         _plic = new Plic(pins);
@@ -62,7 +63,7 @@ public sealed class RiscVVirtMachine : RiscVMachine
         Bus.Map(Region("plic").Base, _plic.Size, _plic);
         Bus.Map(Region("uart0").Base, Region("uart0").Size, _uart);
 
-        // virtio-mmio slots: disks first (the first -drive is /dev/vda), then the entropy source.
+        // virtio-mmio slots: disks first (the first -drive is /dev/vda), then the entropy source, then 9p shares.
         var devices = new List<IVirtioDevice>();
         int n = 0;
         foreach (var d in images.Drives)
@@ -71,6 +72,12 @@ public sealed class RiscVVirtMachine : RiscVMachine
             devices.Add(new VirtioBlockDevice(d, $"wemu-disk{n++}"));
         }
         devices.Add(new VirtioRngDevice(images.Entropy ?? (span => Random.Shared.NextBytes(span))));
+        foreach (var share in images.SharedFolders)
+        {
+            var ninep = new VirtioNinePDevice(share.FileSystem, share.MountTag);
+            _shares.Add(ninep);
+            devices.Add(ninep);
+        }
         if (devices.Count > VirtioSlots)
             throw new ConfigException($"machine virt has {VirtioSlots} virtio slots; {devices.Count} devices requested");
         int slot = 0;
@@ -375,5 +382,13 @@ public sealed class RiscVVirtMachine : RiscVMachine
         _uart.Flush();
         foreach (var d in _drives)
             d.Flush();
+    }
+
+    public override void Dispose()
+    {
+        // End the 9P sessions: host files the guest still had open are closed.
+        foreach (var s in _shares)
+            s.Reset();
+        base.Dispose();
     }
 }

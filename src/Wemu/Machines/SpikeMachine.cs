@@ -14,7 +14,7 @@ public sealed unsafe class SpikeMachine : RiscVMachine
     private readonly HtifDevice? _htif;
 
     public SpikeMachine(MachineConfig config, MachineImages images, IRiscVEngine? engine = null)
-        : base(new MachineClock(10_000_000, config.Deterministic, config.IcountShift), engine)
+        : base(new MachineClock(10_000_000, config.Deterministic, config.IcountShift), engine ?? CreateEngine(config, images))
     {
         Bus.AddRam(DramBase, config.MemorySize);
         if (images.Kernel == null)

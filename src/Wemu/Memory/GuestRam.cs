@@ -16,7 +16,11 @@ public sealed unsafe class GuestRam : IDisposable
         Size = size;
         Pointer = (byte*)NativeMemory.AlignedAlloc((nuint)size, 4096);
         NativeMemory.Clear(Pointer, (nuint)size);
+        CodePages = new byte[size >> 12];
     }
+
+    /// <summary>One byte per 4 KiB page: non-zero if the page holds translated code (see <see cref="PhysicalBus.MarkCodePage"/>).</summary>
+    internal byte[] CodePages { get; }
 
     public ulong BaseAddress { get; }
 

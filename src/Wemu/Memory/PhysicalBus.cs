@@ -152,5 +152,71 @@ public sealed unsafe class PhysicalBus
         if (!TryGetRam(address, (ulong)data.Length, out var p))
             throw new ArgumentOutOfRangeException(nameof(address), $"0x{address:x}+{data.Length} is not in guest RAM");
         data.CopyTo(new Span<byte>(p, data.Length));
+        NotifyWrite(address, (ulong)data.Length);
+    }
+
+    // Code pages: pages of RAM that hold translated guest code. A write to one (by a CPU store
+    // slow path or device DMA) unmarks it and tells the translators, which drop their blocks.
+
+    private int _codePageCount;
+
+    /// <summary>Raised with the physical page address when a marked code page is written.</summary>
+    public event Action<ulong>? CodePageWritten;
+
+    /// <summary>True once any page has been marked, so writers can skip the check cheaply.</summary>
+    public bool HasCodePages => _codePageCount != 0;
+
+    /// <summary>Marks the RAM page holding <paramref name="address"/> as holding translated code.</summary>
+    public void MarkCodePage(ulong address)
+    {
+        var ram = FindRam(address);
+        if (ram == null)
+            return;
+        ref byte flag = ref ram.CodePages[(address - ram.BaseAddress) >> 12];
+        if (flag == 0)
+        {
+            flag = 1;
+            _codePageCount++;
+        }
+    }
+
+    public bool IsCodePage(ulong address)
+    {
+        if (_codePageCount == 0)
+            return false;
+        var ram = FindRam(address);
+        return ram != null && ram.CodePages[(address - ram.BaseAddress) >> 12] != 0;
+    }
+
+    /// <summary>Reports a write to [address, address+length) that did not go through a CPU's fast path.</summary>
+    public void NotifyWrite(ulong address, ulong length)
+    {
+        if (_codePageCount == 0 || length == 0)
+            return;
+        ulong last = (address + length - 1) & ~0xFFFUL;
+        for (ulong page = address & ~0xFFFUL; ; page += 0x1000)
+        {
+            var ram = FindRam(page);
+            if (ram != null)
+            {
+                ref byte flag = ref ram.CodePages[(page - ram.BaseAddress) >> 12];
+                if (flag != 0)
+                {
+                    flag = 0;
+                    _codePageCount--;
+                    CodePageWritten?.Invoke(page);
+                }
+            }
+            if (page >= last)
+                break;
+        }
+    }
+
+    /// <summary>Unmarks every code page (a translator dropped its whole cache).</summary>
+    public void ClearCodePages()
+    {
+        foreach (var ram in _ram)
+            Array.Clear(ram.CodePages);
+        _codePageCount = 0;
     }
 }

@@ -141,7 +141,7 @@ public sealed unsafe partial class RiscVHart
         {
             e->Addend = (long)host - (long)vpage;
             e->TagRead = r ? vpage : TlbEntry.Invalid;
-            e->TagWrite = w ? vpage : TlbEntry.Invalid;
+            e->TagWrite = w ? vpage | (_bus.IsCodePage(ppage) ? TlbEntry.CodeFlag : 0) : TlbEntry.Invalid;
             e->TagExec = x ? vpage : TlbEntry.Invalid;
         }
         else
@@ -156,6 +156,61 @@ public sealed unsafe partial class RiscVHart
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static bool IoHit(ulong tag, ulong va) => tag == ((va & ~0xFFFUL) | TlbEntry.IoFlag);
+
+    /// <summary>
+    /// A store to a RAM page that holds translated code: tell the bus (which drops the blocks and
+    /// unmarks the page), then let this entry store straight to RAM again.
+    /// </summary>
+    private bool CodeHit(TlbEntry* e, ulong va)
+    {
+        if (e->TagWrite != ((va & ~0xFFFUL) | TlbEntry.CodeFlag))
+            return false;
+        _bus.NotifyWrite(e->PhysPage, 0x1000);
+        e->TagWrite = va & ~0xFFFUL;
+        return true;
+    }
+
+    /// <summary>
+    /// Called when a translator starts using <paramref name="physPage"/> as code: every TLB entry
+    /// that lets stores reach that page directly is downgraded so stores take the slow path.
+    /// </summary>
+    public void ProtectCodePage(ulong physPage)
+    {
+        TlbEntry* t = Tlb;
+        for (int i = 0; i < MmuContexts * TlbSize; i++)
+        {
+            ulong tag = t[i].TagWrite;
+            if (t[i].PhysPage == physPage && (tag & 0xFFF) == 0)
+                t[i].TagWrite = tag | TlbEntry.CodeFlag;
+        }
+    }
+
+    /// <summary>
+    /// Translates <paramref name="pc"/> for execution without raising anything: the host address of
+    /// its page and the physical page, or false (fault or not RAM; the interpreter then takes it).
+    /// </summary>
+    internal bool TryTranslateFetch(ulong pc, out byte* pageHost, out ulong physPage)
+    {
+        int context = FetchMmuContext;
+        TlbEntry* e = TlbFor(context) + ((pc >> 12) & TlbMask);
+        if (e->TagExec != (pc & ~0xFFFUL))
+        {
+            int cause = ExceptionCause;
+            ulong value = ExceptionValue;
+            bool ok = Translate(pc, Access.Execute, context, out _);
+            ExceptionCause = cause;
+            ExceptionValue = value;
+            if (!ok || e->TagExec != (pc & ~0xFFFUL))
+            {
+                pageHost = null;
+                physPage = 0;
+                return false;
+            }
+        }
+        pageHost = (byte*)(e->Addend + (long)(pc & ~0xFFFUL));
+        physPage = e->PhysPage;
+        return true;
+    }
 
     /// <summary>Slow-path load: page-crossing, TLB miss or MMIO. Returns false with an exception recorded.</summary>
     internal bool LoadSlow(ulong va, int size, out ulong value)
@@ -212,7 +267,7 @@ public sealed unsafe partial class RiscVHart
         int context = DataMmuContext;
         TlbEntry* e = TlbFor(context) + ((va >> 12) & TlbMask);
         ulong pa;
-        if (e->TagWrite == (va & ~0xFFFUL))
+        if (e->TagWrite == (va & ~0xFFFUL) || CodeHit(e, va))
         {
             WriteHost((byte*)(e->Addend + (long)va), size, value);
             return true;
@@ -221,7 +276,7 @@ public sealed unsafe partial class RiscVHart
             pa = e->PhysPage | (va & 0xFFF);
         else if (!Translate(va, Access.Write, context, out pa))
             return false;
-        if (e->TagWrite == (va & ~0xFFFUL))
+        if (e->TagWrite == (va & ~0xFFFUL) || CodeHit(e, va))
         {
             WriteHost((byte*)(e->Addend + (long)va), size, value);
             return true;
@@ -236,7 +291,7 @@ public sealed unsafe partial class RiscVHart
     {
         int context = DataMmuContext;
         TlbEntry* e = TlbFor(context) + ((va >> 12) & TlbMask);
-        if (e->TagWrite == (va & ~0xFFFUL) || IoHit(e->TagWrite, va))
+        if ((e->TagWrite & ~TlbEntry.CodeFlag) == (va & ~0xFFFUL) || IoHit(e->TagWrite, va))
             return true;
         return Translate(va, Access.Write, context, out _);
     }
@@ -250,6 +305,7 @@ public sealed unsafe partial class RiscVHart
             return Fault(RvException.StoreMisaligned, va);
         int context = DataMmuContext;
         TlbEntry* e = TlbFor(context) + ((va >> 12) & TlbMask);
+        CodeHit(e, va);
         if (e->TagWrite != (va & ~0xFFFUL) || e->TagRead != (va & ~0xFFFUL))
         {
             if (!Translate(va, Access.Write, context, out pa))
@@ -259,6 +315,7 @@ public sealed unsafe partial class RiscVHart
                 // Writable but not readable cannot happen (W without R is reserved); be safe anyway.
                 return Fault(RvException.StorePageFault, va);
             }
+            CodeHit(e, va);
         }
         if (e->TagWrite == (va & ~0xFFFUL))
         {
@@ -293,6 +350,9 @@ public sealed unsafe partial class RiscVHart
 
     /// <summary>Set by slow paths that touched a device: the engine leaves its loop so interrupts are seen.</summary>
     internal bool MmioAccessed;
+
+    /// <summary>Set by a profiling interpreter that stopped at a hot branch target (see <see cref="RiscVInterpreter(Jit.HotTable)"/>).</summary>
+    internal bool HotExit;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static ulong ReadHost(byte* p, int size) => size switch

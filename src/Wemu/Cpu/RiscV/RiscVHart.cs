@@ -29,6 +29,9 @@ public sealed unsafe partial class RiscVHart : IHartInterruptPins, IDisposable
     internal int Priv = PrivMachine;
     internal ulong InstRet;
 
+    /// <summary>Instructions compiled code has retired but not yet added to <see cref="InstRet"/> (set before its slow paths).</summary>
+    internal ulong InstRetInFlight;
+
     // CSRs (Priv. spec chapters 3 and 4)
     internal ulong Mstatus;
     internal ulong Medeleg, Mideleg, Mie, MipSoft, MipPins;
@@ -83,7 +86,7 @@ public sealed unsafe partial class RiscVHart : IHartInterruptPins, IDisposable
 
     public int Privilege => Priv;
 
-    public ulong InstructionsRetired => InstRet;
+    public ulong InstructionsRetired => InstRet + InstRetInFlight;
 
     public ulong GetRegister(int index) => X[index & 31];
 

@@ -27,6 +27,17 @@ public sealed unsafe class RiscVInterpreter : IRiscVEngine
         return p;
     }
 
+    private readonly Jit.HotTable? _hot;
+
+    public RiscVInterpreter() { }
+
+    /// <summary>
+    /// An interpreter that profiles for a JIT: every taken branch or jump counts its target in
+    /// <paramref name="hot"/>, and a target that is hot ends the run (with <see cref="RiscVHart.HotExit"/>
+    /// set) so the JIT can run or compile the code there.
+    /// </summary>
+    public RiscVInterpreter(Jit.HotTable hot) => _hot = hot;
+
     public string Name => "interp";
 
     /// <summary>
@@ -42,6 +53,8 @@ public sealed unsafe class RiscVInterpreter : IRiscVEngine
         uint* expand = s_expand;
         long executed = 0;
         long counted = 0;   // instructions already added to h.InstRet (CSR reads must see exact counts)
+        Jit.HotTable.Entry* hot = _hot != null ? _hot.Entries : null;
+        int hotThreshold = _hot != null ? _hot.Threshold : 0;
         ulong pc;
         TlbEntry* dtlb;
         ulong fetchBase;
@@ -63,7 +76,10 @@ public sealed unsafe class RiscVInterpreter : IRiscVEngine
             {
                 h.Pc = pc;
                 if (!FetchSlow(h, pc, ref fetchBase, ref fetchHost, out inst))
+                {
+                    executed++;
                     goto Trap;
+                }
             }
             ulong len = 4;
             uint raw = inst;
@@ -88,20 +104,20 @@ public sealed unsafe class RiscVInterpreter : IRiscVEngine
                 case RvOp.Jal:
                     x[rd] = pc + len;
                     pc += (ulong)(long)ImmJ(inst);
-                    continue;
+                    goto Transfer;
                 case RvOp.Jalr:
                 {
                     ulong target = (x[rs1] + (ulong)(long)((int)inst >> 20)) & ~1UL;
                     x[rd] = pc + len;
                     pc = target;
-                    continue;
+                    goto Transfer;
                 }
-                case RvOp.Beq: if (x[rs1] == x[rs2]) { pc += (ulong)(long)ImmB(inst); continue; } break;
-                case RvOp.Bne: if (x[rs1] != x[rs2]) { pc += (ulong)(long)ImmB(inst); continue; } break;
-                case RvOp.Blt: if ((long)x[rs1] < (long)x[rs2]) { pc += (ulong)(long)ImmB(inst); continue; } break;
-                case RvOp.Bge: if ((long)x[rs1] >= (long)x[rs2]) { pc += (ulong)(long)ImmB(inst); continue; } break;
-                case RvOp.Bltu: if (x[rs1] < x[rs2]) { pc += (ulong)(long)ImmB(inst); continue; } break;
-                case RvOp.Bgeu: if (x[rs1] >= x[rs2]) { pc += (ulong)(long)ImmB(inst); continue; } break;
+                case RvOp.Beq: if (x[rs1] == x[rs2]) goto Taken; break;
+                case RvOp.Bne: if (x[rs1] != x[rs2]) goto Taken; break;
+                case RvOp.Blt: if ((long)x[rs1] < (long)x[rs2]) goto Taken; break;
+                case RvOp.Bge: if ((long)x[rs1] >= (long)x[rs2]) goto Taken; break;
+                case RvOp.Bltu: if (x[rs1] < x[rs2]) goto Taken; break;
+                case RvOp.Bgeu: if (x[rs1] >= x[rs2]) goto Taken; break;
 
                 // Loads (Unpriv. 2.6): TLB hit inline, everything else in the hart's slow path
                 case RvOp.Lb:
@@ -132,6 +148,7 @@ public sealed unsafe class RiscVInterpreter : IRiscVEngine
                     else
                     {
                         h.Pc = pc;
+                        SyncInstRet(h, executed, ref counted);
                         int size = 1 << (int)((inst >> 12) & 3);
                         if (!h.LoadSlow(va, size, out v))
                             goto Trap;
@@ -166,6 +183,7 @@ public sealed unsafe class RiscVInterpreter : IRiscVEngine
                     else
                     {
                         h.Pc = pc;
+                        SyncInstRet(h, executed, ref counted);
                         if (!h.StoreSlow(va, 1 << (int)((inst >> 12) & 3), v))
                             goto Trap;
                         if (h.MmioAccessed) { h.MmioAccessed = false; budget = executed; }
@@ -266,6 +284,7 @@ public sealed unsafe class RiscVInterpreter : IRiscVEngine
                 // A (Unpriv. chapter 8)
                 case >= RvOp.LrW and <= RvOp.AmomaxuD:
                     h.Pc = pc;
+                    SyncInstRet(h, executed, ref counted);
                     if (!h.ExecAtomic(inst, op))
                         goto Trap;
                     if (h.MmioAccessed) { h.MmioAccessed = false; budget = executed; }
@@ -280,7 +299,7 @@ public sealed unsafe class RiscVInterpreter : IRiscVEngine
                     counted = executed;
                     h.InstRetWritten = false;
                     if (!h.ExecCsr(inst, op))
-                        goto Trap;
+                        goto TrapTaken;   // already left out of instret above
                     if (!h.InstRetWritten)
                         h.InstRet++;
                     h.Pc = pc + len;
@@ -294,7 +313,10 @@ public sealed unsafe class RiscVInterpreter : IRiscVEngine
                         executed--;
                         h.Pc = pc;
                         if (!FetchSlow(h, pc, ref fetchBase, ref fetchHost, out _))
+                        {
+                            executed++;
                             goto Trap;
+                        }
                         continue;
                     }
                     h.Pc = pc;
@@ -306,6 +328,7 @@ public sealed unsafe class RiscVInterpreter : IRiscVEngine
                     h.Pc = pc;
                     if (op >= RvOp.FirstFloat)
                     {
+                        SyncInstRet(h, executed, ref counted);
                         if (!h.ExecFloat(inst, op, dtlb))
                             goto Trap;
                         if (h.MmioAccessed) { h.MmioAccessed = false; budget = executed; }
@@ -317,6 +340,16 @@ public sealed unsafe class RiscVInterpreter : IRiscVEngine
                     goto Exit;
             }
             pc += len;
+            continue;
+
+        Taken:
+            pc += (ulong)(long)ImmB(inst);
+        Transfer:
+            if (hot != null && Jit.HotTable.Bump(hot, pc, hotThreshold))
+            {
+                h.HotExit = true;
+                break;
+            }
         }
         h.Pc = pc;
     Exit:
@@ -325,6 +358,9 @@ public sealed unsafe class RiscVInterpreter : IRiscVEngine
         return executed;
 
     Trap:
+        // The faulting instruction counts against the budget (progress) but does not retire.
+        counted++;
+    TrapTaken:
         // h.Pc holds the faulting instruction's address; the exception is recorded in the hart.
         x[0] = 0;
         h.TakePendingException();
@@ -399,6 +435,17 @@ public sealed unsafe class RiscVInterpreter : IRiscVEngine
         fetchBase = 0;
         fetchHost = s_noPage;
         return true;
+    }
+
+    /// <summary>
+    /// Before a slow path that may reach a device: instret covers every earlier instruction, so
+    /// a clock derived from it (<c>-icount</c>) reads the same whatever the engine's run length.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void SyncInstRet(RiscVHart h, long executed, ref long counted)
+    {
+        h.InstRet += (ulong)(executed - 1 - counted);
+        counted = executed - 1;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

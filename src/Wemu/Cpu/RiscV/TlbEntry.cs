@@ -13,6 +13,9 @@ public struct TlbEntry
 {
     public const ulong Invalid = ulong.MaxValue;
     public const ulong IoFlag = 1;
+    /// <summary>On <see cref="TagWrite"/>: the RAM page holds translated code, so stores take the
+    /// slow path, which tells the translator before writing (QEMU's TLB_NOTDIRTY).</summary>
+    public const ulong CodeFlag = 2;
 
     public ulong TagRead;
     public ulong TagWrite;

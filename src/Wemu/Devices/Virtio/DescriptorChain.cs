@@ -44,7 +44,12 @@ public sealed class DescriptorChain
     public ReadOnlySpan<byte> GetReadableSegment(int index) => GetSegment(index);
 
     /// <summary>Guest memory of writable segment <paramref name="index"/> (0-based among writable segments).</summary>
-    public Span<byte> GetWritableSegment(int index) => GetSegment(ReadableSegmentCount + index);
+    public Span<byte> GetWritableSegment(int index)
+    {
+        var span = GetSegment(ReadableSegmentCount + index);
+        _bus.NotifyWrite(_addresses[ReadableSegmentCount + index], (ulong)span.Length);
+        return span;
+    }
 
     /// <summary>Copies from the readable stream at <paramref name="offset"/>; returns the bytes copied.</summary>
     public int Read(ulong offset, Span<byte> destination)
@@ -83,6 +88,7 @@ public sealed class DescriptorChain
             offset = 0;
             int n = Math.Min(segment.Length, source.Length - copied);
             source.Slice(copied, n).CopyTo(segment);
+            _bus.NotifyWrite(_addresses[i] + (ulong)(length - (uint)segment.Length), (ulong)n);
             copied += n;
         }
         return copied;

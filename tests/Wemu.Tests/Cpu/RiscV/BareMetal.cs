@@ -168,16 +168,21 @@ public static class BareMetal
         return p.ExitCode;
     }
 
-    /// <summary>Asserts the program passes on Wemu, and (when QEMU is installed) on QEMU too.</summary>
+    /// <summary>
+    /// Asserts the program passes on Wemu's interpreter and on its JIT compiling every block on
+    /// first sight, and (when QEMU is installed) on QEMU too.
+    /// </summary>
     public static void AssertPasses(string body, bool compressed = false)
     {
         string elf = Assemble(body, compressed);
-        int wemu = RunWemu(elf);
+        int interp = RunWemu(elf, engine: new RiscVInterpreter());
+        int jit = RunWemu(elf, engine: new RiscVJitEngine(new Wemu.Jit.JitOptions { Threshold = 1 }));
         if (QemuAvailable)
         {
             int qemu = RunQemu(elf);
             Assert.True(qemu == 0, $"reference QEMU fails this program (failing test {qemu}): the test itself is wrong");
         }
-        Assert.True(wemu == 0, wemu < 0 ? "Wemu did not finish" : $"Wemu fails test number {wemu}");
+        Assert.True(interp == 0, interp < 0 ? "Wemu (interpreter) did not finish" : $"Wemu (interpreter) fails test number {interp}");
+        Assert.True(jit == 0, jit < 0 ? "Wemu (JIT) did not finish" : $"Wemu (JIT) fails test number {jit}");
     }
 }

@@ -1,3 +1,4 @@
+using Wemu.Cpu.RiscV;
 using Xunit;
 
 namespace Wemu.Tests.Cpu.RiscV;
@@ -217,7 +218,10 @@ internal static class PrivAsm
     /// </summary>
     public static void AssertPassesOnWemu(string body)
     {
-        int wemu = BareMetal.RunWemu(BareMetal.Assemble(body));
-        Assert.True(wemu == 0, wemu < 0 ? "Wemu did not finish" : $"Wemu fails test number {wemu}");
+        string elf = BareMetal.Assemble(body);
+        int interp = BareMetal.RunWemu(elf, engine: new RiscVInterpreter());
+        int jit = BareMetal.RunWemu(elf, engine: new RiscVJitEngine(new Wemu.Jit.JitOptions { Threshold = 1 }));
+        Assert.True(interp == 0, interp < 0 ? "Wemu (interpreter) did not finish" : $"Wemu (interpreter) fails test number {interp}");
+        Assert.True(jit == 0, jit < 0 ? "Wemu (JIT) did not finish" : $"Wemu (JIT) fails test number {jit}");
     }
 }

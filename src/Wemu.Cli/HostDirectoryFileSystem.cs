@@ -1,0 +1,596 @@
+using System.Buffers.Binary;
+using System.Text;
+using Wemu.Devices.NineP;
+using static Wemu.Devices.NineP.LinuxErrno;
+
+namespace Wemu.Cli;
+
+/// <summary>
+/// A host directory shared with the guest (<c>-virtfs local,path=DIR</c>).
+/// <para>
+/// Confinement: the share holds one handle on DIR and resolves every path itself, one name at a time, each
+/// relative to the handle of the directory before it, with O_NOFOLLOW and O_DIRECTORY (openat). Names are never
+/// joined into host path strings; ".", ".." and names with '/' are refused here even though the 9P server never
+/// passes them; the final name of every operation is used through an *at call that does not follow symbolic
+/// links (O_NOFOLLOW, AT_SYMLINK_NOFOLLOW, linkat without AT_SYMLINK_FOLLOW, fchmodat with AT_SYMLINK_NOFOLLOW).
+/// So a symbolic link (absolute or relative, created by the guest or found in DIR) is only ever read as a link,
+/// for the guest to resolve in its own file system, and a rename or link can only name places below DIR. Because
+/// each step opens relative to a handle already held, swapping a directory for a link between check and use
+/// (by another host process) fails instead of escaping. Hard links that the host itself made to files outside
+/// DIR are, as in QEMU, the host's choice.
+/// </para>
+/// <para>
+/// security_model=none (and mapped-xattr, which is accepted and treated the same, see README): files carry the
+/// host's owner and mode; ownership changes the host refuses (EPERM) are ignored, as QEMU's "none" does.
+/// Device nodes (mknod c/b) are refused with EPERM, so a guest can never make the host open a device, and only
+/// regular files and directories are ever opened (non-blocking, so a FIFO cannot stall the emulator).
+/// </para>
+/// </summary>
+public sealed unsafe class HostDirectoryFileSystem : IFileSystem, IDisposable
+{
+    private const int StatxSize = 256;
+    private const int DirentBufferSize = 64 * 1024;
+
+    private readonly int _rootFd;
+    private readonly ulong _rootDevice;
+    private readonly bool _rootDeviceKnown;
+    private readonly Dictionary<ulong, ulong> _deviceIndex = [];
+
+    /// <exception cref="IOException">DIR cannot be opened as a directory.</exception>
+    public HostDirectoryFileSystem(string path, bool readOnly = false)
+    {
+        if (!OperatingSystem.IsLinux() || !Environment.Is64BitProcess)
+            throw new PlatformNotSupportedException("sharing a host directory needs 64-bit Linux");
+        Root = Path.GetFullPath(path);
+        IsReadOnly = readOnly;
+        _rootFd = LibC.Open(Root, LibC.OPath | LibC.ODirectory | LibC.OCloExec, 0);
+        if (_rootFd < 0)
+        {
+            int e = LibC.Errno;
+            throw new IOException(e switch
+            {
+                ENOENT => "no such directory",
+                ENOTDIR => "not a directory",
+                EACCES => "permission denied",
+                _ => $"error {e}",
+            });
+        }
+        if (StatDescriptor(_rootFd, out _, out _rootDevice) != 0)
+            throw new IOException("cannot read its attributes");
+        _rootDeviceKnown = true;
+    }
+
+    public string Root { get; }
+
+    public bool IsReadOnly { get; }
+
+    public void Dispose() => LibC.Close(_rootFd);
+
+    // --- attributes ----------------------------------------------------------------------------------------
+
+    public int Stat(string path, out FileStat stat)
+    {
+        stat = default;
+        int e = Locate(path, out int dir, out string name);
+        if (e != 0)
+            return e;
+        try
+        {
+            return StatAt(dir, name, LibC.AtSymlinkNoFollow, out stat);
+        }
+        finally
+        {
+            Release(dir);
+        }
+    }
+
+    internal int StatDescriptor(int fd, out FileStat stat) => StatDescriptor(fd, out stat, out _);
+
+    private int StatDescriptor(int fd, out FileStat stat, out ulong device) =>
+        StatAt(fd, "", LibC.AtEmptyPath | LibC.AtSymlinkNoFollow, out stat, out device);
+
+    private int StatAt(int dir, string name, int flags, out FileStat stat) => StatAt(dir, name, flags, out stat, out _);
+
+    private int StatAt(int dir, string name, int flags, out FileStat stat, out ulong device)
+    {
+        stat = default;
+        device = 0;
+        byte* b = stackalloc byte[StatxSize];
+        if (LibC.Statx(dir, name, flags, LibC.StatxBasicStats, b) != 0)
+            return LibC.Errno;
+        var s = new ReadOnlySpan<byte>(b, StatxSize);
+        // struct statx (include/uapi/linux/stat.h)
+        stat.BlockSize = BinaryPrimitives.ReadUInt32LittleEndian(s[4..]);
+        stat.LinkCount = BinaryPrimitives.ReadUInt32LittleEndian(s[16..]);
+        stat.Uid = BinaryPrimitives.ReadUInt32LittleEndian(s[20..]);
+        stat.Gid = BinaryPrimitives.ReadUInt32LittleEndian(s[24..]);
+        stat.Mode = BinaryPrimitives.ReadUInt16LittleEndian(s[28..]);
+        ulong inode = BinaryPrimitives.ReadUInt64LittleEndian(s[32..]);
+        stat.Size = BinaryPrimitives.ReadUInt64LittleEndian(s[40..]);
+        stat.Blocks = BinaryPrimitives.ReadUInt64LittleEndian(s[48..]);
+        stat.AtimeSeconds = BinaryPrimitives.ReadInt64LittleEndian(s[64..]);
+        stat.AtimeNanoseconds = BinaryPrimitives.ReadUInt32LittleEndian(s[72..]);
+        stat.CtimeSeconds = BinaryPrimitives.ReadInt64LittleEndian(s[96..]);
+        stat.CtimeNanoseconds = BinaryPrimitives.ReadUInt32LittleEndian(s[104..]);
+        stat.MtimeSeconds = BinaryPrimitives.ReadInt64LittleEndian(s[112..]);
+        stat.MtimeNanoseconds = BinaryPrimitives.ReadUInt32LittleEndian(s[120..]);
+        stat.RawDevice = FileStat.MakeDevice(BinaryPrimitives.ReadUInt32LittleEndian(s[128..]), BinaryPrimitives.ReadUInt32LittleEndian(s[132..]));
+        device = FileStat.MakeDevice(BinaryPrimitives.ReadUInt32LittleEndian(s[136..]), BinaryPrimitives.ReadUInt32LittleEndian(s[140..]));
+        stat.Inode = QidPath(inode, device);
+        return 0;
+    }
+
+    /// <summary>Inode numbers are unique per host file system: files on other file systems mounted below DIR get the device folded in.</summary>
+    private ulong QidPath(ulong inode, ulong device)
+    {
+        if (device == _rootDevice || !_rootDeviceKnown)
+            return inode;
+        if (!_deviceIndex.TryGetValue(device, out ulong index))
+            _deviceIndex[device] = index = (ulong)_deviceIndex.Count + 1;
+        return inode ^ (index << 48);
+    }
+
+    public int StatFileSystem(out FileSystemStats stats)
+    {
+        stats = default;
+        byte* b = stackalloc byte[128];
+        if (LibC.FStatFs(_rootFd, b) != 0)
+            return LibC.Errno;
+        // struct statfs on 64-bit Linux: eleven 8-byte words (f_fsid is two ints), then spares.
+        var s = new ReadOnlySpan<byte>(b, 128);
+        stats.Type = (uint)BinaryPrimitives.ReadUInt64LittleEndian(s);
+        stats.BlockSize = (uint)BinaryPrimitives.ReadUInt64LittleEndian(s[8..]);
+        stats.Blocks = BinaryPrimitives.ReadUInt64LittleEndian(s[16..]);
+        stats.BlocksFree = BinaryPrimitives.ReadUInt64LittleEndian(s[24..]);
+        stats.BlocksAvailable = BinaryPrimitives.ReadUInt64LittleEndian(s[32..]);
+        stats.Files = BinaryPrimitives.ReadUInt64LittleEndian(s[40..]);
+        stats.FilesFree = BinaryPrimitives.ReadUInt64LittleEndian(s[48..]);
+        stats.FileSystemId = BinaryPrimitives.ReadUInt64LittleEndian(s[56..]);
+        stats.NameLength = (uint)BinaryPrimitives.ReadUInt64LittleEndian(s[64..]);
+        return 0;
+    }
+
+    public int SetAttributes(string path, in SetAttributesRequest request)
+    {
+        if (IsReadOnly)
+            return EROFS;
+        int e = Locate(path, out int dir, out string name);
+        if (e != 0)
+            return e;
+        try
+        {
+            if (request.Has(SetAttributesRequest.Size))
+            {
+                e = TruncateAt(dir, name, request.NewSize);
+                if (e != 0)
+                    return e;
+            }
+            if (request.Has(SetAttributesRequest.Mode)
+                && LibC.FChmodAt(dir, name, request.NewMode & LinuxFileMode.PermissionMask, LibC.AtSymlinkNoFollow) != 0)
+                return LibC.Errno;
+            if (request.ChangesOwnership)
+            {
+                uint uid = request.Has(SetAttributesRequest.Uid) ? request.NewUid : uint.MaxValue;
+                uint gid = request.Has(SetAttributesRequest.Gid) ? request.NewGid : uint.MaxValue;
+                // security_model=none: a change of owner the host does not allow is ignored (QEMU does the same).
+                if (LibC.FChownAt(dir, name, uid, gid, LibC.AtSymlinkNoFollow) != 0 && LibC.Errno is not (EPERM or EINVAL))
+                    return LibC.Errno;
+            }
+            if (request.Has(SetAttributesRequest.Atime) || request.Has(SetAttributesRequest.Mtime))
+            {
+                long* times = stackalloc long[4];
+                SetTime(times, request.Has(SetAttributesRequest.Atime), request.Has(SetAttributesRequest.AtimeSet), request.AtimeSeconds, request.AtimeNanoseconds);
+                SetTime(times + 2, request.Has(SetAttributesRequest.Mtime), request.Has(SetAttributesRequest.MtimeSet), request.MtimeSeconds, request.MtimeNanoseconds);
+                if (LibC.UtimensAt(dir, name, times, LibC.AtSymlinkNoFollow) != 0)
+                    return LibC.Errno;
+            }
+            return 0;
+        }
+        finally
+        {
+            Release(dir);
+        }
+
+        static void SetTime(long* ts, bool change, bool given, long seconds, long nanoseconds)
+        {
+            ts[0] = given ? seconds : 0;
+            ts[1] = !change ? LibC.UtimeOmit : given ? Math.Clamp(nanoseconds, 0, 999_999_999) : LibC.UtimeNow;
+        }
+    }
+
+    private int TruncateAt(int dir, string name, ulong size)
+    {
+        if (size > long.MaxValue)
+            return EFBIG;
+        int e = OpenRegular(dir, name, LibC.OWrOnly, out int fd);
+        if (e != 0)
+            return e;
+        e = LibC.FTruncate(fd, (long)size) == 0 ? 0 : LibC.Errno;
+        LibC.Close(fd);
+        return e;
+    }
+
+    // --- directories ---------------------------------------------------------------------------------------
+
+    public int ReadDirectory(string path, List<DirectoryEntry> entries)
+    {
+        int e = Locate(path, out int dir, out string name);
+        if (e != 0)
+            return e;
+        int fd = LibC.OpenAt(dir, name, LibC.ORdOnly | LibC.ODirectory | LibC.ONoFollow | LibC.OCloExec, 0);
+        e = fd < 0 ? NoFollowErrno(LibC.Errno) : 0;
+        Release(dir);
+        if (e != 0)
+            return e;
+        byte[] buffer = new byte[DirentBufferSize];
+        try
+        {
+            fixed (byte* b = buffer)
+            {
+                while (true)
+                {
+                    nint n = LibC.GetDents64(fd, b, (nuint)buffer.Length);
+                    if (n < 0)
+                    {
+                        if (LibC.Errno == LibC.EINTR)
+                            continue;
+                        return LibC.Errno;
+                    }
+                    if (n == 0)
+                        return 0;
+                    // struct linux_dirent64: d_ino u64, d_off s64, d_reclen u16, d_type u8, d_name (NUL-terminated)
+                    for (int at = 0; at < n;)
+                    {
+                        var d = buffer.AsSpan(at, (int)n - at);
+                        ulong inode = BinaryPrimitives.ReadUInt64LittleEndian(d);
+                        int length = BinaryPrimitives.ReadUInt16LittleEndian(d[16..]);
+                        byte type = d[18];
+                        var rawName = d[19..length];
+                        int nul = rawName.IndexOf((byte)0);
+                        if (nul >= 0)
+                            rawName = rawName[..nul];
+                        at += Math.Max(length, 1);
+                        if (rawName.SequenceEqual("."u8) || rawName.SequenceEqual(".."u8))
+                            continue;
+                        string entryName = Encoding.UTF8.GetString(rawName);
+                        uint mode = (uint)type << 12;
+                        if (type == 0 && StatAt(fd, entryName, LibC.AtSymlinkNoFollow, out var st) == 0)
+                            mode = st.Mode & LinuxFileMode.TypeMask; // DT_UNKNOWN: ask
+                        entries.Add(new DirectoryEntry(entryName, inode, mode));
+                    }
+                }
+            }
+        }
+        finally
+        {
+            LibC.Close(fd);
+        }
+    }
+
+    public int MakeDirectory(string directory, string name, uint mode, uint uid, uint gid)
+    {
+        int e = LocateNew(directory, name, out int dir);
+        if (e != 0)
+            return e;
+        try
+        {
+            if (LibC.MkdirAt(dir, name, mode & LinuxFileMode.PermissionMask) != 0)
+                return LibC.Errno;
+            ExactMode(dir, name, mode);
+            return 0;
+        }
+        finally
+        {
+            Release(dir);
+        }
+    }
+
+    // --- files ---------------------------------------------------------------------------------------------
+
+    public int Open(string path, int flags, uint uid, out IOpenFile? file)
+    {
+        file = null;
+        if (IsReadOnly && NinePOpenFlags.Writes(flags))
+            return EROFS;
+        int e = Locate(path, out int dir, out string name);
+        if (e != 0)
+            return e;
+        try
+        {
+            int host = (flags & NinePOpenFlags.AccessMask) switch
+            {
+                NinePOpenFlags.WriteOnly => LibC.OWrOnly,
+                NinePOpenFlags.ReadWrite => LibC.ORdWr,
+                _ => LibC.ORdOnly,
+            };
+            if ((flags & NinePOpenFlags.Truncate) != 0 && host != LibC.ORdOnly)
+                host |= LibC.OTrunc;
+            if ((flags & NinePOpenFlags.Append) != 0)
+                host |= LibC.OAppend;
+            e = OpenRegular(dir, name, host, out int fd);
+            if (e == 0)
+                file = new HostOpenFile(this, fd);
+            return e;
+        }
+        finally
+        {
+            Release(dir);
+        }
+    }
+
+    /// <summary>
+    /// Opens a regular file under <paramref name="dir"/>, never following a link, never blocking on a FIFO, and
+    /// closing anything that turns out not to be a regular file before it is used.
+    /// </summary>
+    private int OpenRegular(int dir, string name, int hostFlags, out int fd)
+    {
+        do
+            fd = LibC.OpenAt(dir, name, hostFlags | LibC.ONoFollow | LibC.OCloExec | LibC.ONoCtty | LibC.ONonBlock, 0);
+        while (fd < 0 && LibC.Errno == LibC.EINTR);
+        if (fd < 0)
+            return LibC.Errno;
+        int e = StatDescriptor(fd, out var st);
+        if (e == 0 && !LinuxFileMode.IsRegular(st.Mode))
+            e = LinuxFileMode.IsDirectory(st.Mode) ? EISDIR : ENXIO;
+        if (e != 0)
+        {
+            LibC.Close(fd);
+            fd = -1;
+        }
+        return e;
+    }
+
+    public int Create(string directory, string name, int flags, uint mode, uint uid, uint gid, out IOpenFile? file)
+    {
+        file = null;
+        int e = LocateNew(directory, name, out int dir);
+        if (e != 0)
+            return e;
+        try
+        {
+            int host = (flags & NinePOpenFlags.AccessMask) switch
+            {
+                NinePOpenFlags.WriteOnly => LibC.OWrOnly,
+                NinePOpenFlags.ReadWrite => LibC.ORdWr,
+                _ => LibC.ORdOnly,
+            };
+            if ((flags & NinePOpenFlags.Append) != 0)
+                host |= LibC.OAppend;
+            int fd = LibC.OpenAt(dir, name, host | LibC.OCreat | LibC.OExcl | LibC.ONoFollow | LibC.OCloExec | LibC.ONoCtty,
+                mode & LinuxFileMode.PermissionMask);
+            if (fd < 0)
+                return LibC.Errno;
+            LibC.FChmod(fd, mode & LinuxFileMode.PermissionMask); // the guest's mode, not masked by the host's umask
+            file = new HostOpenFile(this, fd);
+            return 0;
+        }
+        finally
+        {
+            Release(dir);
+        }
+    }
+
+    public int MakeSymbolicLink(string directory, string name, string target, uint uid, uint gid)
+    {
+        int e = LocateNew(directory, name, out int dir);
+        if (e != 0)
+            return e;
+        try
+        {
+            return LibC.SymlinkAt(target, dir, name) == 0 ? 0 : LibC.Errno;
+        }
+        finally
+        {
+            Release(dir);
+        }
+    }
+
+    public int MakeNode(string directory, string name, uint mode, uint major, uint minor, uint uid, uint gid)
+    {
+        uint type = mode & LinuxFileMode.TypeMask;
+        if (type is not (LinuxFileMode.Regular or LinuxFileMode.Fifo or LinuxFileMode.Socket))
+            return EPERM; // no device nodes on the host (see the class comment)
+        int e = LocateNew(directory, name, out int dir);
+        if (e != 0)
+            return e;
+        try
+        {
+            if (LibC.MknodAt(dir, name, type | (mode & LinuxFileMode.PermissionMask), 0) != 0)
+                return LibC.Errno;
+            ExactMode(dir, name, mode);
+            return 0;
+        }
+        finally
+        {
+            Release(dir);
+        }
+    }
+
+    public int ReadSymbolicLink(string path, out string target)
+    {
+        target = "";
+        int e = Locate(path, out int dir, out string name);
+        if (e != 0)
+            return e;
+        try
+        {
+            const int Max = NinePServer.MaxPathBytes + 1;
+            byte* b = stackalloc byte[Max];
+            nint n = LibC.ReadlinkAt(dir, name, b, Max);
+            if (n < 0)
+                return LibC.Errno;
+            if (n >= Max)
+                return ENAMETOOLONG;
+            target = Encoding.UTF8.GetString(b, (int)n);
+            return 0;
+        }
+        finally
+        {
+            Release(dir);
+        }
+    }
+
+    public int Link(string target, string directory, string name)
+    {
+        if (IsReadOnly)
+            return EROFS;
+        int e = Locate(target, out int targetDir, out string targetName);
+        if (e != 0)
+            return e;
+        try
+        {
+            e = LocateNew(directory, name, out int dir);
+            if (e != 0)
+                return e;
+            try
+            {
+                // flags 0: a link to a symbolic link is a link to the link itself, never to what it points at.
+                return LibC.LinkAt(targetDir, targetName, dir, name, 0) == 0 ? 0 : LibC.Errno;
+            }
+            finally
+            {
+                Release(dir);
+            }
+        }
+        finally
+        {
+            Release(targetDir);
+        }
+    }
+
+    public int Rename(string oldDirectory, string oldName, string newDirectory, string newName)
+    {
+        if (IsReadOnly)
+            return EROFS;
+        if (!IsName(oldName))
+            return EINVAL;
+        int e = OpenDirectory(oldDirectory, out int oldDir);
+        if (e != 0)
+            return e;
+        try
+        {
+            e = LocateNew(newDirectory, newName, out int newDir);
+            if (e != 0)
+                return e;
+            try
+            {
+                return LibC.RenameAt(oldDir, oldName, newDir, newName) == 0 ? 0 : LibC.Errno;
+            }
+            finally
+            {
+                Release(newDir);
+            }
+        }
+        finally
+        {
+            Release(oldDir);
+        }
+    }
+
+    public int Remove(string parent, string name, bool directory)
+    {
+        int e = LocateNew(parent, name, out int dir);
+        if (e != 0)
+            return e;
+        try
+        {
+            return LibC.UnlinkAt(dir, name, directory ? LibC.AtRemoveDir : 0) == 0 ? 0 : LibC.Errno;
+        }
+        finally
+        {
+            Release(dir);
+        }
+    }
+
+    // --- resolution ----------------------------------------------------------------------------------------
+
+    /// <summary>The guest's mode exactly (creation modes are masked by the host process's umask).</summary>
+    private static void ExactMode(int dir, string name, uint mode) =>
+        LibC.FChmodAt(dir, name, mode & LinuxFileMode.PermissionMask, LibC.AtSymlinkNoFollow);
+
+    private static bool IsName(string name) =>
+        name.Length > 0 && name != "." && name != ".." && !name.Contains('/') && !name.Contains('\0');
+
+    /// <summary>
+    /// Splits a share path into the handle of its directory and its last name ("." for the root itself).
+    /// The handle must go back through <see cref="Release"/>.
+    /// </summary>
+    private int Locate(string path, out int dir, out string name)
+    {
+        if (path.Length == 0)
+        {
+            dir = _rootFd;
+            name = ".";
+            return 0;
+        }
+        int slash = path.LastIndexOf('/');
+        name = path[(slash + 1)..];
+        if (!IsName(name))
+        {
+            dir = -1;
+            return EINVAL;
+        }
+        return OpenDirectory(slash < 0 ? "" : path[..slash], out dir);
+    }
+
+    /// <summary>The directory handle for creating or removing <paramref name="name"/>, with the checks every change makes.</summary>
+    private int LocateNew(string directory, string name, out int dir)
+    {
+        dir = -1;
+        if (IsReadOnly)
+            return EROFS;
+        if (!IsName(name))
+            return EINVAL;
+        if (Encoding.UTF8.GetByteCount(name) > NinePServer.MaxNameBytes)
+            return ENAMETOOLONG;
+        return OpenDirectory(directory, out dir);
+    }
+
+    /// <summary>
+    /// Opens the directory at share path <paramref name="path"/> one name at a time from the root handle, each
+    /// step an O_PATH|O_DIRECTORY|O_NOFOLLOW openat relative to the previous handle: no link is followed, no
+    /// ".." is taken, nothing outside DIR can be named.
+    /// </summary>
+    private int OpenDirectory(string path, out int fd)
+    {
+        fd = _rootFd;
+        if (path.Length == 0)
+            return 0;
+        int start = 0;
+        while (true)
+        {
+            int slash = path.IndexOf('/', start);
+            string name = slash < 0 ? path[start..] : path[start..slash];
+            if (!IsName(name))
+            {
+                Release(fd);
+                fd = -1;
+                return EINVAL;
+            }
+            int next;
+            do
+                next = LibC.OpenAt(fd, name, LibC.OPath | LibC.ODirectory | LibC.ONoFollow | LibC.OCloExec, 0);
+            while (next < 0 && LibC.Errno == LibC.EINTR);
+            int e = next < 0 ? NoFollowErrno(LibC.Errno) : 0;
+            Release(fd);
+            fd = next;
+            if (e != 0)
+            {
+                fd = -1;
+                return e;
+            }
+            if (slash < 0)
+                return 0;
+            start = slash + 1;
+        }
+    }
+
+    private void Release(int fd)
+    {
+        if (fd >= 0 && fd != _rootFd)
+            LibC.Close(fd);
+    }
+
+    /// <summary>A link met where a directory or file was expected reads as "not a directory", as a walk would see it.</summary>
+    private static int NoFollowErrno(int e) => e == ELOOP ? ENOTDIR : e;
+}

@@ -1,0 +1,28 @@
+using Wemu.Jit.Il;
+
+namespace Wemu.Cpu.RiscV;
+
+/// <summary>
+/// A hot entry point of guest code at one (virtual, physical) pc and its compiled region.
+/// </summary>
+internal sealed class RiscVBlock
+{
+    public required ulong VirtualPc { get; init; }
+
+    public required ulong PhysicalPc { get; init; }
+
+    /// <summary>Never compile: it starts with an instruction only the interpreter runs, or its page keeps being rewritten.</summary>
+    public bool NoCompile { get; set; }
+
+    public JitCode<RiscVHart>? Code;
+
+    /// <summary>Compiled code being prepared on another thread; becomes <see cref="Code"/> once <see cref="Prepared"/>.</summary>
+    public JitCode<RiscVHart>? Pending;
+
+    public volatile bool Prepared;
+
+    public int IlSize;
+
+    /// <summary>The compiled code has run once (the runtime compiled it to native code then).</summary>
+    public bool Ran;
+}

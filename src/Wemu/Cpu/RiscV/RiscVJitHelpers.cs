@@ -1,0 +1,73 @@
+using System.Reflection;
+using Wemu.Jit.Il;
+
+namespace Wemu.Cpu.RiscV;
+
+/// <summary>
+/// The hart's side of compiled code: slow paths and helpers the IL calls, and the
+/// <see cref="IlGuestAbi"/> that tells the backend where things are.
+/// </summary>
+internal static unsafe class RiscVJitHelpers
+{
+    public const int HelperAtomic = 0, HelperFloat = 1;
+
+    public static bool LoadSlow(RiscVHart h, ulong va, int size, ulong pc, ulong retired, out ulong value)
+    {
+        h.Pc = pc;
+        h.InstRetInFlight = retired;
+        return h.LoadSlow(va, size, out value);
+    }
+
+    public static bool StoreSlow(RiscVHart h, ulong va, int size, ulong value, ulong pc, ulong retired)
+    {
+        h.Pc = pc;
+        h.InstRetInFlight = retired;
+        return h.StoreSlow(va, size, value);
+    }
+
+    public static void RaiseException(RiscVHart h) => h.TakePendingException();
+
+    /// <summary>LR/SC and AMOs: <paramref name="imm"/> is the instruction, <paramref name="op"/> its <see cref="RvOp"/>.</summary>
+    public static bool Atomic(RiscVHart h, ulong op, ulong unused, long imm, ulong pc, ulong retired)
+    {
+        h.Pc = pc;
+        h.InstRetInFlight = retired;
+        bool ok = h.ExecAtomic((uint)imm, (RvOp)op);
+        h.X[0] = 0;
+        return ok;
+    }
+
+    /// <summary>F and D instructions, executed by the hart's reference implementation.</summary>
+    public static bool Float(RiscVHart h, ulong op, ulong unused, long imm, ulong pc, ulong retired)
+    {
+        h.Pc = pc;
+        h.InstRetInFlight = retired;
+        bool ok = h.ExecFloat((uint)imm, (RvOp)op, h.TlbFor(h.DataMmuContext));
+        h.X[0] = 0;
+        return ok;
+    }
+
+    public static readonly IlGuestAbi Abi = new()
+    {
+        StateType = typeof(RiscVHart),
+        PcField = Field(nameof(RiscVHart.Pc)),
+        InstructionsInFlightField = Field(nameof(RiscVHart.InstRetInFlight)),
+        LoadSlow = Method(nameof(LoadSlow)),
+        StoreSlow = Method(nameof(StoreSlow)),
+        RaiseException = Method(nameof(RaiseException)),
+        Helpers = [Method(nameof(Atomic)), Method(nameof(Float))],
+        TlbEntryShift = 6,
+        TlbIndexMask = (long)RiscVHart.TlbMask,
+        TlbReadTagOffset = 0,
+        TlbWriteTagOffset = 8,
+        TlbAddendOffset = 24,
+    };
+
+    private static FieldInfo Field(string name) =>
+        typeof(RiscVHart).GetField(name, BindingFlags.NonPublic | BindingFlags.Instance)
+        ?? throw new MissingFieldException(nameof(RiscVHart), name);
+
+    private static MethodInfo Method(string name) =>
+        typeof(RiscVJitHelpers).GetMethod(name, BindingFlags.Public | BindingFlags.Static)
+        ?? throw new MissingMethodException(nameof(RiscVJitHelpers), name);
+}

@@ -1,0 +1,84 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+
+namespace Wemu.Jit;
+
+/// <summary>
+/// Execution counts of branch targets, for tiering. The interpreter bumps the entry of every
+/// taken branch or jump target and leaves when one reaches the threshold, so the JIT can compile
+/// it (and from then on run the compiled code there). Direct-mapped and keyed by virtual pc:
+/// a collision only costs a count, never correctness. Native memory, so an interpreter loop
+/// reads it through a pointer without bounds checks.
+/// </summary>
+public sealed unsafe class HotTable : IDisposable
+{
+    public const int Bits = 14;
+    public const ulong Mask = (1 << Bits) - 1;
+
+    [StructLayout(LayoutKind.Sequential)]
+    public struct Entry
+    {
+        public ulong Pc;
+        public long Count;
+    }
+
+    public HotTable(int threshold)
+    {
+        Threshold = threshold;
+        Entries = (Entry*)NativeMemory.AllocZeroed((nuint)(sizeof(Entry) << Bits));
+        Clear();
+    }
+
+    public Entry* Entries { get; private set; }
+
+    public int Threshold { get; }
+
+    /// <summary>Counts one more arrival at <paramref name="pc"/>; true once it is hot.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static bool Bump(Entry* table, ulong pc, int threshold)
+    {
+        Entry* e = table + ((pc >> 1) & Mask);
+        if (e->Pc != pc)
+        {
+            e->Pc = pc;
+            e->Count = 1;
+            return threshold <= 1;
+        }
+        return ++e->Count >= threshold;
+    }
+
+    public bool Bump(ulong pc) => Bump(Entries, pc, Threshold);
+
+    /// <summary>True if <paramref name="pc"/> has been a branch target (region building includes it).</summary>
+    public bool HasRun(ulong pc)
+    {
+        Entry* e = Entries + ((pc >> 1) & Mask);
+        return e->Pc == pc && e->Count > 0;
+    }
+
+    /// <summary>Starts counting <paramref name="pc"/> again (it cannot be compiled).</summary>
+    public void Cool(ulong pc)
+    {
+        Entry* e = Entries + ((pc >> 1) & Mask);
+        if (e->Pc == pc)
+            e->Count = 0;
+    }
+
+    public void Clear()
+    {
+        for (ulong i = 0; i <= Mask; i++)
+        {
+            Entries[i].Pc = ulong.MaxValue;
+            Entries[i].Count = 0;
+        }
+    }
+
+    public void Dispose()
+    {
+        if (Entries != null)
+        {
+            NativeMemory.Free(Entries);
+            Entries = null;
+        }
+    }
+}

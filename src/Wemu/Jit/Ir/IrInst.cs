@@ -1,0 +1,58 @@
+namespace Wemu.Jit.Ir;
+
+/// <summary>One IR instruction. Operands are temp numbers; <see cref="NoTemp"/> marks an unused one.</summary>
+public struct IrInst
+{
+    public const int NoTemp = -1;
+
+    public IrOp Op;
+    public IrType Type;
+    public IrCondition Cond;
+    public IrExitKind Kind;
+    /// <summary>Memory access size in bytes, and whether a load sign-extends.</summary>
+    public byte Size;
+    public bool Signed;
+    /// <summary>Helper number for <see cref="IrOp.Call"/>.</summary>
+    public ushort Helper;
+    public int Dst, A, B, C;
+    public long Imm;
+    /// <summary>Guest pc of the instruction this op belongs to (for traps and exits).</summary>
+    public ulong GuestPc;
+    /// <summary>Guest instructions completed since the last <see cref="IrOp.Retire"/> when this op runs.</summary>
+    public int Completed;
+
+    public readonly bool HasDst => Dst != NoTemp;
+
+    /// <summary>True for ops with no effect besides their result (removable when it is unused).</summary>
+    public readonly bool IsPure => Op switch
+    {
+        IrOp.Const or IrOp.GetReg or IrOp.Add or IrOp.Sub or IrOp.Mul or IrOp.And or IrOp.Or or IrOp.Xor
+            or IrOp.MulHighS or IrOp.MulHighU or IrOp.MulHighSU or IrOp.DivS or IrOp.DivU or IrOp.RemS
+            or IrOp.RemU or IrOp.Shl or IrOp.ShrS or IrOp.ShrU or IrOp.Compare or IrOp.Select or IrOp.Wrap
+            or IrOp.ExtendS or IrOp.ExtendU => true,
+        _ => false,
+    };
+
+    public override readonly string ToString()
+    {
+        string d = HasDst ? $"t{Dst}:{Type} = " : "";
+        return Op switch
+        {
+            IrOp.Const => $"{d}{Imm}",
+            IrOp.GetReg => $"{d}r{Imm}",
+            IrOp.SetReg => $"r{Imm} = t{A}",
+            IrOp.Compare => $"{d}t{A} {Cond} t{B}",
+            IrOp.Select => $"{d}t{A} ? t{B} : t{C}",
+            IrOp.Load => $"{d}load{Size}{(Signed ? "s" : "u")} [t{A} + {Imm}] @{GuestPc:x}",
+            IrOp.Store => $"store{Size} [t{A} + {Imm}] = t{B} @{GuestPc:x}",
+            IrOp.Call => $"{d}call h{Helper}(t{A}, t{B}, {Imm}) @{GuestPc:x}",
+            IrOp.Label => $"L{Imm}:",
+            IrOp.Jump => $"jump L{Imm}",
+            IrOp.Branch => $"if t{A} {Cond} t{B} goto L{Imm}",
+            IrOp.Retire => $"retire {Imm}",
+            IrOp.ExitIfBudget => $"exit-if-budget {Imm:x}",
+            IrOp.Exit => $"exit {Kind} {(A == NoTemp ? $"0x{Imm:x}" : $"t{A}")} +{Completed}",
+            _ => $"{d}{Op} t{A}{(B != NoTemp ? $", t{B}" : "")}",
+        };
+    }
+}

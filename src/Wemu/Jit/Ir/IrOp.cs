@@ -1,0 +1,60 @@
+namespace Wemu.Jit.Ir;
+
+/// <summary>
+/// The IR's operations: a small closed set over <see cref="IrType"/> values, each mapping one to
+/// one onto IL (and WebAssembly). Temps are numbered values; guest registers are read and written
+/// with <see cref="GetReg"/>/<see cref="SetReg"/> (backends keep them in locals within a block).
+/// Shift counts are taken modulo the width; division is total (RISC-V results for /0 and overflow),
+/// so no op traps on the host. Ops that can raise a guest exception carry the guest pc and the
+/// instructions completed before them, so traps are precise.
+/// </summary>
+public enum IrOp : byte
+{
+    Nop,
+
+    /// <summary>Dst = Imm.</summary>
+    Const,
+    /// <summary>Dst = guest register Imm (I64).</summary>
+    GetReg,
+    /// <summary>Guest register Imm = A.</summary>
+    SetReg,
+
+    // Arithmetic: Dst = A op B (same type)
+    Add, Sub, Mul, And, Or, Xor,
+    /// <summary>High half of the signed x signed, unsigned x unsigned and signed x unsigned products.</summary>
+    MulHighS, MulHighU, MulHighSU,
+    DivS, DivU, RemS, RemU,
+    Shl, ShrS, ShrU,
+
+    /// <summary>Dst = (A cond B) ? 1 : 0 in Dst's type; condition in Cond.</summary>
+    Compare,
+    /// <summary>Dst = A != 0 ? B : C.</summary>
+    Select,
+
+    /// <summary>I64 -> I32 (low half).</summary>
+    Wrap,
+    /// <summary>I32 -> I64 sign-extended.</summary>
+    ExtendS,
+    /// <summary>I32 -> I64 zero-extended.</summary>
+    ExtendU,
+
+    /// <summary>Dst = guest memory [A + Imm], Size bytes, sign-extended if Signed. May trap.</summary>
+    Load,
+    /// <summary>Guest memory [A + Imm] = B, Size bytes. May trap.</summary>
+    Store,
+    /// <summary>Helper Helper(state, A, B, Imm) -> bool success; reads and writes guest registers in the state. May trap.</summary>
+    Call,
+
+    /// <summary>Marks label Imm.</summary>
+    Label,
+    /// <summary>Goes to label Imm.</summary>
+    Jump,
+    /// <summary>Goes to label Imm if A cond B.</summary>
+    Branch,
+    /// <summary>Adds Imm to the instructions retired (end of a guest basic block).</summary>
+    Retire,
+    /// <summary>Leaves with pc = Imm if the retired count reached the budget (loop back-edges).</summary>
+    ExitIfBudget,
+    /// <summary>Leaves with pc = A (or Imm if A is <see cref="IrInst.NoTemp"/>); Kind says what next.</summary>
+    Exit,
+}

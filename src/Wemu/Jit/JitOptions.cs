@@ -1,0 +1,21 @@
+namespace Wemu.Jit;
+
+/// <summary>Tiering and cache settings (<c>-accel tcg,thresh=N,tb-size=MB</c>).</summary>
+public sealed class JitOptions
+{
+    /// <summary>Default number of runs in the interpreter before a block is compiled.</summary>
+    public const int DefaultThreshold = 2000;
+
+    /// <summary>Default cap on the translation cache, in MiB of generated IL.</summary>
+    public const int DefaultCacheMegabytes = 64;
+
+    public int Threshold { get; init; } = DefaultThreshold;
+
+    public long CacheBytes { get; init; } = DefaultCacheMegabytes << 20;
+
+    /// <summary>Runs work on another thread (see <see cref="Machines.MachineImages.BackgroundWorker"/>); null compiles in line.</summary>
+    public Action<Action>? Background { get; init; }
+
+    /// <summary>Most guest instructions in one compiled region.</summary>
+    public int MaxRegionInstructions { get; init; } = 256;
+}

@@ -1,0 +1,45 @@
+using System.Diagnostics;
+
+namespace Wemu.Jit;
+
+/// <summary>What the JIT did: printed by <c>-d jit</c> and by the benchmarks.</summary>
+public sealed class JitStatistics
+{
+    /// <summary>Regions compiled (including recompilations after invalidation).</summary>
+    public long BlocksCompiled { get; internal set; }
+
+    /// <summary>Guest instructions in all compiled regions.</summary>
+    public long InstructionsCompiled { get; internal set; }
+
+    private long _compileTicks;
+
+    /// <summary>Time translating and compiling (including the runtime's compile to native code), in Stopwatch ticks.</summary>
+    public long CompileTicks { get => Interlocked.Read(ref _compileTicks); internal set => _compileTicks = value; }
+
+    internal void AddCompileTicks(long ticks) => Interlocked.Add(ref _compileTicks, ticks);
+
+    public TimeSpan CompileTime => Stopwatch.GetElapsedTime(0, CompileTicks);
+
+    /// <summary>Generated IL bytes currently in the cache.</summary>
+    public long CacheBytes { get; internal set; }
+
+    /// <summary>Instructions run by the interpreter: cold code, before a block is hot.</summary>
+    public long ColdInstructions { get; internal set; }
+
+    /// <summary>Instructions compiled code handed to the interpreter (system, CSR, untranslatable).</summary>
+    public long Fallbacks { get; internal set; }
+
+    /// <summary>Instructions retired in compiled code.</summary>
+    public long CompiledInstructions { get; internal set; }
+
+    /// <summary>Compiled blocks dropped because the guest wrote their page.</summary>
+    public long Invalidations { get; internal set; }
+
+    /// <summary>Whole-cache flushes (size cap reached).</summary>
+    public long Flushes { get; internal set; }
+
+    public override string ToString() =>
+        $"{BlocksCompiled} blocks compiled ({InstructionsCompiled} guest instructions) in {CompileTime.TotalMilliseconds:F0} ms, " +
+        $"cache {CacheBytes / 1024} KiB, {Invalidations} invalidated, {Flushes} flushes; instructions: " +
+        $"{CompiledInstructions} compiled, {ColdInstructions} cold in the interpreter, {Fallbacks} fallbacks to the interpreter";
+}

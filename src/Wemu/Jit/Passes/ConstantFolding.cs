@@ -1,0 +1,111 @@
+using Wemu.Jit.Ir;
+
+namespace Wemu.Jit.Passes;
+
+/// <summary>
+/// Folds pure ops whose operands are constants, forwards identities (x+0, x|0, x^0, x&lt;&lt;0,
+/// x*1, x&amp;-1) to their operand, and turns branches on constants into jumps or nothing.
+/// Relies on temps being defined once, before their uses (see <see cref="IrFunction"/>).
+/// </summary>
+public static class ConstantFolding
+{
+    public static void Run(IrFunction f)
+    {
+        int n = f.TempCount;
+        var isConst = new bool[n];
+        var value = new long[n];
+        var alias = new int[n];
+        for (int t = 0; t < n; t++)
+            alias[t] = t;
+
+        var code = f.Code;
+        for (int k = 0; k < code.Length; k++)
+        {
+            ref var i = ref code[k];
+            if (i.A >= 0) i.A = alias[i.A];
+            if (i.B >= 0) i.B = alias[i.B];
+            if (i.C >= 0) i.C = alias[i.C];
+
+            if (i.Op == IrOp.Const)
+            {
+                isConst[i.Dst] = true;
+                value[i.Dst] = i.Imm;
+                continue;
+            }
+            if (i.Op == IrOp.Branch && isConst[i.A] && isConst[i.B])
+            {
+                i.Op = IrEvaluator.Compare(i.Cond, value[i.A], value[i.B]) ? IrOp.Jump : IrOp.Nop;
+                i.A = i.B = IrInst.NoTemp;
+                continue;
+            }
+            if (i.Op == IrOp.Select && i.A >= 0 && isConst[i.A])
+            {
+                Forward(ref i, value[i.A] != 0 ? i.B : i.C, alias);
+                continue;
+            }
+            if (!i.IsPure || i.Op == IrOp.GetReg)
+                continue;
+
+            bool aConst = i.A >= 0 && isConst[i.A];
+            bool bConst = i.B < 0 || isConst[i.B];
+            bool cConst = i.C < 0 || isConst[i.C];
+            if (aConst && bConst && cConst)
+            {
+                long a = value[i.A];
+                long b = i.B >= 0 ? value[i.B] : 0;
+                long c = i.C >= 0 ? value[i.C] : 0;
+                if (f.TypeOf(i.A) == IrType.I32)
+                {
+                    a = (int)a;
+                    b = (int)b;
+                }
+                long r = IrEvaluator.Evaluate(i.Op, i.Type, i.Cond, a, b, c);
+                i.Op = IrOp.Const;
+                i.Imm = r;
+                i.A = i.B = i.C = IrInst.NoTemp;
+                isConst[i.Dst] = true;
+                value[i.Dst] = r;
+                continue;
+            }
+            if (i.B >= 0 && isConst[i.B] && IsRightIdentity(i.Op, value[i.B], i.Type))
+                Forward(ref i, i.A, alias);
+            else if (aConst && i.B >= 0 && IsLeftIdentity(i.Op, value[i.A], i.Type))
+                Forward(ref i, i.B, alias);
+        }
+    }
+
+    private static void Forward(ref IrInst i, int to, int[] alias)
+    {
+        alias[i.Dst] = to;
+        i.Op = IrOp.Nop;
+        i.A = i.B = i.C = IrInst.NoTemp;
+        i.Dst = IrInst.NoTemp;
+    }
+
+    private static bool IsRightIdentity(IrOp op, long b, IrType type)
+    {
+        if (type == IrType.I32)
+            b = (int)b;
+        return op switch
+        {
+            IrOp.Add or IrOp.Sub or IrOp.Or or IrOp.Xor => b == 0,
+            IrOp.Shl or IrOp.ShrS or IrOp.ShrU => (b & (type == IrType.I32 ? 31 : 63)) == 0,
+            IrOp.Mul => b == 1,
+            IrOp.And => b == -1,
+            _ => false,
+        };
+    }
+
+    private static bool IsLeftIdentity(IrOp op, long a, IrType type)
+    {
+        if (type == IrType.I32)
+            a = (int)a;
+        return op switch
+        {
+            IrOp.Add or IrOp.Or or IrOp.Xor => a == 0,
+            IrOp.Mul => a == 1,
+            IrOp.And => a == -1,
+            _ => false,
+        };
+    }
+}

@@ -1,0 +1,120 @@
+using Wemu.Devices.NineP;
+using Xunit;
+using static Wemu.Devices.NineP.LinuxErrno;
+using static Wemu.Tests.Devices.NineP.NinePTestClient;
+
+namespace Wemu.Tests.Devices.NineP;
+
+/// <summary>The in-memory tree's host API (the page's vm.writeFile/readFile/listFiles) and its limits.</summary>
+public class MemoryFileSystemTests
+{
+    [Fact]
+    public void WriteFile_ReadFile_ListFiles_Round_Trip_And_The_Guest_Sees_Them()
+    {
+        var fs = new MemoryFileSystem();
+        fs.WriteFile("/hello.txt", "hi from the page"u8);
+        fs.WriteFile("docs/deep/a.bin", new byte[70_000]);
+        Assert.Equal("hi from the page"u8.ToArray(), fs.ReadFile("hello.txt"));
+        var top = fs.ListFiles("/");
+        Assert.Equal(["docs", "hello.txt"], top.Select(f => f.Name));
+        Assert.True(top[0].IsDirectory);
+        Assert.Equal(16, top[1].Length);
+        Assert.Equal(70_000, fs.ListFiles("/docs/deep").Single().Length);
+
+        var c = new NinePTestClient(fs).Start();
+        Assert.Equal("hi from the page"u8.ToArray(), c.ReadAll("hello.txt"));
+        c.CreateFile("docs", "from-guest.txt", "guest wrote this"u8.ToArray());
+        Assert.Equal("guest wrote this"u8.ToArray(), fs.ReadFile("/docs/from-guest.txt"));
+
+        fs.WriteFile("/hello.txt", "v2"u8); // replaces
+        Assert.Equal("v2"u8.ToArray(), c.ReadAll("hello.txt"));
+        Assert.True(fs.Delete("/docs"));
+        Assert.False(fs.Exists("/docs/deep/a.bin"));
+        Assert.False(fs.Delete("/docs"));
+    }
+
+    [Fact]
+    public void Host_API_Errors_Are_Exceptions()
+    {
+        var fs = new MemoryFileSystem();
+        fs.WriteFile("/f", "x"u8);
+        Assert.Throws<FileNotFoundException>(() => fs.ReadFile("/missing"));
+        Assert.Throws<DirectoryNotFoundException>(() => fs.ListFiles("/f"));
+        Assert.Throws<IOException>(() => fs.WriteFile("/f/child", "x"u8));
+        Assert.Throws<IOException>(() => fs.WriteFile("/", "x"u8));
+        Assert.Throws<ArgumentException>(() => fs.WriteFile("/../x", "x"u8));
+    }
+
+    [Fact]
+    public void Capacity_Bounds_What_The_Guest_Can_Store()
+    {
+        var fs = new MemoryFileSystem(capacity: 1 << 20);
+        var c = new NinePTestClient(fs).Start();
+        Check(c.WalkPath("", 2));
+        Check(c.Lcreate(2, "fill", NinePOpenFlags.WriteOnly, 0x1A4, out _));
+        var chunk = new byte[256 * 1024];
+        ulong offset = 0;
+        int e;
+        while ((e = c.Write(2, offset, chunk, out uint n)) == 0 && n == chunk.Length)
+            offset += n;
+        Assert.True(e == ENOSPC || offset < 1 << 20);
+        Assert.True(fs.UsedBytes <= fs.Capacity);
+        Assert.Equal(ENOSPC, c.Write(2, offset + 1_000_000, [1], out _));
+        Check(c.Clunk(2));
+        Check(c.UnlinkAt(RootFid, "fill"));
+        Assert.True(fs.UsedBytes < 4096); // freed
+        Assert.Throws<IOException>(() => fs.WriteFile("/big", new byte[2 << 20]));
+    }
+
+    [Fact]
+    public void Sparse_Files_Cost_Only_What_Is_Written()
+    {
+        var fs = new MemoryFileSystem();
+        var c = new NinePTestClient(fs).Start();
+        Check(c.WalkPath("", 2));
+        Check(c.Lcreate(2, "sparse", NinePOpenFlags.ReadWrite, 0x1A4, out _));
+        Check(c.Write(2, 100L << 30, "end"u8.ToArray(), out _));
+        Check(c.GetAttr(2, out var a));
+        Assert.Equal((100UL << 30) + 3, a.Size);
+        Assert.True(fs.UsedBytes < 1 << 20);
+        Check(c.Read(2, 50L << 30, 16, out var hole));
+        Assert.Equal(new byte[16], hole);
+        Assert.Equal(EFBIG, c.Write(2, 1UL << 41, [1], out _));
+    }
+
+    [Fact]
+    public void Non_Root_Users_Get_EACCES_Where_Modes_Forbid()
+    {
+        var fs = new MemoryFileSystem();
+        var root = new NinePTestClient(fs).Start(uid: 0);
+        root.CreateFile("", "private", "root only"u8.ToArray(), mode: 0x180 /* 0600 */);
+        Check(root.Mkdir(RootFid, "locked", 0x1ED /* 0755 */, out _));
+        root.CreateFile("", "public", "anyone"u8.ToArray(), mode: 0x1A4 /* 0644 */);
+
+        var user = new NinePTestClient(fs).Start(uid: 1000);
+        Check(user.WalkPath("private", 2));
+        Assert.Equal(EACCES, user.Lopen(2, NinePOpenFlags.ReadOnly, out _));
+        Check(user.WalkPath("public", 3));
+        Assert.Equal(EACCES, user.Lopen(3, NinePOpenFlags.WriteOnly, out _));
+        Assert.Equal(0, user.Lopen(3, NinePOpenFlags.ReadOnly, out _));
+        Check(user.WalkPath("locked", 4));
+        Assert.Equal(EACCES, user.Lcreate(4, "x", NinePOpenFlags.WriteOnly, 0x1A4, out _));
+        Assert.Equal(EACCES, user.Mkdir(4, "x", 0x1ED, out _));
+        Assert.Equal(EACCES, user.Mkdir(RootFid, "mine", 0x1ED, out _)); // the root is 0755, owned by root
+        Check(root.WalkPath("private", 9));
+        Assert.Equal(0, root.Lopen(9, NinePOpenFlags.ReadWrite, out _)); // root may
+    }
+
+    [Fact]
+    public void Device_Nodes_Are_Kept_With_Their_Numbers()
+    {
+        var fs = new MemoryFileSystem();
+        var c = new NinePTestClient(fs).Start();
+        Assert.Equal(0, c.Mknod(RootFid, "null", LinuxFileMode.CharacterDevice | 0x1B6, 1, 3, out _));
+        Check(c.WalkPath("null", 2));
+        Check(c.GetAttr(2, out var a));
+        Assert.Equal(LinuxFileMode.CharacterDevice, a.Mode & LinuxFileMode.TypeMask);
+        Assert.Equal(FileStat.MakeDevice(1, 3), a.Rdev);
+        Assert.Equal(0x103UL, a.Rdev);
+    }
+}
