@@ -60,6 +60,8 @@ public static partial class WebMachine
                 c.Accelerator = "interp";
             if (c.MemorySize > MaxMemorySize)
                 throw new ConfigException($"-m {QemuCommandLine.FormatSize(c.MemorySize)} is more than a browser tab can give the guest (at most {QemuCommandLine.FormatSize(MaxMemorySize)}: WebAssembly memory is limited to 2 GiB in all)");
+            if (c.SharedFolders.Count > 0)
+                throw new ConfigException($"-virtfs/-fsdev share a host folder ('{c.SharedFolders[0].Path}'), and a page has no host folders");
             if (c.Serial == "stdio" || c.Serial == "mon:stdio")
                 c.Serial = "stdio";   // in the page, "stdio" is the terminal
             string? firmware = c.Bios, kernel = c.Kernel, initrd = c.Initrd;

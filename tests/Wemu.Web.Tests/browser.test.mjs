@@ -185,4 +185,5 @@ test('bad flags end in a visible error from the CLI parser', { timeout: 90_000 }
   await expectVisibleFailure('-append "unterminated', /unterminated " in the flags/);
   await expectVisibleFailure('-frobnicate', /unknown option '-frobnicate'/);
   await expectVisibleFailure('-m 4G', /-m 4G is more than a browser tab can give the guest/);
+  await expectVisibleFailure('-virtfs local,path=/tmp,mount_tag=host', /a page has no host folders/);
 });
