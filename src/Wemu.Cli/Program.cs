@@ -51,7 +51,8 @@ public static class Program
                 double s = wall.Elapsed.TotalSeconds;
                 ulong n = machine.InstructionsRetired;
                 string engine = (machine as RiscVMachine)?.Engine.Name ?? "?";
-                Console.Error.WriteLine($"wemu: stats: {n} instructions in {s:F2} s ({n / s / 1e6:F1} M/s), engine {engine}");
+                double idle = System.Diagnostics.Stopwatch.GetElapsedTime(0, s_idleTicks).TotalSeconds;
+                Console.Error.WriteLine($"wemu: stats: {n} instructions in {s:F2} s ({n / s / 1e6:F1} M/s), {idle:F2} s idle (guest waiting), engine {engine}");
             }
             if (config.DebugItems.Contains("jit") && machine is RiscVMachine { Engine: Wemu.Cpu.RiscV.RiscVJitEngine jit })
                 Console.Error.WriteLine($"wemu: jit: {jit.Statistics}");
@@ -69,6 +70,9 @@ public static class Program
         serial?.Flush();
         return exitCode;
     }
+
+    /// <summary>Time spent waiting while the guest idles (WFI with nothing pending), for -d stats.</summary>
+    private static long s_idleTicks;
 
     private static MachineStatus RunUntilStopped(Machine machine, StdioSerial? serial)
     {
@@ -105,10 +109,12 @@ public static class Program
                         wait = TimeSpan.FromMilliseconds(50);
                     if (wait > TimeSpan.Zero)
                     {
+                        long idleStart = System.Diagnostics.Stopwatch.GetTimestamp();
                         if (serial != null)
                             serial.InputArrived.WaitOne(wait);
                         else
                             Thread.Sleep(wait);
+                        s_idleTicks += System.Diagnostics.Stopwatch.GetTimestamp() - idleStart;
                     }
                     break;
             }
