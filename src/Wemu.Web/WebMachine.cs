@@ -5,6 +5,7 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using Wemu.Devices;
+using Wemu.Devices.NineP;
 using Wemu.Machines;
 
 namespace Wemu.Web;
@@ -16,6 +17,9 @@ namespace Wemu.Web;
 /// then the worker calls <see cref="RunSlice"/> in a loop, posting <see cref="TakeSerialOutput"/> to the
 /// page after each slice and sleeping <see cref="IdleMilliseconds"/> when the guest idles.
 /// One machine per worker. Errors the user can fix come back as messages, never as hangs.
+/// The page's files (<see cref="WriteFile"/>, <see cref="ReadFile"/>, <see cref="ListFiles"/>) live in one
+/// in-memory tree shared with the guest as 9p mount tag <see cref="ShareTag"/> (the default guest mounts
+/// it on /mnt/host); it outlives guest reboots. The worker calls these between slices (one thread).
 /// </summary>
 [SupportedOSPlatform("browser")]
 public static partial class WebMachine
@@ -32,7 +36,12 @@ public static partial class WebMachine
     /// </summary>
     public const ulong MaxMemorySize = 1536UL << 20;
 
+    /// <summary>The 9p mount tag of the page's file tree; the default guest's init mounts it on /mnt/host.</summary>
+    public const string ShareTag = "host";
+
     private static readonly WorkerSerial s_serial = new();
+    private static readonly MemoryFileSystem s_files = new();
+    private static string? s_fileError;
     private static MachineConfig? s_config;
     private static byte[]? s_firmware, s_kernel, s_initrd;
     private static readonly List<byte[]> s_drives = [];
@@ -148,6 +157,9 @@ public static partial class WebMachine
                 Serial = c.Serial == "none" ? null : s_serial,
                 Entropy = c.Deterministic ? SeededEntropy() : RandomNumberGenerator.Fill,
                 RtcStartNanoseconds = (ulong)(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() * 1_000_000),
+                // The page's file tree, on the next free virtio slot (none left: no share, the disks win).
+                SharedFolders = c.MachineType == "virt" && drives.Count + 2 <= RiscVVirtMachine.VirtioSlots
+                    ? [new SharedFolder(ShareTag, s_files)] : [],
             };
             s_drives.Clear();
             s_machine = MachineFactory.Create(c, s_images);
@@ -249,6 +261,105 @@ public static partial class WebMachine
             foreach (var d in s_images.Drives)
                 d.Dispose();
         s_serial.Clear();
+    }
+
+    /// <summary>
+    /// Creates or replaces the file at <paramref name="path"/> (share-relative: "/hello.txt" is
+    /// /mnt/host/hello.txt in the guest), creating missing directories. Returns "" or a one-line error.
+    /// </summary>
+    [JSExport]
+    public static string WriteFile(string path, byte[] data)
+    {
+        try
+        {
+            s_files.WriteFile(CheckPath(path), data);
+            return "";
+        }
+        catch (Exception e) when (e is IOException or ArgumentException)
+        {
+            return $"writeFile('{path}'): {e.Message}";
+        }
+    }
+
+    /// <summary>The contents of the file at <paramref name="path"/>, or null with the reason in <see cref="TakeFileError"/>.</summary>
+    [JSExport]
+    public static byte[]? ReadFile(string path)
+    {
+        try
+        {
+            s_fileError = null;
+            return s_files.ReadFile(CheckPath(path));
+        }
+        catch (FileNotFoundException)
+        {
+            s_fileError = s_files.Exists(path) ? $"readFile('{path}'): not a regular file" : $"readFile('{path}'): no such file";
+        }
+        catch (Exception e) when (e is IOException or ArgumentException)
+        {
+            s_fileError = $"readFile('{path}'): {e.Message}";
+        }
+        return null;
+    }
+
+    /// <summary>Why the last <see cref="ReadFile"/> returned null.</summary>
+    [JSExport]
+    public static string TakeFileError()
+    {
+        string e = s_fileError ?? "no error";
+        s_fileError = null;
+        return e;
+    }
+
+    /// <summary>
+    /// The entries of directory <paramref name="path"/> as JSON: <c>{"entries":[{"name","directory","size"}]}</c>
+    /// sorted by name, or <c>{"error":"..."}</c>.
+    /// </summary>
+    [JSExport]
+    public static string ListFiles(string path)
+    {
+        IReadOnlyList<MemoryFileInfo> list;
+        try
+        {
+            list = s_files.ListFiles(CheckPath(path));
+        }
+        catch (DirectoryNotFoundException)
+        {
+            return ErrorJson($"listFiles('{path}'): no such directory");
+        }
+        catch (Exception e) when (e is IOException or ArgumentException)
+        {
+            return ErrorJson($"listFiles('{path}'): {e.Message}");
+        }
+        using var buffer = new MemoryStream();
+        using (var w = new Utf8JsonWriter(buffer))
+        {
+            w.WriteStartObject();
+            w.WriteStartArray("entries");
+            foreach (var f in list)
+            {
+                w.WriteStartObject();
+                w.WriteString("name", f.Name);
+                w.WriteBoolean("directory", f.IsDirectory);
+                w.WriteNumber("size", f.Length);
+                w.WriteEndObject();
+            }
+            w.WriteEndArray();
+            w.WriteEndObject();
+        }
+        return Encoding.UTF8.GetString(buffer.GetBuffer(), 0, (int)buffer.Length);
+    }
+
+    /// <summary>Share-relative paths: non-empty, no "..", no NUL (the tree checks the rest).</summary>
+    private static string CheckPath(string? path)
+    {
+        if (string.IsNullOrEmpty(path))
+            throw new ArgumentException("empty path");
+        if (path.Contains('\0'))
+            throw new ArgumentException("the path contains a NUL character");
+        foreach (var name in path.Split('/'))
+            if (name == "..")
+                throw new ArgumentException("'..' is not allowed (paths are inside the share)");
+        return path;
     }
 
     private static string ErrorJson(string message)

@@ -153,6 +153,69 @@ test('the JS API: Wemu.create with options and a disk, onSerial, sendSerial, gue
   }
 });
 
+test('files: vm.writeFile/readFile/listFiles share an in-memory tree with the guest at /mnt/host', { timeout: BOOT_TIMEOUT + 90_000 }, async () => {
+  const { page, context, log } = await openPage(base);
+  const type = async command => { await page.keyboard.type(command); await page.keyboard.press('Enter'); };
+  try {
+    await waitForTerminal(page, PROMPT, BOOT_TIMEOUT, log);
+    assert.match(await terminalText(page), /rcS: mounted 9p share 'host' on \/mnt\/host/);
+
+    // page -> guest, written after the guest mounted the share
+    await page.evaluate(() => window.wemu.writeFile('/hello.txt', 'hi from the page\n'));
+    await page.click('#terminal');
+    await type('cat /mnt/host/hello.txt');
+    await waitForTerminal(page, /\nhi from the page[\s\u00a0]*\n\/ #[\s\u00a0]*$/m, 60_000, log);
+    // a rewrite is seen at once (no stale cache in the guest), as are new directories
+    await page.evaluate(() => window.wemu.writeFile('/sub/dir/b.bin', new Uint8Array([0x6f, 0x6b, 0x2d, 0x32, 0x0a])));
+    await page.evaluate(() => window.wemu.writeFile('/hello.txt', 'rewritten by the page\n'));
+    await type('cat /mnt/host/hello.txt /mnt/host/sub/dir/b.bin');
+    await waitForTerminal(page, /\nrewritten by the page[\s\u00a0]*\nok-2[\s\u00a0]*\n\/ #[\s\u00a0]*$/m, 60_000, log);
+
+    // guest -> page (the markers are split in the typed command, so its echo cannot match)
+    await type('echo "fro""m-guest" > /mnt/host/out.txt; echo wr""ote-$((6*7))');
+    await waitForTerminal(page, /\nwrote-42[\s\u00a0]*\n\/ #[\s\u00a0]*$/m, 60_000, log);
+    const result = await page.evaluate(async () => {
+      const vm = window.wemu;
+      const text = new TextDecoder().decode(await vm.readFile('/out.txt'));
+      const bytes = await vm.readFile('/out.txt');
+      const list = await vm.listFiles('/');
+      const sub = await vm.listFiles('/sub/dir');
+      const errors = [];
+      for (const f of [() => vm.readFile('/nope.txt'), () => vm.readFile('/../etc/passwd'), () => vm.readFile(''),
+        () => vm.readFile('/sub'), () => vm.listFiles('/nope'), () => vm.writeFile('/a/../b', 'x'), () => vm.writeFile('/', 'x'),
+        () => vm.writeFile('/hello.txt/x', 'x'), () => vm.writeFile('/x', 42)])
+        errors.push(await f().then(() => 'resolved', e => e.message));
+      return { text, isBytes: bytes instanceof Uint8Array, list, sub, errors, state: vm.state };
+    });
+    assert.equal(result.text, 'from-guest\n');
+    assert.ok(result.isBytes, 'readFile resolves with a Uint8Array');
+    assert.deepEqual(result.list, [
+      { name: 'hello.txt', directory: false, size: 22 },
+      { name: 'out.txt', directory: false, size: 11 },
+      { name: 'sub', directory: true, size: 0 },
+    ]);
+    assert.deepEqual(result.sub, [{ name: 'b.bin', directory: false, size: 5 }]);
+    const [missing, dotdot, empty, dir, nodir, dotdot2, root, notdir, nodata] = result.errors;
+    assert.match(missing, /readFile\('\/nope\.txt'\): no such file/);
+    assert.match(dotdot, /'\.\.' is not allowed/);
+    assert.match(empty, /empty path/);
+    assert.match(dir, /not a regular file/);
+    assert.match(nodir, /listFiles\('\/nope'\): no such directory/);
+    assert.match(dotdot2, /'\.\.' is not allowed/);
+    assert.match(root, /is a directory/);
+    assert.match(notdir, /is not a directory/);
+    assert.match(nodata, /must be a string, an ArrayBuffer or a typed array/);
+    assert.equal(result.state, 'running', 'bad paths must not stop the machine');
+
+    // the guest still works after the rejected calls
+    await type('ls /mnt/host; echo li""sted');
+    await waitForTerminal(page, /out\.txt[\s\S]*\nlisted[\s\u00a0]*\n\/ #[\s\u00a0]*$/m, 60_000, log);
+    await page.screenshot({ path: path.join(results, 'browser-files.png') });
+  } finally {
+    await context.close();
+  }
+});
+
 /** Opens the page with ?args=..., expects state failed and the error visible in the page. */
 async function expectVisibleFailure(args, pattern, shot) {
   const { page, context, log } = await openPage(base + '?args=' + encodeURIComponent(args));

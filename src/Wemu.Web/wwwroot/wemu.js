@@ -104,6 +104,25 @@ export class WemuMachine {
   /** Counters from the worker: {instructions, seconds, mips, engine, state, budget, timings}. */
   stats() { return this.call('stats'); }
 
+  /**
+   * Writes a file into the page's shared tree (the guest's /mnt/host): path share-relative
+   * ('/hello.txt' is /mnt/host/hello.txt), data a string (UTF-8) or bytes; creates missing directories.
+   */
+  writeFile(path, data) {
+    let bytes;
+    if (typeof data === 'string') bytes = this.#encoder.encode(data);
+    else if (data instanceof ArrayBuffer) bytes = new Uint8Array(data.slice(0));
+    else if (ArrayBuffer.isView(data)) bytes = new Uint8Array(data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength));
+    else return Promise.reject(new TypeError('writeFile: the data must be a string, an ArrayBuffer or a typed array'));
+    return this.call('writeFile', [path, bytes], [bytes.buffer]).then(() => undefined);
+  }
+
+  /** Reads a file of the shared tree: resolves with a Uint8Array; rejects if there is no such file. */
+  readFile(path) { return this.call('readFile', [path]); }
+
+  /** Lists a directory of the shared tree: [{name, directory, size}], sorted by name. */
+  listFiles(dir = '/') { return this.call('listFiles', [dir]); }
+
   /** Ends the machine and its worker. */
   async stop() {
     if (!this.#worker) return;

@@ -102,8 +102,37 @@ function wake() {
   }
 }
 
+function needRuntime() { if (!M) throw new Error('the emulator is still starting (await vm.ready)'); }
+function checkPath(path, what) {
+  if (typeof path !== 'string') throw new TypeError(`${what}: the path must be a string, not ${path === null ? 'null' : typeof path}`);
+}
+
 // Requests from the page: method name -> (args) => value (or a promise of one).
+// The file calls work on the page's in-memory tree, which the guest sees at /mnt/host (9p tag 'host');
+// they run between slices, so the guest never sees a half-written file.
 const calls = {
+  writeFile(path, data) {
+    checkPath(path, 'writeFile');
+    if (!(data instanceof Uint8Array)) throw new TypeError('writeFile: the data must be bytes or a string');
+    needRuntime();
+    const error = M.WriteFile(path, data);
+    if (error) throw new Error(error);
+    return true;
+  },
+  readFile(path) {
+    checkPath(path, 'readFile');
+    needRuntime();
+    const bytes = M.ReadFile(path);
+    if (bytes == null) throw new Error(M.TakeFileError());
+    return bytes;
+  },
+  listFiles(path = '/') {
+    checkPath(path, 'listFiles');
+    needRuntime();
+    const answer = JSON.parse(M.ListFiles(path));
+    if (answer.error) throw new Error(answer.error);
+    return answer.entries;
+  },
   stats() {
     const s = M ? JSON.parse(M.Stats()) : { instructions: 0, seconds: 0, mips: 0, engine: '' };
     return { ...s, state, budget, timings, loop };
