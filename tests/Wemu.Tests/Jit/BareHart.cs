@@ -5,8 +5,9 @@ using Wemu.Memory;
 namespace Wemu.Tests.Jit;
 
 /// <summary>
-/// The smallest machine a lockstep run needs: one hart on RAM at 0x80000000, no devices, no
-/// clock (so nothing outside the program can make two runs differ). Programs end with WFI or by
+/// The smallest machine a lockstep run needs: one hart on RAM at 0x80000000, a
+/// <see cref="ProbeDevice"/>, no clock and no interrupts (so nothing outside the program can make
+/// two runs differ). Programs end with WFI or by
 /// writing the HTIF <c>tohost</c> word, as the <see cref="Cpu.RiscV.BareMetal"/> programs do.
 /// </summary>
 internal sealed unsafe class BareHart : IDisposable
@@ -19,6 +20,8 @@ internal sealed unsafe class BareHart : IDisposable
         Ram = Bus.AddRam(RamBase, ramSize);
         Hart = new RiscVHart(Bus);
         Hart.Reset(RamBase);
+        Probe = new ProbeDevice(Hart);
+        Bus.Map(ProbeDevice.Base, ProbeDevice.Size, Probe);
     }
 
     /// <summary>A machine with an ELF's segments loaded, at its entry; <see cref="ToHost"/> set if it has HTIF.</summary>
@@ -38,6 +41,9 @@ internal sealed unsafe class BareHart : IDisposable
     public GuestRam Ram { get; }
 
     public RiscVHart Hart { get; }
+
+    /// <summary>The one device, at <see cref="ProbeDevice.Base"/>.</summary>
+    public ProbeDevice Probe { get; }
 
     /// <summary>Physical address of the HTIF tohost word, or 0.</summary>
     public ulong ToHost { get; set; }

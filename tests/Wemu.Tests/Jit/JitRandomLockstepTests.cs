@@ -7,15 +7,31 @@ namespace Wemu.Tests.Jit;
 /// <summary>
 /// Random differential tests: seeded random RV64GC programs (<see cref="RandomProgramGenerator"/>)
 /// run on the JIT and, in lockstep, on the interpreter (the reference); after every JIT slice the
-/// whole architectural state and RAM must match. Each program runs with threshold 1 (everything
-/// compiled on first sight) and threshold 2 (blocks turn hot in the middle of the program, so
-/// cold interpreted code, compiled code and the switch between them all meet). Seeds are fixed:
-/// a failure names its seed and reproduces.
+/// whole architectural state and RAM must match. Half the batches run in M-mode on physical
+/// addresses, half in S-mode under Sv39; each program is built without and with RVC. Each runs
+/// with three JIT configurations: threshold 1 (everything compiled on first sight), threshold 2
+/// (blocks turn hot in the middle of the program, so cold interpreted code, compiled code and
+/// the switch between them all meet), and threshold 1 with a tiny translation cache (flushed
+/// over and over), regions of at most 12 instructions and compiled code prepared through the
+/// background-worker path. Seeds are fixed: a failure names its seed and reproduces.
 /// </summary>
 public sealed class JitRandomLockstepTests(ITestOutputHelper output)
 {
     private const int Batches = 10;
     private const int ProgramsPerBatch = 10;
+
+    private static readonly (string Name, JitOptions Options)[] Configurations =
+    [
+        ("threshold 1", new JitOptions { Threshold = 1 }),
+        ("threshold 2", new JitOptions { Threshold = 2 }),
+        ("threshold 1, 8 KiB cache, 12-instruction regions, prepared", new JitOptions
+        {
+            Threshold = 1,
+            CacheBytes = 8 << 10,
+            MaxRegionInstructions = 12,
+            Background = work => work(),
+        }),
+    ];
 
     public static TheoryData<int, bool> Cases()
     {
@@ -28,30 +44,35 @@ public sealed class JitRandomLockstepTests(ITestOutputHelper output)
         return data;
     }
 
+    /// <summary>Batch <paramref name="batch"/> (even: M-mode, odd: S-mode with Sv39) of ten programs.</summary>
     [Theory]
     [MemberData(nameof(Cases))]
     public void Random_Programs_Match_The_Interpreter(int batch, bool compressed)
     {
-        var programs = RandomProgramBatch.Assemble(1000 + batch * ProgramsPerBatch, ProgramsPerBatch, compressed);
-        long compiled = 0, traps = 0, instructions = 0;
+        bool supervisor = batch % 2 == 1;
+        var programs = RandomProgramBatch.Assemble(1000 + batch * ProgramsPerBatch, ProgramsPerBatch, compressed, supervisor);
+        long compiled = 0, instructions = 0, flushes = 0;
+        int trapped = 0;
         foreach (var p in programs)
         {
-            foreach (int threshold in (int[])[1, 2])
+            foreach (var (name, options) in Configurations)
             {
-                var jit = JitLockstep.Run(p.CreateMachine, new JitOptions { Threshold = threshold }, p.Seed, $"{p.Name}, threshold {threshold}",
+                var jit = JitLockstep.Run(p.CreateMachine, options, p.Seed, $"{p.Name}, {name}",
                     atEnd: m =>
                     {
-                        if (m.Hart.Mcause != 0)
-                            traps++;
+                        if ((supervisor ? m.Hart.Scause : m.Hart.Mcause) != 0)
+                            trapped++;
                     });
                 compiled += jit.Statistics.BlocksCompiled;
-                output.WriteLine($"{p.Name} t{threshold}: {jit.Statistics}");
+                flushes += jit.Statistics.Flushes;
                 instructions += jit.Statistics.CompiledInstructions + jit.Statistics.ColdInstructions;
-                Assert.True(jit.Statistics.CompiledInstructions > 0, $"{p.Name}: nothing ran compiled");
+                Assert.True(jit.Statistics.CompiledInstructions > 0, $"{p.Name}, {name}: nothing ran compiled");
             }
         }
-        output.WriteLine($"{programs.Count} programs x 2 thresholds: {compiled} blocks compiled, {instructions} instructions, {traps} runs took traps");
-        // The generator's coverage: trapping instructions do occur in a batch.
-        Assert.True(traps > 0, "no program of the batch took a trap");
+        output.WriteLine($"{programs.Count} programs x {Configurations.Length} configurations: {compiled} blocks compiled, " +
+            $"{instructions} instructions, {flushes} cache flushes, {trapped} runs took traps");
+        // The generator's coverage: traps do happen, and the small cache does get flushed.
+        Assert.True(trapped > 0, "no program of the batch took a trap");
+        Assert.True(flushes > 0, "the small translation cache was never flushed");
     }
 }

@@ -211,6 +211,49 @@ public sealed class JitSelfModifyingCodeTests
         """, compressed));
 
     /// <summary>
+    /// A function's immediate rewritten before each of 40 calls (sum 0..39): at threshold 1 its
+    /// page is compiled and invalidated again and again until the engine gives up compiling it
+    /// (after 32 invalidations) and interprets it; the results must not change on the way.
+    /// </summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Page_Rewritten_Over_And_Over(bool compressed)
+    {
+        var engines = JitBareMetal.AssertLockstep("""
+                li s3, 0
+                li a0, 0
+                la s4, many_template
+                lw s5, 0(s4)
+                la s6, many_func
+            many_loop:
+                slli t0, s3, 20
+                or t1, s5, t0
+                sw t1, 0(s6)
+                fence.i
+                jal ra, many_func
+                addi s3, s3, 1
+                li t0, 40
+                blt s3, t0, many_loop
+                TEST_EQ 2, a0, 780
+                j many_end
+                .option push
+                .option norvc
+            many_template:
+                addi a0, a0, 0
+                .balign 4096
+            many_func:
+                addi a0, a0, 0
+                ret
+                .option pop
+                .balign 4096
+            many_end:
+            """, compressed);
+        Assert.True(engines[0].Statistics.Invalidations >= 32, $"threshold 1: {engines[0].Statistics}");
+        Assert.True(engines[1].Statistics.Invalidations > 0, $"threshold 2: {engines[1].Statistics}");
+    }
+
+    /// <summary>
     /// A write from outside the hart (a loader or device DMA through <see cref="Memory.PhysicalBus.Load"/>)
     /// over compiled code: the next run sees the new instruction.
     /// </summary>

@@ -12,16 +12,23 @@ namespace Wemu.Tests.Jit;
 /// a data area (aligned, misaligned and page-crossing, through four base registers), forward
 /// branches, counted loops (nested, with multi-block bodies), calls and returns through
 /// jal/jalr (including jalr with rd == rs1), LR/SC and AMOs, F/D arithmetic, conversions and
-/// moves, CSR reads and writes (mscratch, instret, cycle, fflags, frm), fence and fence.i, and
-/// precise traps (ecall, access faults) handled by an M-mode handler that skips the instruction.
+/// moves, CSR reads and writes (mscratch, instret, cycle, fflags, frm), device accesses (one
+/// reads the instruction count: exact counts before slow paths), fence and fence.i, and
+/// precise traps (ecall, access and page faults, misaligned LR) handled by a handler that skips
+/// the instruction. Programs run in M-mode on physical addresses, or in S-mode under Sv39 (see
+/// <see cref="RandomProgramBatch"/>), where the data area is four scattered 4 KiB pages at
+/// <see cref="SupervisorDataBase"/>, one of them possibly read-only (so stores fault at random).
 /// With RVC enabled the assembler compresses whatever it can, and the generator favours shapes
 /// that compress (rd == rs1, a0..a5, small immediates, sp-relative accesses).
 /// </summary>
 internal sealed class RandomProgramGenerator
 {
-    /// <summary>The data area: four pages, initialised by <see cref="FillData"/>.</summary>
+    /// <summary>The data area: four pages, initialised by <see cref="FillData"/> (physical address).</summary>
     public const ulong DataBase = 0x8010_0000;
     public const int DataSize = 0x4000;
+
+    /// <summary>Where S-mode programs see the data area (Sv39, 4 KiB pages).</summary>
+    public const ulong SupervisorDataBase = 0x4000_0000;
 
     /// <summary>Base registers (fixed for the whole program): s0, s1 and sp, covering pages 0-2; page 3 through tp.</summary>
     private static readonly (string Name, long Offset)[] Bases = [("s0", 0x800), ("s1", 0x1800), ("sp", 0x2800)];
@@ -75,19 +82,32 @@ internal sealed class RandomProgramGenerator
 
     private readonly Random _rng;
     private readonly string _prefix;
+    private readonly bool _supervisor;
+    private readonly long _data;
+    /// <summary>"m" or "s": the privilege's CSR prefix.</summary>
+    private readonly string _x;
     private readonly StringBuilder _main = new();
     private readonly StringBuilder _functions = new();
     private readonly List<(string Label, bool ViaGp)> _functionLabels = [];
     private int _labels;
 
-    private RandomProgramGenerator(int seed, string prefix)
+    private RandomProgramGenerator(int seed, string prefix, bool supervisor)
     {
         _rng = new Random(seed);
         _prefix = prefix;
+        _supervisor = supervisor;
+        _data = (long)(supervisor ? SupervisorDataBase : DataBase);
+        _x = supervisor ? "s" : "m";
     }
 
-    /// <summary>The program for <paramref name="seed"/>; labels start with <paramref name="prefix"/> so many programs fit in one file.</summary>
-    public static string Generate(int seed, string prefix, int chunks = 90) => new RandomProgramGenerator(seed, prefix).Build(chunks);
+    /// <summary>
+    /// The program for <paramref name="seed"/>; labels start with <paramref name="prefix"/> so many
+    /// programs fit in one file. A <paramref name="supervisor"/> program expects to start in S-mode
+    /// with the data area mapped at <see cref="SupervisorDataBase"/>, counters enabled for S, and
+    /// its exceptions delegated to S.
+    /// </summary>
+    public static string Generate(int seed, string prefix, bool supervisor, int chunks = 90) =>
+        new RandomProgramGenerator(seed, prefix, supervisor).Build(chunks);
 
     /// <summary>The initial contents of the data area for <paramref name="seed"/>.</summary>
     public static byte[] FillData(int seed)
@@ -102,11 +122,11 @@ internal sealed class RandomProgramGenerator
         var s = _main;
         // Prologue: trap vector, FS on (Dirty), data bases, every pool register and FP register an edge value.
         s.AppendLine($"    la tp, {_prefix}_trap");
-        s.AppendLine("    csrw mtvec, tp");
+        s.AppendLine($"    csrw {_x}tvec, tp");
         s.AppendLine("    li tp, 0x6000");
-        s.AppendLine("    csrs mstatus, tp");
+        s.AppendLine($"    csrs {_x}status, tp");
         foreach (var (name, offset) in Bases)
-            s.AppendLine($"    li {name}, {Hex((long)DataBase + offset)}");
+            s.AppendLine($"    li {name}, {Hex(_data + offset)}");
         foreach (string r in Pool)
             s.AppendLine($"    li {r}, {Hex(Edge())}");
         for (int f = 0; f < 32; f++)
@@ -144,14 +164,23 @@ internal sealed class RandomProgramGenerator
             f.AppendLine(viaGp ? "    jalr x0, 0(gp)" : "    ret");
         }
 
-        // Trap handler: every generated trapping instruction has a 32-bit encoding; skip it.
+        // Trap handler: skips the trapping instruction (2 or 4 bytes). It may clobber tp (always
+        // loaded right before use) and xscratch (deterministic either way); t0 is restored.
         var t = _functions;
         t.AppendLine("    .balign 4");
         t.AppendLine($"{_prefix}_trap:");
-        t.AppendLine("    csrr tp, mepc");
-        t.AppendLine("    addi tp, tp, 4");
-        t.AppendLine("    csrw mepc, tp");
-        t.AppendLine("    mret");
+        t.AppendLine($"    csrw {_x}scratch, t0");
+        t.AppendLine($"    csrr t0, {_x}epc");
+        t.AppendLine("    lhu tp, 0(t0)");
+        t.AppendLine("    andi tp, tp, 3");
+        t.AppendLine("    addi tp, tp, -3");
+        t.AppendLine("    seqz tp, tp");
+        t.AppendLine("    slli tp, tp, 1");
+        t.AppendLine("    addi tp, tp, 2");
+        t.AppendLine("    add t0, t0, tp");
+        t.AppendLine($"    csrw {_x}epc, t0");
+        t.AppendLine($"    csrr t0, {_x}scratch");
+        t.AppendLine($"    {_x}ret");
 
         return s.ToString() + _functions.ToString();
     }
@@ -205,6 +234,7 @@ internal sealed class RandomProgramGenerator
             case < 89: Atomic(s); break;
             case < 94: CsrOp(s); break;
             case < 97 when !inFunction: Trap(s); break;
+            case < 99: Device(s); break;
             default:
                 s.AppendLine(_rng.Next(6) switch
                 {
@@ -298,18 +328,18 @@ internal sealed class RandomProgramGenerator
                 a = page * 0x1000 - (size > 1 ? _rng.Next(1, size) : _rng.Next(0, 2));
                 break;
         }
-        return (long)DataBase + a;
+        return _data + a;
     }
 
     /// <summary>"imm(base)" reaching <paramref name="address"/>: a fixed base if one reaches it, else tp loaded on the spot.</summary>
     private string Operand(StringBuilder s, long address)
     {
-        var candidates = Bases.Where(b => Math.Abs(address - ((long)DataBase + b.Offset)) <= 2047
-            && address - ((long)DataBase + b.Offset) >= -2048).ToArray();
+        var candidates = Bases.Where(b => Math.Abs(address - (_data + b.Offset)) <= 2047
+            && address - (_data + b.Offset) >= -2048).ToArray();
         if (candidates.Length > 0 && _rng.Next(4) != 0)
         {
             var (name, offset) = candidates[_rng.Next(candidates.Length)];
-            return $"{address - ((long)DataBase + offset)}({name})";
+            return $"{address - (_data + offset)}({name})";
         }
         long imm = Imm12();
         s.AppendLine($"    li tp, {Hex(address - imm)}");
@@ -376,7 +406,7 @@ internal sealed class RandomProgramGenerator
             case 11:
             {
                 int size = d == "d" ? 8 : 4;
-                long address = _rng.Next(4) == 0 ? DataAddress(size) : ((long)DataBase + _rng.Next(0, DataSize - 8)) & ~(size - 1);
+                long address = _rng.Next(4) == 0 ? DataAddress(size) : (_data + _rng.Next(0, DataSize - 8)) & ~(size - 1);
                 string operand = Operand(s, address);
                 s.AppendLine(_rng.Next(2) == 0 ? $"    fl{(d == "d" ? "d" : "w")} {F()}, {operand}" : $"    fs{(d == "d" ? "d" : "w")} {F()}, {operand}");
                 break;
@@ -465,7 +495,7 @@ internal sealed class RandomProgramGenerator
         bool word = _rng.Next(2) == 0;
         int size = word ? 4 : 8;
         string sfx = word ? ".w" : ".d";
-        long address = ((long)DataBase + _rng.Next(0, DataSize - 8)) & ~(size - 1);
+        long address = (_data + _rng.Next(0, DataSize - 8)) & ~(size - 1);
         s.AppendLine($"    li tp, {Hex(address)}");
         if (_rng.Next(3) == 0)
         {
@@ -498,25 +528,37 @@ internal sealed class RandomProgramGenerator
         s.AppendLine(_rng.Next(9) switch
         {
             0 => $"    csrr {Dst()}, instret",
-            1 => $"    csrr {Dst()}, minstret",
+            1 => _supervisor ? $"    csrr {Dst()}, time" : $"    csrr {Dst()}, minstret",
             2 => $"    csrr {Dst()}, cycle",
-            3 => $"    csrw mscratch, {Src()}",
-            4 => $"    csrrs {Dst()}, mscratch, {Src()}",
-            5 => $"    csrrc {Dst()}, mscratch, {Src()}",
-            6 => $"    csrrwi {Dst()}, mscratch, {_rng.Next(32)}",
+            3 => $"    csrw {_x}scratch, {Src()}",
+            4 => $"    csrrs {Dst()}, {_x}scratch, {Src()}",
+            5 => $"    csrrc {Dst()}, {_x}scratch, {Src()}",
+            6 => $"    csrrwi {Dst()}, {_x}scratch, {_rng.Next(32)}",
             7 => $"    csrr {Dst()}, fcsr",
-            _ => $"    csrr {Dst()}, mscratch",
+            _ => $"    csrr {Dst()}, {_x}scratch",
         });
     }
 
-    /// <summary>An instruction that traps (32-bit encodings only, see the handler): ecall, access faults, a misaligned LR.</summary>
+    /// <summary>Device accesses (<see cref="ProbeDevice"/>, identity-mapped in S-mode): the instruction count, the read counter, writes.</summary>
+    private void Device(StringBuilder s)
+    {
+        s.AppendLine($"    li tp, {Hex((long)ProbeDevice.Base)}");
+        s.AppendLine(_rng.Next(6) switch
+        {
+            0 or 1 => $"    ld {Dst()}, 0(tp)",
+            2 => $"    lw {Dst()}, 8(tp)",
+            3 => $"    fld {F()}, 0(tp)",
+            4 => $"    sd {Src()}, 16(tp)",
+            _ => $"    sb {Src()}, 17(tp)",
+        });
+    }
+
+    /// <summary>An instruction that traps: ecall, access faults (page faults in S-mode: VA 0 is unmapped), a misaligned LR.</summary>
     private void Trap(StringBuilder s)
     {
         int kind = _rng.Next(4);
         if (kind == 3)
-            s.AppendLine($"    li tp, {Hex((long)DataBase + _rng.Next(0, DataSize / 8 - 1) * 8 + 4)}");
-        s.AppendLine("    .option push");
-        s.AppendLine("    .option norvc");
+            s.AppendLine($"    li tp, {Hex(_data + _rng.Next(0, DataSize / 8 - 1) * 8 + 4)}");
         s.AppendLine(kind switch
         {
             0 => "    ecall",
@@ -524,6 +566,5 @@ internal sealed class RandomProgramGenerator
             2 => $"    sw {Src()}, {_rng.Next(0, 256) * 4}(zero)",
             _ => $"    lr.d {Dst()}, (tp)",
         });
-        s.AppendLine("    .option pop");
     }
 }
