@@ -52,8 +52,8 @@ internal sealed unsafe class BareHart : IDisposable
 
     public void Write(ulong address, ReadOnlySpan<byte> data) => Bus.Load(address, data);
 
-    /// <summary>The program is done: WFI with nothing pending, or a value in tohost.</summary>
-    public bool Finished => Hart.IsWaiting || (ToHost != 0 && Read64(ToHost) != 0);
+    /// <summary>The program is done: WFI with nothing pending, a value in tohost, or the probe device's halt register written.</summary>
+    public bool Finished => Hart.IsWaiting || Probe.Halted || (ToHost != 0 && Read64(ToHost) != 0);
 
     /// <summary>The HTIF exit code (0 = pass, otherwise the failing test number), or -1 if none.</summary>
     public int ExitCode

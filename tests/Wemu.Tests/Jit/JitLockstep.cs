@@ -94,7 +94,7 @@ internal static class JitLockstep
         Csr("reservation", a.ReservationAddress, b.ReservationAddress);
         if (a.GetRegister(0) != 0 || b.GetRegister(0) != 0)
             diffs.Add($"x0 0x{a.GetRegister(0):x} vs 0x{b.GetRegister(0):x}");
-        if (ma.Probe.Reads != mb.Probe.Reads || ma.Probe.WriteLog != mb.Probe.WriteLog)
+        if (ma.Probe.Reads != mb.Probe.Reads || ma.Probe.WriteLog != mb.Probe.WriteLog || ma.Probe.Halted != mb.Probe.Halted)
             diffs.Add($"device reads {ma.Probe.Reads} vs {mb.Probe.Reads}, write log 0x{ma.Probe.WriteLog:x} vs 0x{mb.Probe.WriteLog:x}");
         if (a.IsWaiting != b.IsWaiting)
             diffs.Add($"waiting {a.IsWaiting} vs {b.IsWaiting}");

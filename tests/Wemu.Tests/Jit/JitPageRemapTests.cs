@@ -176,4 +176,64 @@ public sealed class JitPageRemapTests
         foreach (var jit in engines)
             Assert.True(jit.Statistics.Invalidations > 0, jit.Statistics.ToString());
     }
+
+    /// <summary>
+    /// Compiled code uses the permissions of the privilege it runs in: user code touches a user
+    /// page (its TLB entry is then valid for U) and faults into S; the S handler, still in the
+    /// same interpreter run, loops until the loop is compiled and finally loads from the user
+    /// page, which S may not do without SUM: a load page fault, not the user's translation.
+    /// </summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Supervisor_Code_After_A_User_Trap_Uses_Supervisor_Permissions(bool compressed) => JitBareMetal.AssertLockstep(
+        Cpu.RiscV.PrivAsm.WithPaging + """
+            PTE_AT pt_l0, 19, ua_u_code, PTE_V | PTE_R | PTE_X | PTE_U | PTE_A
+            SATP_SV39
+            la t1, ua_s_handler
+            csrw stvec, t1
+            li t1, 1 << 13
+            csrw medeleg, t1
+            la s8, ua_unexpected
+            li s5, 0
+            li a1, 0x4000
+            li a2, 0x9000
+            GOTO_VA 0, 0x13000
+        ua_unexpected:
+            li gp, 99
+            j fail
+            .balign 4
+        ua_s_handler:
+            bnez s5, ua_fault
+            li s5, 1
+            li s2, 6
+            li a3, 0x9000
+        1:  ld a0, 0(a3)
+            addi s2, s2, -1
+            li t0, 1
+            bne s2, t0, 2f
+            li a3, 0x4000
+        2:  bnez s2, 1b
+            li gp, 2
+            j fail
+        ua_fault:
+            csrr t0, scause
+            TEST_EQ 3, t0, 13
+            csrr t0, stval
+            TEST_EQ 4, t0, 0x4000
+            csrr t0, sepc
+            la t1, 1b
+            li gp, 5
+            bne t0, t1, fail
+            TEST_EQ 6, s2, 1
+            j 9f
+            .balign 4096
+        ua_u_code:
+            ld a0, 0(a1)
+            ld a0, 0(a2)
+            li gp, 7
+            j fail
+            .balign 4096
+        9:
+        """, compressed);
 }

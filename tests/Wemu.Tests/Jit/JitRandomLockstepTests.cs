@@ -1,3 +1,4 @@
+using Wemu.Cpu.RiscV;
 using Wemu.Jit;
 using Xunit;
 using Xunit.Abstractions;
@@ -7,8 +8,9 @@ namespace Wemu.Tests.Jit;
 /// <summary>
 /// Random differential tests: seeded random RV64GC programs (<see cref="RandomProgramGenerator"/>)
 /// run on the JIT and, in lockstep, on the interpreter (the reference); after every JIT slice the
-/// whole architectural state and RAM must match. Half the batches run in M-mode on physical
-/// addresses, half in S-mode under Sv39; each program is built without and with RVC. Each runs
+/// whole architectural state, RAM and device state must match. The batches run in M-mode on
+/// physical addresses, in S-mode under Sv39 and in U-mode under Sv39 (trapping to S and back);
+/// each program is built without and with RVC. Each runs
 /// with three JIT configurations: threshold 1 (everything compiled on first sight), threshold 2
 /// (blocks turn hot in the middle of the program, so cold interpreted code, compiled code and
 /// the switch between them all meet), and threshold 1 with a tiny translation cache (flushed
@@ -44,13 +46,13 @@ public sealed class JitRandomLockstepTests(ITestOutputHelper output)
         return data;
     }
 
-    /// <summary>Batch <paramref name="batch"/> (even: M-mode, odd: S-mode with Sv39) of ten programs.</summary>
+    /// <summary>Batch <paramref name="batch"/> of ten programs, in M-, S- or U-mode by turns.</summary>
     [Theory]
     [MemberData(nameof(Cases))]
     public void Random_Programs_Match_The_Interpreter(int batch, bool compressed)
     {
-        bool supervisor = batch % 2 == 1;
-        var programs = RandomProgramBatch.Assemble(1000 + batch * ProgramsPerBatch, ProgramsPerBatch, compressed, supervisor);
+        int mode = (batch % 3) switch { 0 => RiscVHart.PrivMachine, 1 => RiscVHart.PrivSupervisor, _ => RiscVHart.PrivUser };
+        var programs = RandomProgramBatch.Assemble(1000 + batch * ProgramsPerBatch, ProgramsPerBatch, compressed, mode);
         long compiled = 0, instructions = 0, flushes = 0;
         int trapped = 0;
         foreach (var p in programs)
@@ -60,7 +62,7 @@ public sealed class JitRandomLockstepTests(ITestOutputHelper output)
                 var jit = JitLockstep.Run(p.CreateMachine, options, p.Seed, $"{p.Name}, {name}",
                     atEnd: m =>
                     {
-                        if ((supervisor ? m.Hart.Scause : m.Hart.Mcause) != 0)
+                        if ((mode == RiscVHart.PrivMachine ? m.Hart.Mcause : m.Hart.Scause) != 0)
                             trapped++;
                     });
                 compiled += jit.Statistics.BlocksCompiled;

@@ -8,7 +8,8 @@ namespace Wemu.Tests.Jit;
 /// strictly as memory: offset 0 reads the hart's instruction count at the moment of the access
 /// (compiled code must publish exactly how many instructions it retired before a slow path, as
 /// an <c>-icount</c> clock needs), offset 8 reads a counter that counts its reads (order and
-/// number of reads), and every write is folded into <see cref="WriteLog"/>.
+/// number of reads), and every write is folded into <see cref="WriteLog"/>; a write to offset 24
+/// also halts the program (<see cref="Halted"/>: how U-mode programs end).
 /// </summary>
 internal sealed class ProbeDevice(RiscVHart hart) : IMmioDevice
 {
@@ -18,6 +19,8 @@ internal sealed class ProbeDevice(RiscVHart hart) : IMmioDevice
     public ulong Reads { get; private set; }
 
     public ulong WriteLog { get; private set; }
+
+    public bool Halted { get; private set; }
 
     public ulong Read(ulong offset, int size)
     {
@@ -30,6 +33,10 @@ internal sealed class ProbeDevice(RiscVHart hart) : IMmioDevice
         return size == 8 ? v : v & ((1UL << (8 * size)) - 1);
     }
 
-    public void Write(ulong offset, int size, ulong value) =>
+    public void Write(ulong offset, int size, ulong value)
+    {
         WriteLog = (WriteLog * 1_000_003) ^ (offset << 56) ^ ((ulong)size << 48) ^ value;
+        if (offset == RandomProgramGenerator.HaltOffset)
+            Halted = true;
+    }
 }

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using Wemu.Cpu.RiscV;
 
 namespace Wemu.Tests.Jit;
 
@@ -15,9 +16,10 @@ namespace Wemu.Tests.Jit;
 /// moves, CSR reads and writes (mscratch, instret, cycle, fflags, frm), device accesses (one
 /// reads the instruction count: exact counts before slow paths), fence and fence.i, and
 /// precise traps (ecall, access and page faults, misaligned LR) handled by a handler that skips
-/// the instruction. Programs run in M-mode on physical addresses, or in S-mode under Sv39 (see
-/// <see cref="RandomProgramBatch"/>), where the data area is four scattered 4 KiB pages at
-/// <see cref="SupervisorDataBase"/>, one of them possibly read-only (so stores fault at random).
+/// the instruction. Programs run in M-mode on physical addresses, or in S-mode or U-mode under
+/// Sv39 (see <see cref="RandomProgramBatch"/>), where the data area is four scattered 4 KiB pages
+/// at <see cref="VirtualDataBase"/>, one of them possibly read-only (so stores fault at random);
+/// U-mode programs trap to an S-mode handler and back.
 /// With RVC enabled the assembler compresses whatever it can, and the generator favours shapes
 /// that compress (rd == rs1, a0..a5, small immediates, sp-relative accesses).
 /// </summary>
@@ -27,8 +29,11 @@ internal sealed class RandomProgramGenerator
     public const ulong DataBase = 0x8010_0000;
     public const int DataSize = 0x4000;
 
-    /// <summary>Where S-mode programs see the data area (Sv39, 4 KiB pages).</summary>
-    public const ulong SupervisorDataBase = 0x4000_0000;
+    /// <summary>Where S-mode and U-mode programs see the data area (Sv39, 4 KiB pages).</summary>
+    public const ulong VirtualDataBase = 0x4000_0000;
+
+    /// <summary>A U-mode program ends by writing this register of the <see cref="ProbeDevice"/> (WFI is illegal in U-mode).</summary>
+    public const int HaltOffset = 24;
 
     /// <summary>Base registers (fixed for the whole program): s0, s1 and sp, covering pages 0-2; page 3 through tp.</summary>
     private static readonly (string Name, long Offset)[] Bases = [("s0", 0x800), ("s1", 0x1800), ("sp", 0x2800)];
@@ -82,32 +87,33 @@ internal sealed class RandomProgramGenerator
 
     private readonly Random _rng;
     private readonly string _prefix;
-    private readonly bool _supervisor;
+    private readonly int _mode;
     private readonly long _data;
-    /// <summary>"m" or "s": the privilege's CSR prefix.</summary>
+    /// <summary>"m" or "s": the trap handler's CSR prefix.</summary>
     private readonly string _x;
     private readonly StringBuilder _main = new();
     private readonly StringBuilder _functions = new();
     private readonly List<(string Label, bool ViaGp)> _functionLabels = [];
     private int _labels;
 
-    private RandomProgramGenerator(int seed, string prefix, bool supervisor)
+    private RandomProgramGenerator(int seed, string prefix, int mode)
     {
         _rng = new Random(seed);
         _prefix = prefix;
-        _supervisor = supervisor;
-        _data = (long)(supervisor ? SupervisorDataBase : DataBase);
-        _x = supervisor ? "s" : "m";
+        _mode = mode;
+        _data = (long)(mode == RiscVHart.PrivMachine ? DataBase : VirtualDataBase);
+        _x = mode == RiscVHart.PrivMachine ? "m" : "s";
     }
 
     /// <summary>
-    /// The program for <paramref name="seed"/>; labels start with <paramref name="prefix"/> so many
-    /// programs fit in one file. A <paramref name="supervisor"/> program expects to start in S-mode
-    /// with the data area mapped at <see cref="SupervisorDataBase"/>, counters enabled for S, and
-    /// its exceptions delegated to S.
+    /// The program for <paramref name="seed"/>, to run in privilege <paramref name="mode"/>; labels
+    /// start with <paramref name="prefix"/> so many programs fit in one file, and the trap handler
+    /// is <c>{prefix}_trap</c>. An S-mode or U-mode program expects to start with the data area
+    /// mapped at <see cref="VirtualDataBase"/>, counters enabled and its exceptions delegated to S;
+    /// a U-mode one also with stvec, FS and SUM set up (it cannot do that itself).
     /// </summary>
-    public static string Generate(int seed, string prefix, bool supervisor, int chunks = 90) =>
-        new RandomProgramGenerator(seed, prefix, supervisor).Build(chunks);
+    public static string Generate(int seed, string prefix, int mode, int chunks = 90) =>
+        new RandomProgramGenerator(seed, prefix, mode).Build(chunks);
 
     /// <summary>The initial contents of the data area for <paramref name="seed"/>.</summary>
     public static byte[] FillData(int seed)
@@ -121,10 +127,13 @@ internal sealed class RandomProgramGenerator
     {
         var s = _main;
         // Prologue: trap vector, FS on (Dirty), data bases, every pool register and FP register an edge value.
-        s.AppendLine($"    la tp, {_prefix}_trap");
-        s.AppendLine($"    csrw {_x}tvec, tp");
-        s.AppendLine("    li tp, 0x6000");
-        s.AppendLine($"    csrs {_x}status, tp");
+        if (_mode != RiscVHart.PrivUser)
+        {
+            s.AppendLine($"    la tp, {_prefix}_trap");
+            s.AppendLine($"    csrw {_x}tvec, tp");
+            s.AppendLine("    li tp, 0x6000");
+            s.AppendLine($"    csrs {_x}status, tp");
+        }
         foreach (var (name, offset) in Bases)
             s.AppendLine($"    li {name}, {Hex(_data + offset)}");
         foreach (string r in Pool)
@@ -148,7 +157,15 @@ internal sealed class RandomProgramGenerator
             Chunk(s, depth: 0, inFunction: false);
 
         s.AppendLine($"{_prefix}_end:");
-        s.AppendLine("    wfi");
+        if (_mode == RiscVHart.PrivUser)
+        {
+            s.AppendLine($"    li tp, {Hex((long)ProbeDevice.Base)}");
+            s.AppendLine($"    sd zero, {HaltOffset}(tp)");
+        }
+        else
+        {
+            s.AppendLine("    wfi");
+        }
         s.AppendLine($"    j {_prefix}_end");
 
         // Leaf functions: straight-line code with forward branches, no loops, no calls.
@@ -166,6 +183,8 @@ internal sealed class RandomProgramGenerator
 
         // Trap handler: skips the trapping instruction (2 or 4 bytes). It may clobber tp (always
         // loaded right before use) and xscratch (deterministic either way); t0 is restored.
+        // For U-mode programs it runs in S-mode (at an S-only alias of the code, reading the U
+        // code through SUM).
         var t = _functions;
         t.AppendLine("    .balign 4");
         t.AppendLine($"{_prefix}_trap:");
@@ -525,10 +544,11 @@ internal sealed class RandomProgramGenerator
 
     private void CsrOp(StringBuilder s)
     {
-        s.AppendLine(_rng.Next(9) switch
+        // U-mode: the counters and the FP CSRs only (sscratch would be an illegal instruction).
+        s.AppendLine(_rng.Next(_mode == RiscVHart.PrivUser ? 3 : 9) switch
         {
             0 => $"    csrr {Dst()}, instret",
-            1 => _supervisor ? $"    csrr {Dst()}, time" : $"    csrr {Dst()}, minstret",
+            1 => _mode == RiscVHart.PrivMachine ? $"    csrr {Dst()}, minstret" : $"    csrr {Dst()}, time",
             2 => $"    csrr {Dst()}, cycle",
             3 => $"    csrw {_x}scratch, {Src()}",
             4 => $"    csrrs {Dst()}, {_x}scratch, {Src()}",
@@ -553,10 +573,10 @@ internal sealed class RandomProgramGenerator
         });
     }
 
-    /// <summary>An instruction that traps: ecall, access faults (page faults in S-mode: VA 0 is unmapped), a misaligned LR.</summary>
+    /// <summary>An instruction that traps: ecall, access faults (VA 0 is mapped to nothing), a misaligned LR, in U-mode a supervisor CSR.</summary>
     private void Trap(StringBuilder s)
     {
-        int kind = _rng.Next(4);
+        int kind = _rng.Next(_mode == RiscVHart.PrivUser ? 5 : 4);
         if (kind == 3)
             s.AppendLine($"    li tp, {Hex(_data + _rng.Next(0, DataSize / 8 - 1) * 8 + 4)}");
         s.AppendLine(kind switch
@@ -564,7 +584,8 @@ internal sealed class RandomProgramGenerator
             0 => "    ecall",
             1 => $"    ld {Dst()}, {_rng.Next(0, 256) * 8}(zero)",
             2 => $"    sw {Src()}, {_rng.Next(0, 256) * 4}(zero)",
-            _ => $"    lr.d {Dst()}, (tp)",
+            3 => $"    lr.d {Dst()}, (tp)",
+            _ => $"    csrr {Dst()}, sscratch",   // U-mode: illegal instruction
         });
     }
 }
