@@ -321,13 +321,55 @@ internal sealed class RandomProgramGenerator
         });
     }
 
-    /// <summary>An operation on freshly loaded edge values, so division by zero, MIN/-1 and big shifts happen for sure.</summary>
+    private static readonly string[] DivRem = ["div", "divu", "rem", "remu", "divw", "divuw", "remw", "remuw"];
+
+    private static readonly string[] ShiftsByRegister = ["sll", "srl", "sra", "sllw", "srlw", "sraw"];
+
+    /// <summary>The operand pairs division must get right (Unpriv. 7.2): by zero, and the overflowing MIN / -1, 64 and 32 bits.</summary>
+    private static readonly (long A, long B)[] DivisionEdges =
+    [
+        (long.MinValue, -1), (int.MinValue, -1), (unchecked((long)0xFFFF_FFFF_8000_0000UL), -1), (0x8000_0000, -1),
+        (12345, 0), (-7, 0), (0, 0), (long.MinValue, 0), (-1, -1), (long.MinValue, 1), (-7, 2), (7, -2), (int.MinValue, 0x1_0000_0000),
+    ];
+
+    /// <summary>
+    /// An operation on freshly loaded edge values, so division by zero, MIN/-1 and big shifts
+    /// happen for sure; half the time after a block boundary, so the operands are registers at
+    /// run time rather than constants the JIT folds.
+    /// </summary>
     private void EdgeAlu(StringBuilder s)
     {
         string a = Reg(), b = Reg();
-        s.AppendLine($"    li {a}, {Hex(EdgeValues[_rng.Next(EdgeValues.Length)])}");
-        s.AppendLine($"    li {b}, {Hex(EdgeValues[_rng.Next(EdgeValues.Length)])}");
-        s.AppendLine($"    {RegReg[_rng.Next(RegReg.Length)]} {Dst()}, {a}, {b}");
+        while (b == a)
+            b = Reg();
+        string op;
+        long va, vb;
+        switch (_rng.Next(3))
+        {
+            case 0:
+                (va, vb) = DivisionEdges[_rng.Next(DivisionEdges.Length)];
+                op = DivRem[_rng.Next(DivRem.Length)];
+                break;
+            case 1:
+                va = EdgeValues[_rng.Next(EdgeValues.Length)];
+                vb = new long[] { 0, 1, 31, 32, 33, 63, 64, -1, -32 }[_rng.Next(9)];
+                op = ShiftsByRegister[_rng.Next(ShiftsByRegister.Length)];
+                break;
+            default:
+                va = EdgeValues[_rng.Next(EdgeValues.Length)];
+                vb = EdgeValues[_rng.Next(EdgeValues.Length)];
+                op = RegReg[_rng.Next(RegReg.Length)];
+                break;
+        }
+        s.AppendLine($"    li {a}, {Hex(va)}");
+        s.AppendLine($"    li {b}, {Hex(vb)}");
+        if (_rng.Next(2) == 0)
+        {
+            string next = NewLabel();
+            s.AppendLine($"    j {next}");
+            s.AppendLine($"{next}:");
+        }
+        s.AppendLine($"    {op} {Dst()}, {a}, {b}");
     }
 
     /// <summary>An address in the data area for an access of <paramref name="size"/> bytes: aligned, misaligned or page-crossing.</summary>
