@@ -8,7 +8,8 @@ namespace Wemu.Tests.Jit;
 /// Seeded random RV64GC programs for lockstep tests, as assembly text. A program is position
 /// independent (it runs wherever its page-aligned code is loaded) and always terminates: loops
 /// count down a reserved register, calls go to leaf functions placed after the main body, and
-/// the end is a WFI. What it covers: RV64IM with edge operands (0, -1, INT_MIN, INT_MAX, shifts
+/// the end is a WFI (in U-mode, where WFI is illegal, a write to the <see cref="ProbeDevice"/>'s
+/// halt register). What it covers: RV64IM with edge operands (0, -1, INT_MIN, INT_MAX, shifts
 /// by 0/31/32/63, division by zero and MIN/-1, the *W forms), loads and stores of every size to
 /// a data area (aligned, misaligned and page-crossing, through four base registers), forward
 /// branches, counted loops (nested, with multi-block bodies), calls and returns through
