@@ -30,9 +30,6 @@ internal sealed unsafe class RiscVTranslator
 
     public RiscVTranslator(int maxInstructions = 256) => _maxInstructions = maxInstructions;
 
-    /// <summary>Instructions the last translation sent back to the interpreter (system, CSR, illegal).</summary>
-    public int InterpretedExits { get; private set; }
-
     /// <summary>
     /// Translates the region entered at <paramref name="entryPc"/>; <paramref name="page"/> is the
     /// host address of its (executable) page. <paramref name="include"/> says whether another
@@ -49,7 +46,6 @@ internal sealed unsafe class RiscVTranslator
         _work.Clear();
         _stubs.Clear();
         _total = 0;
-        InterpretedExits = 0;
 
         LabelFor(entryPc);
         while (_work.Count > 0)
@@ -187,7 +183,6 @@ internal sealed unsafe class RiscVTranslator
             RvOp op = RvOpcodeTable.Decode(inst);
             if (IsUntranslated(op))
             {
-                InterpretedExits++;
                 f.Exit(IrExitKind.Interpret, pc, k);
                 return;
             }
@@ -287,8 +282,7 @@ internal sealed unsafe class RiscVTranslator
                     break;
 
                 case < RvOp.FirstFloat:
-                    InterpretedExits++;
-                    f.Exit(IrExitKind.Interpret, pc, k);
+                        f.Exit(IrExitKind.Interpret, pc, k);
                     return;
 
                 default:
