@@ -12,6 +12,16 @@ public sealed class JitStatistics
     public long InstructionsCompiled { get; internal set; }
 
     private long _compileTicks;
+    private long _translateTicks;
+
+    /// <summary>Of <see cref="CompileTicks"/>, the part spent on the machine thread (guest -> IR -> IL), in Stopwatch ticks.</summary>
+    public long TranslateTicks { get => Interlocked.Read(ref _translateTicks); internal set => _translateTicks = value; }
+
+    internal void AddTranslateTicks(long ticks)
+    {
+        Interlocked.Add(ref _translateTicks, ticks);
+        Interlocked.Add(ref _compileTicks, ticks);
+    }
 
     /// <summary>Time translating and compiling (including the runtime's compile to native code), in Stopwatch ticks.</summary>
     public long CompileTicks { get => Interlocked.Read(ref _compileTicks); internal set => _compileTicks = value; }
@@ -39,7 +49,8 @@ public sealed class JitStatistics
     public long Flushes { get; internal set; }
 
     public override string ToString() =>
-        $"{BlocksCompiled} blocks compiled ({InstructionsCompiled} guest instructions) in {CompileTime.TotalMilliseconds:F0} ms, " +
+        $"{BlocksCompiled} blocks compiled ({InstructionsCompiled} guest instructions) in {CompileTime.TotalMilliseconds:F0} ms " +
+        $"({Stopwatch.GetElapsedTime(0, TranslateTicks).TotalMilliseconds:F0} ms translating on the machine thread), " +
         $"cache {CacheBytes / 1024} KiB, {Invalidations} invalidated, {Flushes} flushes; instructions: " +
         $"{CompiledInstructions} compiled, {ColdInstructions} cold in the interpreter, {Fallbacks} fallbacks to the interpreter";
 }

@@ -114,6 +114,40 @@ public sealed class JitPageRemapTests
             TEST_EQ 6, a1, 1013
         """, compressed);
 
+    /// <summary>
+    /// The same remap fenced with sfence.vma for that one address (Linux's flush_tlb_page), after
+    /// fences of other pages (data and code) that must not hide it: the single-page flush has to
+    /// drop the compiled code's cached translation too.
+    /// </summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Remapped_Page_Runs_Its_New_Code_After_An_Address_Fence(bool compressed) => JitBareMetal.AssertLockstep(Setup + """
+            RM_PTE rm_l0, 16, rm_code_a, RM_RX
+            RM_PTE rm_l0, 17, rm_code_b, RM_RX
+            RM_SATP rm_root
+            GOTO_MODE 1, 1f
+        1:  li a1, 0
+            RM_CALL 0x10000, 10
+            RM_CALL 0x11000, 1
+            TEST_EQ 2, a1, 110
+            RM_PTE rm_l0, 16, rm_code_b, RM_RX
+            li t0, 0x12000
+            sfence.vma t0
+            li t0, 0x11000
+            sfence.vma t0
+            li t0, 0x10000
+            sfence.vma t0
+            RM_CALL 0x10000, 10
+            TEST_EQ 3, a1, 1110
+            TEST_EQ 4, a0, 0x10004
+            RM_PTE rm_l0, 16, rm_code_a, RM_RX
+            li t0, 0x10abc
+            sfence.vma t0, zero
+            RM_CALL 0x10000, 3
+            TEST_EQ 5, a1, 1113
+        """, compressed);
+
     /// <summary>The same virtual page in two address spaces (two roots, switched through satp) holds different code.</summary>
     [Theory]
     [InlineData(false)]

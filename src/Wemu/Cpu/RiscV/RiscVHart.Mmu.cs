@@ -17,10 +17,49 @@ public sealed unsafe partial class RiscVHart
             t[i].TagExec = TlbEntry.Invalid;
         }
         TlbGeneration++;
+        CachedCodePages = 0;
     }
 
-    /// <summary>Bumped on every flush; engines holding cached translations (fetch page) compare it.</summary>
+    /// <summary>
+    /// sfence.vma with an address (Priv. spec 4.2.1): drops the translations of that one page in every
+    /// MMU context. The TLB caches only leaf translations, one 4 KiB granule per entry, so this is
+    /// exact. Linux issues thousands of these while booting (one per changed PTE); a full flush for
+    /// each cost page walks and the JIT's whole jump cache.
+    /// </summary>
+    public void FlushTlbPage(ulong va)
+    {
+        ulong page = va >> 12;
+        int index = (int)(page & TlbMask);
+        for (int c = 0; c < MmuContexts; c++)
+        {
+            ref TlbEntry e = ref Tlb[(c << TlbBits) | index];
+            e.TagRead = TlbEntry.Invalid;
+            e.TagWrite = TlbEntry.Invalid;
+            e.TagExec = TlbEntry.Invalid;
+        }
+        ulong bit = CodePageBit(page);
+        if ((CachedCodePages & bit) != 0)
+        {
+            // An engine may hold a translation of a pc in this page (the JIT's jump cache): let it go.
+            TlbGeneration++;
+            CachedCodePages = 0;
+        }
+    }
+
+    /// <summary>Bumped on every flush that may affect code an engine cached (a full flush, or a page
+    /// flush of a page in <see cref="CachedCodePages"/>); engines holding translations compare it.</summary>
     internal uint TlbGeneration;
+
+    /// <summary>
+    /// A 64-bit Bloom filter of the virtual pages engines cached translations for since the last
+    /// <see cref="TlbGeneration"/> change (<see cref="NoteCachedCodePage"/>): a page flush bumps the
+    /// generation only if it may hit one of them.
+    /// </summary>
+    internal ulong CachedCodePages;
+
+    internal void NoteCachedCodePage(ulong va) => CachedCodePages |= CodePageBit(va >> 12);
+
+    private static ulong CodePageBit(ulong page) => 1UL << (int)((page * 0x9E3779B97F4A7C15UL) >> 58);
 
     private bool TranslationOn => (Satp >> 60) != 0;
 

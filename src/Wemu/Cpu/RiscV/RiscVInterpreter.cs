@@ -391,7 +391,11 @@ public sealed unsafe class RiscVInterpreter : IRiscVEngine
             case RvOp.SfenceVma:
                 if (h.Priv == RiscVHart.PrivUser || (h.Priv == RiscVHart.PrivSupervisor && (h.Mstatus & RvStatus.Tvm) != 0))
                     return h.Fault(RvException.IllegalInstruction, inst);
-                h.FlushTlb();
+                int rs1 = (int)((inst >> 15) & 31);
+                if (rs1 != 0)
+                    h.FlushTlbPage(h.X[rs1]);
+                else
+                    h.FlushTlb();
                 h.Pc += len;
                 return true;
             default:

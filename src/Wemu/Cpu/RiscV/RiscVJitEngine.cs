@@ -69,6 +69,7 @@ public sealed unsafe class RiscVJitEngine : IRiscVEngine
             RiscVBlock? block = entry.Pc == pc && entry.Stamp == stamp ? entry.Block : null;
             if (block == null && _hot.Bump(pc) && (block = Lookup(h, pc)) != null)
             {
+                h.NoteCachedCodePage(pc);
                 entry.Pc = pc;
                 entry.Stamp = stamp;
                 entry.Block = block;
@@ -192,7 +193,7 @@ public sealed unsafe class RiscVJitEngine : IRiscVEngine
         var function = _translator.Translate(block.VirtualPc, page, _hot.HasRun);
         IrPipeline.Run(function);
         var code = IlBackend.Compile<RiscVHart>(function, RiscVJitHelpers.Abi, out block.IlSize);
-        Statistics.AddCompileTicks(Stopwatch.GetTimestamp() - start);
+        Statistics.AddTranslateTicks(Stopwatch.GetTimestamp() - start);
         if (Options.Background is { } background)
         {
             // The runtime compiles the IL to native code on the first call: make that call on
