@@ -5,11 +5,20 @@ namespace Wemu.Jit;
 /// <summary>What the JIT did: printed by <c>-d jit</c> and by the benchmarks.</summary>
 public sealed class JitStatistics
 {
+    private long _blocksCompiled, _instructionsCompiled;
+
     /// <summary>Regions compiled (including recompilations after invalidation).</summary>
-    public long BlocksCompiled { get; internal set; }
+    public long BlocksCompiled => Interlocked.Read(ref _blocksCompiled);
 
     /// <summary>Guest instructions in all compiled regions.</summary>
-    public long InstructionsCompiled { get; internal set; }
+    public long InstructionsCompiled => Interlocked.Read(ref _instructionsCompiled);
+
+    /// <summary>Counts a compiled region (from any thread).</summary>
+    internal void AddCompiled(int guestInstructions)
+    {
+        Interlocked.Increment(ref _blocksCompiled);
+        Interlocked.Add(ref _instructionsCompiled, guestInstructions);
+    }
 
     private long _compileTicks;
     private long _translateTicks;

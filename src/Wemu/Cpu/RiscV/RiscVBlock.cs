@@ -16,12 +16,17 @@ internal sealed class RiscVBlock
 
     public JitCode<RiscVHart>? Code;
 
-    /// <summary>Compiled code being prepared on another thread; becomes <see cref="Code"/> once <see cref="Prepared"/>.</summary>
+    /// <summary>Handed to the background worker, which translates and compiles it and then sets <see cref="Prepared"/>.</summary>
+    public bool Requested;
+
+    /// <summary>Compiled code prepared on another thread (null if translation failed); becomes <see cref="Code"/> once <see cref="Prepared"/>.</summary>
     public JitCode<RiscVHart>? Pending;
 
     public volatile bool Prepared;
 
     public int IlSize;
+
+    public int GuestInstructions;
 
     /// <summary>The compiled code has run once (the runtime compiled it to native code then).</summary>
     public bool Ran;

@@ -30,7 +30,10 @@ public sealed unsafe class RiscVJitEngine : IRiscVEngine
 
     private readonly RiscVInterpreter _interpreter;
     private readonly HotTable _hot;
+    private const int PageSize = 4096;
+
     private readonly RiscVTranslator _translator;
+    private readonly RiscVTranslator _backgroundTranslator;
     private readonly Dictionary<(ulong Physical, ulong Virtual), RiscVBlock> _blocks = [];
     private readonly Dictionary<ulong, List<RiscVBlock>> _blocksByPage = [];
     private readonly Dictionary<ulong, int> _pageInvalidations = [];
@@ -45,6 +48,7 @@ public sealed unsafe class RiscVJitEngine : IRiscVEngine
         _hot = new HotTable(Options.Threshold);
         _interpreter = new RiscVInterpreter(_hot);
         _translator = new RiscVTranslator(Options.MaxRegionInstructions);
+        _backgroundTranslator = new RiscVTranslator(Options.MaxRegionInstructions);
     }
 
     public string Name => "jit";
@@ -76,13 +80,10 @@ public sealed unsafe class RiscVJitEngine : IRiscVEngine
             }
             if (block != null && block.Code == null)
             {
-                if (block.Pending != null)
+                if (block.Requested)
                 {
                     if (block.Prepared)
-                    {
-                        block.Code = block.Pending;
-                        block.Pending = null;
-                    }
+                        Install(block);
                 }
                 else if (!block.NoCompile)
                 {
@@ -189,39 +190,89 @@ public sealed unsafe class RiscVJitEngine : IRiscVEngine
             _blocks[(block.PhysicalPc, block.VirtualPc)] = block;
             _blocksByPage[physPage] = [block];
         }
-        long start = Stopwatch.GetTimestamp();
-        var function = _translator.Translate(block.VirtualPc, page, _hot.HasRun);
-        IrPipeline.Run(function);
-        var code = IlBackend.Compile<RiscVHart>(function, RiscVJitHelpers.Abi, out block.IlSize);
-        Statistics.AddTranslateTicks(Stopwatch.GetTimestamp() - start);
+        if (!_bus!.IsCodePage(physPage))
+        {
+            _bus.MarkCodePage(physPage);
+            h.ProtectCodePage(physPage);
+        }
         if (Options.Background is { } background)
         {
-            // The runtime compiles the IL to native code on the first call: make that call on
-            // another thread (a negative budget returns at once) while the interpreter goes on.
-            block.Pending = code;
+            // Translation and the runtime's compile to native code (on the first call; a negative
+            // budget returns at once) run on another thread while the interpreter goes on. They
+            // work on a snapshot of the page and of which of its pcs have run: the page is already
+            // marked as code, so a guest write after this point drops the block (it is never
+            // installed), and nothing the worker reads belongs to the machine.
+            long start = Stopwatch.GetTimestamp();
+            var snapshot = new byte[PageSize + PageSize / 16];
+            new ReadOnlySpan<byte>(page, PageSize).CopyTo(snapshot);
+            ulong pageBase = block.VirtualPc & ~(ulong)(PageSize - 1);
+            for (int i = 0; i < PageSize / 2; i++)
+            {
+                if (_hot.HasRun(pageBase + (ulong)(2 * i)))
+                    snapshot[PageSize + (i >> 3)] |= (byte)(1 << (i & 7));
+            }
+            Statistics.AddTranslateTicks(Stopwatch.GetTimestamp() - start);
+            block.Requested = true;
             block.Ran = true;
             var stats = Statistics;
+            var translator = _backgroundTranslator;
             background(() =>
             {
                 long t0 = Stopwatch.GetTimestamp();
-                code(null!, null, null, -1);
+                try
+                {
+                    JitCode<RiscVHart> code;
+                    lock (translator)
+                    {
+                        fixed (byte* p = snapshot)
+                        {
+                            byte* hasRun = p + PageSize;
+                            var function = translator.Translate(block.VirtualPc, p,
+                                pc => (hasRun[(pc & (PageSize - 1)) >> 4] & (1 << (int)((pc >> 1) & 7))) != 0);
+                            IrPipeline.Run(function);
+                            code = IlBackend.Compile<RiscVHart>(function, RiscVJitHelpers.Abi, out block.IlSize);
+                            block.GuestInstructions = function.GuestInstructions;
+                        }
+                    }
+                    code(null!, null, null, -1);
+                    block.Pending = code;
+                    stats.AddCompiled(block.GuestInstructions);
+                }
+                catch (Exception)
+                {
+                    block.Pending = null;   // a translator bug must not take the machine down: interpret it
+                }
                 stats.AddCompileTicks(Stopwatch.GetTimestamp() - t0);
                 block.Prepared = true;
             });
         }
         else
         {
-            block.Code = code;
+            long start = Stopwatch.GetTimestamp();
+            var function = _translator.Translate(block.VirtualPc, page, _hot.HasRun);
+            IrPipeline.Run(function);
+            block.Pending = IlBackend.Compile<RiscVHart>(function, RiscVJitHelpers.Abi, out block.IlSize);
+            block.GuestInstructions = function.GuestInstructions;
+            Statistics.AddTranslateTicks(Stopwatch.GetTimestamp() - start);
+            Statistics.AddCompiled(block.GuestInstructions);
+            Install(block);
             block.Ran = false;
         }
-        Statistics.BlocksCompiled++;
-        Statistics.InstructionsCompiled += function.GuestInstructions;
-        Statistics.CacheBytes += block.IlSize;
-        if (!_bus!.IsCodePage(physPage))
+    }
+
+    /// <summary>Makes a translated block runnable (machine thread).</summary>
+    private void Install(RiscVBlock block)
+    {
+        block.Requested = false;
+        block.Prepared = false;
+        if (block.Pending is not { } code)
         {
-            _bus.MarkCodePage(physPage);
-            h.ProtectCodePage(physPage);
+            block.NoCompile = true;
+            return;
         }
+        block.Code = code;
+        block.Pending = null;
+        Statistics.CacheBytes += block.IlSize;
     }
 
     /// <summary>The guest wrote a page holding compiled code: forget every block of that page.</summary>
