@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using Microsoft.Win32.SafeHandles;
 using Wemu.Devices;
 
 namespace Wemu.Cli;
@@ -12,7 +13,15 @@ public sealed class StdioSerial : ICharBackend, IDisposable
 {
     private const byte CtrlA = 0x01;
     private readonly ConcurrentQueue<byte> _input = new();
-    private readonly Stream _stdout = Console.OpenStandardOutput();
+    // Plain file descriptors, not Console streams: on a terminal, .NET's console stream saves and
+    // restores the terminal's modes around every read, which can undo raw mode (the tty then
+    // buffered lines and echoed, so Ctrl-A x only arrived after Enter).
+    private readonly Stream _stdout = StdStream(1, FileAccess.Write);
+
+    private static Stream StdStream(int fd, FileAccess access) =>
+        OperatingSystem.IsWindows()
+            ? (fd == 0 ? Console.OpenStandardInput() : Console.OpenStandardOutput())
+            : new FileStream(new SafeFileHandle(fd, ownsHandle: false), access, 1, isAsync: false);
     private readonly MemoryStream _pending = new();
     private readonly bool _escapes;
     private bool _sawCtrlA;
@@ -35,7 +44,7 @@ public sealed class StdioSerial : ICharBackend, IDisposable
 
     private void ReadLoop()
     {
-        using var stdin = Console.OpenStandardInput();
+        using var stdin = StdStream(0, FileAccess.Read);
         var buf = new byte[4096];
         while (true)
         {

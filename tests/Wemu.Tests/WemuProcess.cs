@@ -16,17 +16,36 @@ public sealed class WemuProcess : IDisposable
     private int _consumed;
 
     public WemuProcess(params string[] args)
+        : this(terminal: false, args)
     {
-        var psi = new ProcessStartInfo("dotnet")
+    }
+
+    /// <summary>
+    /// Starts the CLI; with <paramref name="terminal"/>, on a pseudo-terminal (util-linux
+    /// <c>script</c>), as a user at a terminal runs it: stdin is a tty the CLI puts in raw mode.
+    /// </summary>
+    public WemuProcess(bool terminal, params string[] args)
+    {
+        string dll = Path.Combine(AppContext.BaseDirectory, "Wemu.Cli.dll");
+        var psi = new ProcessStartInfo(terminal ? "script" : "dotnet")
         {
             RedirectStandardInput = true,
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
         };
-        psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "Wemu.Cli.dll"));
-        foreach (var a in args)
-            psi.ArgumentList.Add(a);
+        if (terminal)
+        {
+            psi.ArgumentList.Add("-qfec");
+            psi.ArgumentList.Add(string.Join(' ', new[] { "dotnet", dll }.Concat(args).Select(a => "'" + a.Replace("'", "'\\''") + "'")));
+            psi.ArgumentList.Add("/dev/null");
+        }
+        else
+        {
+            psi.ArgumentList.Add(dll);
+            foreach (var a in args)
+                psi.ArgumentList.Add(a);
+        }
         psi.Environment["WEMU_IMAGES"] = Path.Combine(RepoRoot, "images");
         _process = Process.Start(psi)!;
         _process.OutputDataReceived += (_, e) => { };
