@@ -250,3 +250,40 @@ test('bad flags end in a visible error from the CLI parser', { timeout: 90_000 }
   await expectVisibleFailure('-m 4G', /-m 4G is more than a browser tab can give the guest/);
   await expectVisibleFailure('-virtfs local,path=/tmp,mount_tag=host', /a page has no host folders/);
 });
+
+test('a guest reboot in the page boots the machine again to a prompt', { timeout: 2 * BOOT_TIMEOUT + 30_000 }, async () => {
+  const { page, context, log } = await openPage(base + 'vendor/xterm.LICENSE');   // a page of the site without the app
+  try {
+    const result = await page.evaluate(async ({ timeout }) => {
+      const { Wemu } = await import('/wemu.js');
+      let out = '';
+      const states = [];
+      const vm = await Wemu.create({ onState: s => states.push(s) });
+      vm.onSerial(t => { out += t; });
+      const until = (re, ms) => new Promise((resolve, reject) => {
+        const t0 = Date.now();
+        const poll = () => re.test(out) ? resolve() : vm.state === 'failed' ? reject(new Error(vm.error))
+          : Date.now() - t0 > ms ? reject(new Error(`timeout waiting for ${re}; output:\n${out.slice(-2000)}`)) : setTimeout(poll, 50);
+        poll();
+      });
+      await vm.ready;
+      await until(/\/ # $/, timeout);
+      out = '';
+      vm.sendSerial('reboot\n');
+      // The second boot: firmware banner, kernel, init, and a shell that answers.
+      await until(/OpenSBI[\s\S]*Linux version[\s\S]*Wemu guest ready[\s\S]*\/ # $/, timeout);
+      vm.sendSerial('echo second-$((20+22))\n');
+      await until(/second-42\s*\n.*\/ # $/s, 30000);
+      const state = vm.state;
+      await vm.stop();
+      return { state, states };
+    }, { timeout: BOOT_TIMEOUT });
+    assert.equal(result.state, 'running');
+    assert.deepEqual(result.states, ['running', 'stopped']);
+  } catch (e) {
+    e.message += '\n--- console ---\n' + log.join('\n');
+    throw e;
+  } finally {
+    await context.close();
+  }
+});
