@@ -7,21 +7,11 @@ namespace Wemu.Cli;
 /// <summary>Turns the paths in a <see cref="MachineConfig"/> into bytes and backends, with one-line errors.</summary>
 public static class HostImages
 {
-    public const string DefaultAppend = "console=ttyS0";
-
     private static readonly Lazy<BackgroundWorkQueue> s_background = new(() => new BackgroundWorkQueue());
 
     public static MachineImages Resolve(MachineConfig config, out StdioSerial? serial)
     {
-        string? firmware = config.Bios, kernel = config.Kernel, initrd = config.Initrd;
-        if (config.Arch == "riscv64" && config.MachineType == "virt" && !config.NoFirmware && firmware == null)
-            firmware = FindImage("riscv64/fw_dynamic.bin");
-        if (config.UsesDefaultGuest)
-        {
-            kernel = FindImage("riscv64/Image");
-            initrd ??= FindImage("riscv64/initramfs.cpio.gz");
-            config.Append ??= DefaultAppend;
-        }
+        var (firmware, kernel, initrd) = DefaultGuest.Images(config, FindImage);
         var drives = new List<IBlockBackend>();
         foreach (var d in config.Drives)
         {

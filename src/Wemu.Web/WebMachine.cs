@@ -24,12 +24,6 @@ namespace Wemu.Web;
 [SupportedOSPlatform("browser")]
 public static partial class WebMachine
 {
-    /// <summary>The bundled guest, relative to the site's images/ folder (the CLI's defaults, HostImages.cs).</summary>
-    public const string DefaultFirmware = "riscv64/fw_dynamic.bin";
-    public const string DefaultKernel = "riscv64/Image";
-    public const string DefaultInitrd = "riscv64/initramfs.cpio.gz";
-    public const string DefaultAppend = "console=ttyS0";
-
     /// <summary>
     /// The most guest RAM a tab can have: WebAssembly memory is 32-bit and .NET's is capped at 2 GiB in
     /// all (BROWSER.md), which also holds the runtime, the downloaded images and in-memory disks.
@@ -73,15 +67,7 @@ public static partial class WebMachine
                 throw new ConfigException($"-virtfs/-fsdev share a host folder ('{c.SharedFolders[0].Path}'), and a page has no host folders");
             if (c.Serial == "stdio" || c.Serial == "mon:stdio")
                 c.Serial = "stdio";   // in the page, "stdio" is the terminal
-            string? firmware = c.Bios, kernel = c.Kernel, initrd = c.Initrd;
-            if (c.Arch == "riscv64" && c.MachineType == "virt" && !c.NoFirmware && firmware == null)
-                firmware = imagesBase + DefaultFirmware;
-            if (c.UsesDefaultGuest)
-            {
-                kernel = imagesBase + DefaultKernel;
-                initrd ??= imagesBase + DefaultInitrd;
-                c.Append ??= DefaultAppend;
-            }
+            var (firmware, kernel, initrd) = DefaultGuest.Images(c, path => imagesBase + path);
             s_config = c;
             s_firmware = s_kernel = s_initrd = null;
             s_drives.Clear();

@@ -17,7 +17,8 @@ public class JitThresholdOneBootTests
     [Fact]
     public void Linux_Boots_And_Runs_A_Shell_With_Every_Block_Compiled()
     {
-        using var wemu = new WemuProcess("-accel", "tcg,thresh=1", "-d", "jit");
+        // -icount: no background worker, so each block is compiled before it first runs.
+        using var wemu = new WemuProcess("-accel", "tcg,thresh=1", "-icount", "shift=0", "-d", "jit");
         wemu.WaitFor("/ # ", BootTimeout);
 
         wemu.Send("uname -m\n");
@@ -29,13 +30,13 @@ public class JitThresholdOneBootTests
         wemu.Send("poweroff\n");
         Assert.Equal(0, wemu.WaitForExit(CommandTimeout));
 
-        // -d jit: the run really was compiled code, not the interpreter.
-        // (The CLI prepares compiled code on background threads, so how much runs compiled rather
-        // than cold while its block is being prepared depends on the host's load: bounds only.)
-        var m = Regex.Match(wemu.Output, @"wemu: jit: (\d+) blocks compiled .* instructions: (\d+) compiled");
+        // -d jit: the run really was compiled code, not the interpreter: only instructions the
+        // translator leaves to the interpreter (CSRs, system instructions) and the first arrival at
+        // each block (before it is hot) run there.
+        var m = Regex.Match(wemu.Output, @"wemu: jit: (\d+) blocks compiled .* instructions: (\d+) compiled, (\d+) cold in the interpreter");
         Assert.True(m.Success, "no JIT counters in the output (-d jit)");
-        long blocks = long.Parse(m.Groups[1].Value), compiled = long.Parse(m.Groups[2].Value);
+        long blocks = long.Parse(m.Groups[1].Value), compiled = long.Parse(m.Groups[2].Value), cold = long.Parse(m.Groups[3].Value);
         Assert.True(blocks > 10_000, $"only {blocks} blocks compiled");
-        Assert.True(compiled > 5_000_000, $"only {compiled} instructions ran compiled");
+        Assert.True(compiled > 20 * cold, $"{compiled} instructions ran compiled, {cold} cold in the interpreter");
     }
 }

@@ -32,6 +32,15 @@ public sealed unsafe class RiscVJitEngine : IRiscVEngine
     private readonly HotTable _hot;
     private const int PageSize = 4096;
 
+    /// <summary>
+    /// Compiles handed to the background worker and not done yet, at most. A bounded queue keeps the
+    /// wait for a hot block short: when code turns hot faster than it compiles (boot, thresh=1), the
+    /// entries that could not be queued come back once they are hot again, rather than piling up.
+    /// </summary>
+    private const int MaxInFlight = 16;
+
+    private int _inFlight;
+
     private readonly RiscVTranslator _translator;
     private readonly RiscVTranslator _backgroundTranslator;
     private readonly Dictionary<(ulong Physical, ulong Virtual), RiscVBlock> _blocks = [];
@@ -197,6 +206,9 @@ public sealed unsafe class RiscVJitEngine : IRiscVEngine
         }
         if (Options.Background is { } background)
         {
+            if (Volatile.Read(ref _inFlight) >= MaxInFlight)
+                return;   // the worker is behind: this entry comes back after another threshold of arrivals
+            Interlocked.Increment(ref _inFlight);
             // Translation and the runtime's compile to native code (on the first call; a negative
             // budget returns at once) run on another thread while the interpreter goes on. They
             // work on a snapshot of the page and of which of its pcs have run: the page is already
@@ -244,6 +256,7 @@ public sealed unsafe class RiscVJitEngine : IRiscVEngine
                 }
                 stats.AddCompileTicks(Stopwatch.GetTimestamp() - t0);
                 block.Prepared = true;
+                Interlocked.Decrement(ref _inFlight);
             });
         }
         else

@@ -11,17 +11,23 @@ internal static unsafe class RiscVJitHelpers
 {
     public const int HelperAtomic = 0, HelperFloat = 1;
 
-    public static bool LoadSlow(RiscVHart h, ulong va, int size, ulong pc, ulong retired, out ulong value)
+    /// <summary>Compiled code keeps the pc and the retired count in registers: a slow path that may trap
+    /// or read a clock first puts them where the hart and the devices look.</summary>
+    private static void At(RiscVHart h, ulong pc, ulong retired)
     {
         h.Pc = pc;
         h.InstRetInFlight = retired;
+    }
+
+    public static bool LoadSlow(RiscVHart h, ulong va, int size, ulong pc, ulong retired, out ulong value)
+    {
+        At(h, pc, retired);
         return h.LoadSlow(va, size, out value);
     }
 
     public static bool StoreSlow(RiscVHart h, ulong va, int size, ulong value, ulong pc, ulong retired)
     {
-        h.Pc = pc;
-        h.InstRetInFlight = retired;
+        At(h, pc, retired);
         return h.StoreSlow(va, size, value);
     }
 
@@ -30,8 +36,7 @@ internal static unsafe class RiscVJitHelpers
     /// <summary>LR/SC and AMOs: <paramref name="imm"/> is the instruction, <paramref name="op"/> its <see cref="RvOp"/>.</summary>
     public static bool Atomic(RiscVHart h, ulong op, ulong unused, long imm, ulong pc, ulong retired)
     {
-        h.Pc = pc;
-        h.InstRetInFlight = retired;
+        At(h, pc, retired);
         bool ok = h.ExecAtomic((uint)imm, (RvOp)op);
         h.X[0] = 0;
         return ok;
@@ -40,8 +45,7 @@ internal static unsafe class RiscVJitHelpers
     /// <summary>F and D instructions, executed by the hart's reference implementation.</summary>
     public static bool Float(RiscVHart h, ulong op, ulong unused, long imm, ulong pc, ulong retired)
     {
-        h.Pc = pc;
-        h.InstRetInFlight = retired;
+        At(h, pc, retired);
         bool ok = h.ExecFloat((uint)imm, (RvOp)op, h.TlbFor(h.DataMmuContext));
         h.X[0] = 0;
         return ok;

@@ -590,9 +590,7 @@ public sealed class NinePServer
         uint gid = r.ReadUInt32();
         if (r.Failed)
             return EPROTO;
-        if (!TryDirectoryFid(dfid, out var dir))
-            return EBADF;
-        int e = CheckNewName(dir.Path, name, out string path);
+        int e = NewEntry(dfid, name, out var dir, out string path);
         if (e != 0)
             return e;
         if (_fs.IsReadOnly)
@@ -610,9 +608,7 @@ public sealed class NinePServer
         uint gid = r.ReadUInt32();
         if (r.Failed)
             return EPROTO;
-        if (!TryDirectoryFid(dfid, out var dir))
-            return EBADF;
-        int e = CheckNewName(dir.Path, name, out string path);
+        int e = NewEntry(dfid, name, out var dir, out string path);
         if (e != 0)
             return e;
         if (target.Length == 0 || target.Contains('\0'))
@@ -636,9 +632,7 @@ public sealed class NinePServer
         uint gid = r.ReadUInt32();
         if (r.Failed)
             return EPROTO;
-        if (!TryDirectoryFid(dfid, out var dir))
-            return EBADF;
-        int e = CheckNewName(dir.Path, name, out string path);
+        int e = NewEntry(dfid, name, out var dir, out string path);
         if (e != 0)
             return e;
         if (_fs.IsReadOnly)
@@ -899,6 +893,16 @@ public sealed class NinePServer
     }
 
     // --- names and paths -----------------------------------------------------------------------------------
+
+    /// <summary>For the creating messages: <paramref name="dfid"/> must be a directory fid (else EBADF) and
+    /// <paramref name="name"/> a valid new name in it (<see cref="CheckNewName"/>).</summary>
+    private int NewEntry(uint dfid, string name, out Fid dir, out string path)
+    {
+        path = "";
+        if (!TryDirectoryFid(dfid, out dir))
+            return EBADF;
+        return CheckNewName(dir.Path, name, out path);
+    }
 
     private bool TryDirectoryFid(uint number, out Fid fid) =>
         _fids.TryGetValue(number, out fid!) && fid.State is FidState.Walkable or FidState.OpenDirectory;
