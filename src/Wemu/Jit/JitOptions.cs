@@ -16,6 +16,12 @@ public sealed class JitOptions
     /// <summary>Runs work on another thread (see <see cref="Machines.MachineImages.BackgroundWorker"/>); null compiles in line.</summary>
     public Action<Action>? Background { get; init; }
 
+    /// <summary>
+    /// Self-modifying code: a page whose compiled code was rewritten 32 times in a row, each time
+    /// within this many instructions of the last, is interpreted until it has been left alone this long.
+    /// </summary>
+    public ulong RewriteWindow { get; init; } = 50_000_000;
+
     /// <summary>Most guest instructions in one compiled region.</summary>
     public int MaxRegionInstructions { get; init; } = 256;
 }

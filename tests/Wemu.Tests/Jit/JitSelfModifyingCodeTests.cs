@@ -254,6 +254,67 @@ public sealed class JitSelfModifyingCodeTests
     }
 
     /// <summary>
+    /// A page given up as self-modifying (rewritten 40 times in a row) is compiled again once it has
+    /// been left alone for <see cref="JitOptions.RewriteWindow"/> instructions: then 50,000 calls of
+    /// its function (100,000 instructions) run compiled; with an endless window they stay interpreted.
+    /// </summary>
+    [Fact]
+    public void Page_Left_Alone_Is_Compiled_Again()
+    {
+        string elfPath = BareMetal.Assemble("""
+                li s3, 0
+                li a0, 0
+                la s4, again_template
+                lw s5, 0(s4)
+                la s6, again_func
+            again_loop:
+                slli t0, s3, 20
+                or t1, s5, t0
+                sw t1, 0(s6)
+                fence.i
+                jal ra, again_func
+                addi s3, s3, 1
+                li t0, 40
+                blt s3, t0, again_loop
+                TEST_EQ 2, a0, 780
+                # leave the page alone for a while
+                li t0, 100000
+            again_wait:
+                addi t0, t0, -1
+                bnez t0, again_wait
+                li s3, 50000
+            again_calls:
+                jal ra, again_func
+                addi s3, s3, -1
+                bnez s3, again_calls
+                TEST_EQ 3, a0, 1950780
+                j again_end
+                .option push
+                .option norvc
+            again_template:
+                addi a0, a0, 0
+                .balign 4096
+            again_func:
+                addi a0, a0, 0
+                ret
+                .option pop
+                .balign 4096
+            again_end:
+            """);
+        var elf = ElfImage.Parse(File.ReadAllBytes(elfPath));
+        long Compiled(ulong window)
+        {
+            int exit = -1;
+            var jit = JitLockstep.Run(() => BareHart.FromElf(elf), new JitOptions { Threshold = 1, RewriteWindow = window }, seed: 5,
+                $"window {window}", maxInstructions: 5_000_000, atEnd: m => exit = m.ExitCode);
+            Assert.True(exit == 0, $"window {window}: both engines fail test number {exit}");
+            return jit.Statistics.CompiledInstructions;
+        }
+        long endless = Compiled(ulong.MaxValue), shortWindow = Compiled(50_000);
+        Assert.True(shortWindow - endless >= 90_000, $"compiled instructions: {shortWindow} with a 50,000-instruction window, {endless} with an endless one");
+    }
+
+    /// <summary>
     /// A write from outside the hart (a loader or device DMA through <see cref="Memory.PhysicalBus.Load"/>)
     /// over compiled code: the next run sees the new instruction.
     /// </summary>

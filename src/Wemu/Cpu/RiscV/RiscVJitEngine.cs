@@ -45,7 +45,9 @@ public sealed unsafe class RiscVJitEngine : IRiscVEngine
     private readonly RiscVTranslator _backgroundTranslator;
     private readonly Dictionary<(ulong Physical, ulong Virtual), RiscVBlock> _blocks = [];
     private readonly Dictionary<ulong, List<RiscVBlock>> _blocksByPage = [];
-    private readonly Dictionary<ulong, int> _pageInvalidations = [];
+    /// <summary>Per physical page: rewrites of compiled code in a row (each within <see cref="JitOptions.RewriteWindow"/>
+    /// instructions of the previous one), and when the last one happened.</summary>
+    private readonly Dictionary<ulong, (int Count, ulong At)> _pageInvalidations = [];
     private readonly JumpEntry[] _jumpCache = new JumpEntry[RiscVHart.MmuContexts << JumpCacheBits];
     private PhysicalBus? _bus;
     private RiscVHart? _hart;
@@ -175,7 +177,7 @@ public sealed unsafe class RiscVJitEngine : IRiscVEngine
         {
             VirtualPc = pc,
             PhysicalPc = key.Item1,
-            NoCompile = RiscVTranslator.IsInterpretedOnly(pc, page) || _pageInvalidations.GetValueOrDefault(physPage) >= MaxPageInvalidations,
+            NoCompile = RiscVTranslator.IsInterpretedOnly(pc, page),
         };
         _blocks[key] = block;
         if (!_blocksByPage.TryGetValue(physPage, out var list))
@@ -191,6 +193,11 @@ public sealed unsafe class RiscVJitEngine : IRiscVEngine
             || physPage != (block.PhysicalPc & ~0xFFFUL))
         {
             return;
+        }
+        if (_pageInvalidations.TryGetValue(physPage, out var rewrites) && rewrites.Count >= MaxPageInvalidations
+            && h.InstructionsRetired - rewrites.At < Options.RewriteWindow)
+        {
+            return;   // self-modifying code: interpret this page until it has been left alone for a while
         }
         if (Statistics.CacheBytes > Options.CacheBytes)
         {
@@ -303,7 +310,9 @@ public sealed unsafe class RiscVJitEngine : IRiscVEngine
             }
             _blocks.Remove((b.PhysicalPc, b.VirtualPc));
         }
-        _pageInvalidations[physPage] = _pageInvalidations.GetValueOrDefault(physPage) + 1;
+        ulong now = _hart!.InstructionsRetired;
+        var last = _pageInvalidations.GetValueOrDefault(physPage);
+        _pageInvalidations[physPage] = (last.Count > 0 && now - last.At < Options.RewriteWindow ? last.Count + 1 : 1, now);
         _epoch++;
         _hot.Clear();
     }
