@@ -21,6 +21,9 @@ internal sealed class RiscVBlock
 
     public volatile bool Prepared;
 
+    /// <summary>With the WebAssembly backend: the compiled function's table index (0: none).</summary>
+    public int WasmIndex;
+
     public int IlSize;
 
     /// <summary>The compiled code has run once (the runtime compiled it to native code then).</summary>

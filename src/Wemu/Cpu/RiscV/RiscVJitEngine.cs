@@ -16,7 +16,7 @@ namespace Wemu.Cpu.RiscV;
 /// hart's slow path, see <see cref="TlbEntry.CodeFlag"/>, and DMA notifies), and their blocks are
 /// dropped: self-modifying code, loaders and page reuse are seen without relying on fence.i.
 /// </summary>
-public sealed unsafe class RiscVJitEngine : IRiscVEngine
+public sealed unsafe partial class RiscVJitEngine : IRiscVEngine
 {
     private const int JumpCacheBits = 12;
     private const int MaxPageInvalidations = 32;
@@ -57,6 +57,8 @@ public sealed unsafe class RiscVJitEngine : IRiscVEngine
     {
         if (_hart != h)
             Attach(h);
+        if (Options.WasmLoader != null)
+            return RunWasm(h, budget);
         ulong* x = h.X;
         byte* dtlb = (byte*)h.TlbFor(h.DataMmuContext);
         int context = h.FetchMmuContext;
@@ -181,7 +183,7 @@ public sealed unsafe class RiscVJitEngine : IRiscVEngine
         {
             return;
         }
-        if (Statistics.CacheBytes > Options.CacheBytes)
+        if (Statistics.CacheBytes > Options.CacheBytes || _wasmLive >= Options.MaxWasmInstances)
         {
             FlushCache();
             Statistics.Flushes++;
@@ -191,6 +193,11 @@ public sealed unsafe class RiscVJitEngine : IRiscVEngine
         long start = Stopwatch.GetTimestamp();
         var function = _translator.Translate(block.VirtualPc, page, _hot.HasRun);
         IrPipeline.Run(function);
+        if (Options.WasmLoader != null)
+        {
+            CompileWasm(h, block, function, physPage, start);
+            return;
+        }
         var code = IlBackend.Compile<RiscVHart>(function, RiscVJitHelpers.Abi, out block.IlSize);
         Statistics.AddCompileTicks(Stopwatch.GetTimestamp() - start);
         if (Options.Background is { } background)
@@ -230,6 +237,11 @@ public sealed unsafe class RiscVJitEngine : IRiscVEngine
             return;
         foreach (var b in list)
         {
+            if (b.WasmIndex != 0)
+            {
+                ReleaseWasm(b);
+                Statistics.Invalidations++;
+            }
             if (b.Code != null)
             {
                 b.Code = null;
@@ -245,6 +257,7 @@ public sealed unsafe class RiscVJitEngine : IRiscVEngine
 
     private void FlushCache()
     {
+        ReleaseAllWasm();
         _blocks.Clear();
         _blocksByPage.Clear();
         _bus?.ClearCodePages();

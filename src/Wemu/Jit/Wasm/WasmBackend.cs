@@ -138,7 +138,9 @@ public static class WasmBackend
             _temps = new int[n];
             Array.Fill(_temps, -1);
             var uses = new int[n];
-            var regSets = new HashSet<long>?[n];
+            // Registers each temp's value reads (bit r; functions with more than 64 registers: all bits).
+            var regMask = new ulong[n];
+            bool wide = nregs > 64;
             Array.Fill(_def, -1);
             _segmentOf = new int[f.LabelCount];
             int segment = 0;
@@ -154,13 +156,11 @@ public static class WasmBackend
                 if (i.C >= 0) { uses[i.C]++; lastUse[i.C] = k; }
                 if (i.HasDst)
                 {
-                    HashSet<long>? s = null;
-                    void Add(HashSet<long>? from) { if (from != null) (s ??= []).UnionWith(from); }
-                    if (i.Op == IrOp.GetReg) (s ??= []).Add(i.Imm);
-                    if (i.A >= 0) Add(regSets[i.A]);
-                    if (i.B >= 0) Add(regSets[i.B]);
-                    if (i.C >= 0) Add(regSets[i.C]);
-                    regSets[i.Dst] = s;
+                    ulong m = i.Op == IrOp.GetReg ? (wide ? ulong.MaxValue : 1UL << (int)i.Imm) : 0;
+                    if (i.A >= 0) m |= regMask[i.A];
+                    if (i.B >= 0) m |= regMask[i.B];
+                    if (i.C >= 0) m |= regMask[i.C];
+                    regMask[i.Dst] = m;
                 }
             }
             _segments = segment + 1;
@@ -175,7 +175,7 @@ public static class WasmBackend
                     ref var i = ref code[k];
                     clean = i.Op switch
                     {
-                        IrOp.SetReg => regSets[t] == null || !regSets[t]!.Contains(i.Imm),
+                        IrOp.SetReg => (regMask[t] & (wide ? ulong.MaxValue : 1UL << (int)i.Imm)) == 0,
                         IrOp.Label => false,
                         _ => true,
                     };
