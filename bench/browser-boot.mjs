@@ -1,7 +1,9 @@
 // Boots the default guest on the default page (artifacts/site) in headless Chromium and prints
 // JSON timings: {promptSeconds (navigation -> "/ # "), runtimeSeconds, downloadSeconds, createSeconds,
-// guestSeconds (machine running -> prompt), instructions, mips, budget}.
-// usage: node bench/browser-boot.mjs [SITE_DIR] [--runtime-option OPT]... [--query STRING]
+// guestSeconds (machine running -> prompt), instructions, mips, budget, engine, jit counters}; with
+// --workload, then types CMD at the prompt and adds workloadSeconds (sent -> "WORKDONE" printed),
+// workloadInstructions, workOutput and the counters at the end (after).
+// usage: node bench/browser-boot.mjs [SITE_DIR] [--runtime-option OPT]... [--query STRING] [--workload CMD]
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
@@ -10,10 +12,12 @@ import { serveSite } from '../src/Wemu.Web/server.mjs';
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const argv = process.argv.slice(2);
 let site = path.join(root, 'artifacts/site');
+let workload = null;
 const query = new URLSearchParams();
 for (let i = 0; i < argv.length; i++) {
   if (argv[i] === '--runtime-option') query.append('runtime-option', argv[++i]);
   else if (argv[i] === '--query') for (const [k, v] of new URLSearchParams(argv[++i])) query.append(k, v);
+  else if (argv[i] === '--workload') workload = argv[++i];
   else site = argv[i];
 }
 const { server, url } = await serveSite(site, 0);
@@ -37,7 +41,9 @@ try {
       let tail = '';
       vm.onProgress(p => { window.__bench.firstProgress ??= performance.now(); });
       vm.onState(s => { if (s === 'running') window.__bench.running = performance.now(); });
+      window.__bench.out = '';
       vm.onSerial(t => {
+        if (window.__bench.prompt) window.__bench.out += t;
         tail = (tail + t).slice(-16);
         if (!window.__bench.prompt && tail.endsWith('/ # ')) window.__bench.prompt = performance.now();
       });
@@ -49,12 +55,22 @@ try {
   const r = await page.evaluate(async () => ({ ...window.__bench, state: window.wemu.state, error: window.wemu.error, stats: await window.wemu.stats() }));
   if (r.state === 'failed') throw new Error(r.error);
   const t = r.stats.timings;
+  let work = {};
+  if (workload) {
+    await page.evaluate(cmd => { window.__bench.sent = performance.now(); window.wemu.sendSerial(cmd + '; echo WORK""DONE\n'); }, workload);
+    await page.waitForFunction(() => /WORKDONE\r?\n/.test(window.__bench.out) || window.wemu?.state === 'failed', null, { timeout: 1_200_000, polling: 20 });
+    const w = await page.evaluate(async () => ({ at: performance.now(), sent: window.__bench.sent, out: window.__bench.out, stats: await window.wemu.stats() }));
+    const done = w.out.search(/WORKDONE\r?\n/);
+    work = { workloadSeconds: (w.at - w.sent) / 1000, workloadInstructions: w.stats.instructions - r.stats.instructions,
+      workOutput: w.out.slice(0, done + 8), after: { jit: w.stats.jit, instructions: w.stats.instructions } };
+  }
   console.log(JSON.stringify({
     promptSeconds: r.prompt / 1000,
     runtimeSeconds: t.runtimeMs / 1000, downloadSeconds: t.downloadMs / 1000, createSeconds: t.createMs / 1000,
     guestSeconds: (r.prompt - r.running) / 1000,
     pageSeconds: r.created / 1000, workerStartSeconds: (r.firstProgress - r.created) / 1000, runningAtSeconds: r.running / 1000,
     instructions: r.stats.instructions, mips: r.stats.instructions / r.stats.seconds / 1e6, budget: r.stats.budget, loop: r.stats.loop,
+    engine: r.stats.engine, jit: r.stats.jit, ...work,
   }));
 } finally {
   await browser.close();

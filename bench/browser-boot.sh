@@ -2,9 +2,9 @@
 # Boot to the shell prompt in headless Chromium (the default page, bench/browser-boot.mjs) beside
 # the native CLI (bench/run-guest.js), alternating, in one run; medians and the ratio browser/native.
 # Native: process start -> "/ # ". Browser: page navigation -> "/ # " (runtime download and start,
-# image downloads, machine creation, guest boot), with the guest-only part shown too. The page runs
-# the interpreter (the IL JIT is slower in a browser); native runs its default (the JIT) and, for the
-# same engine on both sides, -accel interp.
+# image downloads, machine creation, guest boot), with the guest-only part shown too. Both sides run
+# their default engine (the JIT: IL natively, WebAssembly in the page) and natively -accel interp too.
+# bench/browser-workload.sh compares the page's two engines (boot and a guest workload).
 # usage: bench/browser-boot.sh [runs]
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"

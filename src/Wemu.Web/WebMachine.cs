@@ -56,11 +56,8 @@ public static partial class WebMachine
             var all = new List<string>(args);
             all.AddRange(ShellWords.Split(argsText));
             var c = QemuCommandLine.Parse(all);
-            // The IL JIT runs ~6x slower than the interpreter here (DynamicMethods are interpreted by
-            // Mono, not compiled: docs/PERFORMANCE.md), so the page uses the interpreter unless the
-            // flags ask for an accelerator (-accel tcg) until a WebAssembly backend exists.
-            if (!all.Exists(a => a is "-accel" or "--accel"))
-                c.Accelerator = "interp";
+            // The JIT compiles to WebAssembly here (BrowserWasmLoader; the IL backend's DynamicMethods
+            // would only be interpreted by Mono): -accel tcg, the default, is the wasm JIT.
             if (c.MemorySize > MaxMemorySize)
                 throw new ConfigException($"-m {QemuCommandLine.FormatSize(c.MemorySize)} is more than a browser tab can give the guest (at most {QemuCommandLine.FormatSize(MaxMemorySize)}: WebAssembly memory is limited to 2 GiB in all)");
             if (c.SharedFolders.Count > 0)
@@ -141,6 +138,7 @@ public static partial class WebMachine
                 Initrd = s_initrd,
                 Drives = drives,
                 Serial = c.Serial == "none" ? null : s_serial,
+                WasmLoader = BrowserWasmLoader.Instance,
                 Entropy = c.Deterministic ? SeededEntropy() : RandomNumberGenerator.Fill,
                 RtcStartNanoseconds = (ulong)(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() * 1_000_000),
                 // The page's file tree, on the next free virtio slot (none left: no share, the disks win).
@@ -227,6 +225,25 @@ public static partial class WebMachine
             w.WriteNumber("seconds", s);
             w.WriteNumber("mips", s > 0 ? n / s / 1e6 : 0);
             w.WriteString("engine", (m as RiscVMachine)?.Engine.Name ?? "");
+            if ((m as RiscVMachine)?.Engine is Wemu.Cpu.RiscV.RiscVJitEngine jit)
+            {
+                var j = jit.Statistics;
+                w.WriteStartObject("jit");
+                w.WriteString("backend", jit.Options.WasmLoader != null ? "wasm" : "il");
+                w.WriteNumber("blocksCompiled", j.BlocksCompiled);
+                w.WriteNumber("instructionsCompiled", j.InstructionsCompiled);
+                w.WriteNumber("compileMs", j.CompileTime.TotalMilliseconds);
+                w.WriteNumber("cacheBytes", j.CacheBytes);
+                w.WriteNumber("compiledInstructions", j.CompiledInstructions);
+                w.WriteNumber("coldInstructions", j.ColdInstructions);
+                w.WriteNumber("fallbacks", j.Fallbacks);
+                w.WriteNumber("invalidations", j.Invalidations);
+                w.WriteNumber("flushes", j.Flushes);
+                w.WriteNumber("entries", j.CompiledEntries);
+                w.WriteNumber("loadMs", Stopwatch.GetElapsedTime(0, j.LoadTicks).TotalMilliseconds);
+                w.WriteString("exits", string.Join(",", j.ExitsByKind));
+                w.WriteEndObject();
+            }
             w.WriteEndObject();
         }
         return Encoding.UTF8.GetString(buffer.GetBuffer(), 0, (int)buffer.Length);

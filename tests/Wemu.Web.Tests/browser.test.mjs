@@ -3,6 +3,7 @@
 // usage: node --test tests/Wemu.Web.Tests/   (./test.sh builds the site and runs it)
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -95,9 +96,25 @@ test('the default page boots Linux to a shell prompt and runs uname -m', { timeo
     await waitForTerminal(page, /uname -m[\s\u00a0]*\nriscv64[\s\u00a0]*\n\/ #[\s\u00a0]*$/m, 60_000, log);
     await page.screenshot({ path: path.join(results, 'browser-boot.png') });
 
+    // A workload through the WebAssembly JIT (the page's default engine): gzip and gunzip of
+    // generated text, whose SHA-256 the test computes itself.
+    const n = 40000;
+    const text = Array.from({ length: n }, (_, i) => `${i + 1}\n`).join('');
+    const sha = crypto.createHash('sha256').update(text).digest('hex');
+    const before = await page.evaluate(() => window.wemu.stats());
+    await page.evaluate(cmd => window.wemu.sendSerial(cmd), `seq 1 ${n} | gzip -c | gunzip -c | sha256sum\n`);
+    await waitForTerminal(page, new RegExp(`^${sha}  -`, 'm'), 120_000, log);
+
     const stats = await page.evaluate(() => window.wemu.stats());
     assert.ok(stats.instructions > 50_000_000, `only ${stats.instructions} guest instructions retired`);
-    assert.equal(stats.engine, 'interp');   // the page's default (the IL JIT is slower in a browser)
+    assert.equal(stats.engine, 'jit');   // the page's default: the JIT, compiling to WebAssembly
+    assert.equal(stats.jit.backend, 'wasm');
+    assert.ok(stats.jit.blocksCompiled > 0, `no block compiled: ${JSON.stringify(stats.jit)}`);
+    assert.ok(stats.jit.compiledInstructions > 0, `nothing ran compiled: ${JSON.stringify(stats.jit)}`);
+    // The workload ran mostly in compiled code.
+    const ran = stats.instructions - before.instructions;
+    const compiled = stats.jit.compiledInstructions - before.jit.compiledInstructions;
+    assert.ok(compiled > ran / 2, `of ${ran} workload instructions only ${compiled} ran compiled`);
     assert.equal(await page.isVisible('#error'), false);
   } finally {
     await context.close();

@@ -225,6 +225,34 @@ async function download(item, items, signal) {
   return bytes;
 }
 
+// The JIT's WebAssembly loader (BrowserWasmLoader.cs): C# hands over module bytes in the heap; the
+// module imports the runtime's memory (m.h) and function table (m.t, for chained tail calls); its
+// function goes into a table slot whose index C# calls as a function pointer. Slots are reused
+// after release (the runtime's addFunction has no remove).
+function installJitLoader(runtime) {
+  const wasm = runtime.Module.wasmExports;
+  const memory = wasm.memory, table = wasm.__indirect_function_table;
+  const imports = { m: { h: memory, t: table } };
+  const free = [];
+  runtime.setModuleImports('wemu-jit', {
+    load(address, length) {
+      const module = new WebAssembly.Module(new Uint8Array(memory.buffer, address, length));
+      const f = new WebAssembly.Instance(module, imports).exports.f;
+      if (free.length === 0) {
+        const first = table.grow(256);
+        for (let i = first + 255; i >= first; i--) free.push(i);
+      }
+      const index = free.pop();
+      table.set(index, f);
+      return index;
+    },
+    release(index) {
+      table.set(index, null);
+      free.push(index);
+    },
+  });
+}
+
 async function start(options, pageUrl) {
   startedAt = performance.now();
   setState('booting');
@@ -236,6 +264,7 @@ async function start(options, pageUrl) {
         post({ type: 'progress', phase: 'runtime', loaded, total, items: [] }),
     })
     .create();
+  installJitLoader(runtime);
   const exports = await runtime.getAssemblyExports(runtime.getConfig().mainAssemblyName);
   M = exports.Wemu.Web.WebMachine;
   timings.runtimeMs = performance.now() - startedAt;

@@ -22,6 +22,18 @@ public sealed class JitOptions
     /// </summary>
     public ulong RewriteWindow { get; init; } = 50_000_000;
 
+    /// <summary>
+    /// Compile to WebAssembly through this host loader instead of to IL (the browser: IL there is
+    /// only interpreted). See <see cref="Wasm.WasmBackend"/>.
+    /// </summary>
+    public Wasm.IWasmCodeLoader? WasmLoader { get; init; }
+
+    /// <summary>Most live WebAssembly instances; at the cap the cache is flushed (browsers run out of memory otherwise).</summary>
+    public int MaxWasmInstances { get; init; } = 15_000;
+
+    /// <summary>Chain compiled WebAssembly functions to each other through the jump cache (tail calls) instead of returning to the dispatcher.</summary>
+    public bool WasmChaining { get; init; } = true;
+
     /// <summary>Most guest instructions in one compiled region.</summary>
     public int MaxRegionInstructions { get; init; } = 256;
 }

@@ -51,6 +51,15 @@ public sealed class JitStatistics
     /// <summary>Instructions retired in compiled code.</summary>
     public long CompiledInstructions { get; internal set; }
 
+    /// <summary>Calls from the dispatcher into compiled code (WebAssembly backend; chained calls inside wasm not counted).</summary>
+    public long CompiledEntries { get; internal set; }
+
+    /// <summary>Part of the compile time spent in the host's WebAssembly loader (compile and instantiate), in Stopwatch ticks.</summary>
+    public long LoadTicks { get; internal set; }
+
+    /// <summary>WebAssembly exits by <see cref="Wasm.WasmExit"/> kind.</summary>
+    public long[] ExitsByKind { get; } = new long[4];
+
     /// <summary>Compiled blocks dropped because the guest wrote their page.</summary>
     public long Invalidations { get; internal set; }
 

@@ -31,6 +31,12 @@ public sealed class MachineImages
     /// </summary>
     public Action<Action>? BackgroundWorker { get; init; }
 
+    /// <summary>
+    /// The browser host's loader of generated WebAssembly: with one, the JIT compiles to wasm
+    /// (<see cref="Jit.Wasm.WasmBackend"/>) instead of IL.
+    /// </summary>
+    public Jit.Wasm.IWasmCodeLoader? WasmLoader { get; init; }
+
     /// <summary>Unix time the RTC starts at (nanoseconds).</summary>
     public ulong RtcStartNanoseconds { get; init; }
 }

@@ -33,6 +33,7 @@ public abstract class RiscVMachine : Machine
                 Threshold = config.JitThreshold,
                 CacheBytes = (long)config.JitCacheMegabytes << 20,
                 Background = images.BackgroundWorker,
+                WasmLoader = images.WasmLoader,
             });
 
     public IRiscVEngine Engine { get; set; }
@@ -99,6 +100,7 @@ public abstract class RiscVMachine : Machine
 
     public override void Dispose()
     {
+        (Engine as IDisposable)?.Dispose();
         Hart.Dispose();
         base.Dispose();
     }

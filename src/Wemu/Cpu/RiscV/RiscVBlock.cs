@@ -24,6 +24,9 @@ internal sealed class RiscVBlock
 
     public volatile bool Prepared;
 
+    /// <summary>With the WebAssembly backend: the compiled function's table index (0: none).</summary>
+    public int WasmIndex;
+
     public int IlSize;
 
     public int GuestInstructions;

@@ -283,6 +283,7 @@ public sealed unsafe partial class RiscVHart
             return true;
         }
         MmioAccessed = true;
+        MmioAccesses++;
         if (!_bus.ReadMmio(pa, size, out value))
             return Fault(RvException.LoadAccessFault, va);
         return true;
@@ -321,6 +322,7 @@ public sealed unsafe partial class RiscVHart
             return true;
         }
         MmioAccessed = true;
+        MmioAccesses++;
         if (!_bus.WriteMmio(pa, size, value))
             return Fault(RvException.StoreAccessFault, va);
         return true;
@@ -389,6 +391,9 @@ public sealed unsafe partial class RiscVHart
 
     /// <summary>Set by slow paths that touched a device: the engine leaves its loop so interrupts are seen.</summary>
     internal bool MmioAccessed;
+
+    /// <summary>Counts device accesses by slow paths (unlike <see cref="MmioAccessed"/>, engines do not clear it).</summary>
+    internal uint MmioAccesses;
 
     /// <summary>Set by a profiling interpreter that stopped at a hot branch target (see <see cref="RiscVInterpreter(Jit.HotTable)"/>).</summary>
     internal bool HotExit;

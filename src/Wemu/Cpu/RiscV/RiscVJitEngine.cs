@@ -16,7 +16,7 @@ namespace Wemu.Cpu.RiscV;
 /// hart's slow path, see <see cref="TlbEntry.CodeFlag"/>, and DMA notifies), and their blocks are
 /// dropped: self-modifying code, loaders and page reuse are seen without relying on fence.i.
 /// </summary>
-public sealed unsafe class RiscVJitEngine : IRiscVEngine
+public sealed unsafe partial class RiscVJitEngine : IRiscVEngine
 {
     private const int JumpCacheBits = 12;
     private const int MaxPageInvalidations = 32;
@@ -72,6 +72,8 @@ public sealed unsafe class RiscVJitEngine : IRiscVEngine
     {
         if (_hart != h)
             Attach(h);
+        if (Options.WasmLoader != null)
+            return RunWasm(h, budget);
         ulong* x = h.X;
         byte* dtlb = (byte*)h.TlbFor(h.DataMmuContext);
         int context = h.FetchMmuContext;
@@ -199,12 +201,21 @@ public sealed unsafe class RiscVJitEngine : IRiscVEngine
         {
             return;   // self-modifying code: interpret this page until it has been left alone for a while
         }
-        if (Statistics.CacheBytes > Options.CacheBytes)
+        if (Statistics.CacheBytes > Options.CacheBytes || _wasmLive >= Options.MaxWasmInstances)
         {
             FlushCache();
             Statistics.Flushes++;
             _blocks[(block.PhysicalPc, block.VirtualPc)] = block;
             _blocksByPage[physPage] = [block];
+        }
+        if (Options.WasmLoader != null)
+        {
+            // The browser: one thread, so translate and load the module in line.
+            long wasmStart = Stopwatch.GetTimestamp();
+            var wasmFunction = _translator.Translate(block.VirtualPc, page, _hot.HasRun);
+            IrPipeline.Run(wasmFunction);
+            CompileWasm(h, block, wasmFunction, physPage, wasmStart);
+            return;
         }
         if (!_bus!.IsCodePage(physPage))
         {
@@ -302,6 +313,11 @@ public sealed unsafe class RiscVJitEngine : IRiscVEngine
             return;
         foreach (var b in list)
         {
+            if (b.WasmIndex != 0)
+            {
+                ReleaseWasm(b);
+                Statistics.Invalidations++;
+            }
             if (b.Code != null)
             {
                 b.Code = null;
@@ -319,6 +335,7 @@ public sealed unsafe class RiscVJitEngine : IRiscVEngine
 
     private void FlushCache()
     {
+        ReleaseAllWasm();
         _blocks.Clear();
         _blocksByPage.Clear();
         _bus?.ClearCodePages();

@@ -1,0 +1,195 @@
+using System.Diagnostics;
+using System.Runtime.InteropServices;
+using Wemu.Jit;
+using Wemu.Jit.Ir;
+using Wemu.Jit.Wasm;
+
+namespace Wemu.Cpu.RiscV;
+
+/// <summary>
+/// The engine with the WebAssembly backend (<see cref="JitOptions.WasmLoader"/>, the browser):
+/// regions compile to wasm modules the host instantiates, called through a function pointer
+/// (a table index). Compiled functions chain to each other inside wasm through a jump cache in
+/// linear memory (per fetch MMU context; entries carry a stamp that changes on TLB flushes and
+/// invalidations), and return only on exits: budget spent, the next region not compiled yet,
+/// an untranslated instruction, or a load/store/helper needing the slow path, which the
+/// interpreter runs here (dispatch goes on unless it trapped or touched a device).
+/// </summary>
+public sealed unsafe partial class RiscVJitEngine : IDisposable
+{
+    private const int WasmJumpCacheBits = 12;
+    private const int WasmJumpCacheBytes = WasmContext.JumpCacheEntry << WasmJumpCacheBits;
+
+    internal static readonly WasmGuestAbi WasmAbi = new()
+    {
+        TlbEntryShift = 6,
+        TlbIndexMask = (int)RiscVHart.TlbMask,
+        TlbReadTagOffset = 0,
+        TlbWriteTagOffset = 8,
+        TlbAddendOffset = 24,
+        JumpCacheBits = WasmJumpCacheBits,
+    };
+
+    private byte* _wasmContext;
+    private int _wasmStamp = 1;
+    private uint _wasmGeneration, _wasmEpoch;
+    private int _wasmLive;
+
+    private IWasmCodeLoader? Wasm => Options.WasmLoader;
+
+    /// <summary>The context block, then one jump cache per MMU context.</summary>
+    private byte* WasmContextBlock
+    {
+        get
+        {
+            if (_wasmContext == null)
+            {
+                nuint size = (nuint)(64 + RiscVHart.MmuContexts * WasmJumpCacheBytes);
+                _wasmContext = (byte*)NativeMemory.AlignedAlloc(size, 64);
+                NativeMemory.Clear(_wasmContext, size);
+            }
+            return _wasmContext;
+        }
+    }
+
+    private long RunWasm(RiscVHart h, long budget)
+    {
+        byte* ctx = WasmContextBlock;
+        *(int*)(ctx + WasmContext.Regs) = (int)h.X;
+        int context = h.FetchMmuContext;
+        long executed = 0;
+        while (executed < budget)
+        {
+            ulong pc = h.Pc;
+            if (h.TlbGeneration != _wasmGeneration || _epoch != _wasmEpoch)
+            {
+                _wasmGeneration = h.TlbGeneration;
+                _wasmEpoch = _epoch;
+                _wasmStamp++;
+            }
+            ulong stamp = ((ulong)h.TlbGeneration << 32) | _epoch;
+            ref JumpEntry entry = ref _jumpCache[(context << JumpCacheBits) | (int)((pc >> 1) & ((1 << JumpCacheBits) - 1))];
+            RiscVBlock? block = entry.Pc == pc && entry.Stamp == stamp ? entry.Block : null;
+            if (block == null && _hot.Bump(pc) && (block = Lookup(h, pc)) != null)
+            {
+                entry.Pc = pc;
+                entry.Stamp = stamp;
+                entry.Block = block;
+            }
+            if (block != null && block.WasmIndex == 0)
+            {
+                if (!block.NoCompile)
+                    Compile(h, block);
+                if (block.WasmIndex == 0)
+                {
+                    _hot.Cool(pc);
+                    block = null;
+                }
+            }
+
+            if (block != null)
+            {
+                byte* jumpCache = ctx + 64 + context * WasmJumpCacheBytes;
+                // Publish the block for chained exits of other functions (a page flush of this pc's
+                // page must then change the stamp: RiscVHart.FlushTlbPage).
+                h.NoteCachedCodePage(pc);
+                byte* slot = jumpCache + (int)((pc >> 1) & ((1 << WasmJumpCacheBits) - 1)) * WasmContext.JumpCacheEntry;
+                *(ulong*)(slot + WasmContext.JumpCacheEntryPc) = pc;
+                *(int*)(slot + WasmContext.JumpCacheEntryStamp) = _wasmStamp;
+                *(int*)(slot + WasmContext.JumpCacheEntryIndex) = block.WasmIndex;
+                *(int*)(ctx + WasmContext.Tlb) = (int)h.TlbFor(h.DataMmuContext);
+                *(int*)(ctx + WasmContext.Budget) = (int)Math.Min(budget - executed, int.MaxValue);
+                *(int*)(ctx + WasmContext.JumpCache) = (int)jumpCache;
+                *(int*)(ctx + WasmContext.Stamp) = _wasmStamp;
+                int n = ((delegate* unmanaged<int, int, int>)(nint)block.WasmIndex)((int)ctx, 0);
+                var kind = (WasmExit)(*(int*)(ctx + WasmContext.ExitKind));
+                ulong at = *(ulong*)(ctx + WasmContext.ExitPc);
+                h.Pc = at;
+                h.InstRet += (ulong)n;
+                executed += n;
+                Statistics.CompiledInstructions += n;
+                Statistics.CompiledEntries++;
+                Statistics.ExitsByKind[(int)kind & 3]++;
+                if (kind == WasmExit.Chain)
+                    continue;
+                if (kind is WasmExit.Slow or WasmExit.Interpret)
+                {
+                    uint mmio = h.MmioAccesses;
+                    long one = _interpreter.Run(h, 1);
+                    executed += one;
+                    Statistics.Fallbacks += one;
+                    // A load, store or helper that went on to the next instruction without a device
+                    // access changed nothing the machine loop watches: keep dispatching.
+                    if (kind == WasmExit.Slow && one == 1 && h.MmioAccesses == mmio && h.Pc - at is 2 or 4)
+                        continue;
+                }
+                return executed;
+            }
+
+            h.HotExit = false;
+            long ran = _interpreter.Run(h, budget - executed);
+            executed += ran;
+            Statistics.ColdInstructions += ran;
+            if (!h.HotExit)
+                return executed;
+            h.HotExit = false;
+            context = h.FetchMmuContext;
+        }
+        return executed;
+    }
+
+    /// <summary>Compiles <paramref name="function"/> to a wasm module and loads it (the tail of <see cref="Compile"/>).</summary>
+    private void CompileWasm(RiscVHart h, RiscVBlock block, IrFunction function, ulong physPage, long start)
+    {
+        byte[] module = WasmBackend.Compile(function, WasmAbi, Options.WasmChaining);
+        int index;
+        long loadStart = Stopwatch.GetTimestamp();
+        fixed (byte* p = module)
+            index = Wasm!.Load(p, module.Length);
+        Statistics.LoadTicks += Stopwatch.GetTimestamp() - loadStart;
+        Statistics.AddCompileTicks(Stopwatch.GetTimestamp() - start);
+        if (index == 0)
+        {
+            block.NoCompile = true;
+            return;
+        }
+        block.WasmIndex = index;
+        block.IlSize = module.Length;
+        _wasmLive++;
+        Statistics.AddCompiled(function.GuestInstructions);
+        Statistics.CacheBytes += block.IlSize;
+        if (!_bus!.IsCodePage(physPage))
+        {
+            _bus.MarkCodePage(physPage);
+            h.ProtectCodePage(physPage);
+        }
+    }
+
+    /// <summary>Frees a block's wasm function (invalidation); the epoch bump that follows retires its jump-cache entries.</summary>
+    private void ReleaseWasm(RiscVBlock b)
+    {
+        Wasm!.Release(b.WasmIndex);
+        b.WasmIndex = 0;
+        _wasmLive--;
+        Statistics.CacheBytes -= b.IlSize;
+    }
+
+    private void ReleaseAllWasm()
+    {
+        if (Wasm == null)
+            return;
+        foreach (var b in _blocks.Values)
+            if (b.WasmIndex != 0)
+                ReleaseWasm(b);
+    }
+
+    public void Dispose()
+    {
+        ReleaseAllWasm();
+        if (_wasmContext != null)
+        {
+            NativeMemory.AlignedFree(_wasmContext);
+            _wasmContext = null;
+        }
+    }
+}

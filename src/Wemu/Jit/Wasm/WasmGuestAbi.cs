@@ -1,0 +1,22 @@
+namespace Wemu.Jit.Wasm;
+
+/// <summary>What the WebAssembly backend needs to know about a guest's soft TLB (see <see cref="Il.IlGuestAbi"/>).</summary>
+public sealed class WasmGuestAbi
+{
+    /// <summary>log2 of the TLB entry size in bytes.</summary>
+    public required int TlbEntryShift { get; init; }
+
+    public required int TlbIndexMask { get; init; }
+
+    public required int TlbReadTagOffset { get; init; }
+
+    public required int TlbWriteTagOffset { get; init; }
+
+    /// <summary>Offset of the host-minus-guest address delta (its low 32 bits are the linear-memory delta).</summary>
+    public required int TlbAddendOffset { get; init; }
+
+    public int PageBits { get; init; } = 12;
+
+    /// <summary>log2 of the jump cache's entry count.</summary>
+    public int JumpCacheBits { get; init; } = 12;
+}

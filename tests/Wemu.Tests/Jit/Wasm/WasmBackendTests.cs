@@ -1,0 +1,412 @@
+using System.Runtime.InteropServices;
+using Wemu.Cpu.RiscV;
+using Wemu.Jit.Ir;
+using Wemu.Jit.Passes;
+using Wemu.Jit.Wasm;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace Wemu.Tests.Jit.Wasm;
+
+/// <summary>
+/// Differential tests of the WebAssembly backend, run in Node.js (<see cref="NodeWasmRunner"/>):
+/// random IR functions over every pure op against <see cref="IrEvaluator"/>, and regions translated
+/// from random RISC-V programs (M-, S- and U-mode) against the interpreter: the program runs in
+/// the interpreter to a random point, its registers, data pages and data TLB (with entries dropped
+/// or made read-only at random, so loads and stores hit and miss) become a linear-memory image,
+/// the regions at that pc and at the jump targets that follow are compiled and chained through the
+/// jump cache, and after the wasm returns, the interpreter runs the same number of instructions:
+/// pc, registers and data must then be identical, whatever exit (budget, slow path, untranslated
+/// instruction, indirect jump) the wasm took.
+/// </summary>
+public sealed unsafe class WasmBackendTests(ITestOutputHelper output)
+{
+    private const int Ctx = 0x100, Regs = 0x1000, JumpCache = 0x2000, Tlb = 0x4000, Pages = 0x20000, MemorySize = 0x30000;
+    private const int JumpCacheBits = 8;
+
+    private static readonly WasmGuestAbi Abi = new()
+    {
+        TlbEntryShift = 6,
+        TlbIndexMask = (int)RiscVHart.TlbMask,
+        TlbReadTagOffset = 0,
+        TlbWriteTagOffset = 8,
+        TlbAddendOffset = 24,
+        JumpCacheBits = JumpCacheBits,
+    };
+
+    private static readonly long[] Edges =
+    [
+        0, 1, -1, 2, 31, 32, 33, 63, 64, 65, long.MaxValue, long.MinValue, int.MaxValue, int.MinValue,
+        0x8000_0000, 0xFFFF_FFFF, 0x1_0000_0000, -0x8000_0000L - 1, 0x5555_5555_5555_5555, 7, -7, 3, -3,
+    ];
+
+    private static readonly IrOp[] Ops =
+    [
+        IrOp.Add, IrOp.Sub, IrOp.Mul, IrOp.And, IrOp.Or, IrOp.Xor, IrOp.MulHighS, IrOp.MulHighU, IrOp.MulHighSU,
+        IrOp.DivS, IrOp.DivU, IrOp.RemS, IrOp.RemU, IrOp.Shl, IrOp.ShrS, IrOp.ShrU, IrOp.Compare, IrOp.Select,
+    ];
+
+    private static void SetContext(byte[] image, int budget, int stamp)
+    {
+        fixed (byte* p = image)
+        {
+            *(int*)(p + Ctx + WasmContext.Regs) = Regs;
+            *(int*)(p + Ctx + WasmContext.Tlb) = Tlb;
+            *(int*)(p + Ctx + WasmContext.Budget) = budget;
+            *(int*)(p + Ctx + WasmContext.ExitKind) = -1;
+            *(int*)(p + Ctx + WasmContext.JumpCache) = JumpCache;
+            *(int*)(p + Ctx + WasmContext.Stamp) = stamp;
+        }
+    }
+
+    private static (WasmExit Kind, ulong Pc) ExitOf(byte[] image) =>
+        ((WasmExit)BitConverter.ToInt32(image, Ctx + WasmContext.ExitKind), BitConverter.ToUInt64(image, Ctx + WasmContext.ExitPc));
+
+    private static ulong Reg(byte[] image, int r) => BitConverter.ToUInt64(image, Regs + r * 8);
+
+    [Fact]
+    public void Random_Ir_Functions_Match_The_Evaluator()
+    {
+        var rng = new Random(4242);
+        var cases = new List<NodeWasmRunner.Case>();
+        var expected = new List<long[]>();
+        var descriptions = new List<string[]>();
+        for (int c = 0; c < 40; c++)
+        {
+            var inputs = new long[8];
+            for (int r = 0; r < 8; r++)
+                inputs[r] = rng.Next(3) == 0 ? rng.NextInt64() : Edges[rng.Next(Edges.Length)];
+            var f = new IrFunction(0x1000, 64);
+            var want = new long[48];
+            var what = new string[48];
+            for (int j = 0; j < 48; j++)
+            {
+                var op = Ops[rng.Next(Ops.Length)];
+                var type = rng.Next(2) == 0 ? IrType.I32 : IrType.I64;
+                int ra = rng.Next(8), rb = rng.Next(8), rc = rng.Next(8);
+                long a = inputs[ra], b = inputs[rb], cv = inputs[rc];
+                int Operand(int reg, IrType t) => t == IrType.I32 ? f.Convert(IrOp.Wrap, f.GetReg(1 + reg)) : f.GetReg(1 + reg);
+                long Value(long v, IrType t) => t == IrType.I32 ? (int)v : v;
+                int result;
+                long value;
+                var cond = (IrCondition)rng.Next(6);
+                if (op == IrOp.Compare)
+                {
+                    var resultType = rng.Next(2) == 0 ? IrType.I32 : IrType.I64;
+                    result = f.Compare(cond, Operand(ra, type), Operand(rb, type), resultType);
+                    value = IrEvaluator.Evaluate(op, resultType, cond, Value(a, type), Value(b, type), 0);
+                    type = resultType;
+                }
+                else if (op == IrOp.Select)
+                {
+                    var condType = rng.Next(2) == 0 ? IrType.I32 : IrType.I64;
+                    bool zero = rng.Next(3) == 0;
+                    int condTemp = zero ? f.Const(condType, 0) : Operand(rc, condType);
+                    long condValue = zero ? 0 : Value(cv, condType);
+                    result = f.Select(condTemp, Operand(ra, type), Operand(rb, type));
+                    value = IrEvaluator.Evaluate(op, type, cond, condValue, Value(a, type), Value(b, type));
+                }
+                else if (op is IrOp.Shl or IrOp.ShrS or IrOp.ShrU)
+                {
+                    var countType = rng.Next(2) == 0 ? IrType.I32 : IrType.I64;
+                    result = f.Binary(op, Operand(ra, type), Operand(rb, countType));
+                    value = IrEvaluator.Evaluate(op, type, cond, Value(a, type), Value(b, countType), 0);
+                }
+                else
+                {
+                    result = f.Binary(op, Operand(ra, type), Operand(rb, type));
+                    value = IrEvaluator.Evaluate(op, type, cond, Value(a, type), Value(b, type), 0);
+                }
+                if (type == IrType.I32)
+                {
+                    bool signed = rng.Next(2) == 0;
+                    result = f.Convert(signed ? IrOp.ExtendS : IrOp.ExtendU, result);
+                    value = signed ? (int)value : (long)(uint)value;
+                }
+                f.SetReg(16 + j, result);
+                want[j] = value;
+                what[j] = $"{op} {type} {cond} of r{1 + ra}={a:x}, r{1 + rb}={b:x}, r{1 + rc}={cv:x}";
+            }
+            f.Exit(IrExitKind.Stop, 0x1234, 0);
+            var image = new byte[MemorySize];
+            SetContext(image, 1000, 1);
+            for (int r = 0; r < 8; r++)
+                BitConverter.TryWriteBytes(image.AsSpan(Regs + (1 + r) * 8), inputs[r]);
+            cases.Add(new([WasmBackend.Compile(f, Abi, chain: c % 2 == 0)], image, Ctx, 0));
+            expected.Add(want);
+            descriptions.Add(what);
+        }
+        var results = NodeWasmRunner.Run(cases);
+        for (int c = 0; c < cases.Count; c++)
+        {
+            var r = results[c];
+            Assert.True(r.Error == null, $"case {c}: {r.Error}");
+            Assert.Equal((WasmExit.Stop, 0x1234UL), ExitOf(r.Memory));
+            for (int j = 0; j < 48; j++)
+                Assert.True((ulong)expected[c][j] == Reg(r.Memory, 16 + j),
+                    $"case {c}, result {j}: {descriptions[c][j]} = {expected[c][j]:x}, wasm gave {Reg(r.Memory, 16 + j):x}");
+        }
+    }
+
+    /// <summary>
+    /// A loop over an array (load, store, counter) with a budget check on its back-edge: budgets
+    /// that end it mid-way (a Chain exit at the loop head), budgets it outlives (its own exit), and a
+    /// read-only page (a Slow exit at the store, with the instruction before it completed).
+    /// </summary>
+    [Fact]
+    public void Loops_Exit_On_Budget_And_At_The_Slow_Path()
+    {
+        const ulong Head = 0x2000, Done = 0x3000, Va = 0x7000_0000;
+        var rng = new Random(77);
+        var cases = new List<NodeWasmRunner.Case>();
+        var expected = new List<(WasmExit Kind, ulong Pc, int Count, long R1, long R2, long R3, long[] Mem)>();
+        for (int c = 0; c < 24; c++)
+        {
+            var f = new IrFunction(Head, 32);
+            int head = f.NewLabel(), stub = f.NewLabel();
+            f.Label(head);
+            int t = f.GetReg(1), a = f.GetReg(2), p = f.GetReg(3);
+            int v = f.Load(p, 0, 8, true, Head, 0);
+            f.SetReg(2, f.Binary(IrOp.Add, a, f.Binary(IrOp.Xor, v, t)));
+            f.Store(p, 8, f.Binary(IrOp.Add, v, t), 8, Head + 4, 1);
+            f.SetReg(3, f.Binary(IrOp.Add, p, f.Const(IrType.I64, 8)));
+            int next = f.Binary(IrOp.Sub, t, f.Const(IrType.I64, 1));
+            f.SetReg(1, next);
+            f.Retire(3);
+            f.Branch(IrCondition.Ne, next, f.Const(IrType.I64, 0), stub);
+            f.Exit(IrExitKind.Stop, Done, 0);
+            f.Label(stub);
+            f.ExitIfBudget(Head);
+            f.Jump(head);
+            IrPipeline.Run(f);
+
+            int iterations = rng.Next(1, 300);
+            int budget = rng.Next(1, 1000);
+            bool readOnly = c % 6 == 5;
+            var mem = new long[512];
+            for (int k = 0; k < mem.Length; k++)
+                mem[k] = rng.NextInt64();
+            var image = new byte[MemorySize];
+            SetContext(image, budget, 1);
+            fixed (byte* img = image)
+            {
+                var tlb = (TlbEntry*)(img + Tlb);
+                for (int k = 0; k < RiscVHart.TlbSize; k++)
+                    tlb[k].TagRead = tlb[k].TagWrite = tlb[k].TagExec = TlbEntry.Invalid;
+                ref var e = ref tlb[(Va >> 12) & RiscVHart.TlbMask];
+                e.TagRead = Va;
+                e.TagWrite = readOnly ? TlbEntry.Invalid : Va;
+                e.Addend = Pages - (long)Va;
+                *(long*)(img + Regs + 8) = iterations;
+                *(long*)(img + Regs + 16) = 5;
+                *(ulong*)(img + Regs + 24) = Va;
+                MemoryMarshal.AsBytes(mem.AsSpan()).CopyTo(image.AsSpan(Pages));
+            }
+            cases.Add(new([WasmBackend.Compile(f, Abi, chain: c % 2 == 0)], image, Ctx, 0));
+
+            // The same loop in C#.
+            long r1 = iterations, r2 = 5, r3 = 0;
+            int count = 0;
+            WasmExit kind;
+            ulong pc;
+            while (true)
+            {
+                long value = mem[r3];
+                r2 += value ^ r1;
+                if (readOnly)
+                {
+                    (kind, pc) = (WasmExit.Slow, Head + 4);
+                    count += 1;
+                    break;
+                }
+                mem[r3 + 1] = value + r1;
+                r3++;
+                r1--;
+                count += 3;
+                if (r1 == 0)
+                {
+                    (kind, pc) = (WasmExit.Stop, Done);
+                    break;
+                }
+                if (count >= budget)
+                {
+                    (kind, pc) = (WasmExit.Chain, Head);
+                    break;
+                }
+            }
+            expected.Add((kind, pc, count, r1, r2, (long)Va + r3 * 8, mem));
+        }
+        var results = NodeWasmRunner.Run(cases);
+        var seen = new HashSet<WasmExit>();
+        for (int c = 0; c < cases.Count; c++)
+        {
+            var r = results[c];
+            var e = expected[c];
+            Assert.True(r.Error == null, $"case {c}: {r.Error}");
+            Assert.Equal((e.Kind, e.Pc), ExitOf(r.Memory));
+            Assert.Equal(e.Count, r.Count);
+            Assert.Equal((ulong)e.R1, Reg(r.Memory, 1));
+            Assert.Equal((ulong)e.R2, Reg(r.Memory, 2));
+            Assert.Equal((ulong)e.R3, Reg(r.Memory, 3));
+            Assert.True(MemoryMarshal.AsBytes(e.Mem.AsSpan()).SequenceEqual(r.Memory.AsSpan(Pages, e.Mem.Length * 8)), $"case {c}: memory differs");
+            seen.Add(e.Kind);
+        }
+        Assert.Equal(3, seen.Count);
+    }
+
+    public static TheoryData<int, bool> ProgramCases()
+    {
+        var data = new TheoryData<int, bool>();
+        for (int mode = 0; mode < 3; mode++)
+        {
+            data.Add(mode, false);
+            data.Add(mode, true);
+        }
+        return data;
+    }
+
+    /// <summary>Ten random programs in one mode; ten random starting points each.</summary>
+    [Theory]
+    [MemberData(nameof(ProgramCases))]
+    public void Translated_Regions_Match_The_Interpreter(int modeIndex, bool compressed)
+    {
+        int mode = modeIndex switch { 0 => RiscVHart.PrivMachine, 1 => RiscVHart.PrivSupervisor, _ => RiscVHart.PrivUser };
+        var programs = RandomProgramBatch.Assemble(5000 + modeIndex * 100 + (compressed ? 50 : 0), 10, compressed, mode);
+        var cases = new List<NodeWasmRunner.Case>();
+        var checks = new List<(RandomProgramBatch.Program Program, int Steps, string Name)>();
+        var rng = new Random(modeIndex * 2 + (compressed ? 1 : 0));
+        foreach (var p in programs)
+        {
+            for (int start = 0; start < 10; start++)
+            {
+                int steps = rng.Next(start * 300, start * 300 + 600);
+                var built = BuildCase(p, steps, rng, out string name);
+                if (built == null)
+                    continue;
+                cases.Add(built);
+                checks.Add((p, steps, name));
+            }
+        }
+        var results = NodeWasmRunner.Run(cases);
+        var kinds = new Dictionary<WasmExit, int>();
+        long total = 0;
+        for (int c = 0; c < cases.Count; c++)
+        {
+            var (p, steps, name) = checks[c];
+            var r = results[c];
+            Assert.True(r.Error == null, $"{name}: {r.Error}");
+            var (kind, pc) = ExitOf(r.Memory);
+            kinds[kind] = kinds.GetValueOrDefault(kind) + 1;
+            total += r.Count;
+            Assert.True(r.Count >= 0, $"{name}: count {r.Count}");
+            // The reference: the interpreter from the same point, as many instructions as the wasm retired.
+            using var m = p.CreateMachine();
+            var interp = new RiscVInterpreter();
+            Step(m, interp, steps);
+            for (int n = 0; n < r.Count; n++)
+                Assert.True(interp.Run(m.Hart, 1) == 1, $"{name}: the interpreter did not retire instruction {n} of {r.Count}");
+            Assert.True(m.Hart.ProgramCounter == pc, $"{name}: after {r.Count} instructions ({kind} exit) wasm is at 0x{pc:x}, the interpreter at 0x{m.Hart.ProgramCounter:x}");
+            for (int reg = 1; reg < 32; reg++)
+                Assert.True(m.Hart.GetRegister(reg) == Reg(r.Memory, reg),
+                    $"{name}: after {r.Count} instructions x{reg} = 0x{Reg(r.Memory, reg):x}, interpreter 0x{m.Hart.GetRegister(reg):x}");
+            var data = new Span<byte>(m.Ram.Pointer + (RandomProgramGenerator.DataBase - BareHart.RamBase), RandomProgramGenerator.DataSize);
+            Assert.True(data.SequenceEqual(r.Memory.AsSpan(Pages, RandomProgramGenerator.DataSize)), $"{name}: data memory differs");
+        }
+        output.WriteLine($"{cases.Count} cases, {total} instructions in wasm; exits: {string.Join(", ", kinds.Select(k => $"{k.Key} {k.Value}"))}");
+        Assert.True(kinds.GetValueOrDefault(WasmExit.Slow) > 0, "no slow-path exit");
+        Assert.True(kinds.GetValueOrDefault(WasmExit.Chain) > 0, "no chain or budget exit");
+    }
+
+    private static void Step(BareHart m, RiscVInterpreter interp, int steps)
+    {
+        for (int i = 0; i < steps && !m.Finished; i++)
+            interp.Run(m.Hart, 1);
+    }
+
+    /// <summary>The image and modules for a run from <paramref name="steps"/> instructions into the program, or null if it ended before.</summary>
+    private static NodeWasmRunner.Case? BuildCase(RandomProgramBatch.Program p, int steps, Random rng, out string name)
+    {
+        name = $"{p.Name}, from step {steps}";
+        using var m = p.CreateMachine();
+        var interp = new RiscVInterpreter();
+        Step(m, interp, steps);
+        if (m.Finished)
+            return null;
+        var h = m.Hart;
+        ulong entry = h.ProgramCounter;
+        name += $" (pc 0x{entry:x})";
+
+        // Where the program goes next: the targets of control transfers in the next 3000 instructions.
+        var targets = new List<ulong> { entry };
+        using (var ahead = p.CreateMachine())
+        {
+            Step(ahead, interp, steps);
+            for (int i = 0; i < 3000 && !ahead.Finished && targets.Count < 24; i++)
+            {
+                ulong before = ahead.Hart.ProgramCounter;
+                interp.Run(ahead.Hart, 1);
+                ulong after = ahead.Hart.ProgramCounter;
+                if (after - before is not (2 or 4) && !targets.Contains(after))
+                    targets.Add(after);
+            }
+        }
+        var image = new byte[MemorySize];
+        int budget = rng.Next(4) == 0 ? rng.Next(1, 40) : rng.Next(40, 4000);
+        SetContext(image, budget, 7);
+        fixed (byte* img = image)
+        {
+            for (int r = 0; r < 32; r++)
+                *(ulong*)(img + Regs + r * 8) = h.GetRegister(r);
+            new Span<byte>(m.Ram.Pointer + (RandomProgramGenerator.DataBase - BareHart.RamBase), RandomProgramGenerator.DataSize)
+                .CopyTo(image.AsSpan(Pages));
+            // The data TLB as the interpreter left it, pointed at the image's copy of the data pages;
+            // some entries dropped or made read-only, every other page (code, tables, devices) missing.
+            TlbEntry* src = h.TlbFor(h.DataMmuContext);
+            var dst = (TlbEntry*)(img + Tlb);
+            for (int i = 0; i < RiscVHart.TlbSize; i++)
+            {
+                dst[i].TagRead = dst[i].TagWrite = dst[i].TagExec = TlbEntry.Invalid;
+                ulong phys = src[i].PhysPage;
+                ulong tag = src[i].TagRead != TlbEntry.Invalid ? src[i].TagRead : src[i].TagWrite;
+                if (tag == TlbEntry.Invalid || phys < RandomProgramGenerator.DataBase || phys >= RandomProgramGenerator.DataBase + RandomProgramGenerator.DataSize)
+                    continue;
+                int roll = rng.Next(16);
+                if (roll == 0)
+                    continue;
+                ulong vpage = tag & ~0xFFFUL;
+                dst[i].TagRead = src[i].TagRead;
+                dst[i].TagWrite = roll == 1 ? TlbEntry.Invalid : src[i].TagWrite;
+                dst[i].Addend = Pages + (long)(phys - RandomProgramGenerator.DataBase) - (long)vpage;
+            }
+        }
+
+        // Compile the regions (the entry's first), chained through the jump cache.
+        var translator = new RiscVTranslator(rng.Next(3) == 0 ? 16 : 256);
+        var modules = new List<byte[]>();
+        bool chain = rng.Next(4) != 0;
+        foreach (ulong t in targets)
+        {
+            // (U-mode programs trap to an S-mode alias of the code at 0xc0000000: not compiled here)
+            bool inCode = t >= BareHart.RamBase && t < BareHart.RamBase + (ulong)p.Code.Length + 4096;
+            byte* page = m.Ram.Pointer + ((t & ~0xFFFUL) - BareHart.RamBase);
+            if (!inCode || RiscVTranslator.IsInterpretedOnly(t, page))
+            {
+                if (t == entry)
+                    return null;
+                continue;
+            }
+            int salt = rng.Next();
+            var f = translator.Translate(t, page, pc => ((pc * 0x9E3779B97F4A7C15UL) >> 60) != (ulong)(salt & 15) || pc == t);
+            IrPipeline.Run(f);
+            modules.Add(WasmBackend.Compile(f, Abi, chain));
+            int index = modules.Count;   // table index (the runner puts module k at k + 1)
+            int slot = JumpCache + (int)((t >> 1) & ((1 << JumpCacheBits) - 1)) * WasmContext.JumpCacheEntry;
+            BitConverter.TryWriteBytes(image.AsSpan(slot + WasmContext.JumpCacheEntryPc), t);
+            BitConverter.TryWriteBytes(image.AsSpan(slot + WasmContext.JumpCacheEntryStamp), rng.Next(8) == 0 ? 6 : 7);
+            BitConverter.TryWriteBytes(image.AsSpan(slot + WasmContext.JumpCacheEntryIndex), index);
+        }
+        if (modules.Count == 0)
+            return null;
+        return new NodeWasmRunner.Case([.. modules], image, Ctx, 0);
+    }
+}
