@@ -143,6 +143,7 @@ public static class Program
           -d stats                   print instructions executed and speed at exit
           -d jit                     print JIT counters at exit (blocks, compile time, cache, fallbacks)
           -accel tcg[,thresh=N][,tb-size=MB]   JIT (default): compile blocks after N runs
+          -accel tcg,backend=native|il   x86-64 machine code (default where it runs) or IL
           -accel interp              interpreter only
         Ctrl-A x quits, Ctrl-A a sends Ctrl-A.
 

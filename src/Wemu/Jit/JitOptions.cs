@@ -34,6 +34,16 @@ public sealed class JitOptions
     /// <summary>Chain compiled WebAssembly functions to each other through the jump cache (tail calls) instead of returning to the dispatcher.</summary>
     public bool WasmChaining { get; init; } = true;
 
+    /// <summary>
+    /// Natively on x86-64 Linux, compile regions straight to machine code (<see cref="X64.X64Backend"/>,
+    /// microseconds per region) instead of IL for the runtime's JIT (about a millisecond per region).
+    /// Ignored where it cannot run (<see cref="X64.X64CodeArena.Supported"/>) and with <see cref="WasmLoader"/>.
+    /// </summary>
+    public bool NativeCode { get; init; } = true;
+
+    /// <summary>The threshold when the native backend compiles: its compiles are cheap, so code is compiled sooner.</summary>
+    public const int DefaultNativeThreshold = 50;
+
     /// <summary>Most guest instructions in one compiled region.</summary>
     public int MaxRegionInstructions { get; init; } = 256;
 }

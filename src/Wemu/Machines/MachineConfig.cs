@@ -44,8 +44,11 @@ public sealed class MachineConfig
     /// <summary>-accel: "tcg" (the JIT: interpreter for cold code, compiled blocks when hot) or "interp" (interpreter only).</summary>
     public string Accelerator { get; set; } = "tcg";
 
-    /// <summary>-accel tcg,thresh=N: runs before a block is compiled.</summary>
-    public int JitThreshold { get; set; } = Jit.JitOptions.DefaultThreshold;
+    /// <summary>-accel tcg,thresh=N: runs before a block is compiled (null: the backend's default).</summary>
+    public int? JitThreshold { get; set; }
+
+    /// <summary>-accel tcg,backend=native|il: what compiled regions become (native: x86-64 machine code where the host can run it; il: IL for the runtime's JIT).</summary>
+    public string JitBackend { get; set; } = "native";
 
     /// <summary>-accel tcg,tb-size=MB: translation cache cap.</summary>
     public int JitCacheMegabytes { get; set; } = Jit.JitOptions.DefaultCacheMegabytes;

@@ -170,7 +170,7 @@ public static class QemuCommandLine
         return c;
     }
 
-    /// <summary><c>-accel tcg[,thresh=N][,tb-size=MB]</c> or <c>-accel interp</c>.</summary>
+    /// <summary><c>-accel tcg[,thresh=N][,tb-size=MB][,backend=native|il]</c> or <c>-accel interp</c>.</summary>
     private static void ParseAccel(MachineConfig c, string spec)
     {
         var o = Options(spec, "accel");
@@ -193,6 +193,11 @@ public static class QemuCommandLine
                     if (!int.TryParse(v, NumberStyles.None, CultureInfo.InvariantCulture, out int mb) || mb < 1 || mb > 4096)
                         throw new ConfigException($"invalid -accel tb-size '{v}' (MiB, 1 to 4096)");
                     c.JitCacheMegabytes = mb;
+                    break;
+                case "backend" when accel == "tcg":
+                    if (v is not ("native" or "il"))
+                        throw new ConfigException($"invalid -accel backend '{v}' (native or il)");
+                    c.JitBackend = v;
                     break;
                 case "thread":
                     break;   // QEMU's MTTCG switch: one hart, nothing to choose

@@ -30,7 +30,11 @@ public abstract class RiscVMachine : Machine
             ? new RiscVInterpreter()
             : new RiscVJitEngine(new Jit.JitOptions
             {
-                Threshold = config.JitThreshold,
+                Threshold = config.JitThreshold
+                    ?? (config.JitBackend == "native" && images.WasmLoader == null && Jit.X64.X64CodeArena.Supported
+                        ? Jit.JitOptions.DefaultNativeThreshold
+                        : Jit.JitOptions.DefaultThreshold),
+                NativeCode = config.JitBackend == "native",
                 CacheBytes = (long)config.JitCacheMegabytes << 20,
                 Background = images.BackgroundWorker,
                 WasmLoader = images.WasmLoader,

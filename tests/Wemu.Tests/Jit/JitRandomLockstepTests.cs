@@ -26,12 +26,20 @@ public sealed class JitRandomLockstepTests(ITestOutputHelper output)
     [
         ("threshold 1", new JitOptions { Threshold = 1 }),
         ("threshold 2", new JitOptions { Threshold = 2 }),
-        ("threshold 1, 8 KiB cache, 12-instruction regions, prepared", new JitOptions
+        ("threshold 1, 8 KiB cache, 12-instruction regions", new JitOptions
+        {
+            Threshold = 1,
+            CacheBytes = 8 << 10,
+            MaxRegionInstructions = 12,
+        }),
+        ("IL backend, threshold 1", new JitOptions { Threshold = 1, NativeCode = false }),
+        ("IL backend, threshold 1, 8 KiB cache, 12-instruction regions, prepared", new JitOptions
         {
             Threshold = 1,
             CacheBytes = 8 << 10,
             MaxRegionInstructions = 12,
             Background = work => work(),
+            NativeCode = false,
         }),
     ];
 

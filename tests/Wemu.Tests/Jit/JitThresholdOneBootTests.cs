@@ -14,11 +14,13 @@ public class JitThresholdOneBootTests
     private static readonly TimeSpan BootTimeout = TimeSpan.FromSeconds(240);
     private static readonly TimeSpan CommandTimeout = TimeSpan.FromSeconds(120);
 
-    [Fact]
-    public void Linux_Boots_And_Runs_A_Shell_With_Every_Block_Compiled()
+    [Theory]
+    [InlineData("native")]
+    [InlineData("il")]
+    public void Linux_Boots_And_Runs_A_Shell_With_Every_Block_Compiled(string backend)
     {
         // -icount: no background worker, so each block is compiled before it first runs.
-        using var wemu = new WemuProcess("-accel", "tcg,thresh=1", "-icount", "shift=0", "-d", "jit");
+        using var wemu = new WemuProcess("-accel", $"tcg,thresh=1,backend={backend}", "-icount", "shift=0", "-d", "jit");
         wemu.WaitFor("/ # ", BootTimeout);
 
         wemu.Send("uname -m\n");

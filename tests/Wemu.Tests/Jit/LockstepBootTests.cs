@@ -32,11 +32,13 @@ public sealed class LockstepBootTests
         return (new RiscVVirtMachine(config, images, engine), serial);
     }
 
-    [Fact]
-    public void BootPrefix_JitThresholdOne_MatchesInterpreterInstructionByInstruction()
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void BootPrefix_JitThresholdOne_MatchesInterpreterInstructionByInstruction(bool nativeCode)
     {
         var reference = new RiscVInterpreter();
-        var jit = new RiscVJitEngine(new JitOptions { Threshold = 1 });
+        var jit = new RiscVJitEngine(new JitOptions { Threshold = 1, NativeCode = nativeCode });
         var (a, _) = CreateMachine(reference);
         var (b, serialB) = CreateMachine(jit);
         using var ma = a;

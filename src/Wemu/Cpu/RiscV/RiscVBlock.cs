@@ -27,6 +27,9 @@ internal sealed class RiscVBlock
     /// <summary>With the WebAssembly backend: the compiled function's table index (0: none).</summary>
     public int WasmIndex;
 
+    /// <summary>With the x86-64 backend: the compiled code's entry point (0: none).</summary>
+    public nint NativeEntry;
+
     public int IlSize;
 
     public int GuestInstructions;

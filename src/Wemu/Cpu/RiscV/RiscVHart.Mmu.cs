@@ -389,6 +389,10 @@ public sealed unsafe partial class RiscVHart
         return (byte*)(e->Addend + (long)(pc & ~0xFFFUL));
     }
 
+    /// <summary>The interpreter's fetch page after its fetch slow path: guest page base and host pointer.</summary>
+    internal ulong FetchBase;
+    internal byte* FetchHost;
+
     /// <summary>Set by slow paths that touched a device: the engine leaves its loop so interrupts are seen.</summary>
     internal bool MmioAccessed;
 

@@ -75,11 +75,15 @@ public sealed unsafe class RiscVInterpreter : IRiscVEngine
             else
             {
                 h.Pc = pc;
-                if (!FetchSlow(h, pc, ref fetchBase, ref fetchHost, out inst))
+                long fetched = FetchSlow(h, pc);
+                if (fetched < 0)
                 {
                     executed++;
                     goto Trap;
                 }
+                inst = (uint)fetched;
+                fetchBase = h.FetchBase;
+                fetchHost = h.FetchHost;
             }
             ulong len = 4;
             uint raw = inst;
@@ -88,7 +92,7 @@ public sealed unsafe class RiscVInterpreter : IRiscVEngine
                 inst = expand[(ushort)inst];
                 len = 2;
             }
-            RvOp op = primary[RvOpcodeTable.Key(inst)];
+            RvOp op = primary[RvKey.Of(inst)];
             if (op == RvOp.Secondary)
                 op = RvOpcodeTable.DecodeSecondary(inst);
             x[0] = 0;
@@ -312,11 +316,13 @@ public sealed unsafe class RiscVInterpreter : IRiscVEngine
                         // Nothing was cached: fetch for real and decode again.
                         executed--;
                         h.Pc = pc;
-                        if (!FetchSlow(h, pc, ref fetchBase, ref fetchHost, out _))
+                        if (FetchSlow(h, pc) < 0)
                         {
                             executed++;
                             goto Trap;
                         }
+                        fetchBase = h.FetchBase;
+                        fetchHost = h.FetchHost;
                         continue;
                     }
                     h.Pc = pc;
@@ -404,41 +410,37 @@ public sealed unsafe class RiscVInterpreter : IRiscVEngine
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static bool FetchSlow(RiscVHart h, ulong pc, ref ulong fetchBase, ref byte* fetchHost, out uint inst)
+    /// <summary>
+    /// Fetches the instruction at <paramref name="pc"/> through the TLB: returns it (zero-extended),
+    /// or -1 with the exception recorded. Leaves the page to fetch from next in
+    /// <see cref="RiscVHart.FetchBase"/>/<see cref="RiscVHart.FetchHost"/> (the no-page page after a
+    /// page-crossing instruction). Nothing is passed by reference, so the hot loop keeps its fetch
+    /// state in registers.
+    /// </summary>
+    private static long FetchSlow(RiscVHart h, ulong pc)
     {
-        inst = 0;
+        h.FetchBase = 0;
+        h.FetchHost = s_noPage;
         if ((pc & 0xFFF) <= 0xFFC)
         {
             byte* page = h.FetchPage(pc);
             if (page == null)
-                return false;
-            fetchBase = pc & ~0xFFFUL;
-            fetchHost = page;
-            inst = *(uint*)(page + (pc & 0xFFF));
-            return true;
+                return -1;
+            h.FetchBase = pc & ~0xFFFUL;
+            h.FetchHost = page;
+            return *(uint*)(page + (pc & 0xFFF));
         }
         // The last halfword(s) of a page: a 32-bit instruction may straddle two pages.
         byte* first = h.FetchPage(pc);
         if (first == null)
-            return false;
+            return -1;
         ushort lo = *(ushort*)(first + (pc & 0xFFF));
         if ((lo & 3) != 3 || (pc & 0xFFF) == 0xFFC)
-        {
-            inst = (pc & 0xFFF) == 0xFFC ? *(uint*)(first + 0xFFC) : lo;
-        }
-        else
-        {
-            byte* second = h.FetchPage(pc + 2);
-            if (second == null)
-            {
-                // Priv. spec: tval is the address of the portion that faulted.
-                return false;
-            }
-            inst = lo | ((uint)*(ushort*)second << 16);
-        }
-        fetchBase = 0;
-        fetchHost = s_noPage;
-        return true;
+            return (pc & 0xFFF) == 0xFFC ? *(uint*)(first + 0xFFC) : lo;
+        byte* second = h.FetchPage(pc + 2);
+        if (second == null)
+            return -1;   // Priv. spec: tval is the address of the portion that faulted.
+        return lo | ((uint)*(ushort*)second << 16);
     }
 
     /// <summary>

@@ -186,6 +186,7 @@ public sealed unsafe partial class RiscVJitEngine : IDisposable
     public void Dispose()
     {
         ReleaseAllWasm();
+        DisposeX64();
         if (_wasmContext != null)
         {
             NativeMemory.AlignedFree(_wasmContext);

@@ -60,6 +60,7 @@ public sealed unsafe partial class RiscVJitEngine : IRiscVEngine
         _interpreter = new RiscVInterpreter(_hot);
         _translator = new RiscVTranslator(Options.MaxRegionInstructions);
         _backgroundTranslator = new RiscVTranslator(Options.MaxRegionInstructions);
+        CreateX64();
     }
 
     public string Name => "jit";
@@ -74,6 +75,8 @@ public sealed unsafe partial class RiscVJitEngine : IRiscVEngine
             Attach(h);
         if (Options.WasmLoader != null)
             return RunWasm(h, budget);
+        if (_x64 != null)
+            return RunX64(h, budget);
         ulong* x = h.X;
         byte* dtlb = (byte*)h.TlbFor(h.DataMmuContext);
         int context = h.FetchMmuContext;
@@ -201,6 +204,11 @@ public sealed unsafe partial class RiscVJitEngine : IRiscVEngine
         {
             return;   // self-modifying code: interpret this page until it has been left alone for a while
         }
+        if (_x64 != null)
+        {
+            CompileX64(h, block, page, physPage);   // cheap: in line, arena-capped
+            return;
+        }
         if (Statistics.CacheBytes > Options.CacheBytes || _wasmLive >= Options.MaxWasmInstances)
         {
             FlushCache();
@@ -318,6 +326,12 @@ public sealed unsafe partial class RiscVJitEngine : IRiscVEngine
                 ReleaseWasm(b);
                 Statistics.Invalidations++;
             }
+            if (b.NativeEntry != 0)
+            {
+                b.NativeEntry = 0;   // its bytes stay in the arena until the next reset
+                Statistics.Invalidations++;
+                Statistics.CacheBytes -= b.IlSize;
+            }
             if (b.Code != null)
             {
                 b.Code = null;
@@ -336,6 +350,9 @@ public sealed unsafe partial class RiscVJitEngine : IRiscVEngine
     private void FlushCache()
     {
         ReleaseAllWasm();
+        foreach (var b in _blocks.Values)
+            b.NativeEntry = 0;
+        _x64?.Reset();
         _blocks.Clear();
         _blocksByPage.Clear();
         _bus?.ClearCodePages();

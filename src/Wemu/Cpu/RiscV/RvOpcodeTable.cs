@@ -221,7 +221,7 @@ public static class RvOpcodeTable
 
     /// <summary>The primary key of a 32-bit instruction (15 bits).</summary>
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
-    public static uint Key(uint inst) => ((inst >> 2) & 0x1F) | ((inst >> 7) & 0xE0) | ((inst >> 17) & 0x7F00);
+    public static uint Key(uint inst) => RvKey.Of(inst);
 
     private static uint KeyToBits(uint key) =>
         0x3u | ((key & 0x1F) << 2) | (((key >> 5) & 7) << 12) | (((key >> 8) & 0x7F) << 25);
@@ -276,4 +276,13 @@ public static class RvOpcodeTable
             throw new InvalidOperationException($"pattern for {op} has {31 - bit} bits");
         return new Entry(op, format, mask, match);
     }
+}
+
+/// <summary>
+/// The primary decode key (opcode[6:2], funct3, funct7 bits) on its own: a class without static
+/// state, so a hot loop calling it carries no class-initialization check.
+/// </summary>
+internal static class RvKey
+{
+    public static uint Of(uint inst) => ((inst >> 2) & 0x1F) | ((inst >> 7) & 0xE0) | ((inst >> 17) & 0x7F00);
 }

@@ -34,18 +34,6 @@ public sealed unsafe class WasmBackendTests(ITestOutputHelper output)
         JumpCacheBits = JumpCacheBits,
     };
 
-    private static readonly long[] Edges =
-    [
-        0, 1, -1, 2, 31, 32, 33, 63, 64, 65, long.MaxValue, long.MinValue, int.MaxValue, int.MinValue,
-        0x8000_0000, 0xFFFF_FFFF, 0x1_0000_0000, -0x8000_0000L - 1, 0x5555_5555_5555_5555, 7, -7, 3, -3,
-    ];
-
-    private static readonly IrOp[] Ops =
-    [
-        IrOp.Add, IrOp.Sub, IrOp.Mul, IrOp.And, IrOp.Or, IrOp.Xor, IrOp.MulHighS, IrOp.MulHighU, IrOp.MulHighSU,
-        IrOp.DivS, IrOp.DivU, IrOp.RemS, IrOp.RemU, IrOp.Shl, IrOp.ShrS, IrOp.ShrU, IrOp.Compare, IrOp.Select,
-    ];
-
     private static void SetContext(byte[] image, int budget, int stamp)
     {
         fixed (byte* p = image)
@@ -73,60 +61,7 @@ public sealed unsafe class WasmBackendTests(ITestOutputHelper output)
         var descriptions = new List<string[]>();
         for (int c = 0; c < 40; c++)
         {
-            var inputs = new long[8];
-            for (int r = 0; r < 8; r++)
-                inputs[r] = rng.Next(3) == 0 ? rng.NextInt64() : Edges[rng.Next(Edges.Length)];
-            var f = new IrFunction(0x1000, 64);
-            var want = new long[48];
-            var what = new string[48];
-            for (int j = 0; j < 48; j++)
-            {
-                var op = Ops[rng.Next(Ops.Length)];
-                var type = rng.Next(2) == 0 ? IrType.I32 : IrType.I64;
-                int ra = rng.Next(8), rb = rng.Next(8), rc = rng.Next(8);
-                long a = inputs[ra], b = inputs[rb], cv = inputs[rc];
-                int Operand(int reg, IrType t) => t == IrType.I32 ? f.Convert(IrOp.Wrap, f.GetReg(1 + reg)) : f.GetReg(1 + reg);
-                long Value(long v, IrType t) => t == IrType.I32 ? (int)v : v;
-                int result;
-                long value;
-                var cond = (IrCondition)rng.Next(6);
-                if (op == IrOp.Compare)
-                {
-                    var resultType = rng.Next(2) == 0 ? IrType.I32 : IrType.I64;
-                    result = f.Compare(cond, Operand(ra, type), Operand(rb, type), resultType);
-                    value = IrEvaluator.Evaluate(op, resultType, cond, Value(a, type), Value(b, type), 0);
-                    type = resultType;
-                }
-                else if (op == IrOp.Select)
-                {
-                    var condType = rng.Next(2) == 0 ? IrType.I32 : IrType.I64;
-                    bool zero = rng.Next(3) == 0;
-                    int condTemp = zero ? f.Const(condType, 0) : Operand(rc, condType);
-                    long condValue = zero ? 0 : Value(cv, condType);
-                    result = f.Select(condTemp, Operand(ra, type), Operand(rb, type));
-                    value = IrEvaluator.Evaluate(op, type, cond, condValue, Value(a, type), Value(b, type));
-                }
-                else if (op is IrOp.Shl or IrOp.ShrS or IrOp.ShrU)
-                {
-                    var countType = rng.Next(2) == 0 ? IrType.I32 : IrType.I64;
-                    result = f.Binary(op, Operand(ra, type), Operand(rb, countType));
-                    value = IrEvaluator.Evaluate(op, type, cond, Value(a, type), Value(b, countType), 0);
-                }
-                else
-                {
-                    result = f.Binary(op, Operand(ra, type), Operand(rb, type));
-                    value = IrEvaluator.Evaluate(op, type, cond, Value(a, type), Value(b, type), 0);
-                }
-                if (type == IrType.I32)
-                {
-                    bool signed = rng.Next(2) == 0;
-                    result = f.Convert(signed ? IrOp.ExtendS : IrOp.ExtendU, result);
-                    value = signed ? (int)value : (long)(uint)value;
-                }
-                f.SetReg(16 + j, result);
-                want[j] = value;
-                what[j] = $"{op} {type} {cond} of r{1 + ra}={a:x}, r{1 + rb}={b:x}, r{1 + rc}={cv:x}";
-            }
+            var (f, inputs, want, what) = RandomIrFunction.Build(rng);
             f.Exit(IrExitKind.Stop, 0x1234, 0);
             var image = new byte[MemorySize];
             SetContext(image, 1000, 1);

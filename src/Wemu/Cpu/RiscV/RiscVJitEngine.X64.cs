@@ -1,0 +1,167 @@
+using System.Diagnostics;
+using System.Runtime.InteropServices;
+using Wemu.Jit;
+using Wemu.Jit.Ir;
+using Wemu.Jit.Passes;
+using Wemu.Jit.Wasm;
+using Wemu.Jit.X64;
+
+namespace Wemu.Cpu.RiscV;
+
+/// <summary>
+/// The engine with the x86-64 backend (<see cref="JitOptions.NativeCode"/>, native x86-64 Linux):
+/// regions compile in line on the machine thread, in microseconds, to machine code in a
+/// <see cref="X64CodeArena"/>, called through an unmanaged function pointer without a GC
+/// transition (the code never calls out). The exit protocol is the WebAssembly backend's: the code
+/// returns on budget, on a jump out of the region, on an untranslated instruction, and on any
+/// load, store or helper that needs the slow path, whose one instruction the interpreter then runs.
+/// </summary>
+public sealed unsafe partial class RiscVJitEngine
+{
+    private const int X64ArenaBytes = 64 << 20;
+
+    private X64CodeArena? _x64;
+    private byte* _x64Context;
+
+    private void CreateX64()
+    {
+        if (!Options.NativeCode || Options.WasmLoader != null)
+            return;
+        _x64 = X64CodeArena.TryCreate((int)Math.Min(Options.CacheBytes, X64ArenaBytes));
+        if (_x64 != null)
+            _x64Context = (byte*)NativeMemory.AllocZeroed(X64Context.Size);
+    }
+
+    /// <summary>True when regions compile to x86-64 code.</summary>
+    public bool UsesNativeCode => _x64 != null;
+
+    private long RunX64(RiscVHart h, long budget)
+    {
+        byte* ctx = _x64Context;
+        *(ulong**)(ctx + X64Context.Regs) = h.X;
+        int context = h.FetchMmuContext;
+        long executed = 0;
+        while (executed < budget)
+        {
+            ulong pc = h.Pc;
+            ulong stamp = ((ulong)h.TlbGeneration << 32) | _epoch;
+            ref JumpEntry entry = ref _jumpCache[(context << JumpCacheBits) | (int)((pc >> 1) & ((1 << JumpCacheBits) - 1))];
+            RiscVBlock? block = entry.Pc == pc && entry.Stamp == stamp ? entry.Block : null;
+            if (block == null && _hot.Bump(pc) && (block = Lookup(h, pc)) != null)
+            {
+                h.NoteCachedCodePage(pc);
+                entry.Pc = pc;
+                entry.Stamp = stamp;
+                entry.Block = block;
+            }
+            if (block != null && block.NativeEntry == 0)
+            {
+                if (!block.NoCompile)
+                    Compile(h, block);
+                if (block.NativeEntry == 0)
+                {
+                    _hot.Cool(pc);
+                    block = null;
+                }
+            }
+
+            if (block != null)
+            {
+                *(TlbEntry**)(ctx + X64Context.Tlb) = h.TlbFor(h.DataMmuContext);
+                *(long*)(ctx + X64Context.Budget) = budget - executed;
+                long n = ((delegate* unmanaged[SuppressGCTransition]<byte*, long>)block.NativeEntry)(ctx);
+                var kind = (WasmExit)(*(int*)(ctx + X64Context.ExitKind));
+                ulong at = *(ulong*)(ctx + X64Context.ExitPc);
+                h.Pc = at;
+                h.InstRet += (ulong)n;
+                executed += n;
+                Statistics.CompiledInstructions += n;
+                Statistics.CompiledEntries++;
+                Statistics.ExitsByKind[(int)kind & 3]++;
+                if (kind == WasmExit.Chain)
+                    continue;
+                if (kind is WasmExit.Slow or WasmExit.Interpret)
+                {
+                    uint mmio = h.MmioAccesses;
+                    long one = _interpreter.Run(h, 1);
+                    executed += one;
+                    Statistics.Fallbacks += one;
+                    // A load, store or helper that went on to the next instruction without a device
+                    // access changed nothing the machine loop watches: keep dispatching.
+                    if (kind == WasmExit.Slow && one == 1 && h.MmioAccesses == mmio && h.Pc - at is 2 or 4)
+                    {
+                        context = h.FetchMmuContext;
+                        continue;
+                    }
+                }
+                return executed;
+            }
+
+            h.HotExit = false;
+            long ran = _interpreter.Run(h, budget - executed);
+            executed += ran;
+            Statistics.ColdInstructions += ran;
+            if (!h.HotExit)
+                return executed;
+            h.HotExit = false;
+            context = h.FetchMmuContext;
+        }
+        return executed;
+    }
+
+    /// <summary>Translates and compiles <paramref name="block"/> to x86-64 code (the tail of <see cref="Compile"/>).</summary>
+    private void CompileX64(RiscVHart h, RiscVBlock block, byte* page, ulong physPage)
+    {
+        long start = Stopwatch.GetTimestamp();
+        IrFunction function;
+        byte[] code;
+        try
+        {
+            function = _translator.Translate(block.VirtualPc, page, _hot.HasRun);
+            IrPipeline.Run(function);
+            code = X64Backend.Compile(function, WasmAbi);
+        }
+        catch (Exception e) when (e is NotSupportedException or InvalidOperationException)
+        {
+            block.NoCompile = true;   // a translator or backend gap must not take the machine down: interpret it
+            return;
+        }
+        byte* entry = _x64!.Add(code);
+        if (entry == null)
+        {
+            FlushCache();
+            Statistics.Flushes++;
+            _blocks[(block.PhysicalPc, block.VirtualPc)] = block;
+            _blocksByPage[physPage] = [block];
+            entry = _x64.Add(code);
+            if (entry == null)
+            {
+                block.NoCompile = true;
+                return;
+            }
+        }
+        block.NativeEntry = (nint)entry;
+        block.IlSize = code.Length;
+        Statistics.CacheBytes += code.Length;
+        Statistics.AddCompiled(function.GuestInstructions);
+        long ticks = Stopwatch.GetTimestamp() - start;
+        Statistics.AddTranslateTicks(ticks);
+        Statistics.AddCompileTicks(ticks);
+        if (!_bus!.IsCodePage(physPage))
+        {
+            _bus.MarkCodePage(physPage);
+            h.ProtectCodePage(physPage);
+        }
+    }
+
+    private void DisposeX64()
+    {
+        _x64?.Dispose();
+        _x64 = null;
+        if (_x64Context != null)
+        {
+            NativeMemory.Free(_x64Context);
+            _x64Context = null;
+        }
+    }
+}

@@ -1,0 +1,229 @@
+namespace Wemu.Jit.X64;
+
+/// <summary>x86-64 general-purpose registers (encoding numbers).</summary>
+public enum Reg
+{
+    Rax = 0, Rcx = 1, Rdx = 2, Rbx = 3, Rsp = 4, Rbp = 5, Rsi = 6, Rdi = 7,
+    R8 = 8, R9 = 9, R10 = 10, R11 = 11,
+}
+
+/// <summary>x86 condition codes (the low nibble of Jcc/SETcc/CMOVcc).</summary>
+public enum Cc : byte
+{
+    B = 0x2, AE = 0x3, E = 0x4, NE = 0x5, L = 0xC, GE = 0xD,
+}
+
+/// <summary>
+/// The few x86-64 instruction forms the backend needs, encoded into a growable byte buffer:
+/// register-register and register-immediate ALU ops, loads and stores as [base + disp32], shifts
+/// by CL, the one-operand multiply and divide, SETcc, CMOVcc, and Jcc/JMP with rel32 to labels
+/// bound later (fixed up by <see cref="Finish"/>). Nothing here knows about guests.
+/// </summary>
+public sealed class X64Assembler
+{
+    private byte[] _buf = new byte[1024];
+    private int _len;
+    private readonly List<int> _labels = [];
+    private readonly List<(int At, int Label)> _fixups = [];
+
+    public int Length => _len;
+
+    public ReadOnlySpan<byte> Code => _buf.AsSpan(0, _len);
+
+    public void Byte(int b)
+    {
+        if (_len == _buf.Length)
+            Array.Resize(ref _buf, _buf.Length * 2);
+        _buf[_len++] = (byte)b;
+    }
+
+    public void Int32(int v)
+    {
+        Byte(v); Byte(v >> 8); Byte(v >> 16); Byte(v >> 24);
+    }
+
+    private void Int64(long v)
+    {
+        Int32((int)v);
+        Int32((int)(v >> 32));
+    }
+
+    public void PatchInt32(int at, int v)
+    {
+        _buf[at] = (byte)v; _buf[at + 1] = (byte)(v >> 8); _buf[at + 2] = (byte)(v >> 16); _buf[at + 3] = (byte)(v >> 24);
+    }
+
+    // ---- labels
+
+    public int NewLabel()
+    {
+        _labels.Add(-1);
+        return _labels.Count - 1;
+    }
+
+    public void Bind(int label) => _labels[label] = _len;
+
+    public void Jmp(int label)
+    {
+        Byte(0xE9);
+        _fixups.Add((_len, label));
+        Int32(0);
+    }
+
+    public void Jcc(Cc cc, int label)
+    {
+        Byte(0x0F); Byte(0x80 | (int)cc);
+        _fixups.Add((_len, label));
+        Int32(0);
+    }
+
+    /// <summary>Resolves every jump; throws if a label was never bound.</summary>
+    public void Finish()
+    {
+        foreach (var (at, label) in _fixups)
+        {
+            int target = _labels[label];
+            if (target < 0)
+                throw new InvalidOperationException($"x64: label {label} never bound");
+            PatchInt32(at, target - (at + 4));
+        }
+        _fixups.Clear();
+    }
+
+    // ---- encoding helpers
+
+    private void Rex(bool w, int reg, int rm, bool force = false)
+    {
+        int rex = 0x40 | (w ? 8 : 0) | ((reg >> 3) << 2) | (rm >> 3);
+        if (rex != 0x40 || force)
+            Byte(rex);
+    }
+
+    /// <summary>ModRM (and SIB) for [base + disp32].</summary>
+    private void Mem(int reg, Reg b, int disp)
+    {
+        int bb = (int)b & 7;
+        Byte(0x80 | ((reg & 7) << 3) | bb);
+        if (bb == 4)
+            Byte(0x24);
+        Int32(disp);
+    }
+
+    private void RegReg(int reg, int rm) => Byte(0xC0 | ((reg & 7) << 3) | (rm & 7));
+
+    // ---- moves
+
+    /// <summary>dst = [b + disp] (64 bits).</summary>
+    public void Load64(Reg dst, Reg b, int disp) { Rex(true, (int)dst, (int)b); Byte(0x8B); Mem((int)dst, b, disp); }
+
+    /// <summary>[b + disp] = src (64 bits).</summary>
+    public void Store64(Reg b, int disp, Reg src) { Rex(true, (int)src, (int)b); Byte(0x89); Mem((int)src, b, disp); }
+
+    /// <summary>dword [b + disp] = imm.</summary>
+    public void StoreImm32(Reg b, int disp, int imm) { Rex(false, 0, (int)b); Byte(0xC7); Mem(0, b, disp); Int32(imm); }
+
+    public void MovRR(Reg dst, Reg src, bool w64 = true) { Rex(w64, (int)src, (int)dst); Byte(0x89); RegReg((int)src, (int)dst); }
+
+    /// <summary>dst = imm, in the shortest form that gives the 64-bit value.</summary>
+    public void MovImm(Reg dst, long imm)
+    {
+        if (imm >= 0 && imm <= uint.MaxValue)
+        {
+            Rex(false, 0, (int)dst); Byte(0xB8 | ((int)dst & 7)); Int32((int)imm);   // zero-extends
+        }
+        else if (imm == (int)imm)
+        {
+            Rex(true, 0, (int)dst); Byte(0xC7); RegReg(0, (int)dst); Int32((int)imm);
+        }
+        else
+        {
+            Rex(true, 0, (int)dst); Byte(0xB8 | ((int)dst & 7)); Int64(imm);
+        }
+    }
+
+    /// <summary>Loads of 1, 2, 4 or 8 bytes from [b + disp], sign- or zero-extended to 64 bits.</summary>
+    public void LoadSized(Reg dst, Reg b, int disp, int size, bool signed)
+    {
+        switch (size)
+        {
+            case 1: Rex(signed, (int)dst, (int)b); Byte(0x0F); Byte(signed ? 0xBE : 0xB6); break;
+            case 2: Rex(signed, (int)dst, (int)b); Byte(0x0F); Byte(signed ? 0xBF : 0xB7); break;
+            case 4: Rex(signed, (int)dst, (int)b); Byte(signed ? 0x63 : 0x8B); break;
+            default: Rex(true, (int)dst, (int)b); Byte(0x8B); break;
+        }
+        Mem((int)dst, b, disp);
+    }
+
+    /// <summary>Stores the low 1, 2, 4 or 8 bytes of <paramref name="src"/> at [b + disp].</summary>
+    public void StoreSized(Reg b, int disp, Reg src, int size)
+    {
+        switch (size)
+        {
+            case 1: Rex(false, (int)src, (int)b, force: (int)src >= 4); Byte(0x88); break;
+            case 2: Byte(0x66); Rex(false, (int)src, (int)b); Byte(0x89); break;
+            case 4: Rex(false, (int)src, (int)b); Byte(0x89); break;
+            default: Rex(true, (int)src, (int)b); Byte(0x89); break;
+        }
+        Mem((int)src, b, disp);
+    }
+
+    // ---- arithmetic
+
+    public enum Alu { Add = 0, Or = 1, And = 4, Sub = 5, Xor = 6, Cmp = 7 }
+
+    /// <summary>dst = dst op src.</summary>
+    public void AluRR(Alu op, Reg dst, Reg src, bool w64)
+    {
+        Rex(w64, (int)src, (int)dst);
+        Byte(((int)op << 3) | 1);
+        RegReg((int)src, (int)dst);
+    }
+
+    /// <summary>dst = dst op imm (sign-extended 32-bit immediate).</summary>
+    public void AluRI(Alu op, Reg dst, int imm, bool w64)
+    {
+        Rex(w64, 0, (int)dst);
+        if (imm == (sbyte)imm)
+        {
+            Byte(0x83); RegReg((int)op, (int)dst); Byte(imm);
+        }
+        else
+        {
+            Byte(0x81); RegReg((int)op, (int)dst); Int32(imm);
+        }
+    }
+
+    /// <summary>cmp reg, [b + disp] (64 bits).</summary>
+    public void CmpRM(Reg reg, Reg b, int disp) { Rex(true, (int)reg, (int)b); Byte(0x3B); Mem((int)reg, b, disp); }
+
+    public void Test(Reg a, Reg b, bool w64) { Rex(w64, (int)b, (int)a); Byte(0x85); RegReg((int)b, (int)a); }
+
+    /// <summary>dst = dst * src (low bits).</summary>
+    public void Imul(Reg dst, Reg src, bool w64) { Rex(w64, (int)dst, (int)src); Byte(0x0F); Byte(0xAF); RegReg((int)dst, (int)src); }
+
+    /// <summary>The one-operand group 3 forms on rax/rdx: 3 neg, 4 mul, 5 imul, 6 div, 7 idiv.</summary>
+    public void Group3(int ext, Reg r, bool w64) { Rex(w64, 0, (int)r); Byte(0xF7); RegReg(ext, (int)r); }
+
+    /// <summary>Sign-extends rax into rdx (cqo) or eax into edx (cdq).</summary>
+    public void SignExtendAcc(bool w64) { if (w64) Byte(0x48); Byte(0x99); }
+
+    /// <summary>Shift by CL: 4 shl, 5 shr, 7 sar.</summary>
+    public void ShiftCl(int ext, Reg r, bool w64) { Rex(w64, 0, (int)r); Byte(0xD3); RegReg(ext, (int)r); }
+
+    /// <summary>Shift by an immediate: 4 shl, 5 shr, 7 sar.</summary>
+    public void ShiftImm(int ext, Reg r, int count, bool w64) { Rex(w64, 0, (int)r); Byte(0xC1); RegReg(ext, (int)r); Byte(count); }
+
+    /// <summary>dst = (sign-extended) low 32 bits of src.</summary>
+    public void Movsxd(Reg dst, Reg src) { Rex(true, (int)dst, (int)src); Byte(0x63); RegReg((int)dst, (int)src); }
+
+    /// <summary>al-sized SETcc into <paramref name="dst"/> (rax, rcx or rdx), then zero-extended.</summary>
+    public void SetccZx(Cc cc, Reg dst)
+    {
+        Byte(0x0F); Byte(0x90 | (int)cc); RegReg(0, (int)dst);
+        Byte(0x0F); Byte(0xB6); RegReg((int)dst, (int)dst);   // movzx dst32, dst8
+    }
+
+    public void Cmov(Cc cc, Reg dst, Reg src) { Rex(true, (int)dst, (int)src); Byte(0x0F); Byte(0x40 | (int)cc); RegReg((int)dst, (int)src); }
+
+    public void Ret() => Byte(0xC3);
+}

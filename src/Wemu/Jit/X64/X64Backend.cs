@@ -1,0 +1,463 @@
+using Wemu.Jit.Ir;
+using Wemu.Jit.Wasm;
+using static Wemu.Jit.X64.Reg;
+using Alu = Wemu.Jit.X64.X64Assembler.Alu;
+
+namespace Wemu.Jit.X64;
+
+/// <summary>
+/// The block of memory a compiled function gets a pointer to (its only argument): where the
+/// guest registers and the data TLB are, the instruction budget, and the exit record it writes
+/// when it returns. The same exit protocol as the WebAssembly backend (<see cref="WasmExit"/>).
+/// </summary>
+public static class X64Context
+{
+    public const int Regs = 0, Tlb = 8, Budget = 16, ExitKind = 24, ExitPc = 32, Size = 64;
+}
+
+/// <summary>
+/// Compiles an <see cref="IrFunction"/> straight to x86-64 machine code (System V calling
+/// convention): <c>long f(byte* ctx)</c> returns the instructions retired, with the exit kind and
+/// next pc in the <see cref="X64Context"/>. A baseline code generator, built for compile speed
+/// (RyuJIT costs about a microsecond per IL statement, so a region costs ~1 ms; this costs a
+/// few microseconds): guest registers stay in the register file in memory (so every exit leaves
+/// the guest state complete), every temp that is not a constant or a register read has a stack
+/// slot, and each op loads its operands into scratch registers, computes, and stores. Loads and
+/// stores probe the soft TLB inline (one compare covers page, permission and alignment); every
+/// slow path (TLB miss, MMIO, misaligned, code page) and helper (atomics, F/D) is an exit the
+/// engine runs in the interpreter, as in the WebAssembly backend: generated code never calls out.
+/// Only caller-saved registers are used (rdi ctx, rsi guest registers, r8 TLB, r9 retired count,
+/// r10 budget; rax, rcx, rdx, r11 scratch), so there is nothing to save.
+/// </summary>
+public static class X64Backend
+{
+    /// <summary>Compiles <paramref name="f"/> (after <see cref="Passes.IrPipeline"/>) to position-independent code bytes.</summary>
+    public static byte[] Compile(IrFunction f, WasmGuestAbi abi) => new Emitter(f, abi).Emit();
+
+    private sealed class Emitter
+    {
+        private const Reg Ctx = Rdi, Regs = Rsi, Tlb = R8, Count = R9, Budget = R10;
+
+        private readonly IrFunction _f;
+        private readonly WasmGuestAbi _abi;
+        private readonly X64Assembler _a = new();
+        private readonly int[] _labels;
+        private readonly int _exit;
+        private readonly List<(int Label, ulong Pc, int Completed)> _slowStubs = [];
+
+        private readonly int[] _def;
+        private readonly bool[] _inline;
+        private readonly int[] _slot;
+        private readonly List<int>?[] _releaseAt;
+        private readonly Stack<int> _freeSlots = new();
+        private int _slots;
+
+        public Emitter(IrFunction f, WasmGuestAbi abi)
+        {
+            _f = f;
+            _abi = abi;
+            var code = f.Code;
+            int n = f.TempCount;
+            _def = new int[n];
+            _inline = new bool[n];
+            _slot = new int[n];
+            Array.Fill(_def, -1);
+            Array.Fill(_slot, -1);
+            var lastUse = new int[n];
+            var uses = new int[n];
+            for (int k = 0; k < code.Length; k++)
+            {
+                ref var i = ref code[k];
+                if (i.HasDst) _def[i.Dst] = k;
+                if (i.A >= 0) { uses[i.A]++; lastUse[i.A] = k; }
+                if (i.B >= 0) { uses[i.B]++; lastUse[i.B] = k; }
+                if (i.C >= 0) { uses[i.C]++; lastUse[i.C] = k; }
+            }
+            // Constants are immediates at every use; a register read used once, with no write to
+            // that register and no label before its use, reads the register file at its use.
+            for (int t = 0; t < n; t++)
+            {
+                int d = _def[t];
+                if (d < 0)
+                    continue;
+                if (code[d].Op == IrOp.Const)
+                {
+                    _inline[t] = true;
+                    continue;
+                }
+                if (code[d].Op != IrOp.GetReg || uses[t] != 1)
+                    continue;
+                bool clean = true;
+                for (int k = d + 1; k < lastUse[t] && clean; k++)
+                {
+                    ref var i = ref code[k];
+                    clean = !(i.Op == IrOp.Label || (i.Op == IrOp.SetReg && i.Imm == code[d].Imm));
+                }
+                _inline[t] = clean;
+            }
+            _releaseAt = new List<int>?[code.Length];
+            for (int t = 0; t < n; t++)
+                if (_def[t] >= 0 && !_inline[t] && uses[t] > 0)
+                    (_releaseAt[lastUse[t]] ??= []).Add(t);
+            _labels = new int[f.LabelCount];
+            for (int k = 0; k < _labels.Length; k++)
+                _labels[k] = _a.NewLabel();
+            _exit = _a.NewLabel();
+        }
+
+        public byte[] Emit()
+        {
+            var a = _a;
+            a.Load64(Regs, Ctx, X64Context.Regs);
+            a.Load64(Tlb, Ctx, X64Context.Tlb);
+            a.Load64(Budget, Ctx, X64Context.Budget);
+            a.AluRR(Alu.Xor, Count, Count, false);
+            // sub rsp, frame (patched once the slot count is known)
+            a.Byte(0x48); a.Byte(0x81); a.Byte(0xEC);
+            int frameAt = a.Length;
+            a.Int32(0);
+
+            var code = _f.Code;
+            for (int k = 0; k < code.Length; k++)
+            {
+                ref var i = ref code[k];
+                if (!(i.HasDst && _inline[i.Dst]))
+                    EmitInst(in i);
+                if (_releaseAt[k] is { } done)
+                    foreach (int t in done)
+                        if (_slot[t] >= 0)
+                            _freeSlots.Push(_slot[t]);
+            }
+            // Every path ends in an exit; should one not, stop at the entry rather than run off.
+            ExitWith(WasmExit.Stop, () => a.MovImm(Rax, (long)_f.EntryPc), 0);
+
+            foreach (var (label, pc, completed) in _slowStubs)
+            {
+                a.Bind(label);
+                ExitWith(WasmExit.Slow, () => a.MovImm(Rax, (long)pc), completed);
+            }
+
+            // The shared exit: rax holds the next pc, the kind is stored.
+            int frame = (_slots * 8 + 15) & ~15;
+            a.Bind(_exit);
+            a.Store64(Ctx, X64Context.ExitPc, Rax);
+            a.MovRR(Rax, Count);
+            a.Byte(0x48); a.Byte(0x81); a.Byte(0xC4); a.Int32(frame);   // add rsp, frame
+            a.Ret();
+            a.PatchInt32(frameAt, frame);
+            a.Finish();
+            return a.Code.ToArray();
+        }
+
+        /// <summary>Leaves through the shared exit: kind, pc (into rax by <paramref name="pcToRax"/>), count + <paramref name="completed"/>.</summary>
+        private void ExitWith(WasmExit kind, Action pcToRax, int completed)
+        {
+            pcToRax();
+            _a.StoreImm32(Ctx, X64Context.ExitKind, (int)kind);
+            if (completed != 0)
+                _a.AluRI(Alu.Add, Count, completed, true);
+            _a.Jmp(_exit);
+        }
+
+        private static int SlotDisp(int slot) => slot * 8;
+
+        /// <summary>Loads a temp's value into <paramref name="r"/> (I32 temps: the low 32 bits are the value).</summary>
+        private void Ld(int temp, Reg r)
+        {
+            if (_inline[temp])
+            {
+                ref var d = ref _f.Code[_def[temp]];
+                if (d.Op == IrOp.Const)
+                    _a.MovImm(r, d.Type == IrType.I32 ? (uint)(int)d.Imm : d.Imm);
+                else
+                    _a.Load64(r, Regs, (int)d.Imm * 8);
+                return;
+            }
+            _a.Load64(r, Rsp, SlotDisp(_slot[temp]));
+        }
+
+        /// <summary>Stores <paramref name="r"/> as the value of <paramref name="temp"/>.</summary>
+        private void St(int temp, Reg r)
+        {
+            if (_slot[temp] < 0)
+                _slot[temp] = _freeSlots.Count > 0 ? _freeSlots.Pop() : _slots++;
+            _a.Store64(Rsp, SlotDisp(_slot[temp]), r);
+        }
+
+        private bool W64(int temp) => _f.TypeOf(temp) == IrType.I64;
+
+        private void EmitInst(in IrInst i)
+        {
+            var a = _a;
+            switch (i.Op)
+            {
+                case IrOp.Nop:
+                    break;
+                case IrOp.SetReg:
+                    Ld(i.A, Rax);
+                    a.Store64(Regs, (int)i.Imm * 8, Rax);
+                    break;
+                case IrOp.Load: EmitLoad(in i); break;
+                case IrOp.Store: EmitStore(in i); break;
+                case IrOp.Call:
+                {
+                    // Helpers (atomics, F/D) run in the engine's interpreter.
+                    ulong pc = i.GuestPc;
+                    ExitWith(WasmExit.Slow, () => a.MovImm(Rax, (long)pc), i.Completed);
+                    break;
+                }
+                case IrOp.Label: a.Bind(_labels[i.Imm]); break;
+                case IrOp.Jump: a.Jmp(_labels[i.Imm]); break;
+                case IrOp.Branch:
+                    Ld(i.A, Rax);
+                    Ld(i.B, Rcx);
+                    a.AluRR(Alu.Cmp, Rax, Rcx, W64(i.A));
+                    a.Jcc(CcOf(i.Cond), _labels[i.Imm]);
+                    break;
+                case IrOp.Retire:
+                    a.AluRI(Alu.Add, Count, (int)i.Imm, true);
+                    break;
+                case IrOp.ExitIfBudget:
+                {
+                    int stay = a.NewLabel();
+                    long pc = i.Imm;
+                    a.AluRR(Alu.Cmp, Count, Budget, true);
+                    a.Jcc(Cc.L, stay);
+                    ExitWith(WasmExit.Chain, () => a.MovImm(Rax, pc), 0);
+                    a.Bind(stay);
+                    break;
+                }
+                case IrOp.Exit:
+                {
+                    var kind = i.Kind switch
+                    {
+                        IrExitKind.Chain => WasmExit.Chain,
+                        IrExitKind.Interpret => WasmExit.Interpret,
+                        _ => WasmExit.Stop,
+                    };
+                    int t = i.A;
+                    long pc = i.Imm;
+                    ExitWith(kind, t >= 0 ? () => Ld(t, Rax) : () => a.MovImm(Rax, pc), i.Completed);
+                    break;
+                }
+                default:
+                    if (!i.IsPure)
+                        throw new NotSupportedException($"x64 backend: {i.Op}");
+                    EmitValue(in i);
+                    St(i.Dst, Rax);
+                    break;
+            }
+        }
+
+        private static Cc CcOf(IrCondition cond) => cond switch
+        {
+            IrCondition.Eq => Cc.E,
+            IrCondition.Ne => Cc.NE,
+            IrCondition.LtS => Cc.L,
+            IrCondition.GeS => Cc.GE,
+            IrCondition.LtU => Cc.B,
+            _ => Cc.AE,
+        };
+
+        /// <summary>Computes a pure op into rax.</summary>
+        private void EmitValue(in IrInst i)
+        {
+            var a = _a;
+            bool w = i.Type == IrType.I64;
+            switch (i.Op)
+            {
+                case IrOp.GetReg: a.Load64(Rax, Regs, (int)i.Imm * 8); break;
+                case IrOp.Add: Binary(in i, Alu.Add); break;
+                case IrOp.Sub: Binary(in i, Alu.Sub); break;
+                case IrOp.And: Binary(in i, Alu.And); break;
+                case IrOp.Or: Binary(in i, Alu.Or); break;
+                case IrOp.Xor: Binary(in i, Alu.Xor); break;
+                case IrOp.Mul:
+                    Ld(i.A, Rax);
+                    Ld(i.B, Rcx);
+                    a.Imul(Rax, Rcx, w);
+                    break;
+                case IrOp.Shl: Shift(in i, 4); break;
+                case IrOp.ShrU: Shift(in i, 5); break;
+                case IrOp.ShrS: Shift(in i, 7); break;
+                case IrOp.MulHighS:
+                case IrOp.MulHighU:
+                case IrOp.MulHighSU:
+                    MulHigh(in i);
+                    break;
+                case IrOp.DivS:
+                case IrOp.DivU:
+                case IrOp.RemS:
+                case IrOp.RemU:
+                    Divide(in i);
+                    break;
+                case IrOp.Compare:
+                    Ld(i.A, Rax);
+                    Ld(i.B, Rcx);
+                    a.AluRR(Alu.Cmp, Rax, Rcx, W64(i.A));
+                    a.SetccZx(CcOf(i.Cond), Rax);
+                    break;
+                case IrOp.Select:
+                    Ld(i.B, Rax);
+                    Ld(i.C, Rcx);
+                    Ld(i.A, Rdx);
+                    a.Test(Rdx, Rdx, W64(i.A));
+                    a.Cmov(Cc.E, Rax, Rcx);
+                    break;
+                case IrOp.Wrap:
+                    Ld(i.A, Rax);
+                    break;
+                case IrOp.ExtendS:
+                    Ld(i.A, Rax);
+                    a.Movsxd(Rax, Rax);
+                    break;
+                case IrOp.ExtendU:
+                    Ld(i.A, Rax);
+                    a.MovRR(Rax, Rax, w64: false);
+                    break;
+                default:
+                    throw new NotSupportedException($"x64 backend: value of {i.Op}");
+            }
+        }
+
+        private void Binary(in IrInst i, Alu op)
+        {
+            bool w = i.Type == IrType.I64;
+            Ld(i.A, Rax);
+            if (_inline[i.B] && _f.Code[_def[i.B]].Op == IrOp.Const && _f.Code[_def[i.B]].Imm == (int)_f.Code[_def[i.B]].Imm)
+            {
+                _a.AluRI(op, Rax, (int)_f.Code[_def[i.B]].Imm, w);
+                return;
+            }
+            Ld(i.B, Rcx);
+            _a.AluRR(op, Rax, Rcx, w);
+        }
+
+        private void Shift(in IrInst i, int ext)
+        {
+            // x86 shifts take the count modulo the operand width, as the IR does.
+            Ld(i.A, Rax);
+            Ld(i.B, Rcx);
+            _a.ShiftCl(ext, Rax, i.Type == IrType.I64);
+        }
+
+        private void MulHigh(in IrInst i)
+        {
+            var a = _a;
+            if (i.Type == IrType.I32)
+            {
+                Ld(i.A, Rax);
+                if (i.Op == IrOp.MulHighU) a.MovRR(Rax, Rax, w64: false); else a.Movsxd(Rax, Rax);
+                Ld(i.B, Rcx);
+                if (i.Op == IrOp.MulHighS) a.Movsxd(Rcx, Rcx); else a.MovRR(Rcx, Rcx, w64: false);
+                a.Imul(Rax, Rcx, true);
+                a.ShiftImm(7, Rax, 32, true);   // the low 32 bits of the result are the same either way
+                return;
+            }
+            Ld(i.A, Rax);
+            Ld(i.B, Rcx);
+            if (i.Op == IrOp.MulHighSU)
+            {
+                // unsigned high product, minus b if a is negative
+                a.MovRR(R11, Rax);
+                a.Group3(4, Rcx, true);            // mul rcx: rdx:rax = rax * rcx
+                a.ShiftImm(7, R11, 63, true);      // sar r11, 63
+                a.AluRR(Alu.And, R11, Rcx, true);
+                a.AluRR(Alu.Sub, Rdx, R11, true);
+            }
+            else
+            {
+                a.Group3(i.Op == IrOp.MulHighS ? 5 : 4, Rcx, true);
+            }
+            a.MovRR(Rax, Rdx);
+        }
+
+        /// <summary>Total division (RISC-V results for /0 and MIN/-1) around x86's faulting divide.</summary>
+        private void Divide(in IrInst i)
+        {
+            var a = _a;
+            bool w = i.Type == IrType.I64;
+            bool rem = i.Op is IrOp.RemS or IrOp.RemU;
+            bool signed = i.Op is IrOp.DivS or IrOp.RemS;
+            int zero = a.NewLabel(), done = a.NewLabel();
+            Ld(i.A, Rax);
+            Ld(i.B, Rcx);
+            a.Test(Rcx, Rcx, w);
+            a.Jcc(Cc.E, zero);
+            if (signed)
+            {
+                int normal = a.NewLabel();
+                a.AluRI(Alu.Cmp, Rcx, -1, w);
+                a.Jcc(Cc.NE, normal);
+                if (rem)
+                    a.AluRR(Alu.Xor, Rax, Rax, false);   // x % -1 = 0
+                else
+                    a.Group3(3, Rax, w);                 // x / -1 = -x (MIN stays MIN)
+                a.Jmp(done);
+                a.Bind(normal);
+                a.SignExtendAcc(w);
+                a.Group3(7, Rcx, w);                     // idiv
+            }
+            else
+            {
+                a.AluRR(Alu.Xor, Rdx, Rdx, false);
+                a.Group3(6, Rcx, w);                     // div
+            }
+            if (rem)
+                a.MovRR(Rax, Rdx);
+            a.Jmp(done);
+            a.Bind(zero);
+            if (!rem)
+                a.MovImm(Rax, -1);                       // x / 0 = all ones; x % 0 = x (rax already)
+            a.Bind(done);
+        }
+
+        /// <summary>va = A + Imm into rax; exits to the slow path unless the TLB tag matches; leaves the host address in rcx.</summary>
+        private void EmitTlbProbe(in IrInst i, int tagOffset)
+        {
+            var a = _a;
+            Ld(i.A, Rax);
+            if (i.Imm != 0)
+            {
+                if (i.Imm == (int)i.Imm)
+                {
+                    a.AluRI(Alu.Add, Rax, (int)i.Imm, true);
+                }
+                else
+                {
+                    a.MovImm(Rcx, i.Imm);
+                    a.AluRR(Alu.Add, Rax, Rcx, true);
+                }
+            }
+            a.MovRR(Rdx, Rax);
+            a.ShiftImm(5, Rdx, _abi.PageBits, true);
+            a.AluRI(Alu.And, Rdx, _abi.TlbIndexMask, false);
+            a.ShiftImm(4, Rdx, _abi.TlbEntryShift, false);
+            a.AluRR(Alu.Add, Rdx, Tlb, true);
+            // One compare: page tag, and (for sizes > 1) natural alignment.
+            a.MovRR(Rcx, Rax);
+            a.AluRI(Alu.And, Rcx, (int)(~((1L << _abi.PageBits) - 1) | (long)(i.Size - 1)), true);
+            a.CmpRM(Rcx, Rdx, tagOffset);
+            int slow = a.NewLabel();
+            _slowStubs.Add((slow, i.GuestPc, i.Completed));
+            a.Jcc(Cc.NE, slow);
+            a.Load64(Rcx, Rdx, _abi.TlbAddendOffset);
+            a.AluRR(Alu.Add, Rcx, Rax, true);
+        }
+
+        private void EmitLoad(in IrInst i)
+        {
+            EmitTlbProbe(in i, _abi.TlbReadTagOffset);
+            _a.LoadSized(Rax, Rcx, 0, i.Size, i.Signed);
+            if (i.HasDst)
+                St(i.Dst, Rax);
+        }
+
+        private void EmitStore(in IrInst i)
+        {
+            EmitTlbProbe(in i, _abi.TlbWriteTagOffset);
+            Ld(i.B, Rax);
+            _a.StoreSized(Rcx, 0, Rax, i.Size);
+        }
+    }
+}

@@ -1,0 +1,279 @@
+using System.Runtime.InteropServices;
+using Wemu.Cpu.RiscV;
+using Wemu.Jit.Ir;
+using Wemu.Jit.Passes;
+using Wemu.Jit.Wasm;
+using Wemu.Jit.X64;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace Wemu.Tests.Jit.X64;
+
+/// <summary>
+/// Differential tests of the x86-64 backend, run in this process (on hosts that can run it): random
+/// IR functions over every pure op against <see cref="IrEvaluator"/>; a loop with loads, stores and
+/// budget checks against the same loop in C#; and regions translated from random RISC-V programs
+/// (M-, S- and U-mode) against the interpreter, from random points with the interpreter's data TLB
+/// (entries dropped or made read-only at random): after the code returns, the interpreter runs as
+/// many instructions, and pc, registers and data must be identical, whatever the exit.
+/// </summary>
+public sealed unsafe class X64BackendTests(ITestOutputHelper output) : IDisposable
+{
+    private readonly X64CodeArena? _arena = X64CodeArena.TryCreate(16 << 20);
+    private readonly byte* _ctx = (byte*)NativeMemory.AllocZeroed(X64Context.Size);
+    private readonly ulong* _regs = (ulong*)NativeMemory.AllocZeroed(64 * 8);
+    private readonly TlbEntry* _tlb = (TlbEntry*)NativeMemory.AlignedAlloc((nuint)(RiscVHart.TlbSize * sizeof(TlbEntry)), 64);
+
+    private static WasmGuestAbi Abi => RiscVJitEngine.WasmAbi;
+
+    public void Dispose()
+    {
+        _arena?.Dispose();
+        NativeMemory.Free(_ctx);
+        NativeMemory.Free(_regs);
+        NativeMemory.AlignedFree(_tlb);
+    }
+
+    private void ClearTlb()
+    {
+        for (int k = 0; k < RiscVHart.TlbSize; k++)
+            _tlb[k].TagRead = _tlb[k].TagWrite = _tlb[k].TagExec = TlbEntry.Invalid;
+    }
+
+    /// <summary>Compiles and runs <paramref name="f"/> on the test's registers and TLB: (count, exit kind, exit pc).</summary>
+    private (long Count, WasmExit Kind, ulong Pc) Run(IrFunction f, long budget)
+    {
+        byte[] code = X64Backend.Compile(f, Abi);
+        byte* entry = _arena!.Add(code);
+        if (entry == null)
+        {
+            _arena.Reset();
+            entry = _arena.Add(code);
+        }
+        *(ulong**)(_ctx + X64Context.Regs) = _regs;
+        *(TlbEntry**)(_ctx + X64Context.Tlb) = _tlb;
+        *(long*)(_ctx + X64Context.Budget) = budget;
+        *(int*)(_ctx + X64Context.ExitKind) = -1;
+        long n = ((delegate* unmanaged<byte*, long>)entry)(_ctx);
+        return (n, (WasmExit)(*(int*)(_ctx + X64Context.ExitKind)), *(ulong*)(_ctx + X64Context.ExitPc));
+    }
+
+    [Fact]
+    public void Random_Ir_Functions_Match_The_Evaluator()
+    {
+        if (_arena == null)
+        {
+            Assert.False(X64CodeArena.Supported, "x64 host, but no executable memory");
+            return;
+        }
+        var rng = new Random(4242);
+        for (int c = 0; c < 200; c++)
+        {
+            var (f, inputs, want, what) = RandomIrFunction.Build(rng);
+            f.Exit(IrExitKind.Stop, 0x1234, 0);
+            if (c % 2 == 0)
+                IrPipeline.Run(f);
+            NativeMemory.Clear(_regs, 64 * 8);
+            for (int r = 0; r < inputs.Length; r++)
+                _regs[1 + r] = (ulong)inputs[r];
+            var (count, kind, pc) = Run(f, 1000);
+            Assert.Equal((0L, WasmExit.Stop, 0x1234UL), (count, kind, pc));
+            for (int r = 0; r < inputs.Length; r++)
+                Assert.Equal((ulong)inputs[r], _regs[1 + r]);
+            for (int j = 0; j < want.Length; j++)
+                Assert.True((ulong)want[j] == _regs[16 + j], $"case {c}, result {j}: {what[j]} = {want[j]:x}, x64 gave {_regs[16 + j]:x}");
+        }
+    }
+
+    /// <summary>
+    /// A loop over an array (load, store, counter) with a budget check on its back-edge: budgets
+    /// that end it mid-way (a Chain exit at the loop head), budgets it outlives (its own exit), and a
+    /// read-only page (a Slow exit at the store, with the instruction before it completed).
+    /// </summary>
+    [Fact]
+    public void Loops_Exit_On_Budget_And_At_The_Slow_Path()
+    {
+        if (_arena == null)
+            return;
+        const ulong Head = 0x2000, Done = 0x3000, Va = 0x7000_0000;
+        var rng = new Random(77);
+        var seen = new HashSet<WasmExit>();
+        var page = (long*)NativeMemory.AlignedAlloc(4096 + 8, 4096);
+        try
+        {
+            for (int c = 0; c < 40; c++)
+            {
+                var f = new IrFunction(Head, 32);
+                int head = f.NewLabel(), stub = f.NewLabel();
+                f.Label(head);
+                int t = f.GetReg(1), a = f.GetReg(2), p = f.GetReg(3);
+                int v = f.Load(p, 0, 8, true, Head, 0);
+                f.SetReg(2, f.Binary(IrOp.Add, a, f.Binary(IrOp.Xor, v, t)));
+                f.Store(p, 8, f.Binary(IrOp.Add, v, t), 8, Head + 4, 1);
+                f.SetReg(3, f.Binary(IrOp.Add, p, f.Const(IrType.I64, 8)));
+                int next = f.Binary(IrOp.Sub, t, f.Const(IrType.I64, 1));
+                f.SetReg(1, next);
+                f.Retire(3);
+                f.Branch(IrCondition.Ne, next, f.Const(IrType.I64, 0), stub);
+                f.Exit(IrExitKind.Stop, Done, 0);
+                f.Label(stub);
+                f.ExitIfBudget(Head);
+                f.Jump(head);
+                IrPipeline.Run(f);
+
+                int iterations = rng.Next(1, 300);
+                int budget = rng.Next(1, 1000);
+                bool readOnly = c % 6 == 5;
+                var mem = new long[512];
+                for (int k = 0; k < mem.Length; k++)
+                    page[k] = mem[k] = rng.NextInt64();
+                ClearTlb();
+                ref var e = ref _tlb[(Va >> 12) & RiscVHart.TlbMask];
+                e.TagRead = Va;
+                e.TagWrite = readOnly ? TlbEntry.Invalid : Va;
+                e.Addend = (long)page - (long)Va;
+                _regs[1] = (ulong)iterations;
+                _regs[2] = 5;
+                _regs[3] = Va;
+                var (count, kind, pc) = Run(f, budget);
+
+                long r1 = iterations, r2 = 5, r3 = 0;
+                int want = 0;
+                WasmExit wantKind;
+                ulong wantPc;
+                while (true)
+                {
+                    long value = mem[r3];
+                    r2 += value ^ r1;
+                    if (readOnly)
+                    {
+                        (wantKind, wantPc) = (WasmExit.Slow, Head + 4);
+                        want += 1;
+                        break;
+                    }
+                    mem[r3 + 1] = value + r1;
+                    r3++;
+                    r1--;
+                    want += 3;
+                    if (r1 == 0)
+                    {
+                        (wantKind, wantPc) = (WasmExit.Stop, Done);
+                        break;
+                    }
+                    if (want >= budget)
+                    {
+                        (wantKind, wantPc) = (WasmExit.Chain, Head);
+                        break;
+                    }
+                }
+                Assert.Equal((wantKind, wantPc, (long)want), (kind, pc, count));
+                Assert.Equal((ulong)r1, _regs[1]);
+                Assert.Equal((ulong)r2, _regs[2]);
+                Assert.Equal(Va + (ulong)r3 * 8, _regs[3]);
+                Assert.True(new ReadOnlySpan<long>(page, 512).SequenceEqual(mem), $"case {c}: memory differs");
+                seen.Add(kind);
+            }
+        }
+        finally
+        {
+            NativeMemory.AlignedFree(page);
+        }
+        Assert.Equal(3, seen.Count);
+    }
+
+    public static TheoryData<int, bool> ProgramCases()
+    {
+        var data = new TheoryData<int, bool>();
+        for (int mode = 0; mode < 3; mode++)
+        {
+            data.Add(mode, false);
+            data.Add(mode, true);
+        }
+        return data;
+    }
+
+    /// <summary>Ten random programs in one mode; ten random starting points each.</summary>
+    [Theory]
+    [MemberData(nameof(ProgramCases))]
+    public void Translated_Regions_Match_The_Interpreter(int modeIndex, bool compressed)
+    {
+        if (_arena == null)
+            return;
+        int mode = modeIndex switch { 0 => RiscVHart.PrivMachine, 1 => RiscVHart.PrivSupervisor, _ => RiscVHart.PrivUser };
+        var programs = RandomProgramBatch.Assemble(7000 + modeIndex * 100 + (compressed ? 50 : 0), 10, compressed, mode);
+        var rng = new Random(modeIndex * 2 + (compressed ? 1 : 0));
+        var kinds = new Dictionary<WasmExit, int>();
+        long total = 0;
+        int cases = 0;
+        foreach (var p in programs)
+        {
+            for (int start = 0; start < 10; start++)
+            {
+                int steps = rng.Next(start * 300, start * 300 + 600);
+                using var m = p.CreateMachine();
+                var interp = new RiscVInterpreter();
+                Step(m, interp, steps);
+                if (m.Finished)
+                    continue;
+                var h = m.Hart;
+                ulong entry = h.ProgramCounter;
+                string name = $"{p.Name}, from step {steps} (pc 0x{entry:x})";
+                bool inCode = entry >= BareHart.RamBase && entry < BareHart.RamBase + (ulong)p.Code.Length + 4096;
+                byte* codePage = m.Ram.Pointer + ((entry & ~0xFFFUL) - BareHart.RamBase);
+                if (!inCode || RiscVTranslator.IsInterpretedOnly(entry, codePage))
+                    continue;
+                int salt = rng.Next();
+                var translator = new RiscVTranslator(rng.Next(3) == 0 ? 16 : 256);
+                var f = translator.Translate(entry, codePage, pc => ((pc * 0x9E3779B97F4A7C15UL) >> 60) != (ulong)(salt & 15) || pc == entry);
+                IrPipeline.Run(f);
+
+                // The compiled code works on a copy of the data pages, through a copy of the
+                // interpreter's data TLB (some entries dropped or made read-only, others missing).
+                var data = new byte[RandomProgramGenerator.DataSize];
+                new Span<byte>(m.Ram.Pointer + (RandomProgramGenerator.DataBase - BareHart.RamBase), data.Length).CopyTo(data);
+                for (int r = 0; r < 32; r++)
+                    _regs[r] = h.GetRegister(r);
+                ClearTlb();
+                fixed (byte* copy = data)
+                {
+                    TlbEntry* src = h.TlbFor(h.DataMmuContext);
+                    for (int k = 0; k < RiscVHart.TlbSize; k++)
+                    {
+                        ulong phys = src[k].PhysPage;
+                        ulong tag = src[k].TagRead != TlbEntry.Invalid ? src[k].TagRead : src[k].TagWrite;
+                        if (tag == TlbEntry.Invalid || phys < RandomProgramGenerator.DataBase || phys >= RandomProgramGenerator.DataBase + RandomProgramGenerator.DataSize)
+                            continue;
+                        int roll = rng.Next(16);
+                        if (roll == 0)
+                            continue;
+                        _tlb[k].TagRead = src[k].TagRead;
+                        _tlb[k].TagWrite = roll == 1 ? TlbEntry.Invalid : src[k].TagWrite;
+                        _tlb[k].Addend = (long)copy + (long)(phys - RandomProgramGenerator.DataBase) - (long)(tag & ~0xFFFUL);
+                    }
+                    int budget = rng.Next(4) == 0 ? rng.Next(1, 40) : rng.Next(40, 4000);
+                    var (count, kind, pc) = Run(f, budget);
+                    kinds[kind] = kinds.GetValueOrDefault(kind) + 1;
+                    total += count;
+                    cases++;
+                    for (int n = 0; n < count; n++)
+                        Assert.True(interp.Run(h, 1) == 1, $"{name}: the interpreter did not retire instruction {n} of {count}");
+                    Assert.True(h.ProgramCounter == pc, $"{name}: after {count} instructions ({kind} exit) x64 is at 0x{pc:x}, the interpreter at 0x{h.ProgramCounter:x}");
+                    for (int r = 1; r < 32; r++)
+                        Assert.True(h.GetRegister(r) == _regs[r], $"{name}: after {count} instructions x{r} = 0x{_regs[r]:x}, interpreter 0x{h.GetRegister(r):x}");
+                }
+                var after = new Span<byte>(m.Ram.Pointer + (RandomProgramGenerator.DataBase - BareHart.RamBase), data.Length);
+                Assert.True(after.SequenceEqual(data), $"{name}: data memory differs");
+            }
+        }
+        output.WriteLine($"{cases} cases, {total} instructions in x64 code; exits: {string.Join(", ", kinds.Select(k => $"{k.Key} {k.Value}"))}");
+        Assert.True(cases >= 25, $"only {cases} cases");
+        Assert.True(kinds.GetValueOrDefault(WasmExit.Slow) > 0, "no slow-path exit");
+        Assert.True(kinds.GetValueOrDefault(WasmExit.Chain) > 0, "no chain or budget exit");
+    }
+
+    private static void Step(BareHart m, RiscVInterpreter interp, int steps)
+    {
+        for (int i = 0; i < steps && !m.Finished; i++)
+            interp.Run(m.Hart, 1);
+    }
+}
