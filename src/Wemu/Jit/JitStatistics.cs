@@ -70,5 +70,7 @@ public sealed class JitStatistics
         $"{BlocksCompiled} blocks compiled ({InstructionsCompiled} guest instructions) in {CompileTime.TotalMilliseconds:F0} ms " +
         $"({Stopwatch.GetElapsedTime(0, TranslateTicks).TotalMilliseconds:F0} ms translating on the machine thread), " +
         $"cache {CacheBytes / 1024} KiB, {Invalidations} invalidated, {Flushes} flushes; instructions: " +
-        $"{CompiledInstructions} compiled, {ColdInstructions} cold in the interpreter, {Fallbacks} fallbacks to the interpreter";
+        $"{CompiledInstructions} compiled, {ColdInstructions} cold in the interpreter, {Fallbacks} fallbacks to the interpreter" +
+        (CompiledEntries == 0 ? "" : $"; {CompiledEntries} calls into compiled code, exits: {ExitsByKind[0]} chained, " +
+            $"{ExitsByKind[1]} untranslated, {ExitsByKind[2]} stop, {ExitsByKind[3]} slow path");
 }

@@ -31,8 +31,23 @@ public sealed unsafe partial class RiscVJitEngine : IDisposable
     };
 
     private byte* _wasmContext;
-    private int _wasmStamp = 1;
-    private uint _wasmGeneration, _wasmEpoch;
+    private int _chainStamp = 1;
+    private uint _chainGeneration, _chainEpoch;
+
+    /// <summary>
+    /// The stamp a jump-cache entry in generated code's memory must carry to be followed: it changes
+    /// whenever the TLB generation or the invalidation epoch does, which retires every entry at once.
+    /// </summary>
+    private int ChainStamp(RiscVHart h)
+    {
+        if (h.TlbGeneration != _chainGeneration || _epoch != _chainEpoch)
+        {
+            _chainGeneration = h.TlbGeneration;
+            _chainEpoch = _epoch;
+            _chainStamp++;
+        }
+        return _chainStamp;
+    }
     private int _wasmLive;
 
     private IWasmCodeLoader? Wasm => Options.WasmLoader;
@@ -61,12 +76,6 @@ public sealed unsafe partial class RiscVJitEngine : IDisposable
         while (executed < budget)
         {
             ulong pc = h.Pc;
-            if (h.TlbGeneration != _wasmGeneration || _epoch != _wasmEpoch)
-            {
-                _wasmGeneration = h.TlbGeneration;
-                _wasmEpoch = _epoch;
-                _wasmStamp++;
-            }
             ulong stamp = ((ulong)h.TlbGeneration << 32) | _epoch;
             ref JumpEntry entry = ref _jumpCache[(context << JumpCacheBits) | (int)((pc >> 1) & ((1 << JumpCacheBits) - 1))];
             RiscVBlock? block = entry.Pc == pc && entry.Stamp == stamp ? entry.Block : null;
@@ -93,14 +102,16 @@ public sealed unsafe partial class RiscVJitEngine : IDisposable
                 // Publish the block for chained exits of other functions (a page flush of this pc's
                 // page must then change the stamp: RiscVHart.FlushTlbPage).
                 h.NoteCachedCodePage(pc);
+                // (after any compile above: a flush there changes the stamp, retiring entries to freed code)
+                int chainStamp = ChainStamp(h);
                 byte* slot = jumpCache + (int)((pc >> 1) & ((1 << WasmJumpCacheBits) - 1)) * WasmContext.JumpCacheEntry;
                 *(ulong*)(slot + WasmContext.JumpCacheEntryPc) = pc;
-                *(int*)(slot + WasmContext.JumpCacheEntryStamp) = _wasmStamp;
+                *(int*)(slot + WasmContext.JumpCacheEntryStamp) = chainStamp;
                 *(int*)(slot + WasmContext.JumpCacheEntryIndex) = block.WasmIndex;
                 *(int*)(ctx + WasmContext.Tlb) = (int)h.TlbFor(h.DataMmuContext);
                 *(int*)(ctx + WasmContext.Budget) = (int)Math.Min(budget - executed, int.MaxValue);
                 *(int*)(ctx + WasmContext.JumpCache) = (int)jumpCache;
-                *(int*)(ctx + WasmContext.Stamp) = _wasmStamp;
+                *(int*)(ctx + WasmContext.Stamp) = chainStamp;
                 int n = ((delegate* unmanaged<int, int, int>)(nint)block.WasmIndex)((int)ctx, 0);
                 var kind = (WasmExit)(*(int*)(ctx + WasmContext.ExitKind));
                 ulong at = *(ulong*)(ctx + WasmContext.ExitPc);

@@ -20,7 +20,10 @@ public sealed unsafe partial class RiscVJitEngine
 {
     private const int X64ArenaBytes = 64 << 20;
 
+    private const int X64JumpCacheBytes = X64Context.JumpCacheEntry << X64Context.JumpCacheBits;
+
     private X64CodeArena? _x64;
+    /// <summary>The context block, then one jump cache per MMU context.</summary>
     private byte* _x64Context;
 
     private void CreateX64()
@@ -29,7 +32,7 @@ public sealed unsafe partial class RiscVJitEngine
             return;
         _x64 = X64CodeArena.TryCreate((int)Math.Min(Options.CacheBytes, X64ArenaBytes));
         if (_x64 != null)
-            _x64Context = (byte*)NativeMemory.AllocZeroed(X64Context.Size);
+            _x64Context = (byte*)NativeMemory.AllocZeroed((nuint)(64 + RiscVHart.MmuContexts * X64JumpCacheBytes));
     }
 
     /// <summary>True when regions compile to x86-64 code.</summary>
@@ -67,9 +70,21 @@ public sealed unsafe partial class RiscVJitEngine
 
             if (block != null)
             {
+                // Publish the block for chained exits of other code (a page flush of this pc's page
+                // must then change the stamp: RiscVHart.FlushTlbPage).
+                h.NoteCachedCodePage(pc);
+                // (after any compile above: a flush there changes the stamp, retiring entries to freed code)
+                int chainStamp = ChainStamp(h);
+                byte* jumpCache = ctx + 64 + context * X64JumpCacheBytes;
+                byte* slot = jumpCache + (int)((pc >> 1) & ((1 << X64Context.JumpCacheBits) - 1)) * X64Context.JumpCacheEntry;
+                *(ulong*)(slot + X64Context.EntryPc) = pc;
+                *(int*)(slot + X64Context.EntryStamp) = chainStamp;
+                *(nint*)(slot + X64Context.EntryCode) = block.NativeEntry;
                 *(TlbEntry**)(ctx + X64Context.Tlb) = h.TlbFor(h.DataMmuContext);
                 *(long*)(ctx + X64Context.Budget) = budget - executed;
-                long n = ((delegate* unmanaged[SuppressGCTransition]<byte*, long>)block.NativeEntry)(ctx);
+                *(byte**)(ctx + X64Context.JumpCache) = jumpCache;
+                *(int*)(ctx + X64Context.Stamp) = chainStamp;
+                long n = ((delegate* unmanaged[SuppressGCTransition]<byte*, long, long>)block.NativeEntry)(ctx, 0);
                 var kind = (WasmExit)(*(int*)(ctx + X64Context.ExitKind));
                 ulong at = *(ulong*)(ctx + X64Context.ExitPc);
                 h.Pc = at;
@@ -144,9 +159,7 @@ public sealed unsafe partial class RiscVJitEngine
         block.IlSize = code.Length;
         Statistics.CacheBytes += code.Length;
         Statistics.AddCompiled(function.GuestInstructions);
-        long ticks = Stopwatch.GetTimestamp() - start;
-        Statistics.AddTranslateTicks(ticks);
-        Statistics.AddCompileTicks(ticks);
+        Statistics.AddTranslateTicks(Stopwatch.GetTimestamp() - start);   // (all of it is on the machine thread)
         if (!_bus!.IsCodePage(physPage))
         {
             _bus.MarkCodePage(physPage);

@@ -196,6 +196,18 @@ public sealed class X64Assembler
     /// <summary>cmp reg, [b + disp] (64 bits).</summary>
     public void CmpRM(Reg reg, Reg b, int disp) { Rex(true, (int)reg, (int)b); Byte(0x3B); Mem((int)reg, b, disp); }
 
+    /// <summary>cmp reg32, dword [b + disp].</summary>
+    public void CmpRM32(Reg reg, Reg b, int disp) { Rex(false, (int)reg, (int)b); Byte(0x3B); Mem((int)reg, b, disp); }
+
+    /// <summary>jmp qword [b + disp].</summary>
+    public void JmpMem(Reg b, int disp) { Rex(false, 0, (int)b); Byte(0xFF); Mem(4, b, disp); }
+
+    /// <summary>rsp += imm (positive: release a frame) or -= (negative: allocate one).</summary>
+    public void AdjustRsp(int imm)
+    {
+        Byte(0x48); Byte(0x81); Byte(imm >= 0 ? 0xC4 : 0xEC); Int32(Math.Abs(imm));
+    }
+
     public void Test(Reg a, Reg b, bool w64) { Rex(w64, (int)b, (int)a); Byte(0x85); RegReg((int)b, (int)a); }
 
     /// <summary>dst = dst * src (low bits).</summary>

@@ -12,13 +12,26 @@ namespace Wemu.Jit.X64;
 /// </summary>
 public static class X64Context
 {
-    public const int Regs = 0, Tlb = 8, Budget = 16, ExitKind = 24, ExitPc = 32, Size = 64;
+    public const int Regs = 0, Tlb = 8, Budget = 16, ExitKind = 24, ExitPc = 32;
+
+    /// <summary>Address of the jump cache of the current fetch MMU context (<see cref="JumpCacheEntry"/>-byte entries).</summary>
+    public const int JumpCache = 40;
+
+    /// <summary>int: the stamp jump-cache entries must carry to be valid (changes on TLB flushes and invalidations).</summary>
+    public const int Stamp = 48;
+
+    public const int Size = 64;
+
+    /// <summary>A jump-cache entry: virtual pc, int stamp, code address; indexed by (pc >> 1) masked.</summary>
+    public const int JumpCacheEntry = 32, EntryPc = 0, EntryStamp = 8, EntryCode = 16;
+
+    public const int JumpCacheBits = 12;
 }
 
 /// <summary>
 /// Compiles an <see cref="IrFunction"/> straight to x86-64 machine code (System V calling
-/// convention): <c>long f(byte* ctx)</c> returns the instructions retired, with the exit kind and
-/// next pc in the <see cref="X64Context"/>. A baseline code generator, built for compile speed
+/// convention): <c>long f(byte* ctx, long count)</c> returns the instructions retired plus
+/// <c>count</c>, with the exit kind and next pc in the <see cref="X64Context"/>. A baseline code generator, built for compile speed
 /// (RyuJIT costs about a microsecond per IL statement, so a region costs ~1 ms; this costs a
 /// few microseconds): guest registers stay in the register file in memory (so every exit leaves
 /// the guest state complete), every temp that is not a constant or a register read has a stack
@@ -26,6 +39,8 @@ public static class X64Context
 /// stores probe the soft TLB inline (one compare covers page, permission and alignment); every
 /// slow path (TLB miss, MMIO, misaligned, code page) and helper (atomics, F/D) is an exit the
 /// engine runs in the interpreter, as in the WebAssembly backend: generated code never calls out.
+/// A chained exit with budget left looks the next pc up in the jump cache (filled by the engine,
+/// stamped like the WebAssembly backend's) and jumps straight to that code, its count passed on.
 /// Only caller-saved registers are used (rdi ctx, rsi guest registers, r8 TLB, r9 retired count,
 /// r10 budget; rax, rcx, rdx, r11 scratch), so there is nothing to save.
 /// </summary>
@@ -42,7 +57,7 @@ public static class X64Backend
         private readonly WasmGuestAbi _abi;
         private readonly X64Assembler _a = new();
         private readonly int[] _labels;
-        private readonly int _exit;
+        private readonly int _exit, _chainExit;
         private readonly List<(int Label, ulong Pc, int Completed)> _slowStubs = [];
 
         private readonly int[] _def;
@@ -103,19 +118,19 @@ public static class X64Backend
             for (int k = 0; k < _labels.Length; k++)
                 _labels[k] = _a.NewLabel();
             _exit = _a.NewLabel();
+            _chainExit = _a.NewLabel();
         }
 
         public byte[] Emit()
         {
             var a = _a;
+            a.MovRR(Count, Rsi);
             a.Load64(Regs, Ctx, X64Context.Regs);
             a.Load64(Tlb, Ctx, X64Context.Tlb);
             a.Load64(Budget, Ctx, X64Context.Budget);
-            a.AluRR(Alu.Xor, Count, Count, false);
             // sub rsp, frame (patched once the slot count is known)
-            a.Byte(0x48); a.Byte(0x81); a.Byte(0xEC);
-            int frameAt = a.Length;
-            a.Int32(0);
+            a.AdjustRsp(-1);
+            int frameAt = a.Length - 4;
 
             var code = _f.Code;
             for (int k = 0; k < code.Length; k++)
@@ -137,12 +152,32 @@ public static class X64Backend
                 ExitWith(WasmExit.Slow, () => a.MovImm(Rax, (long)pc), completed);
             }
 
-            // The shared exit: rax holds the next pc, the kind is stored.
             int frame = (_slots * 8 + 15) & ~15;
+            // Chained exits (rax: the next pc): with budget left, jump to the next code if the jump
+            // cache has it under the current stamp, passing the count on in rsi.
+            a.Bind(_chainExit);
+            a.AluRR(Alu.Cmp, Count, Budget, true);
+            a.Jcc(Cc.GE, _exit);
+            a.MovRR(Rdx, Rax);
+            a.ShiftImm(5, Rdx, 1, true);
+            a.AluRI(Alu.And, Rdx, (1 << X64Context.JumpCacheBits) - 1, false);
+            a.ShiftImm(4, Rdx, 5, false);   // * JumpCacheEntry
+            a.Load64(Rcx, Ctx, X64Context.JumpCache);
+            a.AluRR(Alu.Add, Rdx, Rcx, true);
+            a.CmpRM(Rax, Rdx, X64Context.EntryPc);
+            a.Jcc(Cc.NE, _exit);
+            a.Load64(Rcx, Rdx, X64Context.EntryStamp);
+            a.CmpRM32(Rcx, Ctx, X64Context.Stamp);
+            a.Jcc(Cc.NE, _exit);
+            a.AdjustRsp(frame);
+            a.MovRR(Rsi, Count);
+            a.JmpMem(Rdx, X64Context.EntryCode);
+
+            // The shared exit: rax holds the next pc, the kind is stored.
             a.Bind(_exit);
             a.Store64(Ctx, X64Context.ExitPc, Rax);
             a.MovRR(Rax, Count);
-            a.Byte(0x48); a.Byte(0x81); a.Byte(0xC4); a.Int32(frame);   // add rsp, frame
+            a.AdjustRsp(frame);
             a.Ret();
             a.PatchInt32(frameAt, frame);
             a.Finish();
@@ -156,7 +191,7 @@ public static class X64Backend
             _a.StoreImm32(Ctx, X64Context.ExitKind, (int)kind);
             if (completed != 0)
                 _a.AluRI(Alu.Add, Count, completed, true);
-            _a.Jmp(_exit);
+            _a.Jmp(kind == WasmExit.Chain ? _chainExit : _exit);
         }
 
         private static int SlotDisp(int slot) => slot * 8;

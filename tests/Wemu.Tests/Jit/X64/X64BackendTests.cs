@@ -21,6 +21,7 @@ public sealed unsafe class X64BackendTests(ITestOutputHelper output) : IDisposab
 {
     private readonly X64CodeArena? _arena = X64CodeArena.TryCreate(16 << 20);
     private readonly byte* _ctx = (byte*)NativeMemory.AllocZeroed(X64Context.Size);
+    private readonly byte* _jumpCache = (byte*)NativeMemory.AllocZeroed(X64Context.JumpCacheEntry << X64Context.JumpCacheBits);
     private readonly ulong* _regs = (ulong*)NativeMemory.AllocZeroed(64 * 8);
     private readonly TlbEntry* _tlb = (TlbEntry*)NativeMemory.AlignedAlloc((nuint)(RiscVHart.TlbSize * sizeof(TlbEntry)), 64);
 
@@ -30,6 +31,7 @@ public sealed unsafe class X64BackendTests(ITestOutputHelper output) : IDisposab
     {
         _arena?.Dispose();
         NativeMemory.Free(_ctx);
+        NativeMemory.Free(_jumpCache);
         NativeMemory.Free(_regs);
         NativeMemory.AlignedFree(_tlb);
     }
@@ -40,21 +42,28 @@ public sealed unsafe class X64BackendTests(ITestOutputHelper output) : IDisposab
             _tlb[k].TagRead = _tlb[k].TagWrite = _tlb[k].TagExec = TlbEntry.Invalid;
     }
 
-    /// <summary>Compiles and runs <paramref name="f"/> on the test's registers and TLB: (count, exit kind, exit pc).</summary>
-    private (long Count, WasmExit Kind, ulong Pc) Run(IrFunction f, long budget)
+    private byte* AddCode(byte[] code)
     {
-        byte[] code = X64Backend.Compile(f, Abi);
         byte* entry = _arena!.Add(code);
         if (entry == null)
         {
             _arena.Reset();
             entry = _arena.Add(code);
         }
+        return entry;
+    }
+
+    /// <summary>Compiles and runs <paramref name="f"/> on the test's registers, TLB and jump cache: (count, exit kind, exit pc).</summary>
+    private (long Count, WasmExit Kind, ulong Pc) Run(IrFunction f, long budget)
+    {
+        byte* entry = AddCode(X64Backend.Compile(f, Abi));
         *(ulong**)(_ctx + X64Context.Regs) = _regs;
         *(TlbEntry**)(_ctx + X64Context.Tlb) = _tlb;
         *(long*)(_ctx + X64Context.Budget) = budget;
         *(int*)(_ctx + X64Context.ExitKind) = -1;
-        long n = ((delegate* unmanaged<byte*, long>)entry)(_ctx);
+        *(byte**)(_ctx + X64Context.JumpCache) = _jumpCache;
+        *(int*)(_ctx + X64Context.Stamp) = 7;
+        long n = ((delegate* unmanaged<byte*, long, long>)entry)(_ctx, 0);
         return (n, (WasmExit)(*(int*)(_ctx + X64Context.ExitKind)), *(ulong*)(_ctx + X64Context.ExitPc));
     }
 
@@ -218,14 +227,47 @@ public sealed unsafe class X64BackendTests(ITestOutputHelper output) : IDisposab
                 var h = m.Hart;
                 ulong entry = h.ProgramCounter;
                 string name = $"{p.Name}, from step {steps} (pc 0x{entry:x})";
-                bool inCode = entry >= BareHart.RamBase && entry < BareHart.RamBase + (ulong)p.Code.Length + 4096;
-                byte* codePage = m.Ram.Pointer + ((entry & ~0xFFFUL) - BareHart.RamBase);
-                if (!inCode || RiscVTranslator.IsInterpretedOnly(entry, codePage))
-                    continue;
-                int salt = rng.Next();
+                // Compile the entry's region and the regions at the targets of the next control
+                // transfers, published in the jump cache (a few under a stale stamp), so chained
+                // exits continue in compiled code.
+                var targets = new List<ulong> { entry };
+                using (var ahead = p.CreateMachine())
+                {
+                    Step(ahead, interp, steps);
+                    for (int i = 0; i < 3000 && !ahead.Finished && targets.Count < 24; i++)
+                    {
+                        ulong before = ahead.Hart.ProgramCounter;
+                        interp.Run(ahead.Hart, 1);
+                        ulong next = ahead.Hart.ProgramCounter;
+                        if (next - before is not (2 or 4) && !targets.Contains(next))
+                            targets.Add(next);
+                    }
+                }
                 var translator = new RiscVTranslator(rng.Next(3) == 0 ? 16 : 256);
-                var f = translator.Translate(entry, codePage, pc => ((pc * 0x9E3779B97F4A7C15UL) >> 60) != (ulong)(salt & 15) || pc == entry);
-                IrPipeline.Run(f);
+                NativeMemory.Clear(_jumpCache, X64Context.JumpCacheEntry << X64Context.JumpCacheBits);
+                IrFunction? f = null;
+                foreach (ulong t in targets)
+                {
+                    // (U-mode programs trap to an S-mode alias of the code at 0xc0000000: not compiled here)
+                    bool tInCode = t >= BareHart.RamBase && t < BareHart.RamBase + (ulong)p.Code.Length + 4096;
+                    byte* tPage = m.Ram.Pointer + ((t & ~0xFFFUL) - BareHart.RamBase);
+                    if (!tInCode || RiscVTranslator.IsInterpretedOnly(t, tPage))
+                        continue;
+                    int salt = rng.Next();
+                    var g = translator.Translate(t, tPage, pc => ((pc * 0x9E3779B97F4A7C15UL) >> 60) != (ulong)(salt & 15) || pc == t);
+                        IrPipeline.Run(g);
+                    if (t == entry)
+                    {
+                        f = g;
+                        continue;
+                    }
+                    byte* slot = _jumpCache + (int)((t >> 1) & ((1 << X64Context.JumpCacheBits) - 1)) * X64Context.JumpCacheEntry;
+                    *(ulong*)(slot + X64Context.EntryPc) = t;
+                    *(int*)(slot + X64Context.EntryStamp) = rng.Next(8) == 0 ? 6 : 7;
+                    *(nint*)(slot + X64Context.EntryCode) = (nint)AddCode(X64Backend.Compile(g, Abi));
+                }
+                if (f == null)
+                    continue;   // the entry is not compiled (outside the code, or interpreted only)
 
                 // The compiled code works on a copy of the data pages, through a copy of the
                 // interpreter's data TLB (some entries dropped or made read-only, others missing).
@@ -251,7 +293,7 @@ public sealed unsafe class X64BackendTests(ITestOutputHelper output) : IDisposab
                         _tlb[k].Addend = (long)copy + (long)(phys - RandomProgramGenerator.DataBase) - (long)(tag & ~0xFFFUL);
                     }
                     int budget = rng.Next(4) == 0 ? rng.Next(1, 40) : rng.Next(40, 4000);
-                    var (count, kind, pc) = Run(f, budget);
+                    var (count, kind, pc) = Run(f!, budget);
                     kinds[kind] = kinds.GetValueOrDefault(kind) + 1;
                     total += count;
                     cases++;
