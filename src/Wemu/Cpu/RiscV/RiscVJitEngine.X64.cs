@@ -23,6 +23,8 @@ public sealed unsafe partial class RiscVJitEngine
     private const int X64JumpCacheBytes = X64Context.JumpCacheEntry << X64Context.JumpCacheBits;
 
     private X64CodeArena? _x64;
+    private X64Backend.Compiler? _x64Compiler;
+    private Func<ulong, bool>? _hasRun;
     /// <summary>The context block, then one jump cache per MMU context.</summary>
     private byte* _x64Context;
 
@@ -129,12 +131,12 @@ public sealed unsafe partial class RiscVJitEngine
     {
         long start = Stopwatch.GetTimestamp();
         IrFunction function;
-        byte[] code;
+        ReadOnlySpan<byte> code;
         try
         {
-            function = _translator.Translate(block.VirtualPc, page, _hot.HasRun);
+            function = _translator.Translate(block.VirtualPc, page, _hasRun ??= _hot.HasRun, reuse: true);
             IrPipeline.Run(function);
-            code = X64Backend.Compile(function, WasmAbi);
+            code = (_x64Compiler ??= new X64Backend.Compiler(WasmAbi)).Compile(function);
         }
         catch (Exception e) when (e is NotSupportedException or InvalidOperationException)
         {

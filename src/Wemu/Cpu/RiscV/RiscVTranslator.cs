@@ -22,6 +22,7 @@ internal sealed unsafe class RiscVTranslator
     private ulong _pageBase;
     private Func<ulong, bool> _include = null!;
     private readonly Dictionary<ulong, int> _labels = [];
+    private IrFunction? _reused;
     private readonly HashSet<ulong> _emitted = [];
     private readonly Stack<ulong> _work = new();
     private readonly List<(int Label, ulong Target, bool BudgetCheck)> _stubs = [];
@@ -35,9 +36,14 @@ internal sealed unsafe class RiscVTranslator
     /// host address of its (executable) page. <paramref name="include"/> says whether another
     /// block start in the page belongs in the region (the engine passes "has run before").
     /// </summary>
-    public IrFunction Translate(ulong entryPc, byte* page, Func<ulong, bool> include)
+    /// <param name="reuse">With true, the function is this translator's own, emptied and reused: valid until the next call (for callers that compile it at once).</param>
+    public IrFunction Translate(ulong entryPc, byte* page, Func<ulong, bool> include, bool reuse = false)
     {
-        _f = new IrFunction(entryPc, GuestRegisters);
+        if (reuse && _reused != null)
+            _reused.Reset(entryPc);
+        else
+            _reused = reuse ? new IrFunction(entryPc, GuestRegisters) : null;
+        _f = _reused ?? new IrFunction(entryPc, GuestRegisters);
         _page = page;
         _pageBase = entryPc & ~0xFFFUL;
         _include = include;

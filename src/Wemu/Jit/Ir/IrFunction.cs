@@ -18,8 +18,18 @@ public sealed class IrFunction
         GuestRegisterCount = guestRegisterCount;
     }
 
+    /// <summary>Empties the function for a new entry, keeping its buffers (a translator that compiles in line reuses one).</summary>
+    public void Reset(ulong entryPc)
+    {
+        EntryPc = entryPc;
+        Count = 0;
+        LabelCount = 0;
+        GuestInstructions = 0;
+        _temps.Clear();
+    }
+
     /// <summary>Guest pc of the entry (where the function starts executing).</summary>
-    public ulong EntryPc { get; }
+    public ulong EntryPc { get; private set; }
 
     /// <summary>Number of guest registers <see cref="IrOp.GetReg"/>/<see cref="IrOp.SetReg"/> may name.</summary>
     public int GuestRegisterCount { get; }

@@ -30,16 +30,27 @@ public sealed class X64Assembler
 
     public ReadOnlySpan<byte> Code => _buf.AsSpan(0, _len);
 
+    /// <summary>Empties the buffer and forgets all labels (the buffer's memory is kept).</summary>
+    public void Reset()
+    {
+        _len = 0;
+        _labels.Clear();
+        _fixups.Clear();
+    }
+
     public void Byte(int b)
     {
-        if (_len == _buf.Length)
+        if ((uint)_len >= (uint)_buf.Length)
             Array.Resize(ref _buf, _buf.Length * 2);
         _buf[_len++] = (byte)b;
     }
 
     public void Int32(int v)
     {
-        Byte(v); Byte(v >> 8); Byte(v >> 16); Byte(v >> 24);
+        if (_len + 4 > _buf.Length)
+            Array.Resize(ref _buf, _buf.Length * 2);
+        System.Buffers.Binary.BinaryPrimitives.WriteInt32LittleEndian(_buf.AsSpan(_len), v);
+        _len += 4;
     }
 
     private void Int64(long v)
@@ -48,10 +59,7 @@ public sealed class X64Assembler
         Int32((int)(v >> 32));
     }
 
-    public void PatchInt32(int at, int v)
-    {
-        _buf[at] = (byte)v; _buf[at + 1] = (byte)(v >> 8); _buf[at + 2] = (byte)(v >> 16); _buf[at + 3] = (byte)(v >> 24);
-    }
+    public void PatchInt32(int at, int v) => System.Buffers.Binary.BinaryPrimitives.WriteInt32LittleEndian(_buf.AsSpan(at, 4), v);
 
     // ---- labels
 

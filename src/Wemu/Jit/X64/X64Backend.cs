@@ -47,39 +47,61 @@ public static class X64Context
 public static class X64Backend
 {
     /// <summary>Compiles <paramref name="f"/> (after <see cref="Passes.IrPipeline"/>) to position-independent code bytes.</summary>
-    public static byte[] Compile(IrFunction f, WasmGuestAbi abi) => new Emitter(f, abi).Emit();
+    public static byte[] Compile(IrFunction f, WasmGuestAbi abi) => new Compiler(abi).Compile(f).ToArray();
 
-    private sealed class Emitter
+    /// <summary>A reusable compiler: its buffers stay allocated between regions (one per engine, one thread).</summary>
+    public sealed class Compiler(WasmGuestAbi abi)
     {
         private const Reg Ctx = Rdi, Regs = Rsi, Tlb = R8, Count = R9, Budget = R10;
 
-        private readonly IrFunction _f;
-        private readonly WasmGuestAbi _abi;
+        private IrFunction _f = null!;
+        private readonly WasmGuestAbi _abi = abi;
         private readonly X64Assembler _a = new();
-        private readonly int[] _labels;
-        private readonly int _exit, _chainExit;
+        private int[] _labels = [];
+        private int _exit, _chainExit;
         private readonly List<(int Label, ulong Pc, int Completed)> _slowStubs = [];
 
-        private readonly int[] _def;
-        private readonly bool[] _inline;
-        private readonly int[] _slot;
-        private readonly List<int>?[] _releaseAt;
+        private int[] _def = [];
+        private bool[] _inline = [];
+        private int[] _slot = [];
+        private int[] _lastUse = [];
+        private int[] _uses = [];
+        // Temps whose slot is free after instruction k: a list through _releaseNext from _releaseHead[k].
+        private int[] _releaseHead = [];
+        private int[] _releaseNext = [];
         private readonly Stack<int> _freeSlots = new();
         private int _slots;
 
-        public Emitter(IrFunction f, WasmGuestAbi abi)
+        private static void Ensure<T>(ref T[] array, int n)
+        {
+            if (array.Length < n)
+                array = new T[Math.Max(n, array.Length * 2)];
+        }
+
+        /// <summary>Compiles <paramref name="f"/>; the code is valid until the next call.</summary>
+        public ReadOnlySpan<byte> Compile(IrFunction f)
         {
             _f = f;
-            _abi = abi;
+            _a.Reset();
+            _slowStubs.Clear();
+            _freeSlots.Clear();
+            _slots = 0;
             var code = f.Code;
             int n = f.TempCount;
-            _def = new int[n];
-            _inline = new bool[n];
-            _slot = new int[n];
-            Array.Fill(_def, -1);
-            Array.Fill(_slot, -1);
-            var lastUse = new int[n];
-            var uses = new int[n];
+            Ensure(ref _def, n);
+            Ensure(ref _inline, n);
+            Ensure(ref _slot, n);
+            Ensure(ref _lastUse, n);
+            Ensure(ref _uses, n);
+            Ensure(ref _releaseNext, n);
+            Ensure(ref _releaseHead, code.Length);
+            Array.Fill(_def, -1, 0, n);
+            Array.Fill(_slot, -1, 0, n);
+            Array.Clear(_inline, 0, n);
+            Array.Clear(_uses, 0, n);
+            Array.Fill(_releaseHead, -1, 0, code.Length);
+            var lastUse = _lastUse;
+            var uses = _uses;
             for (int k = 0; k < code.Length; k++)
             {
                 ref var i = ref code[k];
@@ -110,18 +132,23 @@ public static class X64Backend
                 }
                 _inline[t] = clean;
             }
-            _releaseAt = new List<int>?[code.Length];
             for (int t = 0; t < n; t++)
+            {
                 if (_def[t] >= 0 && !_inline[t] && uses[t] > 0)
-                    (_releaseAt[lastUse[t]] ??= []).Add(t);
-            _labels = new int[f.LabelCount];
-            for (int k = 0; k < _labels.Length; k++)
+                {
+                    _releaseNext[t] = _releaseHead[lastUse[t]];
+                    _releaseHead[lastUse[t]] = t;
+                }
+            }
+            Ensure(ref _labels, f.LabelCount);
+            for (int k = 0; k < f.LabelCount; k++)
                 _labels[k] = _a.NewLabel();
             _exit = _a.NewLabel();
             _chainExit = _a.NewLabel();
+            return Emit();
         }
 
-        public byte[] Emit()
+        private ReadOnlySpan<byte> Emit()
         {
             var a = _a;
             a.MovRR(Count, Rsi);
@@ -138,18 +165,19 @@ public static class X64Backend
                 ref var i = ref code[k];
                 if (!(i.HasDst && _inline[i.Dst]))
                     EmitInst(in i);
-                if (_releaseAt[k] is { } done)
-                    foreach (int t in done)
-                        if (_slot[t] >= 0)
-                            _freeSlots.Push(_slot[t]);
+                for (int t = _releaseHead[k]; t >= 0; t = _releaseNext[t])
+                    if (_slot[t] >= 0)
+                        _freeSlots.Push(_slot[t]);
             }
             // Every path ends in an exit; should one not, stop at the entry rather than run off.
-            ExitWith(WasmExit.Stop, () => a.MovImm(Rax, (long)_f.EntryPc), 0);
+            a.MovImm(Rax, (long)_f.EntryPc);
+            ExitWith(WasmExit.Stop, 0);
 
             foreach (var (label, pc, completed) in _slowStubs)
             {
                 a.Bind(label);
-                ExitWith(WasmExit.Slow, () => a.MovImm(Rax, (long)pc), completed);
+                a.MovImm(Rax, (long)pc);
+                ExitWith(WasmExit.Slow, completed);
             }
 
             int frame = (_slots * 8 + 15) & ~15;
@@ -181,13 +209,12 @@ public static class X64Backend
             a.Ret();
             a.PatchInt32(frameAt, frame);
             a.Finish();
-            return a.Code.ToArray();
+            return a.Code;
         }
 
-        /// <summary>Leaves through the shared exit: kind, pc (into rax by <paramref name="pcToRax"/>), count + <paramref name="completed"/>.</summary>
-        private void ExitWith(WasmExit kind, Action pcToRax, int completed)
+        /// <summary>Leaves through the shared exit with the next pc in rax: kind, count + <paramref name="completed"/>.</summary>
+        private void ExitWith(WasmExit kind, int completed)
         {
-            pcToRax();
             _a.StoreImm32(Ctx, X64Context.ExitKind, (int)kind);
             if (completed != 0)
                 _a.AluRI(Alu.Add, Count, completed, true);
@@ -237,8 +264,8 @@ public static class X64Backend
                 case IrOp.Call:
                 {
                     // Helpers (atomics, F/D) run in the engine's interpreter.
-                    ulong pc = i.GuestPc;
-                    ExitWith(WasmExit.Slow, () => a.MovImm(Rax, (long)pc), i.Completed);
+                    a.MovImm(Rax, (long)i.GuestPc);
+                    ExitWith(WasmExit.Slow, i.Completed);
                     break;
                 }
                 case IrOp.Label: a.Bind(_labels[i.Imm]); break;
@@ -255,10 +282,10 @@ public static class X64Backend
                 case IrOp.ExitIfBudget:
                 {
                     int stay = a.NewLabel();
-                    long pc = i.Imm;
                     a.AluRR(Alu.Cmp, Count, Budget, true);
                     a.Jcc(Cc.L, stay);
-                    ExitWith(WasmExit.Chain, () => a.MovImm(Rax, pc), 0);
+                    a.MovImm(Rax, i.Imm);
+                    ExitWith(WasmExit.Chain, 0);
                     a.Bind(stay);
                     break;
                 }
@@ -270,9 +297,11 @@ public static class X64Backend
                         IrExitKind.Interpret => WasmExit.Interpret,
                         _ => WasmExit.Stop,
                     };
-                    int t = i.A;
-                    long pc = i.Imm;
-                    ExitWith(kind, t >= 0 ? () => Ld(t, Rax) : () => a.MovImm(Rax, pc), i.Completed);
+                    if (i.A >= 0)
+                        Ld(i.A, Rax);
+                    else
+                        a.MovImm(Rax, i.Imm);
+                    ExitWith(kind, i.Completed);
                     break;
                 }
                 default:
