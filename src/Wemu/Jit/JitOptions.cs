@@ -38,6 +38,8 @@ public sealed class JitOptions
     /// Natively on x86-64 Linux, compile regions straight to machine code (<see cref="X64.X64Backend"/>,
     /// microseconds per region) instead of IL for the runtime's JIT (about a millisecond per region).
     /// Ignored where it cannot run (<see cref="X64.X64CodeArena.Supported"/>) and with <see cref="WasmLoader"/>.
+    /// Its compiles run in line on the machine thread (<see cref="Background"/> is for IL only): a
+    /// handoff to another thread (page snapshot, queue, install) cost more than the compile itself.
     /// </summary>
     public bool NativeCode { get; init; } = true;
 
