@@ -29,7 +29,7 @@ echo "test.sh: building"
 if ! dotnet build Wemu.slnx -c Release --nologo -v q 2>&1 | tail -n 20; then
   echo "0 passed, 1 failed"; exit 1
 fi
-# the ./wemu launcher's own build (CLI tests run ./wemu as a user would)
+# the ./wemu launcher's own build (ahead-of-time compiled on x86-64 Linux; CliLauncherTests boot it)
 ./wemu --version >/dev/null || { echo "0 passed, 1 failed"; exit 1; }
 
 log=$(mktemp)

@@ -25,9 +25,17 @@ public sealed class WemuProcess : IDisposable
     /// <c>script</c>), as a user at a terminal runs it: stdin is a tty the CLI puts in raw mode.
     /// </summary>
     public WemuProcess(bool terminal, params string[] args)
+        : this(terminal, launcher: false, args)
     {
-        string dll = Path.Combine(AppContext.BaseDirectory, "Wemu.Cli.dll");
-        var psi = new ProcessStartInfo(terminal ? "script" : "dotnet")
+    }
+
+    /// <summary>Runs the repository's <c>./wemu</c> launcher (the build users run: ahead-of-time compiled on x86-64 Linux; built first if stale).</summary>
+    public static WemuProcess Launcher(params string[] args) => new(terminal: false, launcher: true, args);
+
+    private WemuProcess(bool terminal, bool launcher, string[] args)
+    {
+        string dll = launcher ? Path.Combine(RepoRoot, "wemu") : Path.Combine(AppContext.BaseDirectory, "Wemu.Cli.dll");
+        var psi = new ProcessStartInfo(terminal ? "script" : launcher ? "bash" : "dotnet")
         {
             RedirectStandardInput = true,
             RedirectStandardOutput = true,

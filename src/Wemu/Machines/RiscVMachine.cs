@@ -28,6 +28,8 @@ public abstract class RiscVMachine : Machine
     public static IRiscVEngine CreateEngine(MachineConfig config, MachineImages images) =>
         config.Accelerator == "interp"
             ? new RiscVInterpreter()
+            : config.JitBackend == "il" && images.WasmLoader == null && !System.Runtime.CompilerServices.RuntimeFeature.IsDynamicCodeSupported
+                ? throw new ConfigException("-accel backend=il needs the .NET JIT runtime; this wemu is compiled ahead of time (use backend=native)")
             : new RiscVJitEngine(new Jit.JitOptions
             {
                 Threshold = config.JitThreshold

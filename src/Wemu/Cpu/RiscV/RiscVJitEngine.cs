@@ -225,6 +225,11 @@ public sealed unsafe partial class RiscVJitEngine : IRiscVEngine
             CompileWasm(h, block, wasmFunction, physPage, wasmStart);
             return;
         }
+        if (!RuntimeFeature.IsDynamicCodeSupported)
+        {
+            block.NoCompile = true;   // an ahead-of-time build has no IL JIT: without the x86-64 backend, interpret
+            return;
+        }
         if (!_bus!.IsCodePage(physPage))
         {
             _bus.MarkCodePage(physPage);
@@ -259,7 +264,7 @@ public sealed unsafe partial class RiscVJitEngine : IRiscVEngine
                 long t0 = Stopwatch.GetTimestamp();
                 try
                 {
-                    JitCode<RiscVHart> code;
+                    JitCode<RiscVHart>? code = null;
                     lock (translator)
                     {
                         fixed (byte* p = snapshot)
@@ -268,11 +273,12 @@ public sealed unsafe partial class RiscVJitEngine : IRiscVEngine
                             var function = translator.Translate(block.VirtualPc, p,
                                 pc => (hasRun[(pc & (PageSize - 1)) >> 4] & (1 << (int)((pc >> 1) & 7))) != 0);
                             IrPipeline.Run(function);
-                            code = IlBackend.Compile<RiscVHart>(function, RiscVJitHelpers.Abi, out block.IlSize);
+                            if (RuntimeFeature.IsDynamicCodeSupported)
+                                code = IlBackend.Compile<RiscVHart>(function, RiscVJitHelpers.Abi, out block.IlSize);
                             block.GuestInstructions = function.GuestInstructions;
                         }
                     }
-                    code(null!, null, null, -1);
+                    code!(null!, null, null, -1);
                     block.Pending = code;
                     stats.AddCompiled(block.GuestInstructions);
                 }

@@ -37,6 +37,7 @@ public static unsafe class IlBackend
         ?? throw new MissingMethodException(nameof(IrEvaluator), name);
 
     /// <summary>Compiles <paramref name="f"/>; <paramref name="ilSize"/> is the IL byte count (cache accounting).</summary>
+    [System.Diagnostics.CodeAnalysis.RequiresDynamicCode("IL is compiled at run time (DynamicMethod): a JIT runtime, not an ahead-of-time build.")]
     public static JitCode<TState> Compile<TState>(IrFunction f, IlGuestAbi abi, out int ilSize)
     {
         var method = new DynamicMethod(
