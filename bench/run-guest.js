@@ -27,5 +27,5 @@ child.stdout.on('data', d => {
 child.on('exit', code => {
   clearTimeout(timer);
   console.log(JSON.stringify({ exit: code, bootSeconds: bootAt, workloadSeconds: workload ? workAt - workStart : null,
-    totalSeconds: secs(), output: out.slice(-400), workOutput: workOut.slice(-4000), stderr: err.slice(-400) }));
+    totalSeconds: secs(), output: out.slice(-400), workOutput: workOut.slice(-4000), stderr: err.slice(-4000) }));
 });
