@@ -76,15 +76,7 @@ public sealed unsafe partial class RiscVJitEngine : IDisposable
         while (executed < budget)
         {
             ulong pc = h.Pc;
-            ulong stamp = ((ulong)h.TlbGeneration << 32) | _epoch;
-            ref JumpEntry entry = ref _jumpCache[(context << JumpCacheBits) | (int)((pc >> 1) & ((1 << JumpCacheBits) - 1))];
-            RiscVBlock? block = entry.Pc == pc && entry.Stamp == stamp ? entry.Block : null;
-            if (block == null && _hot.Bump(pc) && (block = Lookup(h, pc)) != null)
-            {
-                entry.Pc = pc;
-                entry.Stamp = stamp;
-                entry.Block = block;
-            }
+            RiscVBlock? block = Find(h, context, pc);
             if (block != null && block.WasmIndex == 0)
             {
                 if (!block.NoCompile)
@@ -113,27 +105,8 @@ public sealed unsafe partial class RiscVJitEngine : IDisposable
                 *(int*)(ctx + WasmContext.JumpCache) = (int)jumpCache;
                 *(int*)(ctx + WasmContext.Stamp) = chainStamp;
                 int n = ((delegate* unmanaged<int, int, int>)(nint)block.WasmIndex)((int)ctx, 0);
-                var kind = (WasmExit)(*(int*)(ctx + WasmContext.ExitKind));
-                ulong at = *(ulong*)(ctx + WasmContext.ExitPc);
-                h.Pc = at;
-                h.InstRet += (ulong)n;
-                executed += n;
-                Statistics.CompiledInstructions += n;
-                Statistics.CompiledEntries++;
-                Statistics.ExitsByKind[(int)kind & 3]++;
-                if (kind == WasmExit.Chain)
+                if (AfterExit(h, (WasmExit)(*(int*)(ctx + WasmContext.ExitKind)), *(ulong*)(ctx + WasmContext.ExitPc), n, ref executed))
                     continue;
-                if (kind is WasmExit.Slow or WasmExit.Interpret)
-                {
-                    uint mmio = h.MmioAccesses;
-                    long one = _interpreter.Run(h, 1);
-                    executed += one;
-                    Statistics.Fallbacks += one;
-                    // A load, store or helper that went on to the next instruction without a device
-                    // access changed nothing the machine loop watches: keep dispatching.
-                    if (kind == WasmExit.Slow && one == 1 && h.MmioAccesses == mmio && h.Pc - at is 2 or 4)
-                        continue;
-                }
                 return executed;
             }
 

@@ -49,16 +49,7 @@ public sealed unsafe partial class RiscVJitEngine
         while (executed < budget)
         {
             ulong pc = h.Pc;
-            ulong stamp = ((ulong)h.TlbGeneration << 32) | _epoch;
-            ref JumpEntry entry = ref _jumpCache[(context << JumpCacheBits) | (int)((pc >> 1) & ((1 << JumpCacheBits) - 1))];
-            RiscVBlock? block = entry.Pc == pc && entry.Stamp == stamp ? entry.Block : null;
-            if (block == null && _hot.Bump(pc) && (block = Lookup(h, pc)) != null)
-            {
-                h.NoteCachedCodePage(pc);
-                entry.Pc = pc;
-                entry.Stamp = stamp;
-                entry.Block = block;
-            }
+            RiscVBlock? block = Find(h, context, pc);
             if (block != null && block.NativeEntry == 0)
             {
                 if (!block.NoCompile)
@@ -87,30 +78,8 @@ public sealed unsafe partial class RiscVJitEngine
                 *(byte**)(ctx + X64Context.JumpCache) = jumpCache;
                 *(int*)(ctx + X64Context.Stamp) = chainStamp;
                 long n = ((delegate* unmanaged[SuppressGCTransition]<byte*, long, long>)block.NativeEntry)(ctx, 0);
-                var kind = (WasmExit)(*(int*)(ctx + X64Context.ExitKind));
-                ulong at = *(ulong*)(ctx + X64Context.ExitPc);
-                h.Pc = at;
-                h.InstRet += (ulong)n;
-                executed += n;
-                Statistics.CompiledInstructions += n;
-                Statistics.CompiledEntries++;
-                Statistics.ExitsByKind[(int)kind & 3]++;
-                if (kind == WasmExit.Chain)
+                if (AfterExit(h, (WasmExit)(*(int*)(ctx + X64Context.ExitKind)), *(ulong*)(ctx + X64Context.ExitPc), n, ref executed))
                     continue;
-                if (kind is WasmExit.Slow or WasmExit.Interpret)
-                {
-                    uint mmio = h.MmioAccesses;
-                    long one = _interpreter.Run(h, 1);
-                    executed += one;
-                    Statistics.Fallbacks += one;
-                    // A load, store or helper that went on to the next instruction without a device
-                    // access changed nothing the machine loop watches: keep dispatching.
-                    if (kind == WasmExit.Slow && one == 1 && h.MmioAccesses == mmio && h.Pc - at is 2 or 4)
-                    {
-                        context = h.FetchMmuContext;
-                        continue;
-                    }
-                }
                 return executed;
             }
 

@@ -3,6 +3,7 @@ using System.Runtime.CompilerServices;
 using Wemu.Jit;
 using Wemu.Jit.Il;
 using Wemu.Jit.Passes;
+using Wemu.Jit.Wasm;
 using Wemu.Memory;
 
 namespace Wemu.Cpu.RiscV;
@@ -84,16 +85,7 @@ public sealed unsafe partial class RiscVJitEngine : IRiscVEngine
         while (executed < budget)
         {
             ulong pc = h.Pc;
-            ulong stamp = ((ulong)h.TlbGeneration << 32) | _epoch;
-            ref JumpEntry entry = ref _jumpCache[(context << JumpCacheBits) | (int)((pc >> 1) & ((1 << JumpCacheBits) - 1))];
-            RiscVBlock? block = entry.Pc == pc && entry.Stamp == stamp ? entry.Block : null;
-            if (block == null && _hot.Bump(pc) && (block = Lookup(h, pc)) != null)
-            {
-                h.NoteCachedCodePage(pc);
-                entry.Pc = pc;
-                entry.Stamp = stamp;
-                entry.Block = block;
-            }
+            RiscVBlock? block = Find(h, context, pc);
             if (block != null && block.Code == null)
             {
                 if (block.Requested)
@@ -159,6 +151,53 @@ public sealed unsafe partial class RiscVJitEngine : IRiscVEngine
             context = h.FetchMmuContext;
         }
         return executed;
+    }
+
+    /// <summary>
+    /// The block for <paramref name="pc"/>: from the jump cache, else (once the pc is hot) from the
+    /// translation table, then cached; null while it is cold.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private RiscVBlock? Find(RiscVHart h, int context, ulong pc)
+    {
+        ulong stamp = ((ulong)h.TlbGeneration << 32) | _epoch;
+        ref JumpEntry entry = ref _jumpCache[(context << JumpCacheBits) | (int)((pc >> 1) & ((1 << JumpCacheBits) - 1))];
+        RiscVBlock? block = entry.Pc == pc && entry.Stamp == stamp ? entry.Block : null;
+        if (block == null && _hot.Bump(pc) && (block = Lookup(h, pc)) != null)
+        {
+            h.NoteCachedCodePage(pc);
+            entry.Pc = pc;
+            entry.Stamp = stamp;
+            entry.Block = block;
+        }
+        return block;
+    }
+
+    /// <summary>
+    /// After generated code (x86-64 or WebAssembly) returned <paramref name="n"/> instructions with
+    /// an exit record: accounts for them and, for a slow-path or untranslated instruction, runs it in
+    /// the interpreter. True to keep dispatching: a chained exit, or a load, store or helper that went
+    /// on to the next instruction without a device access (nothing the machine loop watches changed).
+    /// </summary>
+    private bool AfterExit(RiscVHart h, WasmExit kind, ulong at, long n, ref long executed)
+    {
+        h.Pc = at;
+        h.InstRet += (ulong)n;
+        executed += n;
+        Statistics.CompiledInstructions += n;
+        Statistics.CompiledEntries++;
+        Statistics.ExitsByKind[(int)kind & 3]++;
+        if (kind == WasmExit.Chain)
+            return true;
+        if (kind is WasmExit.Slow or WasmExit.Interpret)
+        {
+            uint mmio = h.MmioAccesses;
+            long one = _interpreter.Run(h, 1);
+            executed += one;
+            Statistics.Fallbacks += one;
+            return kind == WasmExit.Slow && one == 1 && h.MmioAccesses == mmio && h.Pc - at is 2 or 4;
+        }
+        return false;
     }
 
     private void Attach(RiscVHart h)

@@ -104,7 +104,6 @@ public sealed unsafe class X64BackendTests(ITestOutputHelper output) : IDisposab
     {
         if (_arena == null)
             return;
-        const ulong Head = 0x2000, Done = 0x3000, Va = 0x7000_0000;
         var rng = new Random(77);
         var seen = new HashSet<WasmExit>();
         var page = (long*)NativeMemory.AlignedAlloc(4096 + 8, 4096);
@@ -112,23 +111,7 @@ public sealed unsafe class X64BackendTests(ITestOutputHelper output) : IDisposab
         {
             for (int c = 0; c < 40; c++)
             {
-                var f = new IrFunction(Head, 32);
-                int head = f.NewLabel(), stub = f.NewLabel();
-                f.Label(head);
-                int t = f.GetReg(1), a = f.GetReg(2), p = f.GetReg(3);
-                int v = f.Load(p, 0, 8, true, Head, 0);
-                f.SetReg(2, f.Binary(IrOp.Add, a, f.Binary(IrOp.Xor, v, t)));
-                f.Store(p, 8, f.Binary(IrOp.Add, v, t), 8, Head + 4, 1);
-                f.SetReg(3, f.Binary(IrOp.Add, p, f.Const(IrType.I64, 8)));
-                int next = f.Binary(IrOp.Sub, t, f.Const(IrType.I64, 1));
-                f.SetReg(1, next);
-                f.Retire(3);
-                f.Branch(IrCondition.Ne, next, f.Const(IrType.I64, 0), stub);
-                f.Exit(IrExitKind.Stop, Done, 0);
-                f.Label(stub);
-                f.ExitIfBudget(Head);
-                f.Jump(head);
-                IrPipeline.Run(f);
+                var f = BudgetLoop.Build();
 
                 int iterations = rng.Next(1, 300);
                 int budget = rng.Next(1, 1000);
@@ -137,48 +120,18 @@ public sealed unsafe class X64BackendTests(ITestOutputHelper output) : IDisposab
                 for (int k = 0; k < mem.Length; k++)
                     page[k] = mem[k] = rng.NextInt64();
                 ClearTlb();
-                ref var e = ref _tlb[(Va >> 12) & RiscVHart.TlbMask];
-                e.TagRead = Va;
-                e.TagWrite = readOnly ? TlbEntry.Invalid : Va;
-                e.Addend = (long)page - (long)Va;
+                ref var e = ref _tlb[(BudgetLoop.Va >> 12) & RiscVHart.TlbMask];
+                e.TagRead = BudgetLoop.Va;
+                e.TagWrite = readOnly ? TlbEntry.Invalid : BudgetLoop.Va;
+                e.Addend = (long)page - (long)BudgetLoop.Va;
                 _regs[1] = (ulong)iterations;
                 _regs[2] = 5;
-                _regs[3] = Va;
+                _regs[3] = BudgetLoop.Va;
                 var (count, kind, pc) = Run(f, budget);
 
-                long r1 = iterations, r2 = 5, r3 = 0;
-                int want = 0;
-                WasmExit wantKind;
-                ulong wantPc;
-                while (true)
-                {
-                    long value = mem[r3];
-                    r2 += value ^ r1;
-                    if (readOnly)
-                    {
-                        (wantKind, wantPc) = (WasmExit.Slow, Head + 4);
-                        want += 1;
-                        break;
-                    }
-                    mem[r3 + 1] = value + r1;
-                    r3++;
-                    r1--;
-                    want += 3;
-                    if (r1 == 0)
-                    {
-                        (wantKind, wantPc) = (WasmExit.Stop, Done);
-                        break;
-                    }
-                    if (want >= budget)
-                    {
-                        (wantKind, wantPc) = (WasmExit.Chain, Head);
-                        break;
-                    }
-                }
-                Assert.Equal((wantKind, wantPc, (long)want), (kind, pc, count));
-                Assert.Equal((ulong)r1, _regs[1]);
-                Assert.Equal((ulong)r2, _regs[2]);
-                Assert.Equal(Va + (ulong)r3 * 8, _regs[3]);
+                var want = BudgetLoop.Expected(mem, iterations, budget, readOnly);
+                Assert.Equal((want.Kind, want.Pc, (long)want.Count), (kind, pc, count));
+                Assert.Equal(((ulong)want.R1, (ulong)want.R2, want.R3), (_regs[1], _regs[2], _regs[3]));
                 Assert.True(new ReadOnlySpan<long>(page, 512).SequenceEqual(mem), $"case {c}: memory differs");
                 seen.Add(kind);
             }
