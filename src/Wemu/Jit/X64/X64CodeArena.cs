@@ -3,14 +3,18 @@ using System.Runtime.InteropServices;
 namespace Wemu.Jit.X64;
 
 /// <summary>
-/// Memory for generated x86-64 code: one anonymous mapping, filled from the start and reset as a
-/// whole (QEMU's code buffer works the same way), so nothing is freed piecemeal. Only on Linux
-/// x86-64 hosts (<see cref="TryCreate"/> returns null elsewhere, or when the system refuses an
-/// executable mapping, and the engine keeps to the IL backend).
+/// Memory for generated x86-64 code, filled from the start and reset as a whole (QEMU's code
+/// buffer works the same way), so nothing is freed piecemeal. Never writable and executable at
+/// once: one anonymous shared-memory file (<c>memfd_create</c>) mapped twice, read-write where the
+/// engine copies code in and read-execute where it runs (as the .NET runtime maps its own code), so
+/// no address the generated code or the guest can reach is both. Only on Linux x86-64 hosts
+/// (<see cref="TryCreate"/> returns null elsewhere, or when the system refuses the mappings, and
+/// the engine keeps to the IL backend).
 /// </summary>
 public sealed unsafe partial class X64CodeArena : IDisposable
 {
-    private const int ProtRead = 1, ProtWrite = 2, ProtExec = 4, MapPrivate = 2, MapAnonymous = 0x20;
+    private const int ProtRead = 1, ProtWrite = 2, ProtExec = 4, MapShared = 1;
+    private const uint MfdCloexec = 1;
 
     [LibraryImport("libc", SetLastError = true)]
     private static partial nint mmap(nint addr, nuint length, int prot, int flags, int fd, nint offset);
@@ -18,12 +22,23 @@ public sealed unsafe partial class X64CodeArena : IDisposable
     [LibraryImport("libc", SetLastError = true)]
     private static partial int munmap(nint addr, nuint length);
 
-    private byte* _base;
+    [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int memfd_create(string name, uint flags);
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial int ftruncate(int fd, nint length);
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial int close(int fd);
+
+    /// <summary>The read-write view (where code is copied in) and the read-execute view (where it runs).</summary>
+    private byte* _write, _base;
     private int _used;
 
-    private X64CodeArena(byte* @base, int size)
+    private X64CodeArena(byte* write, byte* exec, int size)
     {
-        _base = @base;
+        _write = write;
+        _base = exec;
         Capacity = size;
     }
 
@@ -40,10 +55,28 @@ public sealed unsafe partial class X64CodeArena : IDisposable
             return null;
         try
         {
-            nint p = mmap(0, (nuint)size, ProtRead | ProtWrite | ProtExec, MapPrivate | MapAnonymous, -1, 0);
-            if (p == -1 || p == 0)
+            int fd = memfd_create("wemu-jit", MfdCloexec);
+            if (fd < 0)
                 return null;
-            return new X64CodeArena((byte*)p, size);
+            try
+            {
+                if (ftruncate(fd, size) != 0)
+                    return null;
+                nint write = mmap(0, (nuint)size, ProtRead | ProtWrite, MapShared, fd, 0);
+                if (write == -1)
+                    return null;
+                nint exec = mmap(0, (nuint)size, ProtRead | ProtExec, MapShared, fd, 0);
+                if (exec == -1)
+                {
+                    munmap(write, (nuint)size);
+                    return null;
+                }
+                return new X64CodeArena((byte*)write, (byte*)exec, size);
+            }
+            finally
+            {
+                close(fd);   // the mappings keep the memory
+            }
         }
         catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
         {
@@ -51,13 +84,13 @@ public sealed unsafe partial class X64CodeArena : IDisposable
         }
     }
 
-    /// <summary>Copies <paramref name="code"/> in and returns its entry point, or null when the arena is full.</summary>
+    /// <summary>Copies <paramref name="code"/> in and returns its entry point (in the executable view), or null when the arena is full.</summary>
     public byte* Add(ReadOnlySpan<byte> code)
     {
         int start = (_used + 15) & ~15;
         if (start + code.Length > Capacity)
             return null;
-        code.CopyTo(new Span<byte>(_base + start, code.Length));
+        code.CopyTo(new Span<byte>(_write + start, code.Length));
         _used = start + code.Length;
         return _base + start;
     }
@@ -70,7 +103,8 @@ public sealed unsafe partial class X64CodeArena : IDisposable
         if (_base != null)
         {
             munmap((nint)_base, (nuint)Capacity);
-            _base = null;
+            munmap((nint)_write, (nuint)Capacity);
+            _base = _write = null;
         }
     }
 }

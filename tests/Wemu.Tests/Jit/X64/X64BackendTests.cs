@@ -67,6 +67,32 @@ public sealed unsafe class X64BackendTests(ITestOutputHelper output) : IDisposab
         return (n, (WasmExit)(*(int*)(_ctx + X64Context.ExitKind)), *(ulong*)(_ctx + X64Context.ExitPc));
     }
 
+    /// <summary>Generated code is never in memory that is writable and executable at once (W^X): it runs from a read-execute view of a memfd whose only writable view is not executable.</summary>
+    [Fact]
+    public void Code_Memory_Is_Never_Writable_And_Executable()
+    {
+        if (_arena == null)
+        {
+            Assert.False(X64CodeArena.Supported, "x64 host, but no code memory");
+            return;
+        }
+        var f = new IrFunction(0x1000, 32);
+        f.Exit(IrExitKind.Stop, 0x1234, 0);
+        ulong entry = (ulong)AddCode(X64Backend.Compile(f, Abi));
+        var views = File.ReadAllLines("/proc/self/maps").Where(l => l.Contains("memfd:wemu-jit")).ToList();
+        Assert.True(views.Count >= 2, string.Join("\n", views));
+        foreach (var line in views)
+        {
+            string perms = line.Split(' ')[1];
+            Assert.False(perms.Contains('w') && perms.Contains('x'), $"writable and executable: {line}");
+            var range = line.Split(' ')[0].Split('-');
+            ulong lo = Convert.ToUInt64(range[0], 16), hi = Convert.ToUInt64(range[1], 16);
+            if (entry >= lo && entry < hi)
+                Assert.Equal("r-xs", perms);
+        }
+        Assert.Equal((0L, WasmExit.Stop, 0x1234UL), Run(f, 10));
+    }
+
     [Fact]
     public void Random_Ir_Functions_Match_The_Evaluator()
     {
