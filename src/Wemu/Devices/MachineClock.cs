@@ -11,12 +11,14 @@ namespace Wemu.Devices;
 public sealed class MachineClock
 {
     private readonly long _hostStart = Stopwatch.GetTimestamp();
+    private readonly ulong _hostTicksPerTick;
     private ulong _offset;
     private Func<ulong>? _instructionCounter;
 
     public MachineClock(ulong frequency = 10_000_000, bool deterministic = false, int instructionsPerTickShift = 4)
     {
         Frequency = frequency;
+        _hostTicksPerTick = frequency != 0 && (ulong)Stopwatch.Frequency % frequency == 0 ? (ulong)Stopwatch.Frequency / frequency : 0;
         Deterministic = deterministic;
         InstructionsPerTickShift = instructionsPerTickShift;
     }
@@ -38,6 +40,9 @@ public sealed class MachineClock
             if (Deterministic)
                 return _offset + ((_instructionCounter?.Invoke() ?? 0) >> InstructionsPerTickShift);
             long elapsed = Stopwatch.GetTimestamp() - _hostStart;
+            // (read for every timer check: one 64-bit division when the host clock is a whole multiple of the guest's)
+            if (_hostTicksPerTick != 0)
+                return _offset + (ulong)elapsed / _hostTicksPerTick;
             return _offset + (ulong)((UInt128)(ulong)elapsed * Frequency / (ulong)Stopwatch.Frequency);
         }
     }

@@ -284,5 +284,6 @@ public static class RvOpcodeTable
 /// </summary>
 internal static class RvKey
 {
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
     public static uint Of(uint inst) => ((inst >> 2) & 0x1F) | ((inst >> 7) & 0xE0) | ((inst >> 17) & 0x7F00);
 }
