@@ -11,7 +11,9 @@ namespace Wemu.Cpu.RiscV;
 /// </summary>
 public sealed unsafe class RiscVInterpreter : IRiscVEngine
 {
-    private static readonly RvOp* s_primary = CopyToNative(RvOpcodeTable.Primary);
+    /// <summary>The primary decode table with one byte an entry (every <see cref="RvOp"/> fits): 32 KiB
+    /// instead of 64, so more of it stays in the L1 cache when code jumps around (boot).</summary>
+    private static readonly byte* s_primary = CopyToNative(Array.ConvertAll(RvOpcodeTable.Primary, op => checked((byte)op)));
     /// <summary>The RVC expansion table with illegal entries (0) replaced by 0xFFFFFFFF, whose
     /// primary key (opcode 1111111) decodes as Illegal: no extra test on the hot path.</summary>
     private static readonly uint* s_expand = CopyToNative(Array.ConvertAll(RvcExpander.Table, e => e == 0 ? 0xFFFF_FFFFu : e));
@@ -49,7 +51,7 @@ public sealed unsafe class RiscVInterpreter : IRiscVEngine
     public long Run(RiscVHart h, long budget)
     {
         ulong* x = h.X;
-        RvOp* primary = s_primary;
+        byte* primary = s_primary;
         uint* expand = s_expand;
         long executed = 0;
         long counted = 0;   // instructions already added to h.InstRet (CSR reads must see exact counts)
@@ -92,7 +94,7 @@ public sealed unsafe class RiscVInterpreter : IRiscVEngine
                 inst = expand[(ushort)inst];
                 len = 2;
             }
-            RvOp op = primary[RvKey.Of(inst)];
+            RvOp op = (RvOp)primary[RvKey.Of(inst)];
             if (op == RvOp.Secondary)
                 op = RvOpcodeTable.DecodeSecondary(inst);
             x[0] = 0;
