@@ -3,13 +3,15 @@ namespace Wemu.Jit;
 /// <summary>Tiering and cache settings (<c>-accel tcg,thresh=N,tb-size=MB</c>).</summary>
 public sealed class JitOptions
 {
-    /// <summary>Default number of runs in the interpreter before a block is compiled.</summary>
+    /// <summary>Default number of runs in the interpreter before a block is compiled (IL and WebAssembly backends).</summary>
     public const int DefaultThreshold = 2000;
 
     /// <summary>Default cap on the translation cache, in MiB of generated IL.</summary>
     public const int DefaultCacheMegabytes = 64;
 
-    public int Threshold { get; init; } = DefaultThreshold;
+    /// <summary>Runs in the interpreter before a block is compiled; null: the backend's default
+    /// (<see cref="DefaultNativeThreshold"/> for x86-64 code, else <see cref="DefaultThreshold"/>).</summary>
+    public int? Threshold { get; init; }
 
     public long CacheBytes { get; init; } = DefaultCacheMegabytes << 20;
 

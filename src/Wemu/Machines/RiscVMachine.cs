@@ -32,10 +32,7 @@ public abstract class RiscVMachine : Machine
                 ? throw new ConfigException("-accel backend=il needs the .NET JIT runtime; this wemu is compiled ahead of time (use backend=native)")
             : new RiscVJitEngine(new Jit.JitOptions
             {
-                Threshold = config.JitThreshold
-                    ?? (config.JitBackend == "native" && images.WasmLoader == null && Jit.X64.X64CodeArena.Supported
-                        ? Jit.JitOptions.DefaultNativeThreshold
-                        : Jit.JitOptions.DefaultThreshold),
+                Threshold = config.JitThreshold,
                 NativeCode = config.JitBackend == "native",
                 CacheBytes = (long)config.JitCacheMegabytes << 20,
                 Background = images.BackgroundWorker,

@@ -63,9 +63,9 @@ public sealed class JitSelfModifyingCodeTests
     {
         foreach (var jit in engines)
         {
-            Assert.True(jit.Statistics.Invalidations > 0, $"threshold {jit.Options.Threshold}: no compiled block was invalidated ({jit.Statistics})");
+            Assert.True(jit.Statistics.Invalidations > 0, $"threshold {jit.Threshold}: no compiled block was invalidated ({jit.Statistics})");
             // Blocks of the patched page were compiled again after the patch.
-            Assert.True(jit.Statistics.BlocksCompiled > jit.Statistics.Invalidations, $"threshold {jit.Options.Threshold}: {jit.Statistics}");
+            Assert.True(jit.Statistics.BlocksCompiled > jit.Statistics.Invalidations, $"threshold {jit.Threshold}: {jit.Statistics}");
         }
     }
 

@@ -40,9 +40,9 @@ public class QemuCommandLineAccelTests
         using (il)
         {
             Assert.Equal(X64CodeArena.Supported, native.UsesNativeCode);
-            Assert.Equal(X64CodeArena.Supported ? JitOptions.DefaultNativeThreshold : JitOptions.DefaultThreshold, native.Options.Threshold);
+            Assert.Equal(X64CodeArena.Supported ? JitOptions.DefaultNativeThreshold : JitOptions.DefaultThreshold, native.Threshold);
             Assert.False(il.UsesNativeCode);
-            Assert.Equal(JitOptions.DefaultThreshold, il.Options.Threshold);
+            Assert.Equal(JitOptions.DefaultThreshold, il.Threshold);
         }
     }
 }

@@ -411,7 +411,6 @@ public sealed unsafe class RiscVInterpreter : IRiscVEngine
         }
     }
 
-    [MethodImpl(MethodImplOptions.NoInlining)]
     /// <summary>
     /// Fetches the instruction at <paramref name="pc"/> through the TLB: returns it (zero-extended),
     /// or -1 with the exception recorded. Leaves the page to fetch from next in
@@ -419,6 +418,7 @@ public sealed unsafe class RiscVInterpreter : IRiscVEngine
     /// page-crossing instruction). Nothing is passed by reference, so the hot loop keeps its fetch
     /// state in registers.
     /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
     private static long FetchSlow(RiscVHart h, ulong pc)
     {
         h.FetchBase = 0;

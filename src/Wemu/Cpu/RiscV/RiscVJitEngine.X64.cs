@@ -24,7 +24,6 @@ public sealed unsafe partial class RiscVJitEngine
 
     private X64CodeArena? _x64;
     private X64Backend.Compiler? _x64Compiler;
-    private Func<ulong, bool>? _hasRun;
     /// <summary>The context block, then one jump cache per MMU context.</summary>
     private byte* _x64Context;
 
@@ -103,7 +102,7 @@ public sealed unsafe partial class RiscVJitEngine
         ReadOnlySpan<byte> code;
         try
         {
-            function = _translator.Translate(block.VirtualPc, page, _hasRun ??= _hot.HasRun, reuse: true);
+            function = _translator.Translate(block.VirtualPc, page, _hasRun, reuse: true);
             IrPipeline.Run(function);
             code = (_x64Compiler ??= new X64Backend.Compiler(WasmAbi)).Compile(function);
         }
@@ -115,10 +114,7 @@ public sealed unsafe partial class RiscVJitEngine
         byte* entry = _x64!.Add(code);
         if (entry == null)
         {
-            FlushCache();
-            Statistics.Flushes++;
-            _blocks[(block.PhysicalPc, block.VirtualPc)] = block;
-            _blocksByPage[physPage] = [block];
+            FlushKeeping(block, physPage);
             entry = _x64.Add(code);
             if (entry == null)
             {

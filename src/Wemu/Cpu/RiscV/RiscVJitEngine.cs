@@ -31,6 +31,8 @@ public sealed unsafe partial class RiscVJitEngine : IRiscVEngine
 
     private readonly RiscVInterpreter _interpreter;
     private readonly HotTable _hot;
+    /// <summary><see cref="HotTable.HasRun"/> as the translator's include test (one delegate, not one per compile).</summary>
+    private readonly Func<ulong, bool> _hasRun;
     private const int PageSize = 4096;
 
     /// <summary>
@@ -57,14 +59,18 @@ public sealed unsafe partial class RiscVJitEngine : IRiscVEngine
     public RiscVJitEngine(JitOptions? options = null)
     {
         Options = options ?? new JitOptions();
-        _hot = new HotTable(Options.Threshold);
+        CreateX64();
+        _hot = new HotTable(Options.Threshold ?? (_x64 != null ? JitOptions.DefaultNativeThreshold : JitOptions.DefaultThreshold));
         _interpreter = new RiscVInterpreter(_hot);
+        _hasRun = _hot.HasRun;
         _translator = new RiscVTranslator(Options.MaxRegionInstructions);
         _backgroundTranslator = new RiscVTranslator(Options.MaxRegionInstructions);
-        CreateX64();
     }
 
     public string Name => "jit";
+
+    /// <summary>Runs before a block is compiled: <see cref="JitOptions.Threshold"/>, else the backend's default.</summary>
+    public int Threshold => _hot.Threshold;
 
     public JitOptions Options { get; }
 
@@ -250,16 +256,13 @@ public sealed unsafe partial class RiscVJitEngine : IRiscVEngine
         }
         if (Statistics.CacheBytes > Options.CacheBytes || _wasmLive >= Options.MaxWasmInstances)
         {
-            FlushCache();
-            Statistics.Flushes++;
-            _blocks[(block.PhysicalPc, block.VirtualPc)] = block;
-            _blocksByPage[physPage] = [block];
+            FlushKeeping(block, physPage);
         }
         if (Options.WasmLoader != null)
         {
             // The browser: one thread, so translate and load the module in line.
             long wasmStart = Stopwatch.GetTimestamp();
-            var wasmFunction = _translator.Translate(block.VirtualPc, page, _hot.HasRun);
+            var wasmFunction = _translator.Translate(block.VirtualPc, page, _hasRun);
             IrPipeline.Run(wasmFunction);
             CompileWasm(h, block, wasmFunction, physPage, wasmStart);
             return;
@@ -333,7 +336,7 @@ public sealed unsafe partial class RiscVJitEngine : IRiscVEngine
         else
         {
             long start = Stopwatch.GetTimestamp();
-            var function = _translator.Translate(block.VirtualPc, page, _hot.HasRun);
+            var function = _translator.Translate(block.VirtualPc, page, _hasRun);
             IrPipeline.Run(function);
             block.Pending = IlBackend.Compile<RiscVHart>(function, RiscVJitHelpers.Abi, out block.IlSize);
             block.GuestInstructions = function.GuestInstructions;
@@ -390,6 +393,15 @@ public sealed unsafe partial class RiscVJitEngine : IRiscVEngine
         _pageInvalidations[physPage] = (last.Count > 0 && now - last.At < Options.RewriteWindow ? last.Count + 1 : 1, now);
         _epoch++;
         _hot.Clear();
+    }
+
+    /// <summary>Drops the whole cache (it is full) but keeps <paramref name="block"/>, which is being compiled.</summary>
+    private void FlushKeeping(RiscVBlock block, ulong physPage)
+    {
+        FlushCache();
+        Statistics.Flushes++;
+        _blocks[(block.PhysicalPc, block.VirtualPc)] = block;
+        _blocksByPage[physPage] = [block];
     }
 
     private void FlushCache()

@@ -39,11 +39,15 @@ internal sealed unsafe class RiscVTranslator
     /// <param name="reuse">With true, the function is this translator's own, emptied and reused: valid until the next call (for callers that compile it at once).</param>
     public IrFunction Translate(ulong entryPc, byte* page, Func<ulong, bool> include, bool reuse = false)
     {
-        if (reuse && _reused != null)
-            _reused.Reset(entryPc);
+        if (reuse)
+        {
+            _f = _reused ??= new IrFunction(entryPc, GuestRegisters);
+            _f.Reset(entryPc);
+        }
         else
-            _reused = reuse ? new IrFunction(entryPc, GuestRegisters) : null;
-        _f = _reused ?? new IrFunction(entryPc, GuestRegisters);
+        {
+            _f = new IrFunction(entryPc, GuestRegisters);
+        }
         _page = page;
         _pageBase = entryPc & ~0xFFFUL;
         _include = include;

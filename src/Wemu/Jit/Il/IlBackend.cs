@@ -14,7 +14,6 @@ namespace Wemu.Jit.Il;
 /// </summary>
 public static unsafe class IlBackend
 {
-    private static readonly bool s_callMem = Environment.GetEnvironmentVariable("WEMU_CALLMEM") == "1";
     private const int ArgState = 0, ArgRegs = 1, ArgTlb = 2, ArgBudget = 3;
 
     private static readonly MethodInfo s_mulHighS = Method(nameof(IrEvaluator.MulHighS));
@@ -567,7 +566,6 @@ public static unsafe class IlBackend
             var il = _il;
             var slow = il.DefineLabel();
             var done = il.DefineLabel();
-            if (s_callMem) { Ld(i.A); if (i.Imm != 0) { LdcI8(i.Imm); il.Emit(OpCodes.Add); } il.Emit(OpCodes.Stloc, _va); il.Emit(OpCodes.Br, slow); il.Emit(OpCodes.Ldc_I4_0); il.Emit(OpCodes.Conv_I); } else
             EmitTlbProbe(i, _abi.TlbReadTagOffset, slow);
             switch (i.Size)
             {
@@ -609,7 +607,6 @@ public static unsafe class IlBackend
             var il = _il;
             var slow = il.DefineLabel();
             var done = il.DefineLabel();
-            if (s_callMem) { Ld(i.A); if (i.Imm != 0) { LdcI8(i.Imm); il.Emit(OpCodes.Add); } il.Emit(OpCodes.Stloc, _va); il.Emit(OpCodes.Br, slow); il.Emit(OpCodes.Ldc_I4_0); il.Emit(OpCodes.Conv_I); } else
             EmitTlbProbe(i, _abi.TlbWriteTagOffset, slow);
             Ld(i.B);
             switch (i.Size)
