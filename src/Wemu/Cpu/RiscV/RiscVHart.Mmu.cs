@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using Wemu.Memory;
 
 namespace Wemu.Cpu.RiscV;
 
@@ -185,7 +186,9 @@ public sealed unsafe partial class RiscVHart
         }
         else
         {
-            e->Addend = 0;
+            // (never taken by a fast path: the flag keeps the tag from matching; should a probe ever
+            // be wrong, the access lands in a guard page, not at host address = guest address)
+            e->Addend = (long)GuardPage.Address - (long)vpage;
             e->TagRead = r ? vpage | TlbEntry.IoFlag : TlbEntry.Invalid;
             e->TagWrite = w ? vpage | TlbEntry.IoFlag : TlbEntry.Invalid;
             e->TagExec = TlbEntry.Invalid;

@@ -27,6 +27,7 @@ public sealed unsafe partial class RiscVJitEngine : IDisposable
         TlbReadTagOffset = 0,
         TlbWriteTagOffset = 8,
         TlbAddendOffset = 24,
+        TlbTagFlags = TlbEntry.FlagBits,
         JumpCacheBits = WasmJumpCacheBits,
     };
 

@@ -58,6 +58,9 @@ public sealed unsafe partial class RiscVJitEngine : IRiscVEngine
 
     public RiscVJitEngine(JitOptions? options = null)
     {
+        // The tags' flag bits against the backends' one-compare probe (fails loudly, before any code runs).
+        TlbTagLayout.Check(WasmAbi.PageBits, WasmAbi.TlbTagFlags);
+        TlbTagLayout.Check(RiscVJitHelpers.Abi.PageBits, RiscVJitHelpers.Abi.TlbTagFlags);
         Options = options ?? new JitOptions();
         CreateX64();
         _hot = new HotTable(Options.Threshold ?? (_x64 != null ? JitOptions.DefaultNativeThreshold : JitOptions.DefaultThreshold));

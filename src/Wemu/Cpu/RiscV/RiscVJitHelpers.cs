@@ -65,6 +65,7 @@ internal static unsafe class RiscVJitHelpers
         TlbReadTagOffset = 0,
         TlbWriteTagOffset = 8,
         TlbAddendOffset = 24,
+        TlbTagFlags = TlbEntry.FlagBits,
     };
 
     private static FieldInfo Field(string name) =>

@@ -7,15 +7,25 @@ namespace Wemu.Cpu.RiscV;
 /// allowed straight to RAM (host address = <see cref="Addend"/> + virtual address). A tag with the
 /// <see cref="IoFlag"/> bit set never matches the fast path but keeps the translation (in
 /// <see cref="PhysPage"/>) for MMIO pages, so device accesses skip the page walk.
+/// <para>
+/// Generated code compares a tag with <c>va &amp; (~0xFFF | (size - 1))</c>: one compare for the page
+/// and natural alignment. So the flags live in bits that mask can never produce (bits 10 and 11;
+/// the mask keeps at most bits 0-3), and a misaligned access can never equal a flagged tag
+/// (<see cref="Jit.TlbTagLayout"/> checks this for every backend). An I/O entry's
+/// <see cref="Addend"/> points at <see cref="Memory.GuardPage"/>, never at guest-chosen host memory.
+/// </para>
 /// </summary>
 [StructLayout(LayoutKind.Sequential)]
 public struct TlbEntry
 {
     public const ulong Invalid = ulong.MaxValue;
-    public const ulong IoFlag = 1;
+    public const ulong IoFlag = 1UL << 11;
     /// <summary>On <see cref="TagWrite"/>: the RAM page holds translated code, so stores take the
     /// slow path, which tells the translator before writing (QEMU's TLB_NOTDIRTY).</summary>
-    public const ulong CodeFlag = 2;
+    public const ulong CodeFlag = 1UL << 10;
+
+    /// <summary>Every flag bit a tag may carry (what <see cref="Jit.TlbTagLayout.Check"/> validates).</summary>
+    public const ulong FlagBits = IoFlag | CodeFlag;
 
     public ulong TagRead;
     public ulong TagWrite;

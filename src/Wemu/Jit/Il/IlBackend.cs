@@ -83,6 +83,7 @@ public static unsafe class IlBackend
 
         public Emitter(IrFunction f, IlGuestAbi abi, ILGenerator il)
         {
+            TlbTagLayout.Check(abi.PageBits, abi.TlbTagFlags);   // the one-compare probe relies on it
             _f = f;
             _abi = abi;
             _il = il;

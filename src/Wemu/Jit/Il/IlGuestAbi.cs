@@ -42,4 +42,7 @@ public sealed class IlGuestAbi
     public required int TlbAddendOffset { get; init; }
 
     public int PageBits { get; init; } = 12;
+
+    /// <summary>Flag bits a tag may carry that keep it from matching (validated by <see cref="TlbTagLayout.Check"/>).</summary>
+    public required ulong TlbTagFlags { get; init; }
 }

@@ -124,6 +124,7 @@ public static class WasmBackend
 
         public Emitter(IrFunction f, WasmGuestAbi abi, bool chain)
         {
+            TlbTagLayout.Check(abi.PageBits, abi.TlbTagFlags);   // the one-compare probe relies on it
             _f = f;
             _abi = abi;
             _chain = chain;

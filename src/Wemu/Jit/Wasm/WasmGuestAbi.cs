@@ -17,6 +17,9 @@ public sealed class WasmGuestAbi
 
     public int PageBits { get; init; } = 12;
 
+    /// <summary>Flag bits a tag may carry that keep it from matching (validated by <see cref="TlbTagLayout.Check"/>).</summary>
+    public required ulong TlbTagFlags { get; init; }
+
     /// <summary>log2 of the jump cache's entry count.</summary>
     public int JumpCacheBits { get; init; } = 12;
 }

@@ -50,12 +50,18 @@ public static class X64Backend
     public static byte[] Compile(IrFunction f, WasmGuestAbi abi) => new Compiler(abi).Compile(f).ToArray();
 
     /// <summary>A reusable compiler: its buffers stay allocated between regions (one per engine, one thread).</summary>
-    public sealed class Compiler(WasmGuestAbi abi)
+    public sealed class Compiler
     {
+        public Compiler(WasmGuestAbi abi)
+        {
+            TlbTagLayout.Check(abi.PageBits, abi.TlbTagFlags);   // the one-compare probe below relies on it
+            _abi = abi;
+        }
+
         private const Reg Ctx = Rdi, Regs = Rsi, Tlb = R8, Count = R9, Budget = R10;
 
         private IrFunction _f = null!;
-        private readonly WasmGuestAbi _abi = abi;
+        private readonly WasmGuestAbi _abi;
         private readonly X64Assembler _a = new();
         private int[] _labels = [];
         private int _exit, _chainExit;

@@ -31,6 +31,7 @@ public sealed unsafe class WasmBackendTests(ITestOutputHelper output)
         TlbReadTagOffset = 0,
         TlbWriteTagOffset = 8,
         TlbAddendOffset = 24,
+        TlbTagFlags = TlbEntry.FlagBits,
         JumpCacheBits = JumpCacheBits,
     };
 
