@@ -1,0 +1,258 @@
+using System.Runtime.InteropServices;
+using Wemu.Cpu.RiscV;
+using Wemu.Jit;
+using Wemu.Jit.Ir;
+using Wemu.Jit.Passes;
+using Wemu.Jit.Wasm;
+using Wemu.Jit.X64;
+using Wemu.Tests.Jit.Wasm;
+using Xunit;
+
+namespace Wemu.Tests.Jit;
+
+/// <summary>
+/// Attacks the inline soft-TLB probe of the x86-64 and WebAssembly backends directly (the IL
+/// backend's is attacked through whole programs in <see cref="JitAccessSweepTests"/>): one load or
+/// store of every size at every page offset near both ends of a page, against a RAM entry, an I/O
+/// entry (MMIO or unmapped space), and a RAM page holding compiled code (its write tag carries
+/// <see cref="TlbEntry.CodeFlag"/>). The I/O entry's delta points at a canary area, as a wrong
+/// delta would: the fast path may only ever be taken for a RAM entry (code entry: loads only) and a
+/// naturally aligned access; every other access must leave through the slow path with nothing read
+/// from or written to host memory. On the code before the fix, a halfword at an odd address (and a
+/// word at 1 mod 4, a doubleword at 1 mod 8) matched the I/O tag, and a word or doubleword at
+/// 2 mod 4/8 matched the code tag.
+/// </summary>
+public sealed unsafe class TlbProbeAttackTests
+{
+    private const ulong Vpage = 0x7000_0000;
+    private const ulong GuestPc = 0x4444;
+    private const byte Canary = 0xA5;
+
+    private enum Kind { Ram, Io, Code }
+
+    private readonly record struct Access(Kind Kind, bool Store, int Size, bool Signed, int Offset)
+    {
+        /// <summary>Whether generated code may do this access itself: a RAM page (a code page only for loads), naturally aligned.</summary>
+        public bool FastPath => (Kind == Kind.Ram || (Kind == Kind.Code && !Store)) && Offset % Size == 0;
+
+        public override string ToString() => $"{(Store ? "store" : Signed ? "signed load" : "load")} of {Size} at page offset 0x{Offset:x} of a {Kind} page";
+    }
+
+    private static IEnumerable<Access> Accesses()
+    {
+        int[] offsets = [.. Enumerable.Range(0, 24), .. Enumerable.Range(0x1000 - 24, 24)];
+        foreach (Kind kind in Enum.GetValues<Kind>())
+            foreach (int size in new[] { 1, 2, 4, 8 })
+                foreach (int offset in offsets)
+                {
+                    yield return new Access(kind, true, size, false, offset);
+                    yield return new Access(kind, false, size, false, offset);
+                    if (size < 8)
+                        yield return new Access(kind, false, size, true, offset);
+                }
+    }
+
+    /// <summary>r1 = the page, the access at r1 + offset; a load's value to r2; then a Stop exit.</summary>
+    private static IrFunction Build(Access a)
+    {
+        var f = new IrFunction(GuestPc, 32);
+        int page = f.GetReg(1);
+        if (a.Store)
+            f.Store(page, a.Offset, f.GetReg(3), a.Size, GuestPc, 0);
+        else
+            f.SetReg(2, f.Load(page, a.Offset, a.Size, a.Signed, GuestPc, 0));
+        f.Retire(1);
+        f.Exit(IrExitKind.Stop, GuestPc + 4, 0);
+        IrPipeline.Run(f);
+        return f;
+    }
+
+    private static void FillEntry(TlbEntry* tlb, Kind kind, long ramDelta, long canaryDelta)
+    {
+        for (int k = 0; k < RiscVHart.TlbSize; k++)
+            tlb[k].TagRead = tlb[k].TagWrite = tlb[k].TagExec = TlbEntry.Invalid;
+        ref var e = ref tlb[(Vpage >> 12) & RiscVHart.TlbMask];
+        e.PhysPage = 0x1000_0000;
+        switch (kind)
+        {
+            case Kind.Ram:
+                e.TagRead = e.TagWrite = Vpage;
+                e.Addend = ramDelta;
+                break;
+            case Kind.Io:
+                e.TagRead = e.TagWrite = Vpage | TlbEntry.IoFlag;
+                e.Addend = canaryDelta;
+                break;
+            default:
+                e.TagRead = Vpage;
+                e.TagWrite = Vpage | TlbEntry.CodeFlag;
+                e.Addend = ramDelta;
+                break;
+        }
+    }
+
+    private const ulong StoreValue = 0x8877_6655_4433_2211;
+
+    /// <summary>What r2 must hold after a fast-path load from the RAM pattern (byte i = i * 7 + 1).</summary>
+    private static ulong Expected(Access a)
+    {
+        ulong v = 0;
+        for (int i = 0; i < a.Size; i++)
+            v |= (ulong)Pattern(a.Offset + i) << (8 * i);
+        if (a.Signed && a.Size < 8)
+        {
+            int shift = 64 - 8 * a.Size;
+            v = (ulong)((long)(v << shift) >> shift);
+        }
+        return v;
+    }
+
+    private static byte Pattern(int i) => (byte)(i * 7 + 1);
+
+    /// <summary>Checks one access's outcome: exit, register and both memory areas.</summary>
+    private static void Verify(Access a, WasmExit kind, ulong pc, long count, ulong r2, ReadOnlySpan<byte> ram, ReadOnlySpan<byte> canary)
+    {
+        for (int i = 0; i < canary.Length; i++)
+            Assert.True(canary[i] == Canary, $"{a}: host memory behind the I/O entry changed at +0x{i:x}");
+        if (a.FastPath)
+        {
+            Assert.True(kind == WasmExit.Stop && pc == GuestPc + 4 && count == 1, $"{a}: expected the fast path, got a {kind} exit at 0x{pc:x}");
+            if (!a.Store)
+                Assert.True(r2 == Expected(a), $"{a}: read 0x{r2:x}, RAM holds 0x{Expected(a):x}");
+        }
+        else
+        {
+            Assert.True(kind == WasmExit.Slow && pc == GuestPc && count == 0, $"{a}: the fast path was taken ({kind} exit at 0x{pc:x}, count {count}); it must leave through the slow path");
+            Assert.True(r2 == 0x5151, $"{a}: a slow-path load wrote r2 = 0x{r2:x}");
+        }
+        for (int i = 0; i < 0x1000; i++)
+        {
+            bool written = a.FastPath && a.Store && i >= a.Offset && i < a.Offset + a.Size;
+            byte want = written ? (byte)(StoreValue >> (8 * (i - a.Offset))) : Pattern(i);
+            Assert.True(ram[i] == want, $"{a}: RAM byte 0x{i:x} is 0x{ram[i]:x2}, expected 0x{want:x2}");
+        }
+    }
+
+    [Fact]
+    public void X64_Probe_Takes_The_Fast_Path_Only_For_Aligned_Ram_Accesses()
+    {
+        using var arena = X64CodeArena.TryCreate(16 << 20);
+        if (arena == null)
+        {
+            Assert.False(X64CodeArena.Supported, "x64 host, but no code memory");
+            return;
+        }
+        byte* ctx = (byte*)NativeMemory.AllocZeroed(X64Context.Size);
+        byte* jumpCache = (byte*)NativeMemory.AllocZeroed(X64Context.JumpCacheEntry << X64Context.JumpCacheBits);
+        ulong* regs = (ulong*)NativeMemory.AllocZeroed(64 * 8);
+        var tlb = (TlbEntry*)NativeMemory.AlignedAlloc((nuint)(RiscVHart.TlbSize * sizeof(TlbEntry)), 64);
+        // RAM page (plus a page after it, so a wrong page-crossing access would land in it) and the canary area.
+        byte* ram = (byte*)NativeMemory.AlignedAlloc(0x2000, 4096);
+        byte* canary = (byte*)NativeMemory.AlignedAlloc(0x2000, 4096);
+        var compiler = new X64Backend.Compiler(RiscVJitEngine.WasmAbi);
+        try
+        {
+            int n = 0;
+            foreach (var a in Accesses())
+            {
+                for (int i = 0; i < 0x2000; i++)
+                {
+                    ram[i] = Pattern(i);
+                    canary[i] = Canary;
+                }
+                FillEntry(tlb, a.Kind, (long)ram - (long)Vpage, (long)canary - (long)Vpage);
+                regs[1] = Vpage;
+                regs[2] = 0x5151;
+                regs[3] = StoreValue;
+                byte* entry = arena.Add(compiler.Compile(Build(a)));
+                if (entry == null)
+                {
+                    arena.Reset();
+                    entry = arena.Add(compiler.Compile(Build(a)));
+                }
+                *(ulong**)(ctx + X64Context.Regs) = regs;
+                *(TlbEntry**)(ctx + X64Context.Tlb) = tlb;
+                *(long*)(ctx + X64Context.Budget) = 1000;
+                *(int*)(ctx + X64Context.ExitKind) = -1;
+                *(byte**)(ctx + X64Context.JumpCache) = jumpCache;
+                long count = ((delegate* unmanaged<byte*, long, long>)entry)(ctx, 0);
+                Verify(a, (WasmExit)(*(int*)(ctx + X64Context.ExitKind)), *(ulong*)(ctx + X64Context.ExitPc), count, regs[2],
+                    new ReadOnlySpan<byte>(ram, 0x1000), new ReadOnlySpan<byte>(canary, 0x2000));
+                for (int i = 0x1000; i < 0x2000; i++)
+                    Assert.True(ram[i] == Pattern(i), $"{a}: the page after the RAM page changed at +0x{i - 0x1000:x}");
+                n++;
+            }
+            Assert.True(n > 1000);
+        }
+        finally
+        {
+            NativeMemory.Free(ctx);
+            NativeMemory.Free(jumpCache);
+            NativeMemory.Free(regs);
+            NativeMemory.AlignedFree(tlb);
+            NativeMemory.AlignedFree(ram);
+            NativeMemory.AlignedFree(canary);
+        }
+    }
+
+    [Fact]
+    public void Wasm_Probe_Takes_The_Fast_Path_Only_For_Aligned_Ram_Accesses()
+    {
+        const int Ctx = 0x100, Regs = 0x1000, JumpCache = 0x2000, Tlb = 0x4000, Ram = 0x20000, CanaryArea = 0x24000, MemorySize = 0x30000;
+        var accesses = Accesses().ToList();
+        var cases = new List<NodeWasmRunner.Case>();
+        foreach (var a in accesses)
+        {
+            var image = new byte[MemorySize];
+            for (int i = 0; i < 0x2000; i++)
+            {
+                image[Ram + i] = Pattern(i);
+                image[CanaryArea + i] = Canary;
+            }
+            fixed (byte* img = image)
+            {
+                *(int*)(img + Ctx + WasmContext.Regs) = Regs;
+                *(int*)(img + Ctx + WasmContext.Tlb) = Tlb;
+                *(int*)(img + Ctx + WasmContext.Budget) = 1000;
+                *(int*)(img + Ctx + WasmContext.ExitKind) = -1;
+                *(int*)(img + Ctx + WasmContext.JumpCache) = JumpCache;
+                FillEntry((TlbEntry*)(img + Tlb), a.Kind, Ram - (long)Vpage, CanaryArea - (long)Vpage);
+                *(ulong*)(img + Regs + 8) = Vpage;
+                *(ulong*)(img + Regs + 16) = 0x5151;
+                *(ulong*)(img + Regs + 24) = StoreValue;
+            }
+            cases.Add(new([WasmBackend.Compile(Build(a), RiscVJitEngine.WasmAbi, chain: false)], image, Ctx, 0));
+        }
+        var results = NodeWasmRunner.Run(cases);
+        for (int c = 0; c < cases.Count; c++)
+        {
+            var a = accesses[c];
+            var r = results[c];
+            Assert.True(r.Error == null, $"{a}: {r.Error}");
+            var m = r.Memory.AsSpan();
+            Verify(a, (WasmExit)BitConverter.ToInt32(m[(Ctx + WasmContext.ExitKind)..]), BitConverter.ToUInt64(m[(Ctx + WasmContext.ExitPc)..]),
+                r.Count, BitConverter.ToUInt64(m[(Regs + 16)..]), m.Slice(Ram, 0x1000), m.Slice(CanaryArea, 0x2000));
+            for (int i = 0x1000; i < 0x2000; i++)
+                Assert.True(m[Ram + i] == Pattern(i), $"{a}: the page after the RAM page changed at +0x{i - 0x1000:x}");
+        }
+    }
+
+    /// <summary>The static side of the same contract: the RISC-V tags' flags against every backend's probe, and a layout that breaks it is refused.</summary>
+    [Fact]
+    public void Tag_Flags_Stay_Clear_Of_The_Alignment_Bits_Every_Backend_Compares()
+    {
+        Assert.Equal(TlbEntry.IoFlag | TlbEntry.CodeFlag, RiscVJitEngine.WasmAbi.TlbTagFlags);
+        Assert.Equal(TlbEntry.IoFlag | TlbEntry.CodeFlag, RiscVJitHelpers.Abi.TlbTagFlags);
+        TlbTagLayout.Check(12, TlbEntry.FlagBits);
+        foreach (ulong bad in new ulong[] { 1, 2, 4, 8, 1UL << 12, 3 })
+            Assert.Throws<InvalidOperationException>(() => TlbTagLayout.Check(12, bad));
+        var f = new IrFunction(0x1000, 32);
+        f.Exit(IrExitKind.Stop, 0x1000, 0);
+        var broken = new WasmGuestAbi
+        {
+            TlbEntryShift = 6, TlbIndexMask = 255, TlbReadTagOffset = 0, TlbWriteTagOffset = 8, TlbAddendOffset = 24, TlbTagFlags = 2,
+        };
+        Assert.Throws<InvalidOperationException>(() => WasmBackend.Compile(f, broken));
+        Assert.Throws<InvalidOperationException>(() => new X64Backend.Compiler(broken));
+    }
+}
