@@ -19,6 +19,9 @@ internal sealed class RandomProgramBatch
 
     public sealed record Program(int Seed, bool Compressed, int Mode, byte[] Code, ulong TrapOffset, string Source)
     {
+        /// <summary>S- and U-mode programs run under Sv39 (the default) or on physical addresses (satp = 0).</summary>
+        public bool Paging { get; init; } = true;
+
         public string Name => $"random program seed {Seed} ({Mode switch
         {
             RiscVHart.PrivMachine => "M-mode",
@@ -47,9 +50,22 @@ internal sealed class RandomProgramBatch
         /// </summary>
         private void EnterVirtualMemory(BareHart m)
         {
+            var h = m.Hart;
+            bool user = Mode == RiscVHart.PrivUser;
+            h.Medeleg = 0xB3FF;
+            h.Mcounteren = 7;
+            h.Scounteren = 7;
+            if (user)
+                h.Mstatus |= RvStatus.Fs | RvStatus.Sum;
+            h.Priv = Mode;
+            if (!Paging)
+            {
+                h.Stvec = BareHart.RamBase + TrapOffset;
+                h.FlushTlb();
+                return;
+            }
             var rng = new Random(Seed * 7 + 3);
             const ulong V = 1, R = 2, W = 4, X = 8, U = 0x10, A = 0x40, D = 0x80;
-            bool user = Mode == RiscVHart.PrivUser;
             ulong u = user ? U : 0;
             ulong root = PageTables, l1 = PageTables + 0x1000, l0 = PageTables + 0x2000;
             void Pte(ulong table, ulong index, ulong pa, ulong flags) =>
@@ -70,17 +86,9 @@ internal sealed class RandomProgramBatch
                 flags |= rng.Next(3) switch { 0 => 0, 1 => A, _ => A | D };
                 Pte(l0, ((data >> 12) & 0x1FF) + (ulong)page, RandomProgramGenerator.DataBase + (ulong)order[page] * 0x1000, flags);
             }
-            var h = m.Hart;
             h.Satp = (8UL << 60) | (root >> 12);
-            h.Medeleg = 0xB3FF;
-            h.Mcounteren = 7;
-            h.Scounteren = 7;
             if (user)
-            {
                 h.Stvec = 0xC000_0000 + TrapOffset;
-                h.Mstatus |= RvStatus.Fs | RvStatus.Sum;
-            }
-            h.Priv = Mode;
             h.FlushTlb();
         }
     }
@@ -89,8 +97,20 @@ internal sealed class RandomProgramBatch
 
     public static IReadOnlyList<Program> Assemble(int firstSeed, int count, bool compressed, int mode)
     {
-        Assert.True(BareMetal.ToolsAvailable, "riscv64-linux-gnu-as is missing: ./test.sh installs binutils-riscv64-linux-gnu");
         var sources = new List<string>();
+        for (int i = 0; i < count; i++)
+            sources.Add(RandomProgramGenerator.Generate(firstSeed + i, $"p{firstSeed + i}", mode));
+        return Assemble(firstSeed, sources, compressed, mode);
+    }
+
+    /// <summary>
+    /// Programs in <see cref="RandomProgramGenerator"/>'s form (position independent, labels
+    /// <c>p{seed}_*</c>, a trap handler <c>p{seed}_trap</c>), program i with seed <paramref name="firstSeed"/> + i.
+    /// </summary>
+    public static IReadOnlyList<Program> Assemble(int firstSeed, IReadOnlyList<string> sources, bool compressed, int mode)
+    {
+        Assert.True(BareMetal.ToolsAvailable, "riscv64-linux-gnu-as is missing: ./test.sh installs binutils-riscv64-linux-gnu");
+        int count = sources.Count;
         var file = new StringBuilder();
         file.AppendLine("    .option norelax");
         file.AppendLine(compressed ? "    .option rvc" : "    .option norvc");
@@ -100,8 +120,7 @@ internal sealed class RandomProgramBatch
         for (int i = 0; i < count; i++)
         {
             int seed = firstSeed + i;
-            string source = RandomProgramGenerator.Generate(seed, $"p{seed}", mode);
-            sources.Add(source);
+            string source = sources[i];
             file.AppendLine("    .balign 4096");
             file.AppendLine($"p{seed}:");
             file.Append(source);
