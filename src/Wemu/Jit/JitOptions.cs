@@ -50,4 +50,14 @@ public sealed class JitOptions
 
     /// <summary>Most guest instructions in one compiled region.</summary>
     public int MaxRegionInstructions { get; init; } = 256;
+
+    /// <summary>
+    /// Most translation records (blocks) kept, compiled or not; reaching it flushes the cache. A
+    /// Linux boot makes about 6,000; each record costs a few hundred bytes of host memory.
+    /// </summary>
+    public int MaxBlocks { get; init; } = 1 << 17;
+
+    /// <summary>For tests: called with a block's pc before it is translated in line (an exception
+    /// thrown here stands for a translator or backend failure).</summary>
+    internal Action<ulong>? CompileHookForTests { get; init; }
 }

@@ -63,8 +63,22 @@ public sealed class JitStatistics
     /// <summary>Compiled blocks dropped because the guest wrote their page.</summary>
     public long Invalidations { get; internal set; }
 
-    /// <summary>Whole-cache flushes (size cap reached).</summary>
+    /// <summary>Whole-cache flushes (size or block-count cap reached).</summary>
     public long Flushes { get; internal set; }
+
+    /// <summary>Times the 32-bit chain stamp came to its end and every jump cache was cleared.</summary>
+    public long StampWraps { get; internal set; }
+
+    /// <summary>Regions the translator or a backend failed on (interpreted instead), and the first failure.</summary>
+    public long CompileFailures { get; internal set; }
+
+    public string? FirstCompileFailure { get; internal set; }
+
+    internal void NoteCompileFailure(ulong pc, Exception e)
+    {
+        CompileFailures++;
+        FirstCompileFailure ??= $"at pc 0x{pc:x}: {e.GetType().Name}: {e.Message}";
+    }
 
     public override string ToString() =>
         $"{BlocksCompiled} blocks compiled ({InstructionsCompiled} guest instructions) in {CompileTime.TotalMilliseconds:F0} ms " +
@@ -72,5 +86,6 @@ public sealed class JitStatistics
         $"cache {CacheBytes / 1024} KiB, {Invalidations} invalidated, {Flushes} flushes; instructions: " +
         $"{CompiledInstructions} compiled, {ColdInstructions} cold in the interpreter, {Fallbacks} fallbacks to the interpreter" +
         (CompiledEntries == 0 ? "" : $"; {CompiledEntries} calls into compiled code, exits: {ExitsByKind[0]} chained, " +
-            $"{ExitsByKind[1]} untranslated, {ExitsByKind[2]} stop, {ExitsByKind[3]} slow path");
+            $"{ExitsByKind[1]} untranslated, {ExitsByKind[2]} stop, {ExitsByKind[3]} slow path") +
+        (CompileFailures == 0 ? "" : $"; {CompileFailures} regions failed to compile and were interpreted (first {FirstCompileFailure})");
 }

@@ -19,12 +19,14 @@ internal static class JitLockstep
     /// where the two machines differ.
     /// </summary>
     public static RiscVJitEngine Run(Func<BareHart> create, JitOptions options, int seed, string name,
-        long maxInstructions = 2_000_000, Action<BareHart>? atEnd = null)
+        long maxInstructions = 2_000_000, Action<BareHart>? atEnd = null,
+        Action<RiscVJitEngine>? setUp = null, Action<RiscVJitEngine>? afterSlice = null)
     {
         using var reference = create();
         using var subject = create();
         var interpreter = new RiscVInterpreter();
         var jit = new RiscVJitEngine(options);
+        setUp?.Invoke(jit);
         var rng = new Random(seed);
         RiscVHart ha = reference.Hart, hb = subject.Hart;
         long steps = 0;
@@ -36,6 +38,7 @@ internal static class JitLockstep
             ulong entry = hb.ProgramCounter;
             long budget = NextBudget(rng);
             jit.Run(hb, budget);
+            afterSlice?.Invoke(jit);
             steps++;
             while (ha.InstructionsRetired < hb.InstructionsRetired)
             {

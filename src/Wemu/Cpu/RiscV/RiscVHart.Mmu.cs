@@ -48,8 +48,9 @@ public sealed unsafe partial class RiscVHart
     }
 
     /// <summary>Bumped on every flush that may affect code an engine cached (a full flush, or a page
-    /// flush of a page in <see cref="CachedCodePages"/>); engines holding translations compare it.</summary>
-    internal uint TlbGeneration;
+    /// flush of a page in <see cref="CachedCodePages"/>); engines holding translations compare it.
+    /// 64 bits, so it never comes back to a value an engine saw (a guest can flush 2^32 times in minutes).</summary>
+    internal ulong TlbGeneration;
 
     /// <summary>
     /// A 64-bit Bloom filter of the virtual pages engines cached translations for since the last

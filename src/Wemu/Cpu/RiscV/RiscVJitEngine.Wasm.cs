@@ -33,21 +33,47 @@ public sealed unsafe partial class RiscVJitEngine : IDisposable
 
     private byte* _wasmContext;
     private int _chainStamp = 1;
-    private uint _chainGeneration, _chainEpoch;
+    /// <summary>TLB generation + epoch when <see cref="_chainStamp"/> was last bumped (both only grow: the sum changes whenever either does).</summary>
+    private ulong _chainKey;
 
     /// <summary>
     /// The stamp a jump-cache entry in generated code's memory must carry to be followed: it changes
     /// whenever the TLB generation or the invalidation epoch does, which retires every entry at once.
+    /// It is 32-bit (the wasm entry's field): before it would wrap, every jump cache is cleared and
+    /// it starts again, so an entry from before can never match again.
     /// </summary>
     private int ChainStamp(RiscVHart h)
     {
-        if (h.TlbGeneration != _chainGeneration || _epoch != _chainEpoch)
+        ulong key = h.TlbGeneration + _epoch;
+        if (key != _chainKey)
         {
-            _chainGeneration = h.TlbGeneration;
-            _chainEpoch = _epoch;
+            _chainKey = key;
+            if (_chainStamp == int.MaxValue)
+            {
+                ClearJumpCaches();
+                _chainStamp = 0;
+                Statistics.StampWraps++;
+            }
             _chainStamp++;
         }
         return _chainStamp;
+    }
+
+    /// <summary>For tests: the chain stamp now, settable to force a wrap.</summary>
+    internal int ChainStampForTests
+    {
+        get => _chainStamp;
+        set => _chainStamp = value;
+    }
+
+    /// <summary>Empties the managed jump cache and the jump caches generated code follows (x86-64 and wasm).</summary>
+    private void ClearJumpCaches()
+    {
+        Array.Clear(_jumpCache);
+        if (_x64Context != null)
+            NativeMemory.Clear(_x64Context + 64, (nuint)(RiscVHart.MmuContexts * X64JumpCacheBytes));
+        if (_wasmContext != null)
+            NativeMemory.Clear(_wasmContext + 64, (nuint)(RiscVHart.MmuContexts * WasmJumpCacheBytes));
     }
     private int _wasmLive;
 

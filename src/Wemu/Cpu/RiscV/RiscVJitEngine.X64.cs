@@ -39,6 +39,26 @@ public sealed unsafe partial class RiscVJitEngine
     /// <summary>True when regions compile to x86-64 code.</summary>
     public bool UsesNativeCode => _x64 != null;
 
+    /// <summary>For tests: every filled entry of the x86-64 jump caches (context, pc, stamp, code address).</summary>
+    internal List<(int Context, ulong Pc, int Stamp, nint Code)> NativeJumpCacheEntries()
+    {
+        var entries = new List<(int, ulong, int, nint)>();
+        if (_x64Context == null)
+            return entries;
+        for (int c = 0; c < RiscVHart.MmuContexts; c++)
+        {
+            byte* cache = _x64Context + 64 + c * X64JumpCacheBytes;
+            for (int i = 0; i < 1 << X64Context.JumpCacheBits; i++)
+            {
+                byte* slot = cache + i * X64Context.JumpCacheEntry;
+                nint code = *(nint*)(slot + X64Context.EntryCode);
+                if (code != 0 || *(ulong*)(slot + X64Context.EntryPc) != 0)
+                    entries.Add((c, *(ulong*)(slot + X64Context.EntryPc), *(int*)(slot + X64Context.EntryStamp), code));
+            }
+        }
+        return entries;
+    }
+
     private long RunX64(RiscVHart h, long budget)
     {
         byte* ctx = _x64Context;
@@ -102,13 +122,16 @@ public sealed unsafe partial class RiscVJitEngine
         ReadOnlySpan<byte> code;
         try
         {
+            Options.CompileHookForTests?.Invoke(block.VirtualPc);
             function = _translator.Translate(block.VirtualPc, page, _hasRun, reuse: true);
             IrPipeline.Run(function);
             code = (_x64Compiler ??= new X64Backend.Compiler(WasmAbi)).Compile(function);
         }
-        catch (Exception e) when (e is NotSupportedException or InvalidOperationException)
+        catch (Exception e) when (e is not OutOfMemoryException)
         {
-            block.NoCompile = true;   // a translator or backend gap must not take the machine down: interpret it
+            // a translator or backend failure of any kind must not take the machine down: interpret it
+            block.NoCompile = true;
+            Statistics.NoteCompileFailure(block.VirtualPc, e);
             return;
         }
         byte* entry = _x64!.Add(code);

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using Wemu.Jit;
 using Wemu.Jit.Il;
+using Wemu.Jit.Ir;
 using Wemu.Jit.Passes;
 using Wemu.Jit.Wasm;
 using Wemu.Memory;
@@ -21,6 +22,7 @@ public sealed unsafe partial class RiscVJitEngine : IRiscVEngine
 {
     private const int JumpCacheBits = 12;
     private const int MaxPageInvalidations = 32;
+    private const int MaxTrackedRewrittenPages = 1 << 14;
 
     private struct JumpEntry
     {
@@ -54,7 +56,10 @@ public sealed unsafe partial class RiscVJitEngine : IRiscVEngine
     private readonly JumpEntry[] _jumpCache = new JumpEntry[RiscVHart.MmuContexts << JumpCacheBits];
     private PhysicalBus? _bus;
     private RiscVHart? _hart;
-    private uint _epoch;
+    /// <summary>Bumped whenever compiled code is dropped (invalidation or flush). Like the hart's
+    /// <see cref="RiscVHart.TlbGeneration"/> it only grows, 64-bit, so their sum (the jump caches'
+    /// stamp) changes whenever either does and never comes back to an old value.</summary>
+    private ulong _epoch;
 
     public RiscVJitEngine(JitOptions? options = null)
     {
@@ -78,6 +83,9 @@ public sealed unsafe partial class RiscVJitEngine : IRiscVEngine
     public JitOptions Options { get; }
 
     public JitStatistics Statistics { get; } = new();
+
+    /// <summary>Translation records held now (compiled or not): at most <see cref="JitOptions.MaxBlocks"/>.</summary>
+    public int BlockCount => _blocks.Count;
 
     public long Run(RiscVHart h, long budget)
     {
@@ -169,7 +177,7 @@ public sealed unsafe partial class RiscVJitEngine : IRiscVEngine
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private RiscVBlock? Find(RiscVHart h, int context, ulong pc)
     {
-        ulong stamp = ((ulong)h.TlbGeneration << 32) | _epoch;
+        ulong stamp = h.TlbGeneration + _epoch;
         ref JumpEntry entry = ref _jumpCache[(context << JumpCacheBits) | (int)((pc >> 1) & ((1 << JumpCacheBits) - 1))];
         RiscVBlock? block = entry.Pc == pc && entry.Stamp == stamp ? entry.Block : null;
         if (block == null && _hot.Bump(pc) && (block = Lookup(h, pc)) != null)
@@ -201,10 +209,14 @@ public sealed unsafe partial class RiscVJitEngine : IRiscVEngine
         if (kind is WasmExit.Slow or WasmExit.Interpret)
         {
             uint mmio = h.MmioAccesses;
+            int context = h.FetchMmuContext;
             long one = _interpreter.Run(h, 1);
             executed += one;
             Statistics.Fallbacks += one;
-            return kind == WasmExit.Slow && one == 1 && h.MmioAccesses == mmio && h.Pc - at is 2 or 4;
+            // (a trap whose handler happens to sit at the next pc also moves pc by 2 or 4, but changes
+            // privilege: the caller's jump cache belongs to the old fetch context, so go back)
+            return kind == WasmExit.Slow && one == 1 && h.MmioAccesses == mmio && h.Pc - at is 2 or 4
+                && h.FetchMmuContext == context;
         }
         return false;
     }
@@ -226,6 +238,14 @@ public sealed unsafe partial class RiscVJitEngine : IRiscVEngine
         var key = (physPage | (pc & 0xFFF), pc);
         if (_blocks.TryGetValue(key, out var block))
             return block;
+        if (_blocks.Count >= Options.MaxBlocks)
+        {
+            // Blocks that never compile (system instructions first, self-modifying pages) take no
+            // arena space, so the arena's cap alone would let a guest that maps one page at millions
+            // of addresses grow this table without end: cap the count too.
+            FlushCache();
+            Statistics.Flushes++;
+        }
         block = new RiscVBlock
         {
             VirtualPc = pc,
@@ -265,9 +285,18 @@ public sealed unsafe partial class RiscVJitEngine : IRiscVEngine
         {
             // The browser: one thread, so translate and load the module in line.
             long wasmStart = Stopwatch.GetTimestamp();
-            var wasmFunction = _translator.Translate(block.VirtualPc, page, _hasRun);
-            IrPipeline.Run(wasmFunction);
-            CompileWasm(h, block, wasmFunction, physPage, wasmStart);
+            try
+            {
+                var wasmFunction = _translator.Translate(block.VirtualPc, page, _hasRun);
+                IrPipeline.Run(wasmFunction);
+                CompileWasm(h, block, wasmFunction, physPage, wasmStart);
+            }
+            catch (Exception e) when (e is not OutOfMemoryException)
+            {
+                // (a translator or backend bug, or the host refusing the module: interpret this block)
+                block.NoCompile = true;
+                Statistics.NoteCompileFailure(block.VirtualPc, e);
+            }
             return;
         }
         if (!RuntimeFeature.IsDynamicCodeSupported)
@@ -339,9 +368,20 @@ public sealed unsafe partial class RiscVJitEngine : IRiscVEngine
         else
         {
             long start = Stopwatch.GetTimestamp();
-            var function = _translator.Translate(block.VirtualPc, page, _hasRun);
-            IrPipeline.Run(function);
-            block.Pending = IlBackend.Compile<RiscVHart>(function, RiscVJitHelpers.Abi, out block.IlSize);
+            IrFunction function;
+            try
+            {
+                Options.CompileHookForTests?.Invoke(block.VirtualPc);
+                function = _translator.Translate(block.VirtualPc, page, _hasRun);
+                IrPipeline.Run(function);
+                block.Pending = IlBackend.Compile<RiscVHart>(function, RiscVJitHelpers.Abi, out block.IlSize);
+            }
+            catch (Exception e) when (e is not OutOfMemoryException)
+            {
+                block.NoCompile = true;   // a translator or backend bug must not take the machine down: interpret it
+                Statistics.NoteCompileFailure(block.VirtualPc, e);
+                return;
+            }
             block.GuestInstructions = function.GuestInstructions;
             Statistics.AddTranslateTicks(Stopwatch.GetTimestamp() - start);
             Statistics.AddCompiled(block.GuestInstructions);
@@ -392,6 +432,8 @@ public sealed unsafe partial class RiscVJitEngine : IRiscVEngine
             _blocks.Remove((b.PhysicalPc, b.VirtualPc));
         }
         ulong now = _hart!.InstructionsRetired;
+        if (_pageInvalidations.Count >= MaxTrackedRewrittenPages)
+            _pageInvalidations.Clear();   // (a heuristic: forgetting only costs a few extra compiles)
         var last = _pageInvalidations.GetValueOrDefault(physPage);
         _pageInvalidations[physPage] = (last.Count > 0 && now - last.At < Options.RewriteWindow ? last.Count + 1 : 1, now);
         _epoch++;
@@ -407,12 +449,15 @@ public sealed unsafe partial class RiscVJitEngine : IRiscVEngine
         _blocksByPage[physPage] = [block];
     }
 
-    private void FlushCache()
+    internal void FlushCache()
     {
         ReleaseAllWasm();
         foreach (var b in _blocks.Values)
             b.NativeEntry = 0;
         _x64?.Reset();
+        // The arena's offsets and the wasm table's slots are reused from here on: no jump cache may
+        // keep an entry that leads to them, whatever its stamp says.
+        ClearJumpCaches();
         _blocks.Clear();
         _blocksByPage.Clear();
         _bus?.ClearCodePages();

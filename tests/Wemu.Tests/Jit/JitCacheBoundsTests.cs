@@ -1,0 +1,172 @@
+using Wemu.Cpu.RiscV;
+using Wemu.Jit;
+using Wemu.Jit.X64;
+using Xunit;
+
+namespace Wemu.Tests.Jit;
+
+/// <summary>
+/// What a guest could do to the translation cache's bookkeeping, run in lockstep with the
+/// interpreter: the jump caches generated code follows hold raw code addresses (x86-64) or table
+/// slots (wasm), checked only by a 32-bit stamp, so a stamp that wrapped, or an arena reset that
+/// left entries behind, would send control into freed or reused code; a guest that runs
+/// uncompilable code at many addresses must not grow the block table without bound; and a
+/// translator or backend failure of any kind must leave the block to the interpreter.
+/// </summary>
+public sealed class JitCacheBoundsTests
+{
+    /// <summary>M-mode: a loop that flushes the TLB (a new chain stamp at every entry into compiled code) and calls two functions.</summary>
+    private const string FlushingLoop = """
+            li s2, 400
+        p{0}_loop:
+            sfence.vma
+            call p{0}_f1
+            call p{0}_f2
+            addi s2, s2, -1
+            bnez s2, p{0}_loop
+        p{0}_end:
+            wfi
+            j p{0}_end
+        p{0}_f1:
+            addi a0, a0, 1
+            ret
+        p{0}_f2:
+            addi a1, a1, 3
+            ret
+        p{0}_trap:
+            mret
+        """;
+
+    /// <summary>M-mode: 256 functions whose first instruction is a CSR access (never compiled), each called three times.</summary>
+    private const string UncompilableCalls = """
+            li s2, 3
+        p{0}_outer:
+            la s3, p{0}_funcs
+            li s4, 256
+        p{0}_inner:
+            jalr ra, 0(s3)
+            add a1, a1, a0
+            addi s3, s3, 8
+            addi s4, s4, -1
+            bnez s4, p{0}_inner
+            addi s2, s2, -1
+            bnez s2, p{0}_outer
+        p{0}_end:
+            wfi
+            j p{0}_end
+        p{0}_trap:
+            mret
+            .balign 8
+        p{0}_funcs:
+            .rept 256
+            csrr a0, mscratch
+            ret
+            .endr
+        """;
+
+    private static RandomProgramBatch.Program Program(int seed, string source) =>
+        RandomProgramBatch.Assemble(seed, [string.Format(source, seed) + "\n"], compressed: false, RiscVHart.PrivMachine)[0];
+
+    [Fact]
+    public void Chain_Stamp_Wrap_Clears_Every_Jump_Cache()
+    {
+        if (!X64CodeArena.Supported)
+            return;   // (the x86-64 backend's jump cache; the wasm one shares the same clearing code)
+        var p = Program(9201, FlushingLoop);
+        const int Start = int.MaxValue - 40;
+        long checkedEntries = 0;
+        var jit = JitLockstep.Run(p.CreateMachine, new JitOptions { Threshold = 1 }, 5, "stamp wrap",
+            setUp: e => e.ChainStampForTests = Start,
+            afterSlice: e =>
+            {
+                int now = e.ChainStampForTests;
+                foreach (var entry in e.NativeJumpCacheEntries())
+                {
+                    // Stamps only grow until the wrap, which clears everything: an entry from the future is one from before the wrap.
+                    Assert.True(entry.Stamp <= now, $"jump-cache entry for 0x{entry.Pc:x} carries stamp {entry.Stamp}, the stamp is now {now}: it survived the wrap");
+                    checkedEntries++;
+                }
+            },
+            atEnd: m =>
+            {
+                Assert.Equal(400UL, m.Hart.GetRegister(10));
+                Assert.Equal(1200UL, m.Hart.GetRegister(11));
+            });
+        Assert.True(jit.UsesNativeCode);
+        Assert.True(jit.Statistics.StampWraps >= 1, "the stamp never wrapped");
+        Assert.True(jit.ChainStampForTests < Start, $"stamp {jit.ChainStampForTests}");
+        Assert.True(checkedEntries > 100, $"only {checkedEntries} jump-cache entries were seen");
+        Assert.True(jit.Statistics.CompiledEntries > 400, $"{jit.Statistics.CompiledEntries} entries into compiled code");
+    }
+
+    [Fact]
+    public void Arena_Reset_Clears_Every_Jump_Cache()
+    {
+        if (!X64CodeArena.Supported)
+            return;
+        var p = Program(9202, FlushingLoop);
+        int flushes = 0, filledBefore = 0;
+        var jit = JitLockstep.Run(p.CreateMachine, new JitOptions { Threshold = 1 }, 6, "arena reset",
+            afterSlice: e =>
+            {
+                int filled = e.NativeJumpCacheEntries().Count;
+                if (filled == 0 || flushes >= 20)
+                    return;
+                filledBefore += filled;
+                e.FlushCache();
+                flushes++;
+                var left = e.NativeJumpCacheEntries();
+                if (left.Count != 0)
+                    Assert.Fail($"after the arena reset {left.Count} jump-cache entries remain, e.g. pc 0x{left[0].Pc:x} -> 0x{left[0].Code:x}");
+            },
+            atEnd: m => Assert.Equal(400UL, m.Hart.GetRegister(10)));
+        Assert.True(flushes >= 20, $"only {flushes} resets with a filled cache");
+        Assert.True(filledBefore > 0);
+        // And resets that come from a full arena, in the same run shape: still identical to the interpreter.
+        var small = JitLockstep.Run(p.CreateMachine, new JitOptions { Threshold = 1, CacheBytes = 600 }, 7, "tiny arena");
+        Assert.True(small.Statistics.Flushes > 10, $"{small.Statistics.Flushes} flushes with a 600-byte arena");
+    }
+
+    public static TheoryData<bool> Backends() => new() { true, false };
+
+    [Theory]
+    [MemberData(nameof(Backends))]
+    public void Block_Records_Are_Bounded_By_Count(bool native)
+    {
+        var p = Program(9203 + (native ? 0 : 10), UncompilableCalls);
+        int most = 0;
+        var jit = JitLockstep.Run(p.CreateMachine, new JitOptions { Threshold = 1, MaxBlocks = 40, NativeCode = native }, 8, "block flood",
+            afterSlice: e => most = Math.Max(most, e.BlockCount));
+        Assert.True(most <= 40, $"{most} block records held, the cap is 40");
+        Assert.True(jit.Statistics.Flushes >= 10, $"{jit.Statistics.Flushes} flushes: the cap was not what bounded the table");
+        // Without the cap the same run holds a record per function.
+        var uncapped = JitLockstep.Run(p.CreateMachine, new JitOptions { Threshold = 1, NativeCode = native }, 8, "block flood, default cap");
+        Assert.True(uncapped.BlockCount > 256, $"{uncapped.BlockCount} records without a low cap");
+    }
+
+    [Theory]
+    [MemberData(nameof(Backends))]
+    public void A_Failing_Compile_Leaves_The_Block_To_The_Interpreter(bool native)
+    {
+        var p = Program(9204 + (native ? 0 : 10), FlushingLoop);
+        var exceptions = new Func<Exception>[]
+        {
+            () => new IndexOutOfRangeException("injected"), () => new ArgumentOutOfRangeException("injected"),
+            () => new NullReferenceException("injected"), () => new InvalidCastException("injected"),
+        };
+        int calls = 0;
+        var jit = JitLockstep.Run(p.CreateMachine, new JitOptions
+        {
+            Threshold = 1,
+            NativeCode = native,
+            CompileHookForTests = pc =>
+            {
+                if ((pc & 4) == 0)
+                    throw exceptions[calls++ % exceptions.Length]();
+            },
+        }, 9, "failing compiles", atEnd: m => Assert.Equal(1200UL, m.Hart.GetRegister(11)));
+        Assert.True(jit.Statistics.CompileFailures > 0, "no compile failed");
+        Assert.True(jit.Statistics.CompiledInstructions > 0, "nothing compiled at all");
+        Assert.Contains("failed to compile and were interpreted (first at pc 0x", jit.Statistics.ToString());
+    }
+}
