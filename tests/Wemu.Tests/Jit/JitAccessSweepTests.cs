@@ -50,7 +50,7 @@ public sealed class JitAccessSweepTests(ITestOutputHelper output)
     }
 
     /// <summary>The sweep program for <paramref name="mode"/> (paging or physical addresses): labels p{seed}_*.</summary>
-    private static string Source(int seed, int mode, bool paging)
+    internal static string Source(int seed, int mode, bool paging)
     {
         string p = $"p{seed}";
         string x = mode == RiscVHart.PrivMachine ? "m" : "s";

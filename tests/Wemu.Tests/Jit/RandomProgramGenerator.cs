@@ -602,17 +602,21 @@ internal sealed class RandomProgramGenerator
         });
     }
 
-    /// <summary>Device accesses (<see cref="ProbeDevice"/>, identity-mapped in S-mode): the instruction count, the read counter, writes.</summary>
+    /// <summary>Device accesses (<see cref="ProbeDevice"/>, identity-mapped in S-mode): the instruction count, the read counter, writes, aligned and misaligned.</summary>
     private void Device(StringBuilder s)
     {
         s.AppendLine($"    li tp, {Hex((long)ProbeDevice.Base)}");
-        s.AppendLine(_rng.Next(6) switch
+        s.AppendLine(_rng.Next(9) switch
         {
             0 or 1 => $"    ld {Dst()}, 0(tp)",
             2 => $"    lw {Dst()}, 8(tp)",
             3 => $"    fld {F()}, 0(tp)",
             4 => $"    sd {Src()}, 16(tp)",
-            _ => $"    sb {Src()}, 17(tp)",
+            5 => $"    sb {Src()}, 17(tp)",
+            // misaligned device accesses (an I/O TLB entry must never let them through the fast path)
+            6 => $"    {new[] { "lh", "lhu", "lw", "lwu", "ld" }[_rng.Next(5)]} {Dst()}, {_rng.Next(1, 8)}(tp)",
+            7 => $"    {new[] { "sh", "sw", "sd" }[_rng.Next(3)]} {Src()}, {_rng.Next(9, 16)}(tp)",
+            _ => $"    {new[] { "flw", "fld" }[_rng.Next(2)]} {F()}, {_rng.Next(1, 8)}(tp)",
         });
     }
 
