@@ -30,7 +30,7 @@ lock="$work/.build.lock"
       || { echo "fuzz: could not install the SharpFuzz.CommandLine tool"; exit 1; }
   fi
   stamp="$inst/.stamp"
-  newest=$(find "$root/src/Wemu" "$here" -name '*.cs' -o -name '*.csproj' -newer "$stamp" 2>/dev/null | grep -v '/obj/\|/bin/' | head -1)
+  newest=$(find "$root/src/Wemu" "$here" \( -name '*.cs' -o -name '*.csproj' \) -newer "$stamp" 2>/dev/null | grep -v '/obj/\|/bin/' | head -1)
   if [ ! -f "$stamp" ] || [ -n "$newest" ]; then
     dotnet build "$here/Wemu.Fuzz.csproj" -c Release --nologo -v q -o "$bin" >/dev/null 2>"$work/build.log" \
       || { echo "fuzz: build failed"; cat "$work/build.log"; exit 1; }
@@ -47,7 +47,7 @@ mkdir -p "$out"
 # afl-fuzz settings for a shared CI machine: no CPU binding or frequency check, no UI, core dumps
 # wherever the system sends them, and .NET's start-up allowed in the fork-server handshake.
 export AFL_SKIP_CPUFREQ=1 AFL_NO_AFFINITY=1 AFL_NO_UI=1 AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1 \
-  AFL_SKIP_BIN_CHECK=1 AFL_FAST_CAL=1 AFL_FORKSRV_INIT_TMOUT=30000 AFL_NO_WARN_INSTABILITY=1 AFL_IGNORE_SEED_PROBLEMS=1
+  AFL_SKIP_BIN_CHECK=1 AFL_FAST_CAL=1 AFL_FORKSRV_INIT_TMOUT=30000
 # Guest RAM is calloc'ed: a fixed mmap threshold keeps every machine's RAM a fresh (already zero) mapping
 # instead of recycled heap that calloc must clear (the loader target builds a 16 MiB machine per input).
 export MALLOC_MMAP_THRESHOLD_=1048576
