@@ -17,6 +17,7 @@ command -v qemu-system-riscv64 >/dev/null || need+=(qemu-system-misc)
 command -v debugfs >/dev/null || need+=(e2fsprogs)
 command -v dtc >/dev/null || need+=(device-tree-compiler)
 command -v script >/dev/null || need+=(bsdutils)   # a pseudo-terminal for the CLI terminal test
+command -v afl-fuzz >/dev/null || need+=(afl++)    # the fuzzer (tests/Wemu.Fuzz/run.sh)
 if [ ${#need[@]} -gt 0 ]; then
   echo "test.sh: installing ${need[*]}"
   export DEBIAN_FRONTEND=noninteractive
@@ -41,6 +42,13 @@ failed=$(grep -Eo "Failed: +[0-9]+" "$log" | awk '{s+=$2} END {print s+0}')
 skipped=$(grep -Eo "Skipped: +[0-9]+" "$log" | awk '{s+=$2} END {print s+0}')
 rm -f "$log"
 if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then failed=1; fi
+
+# Fuzzing (tests/Wemu.Fuzz): afl++ with SharpFuzz coverage, ~8 s per target from the committed
+# seeds; each target counts as one test, failed if any input crashed it.
+echo "test.sh: fuzzing"
+for target in ninep virtio-blk virtio-9p virtio-rng elf loader cmdline; do
+  if tests/Wemu.Fuzz/run.sh "$target" "${FUZZ_SECONDS:-8}"; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
+done
 
 # The browser host: build the site (npm ci for xterm.js and playwright-core, dotnet publish of
 # src/Wemu.Web), then boot it in headless Chromium (tests/Wemu.Web.Tests). Its counts join the total.

@@ -15,7 +15,10 @@ let site = path.join(root, 'artifacts/site');
 let workload = null;
 const query = new URLSearchParams();
 for (let i = 0; i < argv.length; i++) {
-  if (argv[i] === '--runtime-option') query.append('runtime-option', argv[++i]);
+  if (argv[i] === '--runtime-option') {   // the page honours runtime-option only with debug=1
+    if (!query.has('debug')) query.set('debug', '1');
+    query.append('runtime-option', argv[++i]);
+  }
   else if (argv[i] === '--query') for (const [k, v] of new URLSearchParams(argv[++i])) query.append(k, v);
   else if (argv[i] === '--workload') workload = argv[++i];
   else site = argv[i];

@@ -268,6 +268,22 @@ test('bad flags end in a visible error from the CLI parser', { timeout: 90_000 }
   await expectVisibleFailure('-virtfs local,path=/tmp,mount_tag=host', /a page has no host folders/);
 });
 
+test('a link can neither set runtime options nor send escape sequences to the terminal (review F14)', { timeout: 90_000 }, async () => {
+  // Without ?debug=1 the page drops runtime-option (and says so); the parser's error quotes the
+  // flag, whose OSC title and clear-screen sequences must show as text, not act on the terminal.
+  const flag = '-\x1b]0;owned\x07\x1b[2Jfrob';
+  const { page, context, log } = await openPage(`${base}?runtime-option=--no-such-runtime-switch&args=${encodeURIComponent(flag)}`);
+  try {
+    await page.waitForFunction(() => window.wemu?.state === 'failed', null, { timeout: 60_000 });
+    assert.ok(log.some(l => /runtime-option ignored \(1\); add \?debug=1/.test(l)), `no warning in the console:\n${log.join('\n')}`);
+    await page.waitForFunction(() => /wemu: unknown option/.test(document.querySelector('#terminal .xterm-rows')?.innerText ?? ''),
+      null, { timeout: 5_000 });
+    assert.match(await terminalText(page), /wemu: unknown option '-\]0;owned\[2Jfrob'/);
+  } finally {
+    await context.close();
+  }
+});
+
 test('a guest reboot in the page boots the machine again to a prompt', { timeout: 2 * BOOT_TIMEOUT + 30_000 }, async () => {
   const { page, context, log } = await openPage(base + 'vendor/xterm.LICENSE');   // a page of the site without the app
   try {

@@ -3,6 +3,7 @@
 import { Wemu } from './wemu.js';
 import { Terminal } from './vendor/xterm.mjs';
 import { FitAddon } from './vendor/addon-fit.mjs';
+import { pageOptions, terminalSafe, DEBUG_PARAM } from './page-options.mjs';
 
 const $ = id => document.getElementById(id);
 const term = new Terminal({ convertEol: false, scrollback: 5000, fontSize: 14, cursorBlink: true });
@@ -17,7 +18,9 @@ window.term = term;
 $('isolation').textContent = self.crossOriginIsolated ? '· cross-origin isolated' : '';
 
 const mb = n => (n / 1048576).toFixed(1) + ' MB';
-const params = new URLSearchParams(location.search);
+const options = pageOptions(location.search);
+if (options.ignored.length)
+  console.warn(`wemu: runtime-option ignored (${options.ignored.length}); add ?${DEBUG_PARAM}=1 to the URL to use them`);
 
 function showProgress(p) {
   const bar = $('progress'), label = $('progress-label');
@@ -48,14 +51,15 @@ function showState(state, vm) {
   if (state === 'failed') {
     $('error').hidden = false;
     $('error-text').textContent = vm.error;
-    term.write(`\r\n\x1b[1;31mwemu: ${vm.error}\x1b[0m\r\n`);
+    // The error can quote the URL's args: no escape sequence from it reaches the terminal.
+    term.write(`\r\n\x1b[1;31mwemu: ${terminalSafe(vm.error)}\x1b[0m\r\n`);
   }
   if (state === 'running') term.focus();
 }
 
 const vm = await Wemu.create({
-  args: params.get('args') || '',
-  runtimeOptions: params.getAll('runtime-option'),   // .NET runtime switches, for measurements
+  args: options.args,
+  runtimeOptions: options.runtimeOptions,   // .NET runtime switches, for measurements (?debug=1 only)
   onProgress: showProgress,
   onState: showState,
   onSerial: text => term.write(text),

@@ -256,7 +256,8 @@ function installJitLoader(runtime) {
 async function start(options, pageUrl) {
   startedAt = performance.now();
   setState('booting');
-  const runtimeOptions = options.runtimeOptions || [];
+  // Set by the embedding page's code (the default page passes the URL's only with ?debug=1); strings only.
+  const runtimeOptions = Array.isArray(options.runtimeOptions) ? options.runtimeOptions.filter(o => typeof o === 'string') : [];
   const runtime = await dotnet
     .withRuntimeOptions(runtimeOptions)
     .withModuleConfig({

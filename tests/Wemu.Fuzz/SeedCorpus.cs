@@ -1,0 +1,252 @@
+using System.Buffers.Binary;
+using System.Text;
+
+namespace Wemu.Fuzz;
+
+/// <summary>
+/// The seed corpus (committed as corpus/TARGET/*; `Wemu.Fuzz --seeds DIR` writes it again): small
+/// valid inputs that reach each target's main paths, from which the fuzzer mutates.
+/// </summary>
+public static class SeedCorpus
+{
+    public static int Write(string dir)
+    {
+        int n = 0;
+        foreach (var (target, name, bytes) in All())
+        {
+            Directory.CreateDirectory(Path.Combine(dir, target));
+            File.WriteAllBytes(Path.Combine(dir, target, name), bytes);
+            n++;
+        }
+        return n;
+    }
+
+    public static IEnumerable<(string Target, string Name, byte[] Bytes)> All()
+    {
+        // ---- 9P sessions, as Linux's 9p client sends them
+        yield return ("ninep", "attach", Concat(Version(), Attach()));
+        yield return ("ninep", "read-write", Concat(Version(), Attach(),
+            Msg(110, 2, U32(1), U32(2), U16(1), Str("file")),             // Twalk 1 -> 2 "file"
+            Msg(12, 3, U32(2), U32(2)),                                      // Tlopen RDWR
+            Msg(116, 4, U32(2), U64(0), U32(64)),                            // Tread
+            Msg(118, 5, U32(2), U64(4), U32(3), Encoding.ASCII.GetBytes("xyz")), // Twrite
+            Msg(24, 6, U32(2), U64(0x3FFF)),                                 // Tgetattr
+            Msg(26, 7, U32(2), U32(0x8 | 0x1), U32(0x1A4), U32(0), U32(0), U64(5), U64(0), U64(0), U64(0), U64(0)), // Tsetattr mode, size
+            Msg(50, 8, U32(2), U32(0)),                                      // Tfsync
+            Msg(52, 9, U32(2), U8(1), U32(0), U64(0), U64(0), U32(1), Str("c")), // Tlock
+            Msg(54, 10, U32(2), U8(1), U64(0), U64(0), U32(1), Str("c")),    // Tgetlock
+            Msg(120, 11, U32(2))));                                          // Tclunk
+        yield return ("ninep", "directories", Concat(Version(), Attach(),
+            Msg(110, 2, U32(1), U32(3), U16(0)),                              // Twalk clone
+            Msg(12, 3, U32(3), U32(0)),                                      // Tlopen dir
+            Msg(40, 4, U32(3), U64(0), U32(4096)),                           // Treaddir
+            Msg(110, 5, U32(1), U32(4), U16(0)),
+            Msg(14, 6, U32(4), Str("new"), U32(0x42), U32(0x1A4), U32(0)),  // Tlcreate
+            Msg(72, 7, U32(1), Str("d2"), U32(0x1ED), U32(0)),               // Tmkdir
+            Msg(16, 8, U32(1), Str("ln"), Str("file"), U32(0)),              // Tsymlink
+            Msg(110, 9, U32(1), U32(5), U16(1), Str("ln")),
+            Msg(22, 10, U32(5)),                                             // Treadlink
+            Msg(74, 11, U32(1), Str("new"), U32(1), Str("new2")),            // Trenameat
+            Msg(70, 12, U32(1), U32(5), Str("hard")),                        // Tlink
+            Msg(18, 13, U32(1), Str("fifo"), U32(0x11A4), U32(0), U32(0), U32(0)), // Tmknod FIFO
+            Msg(8, 14, U32(1)),                                              // Tstatfs
+            Msg(30, 15, U32(1), U32(6), Str("user.x")),                      // Txattrwalk
+            Msg(110, 16, U32(1), U32(7), U16(2), Str("dir"), Str("..")),
+            Msg(76, 17, U32(1), Str("d2"), U32(0x200)),                      // Tunlinkat dir
+            Msg(20, 18, U32(5), U32(1), Str("ln2")),                         // Trename
+            Msg(122, 19, U32(5)),                                            // Tremove
+            Msg(108, 20, U16(3))));                                          // Tflush
+
+        // ---- virtqueues: queue size, notify count, then guest RAM (descriptors, avail ring, data)
+        yield return ("virtio-blk", "read", Virtq(ram =>
+        {
+            Desc(ram, 0, 0x400, 16, Next, 1);
+            Desc(ram, 1, 0x410, 512, Next | WriteOnly, 2);
+            Desc(ram, 2, 0x610, 1, WriteOnly, 0);
+            Put(ram, 0x400, U32(0), U32(0), U64(1));                         // VIRTIO_BLK_T_IN, sector 1
+            Avail(ram, 0);
+        }));
+        yield return ("virtio-blk", "write-flush-id", Virtq(ram =>
+        {
+            Desc(ram, 0, 0x400, 16, Next, 1);
+            Desc(ram, 1, 0x410, 512, Next, 2);
+            Desc(ram, 2, 0x610, 1, WriteOnly, 0);
+            Put(ram, 0x400, U32(1), U32(0), U64(2));                         // VIRTIO_BLK_T_OUT
+            Desc(ram, 3, 0x620, 16, Next, 4);
+            Desc(ram, 4, 0x630, 1, WriteOnly, 0);
+            Put(ram, 0x620, U32(4), U32(0), U64(0));                         // VIRTIO_BLK_T_FLUSH
+            Desc(ram, 5, 0x640, 16, Next, 6);
+            Desc(ram, 6, 0x650, 20, Next | WriteOnly, 7);
+            Desc(ram, 7, 0x670, 1, WriteOnly, 0);
+            Put(ram, 0x640, U32(8), U32(0), U64(0));                         // VIRTIO_BLK_T_GET_ID
+            Avail(ram, 0, 3, 5);
+        }, notifies: 1));
+        yield return ("virtio-9p", "version", Virtq(ram =>
+        {
+            var request = Version();
+            Desc(ram, 0, 0x400, (uint)request.Length, Next, 1);
+            Desc(ram, 1, 0x500, 0x400, WriteOnly, 0);
+            Put(ram, 0x400, request);
+            Avail(ram, 0);
+        }));
+        yield return ("virtio-9p", "version-indirect-attach", Virtq(ram =>
+        {
+            var version = Version();
+            Desc(ram, 0, 0x400, (uint)version.Length, Next, 1);
+            Desc(ram, 1, 0x500, 0x100, WriteOnly, 0);
+            Put(ram, 0x400, version);
+            var attach = Attach();
+            Desc(ram, 2, 0x300, 32, Indirect, 0);                            // an indirect table of 2
+            Desc(ram, 0, 0x600, (uint)attach.Length, Next, 1, table: 0x300);
+            Desc(ram, 1, 0x700, 0x100, WriteOnly, 0, table: 0x300);
+            Put(ram, 0x600, attach);
+            Avail(ram, 0, 2);
+        }));
+        yield return ("virtio-rng", "one", Virtq(ram =>
+        {
+            Desc(ram, 0, 0x400, 64, WriteOnly, 0);
+            Avail(ram, 0);
+        }));
+        yield return ("virtio-rng", "chain", Virtq(ram =>
+        {
+            Desc(ram, 0, 0x500, 8, Next, 1);
+            Desc(ram, 1, 0x400, 16, WriteOnly | Next, 2);
+            Desc(ram, 2, 0x600, 32, WriteOnly, 0);
+            Avail(ram, 0, 0);
+        }, notifies: 1));
+
+        // ---- images
+        byte[] elf = Elf(withSymbols: false);
+        byte[] elfSymbols = Elf(withSymbols: true);
+        yield return ("elf", "exec", elf);
+        yield return ("elf", "symbols", elfSymbols);
+        yield return ("loader", "kernel-elf", Concat([0, 0, 0], elfSymbols));
+        yield return ("loader", "firmware-elf", Concat([1, 0, 0], elf));
+        byte[] image = new byte[128];
+        BinaryPrimitives.WriteUInt32LittleEndian(image.AsSpan(0), 0x0000006F);   // j . (Linux Image code0)
+        BinaryPrimitives.WriteUInt64LittleEndian(image.AsSpan(8), 0x200000);     // text_offset
+        BinaryPrimitives.WriteUInt64LittleEndian(image.AsSpan(16), 128);         // image_size
+        BinaryPrimitives.WriteUInt32LittleEndian(image.AsSpan(0x38), 0x05435352); // magic2 "RSC\x05"
+        byte[] initrd = Encoding.ASCII.GetBytes("070701initrd");
+        yield return ("loader", "image-initrd", Concat([2, (byte)initrd.Length, 0], image, initrd));
+        yield return ("loader", "firmware-raw-kernel", Concat([3, (byte)initrd.Length, 0], image, initrd));
+
+        // ---- command lines: the page's ?args= string, and the CLI's argv (NUL-separated)
+        yield return ("cmdline", "page", Encoding.UTF8.GetBytes(
+            "-M virt -m 128M -smp 1 -kernel Image -initrd initrd -append \"console=ttyS0 quiet\" -nographic -no-reboot"));
+        yield return ("cmdline", "drives", Encoding.UTF8.GetBytes(
+            "-drive file=a.img,if=virtio,format=raw,snapshot=on -hda 'b c.img' -snapshot -serial mon:stdio -accel tcg,thresh=10,tb-size=64"));
+        yield return ("cmdline", "shares", Encoding.UTF8.GetBytes(
+            "-virtfs local,path=/tmp,mount_tag=host,security_model=none,readonly=on -fsdev local,id=f,path=/srv,security_model=mapped-xattr -device virtio-9p-device,fsdev=f,mount_tag=t"));
+        yield return ("cmdline", "argv", Encoding.UTF8.GetBytes(
+            "\0riscv64\0-machine\0spike\0-bios\0none\0-kernel\0k.elf\0-icount\0shift=3\0-d\0stats,jit\0-accel\0interp\0-m\0512M\0-display\0none\0-monitor\0none"));
+    }
+
+    // ---- 9P message building
+
+    private static byte[] Version() => Msg(100, 0xFFFF, U32(FuzzTargets.NinePMessageSize), Str("9P2000.L"));
+
+    private static byte[] Attach() => Msg(104, 1, U32(1), U32(0xFFFF_FFFF), Str(""), Str(""), U32(0));
+
+    private static byte[] Msg(byte type, ushort tag, params byte[][] fields)
+    {
+        byte[] body = Concat(fields);
+        return Concat(U32((uint)(7 + body.Length)), [type], U16(tag), body);
+    }
+
+    private static byte[] U8(byte v) => [v];
+
+    private static byte[] U16(ushort v) { var b = new byte[2]; BinaryPrimitives.WriteUInt16LittleEndian(b, v); return b; }
+
+    private static byte[] U32(uint v) { var b = new byte[4]; BinaryPrimitives.WriteUInt32LittleEndian(b, v); return b; }
+
+    private static byte[] U64(ulong v) { var b = new byte[8]; BinaryPrimitives.WriteUInt64LittleEndian(b, v); return b; }
+
+    private static byte[] Str(string s) { var b = Encoding.UTF8.GetBytes(s); return Concat(U16((ushort)b.Length), b); }
+
+    private static byte[] Concat(params byte[][] parts) => parts.SelectMany(p => p).ToArray();
+
+    // ---- virtqueue building (offsets from RAM base; see FuzzTargets.Virtio)
+
+    private const ushort Next = 1, WriteOnly = 2, Indirect = 4;
+
+    private static byte[] Virtq(Action<byte[]> fill, byte queueSize = 16, byte notifies = 0)
+    {
+        var ram = new byte[0x800];
+        fill(ram);
+        int used = ram.Length;
+        while (used > 0x300 && ram[used - 1] == 0)
+            used--;
+        return Concat([queueSize, notifies], ram[..used]);
+    }
+
+    private static void Desc(byte[] ram, int index, uint offset, uint length, ushort flags, ushort next, uint table = 0)
+    {
+        var d = ram.AsSpan((int)(table + 16 * index), 16);
+        BinaryPrimitives.WriteUInt64LittleEndian(d, FuzzTargets.RamBase + offset);
+        BinaryPrimitives.WriteUInt32LittleEndian(d[8..], length);
+        BinaryPrimitives.WriteUInt16LittleEndian(d[12..], flags);
+        BinaryPrimitives.WriteUInt16LittleEndian(d[14..], next);
+    }
+
+    private static void Avail(byte[] ram, params ushort[] heads)
+    {
+        int a = (int)(FuzzTargets.AvailRing - FuzzTargets.RamBase);
+        BinaryPrimitives.WriteUInt16LittleEndian(ram.AsSpan(a + 2), (ushort)heads.Length);
+        for (int i = 0; i < heads.Length; i++)
+            BinaryPrimitives.WriteUInt16LittleEndian(ram.AsSpan(a + 4 + 2 * i), heads[i]);
+    }
+
+    private static void Put(byte[] ram, int offset, params byte[][] parts) => Concat(parts).CopyTo(ram, offset);
+
+    // ---- a small RISC-V ELF: one PT_LOAD at 0x80000000 (li a0,0; j .), optionally .symtab/.strtab
+
+    private static byte[] Elf(bool withSymbols)
+    {
+        byte[] code = Concat(U32(0x00000513), U32(0x0000006F));
+        byte[] strtab = Encoding.ASCII.GetBytes("\0_start\0tohost\0");
+        byte[] symtab = Concat(new byte[24],
+            U32(1), [0x12, 0], U16(1), U64(0x8000_0000), U64(8),
+            U32(8), [0x11, 0], U16(1), U64(0x8000_1000), U64(8));
+        const int phoff = 64, codeOff = 120;
+        int symOff = codeOff + code.Length, strOff = symOff + symtab.Length, shOff = (strOff + strtab.Length + 7) & ~7;
+        var f = new byte[withSymbols ? shOff + 3 * 64 : codeOff + code.Length];
+        "\x7f\x45\x4c\x46\x02\x01\x01"u8.CopyTo(f);
+        BinaryPrimitives.WriteUInt16LittleEndian(f.AsSpan(16), 2);           // ET_EXEC
+        BinaryPrimitives.WriteUInt16LittleEndian(f.AsSpan(18), 243);         // EM_RISCV
+        BinaryPrimitives.WriteUInt32LittleEndian(f.AsSpan(20), 1);
+        BinaryPrimitives.WriteUInt64LittleEndian(f.AsSpan(24), 0x8000_0000);
+        BinaryPrimitives.WriteUInt64LittleEndian(f.AsSpan(32), phoff);
+        BinaryPrimitives.WriteUInt64LittleEndian(f.AsSpan(40), withSymbols ? (ulong)shOff : 0);
+        BinaryPrimitives.WriteUInt16LittleEndian(f.AsSpan(52), 64);
+        BinaryPrimitives.WriteUInt16LittleEndian(f.AsSpan(54), 56);
+        BinaryPrimitives.WriteUInt16LittleEndian(f.AsSpan(56), 1);
+        BinaryPrimitives.WriteUInt16LittleEndian(f.AsSpan(58), 64);
+        BinaryPrimitives.WriteUInt16LittleEndian(f.AsSpan(60), (ushort)(withSymbols ? 3 : 0));
+        var ph = f.AsSpan(phoff, 56);
+        BinaryPrimitives.WriteUInt32LittleEndian(ph, 1);                     // PT_LOAD
+        BinaryPrimitives.WriteUInt32LittleEndian(ph[4..], 5);                // R X
+        BinaryPrimitives.WriteUInt64LittleEndian(ph[8..], codeOff);
+        BinaryPrimitives.WriteUInt64LittleEndian(ph[16..], 0x8000_0000);
+        BinaryPrimitives.WriteUInt64LittleEndian(ph[24..], 0x8000_0000);
+        BinaryPrimitives.WriteUInt64LittleEndian(ph[32..], (ulong)code.Length);
+        BinaryPrimitives.WriteUInt64LittleEndian(ph[40..], 0x1000);
+        code.CopyTo(f, codeOff);
+        if (withSymbols)
+        {
+            symtab.CopyTo(f, symOff);
+            strtab.CopyTo(f, strOff);
+            var sym = f.AsSpan(shOff + 64, 64);                               // [1] .symtab, link 2
+            BinaryPrimitives.WriteUInt32LittleEndian(sym[4..], 2);
+            BinaryPrimitives.WriteUInt64LittleEndian(sym[24..], (ulong)symOff);
+            BinaryPrimitives.WriteUInt64LittleEndian(sym[32..], (ulong)symtab.Length);
+            BinaryPrimitives.WriteUInt32LittleEndian(sym[40..], 2);
+            BinaryPrimitives.WriteUInt64LittleEndian(sym[56..], 24);
+            var str = f.AsSpan(shOff + 128, 64);                              // [2] .strtab
+            BinaryPrimitives.WriteUInt32LittleEndian(str[4..], 3);
+            BinaryPrimitives.WriteUInt64LittleEndian(str[24..], (ulong)strOff);
+            BinaryPrimitives.WriteUInt64LittleEndian(str[32..], (ulong)strtab.Length);
+        }
+        return f;
+    }
+}
