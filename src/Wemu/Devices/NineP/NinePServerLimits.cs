@@ -16,8 +16,9 @@ public sealed record NinePServerLimits
     public int MaxFids { get; init; } = 64 * 1024;
 
     /// <summary>
-    /// Fids with an open file (a host file descriptor on the host share) at once (EMFILE beyond). 4096 leaves room
-    /// under a typical 1Mi descriptor limit (and the 4Ki default soft limit of many shells is raised by .NET).
+    /// Fids with an open file (a host file descriptor on the host share) at once (EMFILE beyond). Far more than a
+    /// guest's programs keep open over 9P, and well under usual descriptor limits, so the rest of the emulator
+    /// (disk images, the JIT's code memory) still gets descriptors whatever the guest does.
     /// </summary>
     public int MaxOpenFiles { get; init; } = 4096;
 
