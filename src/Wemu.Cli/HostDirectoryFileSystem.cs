@@ -411,11 +411,19 @@ public sealed unsafe class HostDirectoryFileSystem : IFileSystem, IDisposable
                 NinePOpenFlags.ReadWrite => LibC.ORdWr,
                 _ => LibC.ORdOnly,
             };
-            if ((flags & NinePOpenFlags.Truncate) != 0 && host != LibC.ORdOnly)
+            bool truncate = (flags & NinePOpenFlags.Truncate) != 0 && host != LibC.ORdOnly;
+            // mapped-xattr: truncate only once the file is known to be a regular file to the guest too (a link's
+            // target or a node's attributes live in a regular host file that O_TRUNC would clear first).
+            if (truncate && !_mapped)
                 host |= LibC.OTrunc;
             if ((flags & NinePOpenFlags.Append) != 0)
                 host |= LibC.OAppend;
             e = OpenRegular(dir, name, host, out int fd);
+            if (e == 0 && truncate && _mapped && LibC.FTruncate(fd, 0) != 0)
+            {
+                e = LibC.Errno;
+                LibC.Close(fd);
+            }
             if (e == 0)
                 file = new HostOpenFile(this, fd);
             return e;
