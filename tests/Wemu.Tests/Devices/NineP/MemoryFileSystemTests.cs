@@ -233,4 +233,20 @@ public class MemoryFileSystemTests
         var c = new NinePTestClient(fs).Start();
         Assert.Contains(c.List(""), e => e.Name == new string('n', 255));
     }
+
+    [Fact]
+    public void A_Listing_Entry_Larger_Than_The_Count_Is_EINVAL_Not_The_End_Of_The_Directory()
+    {
+        var fs = new MemoryFileSystem();
+        fs.WriteFile("/d/" + new string('n', 255), []);
+        var c = new NinePTestClient(fs).Start();
+        Check(c.WalkPath("d", 2));
+        Check(c.Lopen(2, NinePOpenFlags.ReadOnly, out _));
+        Check(c.ReadDir(2, 0, 100, out var dots)); // "." and ".." fit
+        Assert.Equal([".", ".."], dots.Select(e => e.Name));
+        // getdents(2): the next entry needs 24 + 255 bytes; an empty reply would tell the guest the listing ended.
+        Assert.Equal(EINVAL, c.ReadDir(2, dots[^1].Offset, 100, out _));
+        Check(c.ReadDir(2, dots[^1].Offset, 300, out var rest));
+        Assert.Equal(new string('n', 255), Assert.Single(rest).Name);
+    }
 }
