@@ -76,7 +76,10 @@ public sealed class NinePServer
     /// <summary>Fids with an open file (on the host share, each one a host file descriptor).</summary>
     public int OpenFileCount => _openFiles;
 
-    /// <summary>Estimated bytes of the directory snapshots held (at most <see cref="NinePServerLimits.ListingBudgetBytes"/>).</summary>
+    /// <summary>
+    /// Estimated bytes of the directory snapshots held: at most <see cref="NinePServerLimits.ListingBudgetBytes"/>,
+    /// or one snapshot alone if that one is larger.
+    /// </summary>
     public long ListingBytes => _listingBytes;
 
     /// <summary>Characters of the fid paths held (at most <see cref="NinePServerLimits.PathBudgetChars"/>).</summary>
@@ -580,15 +583,14 @@ public sealed class NinePServer
 
     /// <summary>
     /// Keeps <paramref name="listing"/> as <paramref name="fid"/>'s snapshot within the listing budget, dropping
-    /// the oldest snapshots first; a listing larger than the whole budget is served but not kept.
+    /// the oldest snapshots first. A listing larger than the whole budget is kept alone: it was in memory anyway,
+    /// and taking it again for every Treaddir would make reading it quadratic.
     /// </summary>
     private void KeepListing(Fid fid, List<DirectoryEntry> listing)
     {
         long cost = 0;
         foreach (var entry in listing)
             cost += ListingEntryOverhead + 2L * entry.Name.Length;
-        if (cost > _limits.ListingBudgetBytes)
-            return;
         while (_listingBytes + cost > _limits.ListingBudgetBytes && _listings.First != null)
             DropListing(_listings.First.Value);
         fid.Listing = listing;

@@ -25,7 +25,8 @@ public sealed record NinePServerLimits
     /// <summary>
     /// Bytes of directory snapshots kept between Treaddir calls, over all fids (estimated as UTF-16 name bytes
     /// plus a per-entry overhead). Beyond it the oldest snapshots are dropped and taken again if their fid reads
-    /// on (entries added or removed in between may then be seen twice or missed, as POSIX allows).
+    /// on (entries added or removed in between may then be seen twice or missed, as POSIX allows). One directory
+    /// larger than the whole budget is kept alone, so the most held is the budget or that one listing.
     /// </summary>
     public long ListingBudgetBytes { get; init; } = 64L << 20;
 

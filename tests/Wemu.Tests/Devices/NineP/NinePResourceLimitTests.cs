@@ -205,17 +205,37 @@ public sealed class NinePResourceLimitTests : IDisposable
     }
 
     [Fact]
-    public void A_Listing_Larger_Than_The_Whole_Budget_Is_Served_But_Not_Kept()
+    public void A_Listing_Larger_Than_The_Whole_Budget_Is_Kept_Alone()
     {
         var fs = new MemoryFileSystem();
         for (int i = 0; i < 300; i++)
             fs.WriteFile($"/d/{i:D200}", []);
+        fs.WriteFile("/small/a", []);
         var limits = new NinePServerLimits { ListingBudgetBytes = 16 * 1024 };
         var c = new NinePTestClient(fs, limits: limits).Start();
-        var all = c.List("d", count: 4096);
-        Assert.Equal(302, all.Count);
+        Check(c.WalkPath("small", 2));
+        Check(c.Lopen(2, RdOnly, out _));
+        Check(c.ReadDir(2, 0, 4096, out _));
+        long small = c.Server.ListingBytes;
+        Assert.True(small > 0);
+        // The big directory needs about 130 KB: the small snapshot goes, the big one stays while it is read.
+        Check(c.WalkPath("d", 3));
+        Check(c.Lopen(3, RdOnly, out _));
+        var all = new List<Entry>();
+        ulong offset = 0;
+        while (true)
+        {
+            Check(c.ReadDir(3, offset, 4096, out var chunk));
+            if (chunk.Count == 0)
+                break;
+            all.AddRange(chunk);
+            offset = chunk[^1].Offset;
+            Assert.True(c.Server.ListingBytes > limits.ListingBudgetBytes && c.Server.ListingBytes < 200_000);
+        }
         Assert.Equal(302, all.Select(e => e.Name).Distinct().Count());
-        Assert.Equal(0, c.Server.ListingBytes);
+        // Taking the small one again drops the big one: back within the budget.
+        Check(c.ReadDir(2, 0, 4096, out _));
+        Assert.Equal(small, c.Server.ListingBytes);
     }
 
     /// <summary>Fid paths: each is at most PATH_MAX, and all of them together stay within the path budget (ENOMEM beyond).</summary>
