@@ -12,6 +12,7 @@ namespace Wemu.Tests.Devices.NineP;
 /// Most tests lower the caps through <see cref="NinePServerLimits"/> to stay fast; one runs at the defaults.
 /// </summary>
 [System.Runtime.Versioning.SupportedOSPlatform("linux")]
+[Collection(MemoryMeasurement.Name)]
 public sealed class NinePResourceLimitTests : IDisposable
 {
     private const int RdOnly = NinePOpenFlags.ReadOnly;
