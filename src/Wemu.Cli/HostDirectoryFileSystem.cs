@@ -36,7 +36,9 @@ namespace Wemu.Cli;
 /// </para>
 /// <para>
 /// In both models only regular files and directories are ever opened, non-blocking, so a FIFO or socket found
-/// in DIR cannot stall the emulator.
+/// in DIR cannot stall the emulator. If DIR has kernel interface file systems mounted below it (/proc, /sys,
+/// debugfs, cgroup, binfmt_misc... when a user shares "/"), their files are never opened or changed and nothing
+/// is created in them (EACCES): writing /proc/PID/mem of the emulator itself would be host code execution.
 /// </para>
 /// </summary>
 public sealed unsafe class HostDirectoryFileSystem : IFileSystem, IDisposable
@@ -57,6 +59,17 @@ public sealed unsafe class HostDirectoryFileSystem : IFileSystem, IDisposable
     private readonly Dictionary<ulong, ulong> _deviceIndex = [];
     private readonly HostShareOptions _options;
     private readonly bool _mapped;
+    private readonly Dictionary<ulong, bool> _kernelInterfaceDevices = [];
+
+    /// <summary>
+    /// statfs f_type of the kernel's interface file systems (include/uapi/linux/magic.h): procfs, sysfs, debugfs,
+    /// tracefs, securityfs, cgroup v1/v2, configfs, bpf, efivarfs, pstore, selinuxfs, smackfs, binfmt_misc, fusectl.
+    /// </summary>
+    private static readonly HashSet<long> s_kernelInterfaceTypes =
+    [
+        0x9FA0, 0x62656572, 0x64626720, 0x74726163, 0x73636673, 0x27E0EB, 0x63677270, 0x62656570,
+        0xCAFE4A11, 0xDE5E81E4, 0x6165676C, 0xF97CFF8C, 0x43415D53, 0x42494E4D, 0x65735543,
+    ];
 
     /// <exception cref="IOException">DIR cannot be opened as a directory.</exception>
     public HostDirectoryFileSystem(string path, bool readOnly = false)
@@ -91,6 +104,11 @@ public sealed unsafe class HostDirectoryFileSystem : IFileSystem, IDisposable
             throw new IOException("cannot read its attributes");
         }
         _rootDeviceKnown = true;
+        if (OnKernelInterface(_rootFd, _rootDevice))
+        {
+            LibC.Close(_rootFd);
+            throw new IOException("it is a kernel interface (procfs, sysfs...), not a folder of files");
+        }
         if (_mapped)
         {
             // A read of an attribute the root may lack tells whether the file system keeps user attributes at all.
@@ -218,6 +236,9 @@ public sealed unsafe class HostDirectoryFileSystem : IFileSystem, IDisposable
             return e;
         try
         {
+            e = RefuseKernelInterface(dir, name);
+            if (e != 0)
+                return e;
             if (request.Has(SetAttributesRequest.Size))
             {
                 e = TruncateAt(dir, name, request.NewSize);
@@ -440,12 +461,18 @@ public sealed unsafe class HostDirectoryFileSystem : IFileSystem, IDisposable
     /// </summary>
     private int OpenRegular(int dir, string name, int hostFlags, out int fd, bool mappedRegular = true)
     {
+        fd = -1;
+        int e = RefuseKernelInterface(dir, name); // before opening: some such files act on open (O_TRUNC of tracefs "trace")
+        if (e != 0)
+            return e;
         do
             fd = LibC.OpenAt(dir, name, hostFlags | LibC.ONoFollow | LibC.OCloExec | LibC.ONoCtty | LibC.ONonBlock, 0);
         while (fd < 0 && LibC.Errno == LibC.EINTR);
         if (fd < 0)
             return LibC.Errno;
-        int e = StatDescriptor(fd, out var st);
+        e = StatDescriptor(fd, out var st, out ulong device);
+        if (e == 0 && OnKernelInterface(fd, device))
+            e = EACCES; // swapped in by the host between the check and the open
         if (e == 0 && !LinuxFileMode.IsRegular(st.Mode))
             e = LinuxFileMode.IsDirectory(st.Mode) ? EISDIR : ENXIO;
         // mapped-xattr: a link, FIFO or device kept as a regular host file is not opened as a file either.
@@ -658,7 +685,7 @@ public sealed unsafe class HostDirectoryFileSystem : IFileSystem, IDisposable
             return EROFS;
         if (!IsName(oldName))
             return EINVAL;
-        int e = OpenDirectory(oldDirectory, out int oldDir);
+        int e = LocateNew(oldDirectory, oldName, out int oldDir);
         if (e != 0)
             return e;
         try
@@ -797,7 +824,57 @@ public sealed unsafe class HostDirectoryFileSystem : IFileSystem, IDisposable
             return EINVAL;
         if (Encoding.UTF8.GetByteCount(name) > NinePServer.MaxNameBytes)
             return ENAMETOOLONG;
-        return OpenDirectory(directory, out dir);
+        int e = OpenDirectory(directory, out dir);
+        if (e == 0 && dir != _rootFd)
+        {
+            // No mkdir in /sys/fs/cgroup, no rename or unlink in /proc: nothing changes in a kernel interface.
+            e = StatDescriptor(dir, out _, out ulong device);
+            if (e == 0 && OnKernelInterface(dir, device))
+                e = EACCES;
+            if (e != 0)
+            {
+                Release(dir);
+                dir = -1;
+            }
+        }
+        return e;
+    }
+
+    /// <summary>EACCES if <paramref name="name"/> in <paramref name="dir"/> lives on a kernel interface file system.</summary>
+    private int RefuseKernelInterface(int dir, string name)
+    {
+        int e = StatAt(dir, name, LibC.AtSymlinkNoFollow, out _, out ulong device);
+        if (e != 0 || device == _rootDevice)
+            return e;
+        int fd = LibC.OpenAt(dir, name, LibC.OPath | LibC.ONoFollow | LibC.OCloExec, 0);
+        if (fd < 0)
+            return LibC.Errno;
+        try
+        {
+            return OnKernelInterface(fd, device) ? EACCES : 0;
+        }
+        finally
+        {
+            LibC.Close(fd);
+        }
+    }
+
+    /// <summary>
+    /// True if <paramref name="fd"/> (on <paramref name="device"/>) is on a kernel interface file system. The
+    /// share's own device never is (checked once at start); others are asked once each with fstatfs.
+    /// </summary>
+    private bool OnKernelInterface(int fd, ulong device)
+    {
+        if (device == _rootDevice && _rootDeviceKnown && fd != _rootFd)
+            return false;
+        if (_kernelInterfaceDevices.TryGetValue(device, out bool kernel))
+            return kernel;
+        byte* b = stackalloc byte[128];
+        if (LibC.FStatFs(fd, b) != 0)
+            return true; // cannot tell: treat as one
+        kernel = s_kernelInterfaceTypes.Contains((long)BinaryPrimitives.ReadUInt64LittleEndian(new ReadOnlySpan<byte>(b, 8)));
+        _kernelInterfaceDevices[device] = kernel;
+        return kernel;
     }
 
     /// <summary>

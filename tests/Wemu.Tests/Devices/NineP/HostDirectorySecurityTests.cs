@@ -202,6 +202,41 @@ public sealed partial class HostDirectorySecurityTests : IDisposable
         Assert.Equal(0, c.Walk(RootFid, 99, out _)); // still answering
     }
 
+    /// <summary>
+    /// SECURITY-REVIEW F17: a user who shares "/" must not hand the guest /proc/PID/mem of the emulator (host code
+    /// execution), sysfs or cgroup files. Ordinary files below the same root still work.
+    /// </summary>
+    [Fact]
+    public void Kernel_Interface_Files_Below_A_Shared_Root_Are_Never_Opened_Or_Changed()
+    {
+        Assert.Throws<IOException>(() => new HostDirectoryFileSystem("/proc"));
+        var fs = new HostDirectoryFileSystem("/", new HostShareOptions());
+        _shares.Add(fs);
+        var c = new NinePTestClient(fs).Start();
+        string self = $"proc/{Environment.ProcessId}";
+        Check(c.WalkPath(self + "/mem", 2));
+        Assert.Equal(EACCES, c.Lopen(2, NinePOpenFlags.ReadWrite, out _));
+        Assert.Equal(EACCES, c.Lopen(2, NinePOpenFlags.ReadOnly, out _));
+        Check(c.WalkPath(self + "/environ", 3));
+        Assert.Equal(EACCES, c.Lopen(3, NinePOpenFlags.ReadOnly, out _));
+        Assert.Equal(EACCES, c.SetAttr(3, SetAttributesRequest.Mode, mode: 0x1B6));
+        Check(c.WalkPath("proc/sys/kernel", 4));
+        Assert.Equal(EACCES, c.Mkdir(4, "x", 0x1ED, out _));
+        Assert.Equal(EACCES, c.Lcreate(4, "x", WrOnly, 0x1A4, out _));
+        Assert.Equal(EACCES, c.UnlinkAt(4, "hostname"));
+        Assert.Equal(EACCES, c.RenameAt(4, "hostname", 4, "x"));
+        Assert.Equal(EACCES, c.SetAttr(4, SetAttributesRequest.Mode, mode: 0x1FF));
+        if (Directory.Exists("/sys/kernel"))
+        {
+            Check(c.WalkPath("sys/kernel", 5));
+            Assert.Equal(EACCES, c.Mkdir(5, "x", 0x1ED, out _));
+        }
+        // Listing is fine (names only), and so is an ordinary file on the root's own file system.
+        Assert.Contains(c.List("proc"), e => e.Name == "self");
+        File.WriteAllText(Host("plain"), "plain");
+        Assert.Equal(Encoding.ASCII.GetBytes("plain"), c.ReadAll(Path.GetRelativePath("/", Host("plain"))));
+    }
+
     // --- security_model=mapped-xattr -----------------------------------------------------------------------
 
     [Fact]
