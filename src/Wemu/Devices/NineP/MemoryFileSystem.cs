@@ -140,12 +140,26 @@ public sealed class MemoryFileSystem : IFileSystem
         return true;
     }
 
+    /// <summary>
+    /// Removes a tree bottom-up without recursion: renames let the guest build a tree deeper than PATH_MAX allows
+    /// to spell (a directory moved below another deep one), deep enough to overflow the stack.
+    /// </summary>
     private void DeleteTree(MemoryFileNode parent, string name, MemoryFileNode node)
     {
-        if (node.IsDirectory)
-            foreach (var (childName, child) in node.Children!.ToArray())
-                DeleteTree(node, childName, child);
-        Detach(parent, name, node);
+        var pending = new Stack<(MemoryFileNode Parent, string Name, MemoryFileNode Node)>();
+        pending.Push((parent, name, node));
+        while (pending.Count > 0)
+        {
+            var (p, n, d) = pending.Peek();
+            if (d.IsDirectory && d.Children!.Count > 0)
+            {
+                foreach (var (childName, child) in d.Children)
+                    pending.Push((d, childName, child));
+                continue;
+            }
+            pending.Pop();
+            Detach(p, n, d);
+        }
     }
 
     private static string[] HostPath(string path)

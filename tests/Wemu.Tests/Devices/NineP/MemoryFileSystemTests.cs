@@ -249,4 +249,50 @@ public class MemoryFileSystemTests
         Check(c.ReadDir(2, dots[^1].Offset, 300, out var rest));
         Assert.Equal(new string('n', 255), Assert.Single(rest).Name);
     }
+
+    [Fact]
+    public void Host_Delete_Removes_A_Tree_Deeper_Than_Any_Path_Without_Recursion()
+    {
+        // Chains of 2000 one-letter directories (PATH_MAX allows ~2047), each moved below the previous one's bottom:
+        // 10,000 levels, far deeper than a recursive delete's stack allows.
+        var fs = new MemoryFileSystem(capacity: 1L << 30);
+        var c = new NinePTestClient(fs).Start();
+        const int Chains = 5, Depth = 2000;
+        for (int chain = 0; chain < Chains; chain++)
+        {
+            string top = $"c{chain}";
+            Check(c.Mkdir(RootFid, top, 0x1ED, out _));
+            Check(c.WalkPath(top, 2));
+            for (int i = 1; i < Depth; i++)
+            {
+                Check(c.Mkdir(2, "d", 0x1ED, out _));
+                Check(c.Walk(2, 2, out _, "d"));
+            }
+            if (chain > 0)
+                Check(c.Rename(3, 2, top)); // the whole previous tree moves below this chain's bottom
+            Check(c.Clunk(2));
+            if (chain > 0)
+                Check(c.Clunk(3));
+            Check(c.WalkPath(top, 3));
+        }
+        Check(c.Clunk(3));
+        long empty = new MemoryFileSystem().UsedBytes;
+        Exception? failure = null;
+        var thread = new Thread(() =>
+        {
+            try
+            {
+                fs.Delete($"/c{Chains - 1}");
+            }
+            catch (Exception e)
+            {
+                failure = e;
+            }
+        }, 256 * 1024); // a small stack, as in a browser tab
+        thread.Start();
+        thread.Join();
+        Assert.Null(failure);
+        Assert.Empty(fs.ListFiles());
+        Assert.Equal(empty, fs.UsedBytes);
+    }
 }
