@@ -253,11 +253,11 @@ public class MemoryFileSystemTests
     [Fact]
     public void Host_Delete_Removes_A_Tree_Deeper_Than_Any_Path_Without_Recursion()
     {
-        // Chains of 2000 one-letter directories (PATH_MAX allows ~2047), each moved below the previous one's bottom:
-        // 10,000 levels, far deeper than a recursive delete's stack allows.
+        // Chains of 1000 one-letter directories (PATH_MAX would allow ~2047), each moved below the previous one's bottom:
+        // 6,000 levels, far deeper than a recursive delete's stack allows in 256 KiB.
         var fs = new MemoryFileSystem(capacity: 1L << 30);
         var c = new NinePTestClient(fs).Start();
-        const int Chains = 5, Depth = 2000;
+        const int Chains = 6, Depth = 1000;
         for (int chain = 0; chain < Chains; chain++)
         {
             string top = $"c{chain}";
