@@ -793,14 +793,22 @@ public sealed class NinePServer
         // rename(2): a directory cannot move below itself.
         if (newPath.StartsWith(oldPath + "/", StringComparison.Ordinal))
             return EINVAL;
-        // The fids below the renamed path move with it: their paths must still fit in the path budget.
-        long carried = 0;
-        if (newPath.Length > oldPath.Length)
+        // The fids below the renamed path move with it: each path must stay within PATH_MAX (so no fid ever
+        // names a path the backends would take long to resolve, however often the guest renames), and all of
+        // them within the path budget.
+        if (newPath.Length > oldPath.Length || Encoding.UTF8.GetByteCount(newPath) > Encoding.UTF8.GetByteCount(oldPath))
         {
+            long carried = 0;
+            int growth = Encoding.UTF8.GetByteCount(newPath) - Encoding.UTF8.GetByteCount(oldPath);
             foreach (var f in _fids.Values)
-                if (IsAtOrBelow(f.Path, oldPath))
-                    carried++;
-            if (_pathChars + carried * (newPath.Length - oldPath.Length) > _limits.PathBudgetChars)
+            {
+                if (!IsAtOrBelow(f.Path, oldPath))
+                    continue;
+                if (Encoding.UTF8.GetByteCount(f.Path) + growth > MaxPathBytes)
+                    return ENAMETOOLONG;
+                carried++;
+            }
+            if (_pathChars + carried * Math.Max(newPath.Length - oldPath.Length, 0) > _limits.PathBudgetChars)
                 return ENOMEM;
         }
         e = _fs.Rename(oldDir, oldName, newDir, newName);

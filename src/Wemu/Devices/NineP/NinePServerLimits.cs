@@ -30,6 +30,10 @@ public sealed record NinePServerLimits
     /// </summary>
     public long ListingBudgetBytes { get; init; } = 64L << 20;
 
-    /// <summary>Characters of fid paths held over all fids (ENOMEM beyond): each path is at most PATH_MAX.</summary>
+    /// <summary>
+    /// Characters of fid paths held over all fids (ENOMEM beyond). Each path is at most PATH_MAX bytes (walks,
+    /// creates and the renames that carry fids along refuse longer ones), so 64Ki fids of the longest paths would
+    /// hold 512 MiB; 16Mi characters (32 MiB) leaves an average of 256 characters at the full fid count.
+    /// </summary>
     public long PathBudgetChars { get; init; } = 16L << 20;
 }

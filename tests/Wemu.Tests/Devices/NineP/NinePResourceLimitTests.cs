@@ -239,6 +239,36 @@ public sealed class NinePResourceLimitTests : IDisposable
         Assert.Equal(small, c.Server.ListingBytes);
     }
 
+    /// <summary>
+    /// A rename carries the fids below it along, but never past PATH_MAX: otherwise repeated renames could give
+    /// one fid a path megabytes long, which every later operation on it would have to resolve.
+    /// </summary>
+    [Fact]
+    public void A_Rename_Never_Carries_A_Fid_Past_Path_Max()
+    {
+        var fs = new MemoryFileSystem();
+        var c = new NinePTestClient(fs).Start();
+        string n = new('n', 255);
+        Check(c.Mkdir(RootFid, "a", 0x1ED, out _));
+        Check(c.WalkPath("a", 2));
+        for (int depth = 0; depth < 15; depth++)
+        {
+            Check(c.Mkdir(2, n, 0x1ED, out _));
+            Check(c.Walk(2, 2, out _, n));
+        }
+        // Fid 2 is at "a" + 15 × "/nnn…": 3827 bytes. Renaming "a" to a 255-byte name would make it 4081: fine.
+        // Moving it below a 255-byte directory as well would make it 4337: refused, nothing moves.
+        Check(c.Mkdir(RootFid, n, 0x1ED, out _));
+        Check(c.WalkPath(n, 3));
+        Assert.Equal(ENAMETOOLONG, c.RenameAt(RootFid, "a", 3, "a"));
+        Assert.True(fs.Exists("/a"));
+        Check(c.RenameAt(RootFid, "a", RootFid, new string('b', 255)));
+        Check(c.GetAttr(2, out _)); // still names its directory
+        Check(c.Clunk(2));
+        Check(c.RenameAt(RootFid, new string('b', 255), 3, "a")); // without the deep fid, the tree may move
+        Assert.True(c.Server.PathChars < 1000);
+    }
+
     /// <summary>Fid paths: each is at most PATH_MAX, and all of them together stay within the path budget (ENOMEM beyond).</summary>
     [Fact]
     public void Path_Memory_Stays_Within_The_Path_Budget()
@@ -254,7 +284,7 @@ public sealed class NinePResourceLimitTests : IDisposable
         Check(c.Walk(5000, 5000, out _, other));
         Check(c.Walk(RootFid, 5001, out _));
         Check(c.Walk(RootFid, 2, out _));
-        for (int depth = 0; depth < 15; depth++)
+        for (int depth = 0; depth < 10; depth++) // 2559 characters: room below PATH_MAX for the move below
         {
             Check(c.Mkdir(2, name, 0x1ED, out _));
             Check(c.Walk(2, 2, out _, name));
@@ -269,7 +299,7 @@ public sealed class NinePResourceLimitTests : IDisposable
         }
         Assert.Equal(ENOMEM, first);
         Assert.True(c.Server.PathChars <= 100_000);
-        Assert.True(fid - 3 >= 100_000 / (16 * 256) - 2, $"only {fid - 3} deep fids");
+        Assert.True(fid - 3 >= 100_000 / (11 * 256) - 3, $"only {fid - 3} deep fids");
 
         // Moving the tree below q/mmm... would lengthen every deep fid's path by 257 characters: past the budget,
         // so the rename is refused and changes nothing.
