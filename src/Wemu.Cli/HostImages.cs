@@ -37,7 +37,14 @@ public static class HostImages
                 throw new ConfigException($"could not share '{f.Path}': no such directory");
             try
             {
-                shares.Add(new SharedFolder(f.MountTag, new HostDirectoryFileSystem(f.Path, f.ReadOnly)));
+                shares.Add(new SharedFolder(f.MountTag, new HostDirectoryFileSystem(f.Path, new HostShareOptions
+                {
+                    ReadOnly = f.ReadOnly,
+                    MappedXattr = f.SecurityModel == "mapped-xattr",
+                    AllowSetId = f.AllowSetId,
+                    AllowRootOwner = f.AllowRootOwner,
+                    AllowSpecialFiles = f.AllowSpecialFiles,
+                })));
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException or PlatformNotSupportedException)
             {

@@ -67,7 +67,7 @@ internal sealed unsafe class HostOpenFile : IOpenFile
     public int Stat(out FileStat stat)
     {
         stat = default;
-        return _fd < 0 ? LinuxErrno.EBADF : _fs.StatDescriptor(_fd, out stat);
+        return _fd < 0 ? LinuxErrno.EBADF : _fs.StatOpenFile(_fd, out stat);
     }
 
     public int Truncate(ulong length)

@@ -135,7 +135,8 @@ public static class Program
           -snapshot                  keep all disk writes in memory
           -virtfs local,path=DIR,mount_tag=TAG[,security_model=none|mapped-xattr][,readonly=on]
                                      share DIR over virtio-9p (guest: mount -t 9p TAG /mnt);
-                                     the default guest mounts tag 'host' at /mnt/host
+                                     the default guest mounts tag 'host' at /mnt/host;
+                                     none: [,x-setid=on][,x-chown-root=on][,x-special-files=on]
           -fsdev local,id=X,path=DIR -device virtio-9p-device,fsdev=X,mount_tag=TAG   the same
           -nographic, -serial stdio  serial console on this terminal (the default)
           -no-reboot                 exit when the guest reboots

@@ -227,7 +227,9 @@ public static class QemuCommandLine
 
     /// <summary>
     /// The options of -virtfs, or of -fsdev with the mount tag from its -device: the "local" driver only,
-    /// security_model none or mapped-xattr (mapped is QEMU's old name for it).
+    /// security_model none or mapped-xattr (mapped is QEMU's old name for it); passthrough and mapped-file are
+    /// refused rather than served as something else. Wemu's own opt-ins carry QEMU's "x-" prefix for
+    /// non-standard properties: x-setid, x-chown-root and x-special-files (see README).
     /// </summary>
     private static SharedFolderConfig ParseSharedFolder(Dictionary<string, string> o, string flag, string? deviceTag)
     {
@@ -235,7 +237,8 @@ public static class QemuCommandLine
         if (driver != "local")
             throw new ConfigException($"unsupported {flag} driver '{driver}' (supported: local)");
         foreach (var k in o.Keys)
-            if (k is not ("fsdriver" or "id" or "path" or "mount_tag" or "security_model" or "readonly"))
+            if (k is not ("fsdriver" or "id" or "path" or "mount_tag" or "security_model" or "readonly"
+                or "x-setid" or "x-chown-root" or "x-special-files"))
                 throw new ConfigException($"unknown {flag} option '{k}'");
         string path = o.GetValueOrDefault("path") is { Length: > 0 } p ? p : throw new ConfigException($"{flag} needs path=DIR");
         string tag = (flag == "-virtfs" ? o.GetValueOrDefault("mount_tag") : deviceTag)
@@ -247,7 +250,10 @@ public static class QemuCommandLine
             model = "mapped-xattr";
         if (model is not ("none" or "mapped-xattr"))
             throw new ConfigException($"unsupported security_model '{model}' (supported: none, mapped-xattr)");
-        return new SharedFolderConfig(path, tag, model, Bool(o, "readonly"));
+        bool setId = Bool(o, "x-setid"), chownRoot = Bool(o, "x-chown-root"), special = Bool(o, "x-special-files");
+        if (model != "none" && (setId || chownRoot || special))
+            throw new ConfigException($"{flag}: x-setid, x-chown-root and x-special-files apply to security_model=none only");
+        return new SharedFolderConfig(path, tag, model, Bool(o, "readonly"), setId, chownRoot, special);
     }
 
     private static bool Bool(Dictionary<string, string> o, string key) =>

@@ -1,4 +1,5 @@
 using Wemu.Devices;
+using Wemu.Devices.NineP;
 using Wemu.Devices.Virtio;
 using Wemu.Memory;
 using Xunit;
@@ -114,6 +115,118 @@ public class MmioAccessRobustnessTests
             transport.Write(reg, 4, val);
         for (int i = 0; i < 4; i++)
             transport.Write(0x50, 4, 0);
+    }
+
+    /// <summary>
+    /// SECURITY-REVIEW case 17: a virtio transport hammered register by register, then queues brought up over
+    /// garbage RAM (all zeros, all ones, random bytes, and "plausible" rings whose descriptors point into RAM with
+    /// random lengths, flags and next indexes), with rings at the start, on top of each other and at or past the
+    /// end of RAM, every queue size, notified repeatedly while the guest scribbles on them, reset halfway and
+    /// brought up again. Nothing may throw. Returns how many rounds got a queue ready and how many of those had
+    /// chains served (the used index moved), so the test knows the device itself was reached.
+    /// </summary>
+    private static (int Ready, int Served) HammerVirtio(IVirtioDevice device, Action afterRound)
+    {
+        const ulong Ram = 0x8000_0000, RamSize = 0x10000;
+        var bus = new PhysicalBus();
+        bus.AddRam(Ram, RamSize);
+        var transport = new VirtioMmioTransport(bus, new IrqLine(new TestInterruptSink(), 1), device);
+        Hammer(transport, VirtioMmioTransport.WindowSize, Every(0x200).Concat(Range(0xFF0, 0x10)));
+        afterRound();
+        var placements = new (ulong Desc, ulong Avail, ulong Used)[]
+        {
+            (Ram, Ram + 0x1000, Ram + 0x2000),
+            (Ram + 0x8000, Ram + 0x8000, Ram + 0x8000),              // all three rings on top of each other
+            (Ram + RamSize - 0x400, Ram + RamSize - 0x100, Ram + RamSize - 0x90), // ending at the end of RAM
+            (Ram + RamSize - 0x10, Ram, Ram + 0x10),                 // a table that runs off the end
+        };
+        uint[] queueSizes = [1, 2, 8, device.MaxQueueSize, (uint)device.MaxQueueSize + 1, 0xFFFF];
+        int ready = 0, served = 0;
+        for (int seed = 0; seed < 24; seed++)
+        {
+            var random = new Random(seed);
+            var ram = new byte[RamSize];
+            if (seed == 1)
+                Array.Fill(ram, (byte)0xFF);
+            else if (seed > 1)
+                random.NextBytes(ram);
+            var (desc, avail, used) = placements[seed % placements.Length];
+            uint size = queueSizes[seed % 5 == 4 ? 4 + seed % 2 : seed % 4];
+            if (seed >= 4 && size <= device.MaxQueueSize)
+            {
+                // Plausible rings: descriptors inside RAM, avail entries mostly in range, the index ahead by up to 3 rings.
+                for (int i = 0; i < size; i++)
+                {
+                    var d = ram.AsSpan((int)(desc - Ram) + 16 * i);
+                    if (d.Length < 16)
+                        break;
+                    BitConverter.TryWriteBytes(d, Ram + (ulong)random.Next(0, (int)RamSize));
+                    BitConverter.TryWriteBytes(d[8..], (uint)random.Next(0, 0x3000));
+                    BitConverter.TryWriteBytes(d[12..], (ushort)random.Next(0, 8)); // NEXT, WRITE, INDIRECT
+                    BitConverter.TryWriteBytes(d[14..], (ushort)random.Next(0, (int)size + 2));
+                }
+                var a = ram.AsSpan((int)(avail - Ram));
+                BitConverter.TryWriteBytes(a, (ushort)0);
+                BitConverter.TryWriteBytes(a[2..], (ushort)random.Next(1, 3 * (int)size + 1));
+                for (int i = 0; i < size && 4 + 2 * i + 2 <= a.Length; i++)
+                    BitConverter.TryWriteBytes(a[(4 + 2 * i)..], (ushort)random.Next(0, (int)size + 1));
+                BitConverter.TryWriteBytes(ram.AsSpan((int)(used - Ram) + 2), (ushort)0);
+            }
+            bus.Load(Ram, ram);
+            foreach (var (reg, val) in new (ulong, uint)[]
+                { (0x70, 0), (0x70, 1), (0x70, 3), (0x24, 1), (0x20, 1), (0x70, 11), (0x30, 0), (0x38, size),
+                  (0x80, (uint)desc), (0x84, (uint)(desc >> 32)), (0x90, (uint)avail), (0x94, (uint)(avail >> 32)),
+                  (0xA0, (uint)used), (0xA4, (uint)(used >> 32)), (0x44, 1), (0x70, 15) })
+                transport.Write(reg, 4, val);
+            bool isReady = transport.Read(0x44, 4) == 1;
+            if (isReady)
+                ready++;
+            for (int i = 0; i < 8; i++)
+            {
+                transport.Write(0x50, 4, 0);
+                transport.Write(0x50, 4, (ulong)i); // queues that do not exist
+                transport.Read(0x60, 4);
+                transport.Write(0x64, 4, 0xFFFF_FFFF); // InterruptACK
+                // The guest keeps scribbling on the rings while the device serves them.
+                var scribble = new byte[64];
+                random.NextBytes(scribble);
+                bus.Load(Ram + (ulong)random.Next(0, (int)RamSize - 64), scribble);
+            }
+            if (isReady && bus.TryGetDmaSpan(used + 2, 2, out var usedIndex) && (usedIndex[0] | usedIndex[1]) != 0)
+                served++;
+            if (seed % 7 == 3)
+                transport.Write(0x70, 4, 0); // reset in the middle, then the next round sets the queue up again
+            afterRound();
+        }
+        return (ready, served);
+    }
+
+    [Fact]
+    public void VirtioMmioTransportWithNinePDeviceNeverThrows()
+    {
+        var device = new VirtioNinePDevice(new MemoryFileSystem(capacity: 1 << 20), "host", maxMessageSize: 8192, queueSize: 16);
+        var (ready, served) = HammerVirtio(device, () => Assert.True(device.Server.FidCount <= 16, $"{device.Server.FidCount} fids from garbage"));
+        Assert.True(ready >= 8 && served >= 4, $"only {ready} rounds got a queue ready, {served} were served");
+        device.Reset();
+        Assert.Equal(0, device.Server.FidCount);
+        Assert.Equal(0, device.Server.OpenFileCount);
+    }
+
+    [Fact]
+    public void VirtioMmioTransportWithRngDeviceNeverThrows()
+    {
+        long bytes = 0;
+        var device = new VirtioRngDevice(span =>
+        {
+            bytes += span.Length;
+            span.Fill(0x5A);
+        }, queueSize: 16);
+        var (ready, served) = HammerVirtio(device, () => { });
+        Assert.True(ready >= 8 && served >= 4, $"only {ready} rounds got a queue ready, {served} were served");
+        // Garbage chains may ask for entropy, but never more than 16 descriptors of at most all of RAM each per pop.
+        Assert.True(bytes > 0, "no garbage chain ever reached the device");
+        // At most a queue's worth of chains per notify, each at most 16 descriptors within 64 KiB of RAM.
+        Assert.True(bytes <= 24L * 8 * 16 * 16 * 0x10000, $"{bytes} bytes of entropy");
     }
 
     [Fact]

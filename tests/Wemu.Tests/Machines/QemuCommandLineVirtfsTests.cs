@@ -22,6 +22,17 @@ public class QemuCommandLineVirtfsTests
         Assert.Equal("mapped-xattr", QemuCommandLine.Parse(["-virtfs", "local,path=.,mount_tag=t,security_model=mapped"]).SharedFolders[0].SecurityModel);
     }
 
+    [Fact]
+    public void Virtfs_Opt_Ins_Are_Off_By_Default_And_Parse_As_On_Off()
+    {
+        var f = Assert.Single(QemuCommandLine.Parse(["-virtfs", "local,path=.,mount_tag=t"]).SharedFolders);
+        Assert.False(f.AllowSetId || f.AllowRootOwner || f.AllowSpecialFiles);
+        f = Assert.Single(QemuCommandLine.Parse(["-virtfs", "local,path=.,mount_tag=t,x-setid=on,x-chown-root=on,x-special-files=on"]).SharedFolders);
+        Assert.Equal(new SharedFolderConfig(".", "t", "none", false, true, true, true), f);
+        f = Assert.Single(QemuCommandLine.Parse(["-fsdev", "local,id=a,path=/d,x-special-files=on", "-device", "virtio-9p-device,fsdev=a,mount_tag=t"]).SharedFolders);
+        Assert.Equal(new SharedFolderConfig("/d", "t", "none", false, false, false, true), f);
+    }
+
     [Theory]
     [InlineData("virtio-9p-device")]
     [InlineData("virtio-9p-pci")]
@@ -44,6 +55,9 @@ public class QemuCommandLineVirtfsTests
     [InlineData(new[] { "-virtfs", "local,path=/x" }, "needs mount_tag=TAG")]
     [InlineData(new[] { "-virtfs", "proxy,path=/x,mount_tag=t" }, "unsupported -virtfs driver 'proxy'")]
     [InlineData(new[] { "-virtfs", "local,path=/x,mount_tag=t,security_model=passthrough" }, "unsupported security_model 'passthrough'")]
+    [InlineData(new[] { "-virtfs", "local,path=/x,mount_tag=t,security_model=mapped-file" }, "unsupported security_model 'mapped-file'")]
+    [InlineData(new[] { "-virtfs", "local,path=/x,mount_tag=t,security_model=mapped-xattr,x-setid=on" }, "apply to security_model=none only")]
+    [InlineData(new[] { "-virtfs", "local,path=/x,mount_tag=t,x-special-files=maybe" }, "invalid value 'maybe' for x-special-files")]
     [InlineData(new[] { "-virtfs", "local,path=/x,mount_tag=t,frob=1" }, "unknown -virtfs option 'frob'")]
     [InlineData(new[] { "-virtfs", "local,path=/x,mount_tag=t,readonly=maybe" }, "invalid value 'maybe' for readonly")]
     [InlineData(new[] { "-virtfs", "local,path=/x,mount_tag=t", "-virtfs", "local,path=/y,mount_tag=t" }, "duplicate mount_tag 't'")]

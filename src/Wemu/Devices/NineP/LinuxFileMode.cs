@@ -15,6 +15,9 @@ public static class LinuxFileMode
     /// <summary>Permission bits with setuid, setgid and sticky (07777).</summary>
     public const uint PermissionMask = 0xFFF;
 
+    /// <summary>S_ISUID | S_ISGID (06000): what makes an executable run as its owner or group.</summary>
+    public const uint SetIdBits = 0xC00;
+
     public static bool IsDirectory(uint mode) => (mode & TypeMask) == Directory;
 
     public static bool IsRegular(uint mode) => (mode & TypeMask) == Regular;

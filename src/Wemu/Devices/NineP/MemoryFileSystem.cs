@@ -7,12 +7,20 @@ namespace Wemu.Devices.NineP;
 /// <see cref="WriteFile"/>, <see cref="ReadFile"/>, <see cref="ListFiles"/> (the page's <c>vm.writeFile</c> etc.).
 /// POSIX semantics the guest relies on: hard links, symbolic links (stored, never followed here), rename over
 /// an existing name, open files surviving unlink, sparse files. A capacity bounds the bytes the guest can make
-/// the host keep (ENOSPC beyond). Not thread-safe: call the host methods between machine slices.
+/// the host keep (ENOSPC beyond): file data, a <see cref="NodeCost"/> per file, every directory entry (hard links
+/// included) with its name, and symbolic-link targets. Not thread-safe: call the host methods between machine
+/// slices.
 /// </summary>
 public sealed class MemoryFileSystem : IFileSystem
 {
     /// <summary>Bytes charged per file for its node, so a guest cannot exhaust host memory with empty files.</summary>
     public const int NodeCost = 256;
+
+    /// <summary>
+    /// Bytes charged per directory entry besides its name's UTF-16 characters (the dictionary slot and the string
+    /// header), so hard links, which add an entry but no node, are not free.
+    /// </summary>
+    public const int EntryCost = 64;
 
     /// <summary>Largest file size (EFBIG beyond).</summary>
     public const long MaxFileSize = 1L << 40;
@@ -44,7 +52,10 @@ public sealed class MemoryFileSystem : IFileSystem
 
     public long Capacity { get; }
 
-    /// <summary>Bytes in use: allocated file data (64 KiB chunks) plus <see cref="NodeCost"/> per file.</summary>
+    /// <summary>
+    /// Bytes in use: allocated file data (64 KiB chunks), <see cref="NodeCost"/> per file, <see cref="EntryCost"/>
+    /// plus two bytes per name character per directory entry, two bytes per character of link targets.
+    /// </summary>
     public long UsedBytes => _used;
 
     internal long Now()
@@ -57,16 +68,19 @@ public sealed class MemoryFileSystem : IFileSystem
 
     /// <summary>Creates or replaces the file at <paramref name="path"/> ("/dir/name"), creating missing directories.</summary>
     /// <exception cref="IOException">A path component is a file, the path is a directory, or the tree is full.</exception>
+    /// <exception cref="ArgumentException">A name is "..", has NUL or is longer than NAME_MAX, or the path is longer than PATH_MAX.</exception>
     public void WriteFile(string path, ReadOnlySpan<byte> contents)
     {
         var names = HostPath(path);
         if (names.Length == 0)
             throw new IOException($"'{path}' is a directory");
+        if (contents.Length > Capacity)
+            throw new IOException("the file is larger than the shared file system");
         var dir = HostDirectory(names.AsSpan(0, names.Length - 1), create: true, path);
         string name = names[^1];
         if (!dir.Children!.TryGetValue(name, out var node))
         {
-            if (!Reserve(NodeCost))
+            if (!Reserve(NodeCost + NameCost(name)))
                 throw new IOException("the shared file system is full");
             node = NewNode(LinuxFileMode.Regular | 0x1A4 /* 0644 */, 0, 0);
             Attach(dir, name, node);
@@ -85,7 +99,8 @@ public sealed class MemoryFileSystem : IFileSystem
         var node = HostLookup(path);
         if (node == null || !node.IsRegular)
             throw new FileNotFoundException($"no file '{path}'", path);
-        if (node.Size > Array.MaxLength)
+        // A sparse file can claim any size without holding the bytes: never allocate more than the share can hold.
+        if (node.Size > Array.MaxLength || node.Size > Capacity)
             throw new IOException($"'{path}' is too large to read at once");
         var bytes = new byte[node.Size];
         node.Read(0, bytes);
@@ -125,22 +140,46 @@ public sealed class MemoryFileSystem : IFileSystem
         return true;
     }
 
+    /// <summary>
+    /// Removes a tree bottom-up without recursion: renames let the guest build a tree deeper than PATH_MAX allows
+    /// to spell (a directory moved below another deep one), deep enough to overflow the stack.
+    /// </summary>
     private void DeleteTree(MemoryFileNode parent, string name, MemoryFileNode node)
     {
-        if (node.IsDirectory)
-            foreach (var (childName, child) in node.Children!.ToArray())
-                DeleteTree(node, childName, child);
-        Detach(parent, name, node);
+        var pending = new Stack<(MemoryFileNode Parent, string Name, MemoryFileNode Node)>();
+        pending.Push((parent, name, node));
+        while (pending.Count > 0)
+        {
+            var (p, n, d) = pending.Peek();
+            if (d.IsDirectory && d.Children!.Count > 0)
+            {
+                foreach (var (childName, child) in d.Children)
+                    pending.Push((d, childName, child));
+                continue;
+            }
+            pending.Pop();
+            Detach(p, n, d);
+        }
     }
 
     private static string[] HostPath(string path)
     {
         var names = path.Split('/', StringSplitOptions.RemoveEmptyEntries).Where(n => n != ".").ToArray();
+        int bytes = 0;
         foreach (var n in names)
-            if (n == ".." || n.Contains('\0'))
-                throw new ArgumentException($"invalid path '{path}'", nameof(path));
+        {
+            // The same limits as the guest's (NAME_MAX, PATH_MAX), so every name fits a directory-listing reply.
+            int nameBytes = System.Text.Encoding.UTF8.GetByteCount(n);
+            if (n == ".." || n.Contains('\0') || nameBytes > NinePServer.MaxNameBytes)
+                throw new ArgumentException($"invalid path '{Shorten(path)}'", nameof(path));
+            bytes += nameBytes + 1;
+        }
+        if (bytes > NinePServer.MaxPathBytes)
+            throw new ArgumentException($"path '{Shorten(path)}' is too long", nameof(path));
         return names;
     }
+
+    private static string Shorten(string path) => path.Length <= 80 ? path : path[..80] + "...";
 
     private MemoryFileNode? HostLookup(string path)
     {
@@ -158,7 +197,7 @@ public sealed class MemoryFileSystem : IFileSystem
         {
             if (!node.Children!.TryGetValue(name, out var next))
             {
-                if (!create || !Reserve(NodeCost))
+                if (!create || !Reserve(NodeCost + NameCost(name)))
                     throw new IOException($"cannot create directory for '{path}'");
                 next = NewNode(LinuxFileMode.Directory | 0x1ED, 0, 0);
                 Attach(node, name, next);
@@ -236,7 +275,7 @@ public sealed class MemoryFileSystem : IFileSystem
     public int Create(string directory, string name, int flags, uint mode, uint uid, uint gid, out IOpenFile? file)
     {
         file = null;
-        int e = NewEntry(directory, name, uid, out var dir);
+        int e = NewEntry(directory, name, uid, NodeCost, out var dir);
         if (e != 0)
             return e;
         var node = NewNode(LinuxFileMode.Regular | (mode & LinuxFileMode.PermissionMask), uid, gid);
@@ -247,7 +286,7 @@ public sealed class MemoryFileSystem : IFileSystem
 
     public int MakeDirectory(string directory, string name, uint mode, uint uid, uint gid)
     {
-        int e = NewEntry(directory, name, uid, out var dir);
+        int e = NewEntry(directory, name, uid, NodeCost, out var dir);
         if (e == 0)
             Attach(dir!, name, NewNode(LinuxFileMode.Directory | (mode & LinuxFileMode.PermissionMask), uid, gid));
         return e;
@@ -255,7 +294,7 @@ public sealed class MemoryFileSystem : IFileSystem
 
     public int MakeSymbolicLink(string directory, string name, string target, uint uid, uint gid)
     {
-        int e = NewEntry(directory, name, uid, out var dir);
+        int e = NewEntry(directory, name, uid, NodeCost + TargetCost(target), out var dir);
         if (e != 0)
             return e;
         var node = NewNode(LinuxFileMode.SymbolicLink | 0x1FF /* 0777 */, uid, gid);
@@ -266,7 +305,7 @@ public sealed class MemoryFileSystem : IFileSystem
 
     public int MakeNode(string directory, string name, uint mode, uint major, uint minor, uint uid, uint gid)
     {
-        int e = NewEntry(directory, name, uid, out var dir);
+        int e = NewEntry(directory, name, uid, NodeCost, out var dir);
         if (e != 0)
             return e;
         var node = NewNode(mode & (LinuxFileMode.TypeMask | LinuxFileMode.PermissionMask), uid, gid);
@@ -298,10 +337,9 @@ public sealed class MemoryFileSystem : IFileSystem
             return e;
         if (node!.IsDirectory)
             return EPERM; // link(2): no hard links to directories
-        e = NewEntry(directory, name, 0, out var dir);
+        e = NewEntry(directory, name, 0, 0, out var dir); // a new entry, no new node
         if (e != 0)
             return e;
-        _used -= NodeCost; // NewEntry charged for a node; a link adds none
         Attach(dir!, name, node);
         node.CtimeNs = Now();
         return 0;
@@ -340,6 +378,12 @@ public sealed class MemoryFileSystem : IFileSystem
         }
         else if (existing?.IsDirectory == true)
             return EISDIR;
+        // The entry's name changes: charge the new one before anything moves.
+        long nameDelta = NameCost(newName) - NameCost(oldName);
+        if (nameDelta > 0 && !Reserve(nameDelta))
+            return ENOSPC;
+        if (nameDelta < 0)
+            _used += nameDelta;
         if (existing != null)
             Detach(newDir, newName, existing);
         oldDir.Children.Remove(oldName);
@@ -441,7 +485,7 @@ public sealed class MemoryFileSystem : IFileSystem
     {
         if (node.Links > 0 || node.OpenCount > 0)
             return;
-        _used -= NodeCost + node.AllocatedBytes;
+        _used -= NodeCost + node.AllocatedBytes + (node.Target == null ? 0 : TargetCost(node.Target));
         node.Chunks?.Clear();
     }
 
@@ -470,6 +514,7 @@ public sealed class MemoryFileSystem : IFileSystem
     private void Detach(MemoryFileNode dir, string name, MemoryFileNode node)
     {
         dir.Children!.Remove(name);
+        _used -= NameCost(name);
         node.Links--;
         if (node.IsDirectory)
             dir.Subdirectories--;
@@ -477,8 +522,16 @@ public sealed class MemoryFileSystem : IFileSystem
         ReleaseIfUnused(node);
     }
 
-    /// <summary>Checks that <paramref name="name"/> can be created in <paramref name="directory"/> and charges a node for it.</summary>
-    private int NewEntry(string directory, string name, uint uid, out MemoryFileNode? dir)
+    /// <summary>Bytes charged for a directory entry named <paramref name="name"/>.</summary>
+    private static long NameCost(string name) => EntryCost + 2L * name.Length;
+
+    private static long TargetCost(string target) => 2L * target.Length;
+
+    /// <summary>
+    /// Checks that <paramref name="name"/> can be created in <paramref name="directory"/> and charges its entry
+    /// plus <paramref name="nodeCost"/> (a new node and its target; 0 for a hard link).
+    /// </summary>
+    private int NewEntry(string directory, string name, uint uid, long nodeCost, out MemoryFileNode? dir)
     {
         if (IsReadOnly)
         {
@@ -494,7 +547,7 @@ public sealed class MemoryFileSystem : IFileSystem
             return EEXIST;
         if (!Allowed(dir, uid, 2 | 1))
             return EACCES;
-        return Reserve(NodeCost) ? 0 : ENOSPC;
+        return Reserve(nodeCost + NameCost(name)) ? 0 : ENOSPC;
     }
 
     /// <summary>

@@ -10,7 +10,8 @@ namespace Wemu.Devices.NineP;
 /// one whole T-message and writes one R-message. Fids name paths relative to the share's root, built only from
 /// checked names, with ".." resolved here and clamped at the root; renames carry every fid below the renamed
 /// path along. A malformed message (bad size, truncated field, string that is not UTF-8, unknown fid) gets
-/// Rlerror and changes nothing; no exception from a backend reaches the caller.
+/// Rlerror and changes nothing; no exception from a backend reaches the caller. What a session can make the host
+/// hold (fids, open files, directory snapshots, path strings) is bounded by <see cref="NinePServerLimits"/>.
 /// </summary>
 public sealed class NinePServer
 {
@@ -21,9 +22,6 @@ public sealed class NinePServer
     public const uint MinMessageSize = 4096;
 
     public const string Version = "9P2000.L";
-
-    /// <summary>Fids the guest may hold at once; more fail with EMFILE (bounds host memory).</summary>
-    public const int MaxFids = 1 << 20;
 
     /// <summary>Longest name (NAME_MAX) and path (PATH_MAX) in UTF-8 bytes.</summary>
     public const int MaxNameBytes = 255, MaxPathBytes = 4095;
@@ -39,20 +37,32 @@ public sealed class NinePServer
     private const uint AtRemoveDir = 0x200;  // AT_REMOVEDIR in Tunlinkat flags
     private const ulong GetattrBasic = 0x7FF; // P9_STATS_BASIC
     private const byte LockSuccess = 0, LockTypeUnlocked = 2;
+    private const int ReaddirEntryMinimum = Qid.WireSize + 8 + 1 + 2 + 1; // qid offset type name[s] of a 1-byte name
+
+    /// <summary>Estimated host bytes of one listed entry besides its name's UTF-16 characters (string and list slot).</summary>
+    private const int ListingEntryOverhead = 56;
 
     private readonly IFileSystem _fs;
+    private readonly NinePServerLimits _limits;
     private readonly Dictionary<uint, Fid> _fids = [];
+    private readonly LinkedList<Fid> _listings = []; // fids holding a directory snapshot, oldest first
     private uint _messageSize;
     private bool _negotiated;
+    private int _openFiles;
+    private long _listingBytes;
+    private long _pathChars;
 
-    public NinePServer(IFileSystem fileSystem, uint maxMessageSize = DefaultMaxMessageSize)
+    public NinePServer(IFileSystem fileSystem, uint maxMessageSize = DefaultMaxMessageSize, NinePServerLimits? limits = null)
     {
         if (maxMessageSize < MinMessageSize)
             throw new ArgumentOutOfRangeException(nameof(maxMessageSize));
         _fs = fileSystem;
+        _limits = limits ?? NinePServerLimits.Default;
         MaxMessageSize = maxMessageSize;
         _messageSize = maxMessageSize;
     }
+
+    public NinePServerLimits Limits => _limits;
 
     public IFileSystem FileSystem => _fs;
 
@@ -63,12 +73,28 @@ public sealed class NinePServer
 
     public int FidCount => _fids.Count;
 
+    /// <summary>Fids with an open file (on the host share, each one a host file descriptor).</summary>
+    public int OpenFileCount => _openFiles;
+
+    /// <summary>
+    /// Estimated bytes of the directory snapshots held: at most <see cref="NinePServerLimits.ListingBudgetBytes"/>,
+    /// or one snapshot alone if that one is larger.
+    /// </summary>
+    public long ListingBytes => _listingBytes;
+
+    /// <summary>Characters of the fid paths held (at most <see cref="NinePServerLimits.PathBudgetChars"/>).</summary>
+    public long PathChars => _pathChars;
+
     /// <summary>Forgets the session (device reset): clunks every fid, closing open files.</summary>
     public void Reset()
     {
         foreach (var f in _fids.Values)
-            f.Close();
+            CloseFid(f);
         _fids.Clear();
+        _listings.Clear();
+        _openFiles = 0;
+        _listingBytes = 0;
+        _pathChars = 0;
         _negotiated = false;
         _messageSize = MaxMessageSize;
     }
@@ -183,12 +209,14 @@ public sealed class NinePServer
             return EPROTO;
         if (_fids.ContainsKey(fid) || fid == NoFid)
             return EBADF;
-        if (_fids.Count >= MaxFids)
+        if (_fids.Count >= _limits.MaxFids)
             return EMFILE;
         int e = _fs.Stat("", out var st);
         if (e != 0)
             return e;
-        _fids[fid] = new Fid("", uid == NoFid ? 0 : uid);
+        e = AddFid(fid, new Fid("", uid == NoFid ? 0 : uid));
+        if (e != 0)
+            return e;
         w.WriteQid(Qid.From(st));
         return 0;
     }
@@ -223,7 +251,7 @@ public sealed class NinePServer
             return EBADF;
         if (newFid == fidNumber && fid.State != FidState.Walkable)
             return EBADF;
-        if (newFid != fidNumber && _fids.Count >= MaxFids)
+        if (newFid != fidNumber && _fids.Count >= _limits.MaxFids)
             return EMFILE;
 
         string path = fid.Path;
@@ -272,10 +300,9 @@ public sealed class NinePServer
             return firstError;
         if (walked == count)
         {
-            if (newFid == fidNumber)
-                fid.Path = path;
-            else
-                _fids[newFid] = new Fid(path, fid.Uid);
+            int e = newFid == fidNumber ? SetPath(fid, path) : AddFid(newFid, new Fid(path, fid.Uid));
+            if (e != 0)
+                return e;
         }
         w.WriteUInt16((ushort)walked);
         for (int i = 0; i < walked; i++)
@@ -390,10 +417,13 @@ public sealed class NinePServer
                 return ELOOP;
             if (_fs.IsReadOnly && NinePOpenFlags.Writes(flags))
                 return EROFS;
+            if (_openFiles >= _limits.MaxOpenFiles)
+                return EMFILE;
             e = _fs.Open(fid.Path, flags, fid.Uid, out var file);
             if (e != 0)
                 return e;
             fid.File = file;
+            _openFiles++;
             fid.State = FidState.OpenFile;
             if (file!.Stat(out var opened) == 0)
                 st = opened;
@@ -421,11 +451,16 @@ public sealed class NinePServer
             return e;
         if (_fs.IsReadOnly)
             return EROFS;
+        if (_openFiles >= _limits.MaxOpenFiles)
+            return EMFILE;
+        if (path.Length > fid.Path.Length && _pathChars + (path.Length - fid.Path.Length) > _limits.PathBudgetChars)
+            return ENOMEM;
         e = _fs.Create(fid.Path, name, flags, mode & LinuxFileMode.PermissionMask, fid.Uid, gid, out var file);
         if (e != 0)
             return e;
-        fid.Path = path;
+        SetPath(fid, path); // cannot fail: checked above
         fid.File = file;
+        _openFiles++;
         fid.State = FidState.OpenFile;
         fid.OpenFlags = flags;
         e = file!.Stat(out var st);
@@ -512,14 +547,15 @@ public sealed class NinePServer
             return EBADF;
         if (fid.State != FidState.OpenDirectory)
             return fid.State == FidState.OpenFile ? ENOTDIR : EBADF;
-        if (offset == 0 || fid.Listing == null)
+        var entries = fid.Listing;
+        if (offset == 0 || entries == null)
         {
-            int e = List(fid.Path, out var listing);
+            DropListing(fid);
+            int e = List(fid.Path, out entries);
             if (e != 0)
                 return e;
-            fid.Listing = listing;
+            KeepListing(fid, entries);
         }
-        var entries = fid.Listing!;
         var countField = w.Reserve(4);
         int limit = (int)Math.Min(count, (uint)w.Remaining);
         int used = 0;
@@ -528,7 +564,12 @@ public sealed class NinePServer
             var entry = entries[(int)i];
             int size = Qid.WireSize + 8 + 1 + 2 + Encoding.UTF8.GetByteCount(entry.Name);
             if (used + size > limit)
+            {
+                // getdents(2): a buffer too small for even one entry is EINVAL, not the end of the directory.
+                if (used == 0 && count >= ReaddirEntryMinimum)
+                    return EINVAL;
                 break;
+            }
             w.WriteQid(new Qid(Qid.TypeOf(entry.TypeMode), 0, entry.Inode));
             w.WriteUInt64(i + 1);
             w.WriteByte(LinuxFileMode.DirectoryEntryType(entry.TypeMode));
@@ -538,6 +579,36 @@ public sealed class NinePServer
         if (!countField.IsEmpty)
             BinaryPrimitives.WriteUInt32LittleEndian(countField, (uint)used);
         return 0;
+    }
+
+    /// <summary>
+    /// Keeps <paramref name="listing"/> as <paramref name="fid"/>'s snapshot within the listing budget, dropping
+    /// the oldest snapshots first. A listing larger than the whole budget is kept alone: it was in memory anyway,
+    /// and taking it again for every Treaddir would make reading it quadratic.
+    /// </summary>
+    private void KeepListing(Fid fid, List<DirectoryEntry> listing)
+    {
+        long cost = 0;
+        foreach (var entry in listing)
+            cost += ListingEntryOverhead + 2L * entry.Name.Length;
+        while (_listingBytes + cost > _limits.ListingBudgetBytes && _listings.First != null)
+            DropListing(_listings.First.Value);
+        fid.Listing = listing;
+        fid.ListingBytes = cost;
+        fid.ListingNode = _listings.AddLast(fid);
+        _listingBytes += cost;
+    }
+
+    private void DropListing(Fid fid)
+    {
+        if (fid.ListingNode != null)
+        {
+            _listings.Remove(fid.ListingNode);
+            _listingBytes -= fid.ListingBytes;
+        }
+        fid.Listing = null;
+        fid.ListingNode = null;
+        fid.ListingBytes = 0;
     }
 
     private int List(string path, out List<DirectoryEntry> listing)
@@ -575,7 +646,7 @@ public sealed class NinePServer
             return EPROTO;
         if (!_fids.Remove(fidNumber, out var fid))
             return EBADF;
-        fid.Close();
+        CloseFid(fid);
         return 0;
     }
 
@@ -722,18 +793,32 @@ public sealed class NinePServer
         // rename(2): a directory cannot move below itself.
         if (newPath.StartsWith(oldPath + "/", StringComparison.Ordinal))
             return EINVAL;
+        // The fids below the renamed path move with it: each path must stay within PATH_MAX (so no fid ever
+        // names a path the backends would take long to resolve, however often the guest renames), and all of
+        // them within the path budget.
+        if (newPath.Length > oldPath.Length || Encoding.UTF8.GetByteCount(newPath) > Encoding.UTF8.GetByteCount(oldPath))
+        {
+            long carried = 0;
+            int growth = Encoding.UTF8.GetByteCount(newPath) - Encoding.UTF8.GetByteCount(oldPath);
+            foreach (var f in _fids.Values)
+            {
+                if (!IsAtOrBelow(f.Path, oldPath))
+                    continue;
+                if (Encoding.UTF8.GetByteCount(f.Path) + growth > MaxPathBytes)
+                    return ENAMETOOLONG;
+                carried++;
+            }
+            if (_pathChars + carried * Math.Max(newPath.Length - oldPath.Length, 0) > _limits.PathBudgetChars)
+                return ENOMEM;
+        }
         e = _fs.Rename(oldDir, oldName, newDir, newName);
         if (e != 0)
             return e;
         if (oldPath != newPath)
         {
             foreach (var f in _fids.Values)
-            {
-                if (f.Path == oldPath)
-                    f.Path = newPath;
-                else if (f.Path.StartsWith(oldPath, StringComparison.Ordinal) && f.Path.Length > oldPath.Length && f.Path[oldPath.Length] == '/')
-                    f.Path = newPath + f.Path[oldPath.Length..];
-            }
+                if (IsAtOrBelow(f.Path, oldPath))
+                    SetPath(f, newPath + f.Path[oldPath.Length..], force: true);
         }
         return 0;
     }
@@ -764,7 +849,7 @@ public sealed class NinePServer
             return EPROTO;
         if (!_fids.Remove(fidNumber, out var fid))
             return EBADF;
-        fid.Close();
+        CloseFid(fid);
         if (fid.State == FidState.Xattr)
             return EINVAL;
         if (fid.Path.Length == 0)
@@ -826,9 +911,11 @@ public sealed class NinePServer
             return e;
         if (name.Length != 0)
             return ENODATA;
-        if (_fids.Count >= MaxFids)
+        if (_fids.Count >= _limits.MaxFids)
             return EMFILE;
-        _fids[newFid] = new Fid(fid.Path, fid.Uid) { State = FidState.Xattr };
+        e = AddFid(newFid, new Fid(fid.Path, fid.Uid) { State = FidState.Xattr });
+        if (e != 0)
+            return e;
         w.WriteUInt64(0);
         return 0;
     }
@@ -941,6 +1028,43 @@ public sealed class NinePServer
         return Encoding.UTF8.GetByteCount(path) > MaxPathBytes ? ENAMETOOLONG : 0;
     }
 
+    private static bool IsAtOrBelow(string path, string directory) =>
+        path.StartsWith(directory, StringComparison.Ordinal) && (path.Length == directory.Length || path[directory.Length] == '/');
+
+    /// <summary>Registers a new fid, charging its path to the path budget (ENOMEM beyond it).</summary>
+    private int AddFid(uint number, Fid fid)
+    {
+        if (_pathChars + fid.Path.Length > _limits.PathBudgetChars)
+            return ENOMEM;
+        _fids[number] = fid;
+        _pathChars += fid.Path.Length;
+        return 0;
+    }
+
+    /// <summary>Changes a fid's path within the path budget (<paramref name="force"/>: already checked by the caller).</summary>
+    private int SetPath(Fid fid, string path, bool force = false)
+    {
+        long delta = path.Length - fid.Path.Length;
+        if (!force && delta > 0 && _pathChars + delta > _limits.PathBudgetChars)
+            return ENOMEM;
+        fid.Path = path;
+        _pathChars += delta;
+        return 0;
+    }
+
+    /// <summary>Clunks a fid already taken out of the table: closes its file and gives back what it held.</summary>
+    private void CloseFid(Fid fid)
+    {
+        if (fid.File != null)
+        {
+            fid.File.Dispose();
+            fid.File = null;
+            _openFiles--;
+        }
+        DropListing(fid);
+        _pathChars -= fid.Path.Length;
+    }
+
     internal static string Join(string directory, string name) => directory.Length == 0 ? name : directory + "/" + name;
 
     internal static string Parent(string path)
@@ -967,12 +1091,7 @@ public sealed class NinePServer
         public int OpenFlags;
         public IOpenFile? File;
         public List<DirectoryEntry>? Listing;
-
-        public void Close()
-        {
-            File?.Dispose();
-            File = null;
-            Listing = null;
-        }
+        public LinkedListNode<Fid>? ListingNode;
+        public long ListingBytes;
     }
 }

@@ -4,17 +4,29 @@ using Wemu.Devices.NineP;
 namespace Wemu.Tests.Devices.NineP;
 
 /// <summary>The 9P protocol tests on a host directory (<c>-virtfs local</c>), a fresh temporary directory per test.</summary>
-public sealed class HostDirectoryProtocolTests : NinePProtocolTests, IDisposable
+public class HostDirectoryProtocolTests : NinePProtocolTests, IDisposable
 {
     private readonly string _root = Directory.CreateTempSubdirectory("wemu-9p-").FullName;
     private readonly HostDirectoryFileSystem _fs;
+    private readonly HostShareOptions _options;
     private HostDirectoryFileSystem? _readOnly;
 
-    public HostDirectoryProtocolTests() => _fs = new HostDirectoryFileSystem(_root);
+    public HostDirectoryProtocolTests()
+        : this(new HostShareOptions())
+    {
+    }
+
+    protected HostDirectoryProtocolTests(HostShareOptions options)
+    {
+        _options = options;
+        _fs = new HostDirectoryFileSystem(_root, options);
+    }
 
     protected override IFileSystem FileSystem => _fs;
 
-    protected override IFileSystem ReadOnlyView() => _readOnly = new HostDirectoryFileSystem(_root, readOnly: true);
+    protected override bool CreatesFifos => _options.MappedXattr || _options.AllowSpecialFiles;
+
+    protected override IFileSystem ReadOnlyView() => _readOnly = new HostDirectoryFileSystem(_root, _options with { ReadOnly = true });
 
     protected override void HostWrite(string path, byte[] contents)
     {
@@ -33,6 +45,7 @@ public sealed class HostDirectoryProtocolTests : NinePProtocolTests, IDisposable
 
     public void Dispose()
     {
+        GC.SuppressFinalize(this);
         _fs.Dispose();
         _readOnly?.Dispose();
         try

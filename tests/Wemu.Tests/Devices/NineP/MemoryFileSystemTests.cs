@@ -117,4 +117,182 @@ public class MemoryFileSystemTests
         Assert.Equal(FileStat.MakeDevice(1, 3), a.Rdev);
         Assert.Equal(0x103UL, a.Rdev);
     }
+
+    // --- accounting (SECURITY-REVIEW F4, F17, case 11) ------------------------------------------------------
+
+    [Fact]
+    public void Hard_Links_Are_Charged_And_Run_Out_Of_Space()
+    {
+        var fs = new MemoryFileSystem(capacity: 1 << 20);
+        var c = new NinePTestClient(fs).Start();
+        c.CreateFile("", "f", [1]);
+        Check(c.WalkPath("f", 2));
+        long before = fs.UsedBytes;
+        string Name(int i) => i.ToString("D250");
+        Check(c.Link(RootFid, 2, Name(0)));
+        Assert.True(fs.UsedBytes >= before + 500, $"a link with a 250-character name charged {fs.UsedBytes - before} bytes");
+        int made = 1, e = 0;
+        for (; made < 100_000; made++)
+        {
+            e = c.Link(RootFid, 2, Name(made));
+            if (e != 0)
+                break;
+        }
+        Assert.Equal(ENOSPC, e);
+        Assert.True(made < (1 << 20) / 500, $"{made} links fitted in 1 MiB");
+        Assert.True(fs.UsedBytes <= fs.Capacity);
+        // Unlinking gives the bytes back, down to what the file itself costs.
+        for (int i = 0; i < made; i++)
+            Check(c.UnlinkAt(RootFid, Name(i)));
+        Assert.Equal(before, fs.UsedBytes);
+    }
+
+    [Fact]
+    public void Symlink_Targets_Are_Charged_Per_Byte()
+    {
+        var fs = new MemoryFileSystem(capacity: 1 << 20);
+        var c = new NinePTestClient(fs).Start();
+        string target = new('t', 4095);
+        long before = fs.UsedBytes;
+        Check(c.Symlink(RootFid, "l0", target, out _));
+        Assert.True(fs.UsedBytes - before >= 2 * 4095, $"a 4095-byte target charged {fs.UsedBytes - before} bytes");
+        int made = 1, e = 0;
+        for (; made < 1000; made++)
+        {
+            e = c.Symlink(RootFid, $"l{made}", target, out _);
+            if (e != 0)
+                break;
+        }
+        Assert.Equal(ENOSPC, e);
+        Assert.True(made < (1 << 20) / 8190 + 1, $"{made} symlinks fitted in 1 MiB");
+        for (int i = 0; i < made; i++)
+            Check(c.UnlinkAt(RootFid, $"l{i}"));
+        Assert.Equal(before, fs.UsedBytes);
+    }
+
+    [Fact]
+    public void Names_Are_Charged_And_Renames_Recharge_Them()
+    {
+        var fs = new MemoryFileSystem();
+        var c = new NinePTestClient(fs).Start();
+        long start = fs.UsedBytes;
+        c.CreateFile("", "a", []);
+        long shortName = fs.UsedBytes - start;
+        c.CreateFile("", new string('b', 255), []);
+        long longName = fs.UsedBytes - start - shortName;
+        Assert.Equal(2 * 254, longName - shortName);
+        Check(c.RenameAt(RootFid, "a", RootFid, new string('c', 200)));
+        Assert.Equal(start + 2 * longName - 2 * 55, fs.UsedBytes);
+        Check(c.RenameAt(RootFid, new string('c', 200), RootFid, new string('b', 255))); // replaces: one entry left
+        Assert.Equal(start + longName, fs.UsedBytes);
+        Check(c.UnlinkAt(RootFid, new string('b', 255)));
+        Assert.Equal(start, fs.UsedBytes);
+    }
+
+    [Fact]
+    public void A_Rename_To_A_Longer_Name_Fails_With_ENOSPC_When_Full_And_Changes_Nothing()
+    {
+        var fs = new MemoryFileSystem(capacity: 4096);
+        var c = new NinePTestClient(fs).Start();
+        c.CreateFile("", "a", []);
+        int i = 0;
+        while (c.Mkdir(RootFid, $"d{i}", 0x1ED, out _) == 0)
+            i++;
+        Assert.Equal(ENOSPC, c.RenameAt(RootFid, "a", RootFid, new string('z', 255)));
+        Assert.True(fs.Exists("/a"));
+        Assert.True(fs.UsedBytes <= fs.Capacity);
+    }
+
+    [Fact]
+    public void Host_ReadFile_Refuses_A_Sparse_File_Larger_Than_The_Share()
+    {
+        var fs = new MemoryFileSystem(capacity: 1 << 20);
+        var c = new NinePTestClient(fs).Start();
+        c.CreateFile("", "sparse", []);
+        Check(c.WalkPath("sparse", 2));
+        Check(c.SetAttr(2, SetAttributesRequest.Size, size: 1UL << 30)); // one truncate: 1 GiB that holds nothing
+        Assert.True(fs.UsedBytes < 1 << 20);
+        Assert.Throws<IOException>(() => fs.ReadFile("/sparse"));
+        Check(c.SetAttr(2, SetAttributesRequest.Size, size: 1000));
+        Assert.Equal(new byte[1000], fs.ReadFile("/sparse"));
+    }
+
+    [Fact]
+    public void Host_WriteFile_Refuses_Contents_Larger_Than_The_Share_And_Overlong_Names()
+    {
+        var fs = new MemoryFileSystem(capacity: 1 << 20);
+        Assert.Throws<IOException>(() => fs.WriteFile("/big", new byte[(1 << 20) + 1]));
+        Assert.False(fs.Exists("/big"));
+        Assert.Throws<ArgumentException>(() => fs.WriteFile("/" + new string('n', 256), [1]));
+        Assert.Throws<ArgumentException>(() => fs.WriteFile("/" + new string('\u00e9', 128), [1])); // 256 UTF-8 bytes
+        Assert.Throws<ArgumentException>(() => fs.WriteFile("/" + new string('n', 70_000), [1]));
+        Assert.Throws<ArgumentException>(() => fs.CreateDirectory(string.Join('/', Enumerable.Repeat(new string('d', 255), 17))));
+        fs.WriteFile("/" + new string('n', 255), [1]);
+        Assert.Single(fs.ListFiles());
+        // Every name the page can make fits in a directory-listing reply.
+        var c = new NinePTestClient(fs).Start();
+        Assert.Contains(c.List(""), e => e.Name == new string('n', 255));
+    }
+
+    [Fact]
+    public void A_Listing_Entry_Larger_Than_The_Count_Is_EINVAL_Not_The_End_Of_The_Directory()
+    {
+        var fs = new MemoryFileSystem();
+        fs.WriteFile("/d/" + new string('n', 255), []);
+        var c = new NinePTestClient(fs).Start();
+        Check(c.WalkPath("d", 2));
+        Check(c.Lopen(2, NinePOpenFlags.ReadOnly, out _));
+        Check(c.ReadDir(2, 0, 100, out var dots)); // "." and ".." fit
+        Assert.Equal([".", ".."], dots.Select(e => e.Name));
+        // getdents(2): the next entry needs 24 + 255 bytes; an empty reply would tell the guest the listing ended.
+        Assert.Equal(EINVAL, c.ReadDir(2, dots[^1].Offset, 100, out _));
+        Check(c.ReadDir(2, dots[^1].Offset, 300, out var rest));
+        Assert.Equal(new string('n', 255), Assert.Single(rest).Name);
+    }
+
+    [Fact]
+    public void Host_Delete_Removes_A_Tree_Deeper_Than_Any_Path_Without_Recursion()
+    {
+        // Chains of 1000 one-letter directories (PATH_MAX would allow ~2047), each moved below the previous one's bottom:
+        // 6,000 levels, far deeper than a recursive delete's stack allows in 256 KiB.
+        var fs = new MemoryFileSystem(capacity: 1L << 30);
+        var c = new NinePTestClient(fs).Start();
+        const int Chains = 6, Depth = 1000;
+        for (int chain = 0; chain < Chains; chain++)
+        {
+            string top = $"c{chain}";
+            Check(c.Mkdir(RootFid, top, 0x1ED, out _));
+            Check(c.WalkPath(top, 2));
+            for (int i = 1; i < Depth; i++)
+            {
+                Check(c.Mkdir(2, "d", 0x1ED, out _));
+                Check(c.Walk(2, 2, out _, "d"));
+            }
+            if (chain > 0)
+                Check(c.Rename(3, 2, top)); // the whole previous tree moves below this chain's bottom
+            Check(c.Clunk(2));
+            if (chain > 0)
+                Check(c.Clunk(3));
+            Check(c.WalkPath(top, 3));
+        }
+        Check(c.Clunk(3));
+        long empty = new MemoryFileSystem().UsedBytes;
+        Exception? failure = null;
+        var thread = new Thread(() =>
+        {
+            try
+            {
+                fs.Delete($"/c{Chains - 1}");
+            }
+            catch (Exception e)
+            {
+                failure = e;
+            }
+        }, 256 * 1024); // a small stack, as in a browser tab
+        thread.Start();
+        thread.Join();
+        Assert.Null(failure);
+        Assert.Empty(fs.ListFiles());
+        Assert.Equal(empty, fs.UsedBytes);
+    }
 }

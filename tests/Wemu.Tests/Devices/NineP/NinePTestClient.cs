@@ -13,9 +13,9 @@ internal sealed class NinePTestClient
     private readonly byte[] _reply;
     private ushort _tag = 1;
 
-    public NinePTestClient(IFileSystem fs, uint maxMessageSize = NinePServer.DefaultMaxMessageSize)
+    public NinePTestClient(IFileSystem fs, uint maxMessageSize = NinePServer.DefaultMaxMessageSize, NinePServerLimits? limits = null)
     {
-        Server = new NinePServer(fs, maxMessageSize);
+        Server = new NinePServer(fs, maxMessageSize, limits);
         _reply = new byte[maxMessageSize];
     }
 
