@@ -22,29 +22,113 @@ public static class Program
             Console.Out.WriteLine("wemu 0.1 (QEMU-compatible flags; riscv64 virt and spike)");
             return 0;
         }
-        MachineConfig config;
-        MachineImages images;
+        AppDomain.CurrentDomain.UnhandledException += (_, e) => Fail(e.ExceptionObject as Exception);
+        MachineConfig? config = null;
         try
         {
             config = QemuCommandLine.Parse(args);
-            images = HostImages.Resolve(config, out var serial);
+            var images = HostImages.Resolve(config, out var serial);
+            s_images = images;
+            using var signals = StopSignals.Register();
             return Run(config, images, serial);
         }
         catch (ConfigException e)
         {
-            Console.Error.WriteLine($"wemu: {e.Message}");
+            RestoreTerminal();
+            CloseDrives();
+            Console.Error.WriteLine($"wemu: {OneLine(e.Message)}");
             return 2;
+        }
+        catch (OutOfMemoryException) when (!s_started && config != null)
+        {
+            RestoreTerminal();
+            CloseDrives();
+            Console.Error.WriteLine($"wemu: not enough host memory for this machine (-m {QemuCommandLine.FormatSize(config.MemorySize)})");
+            return 2;
+        }
+        catch (Exception e)
+        {
+            return Fail(e);
+        }
+    }
+
+    /// <summary>
+    /// The last resort for an exception nothing else handled, on any thread: the terminal back to cooked mode,
+    /// the disks flushed as far as they can be, one line, and exit status 2 before the machine started, 1 after.
+    /// </summary>
+    private static int Fail(Exception? e)
+    {
+        int code = s_started ? 1 : 2;
+        RestoreTerminal();
+        CloseDrives();
+        string what = e == null ? "unknown error" : $"{OneLine(e.Message)} ({e.GetType().Name})";
+        Console.Error.WriteLine(s_started ? $"wemu: internal error: {what}" : $"wemu: {what}");
+        Console.Error.Flush();
+        // From the unhandled-exception event this ends the process before the runtime prints a stack trace.
+        Environment.Exit(code);
+        return code;
+    }
+
+    /// <summary>A stop signal the machine loop did not answer in time: restore, flush what can be, exit.</summary>
+    internal static void Abandon(int signal)
+    {
+        RestoreTerminal();
+        CloseDrives();
+        Console.Error.WriteLine($"wemu: terminating on signal {signal}");
+        Console.Error.Flush();
+        Environment.Exit(0);
+    }
+
+    private static string OneLine(string message) => message.ReplaceLineEndings(" ").Trim();
+
+    /// <summary>Set once the guest starts running: failures after this exit with status 1.</summary>
+    private static volatile bool s_started;
+
+    private static RawTerminal? s_terminal;
+
+    private static MachineImages? s_images;
+
+    private static int s_drivesClosed;
+
+    private static void RestoreTerminal() => s_terminal?.Dispose();
+
+    /// <summary>Flushes and closes every disk once, each on its own: one failing disk does not keep the others unflushed.</summary>
+    private static void CloseDrives()
+    {
+        if (s_images == null || Interlocked.Exchange(ref s_drivesClosed, 1) != 0)
+            return;
+        for (int i = 0; i < s_images.Drives.Count; i++)
+        {
+            var d = s_images.Drives[i];
+            try
+            {
+                d.Flush();
+            }
+            catch (Exception e) when (e is not OutOfMemoryException)
+            {
+                Console.Error.WriteLine($"wemu: could not flush disk {i}: {OneLine(e.Message)}");
+            }
+            try
+            {
+                d.Dispose();
+            }
+            catch (Exception e) when (e is not OutOfMemoryException)
+            {
+                Console.Error.WriteLine($"wemu: could not close disk {i}: {OneLine(e.Message)}");
+            }
         }
     }
 
     private static int Run(MachineConfig config, MachineImages images, StdioSerial? serial)
     {
         using var terminal = config.Serial == "none" ? null : RawTerminal.Enter();
+        s_terminal = terminal;
         int exitCode;
         var wall = System.Diagnostics.Stopwatch.StartNew();
         while (true)
         {
             using var machine = MachineFactory.Create(config, images);
+            s_started = true;
             var status = RunUntilStopped(machine, serial);
             if (config.DebugItems.Contains("stats"))
             {
@@ -56,15 +140,28 @@ public static class Program
             }
             if (config.DebugItems.Contains("jit") && machine is RiscVMachine { Engine: Wemu.Cpu.RiscV.RiscVJitEngine jit })
                 Console.Error.WriteLine($"wemu: jit: {jit.Statistics}");
-            machine.Flush();
+            try
+            {
+                machine.Flush();
+            }
+            catch (Exception e) when (e is not OutOfMemoryException)
+            {
+                Console.Error.WriteLine($"wemu: could not flush the disks: {OneLine(e.Message)}");
+            }
             serial?.Flush();
+            if (StopSignals.Received is int signal)
+            {
+                // As QEMU: a termination signal is a clean exit, with the disks flushed.
+                Console.Error.WriteLine($"wemu: terminating on signal {signal}");
+                exitCode = 0;
+                break;
+            }
             if (status == MachineStatus.ResetRequested && !config.NoReboot)
                 continue;
             exitCode = status == MachineStatus.PoweredOff ? machine.ExitCode : 0;
             break;
         }
-        foreach (var d in images.Drives)
-            d.Dispose();
+        CloseDrives();
         foreach (var f in images.SharedFolders)
             (f.FileSystem as IDisposable)?.Dispose();
         serial?.Flush();
@@ -89,7 +186,7 @@ public static class Program
             }
             var status = machine.RunSlice(500_000);
             serial?.Flush();
-            if (serial?.QuitRequested == true)
+            if (serial?.QuitRequested == true || StopSignals.Received != null)
                 return MachineStatus.PoweredOff;
             switch (status)
             {
@@ -110,10 +207,7 @@ public static class Program
                     if (wait > TimeSpan.Zero)
                     {
                         long idleStart = System.Diagnostics.Stopwatch.GetTimestamp();
-                        if (serial != null)
-                            serial.InputArrived.WaitOne(wait);
-                        else
-                            Thread.Sleep(wait);
+                        WaitHandle.WaitAny(serial != null ? [serial.InputArrived, StopSignals.Arrived] : [StopSignals.Arrived], wait);
                         s_idleTicks += System.Diagnostics.Stopwatch.GetTimestamp() - idleStart;
                     }
                     break;
