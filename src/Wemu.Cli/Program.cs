@@ -70,11 +70,11 @@ public static class Program
     }
 
     /// <summary>A stop signal the machine loop did not answer in time: restore, flush what can be, exit.</summary>
-    internal static void Abandon(int signal)
+    internal static void Abandon(int? signal)
     {
         RestoreTerminal();
         CloseDrives();
-        Console.Error.WriteLine($"wemu: terminating on signal {signal}");
+        Console.Error.WriteLine(signal != null ? $"wemu: terminating on signal {signal}" : "wemu: quit while the guest was busy");
         Console.Error.Flush();
         Environment.Exit(0);
     }
@@ -88,18 +88,31 @@ public static class Program
 
     private static MachineImages? s_images;
 
-    private static int s_drivesClosed;
+    private static readonly Lock s_closeLock = new();
+    private static bool s_drivesClosed;
 
     private static void RestoreTerminal() => s_terminal?.Dispose();
 
-    /// <summary>Flushes and closes every disk once, each on its own: one failing disk does not keep the others unflushed.</summary>
+    /// <summary>
+    /// Flushes and closes every disk once, each on its own: one failing disk does not keep the others unflushed.
+    /// A second caller (the stop fallback) waits for the first to finish before the process exits.
+    /// </summary>
     private static void CloseDrives()
     {
-        if (s_images == null || Interlocked.Exchange(ref s_drivesClosed, 1) != 0)
-            return;
-        for (int i = 0; i < s_images.Drives.Count; i++)
+        lock (s_closeLock)
         {
-            var d = s_images.Drives[i];
+            if (s_images == null || s_drivesClosed)
+                return;
+            s_drivesClosed = true;
+            CloseDrives(s_images.Drives);
+        }
+    }
+
+    private static void CloseDrives(IReadOnlyList<IBlockBackend> drives)
+    {
+        for (int i = 0; i < drives.Count; i++)
+        {
+            var d = drives[i];
             try
             {
                 d.Flush();

@@ -37,12 +37,21 @@ public static class StopSignals
         if (Interlocked.CompareExchange(ref s_received, number, 0) != 0)
             return;
         Arrived.Set();
-        // The machine thread may be inside one long operation: do not let the signal go unanswered.
+        ArmFallback(number);
+    }
+
+    /// <summary>
+    /// The machine thread may be inside one long operation when the user asks to stop (a signal, or Ctrl-A x
+    /// when <paramref name="signal"/> is null): if it has not stopped within a few seconds, restore the terminal,
+    /// flush what can be flushed and exit from here.
+    /// </summary>
+    public static void ArmFallback(int? signal)
+    {
         var fallback = new Thread(() =>
         {
             Thread.Sleep(s_grace);
-            Program.Abandon(number);
-        }) { IsBackground = true, Name = "stop-signal" };
+            Program.Abandon(signal);
+        }) { IsBackground = true, Name = "stop-fallback" };
         fallback.Start();
     }
 
