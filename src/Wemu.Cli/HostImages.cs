@@ -25,8 +25,18 @@ public static class HostImages
             {
                 throw new ConfigException($"could not open disk image '{d.File}': {e.Message}");
             }
-            if (d.Snapshot || config.SnapshotAll)
-                b = new OverlayBlockBackend(b);
+            if (snapshot)
+            {
+                try
+                {
+                    b = new OverlayBlockBackend(b, scratch: new TemporaryOverlayFile());
+                }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+                {
+                    b.Dispose();
+                    throw new ConfigException($"could not create the snapshot file for '{d.File}' in {Path.GetTempPath()}: {e.Message}");
+                }
+            }
             drives.Add(b);
         }
         var shares = new List<SharedFolder>();
