@@ -150,10 +150,16 @@ public class CliDiskLockTests
         string img = NewImage();
         using var a = Holder(img);
         using var qemu = StartQemu(img);
-        string stderr = qemu.StandardError.ReadToEnd();
-        Assert.True(qemu.WaitForExit(60_000), "QEMU did not exit");
+        var stderr = qemu.StandardError.ReadToEndAsync();
+        bool exited = qemu.WaitForExit(30_000);
+        if (!exited)
+        {
+            qemu.Kill();
+            qemu.WaitForExit();
+        }
+        Assert.True(exited, "QEMU opened, and kept running on, an image Wemu writes");
         Assert.Equal(1, qemu.ExitCode);
-        Assert.Contains("Failed to get \"write\" lock", stderr);
+        Assert.Contains("Failed to get \"write\" lock", stderr.Result);
     }
 
     [Fact]
