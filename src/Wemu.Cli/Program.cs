@@ -239,7 +239,7 @@ public static class Program
           -initrd PATH               initramfs
           -append STRING             kernel command line
           -drive file=F,if=virtio,format=raw[,snapshot=on][,readonly=on]
-          -snapshot                  keep all disk writes in memory
+          -snapshot                  snapshot=on for every disk (writes go to a temporary file)
           -virtfs local,path=DIR,mount_tag=TAG[,security_model=none|mapped-xattr][,readonly=on]
                                      share DIR over virtio-9p (guest: mount -t 9p TAG /mnt);
                                      the default guest mounts tag 'host' at /mnt/host
