@@ -74,7 +74,9 @@ public static class Program
     {
         RestoreTerminal();
         CloseDrives();
-        Console.Error.WriteLine(signal != null ? $"wemu: terminating on signal {signal}" : "wemu: quit while the guest was busy");
+        // The machine loop may have answered after all and only be slow to finish its flush (waited for above).
+        if (!s_stopReported)
+            Console.Error.WriteLine(signal != null ? $"wemu: terminating on signal {signal}" : "wemu: quit while the guest was busy");
         Console.Error.Flush();
         Environment.Exit(0);
     }
@@ -85,6 +87,8 @@ public static class Program
     private static volatile bool s_started;
 
     private static RawTerminal? s_terminal;
+
+    private static volatile bool s_stopReported;
 
     private static MachineImages? s_images;
 
@@ -143,6 +147,8 @@ public static class Program
             using var machine = MachineFactory.Create(config, images);
             s_started = true;
             var status = RunUntilStopped(machine, serial);
+            if (serial?.QuitRequested == true)
+                s_stopReported = true;   // Ctrl-A x was answered: the fallback has nothing to say
             if (config.DebugItems.Contains("stats"))
             {
                 double s = wall.Elapsed.TotalSeconds;
@@ -166,6 +172,7 @@ public static class Program
             {
                 // As QEMU: a termination signal is a clean exit, with the disks flushed.
                 Console.Error.WriteLine($"wemu: terminating on signal {signal}");
+                s_stopReported = true;
                 exitCode = 0;
                 break;
             }
