@@ -3,17 +3,38 @@ using Wemu.Devices;
 
 namespace Wemu.Cli;
 
-/// <summary>A raw disk image file. Writes go straight to the file; Flush makes them durable (fsync).</summary>
+/// <summary>
+/// A raw disk image file. Writes go straight to the file; Flush makes them durable (fsync). The file must be a
+/// regular file, and it is locked as QEMU locks it (<see cref="ImageLock"/>): a writer has it to itself.
+/// </summary>
 public sealed class FileBlockBackend : IBlockBackend
 {
     private readonly SafeFileHandle _handle;
 
-    public FileBlockBackend(string path, bool readOnly)
+    /// <param name="path">The image.</param>
+    /// <param name="readOnly">Open read-only (readonly=on, or the base under snapshot=on).</param>
+    /// <param name="snapshotBase">The base of a snapshot=on overlay (locks as QEMU's backing file does).</param>
+    public FileBlockBackend(string path, bool readOnly, bool snapshotBase = false)
     {
         IsReadOnly = readOnly;
-        _handle = File.OpenHandle(path, FileMode.Open, readOnly ? FileAccess.Read : FileAccess.ReadWrite,
-            readOnly ? FileShare.Read : FileShare.Read);
-        Length = RandomAccess.GetLength(_handle);
+        _handle = RegularFile.Open(path, !readOnly, out long length);
+        try
+        {
+            ImageLock.Acquire(_handle, path, write: !readOnly, snapshot: snapshotBase);
+            if (!ImageLock.IsSupported)
+            {
+                // flock through .NET: exclusive for a writer, shared for readers.
+                _handle.Dispose();
+                _handle = File.OpenHandle(path, FileMode.Open, readOnly ? FileAccess.Read : FileAccess.ReadWrite,
+                    readOnly ? FileShare.Read : FileShare.None);
+            }
+        }
+        catch
+        {
+            _handle.Dispose();
+            throw;
+        }
+        Length = length;
     }
 
     public long Length { get; }
@@ -40,9 +61,6 @@ public sealed class FileBlockBackend : IBlockBackend
             RandomAccess.FlushToDisk(_handle);
     }
 
-    public void Dispose()
-    {
-        Flush();
-        _handle.Dispose();
-    }
+    /// <summary>Closes the file (and so drops its locks); the caller flushes first (Program.CloseDrives).</summary>
+    public void Dispose() => _handle.Dispose();
 }

@@ -15,19 +15,28 @@ public static class HostImages
         var drives = new List<IBlockBackend>();
         foreach (var d in config.Drives)
         {
-            if (!File.Exists(d.File))
-                throw new ConfigException($"could not open disk image '{d.File}': no such file");
             IBlockBackend b;
+            bool snapshot = d.Snapshot || config.SnapshotAll;
             try
             {
-                b = new FileBlockBackend(d.File, d.ReadOnly || d.Snapshot || config.SnapshotAll);
+                b = new FileBlockBackend(d.File, d.ReadOnly || snapshot, snapshotBase: snapshot);
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
                 throw new ConfigException($"could not open disk image '{d.File}': {e.Message}");
             }
-            if (d.Snapshot || config.SnapshotAll)
-                b = new OverlayBlockBackend(b);
+            if (snapshot)
+            {
+                try
+                {
+                    b = new OverlayBlockBackend(b, scratch: new TemporaryOverlayFile());
+                }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+                {
+                    b.Dispose();
+                    throw new ConfigException($"could not create the snapshot file for '{d.File}' in {Path.GetTempPath()}: {e.Message}");
+                }
+            }
             drives.Add(b);
         }
         var shares = new List<SharedFolder>();
@@ -51,12 +60,14 @@ public static class HostImages
                 throw new ConfigException($"could not share '{f.Path}': {e.Message}");
             }
         }
+        // Nothing larger than guest RAM can be loaded into it (nor into one .NET array).
+        long limit = (long)Math.Min(config.MemorySize, (ulong)Array.MaxLength);
         serial = config.Serial == "none" ? null : new StdioSerial(escapes: true);
         return new MachineImages
         {
-            Firmware = firmware == null ? null : ReadFile(firmware, "firmware"),
-            Kernel = kernel == null ? null : ReadFile(kernel, "kernel"),
-            Initrd = initrd == null ? null : ReadFile(initrd, "initrd"),
+            Firmware = firmware == null ? null : ReadFile(firmware, "firmware", limit),
+            Kernel = kernel == null ? null : ReadFile(kernel, "kernel", limit),
+            Initrd = initrd == null ? null : ReadFile(initrd, "initrd", limit),
             Drives = drives,
             SharedFolders = shares,
             Serial = serial,
@@ -74,19 +85,18 @@ public static class HostImages
         return span => rng.NextBytes(span);
     }
 
-    private static byte[] ReadFile(string path, string what)
+    private static byte[] ReadFile(string path, string what, long limit)
     {
         try
         {
-            var bytes = File.ReadAllBytes(path);
+            var bytes = RegularFile.ReadAll(path, limit);
             if (bytes.Length == 0)
                 throw new ConfigException($"{what} '{path}' is empty");
             return bytes;
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            string reason = e is FileNotFoundException or DirectoryNotFoundException ? "no such file" : e.Message;
-            throw new ConfigException($"could not load {what} '{path}': {reason}");
+            throw new ConfigException($"could not load {what} '{path}': {e.Message}");
         }
     }
 

@@ -22,30 +22,133 @@ public static class Program
             Console.Out.WriteLine("wemu 0.1 (QEMU-compatible flags; riscv64 virt and spike)");
             return 0;
         }
-        MachineConfig config;
-        MachineImages images;
+        AppDomain.CurrentDomain.UnhandledException += (_, e) => Fail(e.ExceptionObject as Exception);
+        MachineConfig? config = null;
         try
         {
             config = QemuCommandLine.Parse(args);
-            images = HostImages.Resolve(config, out var serial);
+            var images = HostImages.Resolve(config, out var serial);
+            s_images = images;
+            using var signals = StopSignals.Register();
             return Run(config, images, serial);
         }
         catch (ConfigException e)
         {
-            Console.Error.WriteLine($"wemu: {e.Message}");
+            RestoreTerminal();
+            CloseDrives();
+            Console.Error.WriteLine($"wemu: {OneLine(e.Message)}");
             return 2;
+        }
+        catch (OutOfMemoryException) when (!s_started && config != null)
+        {
+            RestoreTerminal();
+            CloseDrives();
+            Console.Error.WriteLine($"wemu: not enough host memory for this machine (-m {QemuCommandLine.FormatSize(config.MemorySize)})");
+            return 2;
+        }
+        catch (Exception e)
+        {
+            return Fail(e);
+        }
+    }
+
+    /// <summary>
+    /// The last resort for an exception nothing else handled, on any thread: the terminal back to cooked mode,
+    /// the disks flushed as far as they can be, one line, and exit status 2 before the machine started, 1 after.
+    /// </summary>
+    private static int Fail(Exception? e)
+    {
+        int code = s_started ? 1 : 2;
+        RestoreTerminal();
+        CloseDrives();
+        string what = e == null ? "unknown error" : $"{OneLine(e.Message)} ({e.GetType().Name})";
+        Console.Error.WriteLine(s_started ? $"wemu: internal error: {what}" : $"wemu: {what}");
+        Console.Error.Flush();
+        // From the unhandled-exception event this ends the process before the runtime prints a stack trace.
+        Environment.Exit(code);
+        return code;
+    }
+
+    /// <summary>A stop signal the machine loop did not answer in time: restore, flush what can be, exit.</summary>
+    internal static void Abandon(int? signal)
+    {
+        RestoreTerminal();
+        CloseDrives();
+        // The machine loop may have answered after all and only be slow to finish its flush (waited for above).
+        if (!s_stopReported)
+            Console.Error.WriteLine(signal != null ? $"wemu: terminating on signal {signal}" : "wemu: quit while the guest was busy");
+        Console.Error.Flush();
+        Environment.Exit(0);
+    }
+
+    private static string OneLine(string message) => message.ReplaceLineEndings(" ").Trim();
+
+    /// <summary>Set once the guest starts running: failures after this exit with status 1.</summary>
+    private static volatile bool s_started;
+
+    private static RawTerminal? s_terminal;
+
+    private static volatile bool s_stopReported;
+
+    private static MachineImages? s_images;
+
+    private static readonly Lock s_closeLock = new();
+    private static bool s_drivesClosed;
+
+    private static void RestoreTerminal() => s_terminal?.Dispose();
+
+    /// <summary>
+    /// Flushes and closes every disk once, each on its own: one failing disk does not keep the others unflushed.
+    /// A second caller (the stop fallback) waits for the first to finish before the process exits.
+    /// </summary>
+    private static void CloseDrives()
+    {
+        lock (s_closeLock)
+        {
+            if (s_images == null || s_drivesClosed)
+                return;
+            s_drivesClosed = true;
+            CloseDrives(s_images.Drives);
+        }
+    }
+
+    private static void CloseDrives(IReadOnlyList<IBlockBackend> drives)
+    {
+        for (int i = 0; i < drives.Count; i++)
+        {
+            var d = drives[i];
+            try
+            {
+                d.Flush();
+            }
+            catch (Exception e) when (e is not OutOfMemoryException)
+            {
+                Console.Error.WriteLine($"wemu: could not flush disk {i}: {OneLine(e.Message)}");
+            }
+            try
+            {
+                d.Dispose();
+            }
+            catch (Exception e) when (e is not OutOfMemoryException)
+            {
+                Console.Error.WriteLine($"wemu: could not close disk {i}: {OneLine(e.Message)}");
+            }
         }
     }
 
     private static int Run(MachineConfig config, MachineImages images, StdioSerial? serial)
     {
         using var terminal = config.Serial == "none" ? null : RawTerminal.Enter();
+        s_terminal = terminal;
         int exitCode;
         var wall = System.Diagnostics.Stopwatch.StartNew();
         while (true)
         {
             using var machine = MachineFactory.Create(config, images);
+            s_started = true;
             var status = RunUntilStopped(machine, serial);
+            if (serial?.QuitRequested == true)
+                s_stopReported = true;   // Ctrl-A x was answered: the fallback has nothing to say
             if (config.DebugItems.Contains("stats"))
             {
                 double s = wall.Elapsed.TotalSeconds;
@@ -56,15 +159,29 @@ public static class Program
             }
             if (config.DebugItems.Contains("jit") && machine is RiscVMachine { Engine: Wemu.Cpu.RiscV.RiscVJitEngine jit })
                 Console.Error.WriteLine($"wemu: jit: {jit.Statistics}");
-            machine.Flush();
+            try
+            {
+                machine.Flush();
+            }
+            catch (Exception e) when (e is not OutOfMemoryException)
+            {
+                Console.Error.WriteLine($"wemu: could not flush the disks: {OneLine(e.Message)}");
+            }
             serial?.Flush();
+            if (StopSignals.Received is int signal)
+            {
+                // As QEMU: a termination signal is a clean exit, with the disks flushed.
+                Console.Error.WriteLine($"wemu: terminating on signal {signal}");
+                s_stopReported = true;
+                exitCode = 0;
+                break;
+            }
             if (status == MachineStatus.ResetRequested && !config.NoReboot)
                 continue;
             exitCode = status == MachineStatus.PoweredOff ? machine.ExitCode : 0;
             break;
         }
-        foreach (var d in images.Drives)
-            d.Dispose();
+        CloseDrives();
         foreach (var f in images.SharedFolders)
             (f.FileSystem as IDisposable)?.Dispose();
         serial?.Flush();
@@ -89,7 +206,7 @@ public static class Program
             }
             var status = machine.RunSlice(500_000);
             serial?.Flush();
-            if (serial?.QuitRequested == true)
+            if (serial?.QuitRequested == true || StopSignals.Received != null)
                 return MachineStatus.PoweredOff;
             switch (status)
             {
@@ -110,10 +227,7 @@ public static class Program
                     if (wait > TimeSpan.Zero)
                     {
                         long idleStart = System.Diagnostics.Stopwatch.GetTimestamp();
-                        if (serial != null)
-                            serial.InputArrived.WaitOne(wait);
-                        else
-                            Thread.Sleep(wait);
+                        WaitHandle.WaitAny(serial != null ? [serial.InputArrived, StopSignals.Arrived] : [StopSignals.Arrived], wait);
                         s_idleTicks += System.Diagnostics.Stopwatch.GetTimestamp() - idleStart;
                     }
                     break;
@@ -132,7 +246,7 @@ public static class Program
           -initrd PATH               initramfs
           -append STRING             kernel command line
           -drive file=F,if=virtio,format=raw[,snapshot=on][,readonly=on]
-          -snapshot                  keep all disk writes in memory
+          -snapshot                  snapshot=on for every disk (writes go to a temporary file)
           -virtfs local,path=DIR,mount_tag=TAG[,security_model=none|mapped-xattr][,readonly=on]
                                      share DIR over virtio-9p (guest: mount -t 9p TAG /mnt);
                                      the default guest mounts tag 'host' at /mnt/host;

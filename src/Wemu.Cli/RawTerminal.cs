@@ -55,9 +55,12 @@ public sealed partial class RawTerminal : IDisposable
 
     public bool IsRaw => _saved != null;
 
+    /// <summary>Back to the saved modes; safe to call more than once and from any thread (signal and crash paths).</summary>
     public void Dispose()
     {
-        if (_saved != null)
+        if (_saved != null && Interlocked.Exchange(ref _restored, 1) == 0)
             tcsetattr(0, TcsaNow, _saved);
     }
+
+    private int _restored;
 }

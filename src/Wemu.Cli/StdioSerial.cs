@@ -7,12 +7,19 @@ namespace Wemu.Cli;
 /// <summary>
 /// The guest's serial line on the process's stdin/stdout. A background reader feeds input to
 /// the machine thread through a queue; output is buffered and flushed by the main loop.
-/// Recognises QEMU's escape: Ctrl-A x quits, Ctrl-A a sends Ctrl-A.
+/// Recognises QEMU's escape: Ctrl-A x quits, Ctrl-A a sends Ctrl-A. The queue holds at most
+/// <see cref="InputCapacity"/> bytes: when a guest does not read, the reader stops reading stdin, so a fast
+/// producer (<c>yes | wemu</c>) is held back by the pipe instead of growing the emulator's memory.
 /// </summary>
 public sealed class StdioSerial : ICharBackend, IDisposable
 {
     private const byte CtrlA = 0x01;
+    /// <summary>Input bytes queued for the guest at most (then stdin is left unread until it drains to half).</summary>
+    public const int InputCapacity = 64 * 1024;
+
     private readonly ConcurrentQueue<byte> _input = new();
+    private readonly AutoResetEvent _space = new(false);
+    private int _queued;
     // Plain file descriptors, not Console streams: on a terminal, .NET's console stream saves and
     // restores the terminal's modes around every read, which can undo raw mode (the tty then
     // buffered lines and echoed, so Ctrl-A x only arrived after Enter).
@@ -48,6 +55,9 @@ public sealed class StdioSerial : ICharBackend, IDisposable
         var buf = new byte[4096];
         while (true)
         {
+            // Back-pressure: read only when a whole buffer fits.
+            while (Volatile.Read(ref _queued) > InputCapacity - buf.Length)
+                _space.WaitOne(100);
             int n;
             try
             {
@@ -75,6 +85,7 @@ public sealed class StdioSerial : ICharBackend, IDisposable
                         {
                             QuitRequested = true;
                             InputArrived.Set();
+                            StopSignals.ArmFallback(null);
                             return;
                         }
                         if (b != CtrlA)
@@ -87,6 +98,7 @@ public sealed class StdioSerial : ICharBackend, IDisposable
                     }
                 }
                 _input.Enqueue(b);
+                Interlocked.Increment(ref _queued);
             }
             InputArrived.Set();
         }
@@ -94,7 +106,14 @@ public sealed class StdioSerial : ICharBackend, IDisposable
 
     public void Write(ReadOnlySpan<byte> data) => _pending.Write(data);
 
-    public bool TryRead(out byte value) => _input.TryDequeue(out value);
+    public bool TryRead(out byte value)
+    {
+        if (!_input.TryDequeue(out value))
+            return false;
+        if (Interlocked.Decrement(ref _queued) == InputCapacity / 2)
+            _space.Set();
+        return true;
+    }
 
     public void Flush()
     {

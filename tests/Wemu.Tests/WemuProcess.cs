@@ -131,6 +131,21 @@ public sealed class WemuProcess : IDisposable
         return o.Length > 3000 ? o[^3000..] : o;
     }
 
+    /// <summary>The process id of what was started (dotnet running the CLI, or script around it).</summary>
+    public int Id => _process.Id;
+
+    public bool HasExited => _process.HasExited;
+
+    /// <summary>The CLI's stdin, for raw bytes.</summary>
+    public Stream Input => _process.StandardInput.BaseStream;
+
+    /// <summary>Sends a POSIX signal (kill -SIGNAL pid).</summary>
+    public void Signal(string name)
+    {
+        using var kill = Process.Start("kill", ["-" + name, _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)])!;
+        kill.WaitForExit();
+    }
+
     public void Send(string text)
     {
         _process.StandardInput.Write(text);

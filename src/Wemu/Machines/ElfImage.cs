@@ -52,12 +52,14 @@ public sealed class ElfImage
             throw new FormatException("bad ELF program header size");
         for (int i = 0; i < phnum; i++)
         {
-            var ph = Slice(f, phoff + (ulong)i * phentsize, 56);
+            var ph = Slice(f, TableEntry(phoff, (ulong)i, phentsize), 56);
             if (U32(ph, 0) != 1)   // PT_LOAD
                 continue;
             ulong offset = U64(ph, 8), vaddr = U64(ph, 16), paddr = U64(ph, 24), filesz = U64(ph, 32), memsz = U64(ph, 40);
             if (filesz > memsz)
                 throw new FormatException("ELF segment file size exceeds memory size");
+            if (memsz > ulong.MaxValue - paddr)
+                throw new FormatException($"ELF segment at 0x{paddr:x} wraps around the address space");
             segments.Add(new Segment(paddr, vaddr, Slice(f, offset, filesz).ToArray(), memsz));
         }
         if (segments.Count == 0)
@@ -68,19 +70,21 @@ public sealed class ElfImage
         {
             for (int i = 0; i < shnum; i++)
             {
-                var sh = Slice(f, shoff + (ulong)i * shentsize, 64);
+                var sh = Slice(f, TableEntry(shoff, (ulong)i, shentsize), 64);
                 if (U32(sh, 4) != 2)   // SHT_SYMTAB
                     continue;
                 ulong symOff = U64(sh, 24), symSize = U64(sh, 32), entSize = U64(sh, 56);
                 uint link = U32(sh, 40);
                 if (entSize < 24 || link >= shnum)
                     continue;
-                var strSh = Slice(f, shoff + link * (ulong)shentsize, 64);
+                var strSh = Slice(f, TableEntry(shoff, link, shentsize), 64);
                 var strtab = Slice(f, U64(strSh, 24), U64(strSh, 32));
                 var symtab = Slice(f, symOff, symSize);
-                for (ulong s = 0; s + 24 <= (ulong)symtab.Length; s += entSize)
+                // Count the entries first: stepping by a huge sh_entsize must not wrap back into the table.
+                ulong count = symtab.Length < 24 ? 0 : ((ulong)symtab.Length - 24) / entSize + 1;
+                for (ulong k = 0; k < count; k++)
                 {
-                    var sym = symtab.Slice((int)s, 24);
+                    var sym = symtab.Slice((int)(k * entSize), 24);
                     uint nameOff = U32(sym, 0);
                     if (nameOff == 0 || nameOff >= strtab.Length)
                         continue;
@@ -92,6 +96,13 @@ public sealed class ElfImage
             }
         }
         return new ElfImage(machine, entry, segments, symbols);
+    }
+
+    /// <summary>The file offset of entry <paramref name="index"/> of a table, or ulong.MaxValue (out of range) if it wraps.</summary>
+    private static ulong TableEntry(ulong table, ulong index, ushort entrySize)
+    {
+        ulong within = index * entrySize;   // index and entrySize are both below 2^16
+        return within > ulong.MaxValue - table ? ulong.MaxValue : table + within;
     }
 
     private static ReadOnlySpan<byte> Slice(ReadOnlySpan<byte> f, ulong offset, ulong length)

@@ -11,6 +11,9 @@ public static class QemuCommandLine
 {
     public static readonly string[] Architectures = ["riscv64"];
 
+    /// <summary>virtio-9p's mount tag limit (QEMU MAX_TAG_LEN), in UTF-8 bytes.</summary>
+    public const int MaxMountTagBytes = 255;
+
     public static MachineConfig Parse(IReadOnlyList<string> args)
     {
         var c = new MachineConfig();
@@ -161,8 +164,17 @@ public static class QemuCommandLine
         }
         var tags = new HashSet<string>(StringComparer.Ordinal);
         foreach (var f in c.SharedFolders)
+        {
             if (!tags.Add(f.MountTag))
                 throw new ConfigException($"duplicate mount_tag '{f.MountTag}'");
+            // The device's limit is in bytes (the tag travels as UTF-8 in the config space), not characters.
+            if (System.Text.Encoding.UTF8.GetByteCount(f.MountTag) > MaxMountTagBytes)
+                throw new ConfigException($"mount_tag is longer than {MaxMountTagBytes} bytes");
+        }
+        // virt: every disk and share is one virtio-mmio slot, and the entropy source takes one more.
+        if (c.MachineType == "virt" && c.Drives.Count + c.SharedFolders.Count + 1 > RiscVVirtMachine.VirtioSlots)
+            throw new ConfigException($"too many disks and shares ({c.Drives.Count} -drive, {c.SharedFolders.Count} -virtfs): "
+                + $"machine virt has {RiscVVirtMachine.VirtioSlots} virtio slots, one of them for the entropy source");
         if (c.SharedFolders.Count > 0 && c.MachineType != "virt")
             throw new ConfigException($"machine {c.MachineType} has no virtio slots for -virtfs");
         if (c.MachineType == "spike" && c.UsesDefaultGuest)
@@ -324,7 +336,9 @@ public static class QemuCommandLine
             case 'G': mult = 1UL << 30; t = t[..^1]; break;
             case 'T': mult = 1UL << 40; t = t[..^1]; break;
         }
-        if (!decimal.TryParse(t, NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out decimal v) || v <= 0 || v > 1UL << 44)
+        // v <= 2^44 and mult <= 2^40, so the product (at most 2^84) fits a decimal; it must also fit 64 bits.
+        if (!decimal.TryParse(t, NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out decimal v) || v <= 0 || v > 1UL << 44
+            || v * mult > ulong.MaxValue)
             throw new ConfigException($"invalid size '{text}' for {flag}");
         return (ulong)(v * mult);
     }

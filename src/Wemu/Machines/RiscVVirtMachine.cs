@@ -377,11 +377,24 @@ public sealed class RiscVVirtMachine : RiscVMachine
         return status;
     }
 
+    /// <summary>Flushes every disk, each on its own (one failing disk does not leave the others unflushed), then reports the first failure.</summary>
     public override void Flush()
     {
         _uart.Flush();
+        Exception? first = null;
         foreach (var d in _drives)
-            d.Flush();
+        {
+            try
+            {
+                d.Flush();
+            }
+            catch (Exception e) when (e is not OutOfMemoryException)
+            {
+                first ??= e;
+            }
+        }
+        if (first != null)
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(first);
     }
 
     public override void Dispose()

@@ -101,4 +101,48 @@ public class OverlayBlockBackendTests
         overlay.Read(0, back);
         Assert.Equal(image, back);
     }
+
+    /// <summary>A scratch store that can run out of room, like a temporary file on a full host disk.</summary>
+    private sealed class FullScratch : IOverlayScratch
+    {
+        private readonly MemoryOverlayScratch _inner = new();
+
+        public bool Full { get; set; }
+
+        public void Read(long offset, Span<byte> destination) => _inner.Read(offset, destination);
+
+        public void Write(long offset, ReadOnlySpan<byte> source)
+        {
+            if (Full)
+                throw new IOException("No space left on device");
+            _inner.Write(offset, source);
+        }
+
+        public void Dispose() => _inner.Dispose();
+    }
+
+    [Fact]
+    public void Failed_Scratch_Write_Leaves_The_Cluster_As_It_Was()
+    {
+        var image = Pattern(3 * 4096);
+        var counting = new CountingBlockBackend(new MemoryBlockBackend(image, readOnly: true));
+        var scratch = new FullScratch();
+        using var overlay = new OverlayBlockBackend(counting, scratch: scratch);
+        overlay.Write(0, new byte[] { 1, 2, 3 });
+        scratch.Full = true;
+        Assert.Throws<IOException>(() => overlay.Write(4096 + 10, new byte[] { 9 }));
+        Assert.Equal(1, overlay.DirtyClusterCount);
+        scratch.Full = false;
+        var back = new byte[image.Length];
+        overlay.Read(0, back);
+        Assert.Equal(new byte[] { 1, 2, 3 }, back[..3]);
+        Assert.Equal(image[3..], back[3..]);
+        Assert.Equal(0, counting.Writes);
+        // The failed slot is reused: the next new cluster lands where the failed one would have.
+        overlay.Write(2 * 4096, new byte[] { 7 });
+        overlay.Read(2 * 4096, back.AsSpan(0, 2));
+        Assert.Equal(7, back[0]);
+        Assert.Equal(image[2 * 4096 + 1], back[1]);
+        Assert.Equal(2, overlay.DirtyClusterCount);
+    }
 }

@@ -46,6 +46,20 @@ public class VirtioRngDeviceTests
         Assert.Equal((0u, 4u), _d.UsedElement(0));
     }
 
+    /// <summary>Case 16: 64 writable descriptors over the same 60 MiB; one notify must not ask for 3.75 GiB of entropy.</summary>
+    [Fact]
+    public void Aliasing_Chain_Gets_At_Most_64_KiB_Per_Request()
+    {
+        long asked = 0;
+        var d = new VirtioTestDriver(new VirtioRngDevice(span => asked += span.Length, queueSize: 64), ramSize: 64UL << 20);
+        d.Initialize(64);
+        for (int i = 0; i < 64; i++)
+            d.WriteDescriptor(i, Buffer, 60u << 20, (ushort)(VirtioTestDriver.WriteFlag | (i < 63 ? VirtioTestDriver.Next : 0)), next: (ushort)(i + 1));
+        d.Submit(0);
+        Assert.InRange(asked, 1, 64 * 1024);
+        Assert.Equal((0u, (uint)asked), d.UsedElement(0));
+    }
+
     [Fact]
     public void HasNoConfigSpace() => Assert.Equal(0u, _d.R(VirtioTestDriver.Config));
 }

@@ -31,10 +31,11 @@ internal sealed class VirtioTestDriver
 
     private ushort _availIndex;
 
-    public VirtioTestDriver(IVirtioDevice? device)
+    /// <param name="ramSize">Guest RAM at <see cref="RamBase"/> (default <see cref="RamSize"/>).</param>
+    public VirtioTestDriver(IVirtioDevice? device, ulong ramSize = RamSize)
     {
         Bus = new PhysicalBus();
-        Ram = Bus.AddRam(RamBase, RamSize);
+        Ram = Bus.AddRam(RamBase, ramSize);
         Transport = new VirtioMmioTransport(Bus, new IrqLine(Sink, IrqNumber), device);
     }
 

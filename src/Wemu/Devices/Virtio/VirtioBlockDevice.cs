@@ -16,6 +16,7 @@ public sealed class VirtioBlockDevice : IVirtioDevice
     public const int IdBytes = 20;
 
     // Feature bits (spec 5.2.3).
+    public const ulong FeatureSizeMax = 1UL << 1;
     public const ulong FeatureSegMax = 1UL << 2;
     public const ulong FeatureReadOnly = 1UL << 5;
     public const ulong FeatureBlockSize = 1UL << 6;
@@ -26,6 +27,13 @@ public sealed class VirtioBlockDevice : IVirtioDevice
     public const byte StatusOk = 0, StatusIoError = 1, StatusUnsupported = 2;
 
     private const int HeaderSize = 16; // le32 type, le32 reserved, le64 sector
+
+    /// <summary>
+    /// size_max: the largest data segment the driver may post (spec 5.2.3, VIRTIO_BLK_F_SIZE_MAX). With seg_max it
+    /// bounds one request to <see cref="MaxRequestBytes"/>, so descriptors that alias the same guest memory cannot
+    /// turn one request into disk-sized I/O; a larger request completes with VIRTIO_BLK_S_IOERR.
+    /// </summary>
+    public const uint SegmentSizeMax = 1 << 20;
 
     private readonly IBlockBackend _backend;
     private readonly byte[] _id = new byte[IdBytes];
@@ -48,14 +56,16 @@ public sealed class VirtioBlockDevice : IVirtioDevice
         // Configuration layout (spec 5.2.4): capacity @0, size_max @8, seg_max @12, geometry @16, blk_size @20.
         BinaryPrimitives.WriteUInt64LittleEndian(_config, CapacitySectors);
         // As QEMU: a request may use every descriptor except header and status.
+        BinaryPrimitives.WriteUInt32LittleEndian(_config.AsSpan(8), SegmentSizeMax);
         BinaryPrimitives.WriteUInt32LittleEndian(_config.AsSpan(12), (uint)queueSize - 2);
+        MaxRequestBytes = (ulong)(queueSize - 2) * SegmentSizeMax;
         BinaryPrimitives.WriteUInt32LittleEndian(_config.AsSpan(20), SectorSize);
     }
 
     public uint DeviceId => Id;
 
     public ulong DeviceFeatures =>
-        FeatureSegMax | FeatureBlockSize | FeatureFlush | (_backend.IsReadOnly ? FeatureReadOnly : 0);
+        FeatureSizeMax | FeatureSegMax | FeatureBlockSize | FeatureFlush | (_backend.IsReadOnly ? FeatureReadOnly : 0);
 
     public int QueueCount => 1;
 
@@ -64,6 +74,9 @@ public sealed class VirtioBlockDevice : IVirtioDevice
     public int ConfigSize => _config.Length;
 
     public ulong CapacitySectors { get; }
+
+    /// <summary>The most data one request may carry: seg_max segments of size_max bytes.</summary>
+    public ulong MaxRequestBytes { get; }
 
     public void Attach(IVirtioTransport transport) => _transport = transport;
 
@@ -123,15 +136,17 @@ public sealed class VirtioBlockDevice : IVirtioDevice
                     return StatusUnsupported;
             }
         }
-        catch (IOException)
+        catch (Exception e) when (e is not OutOfMemoryException)
         {
-            return StatusIoError; // a failing host file is the guest's disk error, not the emulator's
+            // A failing host file (EIO, ENOSPC, EFBIG, EACCES after a permission change, a full temporary
+            // file under snapshot=on...) is the guest's disk error, not the emulator's.
+            return StatusIoError;
         }
     }
 
     /// <summary>Requests must be whole sectors inside the disk (spec 5.2.6.1 for blk_size; QEMU checks the same).</summary>
     private bool InRange(ulong sector, ulong length) =>
-        length % SectorSize == 0 && sector <= CapacitySectors && length / SectorSize <= CapacitySectors - sector;
+        length % SectorSize == 0 && length <= MaxRequestBytes && sector <= CapacitySectors && length / SectorSize <= CapacitySectors - sector;
 
     private byte ReadSectors(DescriptorChain chain, ulong sector, ulong length)
     {

@@ -2,11 +2,16 @@ namespace Wemu.Devices.Virtio;
 
 /// <summary>
 /// virtio entropy device (virtio spec 1.2 section 5.4), device ID 4: fills every device-writable buffer the
-/// driver posts with bytes from the entropy source given by the host.
+/// driver posts with bytes from the entropy source given by the host, at most <see cref="MaxBytesPerRequest"/>
+/// per request: the spec lets the device fill less than offered (5.4.6.1), and it keeps one notify short however
+/// much memory the guest's descriptors alias (QEMU rate-limits its entropy source for the same reason).
 /// </summary>
 public sealed class VirtioRngDevice : IVirtioDevice
 {
     public const uint Id = 4;
+
+    /// <summary>Bytes of entropy one request can get (Linux's hw_random asks for at most a page at a time).</summary>
+    public const int MaxBytesPerRequest = 64 * 1024;
 
     private readonly Action<Span<byte>> _entropy;
     private IVirtioTransport? _transport;
@@ -51,14 +56,16 @@ public sealed class VirtioRngDevice : IVirtioDevice
         while (vq.TryPop(out var chain))
         {
             // Spec 5.4.6.1: the device fills the device-writable part; driver-readable parts carry nothing.
-            ulong written = 0;
-            for (int i = 0; i < chain.WritableSegmentCount; i++)
+            int written = 0;
+            for (int i = 0; i < chain.WritableSegmentCount && written < MaxBytesPerRequest; i++)
             {
                 var segment = chain.GetWritableSegment(i);
+                if (segment.Length > MaxBytesPerRequest - written)
+                    segment = segment[..(MaxBytesPerRequest - written)];
                 _entropy(segment);
-                written += (ulong)segment.Length;
+                written += segment.Length;
             }
-            vq.Push(chain, (uint)Math.Min(written, uint.MaxValue));
+            vq.Push(chain, (uint)written);
         }
         vq.NotifyDriver();
     }
