@@ -98,6 +98,11 @@ public static partial class WebMachine
         {
             return ErrorJson(e.Message);
         }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            // (a parser bug must still end in a visible one-line failure, not a dead worker)
+            return ErrorJson($"could not read the flags: {e.Message}");
+        }
     }
 
     /// <summary>Hands over one downloaded image; drives arrive in the order <see cref="Configure"/> listed them.</summary>
@@ -157,6 +162,11 @@ public static partial class WebMachine
         catch (OutOfMemoryException)
         {
             return $"this tab has not enough memory for a {QemuCommandLine.FormatSize(c.MemorySize)} guest (try a smaller -m)";
+        }
+        catch (Exception e)
+        {
+            // (an image no loader expected, or a bug: the page shows it rather than a dead worker)
+            return $"could not start the machine: {e.Message}";
         }
     }
 

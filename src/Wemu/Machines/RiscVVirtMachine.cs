@@ -42,54 +42,62 @@ public sealed class RiscVVirtMachine : RiscVMachine
     public RiscVVirtMachine(MachineConfig config, MachineImages images, IRiscVEngine? engine = null)
         : base(new MachineClock(TimebaseFrequency, config.Deterministic, config.IcountShift), engine ?? CreateEngine(config, images))
     {
-        var pins = new IHartInterruptPins[] { Hart };
-        _plic = new Plic(pins);
-        _aclint = new Aclint(Clock, pins);
-        Hart.ReadTime = () => _aclint.Mtime;
-        var serial = images.Serial ?? NullSerial.Instance;
-        _uart = new Uart16550(serial, new IrqLine(_plic, Region("uart0").Irq), bufferOutput: true);
-        var rtcStart = DateTimeOffset.FromUnixTimeMilliseconds((long)(images.RtcStartNanoseconds / 1_000_000));
-        _rtc = new GoldfishRtc(Clock, new IrqLine(_plic, Region("rtc").Irq), rtcStart);
-        var test = new SifiveTest();
-        test.PowerRequested += (request, code) =>
-            RequestStop(request == PowerRequest.Reset ? MachineStatus.ResetRequested : MachineStatus.PoweredOff, code);
-
-        var rom = Region("mrom");
-        Bus.AddRam(rom.Base, rom.Size);
-        Bus.AddRam(DramBase, config.MemorySize);
-        Bus.Map(Region("test").Base, Region("test").Size, test);
-        Bus.Map(Region("rtc").Base, Region("rtc").Size, _rtc);
-        Bus.Map(Region("clint").Base, Region("clint").Size, _aclint);
-        Bus.Map(Region("plic").Base, _plic.Size, _plic);
-        Bus.Map(Region("uart0").Base, Region("uart0").Size, _uart);
-
-        // virtio-mmio slots: disks first (the first -drive is /dev/vda), then the entropy source, then 9p shares.
-        var devices = new List<IVirtioDevice>();
-        int n = 0;
-        foreach (var d in images.Drives)
+        try
         {
-            _drives.Add(d);
-            devices.Add(new VirtioBlockDevice(d, $"wemu-disk{n++}"));
-        }
-        devices.Add(new VirtioRngDevice(images.Entropy ?? (span => Random.Shared.NextBytes(span))));
-        foreach (var share in images.SharedFolders)
-        {
-            var ninep = new VirtioNinePDevice(share.FileSystem, share.MountTag);
-            _shares.Add(ninep);
-            devices.Add(ninep);
-        }
-        if (devices.Count > VirtioSlots)
-            throw new ConfigException($"machine virt has {VirtioSlots} virtio slots; {devices.Count} devices requested");
-        int slot = 0;
-        foreach (var r in MemoryMap.Where(r => r.Name == "virtio"))
-        {
-            var t = new VirtioMmioTransport(Bus, new IrqLine(_plic, r.Irq), slot < devices.Count ? devices[slot] : null);
-            _virtio.Add(t);
-            Bus.Map(r.Base, r.Size, t);
-            slot++;
-        }
+            var pins = new IHartInterruptPins[] { Hart };
+            _plic = new Plic(pins);
+            _aclint = new Aclint(Clock, pins);
+            Hart.ReadTime = () => _aclint.Mtime;
+            var serial = images.Serial ?? NullSerial.Instance;
+            _uart = new Uart16550(serial, new IrqLine(_plic, Region("uart0").Irq), bufferOutput: true);
+            var rtcStart = DateTimeOffset.FromUnixTimeMilliseconds((long)(images.RtcStartNanoseconds / 1_000_000));
+            _rtc = new GoldfishRtc(Clock, new IrqLine(_plic, Region("rtc").Irq), rtcStart);
+            var test = new SifiveTest();
+            test.PowerRequested += (request, code) =>
+                RequestStop(request == PowerRequest.Reset ? MachineStatus.ResetRequested : MachineStatus.PoweredOff, code);
 
-        LoadImages(config, images);
+            var rom = Region("mrom");
+            Bus.AddRam(rom.Base, rom.Size);
+            Bus.AddRam(DramBase, config.MemorySize);
+            Bus.Map(Region("test").Base, Region("test").Size, test);
+            Bus.Map(Region("rtc").Base, Region("rtc").Size, _rtc);
+            Bus.Map(Region("clint").Base, Region("clint").Size, _aclint);
+            Bus.Map(Region("plic").Base, _plic.Size, _plic);
+            Bus.Map(Region("uart0").Base, Region("uart0").Size, _uart);
+
+            // virtio-mmio slots: disks first (the first -drive is /dev/vda), then the entropy source, then 9p shares.
+            var devices = new List<IVirtioDevice>();
+            int n = 0;
+            foreach (var d in images.Drives)
+            {
+                _drives.Add(d);
+                devices.Add(new VirtioBlockDevice(d, $"wemu-disk{n++}"));
+            }
+            devices.Add(new VirtioRngDevice(images.Entropy ?? (span => Random.Shared.NextBytes(span))));
+            foreach (var share in images.SharedFolders)
+            {
+                var ninep = new VirtioNinePDevice(share.FileSystem, share.MountTag);
+                _shares.Add(ninep);
+                devices.Add(ninep);
+            }
+            if (devices.Count > VirtioSlots)
+                throw new ConfigException($"machine virt has {VirtioSlots} virtio slots; {devices.Count} devices requested");
+            int slot = 0;
+            foreach (var r in MemoryMap.Where(r => r.Name == "virtio"))
+            {
+                var t = new VirtioMmioTransport(Bus, new IrqLine(_plic, r.Irq), slot < devices.Count ? devices[slot] : null);
+                _virtio.Add(t);
+                Bus.Map(r.Base, r.Size, t);
+                slot++;
+            }
+
+            LoadImages(config, images);
+        }
+        catch
+        {
+            Dispose();   // a refused configuration or image must not leave guest RAM allocated
+            throw;
+        }
     }
 
     private static BoardRegion Region(string name) => MemoryMap.First(r => r.Name == name);
