@@ -134,21 +134,8 @@ public sealed class JitAccessSweepTests(ITestOutputHelper output)
         }
         s.AppendLine($"    j {p}_end");
 
-        // The trap handler skips the faulting instruction (as RandomProgramGenerator's does).
-        s.AppendLine("    .balign 4");
-        s.AppendLine($"{p}_trap:");
-        s.AppendLine($"    csrw {x}scratch, t0");
-        s.AppendLine($"    csrr t0, {x}epc");
-        s.AppendLine("    lhu tp, 0(t0)");
-        s.AppendLine("    andi tp, tp, 3");
-        s.AppendLine("    addi tp, tp, -3");
-        s.AppendLine("    seqz tp, tp");
-        s.AppendLine("    slli tp, tp, 1");
-        s.AppendLine("    addi tp, tp, 2");
-        s.AppendLine("    add t0, t0, tp");
-        s.AppendLine($"    csrw {x}epc, t0");
-        s.AppendLine($"    csrr t0, {x}scratch");
-        s.AppendLine($"    {x}ret");
+        // The trap handler skips the faulting instruction.
+        RandomProgramGenerator.AppendTrapHandler(s, p, x);
 
         // Victims: a page of small functions (addi a0, zero, imm; ret), one at the page's end
         // whose doubleword rewrite crosses into the next code page.

@@ -182,15 +182,23 @@ internal sealed class RandomProgramGenerator
             f.AppendLine(viaGp ? "    jalr x0, 0(gp)" : "    ret");
         }
 
-        // Trap handler: skips the trapping instruction (2 or 4 bytes). It may clobber tp (always
-        // loaded right before use) and xscratch (deterministic either way); t0 is restored.
-        // For U-mode programs it runs in S-mode (at an S-only alias of the code, reading the U
-        // code through SUM).
-        var t = _functions;
+        AppendTrapHandler(_functions, _prefix, _x);
+
+        return s.ToString() + _functions.ToString();
+    }
+
+    /// <summary>
+    /// The trap handler <c>{prefix}_trap</c>: skips the trapping instruction (2 or 4 bytes). It may
+    /// clobber tp (always loaded right before use) and xscratch (deterministic either way); t0 is
+    /// restored. For U-mode programs it runs in S-mode (<paramref name="x"/> = "s"; at an S-only alias
+    /// of the code, reading the U code through SUM).
+    /// </summary>
+    public static void AppendTrapHandler(StringBuilder t, string prefix, string x)
+    {
         t.AppendLine("    .balign 4");
-        t.AppendLine($"{_prefix}_trap:");
-        t.AppendLine($"    csrw {_x}scratch, t0");
-        t.AppendLine($"    csrr t0, {_x}epc");
+        t.AppendLine($"{prefix}_trap:");
+        t.AppendLine($"    csrw {x}scratch, t0");
+        t.AppendLine($"    csrr t0, {x}epc");
         t.AppendLine("    lhu tp, 0(t0)");
         t.AppendLine("    andi tp, tp, 3");
         t.AppendLine("    addi tp, tp, -3");
@@ -198,11 +206,9 @@ internal sealed class RandomProgramGenerator
         t.AppendLine("    slli tp, tp, 1");
         t.AppendLine("    addi tp, tp, 2");
         t.AppendLine("    add t0, t0, tp");
-        t.AppendLine($"    csrw {_x}epc, t0");
-        t.AppendLine($"    csrr t0, {_x}scratch");
-        t.AppendLine($"    {_x}ret");
-
-        return s.ToString() + _functions.ToString();
+        t.AppendLine($"    csrw {x}epc, t0");
+        t.AppendLine($"    csrr t0, {x}scratch");
+        t.AppendLine($"    {x}ret");
     }
 
     private string NewLabel() => $"{_prefix}_{_labels++}";
