@@ -32,10 +32,13 @@ public sealed class WemuProcess : IDisposable
     /// <summary>Runs the repository's <c>./wemu</c> launcher (the build users run: ahead-of-time compiled on x86-64 Linux; built first if stale).</summary>
     public static WemuProcess Launcher(params string[] args) => new(terminal: false, launcher: true, args);
 
-    private WemuProcess(bool terminal, bool launcher, string[] args)
+    /// <summary>Runs the CLI from a bash that first runs <paramref name="setup"/> (resource limits, signal dispositions), then execs it.</summary>
+    public static WemuProcess AfterShellSetup(string setup, params string[] args) => new(terminal: false, launcher: false, args, setup);
+
+    private WemuProcess(bool terminal, bool launcher, string[] args, string? shellSetup = null)
     {
         string dll = launcher ? Path.Combine(RepoRoot, "wemu") : Path.Combine(AppContext.BaseDirectory, "Wemu.Cli.dll");
-        var psi = new ProcessStartInfo(terminal ? "script" : launcher ? "bash" : "dotnet")
+        var psi = new ProcessStartInfo(terminal ? "script" : launcher || shellSetup != null ? "bash" : "dotnet")
         {
             RedirectStandardInput = true,
             RedirectStandardOutput = true,
@@ -47,6 +50,14 @@ public sealed class WemuProcess : IDisposable
             psi.ArgumentList.Add("-qfec");
             psi.ArgumentList.Add(string.Join(' ', new[] { "dotnet", dll }.Concat(args).Select(a => "'" + a.Replace("'", "'\\''") + "'")));
             psi.ArgumentList.Add("/dev/null");
+        }
+        else if (shellSetup != null)
+        {
+            psi.ArgumentList.Add("-c");
+            psi.ArgumentList.Add(shellSetup + "\nexec dotnet \"$0\" \"$@\"");
+            psi.ArgumentList.Add(dll);
+            foreach (var a in args)
+                psi.ArgumentList.Add(a);
         }
         else
         {
