@@ -57,7 +57,7 @@ public sealed class JitStatistics
     /// <summary>Part of the compile time spent in the host's WebAssembly loader (compile and instantiate), in Stopwatch ticks.</summary>
     public long LoadTicks { get; internal set; }
 
-    /// <summary>WebAssembly exits by <see cref="Wasm.WasmExit"/> kind.</summary>
+    /// <summary>WebAssembly exits by <see cref="Wasm.CodeExit"/> kind.</summary>
     public long[] ExitsByKind { get; } = new long[4];
 
     /// <summary>Compiled blocks dropped because the guest wrote their page.</summary>

@@ -1,6 +1,6 @@
+using Wemu.Jit;
 using Wemu.Jit.Ir;
 using Wemu.Jit.Passes;
-using Wemu.Jit.Wasm;
 
 namespace Wemu.Tests.Jit;
 
@@ -38,7 +38,7 @@ internal static class BudgetLoop
     }
 
     /// <summary>Runs the loop on <paramref name="mem"/> (changed in place) starting with r2 = 5: the exit, count and registers compiled code must end with.</summary>
-    public static (WasmExit Kind, ulong Pc, int Count, long R1, long R2, ulong R3) Expected(long[] mem, int iterations, int budget, bool readOnly)
+    public static (CodeExit Kind, ulong Pc, int Count, long R1, long R2, ulong R3) Expected(long[] mem, int iterations, int budget, bool readOnly)
     {
         long r1 = iterations, r2 = 5, r3 = 0;
         int count = 0;
@@ -47,15 +47,15 @@ internal static class BudgetLoop
             long value = mem[r3];
             r2 += value ^ r1;
             if (readOnly)
-                return (WasmExit.Slow, Head + 4, count + 1, r1, r2, Va + (ulong)r3 * 8);
+                return (CodeExit.Slow, Head + 4, count + 1, r1, r2, Va + (ulong)r3 * 8);
             mem[r3 + 1] = value + r1;
             r3++;
             r1--;
             count += 3;
             if (r1 == 0)
-                return (WasmExit.Stop, Done, count, r1, r2, Va + (ulong)r3 * 8);
+                return (CodeExit.Stop, Done, count, r1, r2, Va + (ulong)r3 * 8);
             if (count >= budget)
-                return (WasmExit.Chain, Head, count, r1, r2, Va + (ulong)r3 * 8);
+                return (CodeExit.Chain, Head, count, r1, r2, Va + (ulong)r3 * 8);
         }
     }
 }

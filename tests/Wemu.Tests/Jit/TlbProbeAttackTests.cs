@@ -110,19 +110,19 @@ public sealed unsafe class TlbProbeAttackTests
     private static byte Pattern(int i) => (byte)(i * 7 + 1);
 
     /// <summary>Checks one access's outcome: exit, register and both memory areas.</summary>
-    private static void Verify(Access a, WasmExit kind, ulong pc, long count, ulong r2, ReadOnlySpan<byte> ram, ReadOnlySpan<byte> canary)
+    private static void Verify(Access a, CodeExit kind, ulong pc, long count, ulong r2, ReadOnlySpan<byte> ram, ReadOnlySpan<byte> canary)
     {
         for (int i = 0; i < canary.Length; i++)
             Assert.True(canary[i] == Canary, $"{a}: host memory behind the I/O entry changed at +0x{i:x}");
         if (a.FastPath)
         {
-            Assert.True(kind == WasmExit.Stop && pc == GuestPc + 4 && count == 1, $"{a}: expected the fast path, got a {kind} exit at 0x{pc:x}");
+            Assert.True(kind == CodeExit.Stop && pc == GuestPc + 4 && count == 1, $"{a}: expected the fast path, got a {kind} exit at 0x{pc:x}");
             if (!a.Store)
                 Assert.True(r2 == Expected(a), $"{a}: read 0x{r2:x}, RAM holds 0x{Expected(a):x}");
         }
         else
         {
-            Assert.True(kind == WasmExit.Slow && pc == GuestPc && count == 0, $"{a}: the fast path was taken ({kind} exit at 0x{pc:x}, count {count}); it must leave through the slow path");
+            Assert.True(kind == CodeExit.Slow && pc == GuestPc && count == 0, $"{a}: the fast path was taken ({kind} exit at 0x{pc:x}, count {count}); it must leave through the slow path");
             Assert.True(r2 == 0x5151, $"{a}: a slow-path load wrote r2 = 0x{r2:x}");
         }
         for (int i = 0; i < 0x1000; i++)
@@ -176,7 +176,7 @@ public sealed unsafe class TlbProbeAttackTests
                 *(int*)(ctx + X64Context.ExitKind) = -1;
                 *(byte**)(ctx + X64Context.JumpCache) = jumpCache;
                 long count = ((delegate* unmanaged<byte*, long, long>)entry)(ctx, 0);
-                Verify(a, (WasmExit)(*(int*)(ctx + X64Context.ExitKind)), *(ulong*)(ctx + X64Context.ExitPc), count, regs[2],
+                Verify(a, (CodeExit)(*(int*)(ctx + X64Context.ExitKind)), *(ulong*)(ctx + X64Context.ExitPc), count, regs[2],
                     new ReadOnlySpan<byte>(ram, 0x1000), new ReadOnlySpan<byte>(canary, 0x2000));
                 for (int i = 0x1000; i < 0x2000; i++)
                     Assert.True(ram[i] == Pattern(i), $"{a}: the page after the RAM page changed at +0x{i - 0x1000:x}");
@@ -230,7 +230,7 @@ public sealed unsafe class TlbProbeAttackTests
             var r = results[c];
             Assert.True(r.Error == null, $"{a}: {r.Error}");
             var m = r.Memory.AsSpan();
-            Verify(a, (WasmExit)BitConverter.ToInt32(m[(Ctx + WasmContext.ExitKind)..]), BitConverter.ToUInt64(m[(Ctx + WasmContext.ExitPc)..]),
+            Verify(a, (CodeExit)BitConverter.ToInt32(m[(Ctx + WasmContext.ExitKind)..]), BitConverter.ToUInt64(m[(Ctx + WasmContext.ExitPc)..]),
                 r.Count, BitConverter.ToUInt64(m[(Regs + 16)..]), m.Slice(Ram, 0x1000), m.Slice(CanaryArea, 0x2000));
             for (int i = 0x1000; i < 0x2000; i++)
                 Assert.True(m[Ram + i] == Pattern(i), $"{a}: the page after the RAM page changed at +0x{i - 0x1000:x}");
@@ -248,7 +248,7 @@ public sealed unsafe class TlbProbeAttackTests
             Assert.Throws<InvalidOperationException>(() => TlbTagLayout.Check(12, bad));
         var f = new IrFunction(0x1000, 32);
         f.Exit(IrExitKind.Stop, 0x1000, 0);
-        var broken = new WasmGuestAbi
+        var broken = new GuestCodeAbi
         {
             TlbEntryShift = 6, TlbIndexMask = 255, TlbReadTagOffset = 0, TlbWriteTagOffset = 8, TlbAddendOffset = 24, TlbTagFlags = 2,
         };

@@ -20,7 +20,7 @@ public sealed unsafe partial class RiscVJitEngine : IDisposable
     private const int WasmJumpCacheBits = 12;
     private const int WasmJumpCacheBytes = WasmContext.JumpCacheEntry << WasmJumpCacheBits;
 
-    internal static readonly WasmGuestAbi WasmAbi = new()
+    internal static readonly GuestCodeAbi WasmAbi = new()
     {
         TlbEntryShift = 6,
         TlbIndexMask = (int)RiscVHart.TlbMask,
@@ -132,7 +132,7 @@ public sealed unsafe partial class RiscVJitEngine : IDisposable
                 *(int*)(ctx + WasmContext.JumpCache) = (int)jumpCache;
                 *(int*)(ctx + WasmContext.Stamp) = chainStamp;
                 int n = ((delegate* unmanaged<int, int, int>)(nint)block.WasmIndex)((int)ctx, 0);
-                if (AfterExit(h, (WasmExit)(*(int*)(ctx + WasmContext.ExitKind)), *(ulong*)(ctx + WasmContext.ExitPc), n, ref executed))
+                if (AfterExit(h, (CodeExit)(*(int*)(ctx + WasmContext.ExitKind)), *(ulong*)(ctx + WasmContext.ExitPc), n, ref executed))
                     continue;
                 return executed;
             }

@@ -3,7 +3,6 @@ using System.Runtime.InteropServices;
 using Wemu.Jit;
 using Wemu.Jit.Ir;
 using Wemu.Jit.Passes;
-using Wemu.Jit.Wasm;
 using Wemu.Jit.X64;
 
 namespace Wemu.Cpu.RiscV;
@@ -97,7 +96,7 @@ public sealed unsafe partial class RiscVJitEngine
                 *(byte**)(ctx + X64Context.JumpCache) = jumpCache;
                 *(int*)(ctx + X64Context.Stamp) = chainStamp;
                 long n = ((delegate* unmanaged[SuppressGCTransition]<byte*, long, long>)block.NativeEntry)(ctx, 0);
-                if (AfterExit(h, (WasmExit)(*(int*)(ctx + X64Context.ExitKind)), *(ulong*)(ctx + X64Context.ExitPc), n, ref executed))
+                if (AfterExit(h, (CodeExit)(*(int*)(ctx + X64Context.ExitKind)), *(ulong*)(ctx + X64Context.ExitPc), n, ref executed))
                     continue;
                 return executed;
             }

@@ -4,7 +4,6 @@ using Wemu.Jit;
 using Wemu.Jit.Il;
 using Wemu.Jit.Ir;
 using Wemu.Jit.Passes;
-using Wemu.Jit.Wasm;
 using Wemu.Memory;
 
 namespace Wemu.Cpu.RiscV;
@@ -196,7 +195,7 @@ public sealed unsafe partial class RiscVJitEngine : IRiscVEngine
     /// the interpreter. True to keep dispatching: a chained exit, or a load, store or helper that went
     /// on to the next instruction without a device access (nothing the machine loop watches changed).
     /// </summary>
-    private bool AfterExit(RiscVHart h, WasmExit kind, ulong at, long n, ref long executed)
+    private bool AfterExit(RiscVHart h, CodeExit kind, ulong at, long n, ref long executed)
     {
         h.Pc = at;
         h.InstRet += (ulong)n;
@@ -204,9 +203,9 @@ public sealed unsafe partial class RiscVJitEngine : IRiscVEngine
         Statistics.CompiledInstructions += n;
         Statistics.CompiledEntries++;
         Statistics.ExitsByKind[(int)kind & 3]++;
-        if (kind == WasmExit.Chain)
+        if (kind == CodeExit.Chain)
             return true;
-        if (kind is WasmExit.Slow or WasmExit.Interpret)
+        if (kind is CodeExit.Slow or CodeExit.Interpret)
         {
             uint mmio = h.MmioAccesses;
             int context = h.FetchMmuContext;
@@ -215,7 +214,7 @@ public sealed unsafe partial class RiscVJitEngine : IRiscVEngine
             Statistics.Fallbacks += one;
             // (a trap whose handler happens to sit at the next pc also moves pc by 2 or 4, but changes
             // privilege: the caller's jump cache belongs to the old fetch context, so go back)
-            return kind == WasmExit.Slow && one == 1 && h.MmioAccesses == mmio && h.Pc - at is 2 or 4
+            return kind == CodeExit.Slow && one == 1 && h.MmioAccesses == mmio && h.Pc - at is 2 or 4
                 && h.FetchMmuContext == context;
         }
         return false;

@@ -15,8 +15,8 @@ namespace Wemu.Jit.Wasm;
 /// loop; a forward jump is a <c>br</c> to the end of the block before its target, a backward jump
 /// goes round the loop through a <c>br_table</c> on a label local. Loads and stores probe the soft
 /// TLB inline (one compare covers page, permission and alignment); everything IL does with a call
-/// (slow paths, helpers) is an exit with <see cref="WasmExit.Slow"/>, whose instruction the host
-/// interprets: generated wasm cannot call the host. A chained exit (<see cref="WasmExit.Chain"/>)
+/// (slow paths, helpers) is an exit with <see cref="CodeExit.Slow"/>, whose instruction the host
+/// interprets: generated wasm cannot call the host. A chained exit (<see cref="CodeExit.Chain"/>)
 /// looks the next pc up in the jump cache and, if its function is there and the budget allows,
 /// tail-calls it through the function table without returning to the host.
 /// </para>
@@ -27,7 +27,7 @@ public static class WasmBackend
     private const int FuncMain = 0, FuncMulHighU = 1;
 
     /// <summary>Compiles <paramref name="f"/> (after <see cref="Passes.IrPipeline"/>) to module bytes.</summary>
-    public static byte[] Compile(IrFunction f, WasmGuestAbi abi, bool chain = true)
+    public static byte[] Compile(IrFunction f, GuestCodeAbi abi, bool chain = true)
     {
         var body = new Emitter(f, abi, chain).Emit();
         var m = new WasmWriter(body.Length + 128);
@@ -100,7 +100,7 @@ public static class WasmBackend
     private sealed class Emitter
     {
         private readonly IrFunction _f;
-        private readonly WasmGuestAbi _abi;
+        private readonly GuestCodeAbi _abi;
         private readonly bool _chain;
         private readonly WasmWriter _w = new(1024);
         private readonly List<byte> _localTypes = [];
@@ -122,7 +122,7 @@ public static class WasmBackend
         private readonly List<int>?[] _releaseAt;
         private readonly Stack<int> _free32 = new(), _free64 = new();
 
-        public Emitter(IrFunction f, WasmGuestAbi abi, bool chain)
+        public Emitter(IrFunction f, GuestCodeAbi abi, bool chain)
         {
             TlbTagLayout.Check(abi.PageBits, abi.TlbTagFlags);   // the one-compare probe relies on it
             _f = f;
@@ -291,7 +291,7 @@ public static class WasmBackend
                         Release(t);
             }
             // Every path ends in an exit; should one not, stop at the entry rather than run off.
-            ExitWith(WasmExit.Stop, () => I64((long)_f.EntryPc), 0);
+            ExitWith(CodeExit.Stop, () => I64((long)_f.EntryPc), 0);
             w.Byte(End);   // loop
             w.Byte(End);   // block $exit
 
@@ -348,7 +348,7 @@ public static class WasmBackend
         }
 
         /// <summary>Leaves through the shared exit: kind, pc from <paramref name="pushPc"/>, count + <paramref name="completed"/>.</summary>
-        private void ExitWith(WasmExit kind, Action pushPc, int completed)
+        private void ExitWith(CodeExit kind, Action pushPc, int completed)
         {
             pushPc();
             Set(_exitPc);
@@ -428,7 +428,7 @@ public static class WasmBackend
                 {
                     // Helpers (atomics, F/D) run in the host's interpreter.
                     long pc = (long)i.GuestPc;
-                    ExitWith(WasmExit.Slow, () => I64(pc), i.Completed);
+                    ExitWith(CodeExit.Slow, () => I64(pc), i.Completed);
                     break;
                 }
                 case IrOp.Label:
@@ -465,7 +465,7 @@ public static class WasmBackend
                     long pc = i.Imm;
                     Get(ArgCount); Get(_budget); Op(I32GeS);
                     BeginIf();
-                    ExitWith(WasmExit.Chain, () => I64(pc), 0);
+                    ExitWith(CodeExit.Chain, () => I64(pc), 0);
                     EndBlock();
                     break;
                 }
@@ -473,9 +473,9 @@ public static class WasmBackend
                 {
                     var kind = i.Kind switch
                     {
-                        IrExitKind.Chain => WasmExit.Chain,
-                        IrExitKind.Interpret => WasmExit.Interpret,
-                        _ => WasmExit.Stop,
+                        IrExitKind.Chain => CodeExit.Chain,
+                        IrExitKind.Interpret => CodeExit.Interpret,
+                        _ => CodeExit.Stop,
                     };
                     int a = i.A;
                     long pc = i.Imm;
@@ -674,7 +674,7 @@ public static class WasmBackend
             Op(I64Ne);
             BeginIf();
             ulong pc = i.GuestPc;
-            ExitWith(WasmExit.Slow, () => I64((long)pc), i.Completed);
+            ExitWith(CodeExit.Slow, () => I64((long)pc), i.Completed);
             EndBlock();
             // host = low 32 bits of (addend + va)
             Get(_entry); Mem(I32Load, 2, _abi.TlbAddendOffset);

@@ -14,9 +14,9 @@ public static class WasmContext
     public const int Tlb = 4;
     /// <summary>i32: stop at a loop back-edge or chain once the retired count reaches this.</summary>
     public const int Budget = 8;
-    /// <summary>i32 written at exit: a <see cref="WasmExit"/>.</summary>
+    /// <summary>i32 written at exit: a <see cref="CodeExit"/>.</summary>
     public const int ExitKind = 12;
-    /// <summary>i64 written at exit: the guest pc to continue at (for <see cref="WasmExit.Slow"/>, the instruction to interpret).</summary>
+    /// <summary>i64 written at exit: the guest pc to continue at (for <see cref="CodeExit.Slow"/>, the instruction to interpret).</summary>
     public const int ExitPc = 16;
     /// <summary>i32: address of the jump cache of the current fetch MMU context (<see cref="JumpCacheEntry"/> entries).</summary>
     public const int JumpCache = 24;
@@ -27,20 +27,4 @@ public static class WasmContext
     /// <summary>A jump-cache entry: i64 virtual pc, i32 stamp, i32 function-table index; indexed by (pc >> 1) masked.</summary>
     public const int JumpCacheEntry = 16;
     public const int JumpCacheEntryPc = 0, JumpCacheEntryStamp = 8, JumpCacheEntryIndex = 12;
-}
-
-/// <summary>Why a compiled function returned (<see cref="WasmContext.ExitKind"/>).</summary>
-public enum WasmExit
-{
-    /// <summary>Continue at the exit pc (not chained inside WebAssembly: budget spent or the next function unknown).</summary>
-    Chain = 0,
-    /// <summary>Interpret the instruction at the exit pc (untranslated), then return to the machine loop.</summary>
-    Interpret = 1,
-    /// <summary>Return to the machine loop.</summary>
-    Stop = 2,
-    /// <summary>
-    /// The instruction at the exit pc needs the slow path (TLB miss, MMIO, misaligned, code page,
-    /// atomic, F/D): interpret it; keep dispatching unless it trapped or touched a device.
-    /// </summary>
-    Slow = 3,
 }

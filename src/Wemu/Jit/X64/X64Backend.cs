@@ -1,5 +1,4 @@
 using Wemu.Jit.Ir;
-using Wemu.Jit.Wasm;
 using static Wemu.Jit.X64.Reg;
 using Alu = Wemu.Jit.X64.X64Assembler.Alu;
 
@@ -8,7 +7,7 @@ namespace Wemu.Jit.X64;
 /// <summary>
 /// The block of memory a compiled function gets a pointer to (its only argument): where the
 /// guest registers and the data TLB are, the instruction budget, and the exit record it writes
-/// when it returns. The same exit protocol as the WebAssembly backend (<see cref="WasmExit"/>).
+/// when it returns. The same exit protocol as the WebAssembly backend (<see cref="CodeExit"/>).
 /// </summary>
 public static class X64Context
 {
@@ -47,12 +46,12 @@ public static class X64Context
 public static class X64Backend
 {
     /// <summary>Compiles <paramref name="f"/> (after <see cref="Passes.IrPipeline"/>) to position-independent code bytes.</summary>
-    public static byte[] Compile(IrFunction f, WasmGuestAbi abi) => new Compiler(abi).Compile(f).ToArray();
+    public static byte[] Compile(IrFunction f, GuestCodeAbi abi) => new Compiler(abi).Compile(f).ToArray();
 
     /// <summary>A reusable compiler: its buffers stay allocated between regions (one per engine, one thread).</summary>
     public sealed class Compiler
     {
-        public Compiler(WasmGuestAbi abi)
+        public Compiler(GuestCodeAbi abi)
         {
             TlbTagLayout.Check(abi.PageBits, abi.TlbTagFlags);   // the one-compare probe below relies on it
             _abi = abi;
@@ -61,7 +60,7 @@ public static class X64Backend
         private const Reg Ctx = Rdi, Regs = Rsi, Tlb = R8, Count = R9, Budget = R10;
 
         private IrFunction _f = null!;
-        private readonly WasmGuestAbi _abi;
+        private readonly GuestCodeAbi _abi;
         private readonly X64Assembler _a = new();
         private int[] _labels = [];
         private int _exit, _chainExit;
@@ -177,13 +176,13 @@ public static class X64Backend
             }
             // Every path ends in an exit; should one not, stop at the entry rather than run off.
             a.MovImm(Rax, (long)_f.EntryPc);
-            ExitWith(WasmExit.Stop, 0);
+            ExitWith(CodeExit.Stop, 0);
 
             foreach (var (label, pc, completed) in _slowStubs)
             {
                 a.Bind(label);
                 a.MovImm(Rax, (long)pc);
-                ExitWith(WasmExit.Slow, completed);
+                ExitWith(CodeExit.Slow, completed);
             }
 
             int frame = (_slots * 8 + 15) & ~15;
@@ -219,12 +218,12 @@ public static class X64Backend
         }
 
         /// <summary>Leaves through the shared exit with the next pc in rax: kind, count + <paramref name="completed"/>.</summary>
-        private void ExitWith(WasmExit kind, int completed)
+        private void ExitWith(CodeExit kind, int completed)
         {
             _a.StoreImm32(Ctx, X64Context.ExitKind, (int)kind);
             if (completed != 0)
                 _a.AluRI(Alu.Add, Count, completed, true);
-            _a.Jmp(kind == WasmExit.Chain ? _chainExit : _exit);
+            _a.Jmp(kind == CodeExit.Chain ? _chainExit : _exit);
         }
 
         private static int SlotDisp(int slot) => slot * 8;
@@ -271,7 +270,7 @@ public static class X64Backend
                 {
                     // Helpers (atomics, F/D) run in the engine's interpreter.
                     a.MovImm(Rax, (long)i.GuestPc);
-                    ExitWith(WasmExit.Slow, i.Completed);
+                    ExitWith(CodeExit.Slow, i.Completed);
                     break;
                 }
                 case IrOp.Label: a.Bind(_labels[i.Imm]); break;
@@ -291,7 +290,7 @@ public static class X64Backend
                     a.AluRR(Alu.Cmp, Count, Budget, true);
                     a.Jcc(Cc.L, stay);
                     a.MovImm(Rax, i.Imm);
-                    ExitWith(WasmExit.Chain, 0);
+                    ExitWith(CodeExit.Chain, 0);
                     a.Bind(stay);
                     break;
                 }
@@ -299,9 +298,9 @@ public static class X64Backend
                 {
                     var kind = i.Kind switch
                     {
-                        IrExitKind.Chain => WasmExit.Chain,
-                        IrExitKind.Interpret => WasmExit.Interpret,
-                        _ => WasmExit.Stop,
+                        IrExitKind.Chain => CodeExit.Chain,
+                        IrExitKind.Interpret => CodeExit.Interpret,
+                        _ => CodeExit.Stop,
                     };
                     if (i.A >= 0)
                         Ld(i.A, Rax);

@@ -1,5 +1,6 @@
 using System.Runtime.InteropServices;
 using Wemu.Cpu.RiscV;
+using Wemu.Jit;
 using Wemu.Jit.Ir;
 using Wemu.Jit.Passes;
 using Wemu.Jit.Wasm;
@@ -28,7 +29,7 @@ public sealed unsafe class WasmBackendTests(ITestOutputHelper output)
     private const byte Canary = 0xA5;
     private const int JumpCacheBits = 8;
 
-    private static readonly WasmGuestAbi Abi = new()
+    private static readonly GuestCodeAbi Abi = new()
     {
         TlbEntryShift = 6,
         TlbIndexMask = (int)RiscVHart.TlbMask,
@@ -52,8 +53,8 @@ public sealed unsafe class WasmBackendTests(ITestOutputHelper output)
         }
     }
 
-    private static (WasmExit Kind, ulong Pc) ExitOf(byte[] image) =>
-        ((WasmExit)BitConverter.ToInt32(image, Ctx + WasmContext.ExitKind), BitConverter.ToUInt64(image, Ctx + WasmContext.ExitPc));
+    private static (CodeExit Kind, ulong Pc) ExitOf(byte[] image) =>
+        ((CodeExit)BitConverter.ToInt32(image, Ctx + WasmContext.ExitKind), BitConverter.ToUInt64(image, Ctx + WasmContext.ExitPc));
 
     private static ulong Reg(byte[] image, int r) => BitConverter.ToUInt64(image, Regs + r * 8);
 
@@ -81,7 +82,7 @@ public sealed unsafe class WasmBackendTests(ITestOutputHelper output)
         {
             var r = results[c];
             Assert.True(r.Error == null, $"case {c}: {r.Error}");
-            Assert.Equal((WasmExit.Stop, 0x1234UL), ExitOf(r.Memory));
+            Assert.Equal((CodeExit.Stop, 0x1234UL), ExitOf(r.Memory));
             for (int j = 0; j < 48; j++)
                 Assert.True((ulong)expected[c][j] == Reg(r.Memory, 16 + j),
                     $"case {c}, result {j}: {descriptions[c][j]} = {expected[c][j]:x}, wasm gave {Reg(r.Memory, 16 + j):x}");
@@ -99,7 +100,7 @@ public sealed unsafe class WasmBackendTests(ITestOutputHelper output)
         const ulong Va = BudgetLoop.Va;
         var rng = new Random(77);
         var cases = new List<NodeWasmRunner.Case>();
-        var expected = new List<(WasmExit Kind, ulong Pc, int Count, long R1, long R2, ulong R3, long[] Mem)>();
+        var expected = new List<(CodeExit Kind, ulong Pc, int Count, long R1, long R2, ulong R3, long[] Mem)>();
         for (int c = 0; c < 24; c++)
         {
             var f = BudgetLoop.Build();
@@ -132,7 +133,7 @@ public sealed unsafe class WasmBackendTests(ITestOutputHelper output)
             expected.Add((want.Kind, want.Pc, want.Count, want.R1, want.R2, want.R3, mem));
         }
         var results = NodeWasmRunner.Run(cases);
-        var seen = new HashSet<WasmExit>();
+        var seen = new HashSet<CodeExit>();
         for (int c = 0; c < cases.Count; c++)
         {
             var r = results[c];
@@ -183,7 +184,7 @@ public sealed unsafe class WasmBackendTests(ITestOutputHelper output)
             }
         }
         var results = NodeWasmRunner.Run(cases);
-        var kinds = new Dictionary<WasmExit, int>();
+        var kinds = new Dictionary<CodeExit, int>();
         long total = 0;
         for (int c = 0; c < cases.Count; c++)
         {
@@ -209,8 +210,8 @@ public sealed unsafe class WasmBackendTests(ITestOutputHelper output)
             Assert.True(r.Memory.AsSpan(CanaryArea, CanarySize).IndexOfAnyExcept(Canary) < 0, $"{name}: an access through an I/O TLB entry reached linear memory");
         }
         output.WriteLine($"{cases.Count} cases, {total} instructions in wasm; exits: {string.Join(", ", kinds.Select(k => $"{k.Key} {k.Value}"))}");
-        Assert.True(kinds.GetValueOrDefault(WasmExit.Slow) > 0, "no slow-path exit");
-        Assert.True(kinds.GetValueOrDefault(WasmExit.Chain) > 0, "no chain or budget exit");
+        Assert.True(kinds.GetValueOrDefault(CodeExit.Slow) > 0, "no slow-path exit");
+        Assert.True(kinds.GetValueOrDefault(CodeExit.Chain) > 0, "no chain or budget exit");
     }
 
     /// <summary>
@@ -247,7 +248,7 @@ public sealed unsafe class WasmBackendTests(ITestOutputHelper output)
             string name = $"access sweep ({mode}, paging {paging}) from step {steps[c]}";
             Assert.True(r.Error == null, $"{name}: {r.Error}");
             var (kind, pc) = ExitOf(r.Memory);
-            if (kind == WasmExit.Slow)
+            if (kind == CodeExit.Slow)
                 slow++;
             using var m = p.CreateMachine();
             var interp = new RiscVInterpreter();

@@ -1,8 +1,8 @@
 using System.Runtime.InteropServices;
 using Wemu.Cpu.RiscV;
+using Wemu.Jit;
 using Wemu.Jit.Ir;
 using Wemu.Jit.Passes;
-using Wemu.Jit.Wasm;
 using Wemu.Jit.X64;
 using Xunit;
 using Xunit.Abstractions;
@@ -25,7 +25,7 @@ public sealed unsafe class X64BackendTests(ITestOutputHelper output) : IDisposab
     private readonly ulong* _regs = (ulong*)NativeMemory.AllocZeroed(64 * 8);
     private readonly TlbEntry* _tlb = (TlbEntry*)NativeMemory.AlignedAlloc((nuint)(RiscVHart.TlbSize * sizeof(TlbEntry)), 64);
 
-    private static WasmGuestAbi Abi => RiscVJitEngine.WasmAbi;
+    private static GuestCodeAbi Abi => RiscVJitEngine.WasmAbi;
 
     public void Dispose()
     {
@@ -54,7 +54,7 @@ public sealed unsafe class X64BackendTests(ITestOutputHelper output) : IDisposab
     }
 
     /// <summary>Compiles and runs <paramref name="f"/> on the test's registers, TLB and jump cache: (count, exit kind, exit pc).</summary>
-    private (long Count, WasmExit Kind, ulong Pc) Run(IrFunction f, long budget)
+    private (long Count, CodeExit Kind, ulong Pc) Run(IrFunction f, long budget)
     {
         byte* entry = AddCode(X64Backend.Compile(f, Abi));
         *(ulong**)(_ctx + X64Context.Regs) = _regs;
@@ -64,7 +64,7 @@ public sealed unsafe class X64BackendTests(ITestOutputHelper output) : IDisposab
         *(byte**)(_ctx + X64Context.JumpCache) = _jumpCache;
         *(int*)(_ctx + X64Context.Stamp) = 7;
         long n = ((delegate* unmanaged<byte*, long, long>)entry)(_ctx, 0);
-        return (n, (WasmExit)(*(int*)(_ctx + X64Context.ExitKind)), *(ulong*)(_ctx + X64Context.ExitPc));
+        return (n, (CodeExit)(*(int*)(_ctx + X64Context.ExitKind)), *(ulong*)(_ctx + X64Context.ExitPc));
     }
 
     /// <summary>Generated code is never in memory that is writable and executable at once (W^X): it runs from a read-execute view of a memfd whose only writable view is not executable.</summary>
@@ -90,7 +90,7 @@ public sealed unsafe class X64BackendTests(ITestOutputHelper output) : IDisposab
             if (entry >= lo && entry < hi)
                 Assert.Equal("r-xs", perms);
         }
-        Assert.Equal((0L, WasmExit.Stop, 0x1234UL), Run(f, 10));
+        Assert.Equal((0L, CodeExit.Stop, 0x1234UL), Run(f, 10));
     }
 
     [Fact]
@@ -112,7 +112,7 @@ public sealed unsafe class X64BackendTests(ITestOutputHelper output) : IDisposab
             for (int r = 0; r < inputs.Length; r++)
                 _regs[1 + r] = (ulong)inputs[r];
             var (count, kind, pc) = Run(f, 1000);
-            Assert.Equal((0L, WasmExit.Stop, 0x1234UL), (count, kind, pc));
+            Assert.Equal((0L, CodeExit.Stop, 0x1234UL), (count, kind, pc));
             for (int r = 0; r < inputs.Length; r++)
                 Assert.Equal((ulong)inputs[r], _regs[1 + r]);
             for (int j = 0; j < want.Length; j++)
@@ -131,7 +131,7 @@ public sealed unsafe class X64BackendTests(ITestOutputHelper output) : IDisposab
         if (_arena == null)
             return;
         var rng = new Random(77);
-        var seen = new HashSet<WasmExit>();
+        var seen = new HashSet<CodeExit>();
         var page = (long*)NativeMemory.AlignedAlloc(4096 + 8, 4096);
         try
         {
@@ -190,7 +190,7 @@ public sealed unsafe class X64BackendTests(ITestOutputHelper output) : IDisposab
         int mode = modeIndex switch { 0 => RiscVHart.PrivMachine, 1 => RiscVHart.PrivSupervisor, _ => RiscVHart.PrivUser };
         var programs = RandomProgramBatch.Assemble(7000 + modeIndex * 100 + (compressed ? 50 : 0), 10, compressed, mode);
         var rng = new Random(modeIndex * 2 + (compressed ? 1 : 0));
-        var kinds = new Dictionary<WasmExit, int>();
+        var kinds = new Dictionary<CodeExit, int>();
         long total = 0;
         int cases = 0;
         foreach (var p in programs)
@@ -288,8 +288,8 @@ public sealed unsafe class X64BackendTests(ITestOutputHelper output) : IDisposab
         }
         output.WriteLine($"{cases} cases, {total} instructions in x64 code; exits: {string.Join(", ", kinds.Select(k => $"{k.Key} {k.Value}"))}");
         Assert.True(cases >= 25, $"only {cases} cases");
-        Assert.True(kinds.GetValueOrDefault(WasmExit.Slow) > 0, "no slow-path exit");
-        Assert.True(kinds.GetValueOrDefault(WasmExit.Chain) > 0, "no chain or budget exit");
+        Assert.True(kinds.GetValueOrDefault(CodeExit.Slow) > 0, "no slow-path exit");
+        Assert.True(kinds.GetValueOrDefault(CodeExit.Chain) > 0, "no chain or budget exit");
     }
 
     private static void Step(BareHart m, RiscVInterpreter interp, int steps)

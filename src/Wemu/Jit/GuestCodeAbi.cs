@@ -1,7 +1,7 @@
-namespace Wemu.Jit.Wasm;
+namespace Wemu.Jit;
 
-/// <summary>What the WebAssembly backend needs to know about a guest's soft TLB (see <see cref="Il.IlGuestAbi"/>).</summary>
-public sealed class WasmGuestAbi
+/// <summary>What the backends that generate code directly (x86-64, WebAssembly) need to know about a guest's soft TLB (see <see cref="Il.IlGuestAbi"/> for the IL backend's).</summary>
+public sealed class GuestCodeAbi
 {
     /// <summary>log2 of the TLB entry size in bytes.</summary>
     public required int TlbEntryShift { get; init; }
