@@ -3,6 +3,7 @@
 // usage: node --test tests/Wemu.Web.Tests/   (./test.sh builds the site and runs it)
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -281,6 +282,58 @@ test('a link can neither set runtime options nor send escape sequences to the te
     assert.match(await terminalText(page), /wemu: unknown option '-\]0;owned\[2Jfrob'/);
   } finally {
     await context.close();
+  }
+});
+
+test('a misaligned MMIO loop compiled to wasm reads the device, not the worker\'s memory (issue 10 reproducer)', { timeout: 120_000 }, async () => {
+  // The reproducer of the soft-TLB flag collision, made self-checking: a halfword at an odd address
+  // of the UART page, hot enough to be compiled, must read what the device gave the first (cold)
+  // time; with the old tag layout compiled code read linear memory at the guest's address instead.
+  // sifive_test then reports pass (exit 0) or fail (exit 1). QEMU passes the same program
+  // (tests/Wemu.Tests/Cli/CliGuestAttackTests.cs checks it there and on every native engine).
+  const dir = fs.mkdtempSync(path.join(site, 'attack-'));
+  const src = `  .globl _start
+_start:
+  li a1, 0x10000000
+  lbu t0, 0(a1)
+  lhu t3, 1(a1)
+  li t2, 100000
+1: lhu t0, 1(a1)
+  bne t0, t3, 3f
+  addi t2, t2, -1
+  bnez t2, 1b
+  li a2, 0x100000
+  li a3, 0x5555
+  sw a3, 0(a2)
+2: j 2b
+3: li a2, 0x100000
+  li a3, 0x13333
+  sw a3, 0(a2)
+  j 2b
+`;
+  fs.writeFileSync(path.join(dir, 'poc.S'), src);
+  for (const [tool, args] of [['riscv64-linux-gnu-as', ['-march=rv64gc', 'poc.S', '-o', 'poc.o']],
+    ['riscv64-linux-gnu-ld', ['-N', '--no-warn-rwx-segments', '-Ttext=0x80000000', 'poc.o', '-o', 'poc.elf']]]) {
+    const r = spawnSync(tool, args, { cwd: dir, encoding: 'utf8' });
+    assert.equal(r.status, 0, `${tool}: ${r.stderr}`);
+  }
+  const kernel = '/' + path.basename(dir) + '/poc.elf';
+  const { page, context, log } = await openPage(base + 'vendor/xterm.LICENSE');
+  try {
+    const result = await page.evaluate(async ({ kernel }) => {
+      const { Wemu } = await import('/wemu.js');
+      const vm = await Wemu.create({ bios: 'none', kernel, args: ['-nographic'] });
+      const t0 = Date.now();
+      while (vm.state !== 'stopped' && vm.state !== 'failed' && Date.now() - t0 < 90_000)
+        await new Promise(r => setTimeout(r, 100));
+      const stats = vm.state === 'stopped' ? null : await vm.stats().catch(() => null);
+      return { state: vm.state, exitCode: vm.exitCode, error: vm.error, stats };
+    }, { kernel });
+    assert.equal(result.state, 'stopped', `state ${result.state} (${result.error}); console:\n${log.join('\n')}`);
+    assert.equal(result.exitCode, 0, 'the compiled loop read something else than the device');
+  } finally {
+    await context.close();
+    fs.rmSync(dir, { recursive: true, force: true });
   }
 });
 
