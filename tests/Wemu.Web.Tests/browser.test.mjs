@@ -286,19 +286,22 @@ test('a link can neither set runtime options nor send escape sequences to the te
 });
 
 test('a misaligned MMIO loop compiled to wasm reads the device, not the worker\'s memory (issue 10 reproducer)', { timeout: 120_000 }, async () => {
-  // The reproducer of the soft-TLB flag collision, made self-checking: a halfword at an odd address
-  // of the UART page, hot enough to be compiled, must read what the device gave the first (cold)
-  // time; with the old tag layout compiled code read linear memory at the guest's address instead.
-  // sifive_test then reports pass (exit 0) or fail (exit 1). QEMU passes the same program
-  // (tests/Wemu.Tests/Cli/CliGuestAttackTests.cs checks it there and on every native engine).
+  // The reproducer of the soft-TLB flag collision, made self-checking: the UART's line control
+  // register is set to 0x1b, and a halfword at its odd address (LCR | MCR << 8), hot enough to be
+  // compiled, must read what the device gave the first (cold, interpreted) time, which must not be 0;
+  // with the old tag layout compiled code read the worker's linear memory at the guest's address
+  // instead. sifive_test then reports pass (exit 0) or fail (exit 1). (The native engines run the
+  // issue's own reproducer in tests/Wemu.Tests/Cli/CliGuestAttackTests.cs.)
   const dir = fs.mkdtempSync(path.join(site, 'attack-'));
   const src = `  .globl _start
 _start:
   li a1, 0x10000000
-  lbu t0, 0(a1)
-  lhu t3, 1(a1)
+  li t0, 0x1b
+  sb t0, 3(a1)
+  lhu t3, 3(a1)
+  beqz t3, 3f
   li t2, 100000
-1: lhu t0, 1(a1)
+1: lhu t0, 3(a1)
   bne t0, t3, 3f
   addi t2, t2, -1
   bnez t2, 1b
@@ -324,9 +327,11 @@ _start:
       const { Wemu } = await import('/wemu.js');
       const vm = await Wemu.create({ bios: 'none', kernel, args: ['-nographic'] });
       const t0 = Date.now();
-      while (vm.state !== 'stopped' && vm.state !== 'failed' && Date.now() - t0 < 90_000)
-        await new Promise(r => setTimeout(r, 100));
-      const stats = vm.state === 'stopped' ? null : await vm.stats().catch(() => null);
+      let stats = null;
+      while (vm.state !== 'stopped' && vm.state !== 'failed' && Date.now() - t0 < 90_000) {
+        stats = await vm.stats().catch(() => stats);
+        await new Promise(r => setTimeout(r, 20));
+      }
       return { state: vm.state, exitCode: vm.exitCode, error: vm.error, stats };
     }, { kernel });
     assert.equal(result.state, 'stopped', `state ${result.state} (${result.error}); console:\n${log.join('\n')}`);
