@@ -241,6 +241,17 @@ public sealed unsafe class TlbProbeAttackTests
     [Fact]
     public void Tag_Flags_Stay_Clear_Of_The_Alignment_Bits_Every_Backend_Compares()
     {
+        // The layout the probes index and read is the struct's own, on every ABI.
+        TlbEntry e = default;
+        Assert.Equal(sizeof(TlbEntry), 1 << TlbEntry.SizeShift);
+        Assert.Equal((int)((byte*)&e.TagWrite - (byte*)&e), TlbEntry.TagWriteOffset);
+        Assert.Equal((int)((byte*)&e.Addend - (byte*)&e), TlbEntry.AddendOffset);
+        foreach (var (shift, read, write, addend) in new[]
+        {
+            (RiscVJitEngine.WasmAbi.TlbEntryShift, RiscVJitEngine.WasmAbi.TlbReadTagOffset, RiscVJitEngine.WasmAbi.TlbWriteTagOffset, RiscVJitEngine.WasmAbi.TlbAddendOffset),
+            (RiscVJitHelpers.Abi.TlbEntryShift, RiscVJitHelpers.Abi.TlbReadTagOffset, RiscVJitHelpers.Abi.TlbWriteTagOffset, RiscVJitHelpers.Abi.TlbAddendOffset),
+        })
+            Assert.Equal((TlbEntry.SizeShift, TlbEntry.TagReadOffset, TlbEntry.TagWriteOffset, TlbEntry.AddendOffset), (shift, read, write, addend));
         Assert.Equal(TlbEntry.IoFlag | TlbEntry.CodeFlag, RiscVJitEngine.WasmAbi.TlbTagFlags);
         Assert.Equal(TlbEntry.IoFlag | TlbEntry.CodeFlag, RiscVJitHelpers.Abi.TlbTagFlags);
         TlbTagLayout.Check(12, TlbEntry.FlagBits);

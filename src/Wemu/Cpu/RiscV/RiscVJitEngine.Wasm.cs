@@ -22,11 +22,11 @@ public sealed unsafe partial class RiscVJitEngine : IDisposable
 
     internal static readonly GuestCodeAbi WasmAbi = new()
     {
-        TlbEntryShift = 6,
+        TlbEntryShift = TlbEntry.SizeShift,
         TlbIndexMask = (int)RiscVHart.TlbMask,
-        TlbReadTagOffset = 0,
-        TlbWriteTagOffset = 8,
-        TlbAddendOffset = 24,
+        TlbReadTagOffset = TlbEntry.TagReadOffset,
+        TlbWriteTagOffset = TlbEntry.TagWriteOffset,
+        TlbAddendOffset = TlbEntry.AddendOffset,
         TlbTagFlags = TlbEntry.FlagBits,
         JumpCacheBits = WasmJumpCacheBits,
     };

@@ -60,11 +60,11 @@ internal static unsafe class RiscVJitHelpers
         StoreSlow = Method(nameof(StoreSlow)),
         RaiseException = Method(nameof(RaiseException)),
         Helpers = [Method(nameof(Atomic)), Method(nameof(Float))],
-        TlbEntryShift = 6,
+        TlbEntryShift = TlbEntry.SizeShift,
         TlbIndexMask = (long)RiscVHart.TlbMask,
-        TlbReadTagOffset = 0,
-        TlbWriteTagOffset = 8,
-        TlbAddendOffset = 24,
+        TlbReadTagOffset = TlbEntry.TagReadOffset,
+        TlbWriteTagOffset = TlbEntry.TagWriteOffset,
+        TlbAddendOffset = TlbEntry.AddendOffset,
         TlbTagFlags = TlbEntry.FlagBits,
     };
 

@@ -27,6 +27,27 @@ public struct TlbEntry
     /// <summary>Every flag bit a tag may carry (what <see cref="Jit.TlbTagLayout.Check"/> validates).</summary>
     public const ulong FlagBits = IoFlag | CodeFlag;
 
+    /// <summary>log2 of the entry's size: generated code indexes the TLB with a shift.</summary>
+    public static readonly int SizeShift = ShiftOfSize();
+
+    /// <summary>Where the fields generated code reads sit in an entry (what the backends' ABIs are made of).</summary>
+    public static readonly int TagReadOffset = OffsetOf(0), TagWriteOffset = OffsetOf(1), AddendOffset = OffsetOf(3);
+
+    private static unsafe int ShiftOfSize()
+    {
+        int size = sizeof(TlbEntry);
+        if (!System.Numerics.BitOperations.IsPow2(size))
+            throw new InvalidOperationException($"a TLB entry is {size} bytes: generated code needs a power of two");
+        return System.Numerics.BitOperations.Log2((uint)size);
+    }
+
+    private static unsafe int OffsetOf(int field)
+    {
+        TlbEntry e = default;
+        byte* at = field switch { 0 => (byte*)&e.TagRead, 1 => (byte*)&e.TagWrite, _ => (byte*)&e.Addend };
+        return (int)(at - (byte*)&e);
+    }
+
     public ulong TagRead;
     public ulong TagWrite;
     public ulong TagExec;

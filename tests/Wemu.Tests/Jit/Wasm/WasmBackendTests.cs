@@ -31,11 +31,11 @@ public sealed unsafe class WasmBackendTests(ITestOutputHelper output)
 
     private static readonly GuestCodeAbi Abi = new()
     {
-        TlbEntryShift = 6,
+        TlbEntryShift = TlbEntry.SizeShift,
         TlbIndexMask = (int)RiscVHart.TlbMask,
-        TlbReadTagOffset = 0,
-        TlbWriteTagOffset = 8,
-        TlbAddendOffset = 24,
+        TlbReadTagOffset = TlbEntry.TagReadOffset,
+        TlbWriteTagOffset = TlbEntry.TagWriteOffset,
+        TlbAddendOffset = TlbEntry.AddendOffset,
         TlbTagFlags = TlbEntry.FlagBits,
         JumpCacheBits = JumpCacheBits,
     };
