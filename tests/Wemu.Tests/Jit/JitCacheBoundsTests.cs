@@ -127,6 +127,44 @@ public sealed class JitCacheBoundsTests
         Assert.True(small.Statistics.Flushes > 10, $"{small.Statistics.Flushes} flushes with a 600-byte arena");
     }
 
+    private sealed unsafe class UnusedWasmLoader : Wemu.Jit.Wasm.IWasmCodeLoader
+    {
+        public int Load(byte* module, int length) => 0;
+
+        public void Release(int index)
+        {
+        }
+    }
+
+    /// <summary>
+    /// The wasm jump caches (in the browser's linear memory, so no wasm runs here): an arena flush
+    /// and a stamp about to wrap must leave no entry behind, whatever was in them.
+    /// </summary>
+    [Fact]
+    public void Wasm_Jump_Caches_Are_Cleared_On_Flush_And_Before_The_Stamp_Wraps()
+    {
+        using var m = new BareHart(1 << 20);
+        var jit = new RiscVJitEngine(new JitOptions { WasmLoader = new UnusedWasmLoader() });
+        jit.Run(m.Hart, 1);   // attaches the hart
+        var caches = jit.WasmJumpCachesForTests;
+        caches.Fill(0xA5);
+        jit.FlushCache();
+        Assert.True(jit.WasmJumpCachesForTests.IndexOfAnyExcept((byte)0) < 0, "an arena flush left wasm jump-cache entries");
+
+        jit.WasmJumpCachesForTests.Fill(0xA5);
+        jit.ChainStampForTests = int.MaxValue;
+        m.Hart.TlbGeneration++;
+        int stamp = jit.ChainStamp(m.Hart);
+        Assert.Equal(1, stamp);
+        Assert.Equal(1, jit.Statistics.StampWraps);
+        Assert.True(jit.WasmJumpCachesForTests.IndexOfAnyExcept((byte)0) < 0, "the stamp wrapped with wasm jump-cache entries left");
+        // Below the end, a new stamp leaves the caches alone (entries are retired by the stamp alone).
+        jit.WasmJumpCachesForTests.Fill(0xA5);
+        m.Hart.TlbGeneration++;
+        Assert.Equal(2, jit.ChainStamp(m.Hart));
+        Assert.True(jit.WasmJumpCachesForTests.IndexOfAnyExcept((byte)0xA5) < 0);
+    }
+
     public static TheoryData<bool> Backends() => new() { true, false };
 
     [Theory]

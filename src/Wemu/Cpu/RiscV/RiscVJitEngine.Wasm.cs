@@ -42,7 +42,7 @@ public sealed unsafe partial class RiscVJitEngine : IDisposable
     /// It is 32-bit (the wasm entry's field): before it would wrap, every jump cache is cleared and
     /// it starts again, so an entry from before can never match again.
     /// </summary>
-    private int ChainStamp(RiscVHart h)
+    internal int ChainStamp(RiscVHart h)
     {
         ulong key = h.TlbGeneration + _epoch;
         if (key != _chainKey)
@@ -65,6 +65,9 @@ public sealed unsafe partial class RiscVJitEngine : IDisposable
         get => _chainStamp;
         set => _chainStamp = value;
     }
+
+    /// <summary>For tests: the wasm jump caches (one per MMU context, in the context block) and their size in bytes.</summary>
+    internal Span<byte> WasmJumpCachesForTests => new(WasmContextBlock + 64, RiscVHart.MmuContexts * WasmJumpCacheBytes);
 
     /// <summary>Empties the managed jump cache and the jump caches generated code follows (x86-64 and wasm).</summary>
     private void ClearJumpCaches()
