@@ -72,7 +72,7 @@ public static class HostImages
             SharedFolders = shares,
             Serial = serial,
             Entropy = config.Deterministic ? SeededEntropy() : RandomNumberGenerator.Fill,
-            // New compiled code is prepared on the thread pool while the interpreter goes on;
+            // New IL code is prepared on one background thread (BackgroundWorkQueue) while the interpreter goes on;
             // -icount runs keep everything on one thread so they repeat exactly.
             BackgroundWorker = config.Deterministic ? null : s_background.Value.Enqueue,
             RtcStartNanoseconds = (ulong)(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() * 1_000_000),

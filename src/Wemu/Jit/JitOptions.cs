@@ -6,7 +6,7 @@ public sealed class JitOptions
     /// <summary>Default number of runs in the interpreter before a block is compiled (IL and WebAssembly backends).</summary>
     public const int DefaultThreshold = 2000;
 
-    /// <summary>Default cap on the translation cache, in MiB of generated IL.</summary>
+    /// <summary>Default cap on the translation cache, in MiB of generated code (x86-64 code, IL, or wasm modules).</summary>
     public const int DefaultCacheMegabytes = 64;
 
     /// <summary>Runs in the interpreter before a block is compiled; null: the backend's default

@@ -23,7 +23,7 @@ public sealed class JitStatistics
     private long _compileTicks;
     private long _translateTicks;
 
-    /// <summary>Of <see cref="CompileTicks"/>, the part spent on the machine thread (guest -> IR -> IL), in Stopwatch ticks.</summary>
+    /// <summary>Of <see cref="CompileTicks"/>, the part spent on the machine thread (guest -> IR -> generated code), in Stopwatch ticks.</summary>
     public long TranslateTicks { get => Interlocked.Read(ref _translateTicks); internal set => _translateTicks = value; }
 
     internal void AddTranslateTicks(long ticks)
@@ -39,7 +39,7 @@ public sealed class JitStatistics
 
     public TimeSpan CompileTime => Stopwatch.GetElapsedTime(0, CompileTicks);
 
-    /// <summary>Generated IL bytes currently in the cache.</summary>
+    /// <summary>Generated code bytes currently in the cache (x86-64 code, IL, or wasm modules).</summary>
     public long CacheBytes { get; internal set; }
 
     /// <summary>Instructions run by the interpreter: cold code, before a block is hot.</summary>
@@ -51,13 +51,13 @@ public sealed class JitStatistics
     /// <summary>Instructions retired in compiled code.</summary>
     public long CompiledInstructions { get; internal set; }
 
-    /// <summary>Calls from the dispatcher into compiled code (WebAssembly backend; chained calls inside wasm not counted).</summary>
+    /// <summary>Calls from the dispatcher into compiled code (x86-64 and WebAssembly backends; chained calls inside generated code not counted).</summary>
     public long CompiledEntries { get; internal set; }
 
     /// <summary>Part of the compile time spent in the host's WebAssembly loader (compile and instantiate), in Stopwatch ticks.</summary>
     public long LoadTicks { get; internal set; }
 
-    /// <summary>WebAssembly exits by <see cref="Wasm.CodeExit"/> kind.</summary>
+    /// <summary>Exits of x86-64 and WebAssembly code by <see cref="CodeExit"/> kind.</summary>
     public long[] ExitsByKind { get; } = new long[4];
 
     /// <summary>Compiled blocks dropped because the guest wrote their page.</summary>

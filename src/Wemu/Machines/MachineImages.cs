@@ -25,8 +25,8 @@ public sealed class MachineImages
     public Action<Span<byte>>? Entropy { get; init; }
 
     /// <summary>
-    /// Runs work off the machine's thread, where the host has threads (natively: the thread pool).
-    /// The JIT uses it to have the runtime compile new code while the interpreter goes on; null
+    /// Runs work off the machine's thread, where the host has threads (natively: one background thread).
+    /// The JIT's IL backend uses it to have the runtime compile new code while the interpreter goes on; null
     /// (the browser, tests) compiles on the machine's thread.
     /// </summary>
     public Action<Action>? BackgroundWorker { get; init; }

@@ -30,7 +30,8 @@ internal sealed class RiscVBlock
     /// <summary>With the x86-64 backend: the compiled code's entry point (0: none).</summary>
     public nint NativeEntry;
 
-    public int IlSize;
+    /// <summary>Bytes of generated code the block holds in the cache (x86-64 code, IL, or a wasm module).</summary>
+    public int CodeSize;
 
     public int GuestInstructions;
 

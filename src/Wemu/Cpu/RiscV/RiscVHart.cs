@@ -6,7 +6,7 @@ namespace Wemu.Cpu.RiscV;
 
 /// <summary>
 /// One RV64GC hart: architectural state, CSRs, privilege modes, traps and the MMU (Sv39/Sv48 with
-/// a soft TLB). Execution engines (<see cref="RiscVInterpreter"/>, later the JIT) run it in slices.
+/// a soft TLB). Execution engines (<see cref="RiscVInterpreter"/>, <see cref="RiscVJitEngine"/>) run it in slices.
 /// Registers live in native memory so generated code can address them directly.
 /// </summary>
 public sealed unsafe partial class RiscVHart : IHartInterruptPins, IDisposable

@@ -168,10 +168,10 @@ public sealed unsafe partial class RiscVJitEngine : IDisposable
             return;
         }
         block.WasmIndex = index;
-        block.IlSize = module.Length;
+        block.CodeSize = module.Length;
         _wasmLive++;
         Statistics.AddCompiled(function.GuestInstructions);
-        Statistics.CacheBytes += block.IlSize;
+        Statistics.CacheBytes += block.CodeSize;
         if (!_bus!.IsCodePage(physPage))
         {
             _bus.MarkCodePage(physPage);
@@ -185,7 +185,7 @@ public sealed unsafe partial class RiscVJitEngine : IDisposable
         Wasm!.Release(b.WasmIndex);
         b.WasmIndex = 0;
         _wasmLive--;
-        Statistics.CacheBytes -= b.IlSize;
+        Statistics.CacheBytes -= b.CodeSize;
     }
 
     private void ReleaseAllWasm()

@@ -145,7 +145,7 @@ public sealed unsafe partial class RiscVJitEngine
             }
         }
         block.NativeEntry = (nint)entry;
-        block.IlSize = code.Length;
+        block.CodeSize = code.Length;
         Statistics.CacheBytes += code.Length;
         Statistics.AddCompiled(function.GuestInstructions);
         Statistics.AddTranslateTicks(Stopwatch.GetTimestamp() - start);   // (all of it is on the machine thread)

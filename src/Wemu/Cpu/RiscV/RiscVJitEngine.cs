@@ -9,7 +9,7 @@ using Wemu.Memory;
 namespace Wemu.Cpu.RiscV;
 
 /// <summary>
-/// The translating engine: blocks start in the interpreter and are compiled (RISC-V -> IR -> IL)
+/// The translating engine: blocks start in the interpreter and are compiled (RISC-V -> IR -> x86-64 code, IL or WebAssembly)
 /// once they have run <see cref="JitOptions.Threshold"/> times. Translations are keyed by guest
 /// physical and virtual pc; a jump cache per MMU context maps a virtual pc to its block without
 /// a page walk, and is invalidated wholesale by TLB flushes (the stamp holds the TLB generation).
@@ -347,7 +347,7 @@ public sealed unsafe partial class RiscVJitEngine : IRiscVEngine
                                 pc => (hasRun[(pc & (PageSize - 1)) >> 4] & (1 << (int)((pc >> 1) & 7))) != 0);
                             IrPipeline.Run(function);
                             if (RuntimeFeature.IsDynamicCodeSupported)
-                                code = IlBackend.Compile<RiscVHart>(function, RiscVJitHelpers.Abi, out block.IlSize);
+                                code = IlBackend.Compile<RiscVHart>(function, RiscVJitHelpers.Abi, out block.CodeSize);
                             block.GuestInstructions = function.GuestInstructions;
                         }
                     }
@@ -373,7 +373,7 @@ public sealed unsafe partial class RiscVJitEngine : IRiscVEngine
                 Options.CompileHookForTests?.Invoke(block.VirtualPc);
                 function = _translator.Translate(block.VirtualPc, page, _hasRun);
                 IrPipeline.Run(function);
-                block.Pending = IlBackend.Compile<RiscVHart>(function, RiscVJitHelpers.Abi, out block.IlSize);
+                block.Pending = IlBackend.Compile<RiscVHart>(function, RiscVJitHelpers.Abi, out block.CodeSize);
             }
             catch (Exception e) when (e is not OutOfMemoryException)
             {
@@ -401,7 +401,7 @@ public sealed unsafe partial class RiscVJitEngine : IRiscVEngine
         }
         block.Code = code;
         block.Pending = null;
-        Statistics.CacheBytes += block.IlSize;
+        Statistics.CacheBytes += block.CodeSize;
     }
 
     /// <summary>The guest wrote a page holding compiled code: forget every block of that page.</summary>
@@ -420,13 +420,13 @@ public sealed unsafe partial class RiscVJitEngine : IRiscVEngine
             {
                 b.NativeEntry = 0;   // its bytes stay in the arena until the next reset
                 Statistics.Invalidations++;
-                Statistics.CacheBytes -= b.IlSize;
+                Statistics.CacheBytes -= b.CodeSize;
             }
             if (b.Code != null)
             {
                 b.Code = null;
                 Statistics.Invalidations++;
-                Statistics.CacheBytes -= b.IlSize;
+                Statistics.CacheBytes -= b.CodeSize;
             }
             _blocks.Remove((b.PhysicalPc, b.VirtualPc));
         }
