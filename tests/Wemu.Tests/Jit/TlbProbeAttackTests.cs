@@ -246,14 +246,10 @@ public sealed unsafe class TlbProbeAttackTests
         Assert.Equal(sizeof(TlbEntry), 1 << TlbEntry.SizeShift);
         Assert.Equal((int)((byte*)&e.TagWrite - (byte*)&e), TlbEntry.TagWriteOffset);
         Assert.Equal((int)((byte*)&e.Addend - (byte*)&e), TlbEntry.AddendOffset);
-        foreach (var (shift, read, write, addend) in new[]
-        {
-            (RiscVJitEngine.WasmAbi.TlbEntryShift, RiscVJitEngine.WasmAbi.TlbReadTagOffset, RiscVJitEngine.WasmAbi.TlbWriteTagOffset, RiscVJitEngine.WasmAbi.TlbAddendOffset),
-            (RiscVJitHelpers.Abi.TlbEntryShift, RiscVJitHelpers.Abi.TlbReadTagOffset, RiscVJitHelpers.Abi.TlbWriteTagOffset, RiscVJitHelpers.Abi.TlbAddendOffset),
-        })
-            Assert.Equal((TlbEntry.SizeShift, TlbEntry.TagReadOffset, TlbEntry.TagWriteOffset, TlbEntry.AddendOffset), (shift, read, write, addend));
-        Assert.Equal(TlbEntry.IoFlag | TlbEntry.CodeFlag, RiscVJitEngine.WasmAbi.TlbTagFlags);
-        Assert.Equal(TlbEntry.IoFlag | TlbEntry.CodeFlag, RiscVJitHelpers.Abi.TlbTagFlags);
+        var expected = new SoftTlbLayout(TlbEntry.SizeShift, (long)RiscVHart.TlbMask, TlbEntry.TagReadOffset, TlbEntry.TagWriteOffset,
+            TlbEntry.AddendOffset, TlbEntry.IoFlag | TlbEntry.CodeFlag);
+        Assert.Equal(expected, RiscVJitEngine.WasmAbi.Tlb);
+        Assert.Equal(expected, RiscVJitHelpers.Abi.Tlb);
         TlbTagLayout.Check(12, TlbEntry.FlagBits);
         foreach (ulong bad in new ulong[] { 1, 2, 4, 8, 1UL << 12, 3 })
             Assert.Throws<InvalidOperationException>(() => TlbTagLayout.Check(12, bad));
@@ -261,7 +257,7 @@ public sealed unsafe class TlbProbeAttackTests
         f.Exit(IrExitKind.Stop, 0x1000, 0);
         var broken = new GuestCodeAbi
         {
-            TlbEntryShift = 6, TlbIndexMask = 255, TlbReadTagOffset = 0, TlbWriteTagOffset = 8, TlbAddendOffset = 24, TlbTagFlags = 2,
+            Tlb = new SoftTlbLayout(6, 255, 0, 8, 24, TagFlags: 2),
         };
         Assert.Throws<InvalidOperationException>(() => WasmBackend.Compile(f, broken));
         Assert.Throws<InvalidOperationException>(() => new X64Backend.Compiler(broken));

@@ -22,12 +22,7 @@ public sealed unsafe partial class RiscVJitEngine : IDisposable
 
     internal static readonly GuestCodeAbi WasmAbi = new()
     {
-        TlbEntryShift = TlbEntry.SizeShift,
-        TlbIndexMask = (int)RiscVHart.TlbMask,
-        TlbReadTagOffset = TlbEntry.TagReadOffset,
-        TlbWriteTagOffset = TlbEntry.TagWriteOffset,
-        TlbAddendOffset = TlbEntry.AddendOffset,
-        TlbTagFlags = TlbEntry.FlagBits,
+        Tlb = RiscVHart.TlbLayout,
         JumpCacheBits = WasmJumpCacheBits,
     };
 

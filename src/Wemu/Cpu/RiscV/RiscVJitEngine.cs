@@ -63,8 +63,8 @@ public sealed unsafe partial class RiscVJitEngine : IRiscVEngine
     public RiscVJitEngine(JitOptions? options = null)
     {
         // The tags' flag bits against the backends' one-compare probe (fails loudly, before any code runs).
-        TlbTagLayout.Check(WasmAbi.PageBits, WasmAbi.TlbTagFlags);
-        TlbTagLayout.Check(RiscVJitHelpers.Abi.PageBits, RiscVJitHelpers.Abi.TlbTagFlags);
+        TlbTagLayout.Check(WasmAbi.Tlb.PageBits, WasmAbi.Tlb.TagFlags);
+        TlbTagLayout.Check(RiscVJitHelpers.Abi.Tlb.PageBits, RiscVJitHelpers.Abi.Tlb.TagFlags);
         Options = options ?? new JitOptions();
         CreateX64();
         _hot = new HotTable(Options.Threshold ?? (_x64 != null ? JitOptions.DefaultNativeThreshold : JitOptions.DefaultThreshold));

@@ -60,12 +60,7 @@ internal static unsafe class RiscVJitHelpers
         StoreSlow = Method(nameof(StoreSlow)),
         RaiseException = Method(nameof(RaiseException)),
         Helpers = [Method(nameof(Atomic)), Method(nameof(Float))],
-        TlbEntryShift = TlbEntry.SizeShift,
-        TlbIndexMask = (long)RiscVHart.TlbMask,
-        TlbReadTagOffset = TlbEntry.TagReadOffset,
-        TlbWriteTagOffset = TlbEntry.TagWriteOffset,
-        TlbAddendOffset = TlbEntry.AddendOffset,
-        TlbTagFlags = TlbEntry.FlagBits,
+        Tlb = RiscVHart.TlbLayout,
     };
 
     private static FieldInfo Field(string name) =>

@@ -83,7 +83,7 @@ public static unsafe class IlBackend
 
         public Emitter(IrFunction f, IlGuestAbi abi, ILGenerator il)
         {
-            TlbTagLayout.Check(abi.PageBits, abi.TlbTagFlags);   // the one-compare probe relies on it
+            TlbTagLayout.Check(abi.Tlb.PageBits, abi.Tlb.TagFlags);   // the one-compare probe relies on it
             _f = f;
             _abi = abi;
             _il = il;
@@ -528,12 +528,12 @@ public static unsafe class IlBackend
             il.Emit(OpCodes.Stloc, _va);
             il.Emit(OpCodes.Ldarg, ArgTlb);
             il.Emit(OpCodes.Ldloc, _va);
-            il.Emit(OpCodes.Ldc_I4, _abi.PageBits);
+            il.Emit(OpCodes.Ldc_I4, _abi.Tlb.PageBits);
             il.Emit(OpCodes.Shr_Un);
             il.Emit(OpCodes.Conv_I4);
-            il.Emit(OpCodes.Ldc_I4, (int)_abi.TlbIndexMask);
+            il.Emit(OpCodes.Ldc_I4, (int)_abi.Tlb.IndexMask);
             il.Emit(OpCodes.And);
-            il.Emit(OpCodes.Ldc_I4, _abi.TlbEntryShift);
+            il.Emit(OpCodes.Ldc_I4, _abi.Tlb.EntryShift);
             il.Emit(OpCodes.Shl);
             il.Emit(OpCodes.Add);
             il.Emit(OpCodes.Stloc, _entry);
@@ -547,11 +547,11 @@ public static unsafe class IlBackend
             // One compare: page tag, and (for sizes > 1) natural alignment; misaligned and
             // page-crossing accesses take the slow path.
             il.Emit(OpCodes.Ldloc, _va);
-            il.Emit(OpCodes.Ldc_I8, ~((1L << _abi.PageBits) - 1) | (long)(uint)(i.Size - 1));
+            il.Emit(OpCodes.Ldc_I8, ~((1L << _abi.Tlb.PageBits) - 1) | (long)(uint)(i.Size - 1));
             il.Emit(OpCodes.And);
             il.Emit(OpCodes.Bne_Un, slow);
             il.Emit(OpCodes.Ldloc, _entry);
-            il.Emit(OpCodes.Ldc_I4, _abi.TlbAddendOffset);
+            il.Emit(OpCodes.Ldc_I4, _abi.Tlb.AddendOffset);
             il.Emit(OpCodes.Add);
             il.Emit(OpCodes.Ldind_I8);
             il.Emit(OpCodes.Ldloc, _va);
@@ -567,7 +567,7 @@ public static unsafe class IlBackend
             var il = _il;
             var slow = il.DefineLabel();
             var done = il.DefineLabel();
-            EmitTlbProbe(i, _abi.TlbReadTagOffset, slow);
+            EmitTlbProbe(i, _abi.Tlb.ReadTagOffset, slow);
             switch (i.Size)
             {
                 case 1: il.Emit(i.Signed ? OpCodes.Ldind_I1 : OpCodes.Ldind_U1); break;
@@ -608,7 +608,7 @@ public static unsafe class IlBackend
             var il = _il;
             var slow = il.DefineLabel();
             var done = il.DefineLabel();
-            EmitTlbProbe(i, _abi.TlbWriteTagOffset, slow);
+            EmitTlbProbe(i, _abi.Tlb.WriteTagOffset, slow);
             Ld(i.B);
             switch (i.Size)
             {

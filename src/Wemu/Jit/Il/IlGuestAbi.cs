@@ -29,20 +29,6 @@ public sealed class IlGuestAbi
 
     public required MethodInfo[] Helpers { get; init; }
 
-    /// <summary>log2 of the TLB entry size in bytes.</summary>
-    public required int TlbEntryShift { get; init; }
-
-    public required long TlbIndexMask { get; init; }
-
-    public required int TlbReadTagOffset { get; init; }
-
-    public required int TlbWriteTagOffset { get; init; }
-
-    /// <summary>Offset of the host-minus-guest address delta in an entry.</summary>
-    public required int TlbAddendOffset { get; init; }
-
-    public int PageBits { get; init; } = 12;
-
-    /// <summary>Flag bits a tag may carry that keep it from matching (validated by <see cref="TlbTagLayout.Check"/>).</summary>
-    public required ulong TlbTagFlags { get; init; }
+    /// <summary>The soft TLB's layout (shared with <see cref="GuestCodeAbi"/>).</summary>
+    public required SoftTlbLayout Tlb { get; init; }
 }

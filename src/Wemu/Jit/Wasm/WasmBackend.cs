@@ -124,7 +124,7 @@ public static class WasmBackend
 
         public Emitter(IrFunction f, GuestCodeAbi abi, bool chain)
         {
-            TlbTagLayout.Check(abi.PageBits, abi.TlbTagFlags);   // the one-compare probe relies on it
+            TlbTagLayout.Check(abi.Tlb.PageBits, abi.Tlb.TagFlags);   // the one-compare probe relies on it
             _f = f;
             _abi = abi;
             _chain = chain;
@@ -663,28 +663,28 @@ public static class WasmBackend
             }
             Set(_va);
             Get(_tlb);
-            Get(_va); I64(_abi.PageBits); Op(I64ShrU); Op(I32WrapI64);
-            I32(_abi.TlbIndexMask); Op(I32And);
-            I32(_abi.TlbEntryShift); Op(I32Shl);
+            Get(_va); I64(_abi.Tlb.PageBits); Op(I64ShrU); Op(I32WrapI64);
+            I32((int)_abi.Tlb.IndexMask); Op(I32And);
+            I32(_abi.Tlb.EntryShift); Op(I32Shl);
             Op(I32Add);
             _w.Byte(LocalTee); _w.U32((uint)_entry);
             Mem(I64Load, 3, tagOffset);
             // One compare: page tag, and (for sizes > 1) natural alignment.
-            Get(_va); I64(~((1L << _abi.PageBits) - 1) | (long)(i.Size - 1)); Op(I64And);
+            Get(_va); I64(~((1L << _abi.Tlb.PageBits) - 1) | (long)(i.Size - 1)); Op(I64And);
             Op(I64Ne);
             BeginIf();
             ulong pc = i.GuestPc;
             ExitWith(CodeExit.Slow, () => I64((long)pc), i.Completed);
             EndBlock();
             // host = low 32 bits of (addend + va)
-            Get(_entry); Mem(I32Load, 2, _abi.TlbAddendOffset);
+            Get(_entry); Mem(I32Load, 2, _abi.Tlb.AddendOffset);
             Get(_va); Op(I32WrapI64);
             Op(I32Add);
         }
 
         private void EmitLoad(in IrInst i)
         {
-            EmitTlbProbe(in i, _abi.TlbReadTagOffset);
+            EmitTlbProbe(in i, _abi.Tlb.ReadTagOffset);
             switch (i.Size)
             {
                 case 1: Mem(i.Signed ? I64Load8S : I64Load8U, 0, 0); break;
@@ -700,7 +700,7 @@ public static class WasmBackend
 
         private void EmitStore(in IrInst i)
         {
-            EmitTlbProbe(in i, _abi.TlbWriteTagOffset);
+            EmitTlbProbe(in i, _abi.Tlb.WriteTagOffset);
             Ld(i.B);
             switch (i.Size)
             {

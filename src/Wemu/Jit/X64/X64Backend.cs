@@ -53,7 +53,7 @@ public static class X64Backend
     {
         public Compiler(GuestCodeAbi abi)
         {
-            TlbTagLayout.Check(abi.PageBits, abi.TlbTagFlags);   // the one-compare probe below relies on it
+            TlbTagLayout.Check(abi.Tlb.PageBits, abi.Tlb.TagFlags);   // the one-compare probe below relies on it
             _abi = abi;
         }
 
@@ -499,24 +499,24 @@ public static class X64Backend
                 }
             }
             a.MovRR(Rdx, Rax);
-            a.ShiftImm(5, Rdx, _abi.PageBits, true);
-            a.AluRI(Alu.And, Rdx, _abi.TlbIndexMask, false);
-            a.ShiftImm(4, Rdx, _abi.TlbEntryShift, false);
+            a.ShiftImm(5, Rdx, _abi.Tlb.PageBits, true);
+            a.AluRI(Alu.And, Rdx, (int)_abi.Tlb.IndexMask, false);
+            a.ShiftImm(4, Rdx, _abi.Tlb.EntryShift, false);
             a.AluRR(Alu.Add, Rdx, Tlb, true);
             // One compare: page tag, and (for sizes > 1) natural alignment.
             a.MovRR(Rcx, Rax);
-            a.AluRI(Alu.And, Rcx, (int)(~((1L << _abi.PageBits) - 1) | (long)(i.Size - 1)), true);
+            a.AluRI(Alu.And, Rcx, (int)(~((1L << _abi.Tlb.PageBits) - 1) | (long)(i.Size - 1)), true);
             a.CmpRM(Rcx, Rdx, tagOffset);
             int slow = a.NewLabel();
             _slowStubs.Add((slow, i.GuestPc, i.Completed));
             a.Jcc(Cc.NE, slow);
-            a.Load64(Rcx, Rdx, _abi.TlbAddendOffset);
+            a.Load64(Rcx, Rdx, _abi.Tlb.AddendOffset);
             a.AluRR(Alu.Add, Rcx, Rax, true);
         }
 
         private void EmitLoad(in IrInst i)
         {
-            EmitTlbProbe(in i, _abi.TlbReadTagOffset);
+            EmitTlbProbe(in i, _abi.Tlb.ReadTagOffset);
             _a.LoadSized(Rax, Rcx, 0, i.Size, i.Signed);
             if (i.HasDst)
                 St(i.Dst, Rax);
@@ -524,7 +524,7 @@ public static class X64Backend
 
         private void EmitStore(in IrInst i)
         {
-            EmitTlbProbe(in i, _abi.TlbWriteTagOffset);
+            EmitTlbProbe(in i, _abi.Tlb.WriteTagOffset);
             Ld(i.B, Rax);
             _a.StoreSized(Rcx, 0, Rax, i.Size);
         }

@@ -31,12 +31,7 @@ public sealed unsafe class WasmBackendTests(ITestOutputHelper output)
 
     private static readonly GuestCodeAbi Abi = new()
     {
-        TlbEntryShift = TlbEntry.SizeShift,
-        TlbIndexMask = (int)RiscVHart.TlbMask,
-        TlbReadTagOffset = TlbEntry.TagReadOffset,
-        TlbWriteTagOffset = TlbEntry.TagWriteOffset,
-        TlbAddendOffset = TlbEntry.AddendOffset,
-        TlbTagFlags = TlbEntry.FlagBits,
+        Tlb = RiscVHart.TlbLayout,
         JumpCacheBits = JumpCacheBits,
     };
 
