@@ -1,3 +1,5 @@
+using Wemu.Memory;
+
 namespace Wemu.Cpu.RiscV;
 
 public sealed unsafe partial class RiscVHart

@@ -1,3 +1,4 @@
+using Wemu.Memory;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 

@@ -1,3 +1,4 @@
+using Wemu.Memory;
 using System.Diagnostics;
 using System.Runtime.InteropServices;
 using Wemu.Jit;

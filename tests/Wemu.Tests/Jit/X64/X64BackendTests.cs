@@ -1,3 +1,4 @@
+using Wemu.Memory;
 using System.Runtime.InteropServices;
 using Wemu.Cpu.RiscV;
 using Wemu.Jit;

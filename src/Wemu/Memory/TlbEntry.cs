@@ -1,6 +1,6 @@
 using System.Runtime.InteropServices;
 
-namespace Wemu.Cpu.RiscV;
+namespace Wemu.Memory;
 
 /// <summary>
 /// One soft-TLB entry, QEMU style: a tag per access kind holds the virtual page if that access is
@@ -12,7 +12,7 @@ namespace Wemu.Cpu.RiscV;
 /// and natural alignment. So the flags live in bits that mask can never produce (bits 10 and 11;
 /// the mask keeps at most bits 0-3), and a misaligned access can never equal a flagged tag
 /// (<see cref="Jit.TlbTagLayout"/> checks this for every backend). An I/O entry's
-/// <see cref="Addend"/> points at <see cref="Memory.GuardPage"/>, never at guest-chosen host memory.
+/// <see cref="Addend"/> points at <see cref="GuardPage"/>, never at guest-chosen host memory.
 /// </para>
 /// </summary>
 [StructLayout(LayoutKind.Sequential)]

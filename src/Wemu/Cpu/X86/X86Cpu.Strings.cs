@@ -1,0 +1,103 @@
+namespace Wemu.Cpu.X86;
+
+/// <summary>
+/// String instructions (SDM vol. 2: MOVS, CMPS, STOS, LODS, SCAS, INS, OUTS) with REP/REPE/REPNE.
+/// Registers advance element by element, so a fault in the middle leaves RSI/RDI/RCX where the
+/// architecture says and the instruction restarts from there; a long REP yields every
+/// <see cref="RepChunk"/> elements (the instruction re-executes) so interrupts are taken.
+/// </summary>
+public sealed unsafe partial class X86Cpu
+{
+    private const int RepChunk = 4096;
+
+    private void StringInstruction(int b)
+    {
+        int s = (b & 1) == 0 ? Byte : _opSize;
+        int kind = b switch
+        {
+            0x6C or 0x6D => 0, // INS
+            0x6E or 0x6F => 1, // OUTS
+            0xA4 or 0xA5 => 2, // MOVS
+            0xA6 or 0xA7 => 3, // CMPS
+            0xAA or 0xAB => 4, // STOS
+            0xAC or 0xAD => 5, // LODS
+            _ => 6,            // SCAS
+        };
+        if (kind <= 1)
+        {
+            s = (b & 1) == 0 ? Byte : _opSize == Word ? Word : Dword;
+            CheckIoPermission((ushort)Gpr[Rdx], s);
+        }
+        int a = _addrSize;
+        ulong amask = SizeMask[a];
+        ulong step = (Rflags & FlagDf) != 0 ? (ulong)-(1L << s) : 1UL << s;
+        bool rep = _repPrefix != 0;
+        int limit = rep ? RepChunk : 1;
+        for (int n = 0; n < limit; n++)
+        {
+            if (rep && (Gpr[Rcx] & amask) == 0)
+                return;
+            ulong rsi = Gpr[Rsi] & amask, rdi = Gpr[Rdi] & amask;
+            ulong src = AddSegmentBase(rsi, Ds);
+            switch (kind)
+            {
+                case 0: // INS: ES:rDI <- port DX
+                    {
+                        ProbeWrite(rdi, 1 << s);
+                        uint v = ReadPort((ushort)Gpr[Rdx], 1 << s);
+                        Write(rdi, s, v);
+                        SetReg(a, Rdi, rdi + step);
+                        break;
+                    }
+                case 1: // OUTS: port DX <- DS:rSI
+                    {
+                        ulong v = Read(src, s);
+                        WritePort((ushort)Gpr[Rdx], 1 << s, (uint)v);
+                        SetReg(a, Rsi, rsi + step);
+                        _checkInterrupts = true;
+                        break;
+                    }
+                case 2: // MOVS
+                    Write(rdi, s, Read(src, s));
+                    SetReg(a, Rsi, rsi + step);
+                    SetReg(a, Rdi, rdi + step);
+                    break;
+                case 3: // CMPS: compare DS:rSI with ES:rDI
+                    {
+                        ulong x = Read(src, s), y = Read(rdi, s);
+                        Alu(7, s, x, y);
+                        SetReg(a, Rsi, rsi + step);
+                        SetReg(a, Rdi, rdi + step);
+                        break;
+                    }
+                case 4: // STOS
+                    Write(rdi, s, GetReg(s, Rax));
+                    SetReg(a, Rdi, rdi + step);
+                    break;
+                case 5: // LODS
+                    SetReg(s, Rax, Read(src, s));
+                    SetReg(a, Rsi, rsi + step);
+                    break;
+                default: // SCAS: compare rAX with ES:rDI
+                    Alu(7, s, GetReg(s, Rax), Read(rdi, s));
+                    SetReg(a, Rdi, rdi + step);
+                    break;
+            }
+            if (!rep)
+                return;
+            SetReg(a, Rcx, (Gpr[Rcx] - 1) & amask);
+            // REPE/REPNE end on the ZF condition for CMPS and SCAS only
+            if (kind == 3 || kind == 6)
+            {
+                bool zf = Condition(4);
+                if (_repPrefix == 0xF3 ? !zf : zf)
+                    return;
+            }
+        }
+        if ((Gpr[Rcx] & amask) != 0)
+        {
+            _ip = InstructionStart; // more to do: run this instruction again after a look at interrupts
+            _checkInterrupts = true;
+        }
+    }
+}
