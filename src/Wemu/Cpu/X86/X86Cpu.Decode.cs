@@ -124,8 +124,12 @@ public sealed unsafe partial class X86Cpu
     private ulong AddSegmentBase(ulong offset, int defaultSegment)
     {
         int seg = _segment >= 0 ? _segment : defaultSegment;
-        return seg >= Fs ? offset + Segments[seg].Base : offset;
+        _eaSegmentBase = seg >= Fs ? Segments[seg].Base : 0;
+        return offset + _eaSegmentBase;
     }
+
+    /// <summary>The segment base <see cref="_ea"/> includes (BT with a register offset recomputes the offset part).</summary>
+    private ulong _eaSegmentBase;
 
     // ---- registers ----
 
@@ -163,6 +167,23 @@ public sealed unsafe partial class X86Cpu
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private ulong ReadRm(int size) => _mod == 3 ? GetReg(size, _rm) : Read(_ea, size);
+
+    /// <summary>The r/m operand of a read-modify-write: a memory operand must be writable before it is read
+    /// (the access faults as a write, as on hardware).</summary>
+    private ulong ReadRmw(int size)
+    {
+        if (_mod == 3)
+            return GetReg(size, _rm);
+        ulong va = _ea;
+        ref Memory.TlbEntry e = ref Tlb[(MmuContext << TlbBits) | (int)((va >> 12) & TlbMask)];
+        if (e.TagWrite == (va & ~0xFFFUL) && (va & 0xFFF) <= (ulong)(0x1000 - (1 << size)))
+        {
+            byte* p = (byte*)(e.Addend + (long)va);
+            return size switch { Byte => *p, Word => *(ushort*)p, Dword => *(uint*)p, _ => *(ulong*)p };
+        }
+        ProbeWrite(va, 1 << size);
+        return Read(va, size);
+    }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void WriteRm(int size, ulong value)

@@ -169,7 +169,7 @@ public sealed unsafe partial class X86Cpu
                             {
                                 int s = (b & 1) == 0 ? Byte : size;
                                 DecodeModRm();
-                                ulong r = Alu(op, s, ReadRm(s), ReadGpr(s));
+                                ulong r = Alu(op, s, op == 7 ? ReadRm(s) : ReadRmw(s), ReadGpr(s));
                                 if (op != 7)
                                     WriteRm(s, r);
                                 break;
@@ -248,7 +248,7 @@ public sealed unsafe partial class X86Cpu
                 {
                     int s = b == 0x80 ? Byte : size;
                     DecodeModRm(b == 0x81 ? (s == Word ? 2 : 4) : 1);
-                    ulong a = ReadRm(s);
+                    ulong a = (_reg & 7) == 7 ? ReadRm(s) : ReadRmw(s);
                     ulong imm = b == 0x81 ? FetchImmZ(s) : b == 0x80 ? Fetch8() : FetchImm8SignExtended();
                     ulong r = Alu(_reg & 7, s, a, imm);
                     if ((_reg & 7) != 7)
@@ -266,7 +266,7 @@ public sealed unsafe partial class X86Cpu
                 {
                     int s = b == 0x86 ? Byte : size;
                     DecodeModRm();
-                    ulong a = ReadRm(s), g = ReadGpr(s);
+                    ulong a = ReadRmw(s), g = ReadGpr(s);
                     WriteRm(s, g);
                     WriteGpr(s, a);
                     break;
@@ -392,7 +392,7 @@ public sealed unsafe partial class X86Cpu
                 {
                     int s = (b & 1) == 0 ? Byte : size;
                     DecodeModRm(b <= 0xC1 ? 1 : 0);
-                    ulong a = ReadRm(s);
+                    ulong a = ReadRmw(s);
                     int count = b <= 0xC1 ? Fetch8() : b <= 0xD1 ? 1 : (int)(Gpr[Rcx] & 0xFF);
                     ulong r = Shift(_reg & 7, s, a, count);
                     WriteRm(s, r);
@@ -555,9 +555,9 @@ public sealed unsafe partial class X86Cpu
                         Alu(4, s, a, imm); // TEST
                     }
                     else if (op == 2)
-                        WriteRm(s, ~ReadRm(s) & SizeMask[s]); // NOT
+                        WriteRm(s, ~ReadRmw(s) & SizeMask[s]); // NOT
                     else if (op == 3)
-                        WriteRm(s, Neg(s, ReadRm(s))); // NEG
+                        WriteRm(s, Neg(s, ReadRmw(s))); // NEG
                     else
                         MulDiv(op, s, ReadRm(s));
                     break;
@@ -582,7 +582,7 @@ public sealed unsafe partial class X86Cpu
             case 0xFE: // group 4: INC/DEC Eb
                 {
                     DecodeModRm();
-                    ulong a = ReadRm(Byte);
+                    ulong a = ReadRmw(Byte);
                     switch (_reg & 7)
                     {
                         case 0: WriteRm(Byte, Inc(Byte, a)); break;
@@ -606,8 +606,8 @@ public sealed unsafe partial class X86Cpu
         DecodeModRm();
         switch (_reg & 7)
         {
-            case 0: WriteRm(size, Inc(size, ReadRm(size))); break;
-            case 1: WriteRm(size, Dec(size, ReadRm(size))); break;
+            case 0: WriteRm(size, Inc(size, ReadRmw(size))); break;
+            case 1: WriteRm(size, Dec(size, ReadRmw(size))); break;
             case 2: // CALL Ev (64-bit operand in 64-bit mode)
                 {
                     ulong target = ReadRm(Qword);

@@ -30,10 +30,14 @@ public sealed unsafe partial class X86Cpu
 
     public ulong InterruptsDelivered { get; private set; }
 
+    /// <summary>The vector and error code of the last exception an instruction raised (diagnostics and tests).</summary>
+    public (int Vector, uint ErrorCode) LastException { get; internal set; } = (-1, 0);
+
     /// <summary>A fault raised by an instruction: delivered with RIP at that instruction.</summary>
     private void DeliverException(int vector, uint errorCode, bool hasErrorCode)
     {
         ExceptionsDelivered++;
+        LastException = (vector, errorCode);
         DeliverInterrupt(vector, errorCode, hasErrorCode, vector == VectorBp || vector == VectorOf ? InterruptKind.Software : InterruptKind.Exception);
     }
 

@@ -84,7 +84,7 @@ public sealed unsafe partial class X86Cpu
                 {
                     bool imm = (op & 1) == 0;
                     DecodeModRm(imm ? 1 : 0);
-                    ulong a = ReadRm(size);
+                    ulong a = ReadRmw(size);
                     int count = imm ? Fetch8() : (int)(Gpr[Rcx] & 0xFF);
                     ulong r = DoubleShift(op < 0xA8, size, a, ReadGpr(size), count);
                     WriteRm(size, r);
@@ -99,7 +99,7 @@ public sealed unsafe partial class X86Cpu
                 {
                     int s = op == 0xB0 ? Byte : size;
                     DecodeModRm();
-                    ulong dest = ReadRm(s);
+                    ulong dest = ReadRmw(s);
                     ulong acc = GetReg(s, Rax);
                     Alu(7, s, acc, dest);
                     if (acc == dest)
@@ -144,7 +144,7 @@ public sealed unsafe partial class X86Cpu
                 {
                     int s = op == 0xC0 ? Byte : size;
                     DecodeModRm();
-                    ulong dest = ReadRm(s), src = ReadGpr(s);
+                    ulong dest = ReadRmw(s), src = ReadGpr(s);
                     ulong sum = Alu(0, s, dest, src);
                     WriteGpr(s, dest);
                     WriteRm(s, sum);
@@ -187,7 +187,11 @@ public sealed unsafe partial class X86Cpu
         int bits = SizeBits[size];
         if (_mod != 3)
         {
-            _ea += (ulong)((offset >> (size == Word ? 4 : size == Dword ? 5 : 6)) * (bits / 8));
+            // the offset joins the address before the address size truncates it
+            ulong address = _ea - _eaSegmentBase + (ulong)((offset >> (size == Word ? 4 : size == Dword ? 5 : 6)) * (bits / 8));
+            if (_addrSize == Dword)
+                address &= 0xFFFF_FFFF;
+            _ea = address + _eaSegmentBase;
             offset &= bits - 1;
         }
         else
@@ -206,7 +210,7 @@ public sealed unsafe partial class X86Cpu
 
     private void ApplyBitOp(int kind, int size, int bit)
     {
-        ulong v = ReadRm(size);
+        ulong v = kind == 0 ? ReadRm(size) : ReadRmw(size);
         bool cf = ((v >> bit) & 1) != 0;
         ulong r = kind switch
         {

@@ -204,7 +204,7 @@ public sealed unsafe partial class X86Cpu : IDisposable
         Segments[Cs] = X86Segment.FromDescriptor(codeSelector, codeDescriptor);
         var data = X86Segment.FromDescriptor(dataSelector, dataDescriptor);
         Segments[Ds] = Segments[Es] = Segments[Ss] = Segments[Fs] = Segments[Gs] = data;
-        Cpl = 0;
+        Cpl = codeSelector & 3;
         Rip = rip;
         Rflags = 2;
         CcOp = X86CcOp.Eflags;

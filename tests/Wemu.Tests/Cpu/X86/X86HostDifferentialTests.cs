@@ -1,0 +1,102 @@
+using Iced.Intel;
+using Xunit;
+
+namespace Wemu.Tests.Cpu.X86;
+
+/// <summary>
+/// The host CPU as the reference for Wemu's x86-64 interpreter: random programs from each
+/// instruction group run natively (in a child process, user mode) and in Wemu at CPL 3, and must
+/// end alike — same exception (or none), registers, defined flags, XMM registers and data memory.
+/// </summary>
+public sealed class X86HostDifferentialTests : IDisposable
+{
+    private readonly HostX86Oracle? _oracle = HostX86Oracle.Available ? new HostX86Oracle() : null;
+    private readonly X86TestBench _bench = new();
+
+    public void Dispose()
+    {
+        _oracle?.Dispose();
+        _bench.Dispose();
+    }
+
+    private const ulong ComparedFlags = 0xCD5; // CF PF AF ZF SF DF OF
+
+    private void Check(int seed, Mnemonic[] mnemonics, int programs, int maxInstructions)
+    {
+        Assert.True(_oracle != null, "the host-CPU oracle needs an x86-64 Linux host with gcc");
+        var gen = new X86ProgramGenerator(seed, mnemonics);
+        int faults = 0;
+        for (int p = 0; p < programs; p++)
+        {
+            var (code, text, undefined) = gen.NextProgram(maxInstructions);
+            var (state, data) = gen.NextState();
+            var expected = _oracle!.Run(code, state, (byte[])data.Clone());
+            var actual = _bench.Run(code, state, (byte[])data.Clone());
+            string where = $"program {p} (seed {seed}): {text} [{Convert.ToHexString(code)}]";
+            Assert.True(expected.Vector == actual.Vector, $"{where}\n exception: host {expected.Vector} (error {expected.ErrorCode:x}) at {expected.Rip:x}, Wemu {actual.Vector} (error {actual.ErrorCode:x}) at {actual.Rip:x}\n registers before: {string.Join(' ', state.Gpr.Select(g => g.ToString("x")))}");
+            if (expected.Vector >= 0)
+            {
+                faults++;
+                Assert.True(expected.Rip == actual.Rip, $"{where}\n faulting rip: host {expected.Rip:x}, Wemu {actual.Rip:x}");
+                if (expected.Vector is 13 or 14)
+                    Assert.True(expected.ErrorCode == actual.ErrorCode, $"{where}\n error code: host {expected.ErrorCode:x}, Wemu {actual.ErrorCode:x}");
+            }
+            for (int r = 0; r < 16; r++)
+                Assert.True(expected.State.Gpr[r] == actual.State.Gpr[r], $"{where}\n register {r}: host {expected.State.Gpr[r]:x16}, Wemu {actual.State.Gpr[r]:x16} (was {state.Gpr[r]:x16})");
+            ulong mask = ComparedFlags & ~undefined.GetValueOrDefault(expected.Vector >= 0 ? expected.Rip : HostX86Oracle.CodeAddress + (ulong)code.Length, ComparedFlags);
+            Assert.True((expected.State.Rflags & mask) == (actual.State.Rflags & mask),
+                $"{where}\n flags (mask {mask:x}): host {expected.State.Rflags & mask:x}, Wemu {actual.State.Rflags & mask:x} (was {state.Rflags:x})");
+            for (int x = 0; x < 32; x++)
+                Assert.True(expected.State.Xmm[x] == actual.State.Xmm[x], $"{where}\n xmm{x / 2}[{x % 2}]: host {expected.State.Xmm[x]:x16}, Wemu {actual.State.Xmm[x]:x16}");
+            int diff = expected.Data.AsSpan().CommonPrefixLength(actual.Data);
+            Assert.True(diff == expected.Data.Length, $"{where}\n data differs at offset 0x{diff:x}");
+        }
+        Assert.True(faults < programs, "every program faulted: the test would not check results");
+    }
+
+    [Fact]
+    public void Alu_Instructions_Match_The_Host() => Check(1, [
+        Mnemonic.Add, Mnemonic.Or, Mnemonic.Adc, Mnemonic.Sbb, Mnemonic.And, Mnemonic.Sub, Mnemonic.Xor, Mnemonic.Cmp,
+        Mnemonic.Test, Mnemonic.Inc, Mnemonic.Dec, Mnemonic.Neg, Mnemonic.Not], 3000, 4);
+
+    [Fact]
+    public void Shifts_And_Rotates_Match_The_Host() => Check(2, [
+        Mnemonic.Rol, Mnemonic.Ror, Mnemonic.Rcl, Mnemonic.Rcr, Mnemonic.Shl, Mnemonic.Shr, Mnemonic.Sar, Mnemonic.Shld, Mnemonic.Shrd,
+        Mnemonic.Adc, Mnemonic.Add], 4000, 3);
+
+    [Fact]
+    public void Multiply_And_Divide_Match_The_Host() => Check(3, [Mnemonic.Mul, Mnemonic.Imul, Mnemonic.Div, Mnemonic.Idiv, Mnemonic.Add], 3000, 3);
+
+    [Fact]
+    public void Bit_Instructions_Match_The_Host() => Check(4, [
+        Mnemonic.Bt, Mnemonic.Bts, Mnemonic.Btr, Mnemonic.Btc, Mnemonic.Bsf, Mnemonic.Bsr, Mnemonic.Bswap, Mnemonic.Setb, Mnemonic.Sete,
+        Mnemonic.Seto, Mnemonic.Setp, Mnemonic.Setl, Mnemonic.Setle], 3000, 3);
+
+    [Fact]
+    public void Moves_And_Conditionals_Match_The_Host() => Check(5, [
+        Mnemonic.Mov, Mnemonic.Movzx, Mnemonic.Movsx, Mnemonic.Movsxd, Mnemonic.Lea, Mnemonic.Xchg, Mnemonic.Xadd, Mnemonic.Cmpxchg,
+        Mnemonic.Cmovo, Mnemonic.Cmovno, Mnemonic.Cmovb, Mnemonic.Cmovae, Mnemonic.Cmove, Mnemonic.Cmovne, Mnemonic.Cmovbe, Mnemonic.Cmova,
+        Mnemonic.Cmovs, Mnemonic.Cmovns, Mnemonic.Cmovp, Mnemonic.Cmovnp, Mnemonic.Cmovl, Mnemonic.Cmovge, Mnemonic.Cmovle, Mnemonic.Cmovg,
+        Mnemonic.Setae, Mnemonic.Setne, Mnemonic.Setbe, Mnemonic.Seta, Mnemonic.Sets, Mnemonic.Setns, Mnemonic.Setnp, Mnemonic.Setge, Mnemonic.Setg,
+        Mnemonic.Cbw, Mnemonic.Cwde, Mnemonic.Cdqe, Mnemonic.Cwd, Mnemonic.Cdq, Mnemonic.Cqo, Mnemonic.Lahf, Mnemonic.Sahf,
+        Mnemonic.Clc, Mnemonic.Stc, Mnemonic.Cmc, Mnemonic.Sub], 4000, 5);
+
+    [Fact]
+    public void Stack_Instructions_Match_The_Host() => Check(6, [Mnemonic.Push, Mnemonic.Pop, Mnemonic.Pushfq, Mnemonic.Add, Mnemonic.Mov], 2000, 5);
+
+    [Fact]
+    public void Sse2_Integer_Instructions_Match_The_Host() => Check(7, [
+        Mnemonic.Movd, Mnemonic.Movq, Mnemonic.Movdqa, Mnemonic.Movdqu, Mnemonic.Movaps, Mnemonic.Movups, Mnemonic.Movapd, Mnemonic.Movupd,
+        Mnemonic.Movlps, Mnemonic.Movhps, Mnemonic.Movlpd, Mnemonic.Movhpd, Mnemonic.Movhlps, Mnemonic.Movlhps, Mnemonic.Movss, Mnemonic.Movsd,
+        Mnemonic.Unpcklps, Mnemonic.Unpckhps, Mnemonic.Unpcklpd, Mnemonic.Unpckhpd, Mnemonic.Shufps, Mnemonic.Shufpd, Mnemonic.Movmskps, Mnemonic.Movmskpd,
+        Mnemonic.Andps, Mnemonic.Andnps, Mnemonic.Orps, Mnemonic.Xorps, Mnemonic.Andpd, Mnemonic.Andnpd, Mnemonic.Orpd, Mnemonic.Xorpd,
+        Mnemonic.Punpcklbw, Mnemonic.Punpcklwd, Mnemonic.Punpckldq, Mnemonic.Punpcklqdq, Mnemonic.Punpckhbw, Mnemonic.Punpckhwd, Mnemonic.Punpckhdq, Mnemonic.Punpckhqdq,
+        Mnemonic.Packsswb, Mnemonic.Packssdw, Mnemonic.Packuswb, Mnemonic.Pcmpeqb, Mnemonic.Pcmpeqw, Mnemonic.Pcmpeqd, Mnemonic.Pcmpgtb, Mnemonic.Pcmpgtw, Mnemonic.Pcmpgtd,
+        Mnemonic.Paddb, Mnemonic.Paddw, Mnemonic.Paddd, Mnemonic.Paddq, Mnemonic.Psubb, Mnemonic.Psubw, Mnemonic.Psubd, Mnemonic.Psubq,
+        Mnemonic.Paddsb, Mnemonic.Paddsw, Mnemonic.Paddusb, Mnemonic.Paddusw, Mnemonic.Psubsb, Mnemonic.Psubsw, Mnemonic.Psubusb, Mnemonic.Psubusw,
+        Mnemonic.Pmullw, Mnemonic.Pmulhw, Mnemonic.Pmulhuw, Mnemonic.Pmuludq, Mnemonic.Pmaddwd, Mnemonic.Psadbw, Mnemonic.Pavgb, Mnemonic.Pavgw,
+        Mnemonic.Pminub, Mnemonic.Pmaxub, Mnemonic.Pminsw, Mnemonic.Pmaxsw, Mnemonic.Pand, Mnemonic.Pandn, Mnemonic.Por, Mnemonic.Pxor,
+        Mnemonic.Psllw, Mnemonic.Pslld, Mnemonic.Psllq, Mnemonic.Psrlw, Mnemonic.Psrld, Mnemonic.Psrlq, Mnemonic.Psraw, Mnemonic.Psrad,
+        Mnemonic.Pslldq, Mnemonic.Psrldq, Mnemonic.Pshufd, Mnemonic.Pshufhw, Mnemonic.Pshuflw, Mnemonic.Pinsrw, Mnemonic.Pextrw, Mnemonic.Pmovmskb,
+        Mnemonic.Movddup, Mnemonic.Movsldup, Mnemonic.Movshdup, Mnemonic.Movnti, Mnemonic.Movntdq, Mnemonic.Movntps], 4000, 4);
+}

@@ -1,0 +1,37 @@
+using System.Buffers.Binary;
+
+namespace Wemu.Tests.Cpu.X86;
+
+/// <summary>The user-visible state a differential test sets up and compares (the oracle's <c>struct state</c>).</summary>
+public sealed class X86TestState
+{
+    public const int Bytes = 16 * 8 + 8 + 32 * 8 + 8;
+
+    public ulong[] Gpr = new ulong[16];
+    public ulong Rflags = 2;
+    public ulong[] Xmm = new ulong[32];
+    public ulong Mxcsr = 0x1F80;
+
+    public X86TestState Clone() => new() { Gpr = (ulong[])Gpr.Clone(), Rflags = Rflags, Xmm = (ulong[])Xmm.Clone(), Mxcsr = Mxcsr };
+
+    public void WriteTo(Span<byte> b)
+    {
+        for (int i = 0; i < 16; i++) BinaryPrimitives.WriteUInt64LittleEndian(b[(i * 8)..], Gpr[i]);
+        BinaryPrimitives.WriteUInt64LittleEndian(b[128..], Rflags);
+        for (int i = 0; i < 32; i++) BinaryPrimitives.WriteUInt64LittleEndian(b[(136 + i * 8)..], Xmm[i]);
+        BinaryPrimitives.WriteUInt64LittleEndian(b[392..], Mxcsr);
+    }
+
+    public static X86TestState ReadFrom(ReadOnlySpan<byte> b)
+    {
+        var s = new X86TestState();
+        for (int i = 0; i < 16; i++) s.Gpr[i] = BinaryPrimitives.ReadUInt64LittleEndian(b[(i * 8)..]);
+        s.Rflags = BinaryPrimitives.ReadUInt64LittleEndian(b[128..]);
+        for (int i = 0; i < 32; i++) s.Xmm[i] = BinaryPrimitives.ReadUInt64LittleEndian(b[(136 + i * 8)..]);
+        s.Mxcsr = BinaryPrimitives.ReadUInt64LittleEndian(b[392..]);
+        return s;
+    }
+}
+
+/// <summary>How a test program ended: at its end (Vector -1) or with an exception, and the state then.</summary>
+public sealed record X86TestOutcome(int Vector, ulong ErrorCode, ulong Rip, X86TestState State, byte[] Data);
