@@ -253,6 +253,50 @@ public sealed class X86ProgramGenerator
         }
     }
 
+    /// <summary>
+    /// A string instruction (MOVS, CMPS, STOS, LODS, SCAS in every size, with no prefix, REP/REPE or
+    /// REPNE, with 64- or 32-bit addressing) after a CMP that sets the flags REPE/REPNE look at.
+    /// Use with <see cref="NextStringState"/>, which keeps RCX small and RSI/RDI in the data area.
+    /// </summary>
+    public (byte[] Code, string Text, Dictionary<ulong, ulong> UndefinedFlags) NextStringProgram()
+    {
+        byte[] ops = [0xA4, 0xA5, 0xA6, 0xA7, 0xAA, 0xAB, 0xAC, 0xAD, 0xAE, 0xAF];
+        var code = new List<byte> { 0x48, 0x39, 0xD8 }; // cmp rax, rbx
+        int count = _random.Next(1, 3);
+        for (int i = 0; i < count; i++)
+        {
+            int rep = _random.Next(3);
+            if (rep == 1) code.Add(0xF3);
+            if (rep == 2) code.Add(0xF2);
+            if (_random.Next(4) == 0) code.Add(0x67);
+            byte op = ops[_random.Next(ops.Length)];
+            if ((op & 1) != 0)
+            {
+                int sz = _random.Next(3);
+                if (sz == 1) code.Add(0x66);
+                if (sz == 2) code.Add(0x48);
+            }
+            code.Add(op);
+        }
+        var undefined = new Dictionary<ulong, ulong>();
+        return ([.. code], Convert.ToHexString([.. code]), undefined);
+    }
+
+    public (X86TestState State, byte[] Data) NextStringState()
+    {
+        var (s, data) = NextState();
+        s.Gpr[1] = (ulong)_random.Next(0, 40) | (_random.Next(8) == 0 ? 0xFFFF_FFFF_0000_0000UL : 0); // RCX (upper half ignored with 67)
+        s.Gpr[6] = HostX86Oracle.DataAddress + 0x200 + (ulong)_random.Next(0x1A00); // RSI
+        s.Gpr[7] = HostX86Oracle.DataAddress + 0x2000 + (ulong)_random.Next(0x1A00); // RDI
+        if (_random.Next(2) == 0)
+            s.Rflags |= 0x400; // DF
+        // make equal runs likely so REPE/REPNE stop at different places
+        for (int i = 0x200; i < 0x3C00; i++)
+            data[i] = (byte)(_random.Next(3) == 0 ? data[i] : 0x41);
+        s.Gpr[0] = _random.Next(2) == 0 ? 0x4141414141414141UL : s.Gpr[0];
+        return (s, data);
+    }
+
     /// <summary>Random registers and data, the stack pointer in the data area.</summary>
     public (X86TestState State, byte[] Data) NextState()
     {
