@@ -153,12 +153,12 @@ public static class Program
             {
                 double s = wall.Elapsed.TotalSeconds;
                 ulong n = machine.InstructionsRetired;
-                string engine = (machine as RiscVMachine)?.Engine.Name ?? "?";
+                string engine = machine.EngineName;
                 double idle = System.Diagnostics.Stopwatch.GetElapsedTime(0, s_idleTicks).TotalSeconds;
                 Console.Error.WriteLine($"wemu: stats: {n} instructions in {s:F2} s ({n / s / 1e6:F1} M/s), {idle:F2} s idle (guest waiting), engine {engine}");
             }
-            if (config.DebugItems.Contains("jit") && machine is RiscVMachine { Engine: Wemu.Cpu.RiscV.RiscVJitEngine jit })
-                Console.Error.WriteLine($"wemu: jit: {jit.Statistics}");
+            if (config.DebugItems.Contains("jit"))
+                Console.Error.WriteLine(machine.JitStatistics is { } jit ? $"wemu: jit: {jit}" : $"wemu: jit: none (engine {machine.EngineName})");
             try
             {
                 machine.Flush();
@@ -197,12 +197,10 @@ public static class Program
         var sw = System.Diagnostics.Stopwatch.StartNew();
         while (true)
         {
-            if (debug && sw.ElapsedMilliseconds > 2000 && machine is RiscVMachine dm)
+            if (debug && sw.ElapsedMilliseconds > 2000)
             {
                 sw.Restart();
-                var h = dm.Hart;
-                h.TryReadCsr(0x344, out ulong mip); h.TryReadCsr(0x304, out ulong mie); h.TryReadCsr(0x300, out ulong ms);
-                Console.Error.WriteLine($"[pc={h.ProgramCounter:x} priv={h.Privilege} wait={h.IsWaiting} mip={mip:x} mie={mie:x} mstatus={ms:x} instret={h.InstructionsRetired} now={machine.Clock.Now} deadline={machine.NextDeadline}] {(machine as RiscVVirtMachine)?.DescribeInterrupts()}");
+                Console.Error.WriteLine($"[{machine.DescribeState()}]");
             }
             var status = machine.RunSlice(500_000);
             serial?.Flush();
@@ -216,8 +214,7 @@ public static class Program
                 case MachineStatus.Idle:
                     if (machine.Clock.Deterministic)
                     {
-                        if (machine is RiscVMachine rv)
-                            rv.SkipIdleTime();
+                        machine.SkipIdleTime();
                         break;
                     }
                     ulong deadline = machine.NextDeadline, now = machine.Clock.Now;

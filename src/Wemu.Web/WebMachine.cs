@@ -180,9 +180,9 @@ public static partial class WebMachine
     {
         var m = s_machine ?? throw new InvalidOperationException("the machine is not running");
         var status = m.RunSlice(budget);
-        if (status == MachineStatus.Idle && m.Clock.Deterministic && m is RiscVMachine rv)
+        if (status == MachineStatus.Idle && m.Clock.Deterministic)
         {
-            rv.SkipIdleTime();
+            m.SkipIdleTime();
             status = MachineStatus.Running;
         }
         if (status is MachineStatus.PoweredOff or MachineStatus.ResetRequested)
@@ -234,12 +234,11 @@ public static partial class WebMachine
             w.WriteNumber("instructions", n);
             w.WriteNumber("seconds", s);
             w.WriteNumber("mips", s > 0 ? n / s / 1e6 : 0);
-            w.WriteString("engine", (m as RiscVMachine)?.Engine.Name ?? "");
-            if ((m as RiscVMachine)?.Engine is Wemu.Cpu.RiscV.RiscVJitEngine jit)
+            w.WriteString("engine", m?.EngineName ?? "");
+            if (m?.JitStatistics is { } j)
             {
-                var j = jit.Statistics;
                 w.WriteStartObject("jit");
-                w.WriteString("backend", jit.Options.WasmLoader != null ? "wasm" : "il");
+                w.WriteString("backend", m.JitBackend ?? "");
                 w.WriteNumber("blocksCompiled", j.BlocksCompiled);
                 w.WriteNumber("instructionsCompiled", j.InstructionsCompiled);
                 w.WriteNumber("compileMs", j.CompileTime.TotalMilliseconds);

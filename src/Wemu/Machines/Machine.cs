@@ -9,10 +9,99 @@ namespace Wemu.Machines;
 /// </summary>
 public abstract class Machine : IDisposable
 {
+    /// <summary>Instructions between device updates (timers, serial input).</summary>
+    public const long TickInterval = 8192;
+
+    private long _untilTick = TickInterval;
+    private MachineStatus? _stop;
+
     protected Machine(MachineClock clock)
     {
         Clock = clock;
         Bus = new PhysicalBus();
+    }
+
+    /// <summary>The execution engine's name (-d stats): "interpreter", "jit (x86-64)"...</summary>
+    public abstract string EngineName { get; }
+
+    /// <summary>The JIT's counters, if a JIT runs this machine.</summary>
+    public virtual Jit.JitStatistics? JitStatistics => null;
+
+    /// <summary>Which backend the JIT compiles to ("native", "il", "wasm"), if a JIT runs this machine.</summary>
+    public virtual string? JitBackend => null;
+
+    /// <summary>One line about the CPU and interrupt state, for WEMU_TRACE_STATE debugging.</summary>
+    public virtual string DescribeState() => $"instret={InstructionsRetired} now={Clock.Now} deadline={NextDeadline}";
+
+    /// <summary>True while the CPU waits for an interrupt (WFI, HLT).</summary>
+    protected abstract bool CpuWaiting { get; }
+
+    /// <summary>True when an interrupt would wake the waiting CPU.</summary>
+    protected abstract bool CpuHasWakeUp { get; }
+
+    /// <summary>Ends the CPU's wait (an interrupt is pending).</summary>
+    protected abstract void WakeCpu();
+
+    /// <summary>Runs the CPU for at most <paramref name="budget"/> instructions; returns how many ran.</summary>
+    protected abstract long RunCpu(long budget);
+
+    /// <summary>Called every <see cref="TickInterval"/> instructions and when idle: timers, input.</summary>
+    protected abstract void Tick();
+
+    /// <summary>Boards call this when the guest powers off or resets.</summary>
+    protected void RequestStop(MachineStatus status, int exitCode)
+    {
+        _stop = status;
+        ExitCode = exitCode;
+    }
+
+    /// <summary>Runs up to about <paramref name="budget"/> guest instructions, servicing devices between chunks.</summary>
+    public virtual MachineStatus RunSlice(long budget)
+    {
+        long done = 0;
+        while (done < budget)
+        {
+            if (_stop is { } stop)
+                return stop;
+            if (CpuWaiting)
+            {
+                Tick();
+                if (!CpuHasWakeUp)
+                    return _stop ?? MachineStatus.Idle;
+                WakeCpu();
+            }
+            long chunk = Math.Min(budget - done, _untilTick);
+            if (Clock.Deterministic)
+                chunk = Math.Min(chunk, InstructionsUntilDeadline());
+            long n = RunCpu(Math.Max(chunk, 1));
+            done += n;
+            _untilTick -= n;
+            if (_untilTick <= 0 || (Clock.Deterministic && InstructionsUntilDeadline() <= 0))
+            {
+                _untilTick = TickInterval;
+                Tick();
+            }
+            if (n == 0 && !CpuWaiting)
+                break; // the CPU stopped itself (e.g. shut down): let the board report it
+        }
+        return _stop ?? MachineStatus.Running;
+    }
+
+    private long InstructionsUntilDeadline()
+    {
+        ulong deadline = NextDeadline;
+        ulong now = Clock.Now;
+        if (deadline <= now)
+            return 0;
+        ulong ticks = deadline - now;
+        return ticks >= (ulong)(long.MaxValue >> (Clock.InstructionsPerTickShift + 1)) ? long.MaxValue : (long)(ticks << Clock.InstructionsPerTickShift);
+    }
+
+    /// <summary>Idle hosts skip virtual time to the next deadline in deterministic mode.</summary>
+    public void SkipIdleTime()
+    {
+        if (NextDeadline != ulong.MaxValue)
+            Clock.SkipTo(NextDeadline);
     }
 
     public PhysicalBus Bus { get; }
@@ -27,9 +116,6 @@ public abstract class Machine : IDisposable
 
     /// <summary>Clock tick of the next timer event (ulong.MaxValue if none), for idling hosts.</summary>
     public abstract ulong NextDeadline { get; }
-
-    /// <summary>Runs up to about <paramref name="budget"/> guest instructions.</summary>
-    public abstract MachineStatus RunSlice(long budget);
 
     /// <summary>Makes every completed disk write durable (called on flush requests and at exit).</summary>
     public abstract void Flush();

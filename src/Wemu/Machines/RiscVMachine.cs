@@ -9,12 +9,6 @@ namespace Wemu.Machines;
 /// </summary>
 public abstract class RiscVMachine : Machine
 {
-    /// <summary>Instructions between device updates (timers, serial input).</summary>
-    public const long TickInterval = 8192;
-
-    private long _untilTick = TickInterval;
-    private MachineStatus? _stop;
-
     protected RiscVMachine(MachineClock clock, IRiscVEngine? engine) : base(clock)
     {
         Hart = new RiscVHart(Bus);
@@ -43,62 +37,32 @@ public abstract class RiscVMachine : Machine
 
     public override ulong InstructionsRetired => Hart.InstructionsRetired;
 
-    /// <summary>Called every <see cref="TickInterval"/> instructions and when idle: timers, input.</summary>
-    protected abstract void Tick();
+    public override string EngineName => Engine.Name;
 
-    /// <summary>Boards call this when the guest powers off or resets.</summary>
-    protected void RequestStop(MachineStatus status, int exitCode)
+    public override Jit.JitStatistics? JitStatistics => (Engine as RiscVJitEngine)?.Statistics;
+
+    public override string? JitBackend => Engine is RiscVJitEngine jit ? (jit.Options.WasmLoader != null ? "wasm" : jit.UsesNativeCode ? "native" : "il") : null;
+
+    public override string DescribeState()
     {
-        _stop = status;
-        ExitCode = exitCode;
+        var h = Hart;
+        h.TryReadCsr(0x344, out ulong mip);
+        h.TryReadCsr(0x304, out ulong mie);
+        h.TryReadCsr(0x300, out ulong ms);
+        return $"pc={h.ProgramCounter:x} priv={h.Privilege} wait={h.IsWaiting} mip={mip:x} mie={mie:x} mstatus={ms:x} {base.DescribeState()}";
     }
 
-    public override MachineStatus RunSlice(long budget)
-    {
-        long done = 0;
-        while (done < budget)
-        {
-            if (_stop is { } stop)
-                return stop;
-            if (Hart.IsWaiting)
-            {
-                Tick();
-                if (!Hart.HasWakeUpInterrupt)
-                    return _stop ?? MachineStatus.Idle;
-                Hart.IsWaiting = false;
-            }
-            if (Hart.HasWakeUpInterrupt)
-                Hart.CheckInterrupts();
-            long chunk = Math.Min(budget - done, _untilTick);
-            if (Clock.Deterministic)
-                chunk = Math.Min(chunk, InstructionsUntilDeadline());
-            long n = Engine.Run(Hart, Math.Max(chunk, 1));
-            done += n;
-            _untilTick -= n;
-            if (_untilTick <= 0 || (Clock.Deterministic && InstructionsUntilDeadline() <= 0))
-            {
-                _untilTick = TickInterval;
-                Tick();
-            }
-        }
-        return _stop ?? MachineStatus.Running;
-    }
+    protected override bool CpuWaiting => Hart.IsWaiting;
 
-    private long InstructionsUntilDeadline()
-    {
-        ulong deadline = NextDeadline;
-        ulong now = Clock.Now;
-        if (deadline <= now)
-            return 0;
-        ulong ticks = deadline - now;
-        return ticks >= (ulong)(long.MaxValue >> (Clock.InstructionsPerTickShift + 1)) ? long.MaxValue : (long)(ticks << Clock.InstructionsPerTickShift);
-    }
+    protected override bool CpuHasWakeUp => Hart.HasWakeUpInterrupt;
 
-    /// <summary>Idle hosts skip virtual time to the next deadline in deterministic mode.</summary>
-    public void SkipIdleTime()
+    protected override void WakeCpu() => Hart.IsWaiting = false;
+
+    protected override long RunCpu(long budget)
     {
-        if (NextDeadline != ulong.MaxValue)
-            Clock.SkipTo(NextDeadline);
+        if (Hart.HasWakeUpInterrupt)
+            Hart.CheckInterrupts();
+        return Engine.Run(Hart, budget);
     }
 
     public override void Dispose()

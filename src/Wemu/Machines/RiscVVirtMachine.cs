@@ -371,6 +371,8 @@ public sealed class RiscVVirtMachine : RiscVMachine
 
     public override ulong NextDeadline => Math.Min(_aclint.NextDeadline, _rtc.NextDeadline);
 
+    public override string DescribeState() => $"{base.DescribeState()} {DescribeInterrupts()}";
+
     protected override void Tick()
     {
         _aclint.Update();
