@@ -155,6 +155,8 @@ public sealed class LocalApic : IMmioDevice, IInterruptSink, IX86InterruptContro
     {
         _apicBase = DefaultBaseAddress | (IsBootstrapProcessor ? ApicBaseBsp : 0) | ApicBaseEnable;
         _id = InitialId;
+        _initPending = false;
+        _startupVector = -1;
         InitReset();
         if (IsBootstrapProcessor)
             _lvt[LvtLint0] = (uint)ApicDeliveryMode.ExtInt << 8; // as the BIOS leaves it (virtual wire mode)
