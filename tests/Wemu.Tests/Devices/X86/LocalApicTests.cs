@@ -320,4 +320,37 @@ public class LocalApicTests
         _apic.SetIrq(LocalApic.Lint0, false); // QEMU apic_deliver_pic_intr: request withdrawn
         Assert.False(_apic.IsRequested(0x60));
     }
+
+    [Fact]
+    public void LinuxSyncArbIdsInitDeassertDoesNotResetAnyone()
+    {
+        // sync_Arb_IDs: APIC_DEST_ALLINC | APIC_INT_LEVELTRIG | APIC_DM_INIT with the level bit clear (SDM 10.6.1:
+        // INIT level de-assert only resynchronises arbitration IDs).
+        W(IcrLow, 0x80000 | 0x8000 | 0x500);
+        Assert.False(_apic.InitPending);
+    }
+
+    [Fact]
+    public void InterruptPendingCallbackRunsWhenSomethingBecomesPending()
+    {
+        int calls = 0;
+        _apic.InterruptPending = () => calls++;
+        Enable();
+        int before = calls;
+        SelfIpi(0x70);
+        Assert.True(calls > before);
+    }
+
+    [Fact]
+    public void TprFromCr8()
+    {
+        // MOV CR8 writes TPR[7:4] (SDM 10.8.6.1): the CPU sets Tpr = value << 4.
+        Enable();
+        _apic.Tpr = 0x90;
+        Assert.Equal(0x90u, R(Tpr));
+        SelfIpi(0x95);
+        Assert.False(_apic.HasMaskableInterrupt);
+        _apic.Tpr = 0;
+        Assert.True(_apic.HasMaskableInterrupt);
+    }
 }
