@@ -244,27 +244,27 @@ public static class X86LinuxLoader
             CommandLineAddress = CommandLineAddress,
             CommandLineLength = cmdlineLength,
             RsdpAddress = setup.Acpi ? AcpiAddress : 0,
-            E820 = E820Map(lowEnd, highSize, setup.Acpi),
+            E820 = E820Map(lowEnd, highSize),
         };
         return prepared;
     }
 
     /// <summary>
     /// The map QEMU 7.2's microvm reports through qboot (observed with Linux's "BIOS-e820" lines):
-    /// usable base memory below the MP table, the MP table's 1 KiB reserved, with ACPI 0xd0000-0xeffff
-    /// as ACPI NVS (where the tables live), the BIOS area 0xf0000-0xfffff reserved, then usable RAM
-    /// from 1 MiB to the end of low RAM and at 4 GiB. 0xa0000-0xcffff (the VGA/option-ROM hole) is not listed.
+    /// usable base memory below the MP table, the MP table's 1 KiB reserved, 0xd0000-0xeffff ACPI NVS
+    /// (where the ACPI tables live; qboot reports it with acpi=off too), the BIOS area 0xf0000-0xfffff
+    /// reserved, then usable RAM from 1 MiB to the end of low RAM and at 4 GiB. 0xa0000-0xcffff (the
+    /// VGA/option-ROM hole) is not listed.
     /// </summary>
-    public static IReadOnlyList<E820Entry> E820Map(ulong lowRamEnd, ulong highRamSize, bool acpi)
+    public static IReadOnlyList<E820Entry> E820Map(ulong lowRamEnd, ulong highRamSize)
     {
         var map = new List<E820Entry>
         {
             new(0, EbdaStart, E820Entry.Usable),
             new(EbdaStart, 0xa0000 - EbdaStart, E820Entry.Reserved),
+            new(AcpiRegionStart, BiosRomStart - AcpiRegionStart, E820Entry.AcpiNvs),
+            new(BiosRomStart, HighMemory - BiosRomStart, E820Entry.Reserved),
         };
-        if (acpi)
-            map.Add(new(AcpiRegionStart, BiosRomStart - AcpiRegionStart, E820Entry.AcpiNvs));
-        map.Add(new(BiosRomStart, HighMemory - BiosRomStart, E820Entry.Reserved));
         if (lowRamEnd > HighMemory)
             map.Add(new(HighMemory, lowRamEnd - HighMemory, E820Entry.Usable));
         if (highRamSize > 0)
