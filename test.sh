@@ -16,6 +16,7 @@ command -v riscv64-linux-gnu-as >/dev/null || need+=(binutils-riscv64-linux-gnu)
 command -v qemu-system-riscv64 >/dev/null || need+=(qemu-system-misc)
 command -v debugfs >/dev/null || need+=(e2fsprogs)
 command -v dtc >/dev/null || need+=(device-tree-compiler)
+command -v iasl >/dev/null || need+=(acpica-tools)   # disassembles the x86 ACPI tables in tests
 command -v script >/dev/null || need+=(bsdutils)   # a pseudo-terminal for the CLI terminal test
 command -v afl-fuzz >/dev/null || need+=(afl++)    # the fuzzer (tests/Wemu.Fuzz/run.sh)
 if [ ${#need[@]} -gt 0 ]; then

@@ -1,0 +1,28 @@
+namespace Wemu.Machines.X86;
+
+/// <summary>
+/// A populated virtio-mmio transport as the firmware tables describe it: QEMU's microvm puts slot
+/// <c>i</c> at 0xfeb00000 + 0x200·i (hw/i386/microvm.c VIRTIO_MMIO_BASE) on GSI virtio_irq_base + i.
+/// </summary>
+/// <param name="Index">The slot number: the DSDT names the device VR<i>nn</i> with _UID <i>nn</i>, as QEMU does.</param>
+/// <param name="BaseAddress">Physical address of the register block.</param>
+/// <param name="Gsi">The interrupt: an ISA IRQ / GSI below 16 with acpi=off, a GSI of an IOAPIC with ACPI.</param>
+public sealed record VirtioMmioTransport(int Index, ulong BaseAddress, uint Gsi)
+{
+    /// <summary>Size of the register block (QEMU hw/i386/acpi-microvm.c: 512).</summary>
+    public const ulong Size = 0x200;
+
+    /// <summary>QEMU microvm's address of virtio-mmio slot 0.</summary>
+    public const ulong QemuBase = 0xfeb00000;
+
+    /// <summary>
+    /// QEMU 7.2 microvm's slot <paramref name="index"/> (0-23): virtio_irq_base is 5 with acpi=off,
+    /// 24 (the second IOAPIC's first pin) with ACPI on (microvm_devices_init).
+    /// </summary>
+    public static VirtioMmioTransport QemuSlot(int index, bool acpi)
+    {
+        if ((uint)index >= 24)
+            throw new ArgumentOutOfRangeException(nameof(index), "microvm has 24 virtio-mmio slots");
+        return new VirtioMmioTransport(index, QemuBase + (ulong)index * Size, (uint)((acpi ? 24 : 5) + index));
+    }
+}
