@@ -9,6 +9,12 @@ public sealed class MachineConfig
 
     public ulong MemorySize { get; set; } = 256UL << 20;
 
+    /// <summary>-machine ...,acpi=on|off (microvm); null: the board's default.</summary>
+    public bool? Acpi { get; set; }
+
+    /// <summary>-cpu MODEL; null: the board's default (qemu64 on x86).</summary>
+    public string? CpuModel { get; set; }
+
     public int Cpus { get; set; } = 1;
 
     /// <summary>Firmware path, or null for the board default (<see cref="NoFirmware"/> for <c>-bios none</c>).</summary>

@@ -10,6 +10,7 @@ public static class MachineFactory
         {
             ("riscv64", "spike") => new SpikeMachine(config, images, engine),
             ("riscv64", "virt") => new RiscVVirtMachine(config, images, engine),
+            ("x86_64", "microvm") => engine == null ? new X86.MicrovmMachine(config, images) : throw new ArgumentException("an x86 board takes no RISC-V engine"),
             _ => throw new ConfigException($"unknown machine '{config.MachineType}' for {config.Arch}"),
         };
 }

@@ -9,7 +9,7 @@ namespace Wemu.Machines;
 /// </summary>
 public static class QemuCommandLine
 {
-    public static readonly string[] Architectures = ["riscv64"];
+    public static readonly string[] Architectures = [.. BoardCatalog.Architectures];
 
     /// <summary>virtio-9p's mount tag limit (QEMU MAX_TAG_LEN), in UTF-8 bytes.</summary>
     public const int MaxMountTagBytes = 255;
@@ -25,8 +25,10 @@ public static class QemuCommandLine
             if (Array.IndexOf(Architectures, args[0]) < 0)
                 throw new ConfigException($"unknown architecture '{args[0]}' (supported: {string.Join(", ", Architectures)})");
             c.Arch = args[0];
+            c.MachineType = BoardCatalog.Default(c.Arch).Name;
             i = 1;
         }
+        var driveIds = new Dictionary<string, DriveConfig>(StringComparer.Ordinal);
         for (; i < args.Count; i++)
         {
             string flag = args[i];
@@ -46,9 +48,30 @@ public static class QemuCommandLine
                 {
                     var opts = Options(Value(), "type");
                     string type = opts.GetValueOrDefault("type") ?? throw new ConfigException("-machine needs a type");
-                    if (type is not ("virt" or "spike"))
-                        throw new ConfigException($"unknown machine '{type}' for {c.Arch} (supported: virt, spike)");
+                    if (BoardCatalog.Find(c.Arch, type) == null)
+                        throw new ConfigException($"unknown machine '{type}' for {c.Arch} (supported: {string.Join(", ", BoardCatalog.Names(c.Arch))})");
                     c.MachineType = type;
+                    foreach (var (k, v) in opts)
+                    {
+                        if (k == "type")
+                            continue;
+                        if (k == "acpi" && type == "microvm")
+                            c.Acpi = v switch { "on" => true, "off" => false, "auto" => null, _ => throw new ConfigException($"invalid -machine acpi value '{v}' (on, off)") };
+                        else
+                            throw new ConfigException($"unknown -machine {type} option '{k}'");
+                    }
+                    break;
+                }
+                case "-cpu":
+                {
+                    var opts = Options(Value(), "model");
+                    string model = opts.GetValueOrDefault("model") ?? "";
+                    if (opts.Count > 1)
+                        throw new ConfigException("-cpu takes no feature options");
+                    var models = BoardCatalog.Default(c.Arch).CpuModels;
+                    if (Array.IndexOf(models, model) < 0)
+                        throw new ConfigException($"unknown CPU model '{model}' for {c.Arch} (supported: {string.Join(", ", models)})");
+                    c.CpuModel = model;
                     break;
                 }
                 case "-m":
@@ -81,7 +104,14 @@ public static class QemuCommandLine
                 case "-kernel": c.Kernel = Value(); break;
                 case "-initrd": c.Initrd = Value(); break;
                 case "-append": c.Append = Value(); break;
-                case "-drive": c.Drives.Add(ParseDrive(Value())); break;
+                case "-drive":
+                {
+                    var drive = ParseDrive(Value(), out string? id);
+                    if (id != null && !driveIds.TryAdd(id, drive))
+                        throw new ConfigException($"duplicate -drive id '{id}'");
+                    c.Drives.Add(drive);
+                    break;
+                }
                 case "-hda": c.Drives.Add(new DriveConfig(Value())); break;
                 case "-virtfs": c.SharedFolders.Add(ParseSharedFolder(Options(Value(), "fsdriver"), "-virtfs", null)); break;
                 case "-fsdev":
@@ -96,8 +126,19 @@ public static class QemuCommandLine
                 {
                     var o = Options(Value(), "driver");
                     string driver = o.GetValueOrDefault("driver") ?? "";
+                    if (driver == "virtio-blk-device")
+                    {
+                        // the drive (-drive if=none,id=ID) is on a virtio-mmio transport either way
+                        foreach (var k in o.Keys)
+                            if (k is not ("driver" or "drive" or "id"))
+                                throw new ConfigException($"unknown -device virtio-blk-device option '{k}'");
+                        string drive = o.GetValueOrDefault("drive") ?? throw new ConfigException("-device virtio-blk-device needs drive=ID");
+                        if (!driveIds.ContainsKey(drive))
+                            throw new ConfigException($"-device virtio-blk-device: no -drive with id '{drive}'");
+                        break;
+                    }
                     if (driver is not ("virtio-9p-device" or "virtio-9p-pci"))
-                        throw new ConfigException($"unsupported device '{driver}' (supported: virtio-9p-device)");
+                        throw new ConfigException($"unsupported device '{driver}' (supported: virtio-blk-device, virtio-9p-device)");
                     ninePDevices.Add(o);
                     break;
                 }
@@ -171,12 +212,15 @@ public static class QemuCommandLine
             if (System.Text.Encoding.UTF8.GetByteCount(f.MountTag) > MaxMountTagBytes)
                 throw new ConfigException($"mount_tag is longer than {MaxMountTagBytes} bytes");
         }
-        // virt: every disk and share is one virtio-mmio slot, and the entropy source takes one more.
-        if (c.MachineType == "virt" && c.Drives.Count + c.SharedFolders.Count + 1 > RiscVVirtMachine.VirtioSlots)
-            throw new ConfigException($"too many disks and shares ({c.Drives.Count} -drive, {c.SharedFolders.Count} -virtfs): "
-                + $"machine virt has {RiscVVirtMachine.VirtioSlots} virtio slots, one of them for the entropy source");
-        if (c.SharedFolders.Count > 0 && c.MachineType != "virt")
+        // every disk and share is one virtio-mmio slot, and the entropy source takes one more.
+        int slots = BoardCatalog.Find(c.Arch, c.MachineType)!.VirtioSlots;
+        if (c.MachineType == "microvm" && c.Acpi == false)
+            slots = 8; // QEMU's microvm without ACPI
+        if (slots == 0 && c.SharedFolders.Count > 0)
             throw new ConfigException($"machine {c.MachineType} has no virtio slots for -virtfs");
+        if (slots > 0 && c.Drives.Count + c.SharedFolders.Count + 1 > slots)
+            throw new ConfigException($"too many disks and shares ({c.Drives.Count} -drive, {c.SharedFolders.Count} -virtfs): "
+                + $"machine {c.MachineType} has {slots} virtio slots, one of them for the entropy source");
         if (c.MachineType == "spike" && c.UsesDefaultGuest)
             throw new ConfigException("machine spike needs -kernel (a bare-metal ELF, with -bios none)");
         return c;
@@ -219,9 +263,10 @@ public static class QemuCommandLine
         }
     }
 
-    private static DriveConfig ParseDrive(string spec)
+    private static DriveConfig ParseDrive(string spec, out string? id)
     {
         var o = Options(spec, "file");
+        id = o.GetValueOrDefault("id");
         string file = o.GetValueOrDefault("file") ?? throw new ConfigException("-drive needs file=PATH");
         string iface = o.GetValueOrDefault("if") ?? "virtio";
         if (iface is not ("virtio" or "none"))

@@ -35,8 +35,7 @@ public sealed class RiscVVirtMachine : RiscVMachine
     private readonly Uart16550 _uart;
     private readonly GoldfishRtc _rtc;
     private readonly List<VirtioMmioTransport> _virtio = [];
-    private readonly List<IBlockBackend> _drives = [];
-    private readonly List<VirtioNinePDevice> _shares = [];
+    private GuestVirtioDevices? _devices;
     private readonly string _isa = "rv64imafdc_zicntr_zicsr_zifencei";
 
     public RiscVVirtMachine(MachineConfig config, MachineImages images, IRiscVEngine? engine = null)
@@ -66,20 +65,8 @@ public sealed class RiscVVirtMachine : RiscVMachine
             Bus.Map(Region("uart0").Base, Region("uart0").Size, _uart);
 
             // virtio-mmio slots: disks first (the first -drive is /dev/vda), then the entropy source, then 9p shares.
-            var devices = new List<IVirtioDevice>();
-            int n = 0;
-            foreach (var d in images.Drives)
-            {
-                _drives.Add(d);
-                devices.Add(new VirtioBlockDevice(d, $"wemu-disk{n++}"));
-            }
-            devices.Add(new VirtioRngDevice(images.Entropy ?? (span => Random.Shared.NextBytes(span))));
-            foreach (var share in images.SharedFolders)
-            {
-                var ninep = new VirtioNinePDevice(share.FileSystem, share.MountTag);
-                _shares.Add(ninep);
-                devices.Add(ninep);
-            }
+            _devices = new GuestVirtioDevices(images);
+            var devices = _devices.Devices;
             if (devices.Count > VirtioSlots)
                 throw new ConfigException($"machine virt has {VirtioSlots} virtio slots; {devices.Count} devices requested");
             int slot = 0;
@@ -391,27 +378,12 @@ public sealed class RiscVVirtMachine : RiscVMachine
     public override void Flush()
     {
         _uart.Flush();
-        Exception? first = null;
-        foreach (var d in _drives)
-        {
-            try
-            {
-                d.Flush();
-            }
-            catch (Exception e) when (e is not OutOfMemoryException)
-            {
-                first ??= e;
-            }
-        }
-        if (first != null)
-            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(first);
+        _devices?.Flush();
     }
 
     public override void Dispose()
     {
-        // End the 9P sessions: host files the guest still had open are closed.
-        foreach (var s in _shares)
-            s.Reset();
+        _devices?.CloseShares();
         base.Dispose();
     }
 }

@@ -608,6 +608,9 @@ public sealed unsafe partial class X86Cpu
             case 0xC0000101: value = Segments[Gs].Base; return true;
             case 0xC0000102: value = KernelGsBase; return true;
             case 0xC0000103: value = TscAux; return true;
+            // AMD K8 interrupt-pending message register: Linux's AMD E400/C1E check reads it without a
+            // fault handler; zero (no C1E) as QEMU returns
+            case 0xC0010055: value = 0; return true;
             default: value = 0; return false;
         }
     }
@@ -650,6 +653,7 @@ public sealed unsafe partial class X86Cpu
             case 0xC0000101: if (!IsCanonical(v)) return false; Segments[Gs].Base = v; return true;
             case 0xC0000102: if (!IsCanonical(v)) return false; KernelGsBase = v; return true;
             case 0xC0000103: TscAux = v & 0xFFFF_FFFF; return true;
+            case 0xC0010055: return true;
             default: return false;
         }
     }

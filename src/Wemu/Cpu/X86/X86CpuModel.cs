@@ -4,7 +4,9 @@ namespace Wemu.Cpu.X86;
 /// What CPUID reports (SDM vol. 2A, CPUID). <see cref="Qemu64"/> mirrors QEMU 7.2's default
 /// <c>qemu64</c> model (target/i386/cpu.c: AuthenticAMD, family 15 model 107 stepping 1, SSE3 and
 /// CX16, LM/SYSCALL/NX/LAHF_LM) without what Wemu does not implement (SVM, MTRR, MCE/MCA). The AMD
-/// vendor keeps Linux from enabling page-table isolation (a CR3 switch on every kernel entry).
+/// vendor keeps Linux from enabling page-table isolation (a CR3 switch on every kernel entry). Like
+/// every QEMU model it sets the hypervisor bit (CPUID.1:ECX[31]): Linux then leaves the performance
+/// counters alone instead of probing MSRs a virtual CPU does not have.
 /// </summary>
 public sealed class X86CpuModel
 {
@@ -14,7 +16,7 @@ public sealed class X86CpuModel
         Fxsr = 1 << 24, Sse = 1 << 25, Sse2 = 1 << 26;
 
     // CPUID.1:ECX
-    internal const uint Sse3 = 1, Ssse3 = 1 << 9, Cx16 = 1 << 13, Sse41 = 1 << 19, Sse42 = 1 << 20, Popcnt = 1 << 23;
+    internal const uint Sse3 = 1, Ssse3 = 1 << 9, Cx16 = 1 << 13, Sse41 = 1 << 19, Sse42 = 1 << 20, Popcnt = 1 << 23, Hypervisor = 1u << 31;
 
     // CPUID.80000001:EDX / ECX
     private const uint Syscall = 1 << 11, Nx = 1 << 20, Rdtscp = 1 << 27, Lm = 1 << 29;
@@ -22,7 +24,7 @@ public sealed class X86CpuModel
 
     public static readonly X86CpuModel Qemu64 = new("qemu64",
         Fpu | De | Pse | Tsc | Msr | Pae | Cx8 | Apic | Sep | Pge | Cmov | Pat | Pse36 | Clflush | Mmx | Fxsr | Sse | Sse2,
-        Sse3 | Cx16, Syscall | Nx | Lm, LahfLm);
+        Sse3 | Cx16 | Hypervisor, Syscall | Nx | Lm, LahfLm);
 
     /// <summary><c>-cpu max</c>: the x86-64-v2 level (SSSE3, SSE4.1, SSE4.2, POPCNT) and RDTSCP on top of qemu64.</summary>
     public static readonly X86CpuModel Max = new("max",

@@ -1,0 +1,62 @@
+using Wemu.Devices;
+using Wemu.Devices.Virtio;
+
+namespace Wemu.Machines;
+
+/// <summary>
+/// The virtio devices every board builds from a machine's images, in slot order: the disks first (the
+/// first -drive is /dev/vda), then the entropy source, then the 9P shares. Boards put them on their
+/// transports and call <see cref="Flush"/> and <see cref="CloseShares"/>.
+/// </summary>
+public sealed class GuestVirtioDevices
+{
+    private readonly List<IBlockBackend> _drives = [];
+    private readonly List<VirtioNinePDevice> _shares = [];
+
+    public GuestVirtioDevices(MachineImages images)
+    {
+        var devices = new List<IVirtioDevice>();
+        int n = 0;
+        foreach (var d in images.Drives)
+        {
+            _drives.Add(d);
+            devices.Add(new VirtioBlockDevice(d, $"wemu-disk{n++}"));
+        }
+        devices.Add(new VirtioRngDevice(images.Entropy ?? (span => Random.Shared.NextBytes(span))));
+        foreach (var share in images.SharedFolders)
+        {
+            var ninep = new VirtioNinePDevice(share.FileSystem, share.MountTag);
+            _shares.Add(ninep);
+            devices.Add(ninep);
+        }
+        Devices = devices;
+    }
+
+    public IReadOnlyList<IVirtioDevice> Devices { get; }
+
+    /// <summary>Flushes every disk, each on its own (one failing disk does not leave the others unflushed), then reports the first failure.</summary>
+    public void Flush()
+    {
+        Exception? first = null;
+        foreach (var d in _drives)
+        {
+            try
+            {
+                d.Flush();
+            }
+            catch (Exception e) when (e is not OutOfMemoryException)
+            {
+                first ??= e;
+            }
+        }
+        if (first != null)
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(first);
+    }
+
+    /// <summary>Ends the 9P sessions: host files the guest still had open are closed.</summary>
+    public void CloseShares()
+    {
+        foreach (var s in _shares)
+            s.Reset();
+    }
+}

@@ -1,0 +1,202 @@
+using Wemu.Cpu.X86;
+using Wemu.Devices;
+using Wemu.Devices.X86;
+using VirtioTransport = Wemu.Devices.Virtio.VirtioMmioTransport;
+
+namespace Wemu.Machines.X86;
+
+/// <summary>
+/// QEMU 7.2's x86 <c>microvm</c> board without firmware: one x86-64 CPU started in long mode through
+/// Linux's 64-bit boot protocol, RAM below 3 GiB (the rest at 4 GiB), the legacy PC devices at their
+/// ports (i8259 pair with ELCR, i8254 with port 0x61, MC146818 RTC, 8250 UART at 0x3f8), IOAPIC(s),
+/// the local APIC, and virtio-mmio transports at 0xfeb00000 + 0x200·i. With ACPI (QEMU's default)
+/// the devices are described in HW-reduced ACPI tables and <c>poweroff</c> writes the GED's sleep
+/// control register; with <c>acpi=off</c> an MP table describes the CPU and IOAPIC and the virtio
+/// devices are appended to the kernel command line, as QEMU does.
+/// </summary>
+public sealed class MicrovmMachine : Machine
+{
+    public const ulong LocalApicBase = 0xfee0_0000;
+    public const ulong TscFrequency = 1_000_000_000;
+    private const ulong LowRamLimit = 3UL << 30, HighRamBase = 4UL << 30;
+
+    private readonly PortIoBus _ports = new();
+    private readonly ApicBus _apicBus = new();
+    private readonly LocalApic _lapic;
+    private readonly IoApic[] _ioApics;
+    private readonly I8259Pair _pic;
+    private readonly I8254Pit _pit;
+    private readonly Mc146818Rtc _rtc;
+    private readonly Uart16550 _uart;
+    private readonly GuestVirtioDevices? _devices;
+
+    public MicrovmMachine(MachineConfig config, MachineImages images)
+        : base(new MachineClock(TscFrequency, config.Deterministic, config.IcountShift))
+    {
+        try
+        {
+            bool acpi = config.Acpi ?? true;
+            ulong low = Math.Min(config.MemorySize, LowRamLimit);
+            Bus.AddRam(0, low);
+            if (config.MemorySize > low)
+                Bus.AddRam(HighRamBase, config.MemorySize - low);
+
+            Cpu = new X86Cpu(Bus, X86CpuModel.Find(config.CpuModel ?? "qemu64") ?? throw new ConfigException($"unknown CPU model '{config.CpuModel}'"));
+            Cpu.ReadPort = _ports.Read;
+            Cpu.WritePort = _ports.Write;
+            Cpu.ReadTsc = () => Clock.Now;
+
+            _lapic = new LocalApic(Clock, _apicBus);
+            Bus.Map(LocalApicBase, 0x1000, _lapic);
+            Cpu.InterruptController = _lapic;
+            Cpu.ReadApicBase = () => _lapic.ApicBaseMsr;
+            Cpu.WriteApicBase = _lapic.WriteApicBaseMsr;
+            _lapic.InterruptPending = Cpu.NotifyInterrupt;
+
+            var ioApicList = IoApicDescription.Qemu(acpi);
+            _ioApics = new IoApic[ioApicList.Count];
+            for (int i = 0; i < ioApicList.Count; i++)
+            {
+                _ioApics[i] = new IoApic(_apicBus, ioApicList[i].Id);
+                Bus.Map(ioApicList[i].Address, 0x1000, _ioApics[i]);
+            }
+
+            _pic = new I8259Pair();
+            _lapic.ConnectPic(_pic);
+            _ports.Map(0x20, 2, _pic);
+            _ports.Map(0xA0, 2, _pic);
+            _ports.Map(0x4D0, 2, _pic);
+            var isa = new IsaInterruptRouter(_pic, _ioApics[0]);
+            // Linux never programs the 8259 on HW-reduced ACPI: leave it as QEMU's firmware (qboot's
+            // setup_pic in hwsetup.c) does: vectors 0x08/0x70, everything masked but the cascade, ELCR 10/11.
+            foreach (var (port, value) in new (ushort, uint)[]
+                { (0x20, 0x11), (0xA0, 0x11), (0x21, 0x08), (0xA1, 0x70), (0x21, 0x04), (0xA1, 0x02), (0x21, 0x01), (0xA1, 0x01),
+                  (0x21, 0xFB), (0xA1, 0xFF), (0x4D0, 0x00), (0x4D1, 0x0C) })
+                _ports.Write(port, 1, value);
+
+            _pit = new I8254Pit(Clock, new IrqLine(isa, 0));
+            _ports.Map(0x40, 4, _pit);
+            _ports.Map(SystemControlPortB.Port, 1, new SystemControlPortB(_pit));
+
+            var rtcStart = DateTimeOffset.FromUnixTimeMilliseconds((long)(images.RtcStartNanoseconds / 1_000_000));
+            var startTicks = Clock.Now;
+            _rtc = new Mc146818Rtc(Clock, new IrqLine(isa, 8), () => rtcStart + Clock.ToTimeSpan(Clock.Now - startTicks));
+            _rtc.SetMemorySize(low, config.MemorySize - low);
+            _ports.Map(0x70, 2, _rtc);
+
+            _uart = new Uart16550(images.Serial ?? NullSerial.Instance, new IrqLine(isa, 4), bufferOutput: true);
+            _ports.Map(0x3F8, 8, new PortWindow(_uart, 0x3F8));
+
+            if (acpi)
+            {
+                var ged = new AcpiGedRegisters(AcpiTables.ResetValue, AcpiTables.SleepTypeS5);
+                ged.PowerRequested += request =>
+                    RequestStop(request == PowerRequest.Reset ? MachineStatus.ResetRequested : MachineStatus.PoweredOff, 0);
+                Bus.Map(AcpiTables.GedBase, AcpiGedRegisters.WindowSize, ged);
+            }
+
+            // virtio-mmio: QEMU creates every slot and fills them from the top (the first device gets the last slot)
+            _devices = new GuestVirtioDevices(images);
+            int slots = acpi ? 24 : 8; // hw/i386/microvm.c: 24 transports with ACPI, 8 without
+            if (_devices.Devices.Count > slots)
+                throw new ConfigException($"machine microvm has {slots} virtio slots; {_devices.Devices.Count} devices requested");
+            var populated = new List<VirtioMmioTransport>();
+            for (int slot = 0; slot < slots; slot++)
+            {
+                var where = VirtioMmioTransport.QemuSlot(slot, acpi);
+                int device = slots - 1 - slot;
+                var dev = device < _devices.Devices.Count ? _devices.Devices[device] : null;
+                IInterruptSink sink = where.Gsi < 24 ? isa : _ioApics[1];
+                var transport = new VirtioTransport(Bus, new IrqLine(sink, (int)(where.Gsi < 24 ? where.Gsi : where.Gsi - 24)), dev);
+                Bus.Map(where.BaseAddress, VirtioMmioTransport.Size, transport);
+                if (dev != null)
+                    populated.Add(where);
+            }
+            populated.Reverse();
+
+            var kernel = images.Kernel ?? throw new ConfigException("machine microvm needs -kernel (an x86-64 bzImage or vmlinux)");
+            string cmdline = config.Append ?? "";
+            if (!acpi)
+                cmdline += MicrovmBootSetup.VirtioCommandLine(populated);
+            var entry = X86LinuxLoader.Load(Bus, new MicrovmBootSetup
+            {
+                Kernel = kernel,
+                Initrd = images.Initrd,
+                CommandLine = cmdline,
+                Acpi = acpi,
+                VirtioMmio = populated,
+                IoApics = ioApicList,
+            });
+            Cpu.Reset();
+            Cpu.EnterLongMode(entry.Rip, entry.Cr3, entry.GdtBase, entry.GdtLimit, entry.CodeSelector, entry.CodeDescriptor,
+                entry.DataSelector, entry.DataDescriptor);
+            Cpu.IdtBase = entry.IdtBase;
+            Cpu.IdtLimit = entry.IdtLimit;
+            Cpu.SetRegister(X86Cpu.Rsp, entry.Rsp);
+            Cpu.SetRegister(X86Cpu.Rsi, entry.Rsi);
+            Cpu.SetFlags(entry.Rflags);
+            Cpu.Mxcsr = entry.Mxcsr;
+            Cpu.Fpu.ControlWord = entry.Fcw;
+        }
+        catch
+        {
+            Dispose();
+            throw;
+        }
+    }
+
+    public X86Cpu Cpu { get; } = null!;
+
+    public override string EngineName => "interpreter";
+
+    public override ulong InstructionsRetired => Cpu.InstructionsRetired;
+
+    public override ulong NextDeadline => Math.Min(Math.Min(_pit.NextDeadline, _lapic.NextDeadline), _rtc.NextDeadline);
+
+    public override string DescribeState() =>
+        $"rip={Cpu.ProgramCounter:x} cpl={Cpu.CurrentPrivilegeLevel} halted={Cpu.IsHalted} if={(Cpu.Flags >> 9) & 1} " +
+        $"exceptions={Cpu.ExceptionsDelivered} interrupts={Cpu.InterruptsDelivered} last={Cpu.LastException} {base.DescribeState()}";
+
+    protected override bool CpuWaiting => Cpu.IsHalted;
+
+    protected override bool CpuHasWakeUp => Cpu.HasWakeUpInterrupt;
+
+    protected override void WakeCpu() => Cpu.IsHalted = false;
+
+    protected override long RunCpu(long budget)
+    {
+        long n = Cpu.Run(budget);
+        if (Cpu.ShutdownRequested)
+            RequestStop(MachineStatus.ResetRequested, 0); // a triple fault resets the machine (QEMU: -no-reboot exits)
+        return n;
+    }
+
+    protected override void Tick()
+    {
+        _pit.Tick();
+        _lapic.Tick();
+        _rtc.Tick();
+        _uart.Poll();
+        Cpu.NotifyInterrupt();
+    }
+
+    public override MachineStatus RunSlice(long budget)
+    {
+        var status = base.RunSlice(budget);
+        _uart.Flush();
+        return status;
+    }
+
+    public override void Flush()
+    {
+        _uart?.Flush();
+        _devices?.Flush();
+    }
+
+    public override void Dispose()
+    {
+        _devices?.CloseShares();
+        Cpu?.Dispose();
+        base.Dispose();
+    }
+}
