@@ -10,9 +10,12 @@ namespace Wemu.Machines.X86;
 /// Generic Event Device's register block) and MADT; the FADT points at a DSDT with COM1, the RTC,
 /// the GED with its power button, one LNRO0005 device per virtio-mmio transport and \_S5.
 /// Differences from QEMU, each deliberate: OEM "WEMU", no fw_cfg device (there is no firmware), and
-/// an interrupt source override ISA IRQ0 → GSI 2 in the MADT (QEMU's IOAPIC receives the PIT on pin
-/// 2; without the override Linux 6.1 looks for the timer on GSI 0 and hangs in check_timer under
-/// QEMU 7.2's own microvm tables — observed with Debian's kernel).
+/// an interrupt source override ISA IRQ0 → GSI 2 in the MADT: QEMU's IOAPIC takes the PIT's IRQ0 on
+/// pin 2 (hw/intc/ioapic.c ioapic_set_irq) and its pc machine declares so, but microvm's MADT leaves
+/// the override out (x86ms->apic_xrupt_override is off), which misdescribes the wiring.
+/// Checked by booting Debian's 6.1 kernel under QEMU's microvm with these tables (QemuBootCheck/run.sh):
+/// Linux lists every device and powers off through the GED. Under TCG it needs tsc_early_khz=, as with
+/// QEMU's own tables: a HW-reduced machine has no PIT clock event, so nothing calibrates the TSC.
 /// Table formats: ACPI 6.4 section 5.2.5 (RSDP), 5.2.6 (header), 5.2.8 (XSDT), 5.2.9 (FADT), 5.2.12 (MADT).
 /// </summary>
 public static class AcpiTables

@@ -381,5 +381,6 @@ public class X86LinuxLoaderTests
         Assert.Equal(" virtio_mmio.device=512@0xfeb00000:5 virtio_mmio.device=512@0xfeb00e00:12",
             MicrovmBootSetup.VirtioCommandLine([VirtioMmioTransport.QemuSlot(0, acpi: false), VirtioMmioTransport.QemuSlot(7, acpi: false)]));
         Assert.Equal(47u, VirtioMmioTransport.QemuSlot(23, acpi: true).Gsi);
+        Assert.Throws<ArgumentOutOfRangeException>(() => VirtioMmioTransport.QemuSlot(8, acpi: false));
     }
 }
