@@ -33,7 +33,7 @@ timeout "$seconds" qemu-system-x86_64 -M "$machine" -cpu qemu64 -m 512M -nograph
   -device loader,file="$dump/low.bin",addr=0,force-raw=on \
   -device loader,file="$dump/kernel.bin",addr="$KERNEL_ADDR",force-raw=on \
   -device loader,file="$dump/initrd.bin",addr="$INITRD_ADDR",force-raw=on \
-  -drive file="$dump/disk",if=none,id=d0,format=raw -device virtio-blk-device,drive=d0 -device virtio-rng-device
+  -drive file="$dump/disk",if=none,id=d0,format=raw -device virtio-blk-device,drive=d0 -device virtio-rng-device </dev/null
 status=$?
 echo "qemu exit status: $status"
 exit $status
