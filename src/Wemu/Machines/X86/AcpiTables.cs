@@ -46,7 +46,7 @@ public static class AcpiTables
 
     /// <summary>Builds RSDP, XSDT, FADT, MADT and DSDT packed from <paramref name="address"/> (16-byte aligned).</summary>
     public static Blob Build(ulong address, IReadOnlyList<IoApicDescription> ioApics, IReadOnlyList<VirtioMmioTransport> virtio,
-        bool com1 = true, bool rtc = true)
+        bool com1 = true, bool rtc = true, int cpus = 1)
     {
         ArgumentNullException.ThrowIfNull(ioApics);
         ArgumentNullException.ThrowIfNull(virtio);
@@ -56,7 +56,9 @@ public static class AcpiTables
             throw new ArgumentException("the MADT needs an I/O APIC", nameof(ioApics));
 
         byte[] dsdt = BuildDsdt(virtio, com1, rtc);
-        byte[] madt = BuildMadt(ioApics);
+        if (cpus is < 1 or > 254)
+            throw new ArgumentOutOfRangeException(nameof(cpus));
+        byte[] madt = BuildMadt(ioApics, cpus);
         // Layout: RSDP first (a scan of 0xe0000-0xfffff finds it early), then the tables.
         ulong rsdpAt = address, xsdtAt = Align(rsdpAt + 36), fadtAt = Align(xsdtAt + 36 + 16),
             madtAt = Align(fadtAt + 268), dsdtAt = Align(madtAt + (ulong)madt.Length);
@@ -126,16 +128,17 @@ public static class AcpiTables
     }
 
     /// <summary>
-    /// 5.2.12 MADT: local APIC address, flags PCAT_COMPAT (dual 8259s present), the processor's local
-    /// APIC (UID 0, ID 0, enabled), the I/O APICs, ISA IRQ0 → GSI 2 (flags 0: conforms to the bus),
+    /// 5.2.12 MADT: local APIC address, flags PCAT_COMPAT (dual 8259s present), the processors' local
+    /// APICs (UID = ID = 0..n-1, enabled), the I/O APICs, ISA IRQ0 → GSI 2 (flags 0: conforms to the bus),
     /// and the local APIC NMI on LINT1 of all processors (UID 0xff), as QEMU.
     /// </summary>
-    private static byte[] BuildMadt(IReadOnlyList<IoApicDescription> ioApics)
+    private static byte[] BuildMadt(IReadOnlyList<IoApicDescription> ioApics, int cpus)
     {
         var b = new List<byte>();
         b.AddRange(BitConverter.GetBytes((uint)LocalApicAddress));
         b.AddRange(BitConverter.GetBytes(1u));
-        b.AddRange([0, 8, 0, 0, 1, 0, 0, 0]);                          // 5.2.12.2 Processor Local APIC
+        for (int cpu = 0; cpu < cpus; cpu++)
+            b.AddRange([0, 8, (byte)cpu, (byte)cpu, 1, 0, 0, 0]);      // 5.2.12.2 Processor Local APIC: UID, ID, enabled
         foreach (var io in ioApics)                                     // 5.2.12.3 I/O APIC
             b.AddRange([1, 12, io.Id, 0, .. BitConverter.GetBytes(checked((uint)io.Address)), .. BitConverter.GetBytes(io.GsiBase)]);
         b.AddRange([2, 10, 0, 0, .. BitConverter.GetBytes(2u), 0, 0]); // 5.2.12.5 Interrupt Source Override
