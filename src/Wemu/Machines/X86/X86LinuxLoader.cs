@@ -70,8 +70,13 @@ public static class X86LinuxLoader
         ArgumentNullException.ThrowIfNull(setup);
         var (lowEnd, highSize) = RamLayout(bus);
         var kernel = Prepare(setup, lowEnd, highSize, out plan);
+        var ioApics = setup.IoApics ?? IoApicDescription.Qemu(setup.Acpi);
+        byte[] mpTable = MpTable.Build(MpTable.DefaultAddress, ioApics, setup.Cpus);
+        byte[]? acpi = setup.Acpi ? AcpiTables.Build(AcpiAddress, ioApics, setup.VirtioMmio, setup.Com1, setup.Rtc, setup.Cpus).Bytes : null;
+        if (acpi != null && AcpiAddress + (ulong)acpi.Length > BiosRomStart)
+            throw new ArgumentException("too many devices for the ACPI tables", nameof(setup));
 
-        // The kernel (each piece zero-filled to its memory size).
+        // Nothing is written before everything has been checked. The kernel (each piece zero-filled to its memory size).
         foreach (var (address, data, memorySize) in kernel.Pieces)
         {
             bus.Load(address, data.Span);
@@ -87,15 +92,9 @@ public static class X86LinuxLoader
         bus.Load(ZeroPageAddress, BuildZeroPage(kernel.SetupHeader, plan));
         WritePageTables(bus);
         WriteGdt(bus);
-        var ioApics = setup.IoApics ?? IoApicDescription.Qemu(setup.Acpi);
-        bus.Load(MpTable.DefaultAddress, MpTable.Build(MpTable.DefaultAddress, ioApics, setup.Cpus));
-        if (setup.Acpi)
-        {
-            var acpi = AcpiTables.Build(AcpiAddress, ioApics, setup.VirtioMmio, setup.Com1, setup.Rtc, setup.Cpus);
-            if (AcpiAddress + (ulong)acpi.Bytes.Length > BiosRomStart)
-                throw new ConfigException("too many devices for the ACPI tables");
-            bus.Load(AcpiAddress, acpi.Bytes);
-        }
+        bus.Load(MpTable.DefaultAddress, mpTable);
+        if (acpi != null)
+            bus.Load(AcpiAddress, acpi);
 
         return new X86EntryState
         {
