@@ -10,9 +10,12 @@ namespace Wemu.Machines.X86;
 /// Generic Event Device's register block) and MADT; the FADT points at a DSDT with COM1, the RTC,
 /// the GED with its power button, one LNRO0005 device per virtio-mmio transport and \_S5.
 /// Differences from QEMU, each deliberate: OEM "WEMU", no fw_cfg device (there is no firmware), and
-/// an interrupt source override ISA IRQ0 → GSI 2 in the MADT (QEMU's IOAPIC receives the PIT on pin
-/// 2; without the override Linux 6.1 looks for the timer on GSI 0 and hangs in check_timer under
-/// QEMU 7.2's own microvm tables — observed with Debian's kernel).
+/// an interrupt source override ISA IRQ0 → GSI 2 in the MADT: QEMU's IOAPIC takes the PIT's IRQ0 on
+/// pin 2 (hw/intc/ioapic.c ioapic_set_irq) and its pc machine declares so, but microvm's MADT leaves
+/// the override out (x86ms->apic_xrupt_override is off), which misdescribes the wiring.
+/// Checked by booting Debian's 6.1 kernel under QEMU's microvm with these tables (QemuBootCheck/run.sh):
+/// Linux lists every device and powers off through the GED. Under TCG it needs tsc_early_khz=, as with
+/// QEMU's own tables: a HW-reduced machine has no PIT clock event, so nothing calibrates the TSC.
 /// Table formats: ACPI 6.4 section 5.2.5 (RSDP), 5.2.6 (header), 5.2.8 (XSDT), 5.2.9 (FADT), 5.2.12 (MADT).
 /// </summary>
 public static class AcpiTables
@@ -43,7 +46,7 @@ public static class AcpiTables
 
     /// <summary>Builds RSDP, XSDT, FADT, MADT and DSDT packed from <paramref name="address"/> (16-byte aligned).</summary>
     public static Blob Build(ulong address, IReadOnlyList<IoApicDescription> ioApics, IReadOnlyList<VirtioMmioTransport> virtio,
-        bool com1 = true, bool rtc = true)
+        bool com1 = true, bool rtc = true, int cpus = 1)
     {
         ArgumentNullException.ThrowIfNull(ioApics);
         ArgumentNullException.ThrowIfNull(virtio);
@@ -53,7 +56,9 @@ public static class AcpiTables
             throw new ArgumentException("the MADT needs an I/O APIC", nameof(ioApics));
 
         byte[] dsdt = BuildDsdt(virtio, com1, rtc);
-        byte[] madt = BuildMadt(ioApics);
+        if (cpus is < 1 or > 254)
+            throw new ArgumentOutOfRangeException(nameof(cpus));
+        byte[] madt = BuildMadt(ioApics, cpus);
         // Layout: RSDP first (a scan of 0xe0000-0xfffff finds it early), then the tables.
         ulong rsdpAt = address, xsdtAt = Align(rsdpAt + 36), fadtAt = Align(xsdtAt + 36 + 16),
             madtAt = Align(fadtAt + 268), dsdtAt = Align(madtAt + (ulong)madt.Length);
@@ -123,16 +128,17 @@ public static class AcpiTables
     }
 
     /// <summary>
-    /// 5.2.12 MADT: local APIC address, flags PCAT_COMPAT (dual 8259s present), the processor's local
-    /// APIC (UID 0, ID 0, enabled), the I/O APICs, ISA IRQ0 → GSI 2 (flags 0: conforms to the bus),
+    /// 5.2.12 MADT: local APIC address, flags PCAT_COMPAT (dual 8259s present), the processors' local
+    /// APICs (UID = ID = 0..n-1, enabled), the I/O APICs, ISA IRQ0 → GSI 2 (flags 0: conforms to the bus),
     /// and the local APIC NMI on LINT1 of all processors (UID 0xff), as QEMU.
     /// </summary>
-    private static byte[] BuildMadt(IReadOnlyList<IoApicDescription> ioApics)
+    private static byte[] BuildMadt(IReadOnlyList<IoApicDescription> ioApics, int cpus)
     {
         var b = new List<byte>();
         b.AddRange(BitConverter.GetBytes((uint)LocalApicAddress));
         b.AddRange(BitConverter.GetBytes(1u));
-        b.AddRange([0, 8, 0, 0, 1, 0, 0, 0]);                          // 5.2.12.2 Processor Local APIC
+        for (int cpu = 0; cpu < cpus; cpu++)
+            b.AddRange([0, 8, (byte)cpu, (byte)cpu, 1, 0, 0, 0]);      // 5.2.12.2 Processor Local APIC: UID, ID, enabled
         foreach (var io in ioApics)                                     // 5.2.12.3 I/O APIC
             b.AddRange([1, 12, io.Id, 0, .. BitConverter.GetBytes(checked((uint)io.Address)), .. BitConverter.GetBytes(io.GsiBase)]);
         b.AddRange([2, 10, 0, 0, .. BitConverter.GetBytes(2u), 0, 0]); // 5.2.12.5 Interrupt Source Override

@@ -23,8 +23,14 @@ public sealed class MicrovmBootSetup
     /// <summary>The populated virtio-mmio transports (the DSDT lists them; the MP table does not).</summary>
     public IReadOnlyList<VirtioMmioTransport> VirtioMmio { get; init; } = [];
 
-    /// <summary>The I/O APICs; the first one receives the ISA IRQs (IRQ0 on pin 2).</summary>
-    public IReadOnlyList<IoApicDescription> IoApics { get; init; } = IoApicDescription.Qemu(acpi: true);
+    /// <summary>
+    /// The I/O APICs; the first one receives the ISA IRQs (IRQ0 on pin 2). Unset: QEMU's for the
+    /// <see cref="Acpi"/> setting (<see cref="IoApicDescription.Qemu"/>).
+    /// </summary>
+    public IReadOnlyList<IoApicDescription>? IoApics { get; init; }
+
+    /// <summary>Processors (local APIC IDs 0..n-1, 0 the bootstrap processor) in the MP table and the MADT.</summary>
+    public int Cpus { get; init; } = 1;
 
     /// <summary>The DSDT lists COM1 (PNP0501, 0x3f8, IRQ 4) as QEMU does when a serial port exists.</summary>
     public bool Com1 { get; init; } = true;

@@ -6,7 +6,7 @@ namespace Wemu.Machines.X86;
 /// <summary>
 /// The Intel MultiProcessor Specification 1.4 table (chapter 4) as qboot writes it for QEMU's
 /// microvm (bonzini/qboot mptable.c): a floating pointer structure followed by the configuration
-/// table with one processor, bus 0 "ISA", the I/O APICs, an I/O interrupt entry per ISA IRQ (IRQ0 on
+/// table with the processors, bus 0 "ISA", the I/O APICs, an I/O interrupt entry per ISA IRQ (IRQ0 on
 /// pin 2 and no entry for the cascade IRQ2, as qboot does when QEMU reports the IRQ0 override), and
 /// the local interrupts LINT0 = ExtINT, LINT1 = NMI. Linux reads it with acpi=off (and finds it
 /// with ACPI on too, then prefers the MADT).
@@ -27,9 +27,11 @@ public static class MpTable
     private const int FloatingPointerSize = 16, HeaderSize = 44, ProcessorSize = 20, EntrySize = 8;
 
     /// <summary>Builds the table to be copied to <paramref name="address"/> (the pointer's physptr is absolute).</summary>
-    public static byte[] Build(ulong address, IReadOnlyList<IoApicDescription> ioApics,
+    public static byte[] Build(ulong address, IReadOnlyList<IoApicDescription> ioApics, int cpus = 1,
         uint cpuSignature = Qemu64Signature, uint cpuFeatures = Qemu64Features)
     {
+        if (cpus is < 1 or > 254)
+            throw new ArgumentOutOfRangeException(nameof(cpus));
         ArgumentNullException.ThrowIfNull(ioApics);
         if (ioApics.Count == 0)
             throw new ArgumentException("the MP table needs an I/O APIC", nameof(ioApics));
@@ -37,8 +39,8 @@ public static class MpTable
             throw new ArgumentOutOfRangeException(nameof(address), "the MP table must be 16-byte aligned below 4 GiB");
 
         const int isaIrqEntries = 15;   // IRQ 0-15 without IRQ2
-        int entryCount = 1 + 1 + ioApics.Count + isaIrqEntries + 2;
-        int tableLength = HeaderSize + ProcessorSize + EntrySize * (entryCount - 1);
+        int entryCount = cpus + 1 + ioApics.Count + isaIrqEntries + 2;
+        int tableLength = HeaderSize + ProcessorSize * cpus + EntrySize * (entryCount - cpus);
         var t = new byte[FloatingPointerSize + tableLength];
 
         // 4.1 MP Floating Pointer Structure: "_MP_", physical address pointer, length in 16-byte
@@ -61,14 +63,17 @@ public static class MpTable
         U32(c, 36, LocalApicAddress);
 
         int o = HeaderSize;
-        // 4.3.1 Processor Entry: type 0, APIC ID 0, version, flags EN|BP, CPU signature, feature flags.
-        c[o] = 0;
-        c[o + 1] = 0;
-        c[o + 2] = LocalApicVersion;
-        c[o + 3] = 0x03;
-        U32(c, o + 4, cpuSignature);
-        U32(c, o + 8, cpuFeatures);
-        o += ProcessorSize;
+        // 4.3.1 Processor Entries: type 0, APIC ID, version, flags EN (| BP for the first), CPU signature, feature flags.
+        for (int cpu = 0; cpu < cpus; cpu++)
+        {
+            c[o] = 0;
+            c[o + 1] = (byte)cpu;
+            c[o + 2] = LocalApicVersion;
+            c[o + 3] = (byte)(cpu == 0 ? 0x03 : 0x01);
+            U32(c, o + 4, cpuSignature);
+            U32(c, o + 8, cpuFeatures);
+            o += ProcessorSize;
+        }
 
         // 4.3.2 Bus Entry: type 1, bus 0, "ISA   ".
         c[o] = 1;

@@ -16,13 +16,17 @@ public sealed record VirtioMmioTransport(int Index, ulong BaseAddress, uint Gsi)
     public const ulong QemuBase = 0xfeb00000;
 
     /// <summary>
-    /// QEMU 7.2 microvm's slot <paramref name="index"/> (0-23): virtio_irq_base is 5 with acpi=off,
-    /// 24 (the second IOAPIC's first pin) with ACPI on (microvm_devices_init).
+    /// QEMU 7.2 microvm's slot <paramref name="index"/>: with ACPI 24 slots on GSI 24-47 (the second
+    /// IOAPIC), with acpi=off 8 slots on IRQ 5-12 (microvm_devices_init). QEMU fills them from the top:
+    /// the first -device gets the last slot (observed: 0xfeb00e00:12 with acpi=off, VR23 with ACPI).
     /// </summary>
     public static VirtioMmioTransport QemuSlot(int index, bool acpi)
     {
-        if ((uint)index >= 24)
-            throw new ArgumentOutOfRangeException(nameof(index), "microvm has 24 virtio-mmio slots");
+        if ((uint)index >= QemuSlots(acpi))
+            throw new ArgumentOutOfRangeException(nameof(index), $"microvm has {QemuSlots(acpi)} virtio-mmio slots");
         return new VirtioMmioTransport(index, QemuBase + (ulong)index * Size, (uint)((acpi ? 24 : 5) + index));
     }
+
+    /// <summary>How many virtio-mmio transports QEMU's microvm creates.</summary>
+    public static int QemuSlots(bool acpi) => acpi ? 24 : 8;
 }

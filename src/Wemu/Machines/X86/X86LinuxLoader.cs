@@ -70,8 +70,13 @@ public static class X86LinuxLoader
         ArgumentNullException.ThrowIfNull(setup);
         var (lowEnd, highSize) = RamLayout(bus);
         var kernel = Prepare(setup, lowEnd, highSize, out plan);
+        var ioApics = setup.IoApics ?? IoApicDescription.Qemu(setup.Acpi);
+        byte[] mpTable = MpTable.Build(MpTable.DefaultAddress, ioApics, setup.Cpus);
+        byte[]? acpi = setup.Acpi ? AcpiTables.Build(AcpiAddress, ioApics, setup.VirtioMmio, setup.Com1, setup.Rtc, setup.Cpus).Bytes : null;
+        if (acpi != null && AcpiAddress + (ulong)acpi.Length > BiosRomStart)
+            throw new ArgumentException("too many devices for the ACPI tables", nameof(setup));
 
-        // The kernel (each piece zero-filled to its memory size).
+        // Nothing is written before everything has been checked. The kernel (each piece zero-filled to its memory size).
         foreach (var (address, data, memorySize) in kernel.Pieces)
         {
             bus.Load(address, data.Span);
@@ -87,14 +92,9 @@ public static class X86LinuxLoader
         bus.Load(ZeroPageAddress, BuildZeroPage(kernel.SetupHeader, plan));
         WritePageTables(bus);
         WriteGdt(bus);
-        bus.Load(MpTable.DefaultAddress, MpTable.Build(MpTable.DefaultAddress, setup.IoApics));
-        if (setup.Acpi)
-        {
-            var acpi = AcpiTables.Build(AcpiAddress, setup.IoApics, setup.VirtioMmio, setup.Com1, setup.Rtc);
-            if (AcpiAddress + (ulong)acpi.Bytes.Length > BiosRomStart)
-                throw new ConfigException("too many devices for the ACPI tables");
-            bus.Load(AcpiAddress, acpi.Bytes);
-        }
+        bus.Load(MpTable.DefaultAddress, mpTable);
+        if (acpi != null)
+            bus.Load(AcpiAddress, acpi);
 
         return new X86EntryState
         {
@@ -138,6 +138,7 @@ public static class X86LinuxLoader
             throw new ConfigException("kernel: none given (-kernel)");
         if (lowEnd < 2 * HighMemory)
             throw new ConfigException("not enough RAM for an x86 kernel (try a larger -m)");
+        CheckDevices(setup);
 
         PreparedKernel prepared;
         string format;
@@ -247,6 +248,30 @@ public static class X86LinuxLoader
             E820 = E820Map(lowEnd, highSize),
         };
         return prepared;
+    }
+
+    /// <summary>
+    /// The board's description must be one Linux can use: every virtio interrupt on an IOAPIC pin
+    /// (with acpi=off an ISA IRQ, which is all the MP table routes), and no two transports alike.
+    /// These are the integrator's mistakes, not the user's: ArgumentException.
+    /// </summary>
+    private static void CheckDevices(MicrovmBootSetup setup)
+    {
+        var ioApics = setup.IoApics ?? IoApicDescription.Qemu(setup.Acpi);
+        if (ioApics.Count == 0)
+            throw new ArgumentException("a microvm needs an I/O APIC", nameof(setup));
+        if (setup.Cpus is < 1 or > 254)
+            throw new ArgumentException("1 to 254 processors (xAPIC IDs)", nameof(setup));
+        foreach (var v in setup.VirtioMmio)
+        {
+            bool routed = setup.Acpi
+                ? ioApics.Any(io => v.Gsi >= io.GsiBase && v.Gsi < io.GsiBase + IoApicDescription.Pins)
+                : v.Gsi is < 16 and not 0 and not 2;
+            if (!routed)
+                throw new ArgumentException($"virtio-mmio slot {v.Index} at 0x{v.BaseAddress:x}: GSI {v.Gsi} is not an interrupt the firmware tables route", nameof(setup));
+            if (setup.VirtioMmio.Count(w => w.Index == v.Index || w.BaseAddress == v.BaseAddress) > 1)
+                throw new ArgumentException($"virtio-mmio slot {v.Index} at 0x{v.BaseAddress:x} is listed twice", nameof(setup));
+        }
     }
 
     /// <summary>

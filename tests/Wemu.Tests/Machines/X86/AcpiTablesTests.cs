@@ -168,4 +168,13 @@ public class AcpiTablesTests
         Assert.Contains("0x00000005,", dsdt);
         Assert.Contains("0x0000000C,", dsdt);
     }
+
+    [Fact]
+    public void TwoProcessors_TwoLocalApics()
+    {
+        var t = Walk(AcpiTables.Build(Base, IoApicDescription.Qemu(acpi: true), [], cpus: 2));
+        string madt = X86BootFixtures.Disassemble(t["APIC"]);
+        Assert.Equal(2, Regex.Matches(madt, @"\[Processor Local APIC\]").Count);
+        Assert.Matches(@"Processor ID : 01\n.*Local Apic ID : 01", madt);
+    }
 }

@@ -98,4 +98,17 @@ public class MpTableTests
             if (irq != 2)
                 Assert.Equal(irq, irqToPin[irq]);
     }
+
+    /// <summary>With n processors: n processor entries, APIC IDs 0..n-1, only the first one the BSP (MP spec 4.3.1).</summary>
+    [Fact]
+    public void TwoProcessors()
+    {
+        var t = MpTable.Build(0x9fc00, IoApicDescription.Qemu(acpi: false), cpus: 2);
+        var c = t.AsSpan(16);
+        Assert.Equal(0, Sum(c[..BinaryPrimitives.ReadUInt16LittleEndian(c[4..])]));
+        Assert.Equal(21, BinaryPrimitives.ReadUInt16LittleEndian(c[34..]));
+        Assert.Equal([0, 0, 0x14, 3], c.Slice(44, 4).ToArray());
+        Assert.Equal([0, 1, 0x14, 1], c.Slice(64, 4).ToArray());
+        Assert.Equal(1, c[84]);   // then the bus entry
+    }
 }

@@ -381,5 +381,41 @@ public class X86LinuxLoaderTests
         Assert.Equal(" virtio_mmio.device=512@0xfeb00000:5 virtio_mmio.device=512@0xfeb00e00:12",
             MicrovmBootSetup.VirtioCommandLine([VirtioMmioTransport.QemuSlot(0, acpi: false), VirtioMmioTransport.QemuSlot(7, acpi: false)]));
         Assert.Equal(47u, VirtioMmioTransport.QemuSlot(23, acpi: true).Gsi);
+        Assert.Throws<ArgumentOutOfRangeException>(() => VirtioMmioTransport.QemuSlot(8, acpi: false));
+    }
+
+    [Fact]
+    public void VirtioGsiNotRouted_IsTheIntegratorsError()
+    {
+        // acpi=off: only ISA IRQs reach Linux through the MP table; with ACPI: a pin of a listed IOAPIC.
+        var off = new MicrovmBootSetup
+        {
+            Kernel = Kernel(),
+            Acpi = false,
+            VirtioMmio = [new VirtioMmioTransport(0, 0xfeb00000, 24)],
+        };
+        Assert.Throws<ArgumentException>(() => X86LinuxLoader.Plan(off, 512 * MiB, 0));
+        var oneIoApic = new MicrovmBootSetup
+        {
+            Kernel = Kernel(),
+            IoApics = IoApicDescription.Qemu(acpi: false),
+            VirtioMmio = [VirtioMmioTransport.QemuSlot(0, acpi: true)],   // GSI 24 without a second IOAPIC
+        };
+        Assert.Throws<ArgumentException>(() => X86LinuxLoader.Plan(oneIoApic, 512 * MiB, 0));
+        var twice = new MicrovmBootSetup
+        {
+            Kernel = Kernel(),
+            VirtioMmio = [VirtioMmioTransport.QemuSlot(3, acpi: true), VirtioMmioTransport.QemuSlot(3, acpi: true)],
+        };
+        Assert.Throws<ArgumentException>(() => X86LinuxLoader.Plan(twice, 512 * MiB, 0));
+    }
+
+    [Fact]
+    public void IoApicsDefaultToQemusForTheAcpiSetting()
+    {
+        var bus = Bus(512 * MiB);
+        X86LinuxLoader.Load(bus, new MicrovmBootSetup { Kernel = Kernel(), Acpi = false });
+        // acpi=off: one IOAPIC, so the MP table is 16 + 216 bytes as qboot's.
+        Assert.Equal(216, (int)BinaryPrimitives.ReadUInt16LittleEndian(Read(bus, 0x9fc10 + 4, 2)));
     }
 }
