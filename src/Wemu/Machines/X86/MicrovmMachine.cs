@@ -97,7 +97,7 @@ public sealed class MicrovmMachine : Machine
 
             // virtio-mmio: QEMU creates every slot and fills them from the top (the first device gets the last slot)
             _devices = new GuestVirtioDevices(images);
-            int slots = acpi ? 24 : 8; // hw/i386/microvm.c: 24 transports with ACPI, 8 without
+            int slots = VirtioMmioTransport.QemuSlots(acpi);
             if (_devices.Devices.Count > slots)
                 throw new ConfigException($"machine microvm has {slots} virtio slots; {_devices.Devices.Count} devices requested");
             var populated = new List<VirtioMmioTransport>();
@@ -118,6 +118,12 @@ public sealed class MicrovmMachine : Machine
             string cmdline = config.Append ?? "";
             if (!acpi)
                 cmdline += MicrovmBootSetup.VirtioCommandLine(populated);
+            else if (!cmdline.Contains("tsc_early_khz=", StringComparison.Ordinal))
+                // HW-reduced ACPI has no PIT or HPET to calibrate the TSC and the local APIC timer against,
+                // and x86 Linux reads no TSC frequency from an AMD CPU's CPUID: without this Linux waits for
+                // a timer tick that never comes (QEMU's microvm hangs there under TCG). Wemu says what its
+                // TSC rate is, as QEMU says where its virtio devices are when ACPI is off.
+                cmdline += $" tsc_early_khz={TscFrequency / 1000}";
             var entry = X86LinuxLoader.Load(Bus, new MicrovmBootSetup
             {
                 Kernel = kernel,
