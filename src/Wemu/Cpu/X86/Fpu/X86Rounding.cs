@@ -157,6 +157,19 @@ internal static class X86Rounding
         return r;
     }
 
+    /// <summary>Packs a <see cref="Round"/> result as binary32 (d = false, p = 24) or binary64 (d = true, p = 53).</summary>
+    public static ulong PackBinary(bool negative, int exponent, ulong kept, bool d)
+    {
+        int p = d ? 53 : 24;
+        ulong sign = negative ? (d ? 0x8000_0000_0000_0000UL : 0x8000_0000UL) : 0;
+        if (exponent == int.MaxValue)
+            return sign | (d ? 0x7FF0_0000_0000_0000UL : 0x7F80_0000UL);
+        if (kept < 1UL << (p - 1))
+            return sign | kept;
+        ulong biased = (ulong)(exponent + (d ? 1023 : 127));
+        return sign | (biased << (p - 1)) | (kept & ((1UL << (p - 1)) - 1));
+    }
+
     /// <summary>2^p - 1 (all p bits set), also for p = 64.</summary>
     public static ulong MaxSignificand(int p) => p == 64 ? ulong.MaxValue : (1UL << p) - 1;
 
