@@ -219,6 +219,170 @@ public static class X87Arithmetic
     }
 
     /// <summary>
+    /// FSCALE: a * 2^trunc(b) (SDM vol. 2, FSCALE, table "FSCALE Results").
+    /// The scaled value is rounded to 64 bits by FCW.RC (precision control
+    /// does not apply); b = -inf gives a signed zero (IE for an infinite a),
+    /// b = +inf an infinity (IE for a zero a).
+    /// </summary>
+    public static Float80 Scale(Float80 a, Float80 b, X87Control control, ref X87Status status)
+    {
+        status.SetConditions(X87Status.C1, 0);
+        if (X87Encoding.SpecialOperands(a, b, ref status, out Float80 special))
+            return special;
+        if (b.IsInfinity)
+        {
+            if (a.IsDenormal)
+                status.Raise(X86Rounding.DE);
+            if (b.Sign)
+                return a.IsInfinity ? X87Encoding.Invalid(ref status) : X87Encoding.Zero(a.Sign);
+            return a.IsZero ? X87Encoding.Invalid(ref status) : X87Encoding.Infinity(a.Sign);
+        }
+
+        if (a.IsDenormal || b.IsDenormal)
+            status.Raise(X86Rounding.DE);
+        if (a.IsZero || a.IsInfinity)
+            return a;
+        // trunc(b), clamped: anything beyond +-2^16 over- or underflows alike.
+        X87Encoding.Unpack(b, out ulong sigB, out int expB);
+        int n;
+        if (b.IsZero || expB <= -64)
+            n = 0;
+        else if (expB >= -47)
+            n = 1 << 17;
+        else
+            n = (int)Math.Min(sigB >> -expB, 1UL << 17);
+        if (b.Sign)
+            n = -n;
+        X87Encoding.Unpack(a, out ulong sigA, out int expA);
+        var full = new X87Control((ushort)(control.Word | 0x300));
+        return X87Encoding.RoundPack(a.Sign, expA + n, sigA, full, ref status);
+    }
+
+    /// <summary>
+    /// FXTRACT: returns the significand (a with exponent 0, the new ST(0))
+    /// and in <paramref name="exponent"/> the unbiased exponent as a value
+    /// (pushed below it). A zero gives ZE and exponent -infinity; an
+    /// infinity gives exponent +infinity; a NaN or invalid operand gives that
+    /// NaN (or the indefinite) in both.
+    /// </summary>
+    public static Float80 Extract(Float80 a, out Float80 exponent, ref X87Status status)
+    {
+        status.SetConditions(X87Status.C1, 0);
+        if (X87Encoding.SpecialOperand(a, ref status, out Float80 special))
+        {
+            exponent = special;
+            return special;
+        }
+
+        if (a.IsZero)
+        {
+            status.Raise(X86Rounding.ZE);
+            exponent = X87Encoding.Infinity(true);
+            return a;
+        }
+
+        if (a.IsInfinity)
+        {
+            exponent = X87Encoding.Infinity(false);
+            return a;
+        }
+
+        if (a.IsDenormal)
+            status.Raise(X86Rounding.DE);
+        X87Encoding.Unpack(a, out ulong sig, out int exp);
+        int lz = BitOperations.LeadingZeroCount(sig);
+        exponent = X87Convert.FromInt32(exp + 63 - lz);
+        return new Float80((ushort)((a.Sign ? 0x8000 : 0) | Float80.Bias), sig << lz);
+    }
+
+    /// <summary>
+    /// FPREM (ieee = false: truncated quotient) and FPREM1 (ieee = true:
+    /// quotient rounded to nearest even). SDM vol. 2, FPREM: when the
+    /// exponent difference is below 64 the exact remainder is returned with
+    /// C2 = 0 and the low quotient bits in C0 (q2), C3 (q1), C1 (q0);
+    /// otherwise a partial remainder is computed with C2 = 1, reducing the
+    /// exponent difference by 32 + (difference mod 32) bits (AMD APM vol. 5,
+    /// FPREM; the same choice QEMU makes, checked against the host).
+    /// </summary>
+    public static Float80 PartialRemainder(Float80 a, Float80 b, bool ieee, ref X87Status status)
+    {
+        status.SetConditions(X87Status.ConditionCodes, 0);
+        if (X87Encoding.SpecialOperands(a, b, ref status, out Float80 special))
+            return special;
+        if (a.IsInfinity || b.IsZero)
+            return X87Encoding.Invalid(ref status);
+        if (a.IsDenormal || b.IsDenormal)
+            status.Raise(X86Rounding.DE);
+        if (b.IsInfinity || a.IsZero)
+            return Canonical(a);
+
+        X87Encoding.Unpack(a, out ulong sigA, out int ea);
+        X87Encoding.Unpack(b, out ulong sigB, out int eb);
+        int la = BitOperations.LeadingZeroCount(sigA);
+        int lb = BitOperations.LeadingZeroCount(sigB);
+        sigA <<= la;
+        ea -= la;
+        sigB <<= lb;
+        eb -= lb;
+        int d = ea - eb;
+        bool negative = a.Sign;
+        var exact = new X87Control(0x037F);
+        if (d >= 64)
+        {
+            int n = 32 + (d % 32);
+            UInt128 dividend = (UInt128)sigA << n;
+            ulong partial = (ulong)(dividend % sigB);
+            status.SetConditions(X87Status.C2, X87Status.C2);
+            if (partial == 0)
+                return X87Encoding.Zero(negative);
+            return X87Encoding.RoundPack(negative, ea - n, partial, exact, ref status);
+        }
+
+        if (d < -1)
+            return Canonical(a);
+        UInt128 x;
+        UInt128 y;
+        int scale;
+        if (d >= 0)
+        {
+            x = (UInt128)sigA << d;
+            y = sigB;
+            scale = eb;
+        }
+        else
+        {
+            x = sigA;
+            y = (UInt128)sigB << 1;
+            scale = ea;
+        }
+
+        UInt128 q = x / y;
+        UInt128 r = x - q * y;
+        if (ieee && (r << 1 > y || (r << 1 == y && (q & 1) != 0)))
+        {
+            q++;
+            r = y - r;
+            negative = !negative;
+        }
+
+        ushort cc = 0;
+        if ((q & 4) != 0)
+            cc |= X87Status.C0;
+        if ((q & 2) != 0)
+            cc |= X87Status.C3;
+        if ((q & 1) != 0)
+            cc |= X87Status.C1;
+        status.SetConditions(X87Status.ConditionCodes, cc);
+        if (r == 0)
+            return X87Encoding.Zero(a.Sign);
+        return X87Encoding.RoundPack(negative, scale, r, exact, ref status);
+    }
+
+    /// <summary>A pseudo-denormal passed through as a result is stored with exponent 1 (the value it stands for).</summary>
+    private static Float80 Canonical(Float80 a) =>
+        a.BiasedExponent == 0 && (a.Significand & Float80.IntegerBit) != 0 ? new Float80((ushort)(a.SignExponent | 1), a.Significand) : a;
+
+    /// <summary>
     /// Rounds sig * 2^exp (exp &lt; 0) to an integer magnitude; the result
     /// fits in 64 bits because sig does.
     /// </summary>
