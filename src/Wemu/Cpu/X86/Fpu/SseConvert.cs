@@ -122,7 +122,7 @@ public static class SseConvert
         bool inexact = false;
         if (exp >= 0)
         {
-            if (exp >= 64 - (d ? 53 : 24))
+            if (exp + 64 - System.Numerics.BitOperations.LeadingZeroCount(sig) > 64)
             {
                 mxcsr |= Mxcsr.Invalid;
                 return indefinite;
@@ -164,7 +164,9 @@ public static class SseConvert
             return SseOperands.PropagateNaN(a, a, d, ref mxcsr);
         if (SseOperands.IsInfinity(a, d))
             return a;
-        a = SseOperands.Input(a, d, ref mxcsr);
+        // ROUNDSS lists no #D: a denormal raises nothing (DAZ still reads it as zero).
+        if ((mxcsr & Mxcsr.DenormalsAreZeros) != 0 && SseOperands.IsDenormal(a, d))
+            return a & SseOperands.SignBit(d);
         Unpack(a, d, out bool negative, out ulong sig, out int exp);
         if (sig == 0 || exp >= 0)
             return a;
