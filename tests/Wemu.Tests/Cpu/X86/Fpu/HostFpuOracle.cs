@@ -35,6 +35,26 @@ public sealed class HostFpuOracle : IDisposable
     /// <summary>Runs a batch and returns the replies in order.</summary>
     public Reply[] Run(IReadOnlyList<Request> requests)
     {
+        string[] lines = RunLines(requests);
+        var replies = new Reply[lines.Length];
+        for (int i = 0; i < replies.Length; i++)
+        {
+            string line = lines[i];
+            string[] f = line.Split(' ');
+            if (f.Length != 6)
+                throw new InvalidOperationException($"FPU oracle: '{line}' for {requests[i]}");
+            replies[i] = new Reply(
+                ushort.Parse(f[0], NumberStyles.HexNumber), ulong.Parse(f[1], NumberStyles.HexNumber),
+                ushort.Parse(f[2], NumberStyles.HexNumber), ulong.Parse(f[3], NumberStyles.HexNumber),
+                uint.Parse(f[4], NumberStyles.HexNumber), uint.Parse(f[5], NumberStyles.HexNumber));
+        }
+
+        return replies;
+    }
+
+    /// <summary>Runs a batch and returns the raw output lines in order.</summary>
+    public string[] RunLines(IReadOnlyList<Request> requests)
+    {
         var writer = Task.Run(() =>
         {
             var sb = new StringBuilder();
@@ -50,22 +70,12 @@ public sealed class HostFpuOracle : IDisposable
             input.WriteLine();
             input.Flush();
         });
-        var replies = new Reply[requests.Count];
+        var lines = new string[requests.Count];
         var output = _process.StandardOutput;
-        for (int i = 0; i < replies.Length; i++)
-        {
-            string line = output.ReadLine() ?? throw new InvalidOperationException("FPU oracle exited");
-            string[] f = line.Split(' ');
-            if (f.Length != 6)
-                throw new InvalidOperationException($"FPU oracle: '{line}' for {requests[i]}");
-            replies[i] = new Reply(
-                ushort.Parse(f[0], NumberStyles.HexNumber), ulong.Parse(f[1], NumberStyles.HexNumber),
-                ushort.Parse(f[2], NumberStyles.HexNumber), ulong.Parse(f[3], NumberStyles.HexNumber),
-                uint.Parse(f[4], NumberStyles.HexNumber), uint.Parse(f[5], NumberStyles.HexNumber));
-        }
-
+        for (int i = 0; i < lines.Length; i++)
+            lines[i] = output.ReadLine() ?? throw new InvalidOperationException("FPU oracle exited");
         writer.Wait();
-        return replies;
+        return lines;
     }
 
     public void Dispose()

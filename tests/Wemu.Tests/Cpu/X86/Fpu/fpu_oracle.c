@@ -203,6 +203,21 @@ int main(void)
             case 9: SSE_2I("roundsd", 9); break; case 10: SSE_2I("roundsd", 10); break;
             case 11: SSE_2I("roundsd", 11); break; case 12: SSE_2I("roundsd", 12); break;
             default: break; } } break;
+        case 0xA0: {
+            /* FXSAVE64 after: FNINIT, FLDCW ctl, FLD b, FLD a, FLD1, FLDZ, FSTP ST(0) (TOP=5,
+             * one empty register below), xmm0 = a_lo, xmm1 = b_lo, MXCSR = 0x1F80 | (ctl >> 16 & 0x7F). */
+            static unsigned char area[512] __attribute__((aligned(16)));
+            uint32_t mx = 0x1F80 | ((ctl >> 16) & 0x7F), def = 0x1F80;
+            uint64_t x = alo, y = blo;
+            memset(area, 0, sizeof area);
+            X87_BEGIN;
+            asm volatile("fldt %0; fldt %1; fld1; fldz; fstp %%st(0); ldmxcsr %2; movq %3, %%xmm0; movq %4, %%xmm1; fxsave64 %5; ldmxcsr %6; fninit"
+                         :: "m"(B), "m"(A), "m"(mx), "r"(x), "r"(y), "m"(area), "m"(def) : "memory", "xmm0", "xmm1", "st", "st(1)", "st(2)");
+            printf("fx ");
+            for (int i = 0; i < 512; i++) printf("%02x", area[i]);
+            printf("\n");
+            continue;
+        }
         default:
             printf("bad\n");
             continue;
