@@ -17,6 +17,39 @@ namespace Wemu.Cpu.X86.Fpu;
 /// </remarks>
 public static class X87Arithmetic
 {
+    /// <summary>Register-register form of the arithmetic group: ST(0) op b (reverse forms swap the operands).</summary>
+    public static Float80 Apply(X87ArithmeticOp op, Float80 st0, Float80 b, X87Control control, ref X87Status status) => op switch
+    {
+        X87ArithmeticOp.Add => Add(st0, b, control, ref status),
+        X87ArithmeticOp.Mul => Mul(st0, b, control, ref status),
+        X87ArithmeticOp.Sub => Sub(st0, b, control, ref status),
+        X87ArithmeticOp.SubReverse => Sub(b, st0, control, ref status),
+        X87ArithmeticOp.Div => Div(st0, b, control, ref status),
+        _ => Div(b, st0, control, ref status),
+    };
+
+    /// <summary>
+    /// FADD/FMUL/FSUB(R)/FDIV(R) with an m32fp (isDouble = false) or m64fp
+    /// operand. The operand is widened exactly; an SNaN operand competes
+    /// with a NaN in ST(0) by the x87 rule (a QNaN wins) and a denormal
+    /// operand raises DE unless ST(0) is a NaN or unsupported or the
+    /// operation raises IE or ZE (host-checked). Integer operands (FIADD
+    /// ...) convert exactly: use <see cref="X87Convert.FromInt32"/> and
+    /// <see cref="Apply"/>.
+    /// </summary>
+    public static Float80 ApplyMemory(X87ArithmeticOp op, Float80 st0, ulong memory, bool isDouble, X87Control control, ref X87Status status)
+    {
+        Float80 b = X87Convert.Widen(memory, isDouble, out bool denormal);
+        var local = new X87Status((ushort)(status.Word & X87Status.ConditionCodes));
+        Float80 r = Apply(op, st0, b, control, ref local);
+        int flags = local.Word & X87Status.Exceptions;
+        if (denormal && !st0.IsNaN && !st0.IsUnsupported && (flags & (X86Rounding.IE | X86Rounding.ZE)) == 0)
+            flags |= X86Rounding.DE;
+        status.Raise(flags);
+        status.SetConditions(X87Status.ConditionCodes, (ushort)(local.Word & X87Status.ConditionCodes));
+        return r;
+    }
+
     /// <summary>FADD: a + b.</summary>
     public static Float80 Add(Float80 a, Float80 b, X87Control control, ref X87Status status) =>
         AddCore(a, b, false, control, ref status);

@@ -34,6 +34,24 @@ public static class X87Compare
         status.SetConditions(X87Status.ConditionCodes, cc);
     }
 
+    /// <summary>
+    /// FCOM/FUCOM m32fp (and m64fp when <paramref name="memory"/> holds a
+    /// binary64, <paramref name="isDouble"/>): the operand is widened
+    /// exactly (an SNaN stays signaling); its DE is not reported when ST(0)
+    /// is a NaN or the comparison raises IE (host-checked).
+    /// </summary>
+    public static void CompareMemory(Float80 a, ulong memory, bool isDouble, bool quiet, ref X87Status status)
+    {
+        Float80 b = X87Convert.Widen(memory, isDouble, out bool denormal);
+        var local = new X87Status((ushort)(status.Word & X87Status.ConditionCodes));
+        Compare(a, b, quiet, ref local);
+        int flags = local.Word & X87Status.Exceptions;
+        if (denormal && !a.IsNaN && !a.IsUnsupported && (flags & X86Rounding.IE) == 0)
+            flags |= X86Rounding.DE;
+        status.Raise(flags);
+        status.SetConditions(X87Status.ConditionCodes, (ushort)(local.Word & X87Status.ConditionCodes));
+    }
+
     /// <summary>FTST: compares a with +0.0 like FCOM.</summary>
     public static void Test(Float80 a, ref X87Status status) => Compare(a, Float80.Zero, false, ref status);
 

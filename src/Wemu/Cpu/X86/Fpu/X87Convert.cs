@@ -146,6 +146,22 @@ public static class X87Convert
         return new Float80((ushort)(sign | (biased - bias + Float80.Bias)), Float80.IntegerBit | (frac << (63 - fracBits)));
     }
 
+    /// <summary>
+    /// A binary32/binary64 memory operand widened exactly as an arithmetic
+    /// instruction sees it: an SNaN stays signaling (the operation decides
+    /// which NaN wins and raises IE), a denormal is normalized and reported
+    /// through <paramref name="denormal"/> instead of DE.
+    /// </summary>
+    internal static Float80 Widen(ulong memory, bool isDouble, out bool denormal)
+    {
+        var scratch = new X87Status();
+        Float80 r = isDouble ? FromDouble(memory, ref scratch) : FromSingle((uint)memory, ref scratch);
+        denormal = (scratch.Word & X86Rounding.DE) != 0;
+        if ((scratch.Word & X86Rounding.IE) != 0)
+            r = new Float80(r.SignExponent, r.Significand & ~Float80.QuietBit);
+        return r;
+    }
+
     /// <summary>FST m32: rounds to binary32 by FCW.RC (precision control does not apply).</summary>
     public static uint ToSingle(Float80 a, X87Control control, ref X87Status status) =>
         (uint)ToBinary(a, false, control.Rounding, ref status);

@@ -133,6 +133,25 @@ int main(void)
         case 0x23: X87_1TO2("fptan"); break;    /* R = 1, Q = tan */
         case 0x24: X87_1("fabs"); break;
         case 0x25: X87_1("fchs"); break;
+        case 0x26: X87_1("ftst"); break;
+        case 0x27: X87_BEGIN; asm volatile("fxam; fnstsw %0" :: "m"(SW) : "memory"); break; /* empty ST(0) */
+        /* memory operands: ST(0) = a, the m32/m64/m32int operand is b_lo */
+        case 0x28: { uint32_t u = (uint32_t)blo; memcpy(&f32, &u, 4); X87_BEGIN;
+            asm volatile("fldt %0; fadds %1; fnstsw %2; fstpt %3" :: "m"(A), "m"(f32), "m"(SW), "m"(R) : "memory"); } break;
+        case 0x29: memcpy(&f64, &blo, 8); X87_BEGIN;
+            asm volatile("fldt %0; faddl %1; fnstsw %2; fstpt %3" :: "m"(A), "m"(f64), "m"(SW), "m"(R) : "memory"); break;
+        case 0x2A: memcpy(&f64, &blo, 8); X87_BEGIN;
+            asm volatile("fldt %0; fdivl %1; fnstsw %2; fstpt %3" :: "m"(A), "m"(f64), "m"(SW), "m"(R) : "memory"); break;
+        case 0x2B: i32 = (int32_t)blo; X87_BEGIN;
+            asm volatile("fldt %0; fiaddl %1; fnstsw %2; fstpt %3" :: "m"(A), "m"(i32), "m"(SW), "m"(R) : "memory"); break;
+        case 0x2D: memcpy(&f64, &blo, 8); X87_BEGIN;
+            asm volatile("fldt %0; fsubrl %1; fnstsw %2; fstpt %3" :: "m"(A), "m"(f64), "m"(SW), "m"(R) : "memory"); break;
+        case 0x2E: { uint32_t u = (uint32_t)blo; memcpy(&f32, &u, 4); X87_BEGIN;
+            asm volatile("fldt %0; fdivrs %1; fnstsw %2; fstpt %3" :: "m"(A), "m"(f32), "m"(SW), "m"(R) : "memory"); } break;
+        case 0x2F: { uint32_t u = (uint32_t)blo; memcpy(&f32, &u, 4); X87_BEGIN;
+            asm volatile("fldt %0; fmuls %1; fnstsw %2; fstpt %3" :: "m"(A), "m"(f32), "m"(SW), "m"(R) : "memory"); } break;
+        case 0x2C: { uint32_t u = (uint32_t)blo; memcpy(&f32, &u, 4); X87_BEGIN;
+            asm volatile("fldt %0; fcoms %1; fnstsw %2; fstpt %3" :: "m"(A), "m"(f32), "m"(SW), "m"(R) : "memory"); } break;
         /* ---- SSE binary32 (0x40) / binary64 (0x60) ---- */
         case 0x40: SSE_2("addss"); break;
         case 0x41: SSE_2("subss"); break;
