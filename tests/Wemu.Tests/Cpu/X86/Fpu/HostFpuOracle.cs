@@ -102,6 +102,16 @@ public sealed class HostFpuOracle : IDisposable
             source = Path.Combine(WemuProcess.RepoRoot, "tests", "Wemu.Tests", "Cpu", "X86", "Fpu", "fpu_oracle.c");
         string dir = Path.Combine(Path.GetTempPath(), $"wemu-fpu-oracle-{Environment.ProcessId}");
         Directory.CreateDirectory(dir);
+        AppDomain.CurrentDomain.ProcessExit += (_, _) =>
+        {
+            try
+            {
+                Directory.Delete(dir, true);
+            }
+            catch (IOException)
+            {
+            }
+        };
         string binary = Path.Combine(dir, "fpu_oracle");
         var psi = new ProcessStartInfo("gcc", ["-O1", "-o", binary, source])
         {

@@ -51,7 +51,7 @@ public static class X87TestData
             3 => rng.Next(4) == 0 ? 0x7FFF : 0,
             _ => 0x3FFF + rng.Next(-70, 70),
         };
-        ulong sig = (ulong)rng.NextInt64() << 1 | (ulong)rng.Next(2);
+        ulong sig = ((ulong)rng.NextInt64() << 1) | (uint)rng.Next(2);
         switch (rng.Next(6))
         {
             case 0:
