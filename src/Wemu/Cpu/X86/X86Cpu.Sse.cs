@@ -10,7 +10,7 @@ namespace Wemu.Cpu.X86;
 /// </summary>
 public sealed unsafe partial class X86Cpu
 {
-    private const uint MxcsrMask = 0xFFFF; // with DAZ, as QEMU reports
+    private const uint MxcsrMask = 0xFFFF; // with DAZ, as QEMU reports (X87State.MxcsrMask)
 
     private void CheckSse()
     {
@@ -291,6 +291,7 @@ public sealed unsafe partial class X86Cpu
                     break;
                 }
             case 0x77: // EMMS
+                CheckX87();
                 Fpu.TagWord = 0xFFFF;
                 break;
             case 0xC4: // PINSRW xmm, r32/m16, imm8
@@ -630,38 +631,24 @@ public sealed unsafe partial class X86Cpu
         }
     }
 
-    /// <summary>FXSAVE64 layout (SDM vol. 1, table 10-2), 512 bytes, 16-byte aligned.</summary>
+    /// <summary>FXSAVE64 (SDM vol. 1, table 10-2): 512 bytes, 16-byte aligned; the x87 part from <see cref="Fpu"/>, MXCSR and XMM from the CPU.</summary>
     private void FxSave()
     {
         if ((Cr0 & (Cr0Em | Cr0Ts)) != 0)
             FaultNoCode((Cr0 & Cr0Em) != 0 ? VectorUd : VectorNm);
         if ((_ea & 15) != 0)
             Fault(VectorGp, 0);
-        ProbeWrite(_ea, 512);
-        var f = Fpu;
-        Write16(_ea, f.ControlWord);
-        Write16(_ea + 2, f.StatusWithTop);
-        Write8(_ea + 4, f.AbridgedTag);
-        Write8(_ea + 5, 0);
-        Write16(_ea + 6, f.LastOpcode);
-        Write64(_ea + 8, f.LastInstructionPointer);
-        Write64(_ea + 16, f.LastDataPointer);
-        Write32(_ea + 24, Mxcsr);
-        Write32(_ea + 28, MxcsrMask);
-        for (int i = 0; i < 8; i++)
-        {
-            int phys = (f.Top + i) & 7; // ST(i)
-            ulong a = _ea + 32 + (ulong)i * 16;
-            Write64(a, f.Significand[phys]);
-            Write16(a + 8, f.SignExponent[phys]);
-            Write16(a + 10, 0);
-            Write32(a + 12, 0);
-        }
+        ProbeWrite(_ea, 416);
+        Span<byte> area = stackalloc byte[Wemu.Cpu.X86.Fpu.X87State.FxSaveSize];
+        Fpu.Mxcsr = Mxcsr;
+        Fpu.FxSave(area);
         for (int i = 0; i < 16; i++)
         {
-            Write64(_ea + 160 + (ulong)i * 16, Xmm[i * 2]);
-            Write64(_ea + 168 + (ulong)i * 16, Xmm[i * 2 + 1]);
+            System.Buffers.Binary.BinaryPrimitives.WriteUInt64LittleEndian(area[(160 + i * 16)..], Xmm[i * 2]);
+            System.Buffers.Binary.BinaryPrimitives.WriteUInt64LittleEndian(area[(168 + i * 16)..], Xmm[i * 2 + 1]);
         }
+        for (int i = 0; i < 416; i += 8) // bytes 416-511 are left to software
+            Write64(_ea + (ulong)i, System.Buffers.Binary.BinaryPrimitives.ReadUInt64LittleEndian(area[i..]));
     }
 
     private void FxRestore()
@@ -670,32 +657,16 @@ public sealed unsafe partial class X86Cpu
             FaultNoCode((Cr0 & Cr0Em) != 0 ? VectorUd : VectorNm);
         if ((_ea & 15) != 0)
             Fault(VectorGp, 0);
-        uint mxcsr = Read32(_ea + 24);
-        if ((mxcsr & ~MxcsrMask) != 0)
+        Span<byte> area = stackalloc byte[Wemu.Cpu.X86.Fpu.X87State.FxSaveSize];
+        for (int i = 0; i < 416; i += 8)
+            System.Buffers.Binary.BinaryPrimitives.WriteUInt64LittleEndian(area[i..], Read64(_ea + (ulong)i));
+        if (!Fpu.FxRestore(area))
             Fault(VectorGp, 0);
-        Read8(_ea + 511);
-        var f = Fpu;
-        f.ControlWord = Read16(_ea);
-        ushort fsw = Read16(_ea + 2);
-        f.StatusWord = (ushort)(fsw & ~0x3800);
-        f.Top = (fsw >> 11) & 7;
-        byte tag = Read8(_ea + 4);
-        f.LastOpcode = Read16(_ea + 6);
-        f.LastInstructionPointer = Read64(_ea + 8);
-        f.LastDataPointer = Read64(_ea + 16);
-        Mxcsr = mxcsr;
-        for (int i = 0; i < 8; i++)
-        {
-            int phys = (f.Top + i) & 7;
-            ulong a = _ea + 32 + (ulong)i * 16;
-            f.Significand[phys] = Read64(a);
-            f.SignExponent[phys] = Read16(a + 8);
-        }
-        f.SetAbridgedTag(tag);
+        Mxcsr = Fpu.Mxcsr;
         for (int i = 0; i < 16; i++)
         {
-            Xmm[i * 2] = Read64(_ea + 160 + (ulong)i * 16);
-            Xmm[i * 2 + 1] = Read64(_ea + 168 + (ulong)i * 16);
+            Xmm[i * 2] = System.Buffers.Binary.BinaryPrimitives.ReadUInt64LittleEndian(area[(160 + i * 16)..]);
+            Xmm[i * 2 + 1] = System.Buffers.Binary.BinaryPrimitives.ReadUInt64LittleEndian(area[(168 + i * 16)..]);
         }
     }
 }

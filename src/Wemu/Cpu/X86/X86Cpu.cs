@@ -95,7 +95,7 @@ public sealed unsafe partial class X86Cpu : IDisposable
         Gpr = (ulong*)_nativeBlock;
         Xmm = Gpr + 16;
         Tlb = (TlbEntry*)((byte*)_nativeBlock + regBytes);
-        Fpu = new X87Registers();
+        Fpu = new Fpu.X87State();
         Reset();
     }
 
@@ -177,7 +177,7 @@ public sealed unsafe partial class X86Cpu : IDisposable
         SysenterCs = SysenterEsp = SysenterEip = 0;
         Pat = 0x0007040600070406;
         Mxcsr = 0x1F80;
-        Fpu.Reset();
+        Fpu.Initialize();
         Cpl = 0;
         IsHalted = false;
         ShutdownRequested = false;

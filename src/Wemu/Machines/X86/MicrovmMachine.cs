@@ -142,7 +142,7 @@ public sealed class MicrovmMachine : Machine
             Cpu.SetRegister(X86Cpu.Rsi, entry.Rsi);
             Cpu.SetFlags(entry.Rflags);
             Cpu.Mxcsr = entry.Mxcsr;
-            Cpu.Fpu.ControlWord = entry.Fcw;
+            Cpu.Fpu.Control = entry.Fcw;
         }
         catch
         {
