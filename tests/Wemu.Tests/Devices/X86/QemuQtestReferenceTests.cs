@@ -51,6 +51,11 @@ public class QemuQtestReferenceTests
         public ulong? Execute(string command)
         {
             string[] w = command.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            if (w[0] == "set_irq_in") // set_irq_in /machine/ioapic unnamed-gpio-in <pin> <level>
+            {
+                _ioApic.SetIrq(int.Parse(w[3], CultureInfo.InvariantCulture), w[4] != "0");
+                return null;
+            }
             ulong a = Parse(w[1]);
             ulong v = w.Length > 2 ? Parse(w[2]) : 0;
             switch (w[0])
@@ -255,5 +260,25 @@ public class QemuQtestReferenceTests
             $"writel 0xfec00040 0x31", $"writel {Sel} 0x1ff", $"readl {Sel}",
         ]);
         Compare([.. commands]);
+    }
+
+    [Fact]
+    public void IoApicRemoteIrrMaskAndPinRoutingWithInputLines()
+    {
+        const string Sel = "0xfec00000", Win = "0xfec00010", Eoi = "0xfec00040";
+        static string Pin(int n, int level) => $"set_irq_in /machine/ioapic unnamed-gpio-in {n} {level}";
+        Compare(
+            // pin 4 level-triggered, vector 0x41, unmasked: remote IRR on delivery, EOI register clears it,
+            // and re-delivers while the line is still high.
+            $"writel {Sel} 0x18", $"writel {Win} 0x8041", Pin(4, 1), $"readl {Win}",
+            Pin(4, 0), $"writel {Eoi} 0x41", $"readl {Win}",
+            Pin(4, 1), $"readl {Win}", $"writel {Eoi} 0x41", $"readl {Win}", $"writel {Eoi} 0x42", $"readl {Win}",
+            // switching to edge clears remote IRR; masking and unmasking
+            $"writel {Win} 0x10041", $"readl {Win}", Pin(4, 0), $"writel {Win} 0x18041", Pin(4, 1), $"readl {Win}",
+            $"writel {Win} 0x8041", $"readl {Win}",
+            // pin 2 via input 0 (ISA IRQ 0), level so that the delivery is visible in remote IRR
+            $"writel {Sel} 0x14", $"writel {Win} 0x8030", Pin(0, 1), $"readl {Win}", $"writel {Sel} 0x10", $"readl {Win}",
+            // pin 23 raised while masked and level: programming its entry unmasked delivers it
+            Pin(23, 1), $"writel {Sel} 0x3e", $"writel {Win} 0x8050", $"readl {Win}");
     }
 }
