@@ -20,6 +20,10 @@ public class QemuQtestReferenceTests
     private const string Qemu = "/usr/bin/qemu-system-x86_64";
     private static readonly DateTimeOffset s_rtcBase = new(2024, 2, 29, 13, 45, 56, TimeSpan.Zero);
 
+    // The two i8259 chips of QEMU 7.2's microvm have no QOM name of their own; these are their paths in
+    // qemu-system-x86_64 7.2 (Debian), checked by PicInputPathsAreTheI8259s before use.
+    private const string MasterPicPath = "/machine/unattached/device[29]", SlavePicPath = "/machine/unattached/device[30]";
+
     public static bool QemuAvailable => File.Exists(Qemu);
 
     /// <summary>Our microvm devices on a port bus plus the IOAPIC window, with a stopped clock.</summary>
@@ -28,11 +32,12 @@ public class QemuQtestReferenceTests
         private readonly ManualClock _time = new();
         private readonly PortIoBus _ports = new();
         private readonly IoApic _ioApic;
+        private readonly I8259Pair _pic = new();
 
         public OurMachine()
         {
             var apicBus = new ApicBus();
-            var pic = new I8259Pair();
+            var pic = _pic;
             _ioApic = new IoApic(apicBus);
             var lapic = new LocalApic(_time.Clock, apicBus, 0, true);
             lapic.ConnectPic(pic);
@@ -51,9 +56,16 @@ public class QemuQtestReferenceTests
         public ulong? Execute(string command)
         {
             string[] w = command.Split(' ', StringSplitOptions.RemoveEmptyEntries);
-            if (w[0] == "set_irq_in") // set_irq_in /machine/ioapic unnamed-gpio-in <pin> <level>
+            if (w[0] == "set_irq_in") // set_irq_in <QOM path> unnamed-gpio-in <input> <level>
             {
-                _ioApic.SetIrq(int.Parse(w[3], CultureInfo.InvariantCulture), w[4] != "0");
+                int input = int.Parse(w[3], CultureInfo.InvariantCulture);
+                bool level = w[4] != "0";
+                if (w[1] == MasterPicPath)
+                    _pic.SetIrq(input, level);
+                else if (w[1] == SlavePicPath)
+                    _pic.SetIrq(8 + input, level);
+                else
+                    _ioApic.SetIrq(input, level);
                 return null;
             }
             ulong a = Parse(w[1]);
@@ -280,5 +292,86 @@ public class QemuQtestReferenceTests
             $"writel {Sel} 0x14", $"writel {Win} 0x8030", Pin(0, 1), $"readl {Win}", $"writel {Sel} 0x10", $"readl {Win}",
             // pin 23 raised while masked and level: programming its entry unmasked delivers it
             Pin(23, 1), $"writel {Sel} 0x3e", $"writel {Win} 0x8050", $"readl {Win}");
+    }
+
+    private static string Irq(int isaIrq, int level) =>
+        $"set_irq_in {(isaIrq < 8 ? MasterPicPath : SlavePicPath)} unnamed-gpio-in {isaIrq & 7} {level}";
+
+    private static readonly string[] s_linuxPicInit =
+    [
+        "outb 0x21 0xff", "outb 0xa1 0xff", "outb 0x20 0x11", "outb 0x21 0x30", "outb 0x21 0x04", "outb 0x21 0x01",
+        "outb 0xa0 0x11", "outb 0xa1 0x38", "outb 0xa1 0x02", "outb 0xa1 0x01", "outb 0x21 0x00", "outb 0xa1 0x00",
+    ];
+
+    [Fact]
+    public void PicInputPathsAreTheI8259s()
+    {
+        if (!QemuAvailable)
+            return;
+        var r = RunOnQemu([Irq(1, 1), "inb 0x20", Irq(9, 1), "inb 0xa0", "inb 0x20"]);
+        Assert.Equal([null, 0x02ul, null, 0x02ul, 0x06ul], r);
+    }
+
+    [Fact]
+    public void PicRequestsPollAcknowledgeEoiAndPriorities()
+    {
+        // Poll mode (OCW3 0x0c) runs the same acknowledge as INTA (QEMU pic_ioport_read), so the whole
+        // request/in-service/EOI cycle is observable through the ports.
+        const string Poll = "outb 0x20 0x0c", PollSlave = "outb 0xa0 0x0c", IsrSel = "outb 0x20 0x0b", IrrSel = "outb 0x20 0x0a";
+        Compare([
+            .. s_linuxPicInit,
+            Irq(1, 1), Irq(5, 1), "inb 0x20", Poll, "inb 0x20", IsrSel, "inb 0x20", IrrSel, "inb 0x20",
+            Irq(3, 1), Poll, "inb 0x20", "outb 0x20 0x20", IsrSel, "inb 0x20", "outb 0x20 0x61", "inb 0x20", IrrSel,
+            Poll, "inb 0x20", Poll, "inb 0x20", "outb 0x20 0x63", "outb 0x20 0x65", Poll, "inb 0x20",
+            // edge needs a new rising edge
+            Irq(1, 1), "inb 0x20", Irq(1, 0), Irq(1, 1), "inb 0x20",
+            // masking
+            "outb 0x21 0x02", Poll, "inb 0x20", "outb 0x21 0x00", Poll, "inb 0x20", "outb 0x20 0x20",
+            // slave IRQ 12 through the cascade; spurious slave request after masking
+            Irq(12, 1), "inb 0x20", "inb 0xa0", Poll, "inb 0x20", PollSlave, "inb 0xa0", "outb 0xa0 0x0b", "inb 0xa0",
+            "outb 0xa0 0x64", "outb 0x20 0x62", Irq(10, 1), "outb 0xa1 0x04", "inb 0x20", "inb 0xa0",
+            // level-triggered IRQ 10 through ELCR
+            "outb 0xa1 0x00", "outb 0x4d1 0x04", Irq(10, 0), Irq(10, 1), PollSlave, "inb 0xa0", "inb 0xa0",
+            "outb 0xa0 0x62", "inb 0xa0", Irq(10, 0), "inb 0xa0",
+            // rotation: rotate on non-specific EOI, set priority, rotate on specific EOI
+            "outb 0x20 0x20", "outb 0x20 0x20", "outb 0x20 0x20", "outb 0xa0 0x20", IsrSel, "inb 0x20", IrrSel, "inb 0x20",
+            Irq(3, 0), Irq(3, 1), Poll, "inb 0x20", "outb 0x20 0xa0", Irq(3, 0), Irq(3, 1), Irq(1, 0), Irq(1, 1),
+            Irq(5, 0), Irq(5, 1), Poll, "inb 0x20", "outb 0x20 0x20", Poll, "inb 0x20", "outb 0x20 0x20",
+            "outb 0x20 0xc4", Irq(4, 0), Irq(4, 1), Irq(6, 0), Irq(6, 1), Poll, "inb 0x20", "outb 0x20 0xe1",
+            Irq(1, 0), Irq(1, 1), Irq(2, 1), Poll, "inb 0x20", "outb 0x20 0x20", Poll, "inb 0x20",
+            // special mask mode: OCW3 0x68 on, in-service lines masked do not block lower ones
+            "outb 0x20 0x20", "outb 0x20 0x20", "outb 0x20 0x20", IsrSel, "inb 0x20", IrrSel,
+            Irq(6, 0), Irq(6, 1), Poll, "inb 0x20", "outb 0x21 0x40", "outb 0x20 0x68", Irq(7, 0), Irq(7, 1),
+            Poll, "inb 0x20", "outb 0x20 0x48", "outb 0x21 0x00", "outb 0x20 0x20", "outb 0x20 0x20",
+            IsrSel, "inb 0x20", IrrSel, "inb 0x20",
+        ]);
+    }
+
+    [Fact]
+    public void PicAutoEoiAndReinitialisation()
+    {
+        Compare([
+            "outb 0x20 0x11", "outb 0x21 0x08", "outb 0x21 0x04", "outb 0x21 0x03", // ICW4 with AEOI
+            Irq(2, 0), Irq(4, 1), "outb 0x20 0x0c", "inb 0x20", "outb 0x20 0x0b", "inb 0x20",
+            "outb 0x20 0x80", Irq(4, 0), Irq(4, 1), Irq(6, 1), "outb 0x20 0x0c", "inb 0x20", "outb 0x20 0x0c", "inb 0x20",
+            // ICW1 again: IMR and ISR cleared, edge IRR dropped, level IRR kept (QEMU pic_reset_common)
+            "outb 0x4d0 0x20", Irq(5, 1), Irq(3, 1), "outb 0x21 0xff", "outb 0x20 0x11", "outb 0x21 0x40",
+            "outb 0x21 0x04", "outb 0x21 0x01", "inb 0x21", "outb 0x20 0x0a", "inb 0x20", "outb 0x20 0x0b", "inb 0x20",
+        ]);
+    }
+
+    [Fact]
+    public void PicRotation()
+    {
+        const string Poll = "outb 0x20 0x0c";
+        Compare([
+            .. s_linuxPicInit,
+            // rotate on non-specific EOI after IR3: IR3 becomes lowest, so of 1, 3, 5 the order is 5, 1, 3
+            Irq(3, 1), Poll, "inb 0x20", "outb 0x20 0xa0", Irq(3, 0), Irq(3, 1), Irq(1, 1), Irq(5, 1),
+            Poll, "inb 0x20", "outb 0x20 0x20", Poll, "inb 0x20", "outb 0x20 0x20", Poll, "inb 0x20", "outb 0x20 0x20",
+            // set priority (OCW2 0xc4: IR4 lowest), then rotate on specific EOI for IR1
+            "outb 0x20 0xc4", Irq(4, 1), Irq(6, 1), Irq(2, 1), Poll, "inb 0x20", "outb 0x20 0xe1",
+            Irq(1, 0), Irq(1, 1), Poll, "inb 0x20", "outb 0x20 0x20", Poll, "inb 0x20", "outb 0x20 0x20", Poll, "inb 0x20",
+        ]);
     }
 }
