@@ -51,6 +51,7 @@ public class QemuQtestReferenceTests
             _ports.Map(0x4d1, 1, pic);
             _ports.Map(0x40, 4, pit);
             _ports.Map(0x70, 2, rtc);
+            _ports.Map(0x61, 1, new SystemControlPortB(pit)); // only compared against -M pc (microvm has no port 0x61)
         }
 
         public ulong? Execute(string command)
@@ -94,10 +95,10 @@ public class QemuQtestReferenceTests
         s.StartsWith("0x", StringComparison.Ordinal) ? ulong.Parse(s.AsSpan(2), NumberStyles.HexNumber, CultureInfo.InvariantCulture) : ulong.Parse(s, CultureInfo.InvariantCulture);
 
     /// <summary>Runs <paramref name="commands"/> on QEMU; returns each command's value (null for writes).</summary>
-    private static List<ulong?> RunOnQemu(IReadOnlyList<string> commands)
+    private static List<ulong?> RunOnQemu(IReadOnlyList<string> commands, string machine = "microvm")
     {
         var psi = new ProcessStartInfo(Qemu,
-            "-M microvm -S -display none -nodefaults -qtest stdio -qtest-log /dev/null " +
+            $"-M {machine} -S -display none -nodefaults -qtest stdio -qtest-log /dev/null " +
             "-rtc base=2024-02-29T13:45:56,clock=vm")
         {
             RedirectStandardInput = true,
@@ -133,11 +134,13 @@ public class QemuQtestReferenceTests
         return results;
     }
 
-    private static void Compare(params string[] commands)
+    private static void Compare(params string[] commands) => CompareOn("microvm", commands);
+
+    private static void CompareOn(string machine, params string[] commands)
     {
         if (!QemuAvailable)
             return;
-        var expected = RunOnQemu(commands);
+        var expected = RunOnQemu(commands, machine);
         var ours = new OurMachine();
         for (int i = 0; i < commands.Length; i++)
         {
@@ -373,5 +376,17 @@ public class QemuQtestReferenceTests
             "outb 0x20 0xc4", Irq(4, 1), Irq(6, 1), Irq(2, 1), Poll, "inb 0x20", "outb 0x20 0xe1",
             Irq(1, 0), Irq(1, 1), Poll, "inb 0x20", "outb 0x20 0x20", Poll, "inb 0x20", "outb 0x20 0x20", Poll, "inb 0x20",
         ]);
+    }
+
+    [Fact]
+    public void Port61GateSpeakerRefreshAndOut2OnPc()
+    {
+        // QEMU's pc machine has the pcspk device at 0x61 (microvm has none).
+        CompareOn("pc",
+            "inb 0x61", "inb 0x61", "outb 0x61 0x03", "inb 0x61", "outb 0x43 0xb0", "outb 0x42 0x10", "outb 0x42 0x00",
+            "inb 0x61", "outb 0x61 0x00", "inb 0x61", "outb 0x43 0xb6", "inb 0x61", "inw 0x61", "outb 0x61 0x01",
+            "outb 0x43 0xb4", "outb 0x42 0x05", "outb 0x42 0x00", "outb 0x43 0xd8", "inb 0x42", "inb 0x42");
+        // Not compared: OUT2 in mode 2/4 (QEMU draws it inverted: low except for one clock; the 8254 datasheet and
+        // I8254Pit have it high except for one clock).
     }
 }
