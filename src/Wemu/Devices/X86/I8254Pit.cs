@@ -160,7 +160,22 @@ public sealed class I8254Pit : IPortDevice
     /// <summary>The OUT pin of <paramref name="channel"/> now (channel 2: port 0x61 bit 5).</summary>
     public bool GetOut(int channel) => Out(_channels[channel], PitNow);
 
+    /// <summary>Byte-wide registers (QEMU impl.max_access_size = 1): a wider access is one byte access per byte, low first.</summary>
     public uint Read(ushort port, int size)
+    {
+        uint value = 0;
+        for (int i = 0; i < size && i < 4; i++)
+            value |= (ReadByte((ushort)(port + i)) & 0xff) << (8 * i);
+        return value;
+    }
+
+    public void Write(ushort port, int size, uint value)
+    {
+        for (int i = 0; i < size && i < 4; i++)
+            WriteByte((ushort)(port + i), (byte)(value >> (8 * i)));
+    }
+
+    private uint ReadByte(ushort port)
     {
         int addr = port & 3;
         if (addr == 3)
@@ -202,10 +217,9 @@ public sealed class I8254Pit : IPortDevice
         }
     }
 
-    public void Write(ushort port, int size, uint value)
+    private void WriteByte(ushort port, byte val)
     {
         int addr = port & 3;
-        byte val = (byte)value;
         ulong now = PitNow;
         if (addr == 3)
         {

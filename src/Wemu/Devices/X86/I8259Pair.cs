@@ -6,6 +6,8 @@ namespace Wemu.Devices.X86;
 /// master's IRQ 2, and the edge/level control registers (ELCR, PIIX/ICH) at 0x4d0 (master) and 0x4d1 (slave).
 /// </summary>
 /// <remarks>
+/// <para>Map it on a <see cref="PortIoBus"/> as QEMU's regions: (0x20, 2), (0xa0, 2), (0x4d0, 1), (0x4d1, 1), so that
+/// wide and misaligned accesses split the way they do in QEMU.</para>
 /// <para>Inputs are ISA IRQ 0..15 through <see cref="IInterruptSink.SetIrq"/>. An input is edge-triggered unless its
 /// ELCR bit is set (8259A datasheet; QEMU pic_set_irq): an edge sets IRR on a low-to-high change, a level input
 /// mirrors the line in IRR. ELCR bits that cannot be level on a PC (IRQ 0, 1, 2, 8, 13) are read-only zero: masks
@@ -108,41 +110,54 @@ public sealed class I8259Pair : IInterruptSink, IPortDevice
         return vector;
     }
 
+    /// <summary>
+    /// Port access. Each register block is byte-wide (QEMU impl.max_access_size = 1), and as in QEMU a wider access
+    /// starting in a block is split into byte accesses at consecutive offsets of that same block: offset 0 is the
+    /// command port, any other offset the data port (pic_ioport_read/write test <c>addr == 0</c>), and every byte
+    /// of an access starting at 0x4d0 or 0x4d1 reaches that one ELCR (a 1-byte region each in QEMU).
+    /// </summary>
     public uint Read(ushort port, int size)
     {
-        uint value = port switch
-        {
-            MasterCommandPort or MasterDataPort => _master.ReadPort(port & 1),
-            SlaveCommandPort or SlaveDataPort => _slave.ReadPort(port & 1),
-            MasterElcrPort => _master.Elcr,
-            SlaveElcrPort => _slave.Elcr,
-            _ => 0xff,
-        };
+        uint value = 0;
+        for (int i = 0; i < size && i < 4; i++)
+            value |= ReadByte(port, i) << (8 * i);
         UpdateCascade(); // a poll-mode read acknowledges
         return value;
     }
 
     public void Write(ushort port, int size, uint value)
     {
-        byte b = (byte)value;
-        switch (port)
+        for (int i = 0; i < size && i < 4; i++)
         {
-            case MasterCommandPort or MasterDataPort:
-                _master.WritePort(port & 1, b);
-                break;
-            case SlaveCommandPort or SlaveDataPort:
-                _slave.WritePort(port & 1, b);
-                break;
-            case MasterElcrPort:
-                _master.Elcr = (byte)(b & _master.ElcrMask);
-                break;
-            case SlaveElcrPort:
-                _slave.Elcr = (byte)(b & _slave.ElcrMask);
-                break;
-            default:
-                return;
+            WriteByte(port, i, (byte)(value >> (8 * i)));
+            UpdateCascade();
         }
-        UpdateCascade();
+    }
+
+    private uint ReadByte(ushort start, int i)
+    {
+        if (start is >= MasterCommandPort and < MasterCommandPort + 4)
+            return _master.ReadPort(start - MasterCommandPort + i == 0 ? 0 : 1);
+        if (start is >= SlaveCommandPort and < SlaveCommandPort + 4)
+            return _slave.ReadPort(start - SlaveCommandPort + i == 0 ? 0 : 1);
+        return start switch
+        {
+            MasterElcrPort => _master.Elcr,
+            SlaveElcrPort => _slave.Elcr,
+            _ => 0xff,
+        };
+    }
+
+    private void WriteByte(ushort start, int i, byte b)
+    {
+        if (start is >= MasterCommandPort and < MasterCommandPort + 4)
+            _master.WritePort(start - MasterCommandPort + i == 0 ? 0 : 1, b);
+        else if (start is >= SlaveCommandPort and < SlaveCommandPort + 4)
+            _slave.WritePort(start - SlaveCommandPort + i == 0 ? 0 : 1, b);
+        else if (start == MasterElcrPort)
+            _master.Elcr = (byte)(b & _master.ElcrMask);
+        else if (start == SlaveElcrPort)
+            _slave.Elcr = (byte)(b & _slave.ElcrMask);
     }
 
     /// <summary>Drives master IRQ 2 from the slave's output, then the pair's output.</summary>

@@ -64,6 +64,8 @@ public sealed class LocalApic : IMmioDevice, IInterruptSink, IX86InterruptContro
     private readonly uint[] _isr = new uint[8];
     private readonly uint[] _tmr = new uint[8];
     private readonly uint[] _irr = new uint[8];
+    private int _highestIrr = -1; // caches of HighestBit(_irr) / HighestBit(_isr): the CPU asks at every boundary
+    private int _highestIsr = -1;
     private readonly uint[] _lvt = new uint[LvtCount];
     private uint _esr;
     private uint _esrPending;
@@ -172,6 +174,7 @@ public sealed class LocalApic : IMmioDevice, IInterruptSink, IX86InterruptContro
         Array.Clear(_isr);
         Array.Clear(_tmr);
         Array.Clear(_irr);
+        _highestIrr = _highestIsr = -1;
         Array.Fill(_lvt, LvtMasked);
         _esr = _esrPending = 0;
         _icrLow = _icrHigh = 0;
@@ -201,7 +204,7 @@ public sealed class LocalApic : IMmioDevice, IInterruptSink, IX86InterruptContro
         get
         {
             if (!HardwareEnabled)
-                return _pic?.InterruptRequested ?? false;
+                return _pic is not null && _lint0Level; // INTR straight from the 8259
             if (ExtIntRequested)
                 return true;
             return PendingVector() >= 0;
@@ -218,11 +221,13 @@ public sealed class LocalApic : IMmioDevice, IInterruptSink, IX86InterruptContro
             _extIntPending = false;
             return _pic!.Acknowledge();
         }
-        int vector = HighestBit(_irr);
+        int vector = _highestIrr;
         if (!SoftwareEnabled || vector < 0 || !Deliverable(vector))
             return (int)(_spuriousVector & 0xff); // spurious interrupt (SDM 10.9): no ISR bit
         ClearBit(_irr, vector);
+        _highestIrr = HighestBit(_irr);
         SetBit(_isr, vector);
+        _highestIsr = Math.Max(_highestIsr, vector);
         return vector;
     }
 
@@ -230,8 +235,9 @@ public sealed class LocalApic : IMmioDevice, IInterruptSink, IX86InterruptContro
 
     public void TakeNmi() => _nmiPending = false;
 
+    // The 8259's INT output as last driven into LINT0 (ConnectPic): no PIC query per instruction.
     private bool ExtIntRequested =>
-        _pic is not null && _pic.InterruptRequested &&
+        _pic is not null && _lint0Level &&
         (_extIntPending || (_lvt[LvtLint0] & LvtMasked) == 0 && ((_lvt[LvtLint0] >> 8) & 7) == (uint)ApicDeliveryMode.ExtInt);
 
     /// <summary>The vector the APIC would deliver, or -1 (QEMU apic_irq_pending returns it if &gt; PPR class).</summary>
@@ -239,7 +245,7 @@ public sealed class LocalApic : IMmioDevice, IInterruptSink, IX86InterruptContro
     {
         if (!SoftwareEnabled)
             return -1;
-        int vector = HighestBit(_irr);
+        int vector = _highestIrr;
         return vector >= 0 && Deliverable(vector) ? vector : -1;
     }
 
@@ -255,7 +261,7 @@ public sealed class LocalApic : IMmioDevice, IInterruptSink, IX86InterruptContro
     {
         get
         {
-            int isrv = HighestBit(_isr);
+            int isrv = _highestIsr;
             int isrClass = isrv < 0 ? 0 : isrv >> 4;
             return (_tpr >> 4) >= isrClass ? _tpr : isrClass << 4;
         }
@@ -295,6 +301,7 @@ public sealed class LocalApic : IMmioDevice, IInterruptSink, IX86InterruptContro
             else if (!level && ((lvt >> 8) & 7) == (uint)ApicDeliveryMode.Fixed && (lvt & LvtLevelTrigger) != 0)
             {
                 ClearBit(_irr, (int)(lvt & 0xff)); // QEMU apic_deliver_pic_intr: a level LINT0 withdraws its request
+                _highestIrr = HighestBit(_irr);
             }
         }
         else if (number == Lint1)
@@ -538,10 +545,11 @@ public sealed class LocalApic : IMmioDevice, IInterruptSink, IX86InterruptContro
 
     private void EndOfInterrupt()
     {
-        int vector = HighestBit(_isr);
+        int vector = _highestIsr;
         if (vector < 0)
             return;
         ClearBit(_isr, vector);
+        _highestIsr = HighestBit(_isr);
         // SDM 10.8.5: the EOI of a level-triggered interrupt is broadcast to the I/O APICs (no directed-EOI support).
         if (GetBit(_tmr, vector))
             _bus.BroadcastEoi(vector);
@@ -610,6 +618,7 @@ public sealed class LocalApic : IMmioDevice, IInterruptSink, IX86InterruptContro
     private void SetIrr(int vector, bool levelTriggered)
     {
         SetBit(_irr, vector);
+        _highestIrr = Math.Max(_highestIrr, vector);
         if (levelTriggered)
             SetBit(_tmr, vector);
         else

@@ -150,7 +150,22 @@ public sealed class Mc146818Rtc : IPortDevice
     /// <summary>Sets the flags due by now and raises IRQ 8 for the enabled ones.</summary>
     public void Tick() => Sync(_clock.Now);
 
+    /// <summary>Byte-wide registers (QEMU impl.max_access_size = 1): a wider access is one byte access per byte, low first.</summary>
     public uint Read(ushort port, int size)
+    {
+        uint value = 0;
+        for (int i = 0; i < size && i < 4; i++)
+            value |= (ReadByte((ushort)(port + i)) & 0xff) << (8 * i);
+        return value;
+    }
+
+    public void Write(ushort port, int size, uint value)
+    {
+        for (int i = 0; i < size && i < 4; i++)
+            WriteByte((ushort)(port + i), (byte)(value >> (8 * i)));
+    }
+
+    private uint ReadByte(ushort port)
     {
         if ((port & 1) == 0)
             return 0xff; // the index register is write-only
@@ -175,9 +190,8 @@ public sealed class Mc146818Rtc : IPortDevice
         }
     }
 
-    public void Write(ushort port, int size, uint value)
+    private void WriteByte(ushort port, byte data)
     {
-        byte data = (byte)value;
         if ((port & 1) == 0)
         {
             _index = (byte)(data & 0x7f); // bit 7 is the NMI mask on a PC, not part of the index

@@ -7,12 +7,14 @@ namespace Wemu.Devices.X86;
 /// matches QEMU pc's ioport80 device (reads all ones, writes ignored).
 /// </summary>
 /// <remarks>
-/// Access splitting follows QEMU's memory core (memory_access_size / access_with_adjusted_size): an access is cut at
-/// the end of each mapping, and each piece is cut again to the mapping's <c>maxAccessSize</c> and to the natural
-/// alignment of its port, so a 16-bit IN from a byte-wide device becomes two byte reads at port and port+1, combined
-/// little-endian. Bytes past port 0xffff are unassigned (the port space does not wrap). Sizes other than 1, 2 and 4
-/// are not I/O instructions: reads return all ones, writes are ignored. Lookups use a 64 Ki-entry table, no
-/// allocation per access.
+/// Access splitting follows QEMU's memory core (flatview_read_continue / memory_access_size): a piece of an access
+/// goes to the mapping that holds its first port, sized by the natural alignment of its offset in that mapping
+/// (capped at 4 bytes, the default valid.max_access_size), and it is not cut at the mapping's end, since QEMU only
+/// clips RAM sections. The device receives the whole piece (1, 2 or 4 bytes) and does what QEMU's
+/// access_with_adjusted_size does for its impl sizes: the byte-wide devices here read or write byte by byte at
+/// consecutive offsets. Unassigned pieces are sized by the alignment of the port and read all ones. Bytes past port
+/// 0xffff read all ones (the port space does not wrap). Sizes other than 1, 2 and 4 are not I/O instructions:
+/// reads return all ones, writes are ignored. Lookups use a 64 Ki-entry table, no allocation per access.
 /// </remarks>
 public sealed class PortIoBus
 {
@@ -21,18 +23,13 @@ public sealed class PortIoBus
     private readonly byte[] _owner = new byte[PortCount]; // index into _devices + 1; 0 = unassigned
     private IPortDevice[] _devices = [];
     private int[] _firstPorts = [];
-    private int[] _ends = [];
-    private int[] _maxSizes = [];
 
     /// <summary>Maps <paramref name="count"/> ports from <paramref name="first"/> to <paramref name="device"/>.</summary>
-    /// <param name="maxAccessSize">Largest access the device takes in one call (1 for byte-wide ISA devices).</param>
-    public void Map(ushort first, int count, IPortDevice device, int maxAccessSize = 1)
+    public void Map(ushort first, int count, IPortDevice device)
     {
         ArgumentNullException.ThrowIfNull(device);
         ArgumentOutOfRangeException.ThrowIfLessThan(count, 1);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(first + count, PortCount);
-        if (maxAccessSize is not (1 or 2 or 4))
-            throw new ArgumentOutOfRangeException(nameof(maxAccessSize), "must be 1, 2 or 4");
         if (_devices.Length >= byte.MaxValue)
             throw new InvalidOperationException("too many port mappings");
         for (int p = first; p < first + count; p++)
@@ -40,8 +37,6 @@ public sealed class PortIoBus
                 throw new InvalidOperationException($"ports 0x{first:x}+{count} overlap the mapping at 0x{_firstPorts[_owner[p] - 1]:x}");
         _devices = [.. _devices, device];
         _firstPorts = [.. _firstPorts, first];
-        _ends = [.. _ends, first + count];
-        _maxSizes = [.. _maxSizes, maxAccessSize];
         byte index = (byte)_devices.Length;
         for (int p = first; p < first + count; p++)
             _owner[p] = index;
@@ -92,16 +87,25 @@ public sealed class PortIoBus
     /// <summary>Size of the next piece of an access at <paramref name="port"/> with <paramref name="remaining"/> bytes left.</summary>
     private int Piece(int port, int remaining, out int index)
     {
-        if (port >= PortCount || _owner[port] == 0)
+        int offset;
+        if (port >= PortCount)
         {
             index = -1;
             return 1;
         }
-        index = _owner[port] - 1;
-        int piece = Math.Min(remaining, _maxSizes[index]);
-        piece = Math.Min(piece, _ends[index] - port);
-        // Natural alignment (QEMU memory_access_size: addr & -addr), then down to a power of two.
-        int align = port & -port;
+        if (_owner[port] == 0)
+        {
+            index = -1;
+            offset = port;
+        }
+        else
+        {
+            index = _owner[port] - 1;
+            offset = port - _firstPorts[index];
+        }
+        // QEMU memory_access_size: bounded by the alignment of the offset (none at offset 0), then a power of two.
+        int piece = Math.Min(remaining, PortCount - port);
+        int align = offset & -offset;
         if (align != 0 && align < piece)
             piece = align;
         return piece >= 4 ? 4 : piece >= 2 ? 2 : 1;

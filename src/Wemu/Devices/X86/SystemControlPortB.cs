@@ -18,14 +18,29 @@ public sealed class SystemControlPortB : IPortDevice
         _pit = pit;
     }
 
+    /// <summary>Byte-wide registers (QEMU impl.max_access_size = 1): a wider access is one byte access per byte, low first.</summary>
     public uint Read(ushort port, int size)
+    {
+        uint value = 0;
+        for (int i = 0; i < size && i < 4; i++)
+            value |= (ReadByte((ushort)(port + i)) & 0xff) << (8 * i);
+        return value;
+    }
+
+    public void Write(ushort port, int size, uint value)
+    {
+        for (int i = 0; i < size && i < 4; i++)
+            WriteByte((ushort)(port + i), (byte)(value >> (8 * i)));
+    }
+
+    private uint ReadByte(ushort port)
     {
         _refreshToggle = !_refreshToggle;
         return (_pit.GetGate(2) ? 1u : 0) | (_speakerData ? 2u : 0) | (_refreshToggle ? 0x10u : 0) |
             (_pit.GetOut(2) ? 0x20u : 0);
     }
 
-    public void Write(ushort port, int size, uint value)
+    private void WriteByte(ushort port, byte value)
     {
         _speakerData = (value & 2) != 0;
         _pit.SetGate(2, (value & 1) != 0);

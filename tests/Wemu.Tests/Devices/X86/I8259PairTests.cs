@@ -201,9 +201,15 @@ public class I8259PairTests
         _pic.SetIrq(3, true);
         Assert.Equal(0x33, _pic.Acknowledge());
         Out(0x20, 0xa0); // OCW2 rotate on non-specific EOI: IR3 lowest, IR4 highest
+        _pic.SetIrq(3, false);
+        _pic.SetIrq(3, true);
         _pic.SetIrq(1, true);
         _pic.SetIrq(5, true);
-        Assert.Equal(0x35, _pic.Acknowledge());
+        Assert.Equal(0x35, _pic.Acknowledge()); // order 4, 5, 6, 7, 0, 1, 2, 3
+        Out(0x20, 0x20);
+        Assert.Equal(0x31, _pic.Acknowledge());
+        Out(0x20, 0x20);
+        Assert.Equal(0x33, _pic.Acknowledge());
     }
 
     [Fact]

@@ -353,4 +353,40 @@ public class LocalApicTests
         _apic.Tpr = 0;
         Assert.True(_apic.HasMaskableInterrupt);
     }
+
+    [Fact]
+    public void DeliverabilityMatchesTheSdmRuleOverTheRegisterPage()
+    {
+        // Random self IPIs, acknowledges, EOIs and TPR writes; after each step HasMaskableInterrupt must equal the
+        // SDM 10.8.3.1 rule evaluated on what the guest reads: highest IRR class > PPR class (or PPR = 0), where
+        // PPR = TPR if TPR[7:4] >= ISRV[7:4] else ISRV[7:4] << 4.
+        static int Highest(Func<int, uint> word)
+        {
+            for (int i = 7; i >= 0; i--)
+                if (word(i) != 0)
+                    return i * 32 + 31 - System.Numerics.BitOperations.LeadingZeroCount(word(i));
+            return -1;
+        }
+        Enable();
+        W(LvtLint0, 0x10700);
+        var random = new Random(1234);
+        for (int step = 0; step < 5000; step++)
+        {
+            switch (random.Next(4))
+            {
+                case 0: SelfIpi(random.Next(16, 256)); break;
+                case 1: if (_apic.HasMaskableInterrupt) _apic.AcknowledgeMaskableInterrupt(); break;
+                case 2: W(Eoi, 0); break;
+                case 3: W(Tpr, (uint)random.Next(256)); break;
+            }
+            int irrv = Highest(i => R(Irr + (ulong)(0x10 * i)));
+            int isrv = Highest(i => R(Isr + (ulong)(0x10 * i)));
+            uint tpr = R(Tpr);
+            uint isrClass = isrv < 0 ? 0u : (uint)isrv >> 4;
+            uint ppr = (tpr >> 4) >= isrClass ? tpr : isrClass << 4;
+            Assert.Equal(ppr, R(Ppr));
+            bool expected = irrv >= 0 && (ppr == 0 || (irrv & 0xf0) > (ppr & 0xf0));
+            Assert.Equal(expected, _apic.HasMaskableInterrupt);
+        }
+    }
 }

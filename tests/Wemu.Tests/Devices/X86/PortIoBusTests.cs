@@ -42,30 +42,43 @@ public class PortIoBusTests
     }
 
     [Fact]
-    public void WordAccessToByteDeviceIsSplitIntoTwoByteAccessesLittleEndian()
+    public void AlignedWideAccessGoesWholeToTheDeviceHoldingItsFirstPort()
+    {
+        // QEMU flatview_read_continue: MMIO/IO sections are not clipped, so a dword at 0x20 reaches the 2-port
+        // PIC region with offsets 0..3 (QEMU then splits it into byte reads inside the region).
+        var bus = new PortIoBus();
+        var dev = new RecordingDevice();
+        bus.Map(0x20, 2, dev);
+        bus.Read(0x20, 4);
+        bus.Write(0x20, 2, 0x1234);
+        Assert.Equal([((ushort)0x20, 4, 0u, false), ((ushort)0x20, 2, 0x1234u, true)], dev.Log);
+    }
+
+    [Fact]
+    public void MisalignedAccessIsSplitByTheAlignmentOfTheOffsetInTheMapping()
     {
         var bus = new PortIoBus();
         var dev = new RecordingDevice();
         bus.Map(0x20, 2, dev);
-        Assert.Equal(0xA1A0u, bus.Read(0x20, 2));
-        Assert.Equal([(0x20, 1, 0u, false), (0x21, 1, 0u, false)], dev.Log.Select(l => (l.Port, l.Size, l.Value, l.IsWrite)));
-        dev.Log.Clear();
-        bus.Write(0x20, 2, 0x1234);
-        Assert.Equal([((ushort)0x20, 1, 0x34u, true), ((ushort)0x21, 1, 0x12u, true)], dev.Log);
+        // word at 0x21: offset 1 allows one byte, then 0x22 is unassigned and reads 0xff (QEMU: inw 0x21 = 0xff00).
+        Assert.Equal(0xffA1u, bus.Read(0x21, 2));
+        Assert.Equal([((ushort)0x21, 1, 0u, false)], dev.Log);
     }
 
     [Fact]
-    public void AccessCrossingTheEndOfAMappingReadsUnassignedBytesAsOnes()
+    public void UnassignedPieceIsSizedByThePortAlignmentAndNotCutAtTheNextMapping()
     {
         var bus = new PortIoBus();
         var dev = new RecordingDevice();
         bus.Map(0x21, 1, dev);
-        // dword at 0x20: 0x20 unassigned, 0x21 device, 0x22/0x23 unassigned.
-        Assert.Equal(0xffff_A1ffu, bus.Read(0x20, 4));
-        Assert.Single(dev.Log);
-        bus.Write(0x20, 4, 0x44332211);
-        Assert.Equal((ushort)0x21, dev.Log[1].Port);
-        Assert.Equal(0x22u, dev.Log[1].Value);
+        // dword at 0x20: the unassigned piece at 0x20 covers all four bytes, as QEMU's io root region does.
+        Assert.Equal(0xffff_ffffu, bus.Read(0x20, 4));
+        Assert.Empty(dev.Log);
+        // dword at 0x1f: unassigned pieces of 1 (0x1f), 2 (0x20, three bytes left) and 1 (0x22) byte.
+        Assert.Equal(0xffff_ffffu, bus.Read(0x1f, 4));
+        // word at 0x21 starts in the mapping: the device gets it whole.
+        bus.Read(0x21, 2);
+        Assert.Equal([((ushort)0x21, 2, 0u, false)], dev.Log);
     }
 
     [Fact]
@@ -73,7 +86,7 @@ public class PortIoBusTests
     {
         var bus = new PortIoBus();
         var dev = new RecordingDevice();
-        bus.Map(0xcf8, 8, dev, maxAccessSize: 4);
+        bus.Map(0xcf8, 8, dev);
         bus.Read(0xcf8, 4);
         bus.Read(0xcfa, 2);
         bus.Read(0xcf9, 4); // QEMU: split by alignment into 1 + 2 + 1
@@ -112,6 +125,18 @@ public class PortIoBusTests
             bus.Write(0x70, size, 1);
         }
         Assert.Empty(dev.Log);
+    }
+
+    [Fact]
+    public void PortWindowSplitsWideAccessesIntoByteRegisters()
+    {
+        var uart = new Uart16550(new TestCharBackend(), new IrqLine(new TestInterruptSink(), 4));
+        var bus = new PortIoBus();
+        bus.Map(0x3f8, 8, new PortWindow(uart, 0x3f8));
+        bus.Write(0x3fb, 1, 0x03); // LCR 8N1
+        bus.Write(0x3fc, 4, 0x5a00_0000); // MCR 0, LSR (read-only), MSR, SCR = 0x5a
+        Assert.Equal(0x5au, bus.Read(0x3ff, 1));
+        Assert.Equal(0x0003u, bus.Read(0x3fb, 1) | (bus.Read(0x3fc, 1) << 8));
     }
 
     [Fact]

@@ -35,7 +35,8 @@ public class X86DeviceRobustnessTests
         _rtc = new Mc146818Rtc(_time.Clock, new IrqLine(isa, 8), () => DateTimeOffset.UnixEpoch);
         _ports.Map(0x20, 2, _pic);
         _ports.Map(0xa0, 2, _pic);
-        _ports.Map(0x4d0, 2, _pic);
+        _ports.Map(0x4d0, 1, _pic);
+        _ports.Map(0x4d1, 1, _pic);
         _ports.Map(0x40, 4, _pit);
         _ports.Map(0x61, 1, new SystemControlPortB(_pit));
         _ports.Map(0x70, 2, _rtc);

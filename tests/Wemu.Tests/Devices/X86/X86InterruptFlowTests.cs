@@ -33,7 +33,8 @@ public class X86InterruptFlowTests
         _uart = new Uart16550(new TestCharBackend(), new IrqLine(isa, 4));
         _ports.Map(0x20, 2, _pic);
         _ports.Map(0xa0, 2, _pic);
-        _ports.Map(0x4d0, 2, _pic);
+        _ports.Map(0x4d0, 1, _pic);
+        _ports.Map(0x4d1, 1, _pic);
         _ports.Map(0x40, 4, _pit);
         _ports.Map(0x61, 1, new SystemControlPortB(_pit));
         _ports.Map(0x3f8, 8, new PortWindow(_uart, 0x3f8));
