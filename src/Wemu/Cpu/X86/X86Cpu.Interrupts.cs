@@ -30,6 +30,9 @@ public sealed unsafe partial class X86Cpu
 
     public ulong InterruptsDelivered { get; private set; }
 
+    /// <summary>Receives one line per exception an instruction raises (debugging: WEMU_TRACE_EXCEPTIONS=1).</summary>
+    public Action<string>? ExceptionTrace { get; set; }
+
     /// <summary>The vector and error code of the last exception an instruction raised (diagnostics and tests).</summary>
     public (int Vector, uint ErrorCode) LastException { get; internal set; } = (-1, 0);
 
@@ -38,6 +41,7 @@ public sealed unsafe partial class X86Cpu
     {
         ExceptionsDelivered++;
         LastException = (vector, errorCode);
+        ExceptionTrace?.Invoke($"exception {vector} error {errorCode:x} rip {Rip:x} cpl {Cpl} cr2 {Cr2:x} rsp {Gpr[Rsp]:x}");
         DeliverInterrupt(vector, errorCode, hasErrorCode, vector == VectorBp || vector == VectorOf ? InterruptKind.Software : InterruptKind.Exception);
     }
 

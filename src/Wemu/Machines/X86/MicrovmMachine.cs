@@ -45,6 +45,8 @@ public sealed class MicrovmMachine : Machine
             Cpu.ReadPort = _ports.Read;
             Cpu.WritePort = _ports.Write;
             Cpu.ReadTsc = () => Clock.Now;
+            if (Environment.GetEnvironmentVariable("WEMU_TRACE_EXCEPTIONS") == "1")
+                Cpu.ExceptionTrace = line => Console.Error.WriteLine($"[{line}]");
 
             _lapic = new LocalApic(Clock, _apicBus);
             Bus.Map(LocalApicBase, 0x1000, _lapic);
@@ -65,7 +67,8 @@ public sealed class MicrovmMachine : Machine
             _lapic.ConnectPic(_pic);
             _ports.Map(0x20, 2, _pic);
             _ports.Map(0xA0, 2, _pic);
-            _ports.Map(0x4D0, 2, _pic);
+            _ports.Map(0x4D0, 1, _pic); // the two ELCRs are separate regions in QEMU
+            _ports.Map(0x4D1, 1, _pic);
             var isa = new IsaInterruptRouter(_pic, _ioApics[0]);
             // Linux never programs the 8259 on HW-reduced ACPI: leave it as QEMU's firmware (qboot's
             // setup_pic in hwsetup.c) does: vectors 0x08/0x70, everything masked but the cascade, ELCR 10/11.
