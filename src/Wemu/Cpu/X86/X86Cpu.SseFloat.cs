@@ -214,6 +214,10 @@ public sealed unsafe partial class X86Cpu
     {
         uint raised = after & 0x3F;
         uint unmasked = raised & ~(Mxcsr >> 7) & 0x3F;
+        // an unmasked pre-computation exception (IE, DE, ZE) stops the instruction before any result
+        // exists, so the post-computation flags (OE, UE, PE) are not reported (SDM vol. 1, 11.5.2)
+        if ((unmasked & 0x7) != 0)
+            raised &= 0x7;
         Mxcsr |= raised;
         if (unmasked != 0)
             FaultNoCode((Cr4 & Cr4Osxmmexcpt) != 0 ? VectorXm : VectorUd);

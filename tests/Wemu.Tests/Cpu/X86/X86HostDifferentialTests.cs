@@ -33,7 +33,7 @@ public sealed class X86HostDifferentialTests : IDisposable
             var expected = _oracle!.Run(code, state, (byte[])data.Clone());
             var actual = _bench.Run(code, state, (byte[])data.Clone());
             string where = $"program {p} (seed {seed}): {text} [{Convert.ToHexString(code)}]";
-            Assert.True(expected.Vector == actual.Vector, $"{where}\n exception: host {expected.Vector} (error {expected.ErrorCode:x}) at {expected.Rip:x}, Wemu {actual.Vector} (error {actual.ErrorCode:x}) at {actual.Rip:x}\n registers before: {string.Join(' ', state.Gpr.Select(g => g.ToString("x")))}");
+            Assert.True(expected.Vector == actual.Vector, $"{where}\n exception: host {expected.Vector} (error {expected.ErrorCode:x}) at {expected.Rip:x}, Wemu {actual.Vector} (error {actual.ErrorCode:x}) at {actual.Rip:x}\n mxcsr before {state.Mxcsr:x}, host after {expected.State.Mxcsr:x}, Wemu after {actual.State.Mxcsr:x}\n registers before: {string.Join(' ', state.Gpr.Select(g => g.ToString("x")))}");
             if (expected.Vector >= 0)
             {
                 faults++;
@@ -46,6 +46,7 @@ public sealed class X86HostDifferentialTests : IDisposable
             ulong mask = ComparedFlags & ~undefined.GetValueOrDefault(expected.Vector >= 0 ? expected.Rip : HostX86Oracle.CodeAddress + (ulong)code.Length, 0UL);
             Assert.True((expected.State.Rflags & mask) == (actual.State.Rflags & mask),
                 $"{where}\n flags (mask {mask:x}): host {expected.State.Rflags & mask:x}, Wemu {actual.State.Rflags & mask:x} (was {state.Rflags:x})");
+            Assert.True(expected.State.Mxcsr == actual.State.Mxcsr, $"{where}\n mxcsr: host {expected.State.Mxcsr:x}, Wemu {actual.State.Mxcsr:x} (was {state.Mxcsr:x})");
             for (int x = 0; x < 32; x++)
                 Assert.True(expected.State.Xmm[x] == actual.State.Xmm[x], $"{where}\n xmm{x / 2}[{x % 2}]: host {expected.State.Xmm[x]:x16}, Wemu {actual.State.Xmm[x]:x16}");
             int diff = expected.Data.AsSpan().CommonPrefixLength(actual.Data);
@@ -80,6 +81,17 @@ public sealed class X86HostDifferentialTests : IDisposable
         Mnemonic.Setae, Mnemonic.Setne, Mnemonic.Setbe, Mnemonic.Seta, Mnemonic.Sets, Mnemonic.Setns, Mnemonic.Setnp, Mnemonic.Setge, Mnemonic.Setg,
         Mnemonic.Cbw, Mnemonic.Cwde, Mnemonic.Cdqe, Mnemonic.Cwd, Mnemonic.Cdq, Mnemonic.Cqo, Mnemonic.Lahf, Mnemonic.Sahf,
         Mnemonic.Clc, Mnemonic.Stc, Mnemonic.Cmc, Mnemonic.Sub], 4000, 5);
+
+    [Fact]
+    public void Sse_Floating_Point_Matches_The_Host() => Check(9, [
+        Mnemonic.Addps, Mnemonic.Addss, Mnemonic.Addpd, Mnemonic.Addsd, Mnemonic.Subps, Mnemonic.Subss, Mnemonic.Subpd, Mnemonic.Subsd,
+        Mnemonic.Mulps, Mnemonic.Mulss, Mnemonic.Mulpd, Mnemonic.Mulsd, Mnemonic.Divps, Mnemonic.Divss, Mnemonic.Divpd, Mnemonic.Divsd,
+        Mnemonic.Sqrtps, Mnemonic.Sqrtss, Mnemonic.Sqrtpd, Mnemonic.Sqrtsd, Mnemonic.Minps, Mnemonic.Minss, Mnemonic.Minpd, Mnemonic.Minsd,
+        Mnemonic.Maxps, Mnemonic.Maxss, Mnemonic.Maxpd, Mnemonic.Maxsd, Mnemonic.Cmpps, Mnemonic.Cmpss, Mnemonic.Cmppd, Mnemonic.Cmpsd,
+        Mnemonic.Comiss, Mnemonic.Ucomiss, Mnemonic.Comisd, Mnemonic.Ucomisd, Mnemonic.Cvtsi2ss, Mnemonic.Cvtsi2sd, Mnemonic.Cvtss2sd, Mnemonic.Cvtsd2ss,
+        Mnemonic.Cvttss2si, Mnemonic.Cvtss2si, Mnemonic.Cvttsd2si, Mnemonic.Cvtsd2si, Mnemonic.Cvtdq2ps, Mnemonic.Cvtps2dq, Mnemonic.Cvttps2dq,
+        Mnemonic.Cvtdq2pd, Mnemonic.Cvtpd2dq, Mnemonic.Cvttpd2dq, Mnemonic.Cvtps2pd, Mnemonic.Cvtpd2ps, Mnemonic.Haddps, Mnemonic.Haddpd,
+        Mnemonic.Hsubps, Mnemonic.Hsubpd, Mnemonic.Addsubps, Mnemonic.Addsubpd, Mnemonic.Lddqu, Mnemonic.Setb, Mnemonic.Sete, Mnemonic.Setp], 4000, 3);
 
     [Fact]
     public void String_Instructions_Match_The_Host() => Check(8, [Mnemonic.Add], 3000, 1, strings: true);

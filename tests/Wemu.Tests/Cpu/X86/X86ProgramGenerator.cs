@@ -308,6 +308,12 @@ public sealed class X86ProgramGenerator
             s.Xmm[i] = EdgeValue();
         // arithmetic flags and DF at random (DF steers string instructions)
         s.Rflags = 2 | ((ulong)_random.Next() & 0x8D5) | (_withStack ? 0UL : 0UL);
+        // MXCSR: a random rounding mode, FTZ and DAZ; now and then an unmasked exception (#XM)
+        s.Mxcsr = 0x1F80 | ((ulong)_random.Next(4) << 13) | (_random.Next(4) == 0 ? 0x8000UL : 0) | (_random.Next(4) == 0 ? 0x40UL : 0);
+        // (only IE, DE, ZE: unmasked OE/UE/PE responses are not modelled yet — a tiny result with UM
+        // clear should raise UE even when exact; see Cpu/X86/Fpu/X87Status.Unmasked)
+        if (_random.Next(16) == 0)
+            s.Mxcsr &= ~(0x80UL << _random.Next(3));
         var data = new byte[HostX86Oracle.DataSize];
         _random.NextBytes(data);
         return (s, data);
