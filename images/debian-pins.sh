@@ -22,6 +22,18 @@ declare -A WEMU_PINS=(
   [e2fsprogs]="1.47.0-2+b2"
   [cpio]="2.13+dfsg-7.1"
   [gzip]="1.12-1"
+  # x86_64 guest: LZ4 compresses the bzImage payload (CONFIG_KERNEL_LZ4)
+  [lz4]="1.9.4-1"
+  # x86_64 guest: the native toolchain (the kernel and the static BusyBox are built with it)
+  [gcc-12]="12.2.0-14+deb12u1"
+  [binutils]="2.40-2"
+  [libc6-dev]="2.36-9+deb12u14"
+  [linux-libc-dev]="6.1.187-1"
+  # x86_64 guest: Debian amd64 binary packages unpacked (dpkg-deb -x, not installed)
+  # into the rootfs: pigz and the shared objects it loads
+  [pigz]="2.6-1"
+  [libc6]="2.36-9+deb12u14"
+  [zlib1g]="1:1.2.13.dfsg-1+deb12u1"
   # host build tools
   [make]="4.3-4.1"
   [gcc]="4:12.2.0-3"
@@ -34,16 +46,24 @@ declare -A WEMU_PINS=(
   [bzip2]="1.0.8-5+b1"
   # only for images/check-with-qemu.sh
   [qemu-system-misc]="1:7.2+dfsg-7+deb12u18+b3"
+  [qemu-system-x86]="1:7.2+dfsg-7+deb12u18+b3"
   [expect]="5.45.4-2+b1"
 )
 # Debian *source* package BusyBox is built from (apt-get source busybox=VERSION).
 WEMU_BUSYBOX_SRC_VERSION="1:1.35.0-4+deb12u1"
 
-WEMU_BUILD_PKGS=(linux-source-6.1 gcc-riscv64-linux-gnu gcc-12-riscv64-linux-gnu
-  binutils-riscv64-linux-gnu libc6-dev-riscv64-cross linux-libc-dev-riscv64-cross
-  opensbi e2fsprogs cpio gzip make gcc bc flex bison libssl-dev libelf-dev
-  dpkg-dev bzip2)
-WEMU_CHECK_PKGS=(qemu-system-misc expect)
+# build.sh installs WEMU_BUILD_PKGS plus the list of each architecture it builds.
+WEMU_BUILD_PKGS=(linux-source-6.1 e2fsprogs cpio gzip make gcc bc flex bison libssl-dev
+  libelf-dev dpkg-dev bzip2)
+WEMU_BUILD_PKGS_RISCV64=(gcc-riscv64-linux-gnu gcc-12-riscv64-linux-gnu
+  binutils-riscv64-linux-gnu libc6-dev-riscv64-cross linux-libc-dev-riscv64-cross opensbi)
+WEMU_BUILD_PKGS_X86_64=(lz4 gcc-12 binutils libc6-dev linux-libc-dev)
+# downloaded with `apt-get download PKG=PIN` and unpacked into the x86_64 rootfs
+WEMU_GUEST_DEBS_X86_64=(pigz libc6 zlib1g)
+# check-with-qemu.sh: the emulator for each architecture it checks, plus expect
+WEMU_CHECK_PKGS=(expect)
+WEMU_CHECK_PKGS_RISCV64=(qemu-system-misc)
+WEMU_CHECK_PKGS_X86_64=(qemu-system-x86)
 
 wemu_log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 
