@@ -33,6 +33,7 @@ public sealed class MicrovmMachine : Machine
     public MicrovmMachine(MachineConfig config, MachineImages images)
         : base(new MachineClock(TscFrequency, config.Deterministic, config.IcountShift))
     {
+        _accelerator = config.Accelerator;
         try
         {
             bool acpi = config.Acpi ?? true;
@@ -156,7 +157,10 @@ public sealed class MicrovmMachine : Machine
 
     public X86Cpu Cpu { get; } = null!;
 
-    public override string EngineName => "interpreter";
+    /// <summary>The interpreter: <c>-accel tcg</c> runs it too until the x86 JIT exists (-d jit says so).</summary>
+    public override string EngineName => _accelerator == "tcg" ? "interpreter (-accel tcg: no x86 JIT yet)" : "interpreter";
+
+    private readonly string _accelerator = "interp";
 
     public override ulong InstructionsRetired => Cpu.InstructionsRetired;
 
