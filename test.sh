@@ -17,6 +17,8 @@ command -v qemu-system-riscv64 >/dev/null || need+=(qemu-system-misc)
 command -v debugfs >/dev/null || need+=(e2fsprogs)
 command -v dtc >/dev/null || need+=(device-tree-compiler)
 command -v iasl >/dev/null || need+=(acpica-tools)   # disassembles the x86 ACPI tables in tests
+command -v qemu-system-x86_64 >/dev/null || need+=(qemu-system-x86)   # the reference for the x86 devices and images
+command -v gcc >/dev/null || need+=(gcc)   # builds the host-CPU oracles of the x86 tests
 command -v script >/dev/null || need+=(bsdutils)   # a pseudo-terminal for the CLI terminal test
 command -v afl-fuzz >/dev/null || need+=(afl++)    # the fuzzer (tests/Wemu.Fuzz/run.sh)
 if [ ${#need[@]} -gt 0 ]; then
