@@ -14,7 +14,7 @@ public static class Program
     {
         if (args.Length > 0 && args[0] is "-h" or "--help" or "-help")
         {
-            Console.Out.Write(Usage);
+            Console.Out.Write(Usage.Replace("{boards}", Boards()));
             return 0;
         }
         if (args.Length > 0 && args[0] is "--version" or "-version")
@@ -232,10 +232,15 @@ public static class Program
         }
     }
 
+    /// <summary>The boards of <see cref="BoardCatalog"/>, one line each, for the usage text.</summary>
+    private static string Boards() => string.Join("\n", BoardCatalog.Boards.Select(b => $"      {b.Arch,-8} {b.Name,-8} {b.Description}"));
+
     private const string Usage = """
-        usage: wemu [riscv64] [options]
+        usage: wemu [riscv64|x86_64] [options]
           With no -kernel, boots the bundled Linux guest (BusyBox shell on this terminal).
-          -M, -machine virt|spike    board (default virt)
+          -M, -machine TYPE[,acpi=on|off]   board, the first of its architecture by default:
+        {boards}
+          -cpu MODEL                 qemu64 (default) or max on x86_64
           -m SIZE                    RAM, e.g. 256M, 1G (default 256M)
           -smp 1                     number of harts
           -bios PATH|none|default    firmware (default: bundled OpenSBI fw_dynamic)
