@@ -28,13 +28,38 @@ public sealed unsafe partial class X86Cpu
     private ulong _ea;
     private bool _ripRelative;
 
+    /// <summary>Bytes below this linear address (same code page, within 15 bytes of the instruction's
+    /// start) come straight from <see cref="_fetchHost"/>; set before each instruction.</summary>
+    private ulong _fetchFastEnd;
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private byte Fetch8()
+    {
+        ulong ip = _ip;
+        if (ip < _fetchFastEnd)
+        {
+            _ip = ip + 1;
+            return _fetchHost[ip & 0xFFF];
+        }
+        return Fetch8Slow();
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private byte Fetch8Slow()
     {
         ulong ip = _ip++;
         if (ip - InstructionStart >= 15)
             Fault(VectorGp, 0); // instructions are at most 15 bytes (SDM vol. 2A, 2.3.11)
         return FetchByte(ip);
+    }
+
+    /// <summary>Sets up the fast fetch window for the instruction at <see cref="InstructionStart"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void BeginFetch()
+    {
+        ulong start = InstructionStart;
+        _ip = start;
+        _fetchFastEnd = (start >> 12) == _fetchPage ? Math.Min((start | 0xFFF) + 1, start + 15) : 0;
     }
 
     private ushort Fetch16() => (ushort)(Fetch8() | (Fetch8() << 8));
@@ -123,7 +148,13 @@ public sealed unsafe partial class X86Cpu
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private ulong AddSegmentBase(ulong offset, int defaultSegment)
     {
-        int seg = _segment >= 0 ? _segment : defaultSegment;
+        if (_segment < 0)
+        {
+            // no override: DS, ES and SS have no base in 64-bit mode
+            _eaSegmentBase = 0;
+            return offset;
+        }
+        int seg = _segment;
         _eaSegmentBase = seg >= Fs ? Segments[seg].Base : 0;
         return offset + _eaSegmentBase;
     }

@@ -36,7 +36,7 @@ public sealed unsafe partial class X86Cpu
                             return done;
                     }
                     InstructionStart = Rip;
-                    _ip = Rip;
+                    BeginFetch();
                     ExecuteOne();
                     Rip = _ip;
                     InstRet++;
@@ -160,7 +160,7 @@ public sealed unsafe partial class X86Cpu
         switch (b)
         {
             // ALU Eb,Gb / Ev,Gv / Gb,Eb / Gv,Ev / AL,Ib / rAX,Iz: ADD OR ADC SBB AND SUB XOR CMP
-            case < 0x40 when (b & 7) < 6:
+            case 0x00: case 0x01: case 0x02: case 0x03: case 0x04: case 0x05: case 0x08: case 0x09: case 0x0A: case 0x0B: case 0x0C: case 0x0D: case 0x10: case 0x11: case 0x12: case 0x13: case 0x14: case 0x15: case 0x18: case 0x19: case 0x1A: case 0x1B: case 0x1C: case 0x1D: case 0x20: case 0x21: case 0x22: case 0x23: case 0x24: case 0x25: case 0x28: case 0x29: case 0x2A: case 0x2B: case 0x2C: case 0x2D: case 0x30: case 0x31: case 0x32: case 0x33: case 0x34: case 0x35: case 0x38: case 0x39: case 0x3A: case 0x3B: case 0x3C: case 0x3D:
                 {
                     int op = b >> 3;
                     switch (b & 7)
@@ -200,10 +200,10 @@ public sealed unsafe partial class X86Cpu
                     }
                     break;
                 }
-            case >= 0x50 and <= 0x57: // PUSH r
+            case 0x50: case 0x51: case 0x52: case 0x53: case 0x54: case 0x55: case 0x56: case 0x57: // PUSH r
                 Push(StackSize, Gpr[(b & 7) | ((_rex & 1) << 3)]);
                 break;
-            case >= 0x58 and <= 0x5F: // POP r
+            case 0x58: case 0x59: case 0x5A: case 0x5B: case 0x5C: case 0x5D: case 0x5E: case 0x5F: // POP r
                 {
                     int s = StackSize;
                     ulong v = Pop(s);
@@ -234,10 +234,10 @@ public sealed unsafe partial class X86Cpu
                     WriteGpr(size, Imul2(size, a, FetchImm8SignExtended()));
                     break;
                 }
-            case >= 0x6C and <= 0x6F:
+            case 0x6C: case 0x6D: case 0x6E: case 0x6F:
                 StringInstruction(b);
                 break;
-            case >= 0x70 and <= 0x7F: // Jcc rel8
+            case 0x70: case 0x71: case 0x72: case 0x73: case 0x74: case 0x75: case 0x76: case 0x77: case 0x78: case 0x79: case 0x7A: case 0x7B: case 0x7C: case 0x7D: case 0x7E: case 0x7F: // Jcc rel8
                 {
                     ulong rel = FetchImm8SignExtended();
                     if (Condition(b & 15))
@@ -328,12 +328,11 @@ public sealed unsafe partial class X86Cpu
                     }
                     break;
                 }
-            case 0x90 when (_rex & 1) == 0:
-                // NOP, or PAUSE with F3
-                break;
-            case >= 0x90 and <= 0x97: // XCHG rAX, r
+            case 0x90: case 0x91: case 0x92: case 0x93: case 0x94: case 0x95: case 0x96: case 0x97: // XCHG rAX, r
                 {
                     int r = (b & 7) | ((_rex & 1) << 3);
+                    if (r == Rax)
+                        break; // 90: NOP (PAUSE with F3); XCHG EAX, EAX is a NOP too in 64-bit mode
                     ulong a = GetReg(size, Rax), v = GetReg(size, r);
                     SetReg(size, Rax, v);
                     SetReg(size, r, a);
@@ -365,7 +364,7 @@ public sealed unsafe partial class X86Cpu
             case 0x9F: // LAHF
                 SetReg(Byte, 4, MaterializedFlags() & 0xFF); // AH (register 4 without REX)
                 break;
-            case >= 0xA0 and <= 0xA3: // MOV AL/rAX <-> moffs
+            case 0xA0: case 0xA1: case 0xA2: case 0xA3: // MOV AL/rAX <-> moffs
                 {
                     ulong offset = _addrSize == Qword ? Fetch64() : Fetch32();
                     ulong ea = AddSegmentBase(offset, Ds);
@@ -376,16 +375,16 @@ public sealed unsafe partial class X86Cpu
                         Write(ea, s, GetReg(s, Rax));
                     break;
                 }
-            case >= 0xA4 and <= 0xA7:
-            case >= 0xAA and <= 0xAF:
+            case 0xA4: case 0xA5: case 0xA6: case 0xA7:
+            case 0xAA: case 0xAB: case 0xAC: case 0xAD: case 0xAE: case 0xAF:
                 StringInstruction(b);
                 break;
             case 0xA8: Alu(4, Byte, Gpr[Rax], Fetch8()); break; // TEST AL, Ib
             case 0xA9: Alu(4, size, GetReg(size, Rax), FetchImmZ(size)); break; // TEST rAX, Iz
-            case >= 0xB0 and <= 0xB7: // MOV r8, Ib
+            case 0xB0: case 0xB1: case 0xB2: case 0xB3: case 0xB4: case 0xB5: case 0xB6: case 0xB7: // MOV r8, Ib
                 SetReg(Byte, (b & 7) | ((_rex & 1) << 3), Fetch8());
                 break;
-            case >= 0xB8 and <= 0xBF: // MOV r, Iv (imm64 with REX.W)
+            case 0xB8: case 0xB9: case 0xBA: case 0xBB: case 0xBC: case 0xBD: case 0xBE: case 0xBF: // MOV r, Iv (imm64 with REX.W)
                 SetReg(size, (b & 7) | ((_rex & 1) << 3), size == Qword ? Fetch64() : size == Word ? Fetch16() : Fetch32());
                 break;
             case 0xC0: case 0xC1: case 0xD0: case 0xD1: case 0xD2: case 0xD3: // group 2
@@ -470,7 +469,7 @@ public sealed unsafe partial class X86Cpu
             case 0xCF: // IRET / IRETD / IRETQ
                 InterruptReturn(size);
                 break;
-            case >= 0xD8 and <= 0xDF:
+            case 0xD8: case 0xD9: case 0xDA: case 0xDB: case 0xDC: case 0xDD: case 0xDE: case 0xDF:
                 ExecuteX87(b);
                 break;
             case 0xD7: // XLAT
@@ -480,7 +479,7 @@ public sealed unsafe partial class X86Cpu
                     SetReg(Byte, Rax, Read8(AddSegmentBase(ea, Ds)));
                     break;
                 }
-            case >= 0xE0 and <= 0xE3: // LOOPNE, LOOPE, LOOP, JrCXZ
+            case 0xE0: case 0xE1: case 0xE2: case 0xE3: // LOOPNE, LOOPE, LOOP, JrCXZ
                 {
                     ulong rel = FetchImm8SignExtended();
                     int cs = _addrSize;

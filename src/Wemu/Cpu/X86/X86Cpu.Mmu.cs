@@ -36,6 +36,7 @@ public sealed unsafe partial class X86Cpu
     {
         MmuContext = (Cr0 & Cr0Pg) == 0 ? MmuPhysical : Cpl == 3 ? MmuUser : MmuSupervisor;
         _fetchPage = ulong.MaxValue;
+        _fetchFastEnd = 0;
     }
 
     /// <summary>Invalidates the TLB: everything, or all but global entries (a CR3 write with CR4.PGE).</summary>
@@ -52,6 +53,7 @@ public sealed unsafe partial class X86Cpu
         }
         TlbGeneration++;
         _fetchPage = ulong.MaxValue;
+        _fetchFastEnd = 0;
     }
 
     /// <summary>INVLPG: drops one page's translation in every context, global or not.</summary>
@@ -68,6 +70,7 @@ public sealed unsafe partial class X86Cpu
             FlushTlb(global: true);
         TlbGeneration++;
         _fetchPage = ulong.MaxValue;
+        _fetchFastEnd = 0;
     }
 
     private bool _largePagesCached;
@@ -386,6 +389,7 @@ public sealed unsafe partial class X86Cpu
 
     private ulong _fetchPage = ulong.MaxValue;
     private byte* _fetchHost;
+    // (FetchSlow moves the window to a new page: the rest of the current instruction fetches through it)
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal byte FetchByte(ulong va)

@@ -42,7 +42,7 @@ public sealed unsafe partial class X86Cpu
             case 0x32: ReadMsr(); break;
             case 0x33: Fault(VectorGp, 0); break; // RDPMC: no performance counters
             case 0x34: case 0x35: FaultNoCode(VectorUd); break; // SYSENTER/SYSEXIT are invalid in long mode on AMD
-            case >= 0x40 and <= 0x4F: // CMOVcc Gv, Ev (the source is read even when the condition is false)
+            case 0x40: case 0x41: case 0x42: case 0x43: case 0x44: case 0x45: case 0x46: case 0x47: case 0x48: case 0x49: case 0x4A: case 0x4B: case 0x4C: case 0x4D: case 0x4E: case 0x4F: // CMOVcc Gv, Ev (the source is read even when the condition is false)
                 {
                     DecodeModRm();
                     ulong v = ReadRm(size);
@@ -52,14 +52,14 @@ public sealed unsafe partial class X86Cpu
                         WriteGpr(size, ReadGpr(size)); // a 32-bit CMOV zeroes the upper half either way
                     break;
                 }
-            case >= 0x80 and <= 0x8F: // Jcc rel32
+            case 0x80: case 0x81: case 0x82: case 0x83: case 0x84: case 0x85: case 0x86: case 0x87: case 0x88: case 0x89: case 0x8A: case 0x8B: case 0x8C: case 0x8D: case 0x8E: case 0x8F: // Jcc rel32
                 {
                     ulong rel = (ulong)(long)(int)Fetch32();
                     if (Condition(op & 15))
                         _ip += rel;
                     break;
                 }
-            case >= 0x90 and <= 0x9F: // SETcc Eb
+            case 0x90: case 0x91: case 0x92: case 0x93: case 0x94: case 0x95: case 0x96: case 0x97: case 0x98: case 0x99: case 0x9A: case 0x9B: case 0x9C: case 0x9D: case 0x9E: case 0x9F: // SETcc Eb
                 DecodeModRm();
                 WriteRm(Byte, Condition(op & 15) ? 1UL : 0);
                 break;
@@ -156,7 +156,7 @@ public sealed unsafe partial class X86Cpu
                 WriteRm(size == Qword ? Qword : Dword, ReadGpr(size == Qword ? Qword : Dword));
                 break;
             case 0xC7: Group9(size); break;
-            case >= 0xC8 and <= 0xCF: // BSWAP
+            case 0xC8: case 0xC9: case 0xCA: case 0xCB: case 0xCC: case 0xCD: case 0xCE: case 0xCF: // BSWAP
                 {
                     int r = (op & 7) | ((_rex & 1) << 3);
                     if (size == Qword)
