@@ -1,0 +1,234 @@
+using Iced.Intel;
+using Wemu.Cpu.X86;
+using Wemu.Memory;
+using Xunit;
+using static Iced.Intel.AssemblerRegisters;
+
+namespace Wemu.Tests.Cpu.X86;
+
+/// <summary>
+/// Long-mode paging and the soft TLB against the SDM (vol. 3, 4.5-4.10): accessed and dirty bits,
+/// page-fault error codes (P, W/R, U/S, RSVD, I/D) and CR2, CR0.WP, NX, global pages across CR3
+/// writes, INVLPG, 2 MiB pages; and the TLB's fast path attacked with MMIO pages at every size,
+/// misaligned and page-crossing, which must reach the device and never host memory.
+/// </summary>
+public sealed unsafe class X86PagingTests : IDisposable
+{
+    private const ulong Pml4 = 0x1000, Pdpt = 0x2000, Pd = 0x3000, Pt = 0x4000, Gdt = 0x6000;
+    private const ulong CodeVa = 0x40_0000, DataVa = 0x40_1000, MmioVa = 0x40_3000;
+    private const ulong CodePa = 0x10_0000, DataPa = 0x20_0000;
+    private const ulong MmioPa = 0xC000_0000;
+    private const ulong P = 1, Rw = 2, Us = 4, A = 0x20, D = 0x40, Ps = 0x80, G = 0x100, Nx = 1UL << 63;
+    private const ulong KernelCode = 0x00AF_9B00_0000_FFFF, KernelData = 0x00CF_9300_0000_FFFF;
+    private const ulong UserCode = 0x00AF_FB00_0000_FFFF, UserData = 0x00CF_F300_0000_FFFF;
+
+    private readonly PhysicalBus _bus = new();
+    private readonly GuestRam _ram;
+    private readonly RecordingDevice _mmio = new();
+    private readonly X86Cpu _cpu;
+
+    public X86PagingTests()
+    {
+        _ram = _bus.AddRam(0, 16 << 20);
+        _bus.Map(MmioPa, 0x2000, _mmio);
+        _cpu = new X86Cpu(_bus);
+        W(Pml4, Pdpt | P | Rw | Us);
+        W(Pdpt, Pd | P | Rw | Us);
+        W(Pd + 0 * 8, 0 | P | Rw | Ps);  // 0-2 MiB identity (the page tables themselves), supervisor only
+        W(Pd + 2 * 8, Pt | P | Rw | Us); // 0x400000-0x5fffff
+        W(Pt + 0 * 8, CodePa | P | Rw | Us);
+        W(Pt + 1 * 8, DataPa | P | Rw | Us);
+        W(Pt + 2 * 8, (DataPa + 0x1000) | P | Rw | Us);
+        W(Pt + 3 * 8, MmioPa | P | Rw | Us);
+        W(Pt + 4 * 8, (MmioPa + 0x1000) | P | Rw | Us);
+        W(Gdt + 0x10, KernelCode);
+        W(Gdt + 0x18, KernelData);
+        W(Gdt + 0x28, UserData);
+        W(Gdt + 0x30, UserCode);
+    }
+
+    public void Dispose()
+    {
+        _cpu.Dispose();
+        _ram.Dispose();
+    }
+
+    private void W(ulong pa, ulong v) => *(ulong*)(_ram.Pointer + pa) = v;
+
+    private ulong R(ulong pa) => *(ulong*)(_ram.Pointer + pa);
+
+    /// <summary>Runs <paramref name="build"/>'s code at CodeVa (CPL 0 or 3) until it passes its end or faults; returns the fault vector or -1.</summary>
+    private int Run(Action<Assembler> build, bool user = false, ulong cr0Extra = 0)
+    {
+        var asm = new Assembler(64);
+        build(asm);
+        using var stream = new MemoryStream();
+        asm.Assemble(new StreamCodeWriter(stream), CodeVa);
+        byte[] code = stream.ToArray();
+        code.CopyTo(new Span<byte>(_ram.Pointer + CodePa, code.Length));
+        _cpu.Reset();
+        _cpu.Efer |= X86Cpu.EferNxe;
+        _cpu.Cr4 |= X86Cpu.Cr4Pge;
+        if (user)
+            _cpu.EnterLongMode(CodeVa, Pml4, Gdt, 0x3F, 0x33, UserCode, 0x2B, UserData);
+        else
+            _cpu.EnterLongMode(CodeVa, Pml4, Gdt, 0x3F, 0x10, KernelCode, 0x18, KernelData);
+        _cpu.Cr0 = (_cpu.Cr0 & ~X86Cpu.Cr0Wp) | cr0Extra;
+        _cpu.LastException = (-1, 0);
+        ulong end = CodeVa + (ulong)code.Length;
+        for (int i = 0; i < 1000 && _cpu.ProgramCounter != end; i++)
+        {
+            _cpu.Run(1);
+            if (_cpu.LastException.Vector >= 0)
+                return _cpu.LastException.Vector;
+        }
+        return -1;
+    }
+
+    [Fact]
+    public void A_Read_Sets_Accessed_Bits_And_A_Write_Sets_Dirty_On_The_Leaf_Only()
+    {
+        Assert.Equal(-1, Run(a => a.mov(rax, __qword_ptr[DataVa])));
+        Assert.NotEqual(0UL, R(Pml4) & A);
+        Assert.NotEqual(0UL, R(Pt + 8) & A);
+        Assert.Equal(0UL, R(Pt + 8) & D);
+        Assert.Equal(-1, Run(a => a.mov(__qword_ptr[DataVa + 8], rax)));
+        Assert.NotEqual(0UL, R(Pt + 8) & D);
+        Assert.Equal(0UL, R(Pd + 2 * 8) & D); // D is set in the leaf entry only
+    }
+
+    [Fact]
+    public void Page_Fault_Error_Codes_And_Cr2_Follow_The_Sdm()
+    {
+        W(Pt + 1 * 8, 0); // not present
+        Assert.Equal(14, Run(a => a.mov(rax, __qword_ptr[DataVa + 0x10])));
+        Assert.Equal((14, 0u), _cpu.LastException);
+        Assert.Equal(DataVa + 0x10, _cpu.ControlRegister2);
+
+        Assert.Equal(14, Run(a => a.mov(__dword_ptr[DataVa + 0x20], eax), user: true));
+        Assert.Equal(6u, _cpu.LastException.ErrorCode); // write | user, not present
+
+        W(Pt + 1 * 8, DataPa | P | Us); // read-only
+        Assert.Equal(14, Run(a => a.mov(__byte_ptr[DataVa], al), user: true));
+        Assert.Equal(7u, _cpu.LastException.ErrorCode); // protection | write | user
+
+        W(Pt + 1 * 8, DataPa | P | Rw); // supervisor-only
+        Assert.Equal(14, Run(a => a.mov(eax, __dword_ptr[DataVa]), user: true));
+        Assert.Equal(5u, _cpu.LastException.ErrorCode); // protection | user
+
+        W(Pt + 1 * 8, DataPa | P | Rw | Us | (1UL << 45)); // a reserved address bit (MAXPHYADDR 40)
+        Assert.Equal(14, Run(a => a.mov(eax, __dword_ptr[DataVa])));
+        Assert.Equal(9u, _cpu.LastException.ErrorCode); // protection | reserved
+    }
+
+    [Fact]
+    public void Cr0_Wp_Decides_Whether_The_Kernel_May_Write_A_Read_Only_Page()
+    {
+        W(Pt + 1 * 8, DataPa | P | Us);
+        Assert.Equal(-1, Run(a => a.mov(__qword_ptr[DataVa], rax)));
+        Assert.Equal(14, Run(a => a.mov(__qword_ptr[DataVa], rax), cr0Extra: X86Cpu.Cr0Wp));
+        Assert.Equal(3u, _cpu.LastException.ErrorCode);
+    }
+
+    [Fact]
+    public void Fetching_From_A_No_Execute_Page_Faults_With_The_Instruction_Bit()
+    {
+        W(Pt + 1 * 8, DataPa | P | Rw | Us | Nx);
+        *(_ram.Pointer + DataPa) = 0x90; // nop
+        Assert.Equal(14, Run(a => { a.mov(rax, DataVa); a.jmp(rax); }));
+        Assert.Equal(0x11u, _cpu.LastException.ErrorCode); // protection | instruction fetch
+        Assert.Equal(DataVa, _cpu.ControlRegister2);
+    }
+
+    [Fact]
+    public void Global_Translations_Survive_A_Cr3_Write_And_Invlpg_Drops_Them()
+    {
+        W(Pt + 1 * 8, DataPa | P | Rw | G);
+        *(ulong*)(_ram.Pointer + DataPa) = 0x1111;
+        *(ulong*)(_ram.Pointer + DataPa + 0x1000) = 0x2222;
+        // cache the global translation, retarget the PTE, reload CR3: the stale global entry still maps the old page
+        Assert.Equal(-1, Run(a =>
+        {
+            a.mov(rax, __qword_ptr[DataVa]);
+            a.mov(rbx, Pt + 8);
+            a.mov(rcx, (DataPa + 0x1000) | P | Rw | G);
+            a.mov(__qword_ptr[rbx], rcx);
+            a.mov(rdx, cr3);
+            a.mov(cr3, rdx);
+            a.mov(rsi, __qword_ptr[DataVa]);
+            a.invlpg(__byte_ptr[DataVa]);
+            a.mov(rdi, __qword_ptr[DataVa]);
+        }));
+        Assert.Equal(0x1111UL, _cpu.GetRegister(X86Cpu.Rsi));
+        Assert.Equal(0x2222UL, _cpu.GetRegister(X86Cpu.Rdi));
+    }
+
+    [Fact]
+    public void Two_Mib_Pages_Map_Their_Whole_Range()
+    {
+        W(Pd + 3 * 8, 0x0060_0000 | P | Rw | Ps); // 0x600000 -> physical 0x600000, a 2 MiB page
+        *(ulong*)(_ram.Pointer + 0x7F_F000) = 0x4242;
+        Assert.Equal(-1, Run(a => a.mov(rax, __qword_ptr[0x7F_F000])));
+        Assert.Equal(0x4242UL, _cpu.GetRegister(X86Cpu.Rax));
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    [InlineData(4)]
+    [InlineData(8)]
+    public void Mmio_Pages_Reach_The_Device_At_Every_Size_Aligned_Misaligned_And_Page_Crossing(int size)
+    {
+        foreach (ulong offset in new ulong[] { 0x10, 0x11, 0x13, 0xFFF - (ulong)size + 2, 0xFF8 })
+        {
+            _mmio.Log.Clear();
+            ulong va = MmioVa + offset;
+            Assert.Equal(-1, Run(a =>
+            {
+                a.mov(rbx, va);
+                a.mov(rax, 0x1122334455667788);
+                switch (size)
+                {
+                    case 1: a.mov(__byte_ptr[rbx], al); a.mov(cl, __byte_ptr[rbx]); break;
+                    case 2: a.mov(__word_ptr[rbx], ax); a.mov(cx, __word_ptr[rbx]); break;
+                    case 4: a.mov(__dword_ptr[rbx], eax); a.mov(ecx, __dword_ptr[rbx]); break;
+                    default: a.mov(__qword_ptr[rbx], rax); a.mov(rcx, __qword_ptr[rbx]); break;
+                }
+            }));
+            // every byte went to the device (crossing accesses are split, the first part on the first page)
+            ulong written = 0;
+            foreach (var (off, sz, value, isWrite) in _mmio.Log)
+                if (isWrite)
+                    written += (ulong)sz;
+            Assert.Equal((ulong)size, written);
+            Assert.All(_mmio.Log, e => Assert.True(e.Offset < 0x2000));
+            Assert.Equal(0x1122334455667788UL & X86CpuMask(size), _cpu.GetRegister(X86Cpu.Rcx) & X86CpuMask(size));
+        }
+    }
+
+    private static ulong X86CpuMask(int size) => size == 8 ? ulong.MaxValue : (1UL << (size * 8)) - 1;
+
+    /// <summary>A device that stores what is written (so reads return it) and logs every access.</summary>
+    private sealed class RecordingDevice : IMmioDevice
+    {
+        private readonly byte[] _bytes = new byte[0x2000];
+
+        public List<(ulong Offset, int Size, ulong Value, bool Write)> Log { get; } = [];
+
+        public ulong Read(ulong offset, int size)
+        {
+            ulong v = 0;
+            for (int i = 0; i < size; i++)
+                v |= (ulong)_bytes[(offset + (ulong)i) & 0x1FFF] << (8 * i);
+            Log.Add((offset, size, v, false));
+            return v;
+        }
+
+        public void Write(ulong offset, int size, ulong value)
+        {
+            for (int i = 0; i < size; i++)
+                _bytes[(offset + (ulong)i) & 0x1FFF] = (byte)(value >> (8 * i));
+            Log.Add((offset, size, value, true));
+        }
+    }
+}
