@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# pigz in the x86_64 guest: N MB (default 10) of random data in tmpfs, then
+# `pigz -p 1 -n -c FILE | md5sum` timed inside the guest, on Wemu's microvm (interpreter) and on
+# qemu-system-x86_64 -M microvm (TCG), same images, in one run; plus Wemu's guest instructions/s.
+# usage: bench/x86-pigz.sh [MB]
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+img="$root/images/x86_64"
+mb=${1:-10}
+command -v qemu-system-x86_64 >/dev/null || { echo "bench: install qemu-system-x86" >&2; exit 1; }
+work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
+printf '#include <stdio.h>\n#include <time.h>\n#include <x86intrin.h>\nint main(void){struct timespec a,b,d={0,200000000};clock_gettime(CLOCK_MONOTONIC_RAW,&a);unsigned long long t0=__rdtsc();nanosleep(&d,0);unsigned long long t1=__rdtsc();clock_gettime(CLOCK_MONOTONIC_RAW,&b);printf("%%.0f\\n",(double)(t1-t0)/((b.tv_sec-a.tv_sec)*1e9+(b.tv_nsec-a.tv_nsec))*1e6);return 0;}\n' >"$work/t.c"
+gcc -O2 -o "$work/t" "$work/t.c"; khz=$("$work/t")
+"$root/wemu" --version >/dev/null
+workload="head -c $((mb * 1000000)) /dev/urandom > /tmp/data; time sh -c 'pigz -p 1 -n -c /tmp/data | md5sum'"
+run() { node "$root/bench/run-guest.js" --workload "$workload" -- "$@"; }
+secs() { node -e "const r=JSON.parse(require('fs').readFileSync(0,'utf8')); const m=r.workOutput.match(/real\s+(\d+)m\s*([\d.]+)s/); console.log(m ? (60*+m[1] + +m[2]).toFixed(2) : 'none')"; }
+echo "machine: $(nproc) cores, load before: $(cut -d' ' -f1-3 /proc/loadavg); pigz -p 1 on $mb MB"
+w=$(run "$root/wemu" x86_64 -m 256M -nographic -d stats)
+q=$(run qemu-system-x86_64 -M microvm -cpu qemu64 -m 256M -nographic -no-reboot -kernel "$img/bzImage" \
+  -initrd "$img/initramfs.cpio.gz" -append "console=ttyS0 tsc_early_khz=$khz")
+ws=$(echo "$w" | secs); qs=$(echo "$q" | secs)
+echo "pigz step (guest time): wemu $ws s, qemu $qs s, wemu/qemu $(awk "BEGIN{printf \"%.2f\", $ws/$qs}")"
+echo "wemu: $(echo "$w" | node -e "const r=JSON.parse(require('fs').readFileSync(0,'utf8')); console.log((r.stderr.match(/stats: .*/)||[''])[0])")"
+echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
