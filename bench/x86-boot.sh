@@ -9,24 +9,7 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 img="$root/images/x86_64"
 runs=${1:-3}
 command -v qemu-system-x86_64 >/dev/null || { echo "bench: install qemu-system-x86" >&2; exit 1; }
-work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
-cat >"$work/tsckhz.c" <<'C'
-#include <stdio.h>
-#include <time.h>
-#include <x86intrin.h>
-int main(void) {
-    struct timespec a, b, d = {0, 200000000};
-    clock_gettime(CLOCK_MONOTONIC_RAW, &a);
-    unsigned long long t0 = __rdtsc();
-    nanosleep(&d, 0);
-    unsigned long long t1 = __rdtsc();
-    clock_gettime(CLOCK_MONOTONIC_RAW, &b);
-    printf("%.0f\n", (double)(t1 - t0) / ((b.tv_sec - a.tv_sec) * 1e9 + (b.tv_nsec - a.tv_nsec)) * 1e6);
-    return 0;
-}
-C
-gcc -O2 -o "$work/tsckhz" "$work/tsckhz.c"
-khz=$("$work/tsckhz")
+khz=$("$root/bench/host-tsc-khz.sh")
 qemu_cmd=(qemu-system-x86_64 -M microvm -cpu qemu64 -m 256M -nographic -no-reboot
   -kernel "$img/bzImage" -initrd "$img/initramfs.cpio.gz" -append "console=ttyS0 tsc_early_khz=$khz")
 wemu_cmd=("$root/wemu" x86_64 -M microvm -cpu qemu64 -m 256M -nographic -no-reboot

@@ -8,9 +8,7 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 img="$root/images/x86_64"
 mb=${1:-10}
 command -v qemu-system-x86_64 >/dev/null || { echo "bench: install qemu-system-x86" >&2; exit 1; }
-work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
-printf '#include <stdio.h>\n#include <time.h>\n#include <x86intrin.h>\nint main(void){struct timespec a,b,d={0,200000000};clock_gettime(CLOCK_MONOTONIC_RAW,&a);unsigned long long t0=__rdtsc();nanosleep(&d,0);unsigned long long t1=__rdtsc();clock_gettime(CLOCK_MONOTONIC_RAW,&b);printf("%%.0f\\n",(double)(t1-t0)/((b.tv_sec-a.tv_sec)*1e9+(b.tv_nsec-a.tv_nsec))*1e6);return 0;}\n' >"$work/t.c"
-gcc -O2 -o "$work/t" "$work/t.c"; khz=$("$work/t")
+khz=$("$root/bench/host-tsc-khz.sh")
 "$root/wemu" --version >/dev/null
 workload="head -c $((mb * 1000000)) /dev/urandom > /tmp/data; time sh -c 'pigz -p 1 -n -c /tmp/data | md5sum'"
 run() { node "$root/bench/run-guest.js" --workload "$workload" -- "$@"; }

@@ -79,9 +79,11 @@ public sealed unsafe partial class X86Cpu
             status.Raise(X87Status.Invalid | X87Status.StackFault);
             status.SetConditions(X87Status.C1, X87Status.C1);
             if (CommitStatus(status))
-                Fpu.Push(Float80.Indefinite);
-            else
-                return;
+            {
+                // masked: TOP moves and the indefinite overwrites the full register (X87State.Push refuses)
+                Fpu.Top = (Fpu.Top - 1) & 7;
+                Fpu.SetSt(0, Float80.Indefinite);
+            }
             return;
         }
         status.SetConditions(X87Status.C1, 0);
@@ -114,7 +116,7 @@ public sealed unsafe partial class X86Cpu
             switch (b)
             {
                 case 0xD9 when op == 4: LoadEnvironment(); return;           // FLDENV
-                case 0xD9 when op == 5: Fpu.Control = Read16(_ea); return;  // FLDCW
+                case 0xD9 when op == 5: Fpu.Control = ControlWordFrom(Read16(_ea)); return;  // FLDCW
                 case 0xD9 when op == 6: StoreEnvironment(); return;         // FNSTENV
                 case 0xD9 when op == 7: Write16(_ea, Fpu.Control); return;  // FNSTCW
                 case 0xDD when op == 4: LoadEnvironment(); LoadRegisters(_ea + 28); return; // FRSTOR
@@ -133,6 +135,34 @@ public sealed unsafe partial class X86Cpu
             Fpu.LastInstructionPointer = InstructionStart;
             Fpu.LastOpcode = (ushort)(((b & 7) << 8) | modrm);
             ExecuteX87Register(b, op, _rm & 7, modrm);
+        }
+    }
+
+    private enum X87Store { Single, Double, Int16, Int32, Int64, TruncatedInt16, TruncatedInt32, TruncatedInt64 }
+
+    /// <summary>FST/FSTP m32/m64 and FIST/FISTP/FISTTP m16/m32/m64: ST(0) converted to memory, popped if asked.
+    /// An empty ST(0) stores the indefinite of the format when IE is masked.</summary>
+    private void StoreSt0(X87Store kind, bool pop, X87Status status)
+    {
+        bool underflow = false;
+        var control = FpuControl;
+        Float80 v = ReadSt(0, ref status, ref underflow);
+        (int size, ulong value) = kind switch
+        {
+            X87Store.Single => (Dword, underflow ? 0xFFC00000UL : X87Convert.ToSingle(v, control, ref status)),
+            X87Store.Double => (Qword, underflow ? 0xFFF8000000000000UL : X87Convert.ToDouble(v, control, ref status)),
+            X87Store.Int16 => (Word, (ulong)(underflow ? short.MinValue : X87Convert.ToInt16(v, control, ref status))),
+            X87Store.Int32 => (Dword, (ulong)(underflow ? int.MinValue : X87Convert.ToInt32(v, control, ref status))),
+            X87Store.Int64 => (Qword, (ulong)(underflow ? long.MinValue : X87Convert.ToInt64(v, control, ref status))),
+            X87Store.TruncatedInt16 => (Word, (ulong)(underflow ? short.MinValue : X87Convert.TruncateToInt16(v, ref status))),
+            X87Store.TruncatedInt32 => (Dword, (ulong)(underflow ? int.MinValue : X87Convert.TruncateToInt32(v, ref status))),
+            _ => (Qword, (ulong)(underflow ? long.MinValue : X87Convert.TruncateToInt64(v, ref status))),
+        };
+        if (CommitStatus(status))
+        {
+            Write(_ea, size, value);
+            if (pop)
+                Fpu.Pop();
         }
     }
 
@@ -178,34 +208,14 @@ public sealed unsafe partial class X86Cpu
                 switch (op)
                 {
                     case 0: PushValue(X87Convert.FromSingle(Read32(_ea), ref status), status); return; // FLD m32fp
-                    case 2: case 3: // FST/FSTP m32fp
-                        {
-                            Float80 v = ReadSt(0, ref status, ref underflow);
-                            uint r = underflow ? 0xFFC00000 : X87Convert.ToSingle(v, control, ref status);
-                            if (CommitStatus(status))
-                            {
-                                Write32(_ea, r);
-                                if (op == 3) Fpu.Pop();
-                            }
-                            return;
-                        }
+                    case 2: case 3: StoreSt0(X87Store.Single, op == 3, status); return; // FST/FSTP m32fp
                 }
                 break;
             case 0xDB:
                 switch (op)
                 {
                     case 0: PushValue(X87Convert.FromInt32((int)Read32(_ea)), status); return; // FILD m32int
-                    case 1: case 2: case 3: // FISTTP, FIST, FISTP m32int
-                        {
-                            Float80 v = ReadSt(0, ref status, ref underflow);
-                            int r = underflow ? int.MinValue : op == 1 ? X87Convert.TruncateToInt32(v, ref status) : X87Convert.ToInt32(v, control, ref status);
-                            if (CommitStatus(status))
-                            {
-                                Write32(_ea, (uint)r);
-                                if (op != 2) Fpu.Pop();
-                            }
-                            return;
-                        }
+                    case 1: case 2: case 3: StoreSt0(op == 1 ? X87Store.TruncatedInt32 : X87Store.Int32, op != 2, status); return; // FISTTP, FIST, FISTP m32int
                     case 5: // FLD m80fp
                         {
                             ulong sig = Read64(_ea);
@@ -231,45 +241,15 @@ public sealed unsafe partial class X86Cpu
                 switch (op)
                 {
                     case 0: PushValue(X87Convert.FromDouble(Read64(_ea), ref status), status); return; // FLD m64fp
-                    case 1: // FISTTP m64int
-                        {
-                            Float80 v = ReadSt(0, ref status, ref underflow);
-                            long r = underflow ? long.MinValue : X87Convert.TruncateToInt64(v, ref status);
-                            if (CommitStatus(status))
-                            {
-                                Write64(_ea, (ulong)r);
-                                Fpu.Pop();
-                            }
-                            return;
-                        }
-                    case 2: case 3: // FST/FSTP m64fp
-                        {
-                            Float80 v = ReadSt(0, ref status, ref underflow);
-                            ulong r = underflow ? 0xFFF8000000000000 : X87Convert.ToDouble(v, control, ref status);
-                            if (CommitStatus(status))
-                            {
-                                Write64(_ea, r);
-                                if (op == 3) Fpu.Pop();
-                            }
-                            return;
-                        }
+                    case 1: StoreSt0(X87Store.TruncatedInt64, true, status); return; // FISTTP m64int
+                    case 2: case 3: StoreSt0(X87Store.Double, op == 3, status); return; // FST/FSTP m64fp
                 }
                 break;
             case 0xDF:
                 switch (op)
                 {
                     case 0: PushValue(X87Convert.FromInt16((short)Read16(_ea)), status); return; // FILD m16int
-                    case 1: case 2: case 3: // FISTTP, FIST, FISTP m16int
-                        {
-                            Float80 v = ReadSt(0, ref status, ref underflow);
-                            short r = underflow ? short.MinValue : op == 1 ? X87Convert.TruncateToInt16(v, ref status) : X87Convert.ToInt16(v, control, ref status);
-                            if (CommitStatus(status))
-                            {
-                                Write16(_ea, (ushort)r);
-                                if (op != 2) Fpu.Pop();
-                            }
-                            return;
-                        }
+                    case 1: case 2: case 3: StoreSt0(op == 1 ? X87Store.TruncatedInt16 : X87Store.Int16, op != 2, status); return; // FISTTP, FIST, FISTP m16int
                     case 4: // FBLD m80bcd
                         {
                             long value = 0;
@@ -313,17 +293,7 @@ public sealed unsafe partial class X86Cpu
                             }
                             return;
                         }
-                    case 7: // FISTP m64int
-                        {
-                            Float80 v = ReadSt(0, ref status, ref underflow);
-                            long r = underflow ? long.MinValue : X87Convert.ToInt64(v, control, ref status);
-                            if (CommitStatus(status))
-                            {
-                                Write64(_ea, (ulong)r);
-                                Fpu.Pop();
-                            }
-                            return;
-                        }
+                    case 7: StoreSt0(X87Store.Int64, true, status); return; // FISTP m64int
                 }
                 break;
         }
@@ -339,19 +309,18 @@ public sealed unsafe partial class X86Cpu
         {
             case 0xD8: case 0xDC: case 0xDE:
                 {
-                    if (op == 2 || op == 3 || (b == 0xDE && modrm == 0xD9)) // FCOM/FCOMP ST(i), FCOMPP
+                    if (op == 2 || op == 3) // FCOM/FCOMP ST(i); DC D0/D8 (FCOM2/FCOMP3) and DE D0 (FCOMP5) are aliases; DE D9 is FCOMPP
                     {
-                        if (b == 0xDE && op != 3) break;
-                        Float80 a = ReadSt(0, ref status, ref underflow), c = ReadSt(b == 0xDE ? 1 : i, ref status, ref underflow);
+                        if (b == 0xDE && op == 3 && modrm != 0xD9) break;
+                        int pops = b == 0xDE ? op - 1 : op - 2;
+                        Float80 a = ReadSt(0, ref status, ref underflow), c = ReadSt(i, ref status, ref underflow);
                         if (underflow)
                             status.SetConditions(X87Status.C0 | X87Status.C2 | X87Status.C3, X87Status.C0 | X87Status.C2 | X87Status.C3);
                         else
                             X87Compare.Compare(a, c, false, ref status);
                         if (CommitStatus(status))
-                        {
-                            if (op == 3) Fpu.Pop();
-                            if (b == 0xDE) Fpu.Pop();
-                        }
+                            for (int k = 0; k < pops; k++)
+                                Fpu.Pop();
                         return;
                     }
                     // D8: ST(0) = ST(0) op ST(i); DC/DE: ST(i) = ST(i) op ST(0) (with the SUB/SUBR and DIV/DIVR encodings swapped)
@@ -405,18 +374,13 @@ public sealed unsafe partial class X86Cpu
             case 0xDD:
                 switch (op)
                 {
-                    case 0: Fpu.Free(i); CommitStatus(status); return; // FFREE
-                    case 1: goto case 0; // FFREEP-like alias (reserved): treat as FFREE
-                    case 2: case 3: // FST, FSTP ST(i)
-                        {
-                            Float80 v = ReadSt(0, ref status, ref underflow);
-                            if (CommitStatus(status))
-                            {
-                                Fpu.SetSt(i, v);
-                                if (op == 3) Fpu.Pop();
-                            }
-                            return;
-                        }
+                    case 0: // FFREE: C0-C3 are undefined; the host (AMD) clears C1
+                        Fpu.Free(i);
+                        status.SetConditions(X87Status.C1, 0);
+                        CommitStatus(status);
+                        return;
+                    case 1: Exchange(i, status); return; // FXCH4 (alias of D9 C8+i)
+                    case 2: case 3: StoreToRegister(i, op == 3, status); return; // FST, FSTP ST(i)
                     case 4: case 5: // FUCOM, FUCOMP
                         {
                             Float80 a = ReadSt(0, ref status, ref underflow), c = ReadSt(i, ref status, ref underflow);
@@ -442,9 +406,43 @@ public sealed unsafe partial class X86Cpu
                     Fpu.Pop();
                     return;
                 }
+                if (op == 1) // FXCH7 (alias)
+                {
+                    Exchange(i, status);
+                    return;
+                }
+                if (op == 2 || op == 3) // FSTP8, FSTP9 (aliases of FSTP ST(i))
+                {
+                    StoreToRegister(i, true, status);
+                    return;
+                }
                 break;
         }
         FaultNoCode(VectorUd);
+    }
+
+    private void Exchange(int i, X87Status status)
+    {
+        bool underflow = false;
+        Float80 a = ReadSt(0, ref status, ref underflow), c = ReadSt(i, ref status, ref underflow);
+        status.SetConditions(X87Status.C1, 0);
+        if (CommitStatus(status))
+        {
+            Fpu.SetSt(0, c);
+            Fpu.SetSt(i, a);
+        }
+    }
+
+    private void StoreToRegister(int i, bool pop, X87Status status)
+    {
+        bool underflow = false;
+        Float80 v = ReadSt(0, ref status, ref underflow);
+        if (CommitStatus(status))
+        {
+            Fpu.SetSt(i, v);
+            if (pop)
+                Fpu.Pop();
+        }
     }
 
     private void FloatMove(bool condition, int i, X87Status status)
@@ -453,7 +451,7 @@ public sealed unsafe partial class X86Cpu
         Float80 v = ReadSt(i, ref status, ref underflow);
         ReadSt(0, ref status, ref underflow);
         if (CommitStatus(status) && (condition || underflow))
-            Fpu.SetSt(0, v);
+            Fpu.SetSt(0, underflow ? Float80.Indefinite : v); // an empty operand: the indefinite, whatever the condition
     }
 
     private void CompareToFlags(int i, bool quiet, bool pop, X87Status status)
@@ -481,17 +479,8 @@ public sealed unsafe partial class X86Cpu
                     PushValue(v, status);
                     return;
                 }
-            case 1: // FXCH ST(i)
-                {
-                    Float80 a = ReadSt(0, ref status, ref underflow), c = ReadSt(i, ref status, ref underflow);
-                    status.SetConditions(X87Status.C1, 0);
-                    if (CommitStatus(status))
-                    {
-                        Fpu.SetSt(0, c);
-                        Fpu.SetSt(i, a);
-                    }
-                    return;
-                }
+            case 1: Exchange(i, status); return; // FXCH ST(i)
+            case 3: StoreToRegister(i, true, status); return; // FSTP1 (alias of DD D8+i)
             case 2 when modrm == 0xD0: return; // FNOP
         }
         switch (modrm)
@@ -572,9 +561,16 @@ public sealed unsafe partial class X86Cpu
             case 0xF8: case 0xF5: case 0xFD: // FPREM, FPREM1, FSCALE: ST(0) = f(ST(0), ST(1))
                 {
                     Float80 a = ReadSt(0, ref status, ref underflow), c = ReadSt(1, ref status, ref underflow);
+                    ushort before = status.Word;
                     Float80 r = underflow ? Float80.Indefinite : modrm == 0xFD
                         ? X87Arithmetic.Scale(a, c, control, ref status)
                         : X87Arithmetic.PartialRemainder(a, c, modrm == 0xF5, ref status);
+                    if (modrm != 0xFD && (underflow || r.IsNaN))
+                    {
+                        // no remainder (empty or NaN operands, invalid): the host clears C2 and keeps C0, C1 and C3
+                        status.SetConditions(X87Status.C0 | X87Status.C3, (ushort)(before & (X87Status.C0 | X87Status.C3)));
+                        status.SetConditions(X87Status.C2, 0);
+                    }
                     if (CommitStatus(status))
                         Fpu.SetSt(0, r);
                     return;
@@ -625,6 +621,9 @@ public sealed unsafe partial class X86Cpu
         FaultNoCode(VectorUd);
     }
 
+    /// <summary>FCW as the hardware keeps it: bits 0-5 and 8-12 writable, bit 6 reads as one (checked on the host).</summary>
+    private static ushort ControlWordFrom(ushort value) => (ushort)((value & 0x1F3F) | 0x40);
+
     /// <summary>FNSTENV in the 32-bit protected-mode layout (SDM vol. 1, figure 8-9; 28 bytes), then masks all exceptions.</summary>
     private void StoreEnvironment()
     {
@@ -648,7 +647,7 @@ public sealed unsafe partial class X86Cpu
         Fpu.LastInstructionPointer = Read32(_ea + 12);
         Fpu.LastOpcode = (ushort)((Read32(_ea + 16) >> 16) & 0x7FF);
         Fpu.LastDataPointer = Read32(_ea + 20);
-        Fpu.Control = control;
+        Fpu.Control = ControlWordFrom(control);
         Fpu.Status = status;
         Fpu.TagWord = tags;
     }

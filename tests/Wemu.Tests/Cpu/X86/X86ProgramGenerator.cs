@@ -15,7 +15,7 @@ public sealed class X86ProgramGenerator
     [
         CpuidFeature.INTEL8086, CpuidFeature.INTEL8086_ONLY, CpuidFeature.INTEL186, CpuidFeature.INTEL286, CpuidFeature.INTEL386,
         CpuidFeature.INTEL486, CpuidFeature.X64, CpuidFeature.CMOV, CpuidFeature.SSE, CpuidFeature.SSE2, CpuidFeature.SSE3,
-        CpuidFeature.CX8, CpuidFeature.FXSR,
+        CpuidFeature.CX8, CpuidFeature.FXSR, CpuidFeature.FPU, CpuidFeature.FPU287, CpuidFeature.FPU387,
     ];
 
     private readonly List<Code> _codes = [];
@@ -60,6 +60,7 @@ public sealed class X86ProgramGenerator
             or OpCodeOperandKind.imm8sex64 or OpCodeOperandKind.imm16 or OpCodeOperandKind.imm32 or OpCodeOperandKind.imm32sex64
             or OpCodeOperandKind.imm64 => true,
         OpCodeOperandKind.al or OpCodeOperandKind.cl or OpCodeOperandKind.ax or OpCodeOperandKind.eax or OpCodeOperandKind.rax => true,
+        OpCodeOperandKind.st0 or OpCodeOperandKind.sti_opcode => true,
         _ => false,
     };
 
@@ -151,6 +152,8 @@ public sealed class X86ProgramGenerator
                 case OpCodeOperandKind.ax: SetReg(ref ins, i, Register.AX); break;
                 case OpCodeOperandKind.eax: SetReg(ref ins, i, Register.EAX); break;
                 case OpCodeOperandKind.rax: SetReg(ref ins, i, Register.RAX); break;
+                case OpCodeOperandKind.st0: SetReg(ref ins, i, Register.ST0); break;
+                case OpCodeOperandKind.sti_opcode: SetReg(ref ins, i, Register.ST0 + _random.Next(8)); break;
                 case OpCodeOperandKind.imm8_const_1: ins.SetOpKind(i, OpKind.Immediate8); ins.Immediate8 = 1; break;
                 case OpCodeOperandKind.imm8: ins.SetOpKind(i, OpKind.Immediate8); ins.Immediate8 = (byte)EdgeValue(); break;
                 case OpCodeOperandKind.imm8sex16: ins.SetOpKind(i, OpKind.Immediate8to16); ins.Immediate8to16 = (sbyte)EdgeValue(); break;

@@ -68,6 +68,17 @@ public sealed unsafe class X86TestBench : IDisposable
             }
         }
         var final = new X86TestState { Rflags = cpu.Flags, Mxcsr = cpu.Mxcsr };
+        var fpu = cpu.Fpu;
+        for (int i = 0; i < 8; i++)
+        {
+            final.X87[2 * i] = fpu.St(i).Significand;
+            final.X87[2 * i + 1] = fpu.St(i).SignExponent;
+        }
+        int abridged = 0;
+        for (int p = 0; p < 8; p++)
+            if (fpu.Tag(p) != Wemu.Cpu.X86.Fpu.X87State.TagEmpty)
+                abridged |= 1 << p;
+        final.Fpu = fpu.Control | ((ulong)fpu.Status << 16) | ((ulong)abridged << 32);
         for (int i = 0; i < 16; i++)
             final.Gpr[i] = cpu.GetRegister(i);
         for (int i = 0; i < 16; i++)

@@ -5,12 +5,16 @@ namespace Wemu.Tests.Cpu.X86;
 /// <summary>The user-visible state a differential test sets up and compares (the oracle's <c>struct state</c>).</summary>
 public sealed class X86TestState
 {
-    public const int Bytes = 16 * 8 + 8 + 32 * 8 + 8;
+    public const int Bytes = 16 * 8 + 8 + 32 * 8 + 8 + 16 * 8 + 8;
 
     public ulong[] Gpr = new ulong[16];
     public ulong Rflags = 2;
     public ulong[] Xmm = new ulong[32];
     public ulong Mxcsr = 0x1F80;
+
+    /// <summary>ST(0)..ST(7) (significand, sign/exponent) and FCW | FSW &lt;&lt; 16 | abridged tag &lt;&lt; 32 (results only).</summary>
+    public ulong[] X87 = new ulong[16];
+    public ulong Fpu;
 
     public X86TestState Clone() => new() { Gpr = (ulong[])Gpr.Clone(), Rflags = Rflags, Xmm = (ulong[])Xmm.Clone(), Mxcsr = Mxcsr };
 
@@ -20,6 +24,8 @@ public sealed class X86TestState
         BinaryPrimitives.WriteUInt64LittleEndian(b[128..], Rflags);
         for (int i = 0; i < 32; i++) BinaryPrimitives.WriteUInt64LittleEndian(b[(136 + i * 8)..], Xmm[i]);
         BinaryPrimitives.WriteUInt64LittleEndian(b[392..], Mxcsr);
+        for (int i = 0; i < 16; i++) BinaryPrimitives.WriteUInt64LittleEndian(b[(400 + i * 8)..], X87[i]);
+        BinaryPrimitives.WriteUInt64LittleEndian(b[528..], Fpu);
     }
 
     public static X86TestState ReadFrom(ReadOnlySpan<byte> b)
@@ -29,6 +35,8 @@ public sealed class X86TestState
         s.Rflags = BinaryPrimitives.ReadUInt64LittleEndian(b[128..]);
         for (int i = 0; i < 32; i++) s.Xmm[i] = BinaryPrimitives.ReadUInt64LittleEndian(b[(136 + i * 8)..]);
         s.Mxcsr = BinaryPrimitives.ReadUInt64LittleEndian(b[392..]);
+        for (int i = 0; i < 16; i++) s.X87[i] = BinaryPrimitives.ReadUInt64LittleEndian(b[(400 + i * 8)..]);
+        s.Fpu = BinaryPrimitives.ReadUInt64LittleEndian(b[528..]);
         return s;
     }
 }

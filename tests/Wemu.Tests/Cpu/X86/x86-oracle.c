@@ -2,7 +2,8 @@
 // Reads test cases from stdin, runs each natively in user mode, writes the resulting state.
 //
 // A case: u32 code length, the code, the initial state (16 GPRs, RFLAGS, 16 XMM registers as
-// 32 u64, MXCSR as u64), then DATA_SIZE bytes of data memory. The code runs at CODE_ADDR followed
+// 32 u64, MXCSR as u64; the x87 part is output only: the code starts after FNINIT), then
+// DATA_SIZE bytes of data memory. The code runs at CODE_ADDR followed
 // by an int3; data lives at DATA_ADDR. The result: i32 outcome (0 = reached the int3, else the
 // signal), u64 trap number, u64 error code, u64 RIP, u64 fault address (SIGSEGV), the final state, the data memory.
 // Registers are loaded from memory with plain moves (no stack use), and signal handlers run on an
@@ -27,6 +28,8 @@ struct state {
     uint64_t rflags;
     uint64_t xmm[32];
     uint64_t mxcsr;
+    uint64_t x87[16];  // ST(0)..ST(7): significand, then sign/exponent (output only)
+    uint64_t fpu;      // FCW | FSW << 16 | abridged tag << 32 (output only)
 };
 
 struct state in_state;
@@ -53,6 +56,7 @@ static void write_all(const void *p, size_t n) {
 __attribute__((naked)) static void enter(void) {
     __asm__ volatile(
         "mov scratch_top(%rip), %rsp\n"
+        "fninit\n"
         "ldmxcsr in_state+392(%rip)\n"
         "movdqu in_state+136(%rip), %xmm0\n"
         "movdqu in_state+152(%rip), %xmm1\n"
@@ -92,6 +96,12 @@ static void handler(int sig, siginfo_t *si, void *ctx) {
     out_state.rflags = (uint64_t)g[REG_EFL];
     memcpy(out_state.xmm, uc->uc_mcontext.fpregs->_xmm, sizeof out_state.xmm);
     out_state.mxcsr = uc->uc_mcontext.fpregs->mxcsr;
+    for (int i = 0; i < 8; i++) {
+        memcpy(&out_state.x87[2 * i], uc->uc_mcontext.fpregs->_st[i].significand, 8);
+        out_state.x87[2 * i + 1] = uc->uc_mcontext.fpregs->_st[i].exponent;
+    }
+    out_state.fpu = uc->uc_mcontext.fpregs->cwd | ((uint64_t)uc->uc_mcontext.fpregs->swd << 16)
+                  | ((uint64_t)(uc->uc_mcontext.fpregs->ftw & 0xFF) << 32);
     trapno = (uint64_t)g[REG_TRAPNO];
     errcode = (uint64_t)g[REG_ERR];
     faultaddr = (uint64_t)si->si_addr;
