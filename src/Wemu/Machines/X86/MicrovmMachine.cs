@@ -46,6 +46,7 @@ public sealed class MicrovmMachine : Machine
             Cpu.ReadPort = _ports.Read;
             Cpu.WritePort = _ports.Write;
             Cpu.ReadTsc = () => Clock.Now;
+            Clock.AttachInstructionCounter(() => Cpu.InstructionsRetired); // -icount: time follows instructions
             if (Environment.GetEnvironmentVariable("WEMU_TRACE_EXCEPTIONS") == "1")
                 Cpu.ExceptionTrace = line => Console.Error.WriteLine($"[{line}]");
 
