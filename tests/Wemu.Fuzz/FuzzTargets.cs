@@ -180,9 +180,10 @@ public static class FuzzTargets
 
     /// <summary>
     /// The virt machine's loaders (firmware ELF or raw, kernel ELF or Image, initrd, device tree) on a
-    /// 16 MiB machine with the interpreter. Input: flags[1] (bit 0: the image is firmware, else the kernel
-    /// with -bios none; bit 1: the last initrd[2] bytes-long tail is an initrd, its length in the two
-    /// bytes after the flags), then the image. Bad images must be a <see cref="ConfigException"/>.
+    /// 16 MiB machine with the interpreter, or with flag bit 2 the x86 microvm's (bzImage or vmlinux,
+    /// zero page, page tables, MP and ACPI tables; bit 3: acpi=off). Input: flags[1] (bit 0: the image is
+    /// firmware, else the kernel with -bios none; bit 1: the last initrd[2] bytes-long tail is an initrd,
+    /// its length in the two bytes after the flags), then the image. Bad images must be a <see cref="ConfigException"/>.
     /// </summary>
     public static void Loader(byte[] input)
     {
@@ -192,7 +193,9 @@ public static class FuzzTargets
         int initrdLength = (flags & 2) != 0 ? Math.Min(BinaryPrimitives.ReadUInt16LittleEndian(input.AsSpan(1)), input.Length - 3) : 0;
         byte[] image = input.AsSpan(3, input.Length - 3 - initrdLength).ToArray();
         byte[]? initrd = initrdLength > 0 ? input.AsSpan(input.Length - initrdLength).ToArray() : null;
-        var config = new MachineConfig { MemorySize = LoaderMemory, Accelerator = "interp", NoFirmware = (flags & 1) == 0 };
+        var config = (flags & 4) != 0
+            ? new MachineConfig { Arch = "x86_64", MachineType = "microvm", MemorySize = LoaderMemory, Accelerator = "interp", Acpi = (flags & 8) == 0 }
+            : new MachineConfig { MemorySize = LoaderMemory, Accelerator = "interp", NoFirmware = (flags & 1) == 0 };
         var images = new MachineImages
         {
             Firmware = (flags & 1) != 0 ? image : null,

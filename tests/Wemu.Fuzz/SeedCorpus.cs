@@ -130,6 +130,7 @@ public static class SeedCorpus
         byte[] initrd = Encoding.ASCII.GetBytes("070701initrd");
         yield return ("loader", "image-initrd", Concat([2, (byte)initrd.Length, 0], image, initrd));
         yield return ("loader", "firmware-raw-kernel", Concat([3, (byte)initrd.Length, 0], image, initrd));
+        yield return ("loader", "x86-bzimage-initrd", Concat([6, (byte)initrd.Length, 0], BzImage(), initrd));
 
         // ---- command lines: the page's ?args= string, and the CLI's argv (NUL-separated)
         yield return ("cmdline", "page", Encoding.UTF8.GetBytes(
@@ -200,6 +201,25 @@ public static class SeedCorpus
     private static void Put(byte[] ram, int offset, params byte[][] parts) => Concat(parts).CopyTo(ram, offset);
 
     // ---- a small RISC-V ELF: one PT_LOAD at 0x80000000 (li a0,0; j .), optionally .symtab/.strtab
+
+    /// <summary>The smallest bzImage the x86 loader accepts: one setup sector with a 2.15 header, a 1 KiB payload.</summary>
+    private static byte[] BzImage()
+    {
+        byte[] b = new byte[1024 + 1024];
+        b[0x1F1] = 1;                                                        // setup_sects
+        BinaryPrimitives.WriteUInt32LittleEndian(b.AsSpan(0x1F4), 1024 / 16); // syssize
+        BinaryPrimitives.WriteUInt16LittleEndian(b.AsSpan(0x1FE), 0xAA55);   // boot_flag
+        BinaryPrimitives.WriteUInt32LittleEndian(b.AsSpan(0x202), 0x53726448); // "HdrS"
+        BinaryPrimitives.WriteUInt16LittleEndian(b.AsSpan(0x206), 0x020F);   // protocol 2.15
+        b[0x211] = 1;                                                        // loadflags: LOADED_HIGH
+        BinaryPrimitives.WriteUInt32LittleEndian(b.AsSpan(0x230), 0x200000); // kernel_alignment
+        b[0x234] = 1;                                                        // relocatable_kernel
+        BinaryPrimitives.WriteUInt16LittleEndian(b.AsSpan(0x236), 1);        // xloadflags: XLF_KERNEL_64
+        BinaryPrimitives.WriteUInt64LittleEndian(b.AsSpan(0x258), 0x1000000); // pref_address
+        BinaryPrimitives.WriteUInt32LittleEndian(b.AsSpan(0x260), 0x100000); // init_size
+        b[0x201] = 0x6A;                                                     // header end (jump offset): 0x202 + 0x6A
+        return b;
+    }
 
     private static byte[] Elf(bool withSymbols)
     {

@@ -83,6 +83,8 @@ public sealed class BzImage
         RejectOtherArchitectures(file);
         if (!HasHeader(file) || BinaryPrimitives.ReadUInt16LittleEndian(file.AsSpan(0x1fe)) != 0xAA55)
             throw new ConfigException("kernel: not an x86 bzImage (no \"HdrS\" setup header)");
+        if (file.Length < 0x268)
+            throw new ConfigException($"kernel: bzImage truncated ({file.Length} bytes: shorter than its setup header)"); // the fields read below end at 0x268
 
         ushort version = U16(file, 0x206);
         // 2.12 added xloadflags, which is where the kernel says it has a 64-bit entry point.
