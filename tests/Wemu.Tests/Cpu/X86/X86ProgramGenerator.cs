@@ -15,7 +15,7 @@ public sealed class X86ProgramGenerator
     [
         CpuidFeature.INTEL8086, CpuidFeature.INTEL8086_ONLY, CpuidFeature.INTEL186, CpuidFeature.INTEL286, CpuidFeature.INTEL386,
         CpuidFeature.INTEL486, CpuidFeature.X64, CpuidFeature.CMOV, CpuidFeature.SSE, CpuidFeature.SSE2, CpuidFeature.SSE3,
-        CpuidFeature.CX8, CpuidFeature.FXSR, CpuidFeature.FPU, CpuidFeature.FPU287, CpuidFeature.FPU387,
+        CpuidFeature.CX8, CpuidFeature.FXSR, CpuidFeature.FPU, CpuidFeature.FPU287, CpuidFeature.FPU387, CpuidFeature.POPCNT,
     ];
 
     private readonly List<Code> _codes = [];
