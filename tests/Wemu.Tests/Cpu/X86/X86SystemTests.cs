@@ -1,0 +1,171 @@
+using Iced.Intel;
+using Wemu.Cpu.X86;
+using Wemu.Memory;
+using Xunit;
+using static Iced.Intel.AssemblerRegisters;
+
+namespace Wemu.Tests.Cpu.X86;
+
+/// <summary>
+/// IA-32e system behaviour against the SDM (vol. 3, 6.14 and vol. 2B SYSCALL/SYSRET, IRET): a user
+/// program's SYSCALL into the kernel and SYSRET back, an interrupt gate from CPL 3 that switches to
+/// RSP0 and pushes the 5-word frame, IST stacks, IRETQ back to user mode, #GP for privileged
+/// instructions at CPL 3 and for unknown MSRs.
+/// </summary>
+public sealed unsafe class X86SystemTests : IDisposable
+{
+    private const ulong Pml4 = 0x1000, Pdpt = 0x2000, Pd = 0x3000, Gdt = 0x6000, Idt = 0x7000, Tss = 0x8000;
+    private const ulong KernelCode = 0x10_0000, UserCode = 0x11_0000, KernelStack = 0x20_0000, UserStack = 0x21_0000, IstStack = 0x22_0000;
+    private const ulong KernelCs = 0x10, KernelSs = 0x18, UserSs = 0x2B, UserCs = 0x33, TssSel = 0x40;
+
+    private readonly PhysicalBus _bus = new();
+    private readonly GuestRam _ram;
+    private readonly X86Cpu _cpu;
+
+    public X86SystemTests()
+    {
+        _ram = _bus.AddRam(0, 16 << 20);
+        _cpu = new X86Cpu(_bus);
+        W(Pml4, Pdpt | 7);
+        W(Pdpt, Pd | 7);
+        for (ulong i = 0; i < 8; i++)
+            W(Pd + i * 8, (i << 21) | 0x87); // identity 0-16 MiB, 2 MiB pages, user-accessible
+        W(Gdt + 0x10, 0x00AF_9B00_0000_FFFF);
+        W(Gdt + 0x18, 0x00CF_9300_0000_FFFF);
+        W(Gdt + 0x28, 0x00CF_F300_0000_FFFF);
+        W(Gdt + 0x30, 0x00AF_FB00_0000_FFFF);
+        // 64-bit available TSS at 0x40 (16 bytes): base Tss, limit 0x67
+        W(Gdt + 0x40, 0x0000_8900_0000_0067 | ((Tss & 0xFFFFFF) << 16) | (((Tss >> 24) & 0xFF) << 56));
+        W(Gdt + 0x48, Tss >> 32);
+        W(Tss + 4, KernelStack);   // RSP0
+        W(Tss + 0x24, IstStack);   // IST1
+    }
+
+    public void Dispose()
+    {
+        _cpu.Dispose();
+        _ram.Dispose();
+    }
+
+    private void W(ulong pa, ulong v) => *(ulong*)(_ram.Pointer + pa) = v;
+
+    private ulong R(ulong pa) => *(ulong*)(_ram.Pointer + pa);
+
+    private void Gate(int vector, ulong handler, int ist = 0, int dpl = 0)
+    {
+        ulong low = (handler & 0xFFFF) | (KernelCs << 16) | ((ulong)ist << 32) | ((0x8EUL | ((ulong)dpl << 5)) << 40) | ((handler >> 16 & 0xFFFF) << 48);
+        W(Idt + (ulong)vector * 16, low);
+        W(Idt + (ulong)vector * 16 + 8, handler >> 32);
+    }
+
+    private static byte[] Assemble(ulong at, Action<Assembler> build)
+    {
+        var a = new Assembler(64);
+        build(a);
+        using var s = new MemoryStream();
+        a.Assemble(new StreamCodeWriter(s), at);
+        return s.ToArray();
+    }
+
+    private void Load(ulong at, Action<Assembler> build) => Assemble(at, build).CopyTo(new Span<byte>(_ram.Pointer + at, 4096));
+
+    /// <summary>Starts the kernel code at CPL 0 (IDT, TR and the syscall MSRs set up) and runs until HLT.</summary>
+    private void RunKernel()
+    {
+        _cpu.Reset();
+        _cpu.Cr4 |= X86Cpu.Cr4Osfxsr;
+        _cpu.EnterLongMode(KernelCode, Pml4, Gdt, 0x4F, (ushort)KernelCs, 0x00AF_9B00_0000_FFFF, (ushort)KernelSs, 0x00CF_9300_0000_FFFF);
+        _cpu.IdtBase = Idt;
+        _cpu.IdtLimit = 0xFFF;
+        _cpu.SetRegister(X86Cpu.Rsp, KernelStack - 0x100);
+        for (int i = 0; i < 200 && !_cpu.IsHalted && !_cpu.ShutdownRequested; i++)
+            _cpu.Run(1);
+    }
+
+    [Fact]
+    public void Syscall_Enters_The_Kernel_And_Sysret_Returns_To_The_User_Program()
+    {
+        ulong entry = KernelCode + 0x800, user = UserCode;
+        Load(KernelCode, a =>
+        {
+            a.mov(ax, (ushort)TssSel); a.ltr(ax);
+            a.mov(ecx, 0xC0000080); a.rdmsr(); a.or(eax, 1); a.wrmsr();                  // EFER.SCE
+            a.mov(ecx, 0xC0000081); a.xor(eax, eax); a.mov(edx, (uint)(KernelCs | ((UserSs - 8) << 16))); a.wrmsr(); // STAR
+            a.mov(ecx, 0xC0000082); a.mov(eax, (uint)entry); a.xor(edx, edx); a.wrmsr(); // LSTAR
+            a.mov(ecx, 0xC0000084); a.mov(eax, 0x200); a.xor(edx, edx); a.wrmsr();       // SFMASK: IF
+            // IRETQ to user mode with IF set
+            a.push((int)UserSs); a.mov(rax, UserStack); a.push(rax); a.push(0x202); a.push((int)UserCs); a.mov(rax, user); a.push(rax);
+            a.iretq();
+        });
+        Load(entry, a =>
+        {
+            a.mov(r12, rcx); a.mov(r13, r11); a.pushfq(); a.pop(r14); // what SYSCALL left
+            a.add(rax, 1000);
+            a.sysretq();
+        });
+        Load(user, a =>
+        {
+            a.mov(eax, 42);
+            a.syscall();
+            a.mov(r15, rax);
+            a.hlt(); // #GP at CPL 3
+        });
+        Gate(13, KernelCode + 0xC00);
+        Load(KernelCode + 0xC00, a => { a.pop(rbx); a.hlt(); }); // error code into RBX, then stop
+        RunKernel();
+        Assert.Equal(1042UL, _cpu.GetRegister(15));                // the kernel saw the call and returned
+        Assert.Equal(user + 7, _cpu.GetRegister(12));              // RCX = the instruction after SYSCALL (mov eax,42 is 5 bytes, syscall 2)
+        Assert.Equal(0x202UL, _cpu.GetRegister(13) & 0x3FFFFF);    // R11 = RFLAGS at the call
+        Assert.Equal(0UL, _cpu.GetRegister(14) & 0x200);           // SFMASK cleared IF in the kernel
+        Assert.Equal(0UL, _cpu.GetRegister(X86Cpu.Rbx));          // HLT at CPL 3: #GP(0)
+        Assert.Equal(0, _cpu.CurrentPrivilegeLevel);
+    }
+
+    [Fact]
+    public void An_Interrupt_Gate_From_User_Mode_Switches_To_Rsp0_And_Ist_Stacks_Are_Used_When_Asked()
+    {
+        Load(KernelCode, a =>
+        {
+            a.mov(ax, (ushort)TssSel); a.ltr(ax);
+            a.push((int)UserSs); a.mov(rax, UserStack); a.push(rax); a.push(0x202); a.push((int)UserCs); a.mov(rax, UserCode); a.push(rax);
+            a.iretq();
+        });
+        Load(UserCode, a =>
+        {
+            a.db(0xCD, 0x80);        // INT 0x80 (DPL 3 gate): RSP0 stack
+            a.mov(r15, rsp);
+            a.int3();                // DPL 3 gate with IST 1
+        });
+        Gate(0x80, KernelCode + 0x800, dpl: 3);
+        Load(KernelCode + 0x800, a => { a.mov(r12, rsp); a.iretq(); });
+        Gate(3, KernelCode + 0xA00, ist: 1, dpl: 3);
+        Load(KernelCode + 0xA00, a => { a.mov(r13, rsp); a.hlt(); });
+        RunKernel();
+        // INT 0x80 pushed SS, RSP, RFLAGS, CS, RIP on the RSP0 stack (16-byte aligned)
+        ulong frame = _cpu.GetRegister(12);
+        Assert.Equal(KernelStack - 40, frame);
+        Assert.Equal(UserCode + 2, R(frame));          // return RIP after INT 0x80
+        Assert.Equal(UserCs, R(frame + 8));
+        Assert.Equal(0x202UL, R(frame + 16) & 0x3FFFFF);
+        Assert.Equal(UserStack, R(frame + 24));
+        Assert.Equal(UserSs, R(frame + 32));
+        Assert.Equal(UserStack, _cpu.GetRegister(15));   // IRETQ restored the user stack
+        Assert.Equal(IstStack - 40, _cpu.GetRegister(13)); // INT3 used IST1, not RSP0
+    }
+
+    [Fact]
+    public void Unknown_Msrs_Raise_Gp_And_Rdmsr_At_Cpl3_Too()
+    {
+        Load(KernelCode, a =>
+        {
+            a.mov(ecx, 0x12345678);
+            a.rdmsr();
+            a.hlt();
+        });
+        Gate(13, KernelCode + 0x800);
+        Load(KernelCode + 0x800, a => { a.pop(rbx); a.mov(r12, __qword_ptr[rsp]); a.hlt(); });
+        RunKernel();
+        Assert.Equal((13, 0u), _cpu.LastException);
+        Assert.Equal(KernelCode + 5, _cpu.GetRegister(12)); // the fault reports the RDMSR itself (mov ecx is 5 bytes)
+    }
+}
