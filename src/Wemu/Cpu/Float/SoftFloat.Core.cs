@@ -326,12 +326,12 @@ public static partial class SoftFloat
         if (((exp - s) & 1) != 0)
             s--;
         UInt128 n = (UInt128)sig << s;
-        ulong root = IntegerSqrt(n, out bool exact);
-        return RoundPack(false, (exp - s) / 2, root | (exact ? 0UL : 1UL), d, rm, ref flags);
+        ulong root = IntegerSqrt(n, out UInt128 remainder);
+        return RoundPack(false, (exp - s) / 2, root | (remainder == 0 ? 0UL : 1UL), d, rm, ref flags);
     }
 
-    /// <summary>floor(sqrt(n)) for n with its leading bit at 126 or 127.</summary>
-    private static ulong IntegerSqrt(UInt128 n, out bool exact)
+    /// <summary>floor(sqrt(n)) for n with its leading bit at 126 or 127, and n - root² (the x87 square root uses it too).</summary>
+    internal static ulong IntegerSqrt(UInt128 n, out UInt128 remainder)
     {
         // A double estimate is within 2^12 of the root; one Newton step
         // brings it within one, then the root is corrected exactly.
@@ -343,7 +343,7 @@ public static partial class SoftFloat
             r--;
         while (r != ulong.MaxValue && (UInt128)(r + 1) * (r + 1) <= n)
             r++;
-        exact = (UInt128)r * r == n;
+        remainder = n - (UInt128)r * r;
         return r;
     }
 

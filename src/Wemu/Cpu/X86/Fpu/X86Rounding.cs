@@ -142,21 +142,6 @@ internal static class X86Rounding
     public static UInt128 ShiftRightJam(UInt128 x, int n) =>
         n <= 0 ? x : n < 128 ? (x >> n) | ((x << (128 - n)) != 0 ? UInt128.One : UInt128.Zero) : x != 0 ? UInt128.One : UInt128.Zero;
 
-    /// <summary>floor(sqrt(n)) for n with its leading bit at 126 or 127; the root has 64 bits.</summary>
-    public static ulong IntegerSqrt(UInt128 n, out UInt128 remainder)
-    {
-        double estimate = Math.Sqrt((double)n);
-        ulong r = estimate >= 18446744073709551615.0 ? ulong.MaxValue : (ulong)estimate;
-        UInt128 next = ((UInt128)r + n / r) >> 1;
-        r = next > ulong.MaxValue ? ulong.MaxValue : (ulong)next;
-        while ((UInt128)r * r > n)
-            r--;
-        while (r != ulong.MaxValue && (UInt128)(r + 1) * (r + 1) <= n)
-            r++;
-        remainder = n - (UInt128)r * r;
-        return r;
-    }
-
     /// <summary>Packs a <see cref="Round"/> result as binary32 (d = false, p = 24) or binary64 (d = true, p = 53).</summary>
     public static ulong PackBinary(bool negative, int exponent, ulong kept, bool d)
     {

@@ -217,7 +217,7 @@ public static class X87Arithmetic
         exp -= lz;
         int s = (exp & 1) == 0 ? 64 : 63;
         UInt128 n = (UInt128)sig << s;
-        ulong root = X86Rounding.IntegerSqrt(n, out UInt128 rem);
+        ulong root = Float.SoftFloat.IntegerSqrt(n, out UInt128 rem);
         // rem > root means the exact root is above root + 1/2 (never exactly halfway).
         UInt128 r = ((UInt128)root << 2) | (rem > root ? 3u : rem != 0 ? 1u : 0u);
         return X87Encoding.RoundPack(false, ((exp - s) >> 1) - 2, r, control, ref status);
