@@ -34,7 +34,7 @@ public class X86LinuxBootTests
         Assert.Contains("wemu-pigz-42", wemu.WaitFor("/ # ", CommandTimeout));
         wemu.Send("poweroff\n");
         Assert.Equal(0, wemu.WaitForExit(CommandTimeout));
-        Assert.Contains("engine interpreter (-accel tcg: no x86 JIT yet)", wemu.Output);
+        Assert.Matches(@"engine interpreter with decoded blocks \([1-9][0-9]* decoded, [0-9]+ code pages written\) \(-accel tcg: no x86 JIT yet\)", wemu.Output);
         Assert.Contains("wemu: jit: none", wemu.Output);
     }
 

@@ -6,6 +6,7 @@ namespace Wemu.Cpu.X86;
 public sealed unsafe partial class X86Cpu
 {
     /// <summary>The eight ALU operations of opcodes 00-3F and group 1: ADD, OR, ADC, SBB, AND, SUB, XOR, CMP.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
     internal ulong Alu(int op, int size, ulong a, ulong b)
     {
         ulong mask = SizeMask[size];

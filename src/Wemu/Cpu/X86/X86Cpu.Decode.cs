@@ -205,13 +205,25 @@ public sealed unsafe partial class X86Cpu
     {
         if (_mod == 3)
             return GetReg(size, _rm);
-        ulong va = _ea;
+        return ReadForWrite(_ea, size);
+    }
+
+    /// <summary>Reads <paramref name="va"/> after checking it can be written (read-modify-write operands).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private ulong ReadForWrite(ulong va, int size)
+    {
         ref Memory.TlbEntry e = ref Tlb[(MmuContext << TlbBits) | (int)((va >> 12) & TlbMask)];
         if (e.TagWrite == (va & ~0xFFFUL) && (va & 0xFFF) <= (ulong)(0x1000 - (1 << size)))
         {
             byte* p = (byte*)(e.Addend + (long)va);
             return size switch { Byte => *p, Word => *(ushort*)p, Dword => *(uint*)p, _ => *(ulong*)p };
         }
+        return ReadForWriteSlow(va, size);
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private ulong ReadForWriteSlow(ulong va, int size)
+    {
         ProbeWrite(va, 1 << size);
         return Read(va, size);
     }

@@ -19,6 +19,7 @@ public sealed unsafe partial class X86Cpu
     {
         long done = 0;
         _checkInterrupts = true;
+        X86Block? previous = null; // the block that ran last (its links find the next one)
         while (done < budget)
         {
             if (IsHalted || ShutdownRequested)
@@ -31,11 +32,27 @@ public sealed unsafe partial class X86Cpu
                     {
                         _checkInterrupts = false;
                         if (CheckInterrupts())
+                        {
                             done++;
+                            previous = null;
+                        }
                         if (IsHalted || ShutdownRequested)
                             return done;
                     }
-                    InstructionStart = Rip;
+                    InstructionStart = Rip; // a fetch fault while finding the block is this instruction's
+                    if (UseBlockCache && !InterruptShadow && NextBlock(previous) is { } block)
+                    {
+                        previous = block;
+                        _blockStart = InstRet;
+                        _inBlock = true;
+                        ExecuteBlock(block, budget - done);
+                        _inBlock = false;
+                        done += (long)(InstRet - _blockStart);
+                        if (IsHalted)
+                            return done;
+                        continue;
+                    }
+                    previous = null;
                     BeginFetch();
                     ExecuteOne();
                     Rip = _ip;
@@ -57,8 +74,14 @@ public sealed unsafe partial class X86Cpu
             }
             catch (X86Exception e)
             {
+                if (_inBlock)
+                {
+                    _inBlock = false;
+                    done += (long)(InstRet - _blockStart);
+                }
                 Rip = InstructionStart;
                 done++;
+                previous = null;
                 InterruptShadow = false;
                 _shadowSetByThis = false;
                 DeliverException(e.Vector, e.ErrorCode, e.HasErrorCode);
@@ -68,6 +91,10 @@ public sealed unsafe partial class X86Cpu
     }
 
     private bool _shadowSetByThis;
+
+    /// <summary>A block is running (<see cref="ExecuteBlock"/>): what it retired before a fault still counts.</summary>
+    private bool _inBlock;
+    private ulong _blockStart;
 
     private void SetInterruptShadow()
     {

@@ -134,6 +134,16 @@ public sealed unsafe partial class X86Cpu
         Rflags = ((Rflags & ~mask) | (value & mask)) & 0x3F7FD5 | 2;
     }
 
+    /// <summary><see cref="Condition"/> with E and NE (ZF: the result is zero, whatever set it) inline.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal bool ConditionInline(int cc)
+    {
+        var op = CcOp;
+        if ((cc >> 1) == 2 && op != X86CcOp.Eflags)
+            return ((CcDst & SizeMask[(int)op & 3]) == 0) ^ ((cc & 1) != 0);
+        return Condition(cc);
+    }
+
     /// <summary>Evaluates condition code <paramref name="cc"/> (SDM vol. 1, appendix B: O, NO, B, AE, E, NE, BE, A, S, NS, P, NP, L, GE, LE, G).</summary>
     internal bool Condition(int cc)
     {

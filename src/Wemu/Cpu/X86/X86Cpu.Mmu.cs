@@ -37,6 +37,8 @@ public sealed unsafe partial class X86Cpu
         MmuContext = (Cr0 & Cr0Pg) == 0 ? MmuPhysical : Cpl == 3 ? MmuUser : MmuSupervisor;
         _fetchPage = ulong.MaxValue;
         _fetchFastEnd = 0;
+        _checkInterrupts = true; // a running block stops: its next instructions may map elsewhere now
+        _linkEpoch++;
     }
 
     /// <summary>Invalidates the TLB: everything, or all but global entries (a CR3 write with CR4.PGE).</summary>
@@ -54,6 +56,8 @@ public sealed unsafe partial class X86Cpu
         TlbGeneration++;
         _fetchPage = ulong.MaxValue;
         _fetchFastEnd = 0;
+        _checkInterrupts = true; // a running block stops: its next instructions may map elsewhere now
+        _linkEpoch++;
     }
 
     /// <summary>INVLPG: drops one page's translation in every context, global or not.</summary>
@@ -71,6 +75,8 @@ public sealed unsafe partial class X86Cpu
         TlbGeneration++;
         _fetchPage = ulong.MaxValue;
         _fetchFastEnd = 0;
+        _checkInterrupts = true; // a running block stops: its next instructions may map elsewhere now
+        _linkEpoch++;
     }
 
     private bool _largePagesCached;
@@ -188,7 +194,8 @@ public sealed unsafe partial class X86Cpu
             e.Addend = (long)host - (long)tag;
             e.TagRead = tag;
             // a clean page's first store goes through the walk to set its dirty bit
-            e.TagWrite = (rights & PteRw) != 0 && dirty ? tag : TlbEntry.Invalid;
+            // stores to a page holding decoded blocks take the slow path (which drops the blocks)
+            e.TagWrite = (rights & PteRw) != 0 && dirty ? tag | (_bus.IsCodePage(pageBase) ? TlbEntry.CodeFlag : 0) : TlbEntry.Invalid;
             e.TagExec = (rights & PteNx) == 0 ? tag : TlbEntry.Invalid;
         }
         else
@@ -269,13 +276,18 @@ public sealed unsafe partial class X86Cpu
         return ReadSlow(va, 8);
     }
 
-    internal ulong Read(ulong va, int size) => size switch
+    /// <summary>A read of 1 &lt;&lt; <paramref name="size"/> bytes: one TLB probe, then the size.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal ulong Read(ulong va, int size)
     {
-        0 => Read8(va),
-        1 => Read16(va),
-        2 => Read32(va),
-        _ => Read64(va),
-    };
+        ref TlbEntry e = ref Tlb[(MmuContext << TlbBits) | (int)((va >> 12) & TlbMask)];
+        if (e.TagRead == (va & ~0xFFFUL) && (va & 0xFFF) <= (ulong)(0x1000 - (1 << size)))
+        {
+            byte* p = (byte*)(e.Addend + (long)va);
+            return size switch { Byte => *p, Word => *(ushort*)p, Dword => *(uint*)p, _ => *(ulong*)p };
+        }
+        return ReadSlow(va, 1 << size);
+    }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal void Write8(ulong va, byte value)
@@ -317,14 +329,24 @@ public sealed unsafe partial class X86Cpu
             WriteSlow(va, 8, value);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal void Write(ulong va, int size, ulong value)
     {
-        switch (size)
+        ref TlbEntry e = ref Tlb[(MmuContext << TlbBits) | (int)((va >> 12) & TlbMask)];
+        if (e.TagWrite == (va & ~0xFFFUL) && (va & 0xFFF) <= (ulong)(0x1000 - (1 << size)))
         {
-            case 0: Write8(va, (byte)value); break;
-            case 1: Write16(va, (ushort)value); break;
-            case 2: Write32(va, (uint)value); break;
-            default: Write64(va, value); break;
+            byte* p = (byte*)(e.Addend + (long)va);
+            switch (size)
+            {
+                case Byte: *p = (byte)value; break;
+                case Word: *(ushort*)p = (ushort)value; break;
+                case Dword: *(uint*)p = (uint)value; break;
+                default: *(ulong*)p = value; break;
+            }
+        }
+        else
+        {
+            WriteSlow(va, 1 << size, value);
         }
     }
 
@@ -380,6 +402,9 @@ public sealed unsafe partial class X86Cpu
                 default: *(ulong*)p = value; break;
             }
             _bus.NotifyWrite(pa, (ulong)bytes);
+            ref TlbEntry e = ref Tlb[(MmuContext << TlbBits) | (int)((va >> 12) & TlbMask)];
+            if (e.TagWrite == ((va & ~0xFFFUL) | TlbEntry.CodeFlag) && !_bus.IsCodePage(e.PhysPage))
+                e.TagWrite = va & ~0xFFFUL; // the page holds no blocks any more: stores go straight to RAM again
             return;
         }
         _bus.WriteMmio(pa, bytes, value); // writes to unassigned memory are dropped
@@ -406,6 +431,7 @@ public sealed unsafe partial class X86Cpu
         if (_bus.TryGetRam(pa & ~0xFFFUL, 4096, out byte* page))
         {
             _fetchPage = va >> 12;
+            _fetchPhysPage = pa & ~0xFFFUL;
             _fetchHost = page;
             return page[va & 0xFFF];
         }

@@ -159,7 +159,9 @@ public sealed class MicrovmMachine : Machine
     public X86Cpu Cpu { get; } = null!;
 
     /// <summary>The interpreter: <c>-accel tcg</c> runs it too until the x86 JIT exists (-d jit says so).</summary>
-    public override string EngineName => _accelerator == "tcg" ? "interpreter (-accel tcg: no x86 JIT yet)" : "interpreter";
+    public override string EngineName =>
+        (Cpu.UseBlockCache ? $"interpreter with decoded blocks ({Cpu.BlocksDecoded} decoded, {Cpu.CodePagesWritten} code pages written)" : "interpreter")
+        + (_accelerator == "tcg" ? " (-accel tcg: no x86 JIT yet)" : "");
 
     private readonly string _accelerator = "interp";
 

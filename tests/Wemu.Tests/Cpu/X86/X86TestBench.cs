@@ -38,11 +38,17 @@ public sealed unsafe class X86TestBench : IDisposable
 
     private void W64(ulong pa, ulong v) => *(ulong*)(_ram.Pointer + pa) = v;
 
-    public X86TestOutcome Run(byte[] code, X86TestState state, byte[] data, int maxSteps = 100_000)
+    /// <param name="wholeProgram">Run the program with one <see cref="X86Cpu.Run"/> call up to a HLT placed
+    /// after it (which faults at CPL 3 and so ends the run), rather than one instruction per call.</param>
+    public X86TestOutcome Run(byte[] code, X86TestState state, byte[] data, int maxSteps = 100_000, bool wholeProgram = false)
     {
         new Span<byte>(_ram.Pointer + CodePhys, 0x2000).Clear();
         code.CopyTo(new Span<byte>(_ram.Pointer + CodePhys, code.Length));
+        if (wholeProgram)
+            _ram.Pointer[CodePhys + (ulong)code.Length] = 0xF4;
         data.CopyTo(new Span<byte>(_ram.Pointer + DataPhys, HostX86Oracle.DataSize));
+        _bus.NotifyWrite(CodePhys, 0x2000); // as a loader does: decoded blocks of the last program go
+        _bus.NotifyWrite(DataPhys, HostX86Oracle.DataSize);
         var cpu = Cpu;
         cpu.Reset();
         cpu.Cr4 |= X86Cpu.Cr4Osfxsr | X86Cpu.Cr4Osxmmexcpt;
@@ -57,7 +63,15 @@ public sealed unsafe class X86TestBench : IDisposable
         ulong end = HostX86Oracle.CodeAddress + (ulong)code.Length;
         int vector = -1;
         ulong error = 0;
-        for (int step = 0; step < maxSteps && cpu.ProgramCounter != end; step++)
+        if (wholeProgram)
+        {
+            cpu.Run(maxSteps);
+            (vector, uint e) = cpu.LastException;
+            error = e;
+            if (vector == X86Cpu.VectorGp && cpu.ProgramCounter == end)
+                vector = -1; // the HLT after the program
+        }
+        for (int step = 0; !wholeProgram && step < maxSteps && cpu.ProgramCounter != end; step++)
         {
             cpu.Run(1);
             if (cpu.LastException.Vector >= 0)
