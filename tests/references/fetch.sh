@@ -3,8 +3,9 @@
 #   qemu-tcg/tests/tcg/{i386,x86_64,multiarch}  QEMU's own TCG tests, from Debian's qemu source package
 #                                              (only the orig tarball is downloaded, ~24 MB; ~1 MB kept)
 #   debian-kernel/<package>/                   linux-image-amd64's vmlinuz and the modules the microvm
-#                                              test loads (virtio-mmio, virtio-blk, 9p, ext4; ~12 MB kept)
-# Tests/Wemu.Tests/Machines/X86QemuTcgTests.cs and X86DebianKernelTests.cs use them. Debian (apt) only.
+#                                              test loads (virtio-mmio, virtio-blk, 9p, ext4; ~12 MB kept
+#                                              of the ~70 MB .deb); debian-kernel/current names <package>
+# tests/Wemu.Tests/Machines/X86QemuTcgTests.cs and X86DebianKernelTests.cs use them. Debian (apt) only.
 # usage: tests/references/fetch.sh
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -60,11 +61,12 @@ if [ ! -f "$dest/debian-kernel/$pkg/vmlinuz" ]; then
   log "extracting vmlinuz and $(echo $mods | wc -w) modules"
   dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$work" --wildcards "${patterns[@]}"
   out="$dest/debian-kernel/$pkg"
-  rm -rf "$out"; mkdir -p "$out/modules"
+  rm -rf "$dest/debian-kernel"; mkdir -p "$out/modules"   # (an older ABI's kernel goes)
   mv "$work"/boot/vmlinuz-* "$out/vmlinuz"
   mv "$work"/boot/config-* "$out/config"
   find "$work/lib/modules" -name '*.ko*' -exec mv {} "$out/modules/" \;
   basename "$deb" > "$out/VERSION"
   rm -rf "$work"; trap - EXIT
 fi
+echo "$pkg" > "$dest/debian-kernel/current"
 log "debian-kernel: $(cat "$dest/debian-kernel/$pkg/VERSION")"

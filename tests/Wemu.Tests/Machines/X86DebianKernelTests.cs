@@ -54,8 +54,10 @@ public partial class X86DebianKernelTests
     private static string KernelDirectory()
     {
         string root = Path.Combine(WemuProcess.RepoRoot, "artifacts", "references", "debian-kernel");
-        var dir = Directory.Exists(root) ? Directory.GetDirectories(root).Where(d => File.Exists(Path.Combine(d, "vmlinuz"))).Order().LastOrDefault() : null;
-        Assert.True(dir != null, $"{root}/<package>/vmlinuz is missing: tests/references/fetch.sh fetches it (test.sh runs it)");
+        string current = Path.Combine(root, "current");
+        string? dir = File.Exists(current) ? Path.Combine(root, File.ReadAllText(current).Trim()) : null;
+        Assert.True(dir != null && File.Exists(Path.Combine(dir, "vmlinuz")),
+            $"{root}/current and its vmlinuz are missing: tests/references/fetch.sh fetches them (test.sh runs it)");
         return dir!;
     }
 
