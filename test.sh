@@ -29,6 +29,10 @@ if [ ${#need[@]} -gt 0 ]; then
     || { echo "test.sh: could not install ${need[*]}"; echo "0 passed, 1 failed"; exit 1; }
 fi
 
+# Reference material from Debian, cached in artifacts/references/: QEMU's x86 TCG tests (qemu source
+# package) and the stock linux-image-amd64 kernel with a few modules. Without them those tests fail.
+tests/references/fetch.sh || echo "test.sh: could not fetch the references (X86QemuTcgTests and X86DebianKernelTests will fail)"
+
 echo "test.sh: building"
 if ! dotnet build Wemu.slnx -c Release --nologo -v q 2>&1 | tail -n 20; then
   echo "0 passed, 1 failed"; exit 1

@@ -119,8 +119,8 @@ public sealed unsafe partial class X86Cpu
                 case 0xD9 when op == 5: Fpu.Control = ControlWordFrom(Read16(_ea)); return;  // FLDCW
                 case 0xD9 when op == 6: StoreEnvironment(); return;         // FNSTENV
                 case 0xD9 when op == 7: Write16(_ea, Fpu.Control); return;  // FNSTCW
-                case 0xDD when op == 4: LoadEnvironment(); LoadRegisters(_ea + 28); return; // FRSTOR
-                case 0xDD when op == 6: StoreEnvironment(); StoreRegisters(_ea + 28); Fpu.Initialize(); return; // FNSAVE
+                case 0xDD when op == 4: LoadEnvironment(); LoadRegisters(_ea + EnvironmentSize); return; // FRSTOR
+                case 0xDD when op == 6: StoreEnvironment(); StoreRegisters(_ea + EnvironmentSize); Fpu.Initialize(); return; // FNSAVE
                 case 0xDD when op == 7: Write16(_ea, Fpu.Status); return;   // FNSTSW m16
             }
             CheckPendingX87Exception();
@@ -267,10 +267,16 @@ public sealed unsafe partial class X86Cpu
                     case 6: // FBSTP m80bcd
                         {
                             Float80 v = ReadSt(0, ref status, ref underflow);
+                            X87Status before = status;
                             long r = underflow ? long.MinValue : X87Convert.ToInt64(v, control, ref status);
                             bool invalid = r == long.MinValue || Math.Abs(r) > 999_999_999_999_999_999;
                             if (invalid && !underflow)
+                            {
+                                // out of range after rounding (999999999999999999.5): IE alone, as the host (no PE, C1 = 0)
+                                status = before;
+                                status.SetConditions(X87Status.C1, 0);
                                 status.Raise(X87Status.Invalid);
+                            }
                             if (CommitStatus(status))
                             {
                                 ProbeWrite(_ea, 10);
@@ -287,7 +293,7 @@ public sealed unsafe partial class X86Cpu
                                         Write8(_ea + (ulong)i, (byte)((m % 10) | (((m / 10) % 10) << 4)));
                                         m /= 100;
                                     }
-                                    Write8(_ea + 9, (byte)(r < 0 ? 0x80 : 0));
+                                    Write8(_ea + 9, (byte)(v.Sign ? 0x80 : 0)); // -0 and -0.1 keep their sign
                                 }
                                 Fpu.Pop();
                             }
@@ -624,11 +630,31 @@ public sealed unsafe partial class X86Cpu
     /// <summary>FCW as the hardware keeps it: bits 0-5 and 8-12 writable, bit 6 reads as one (checked on the host).</summary>
     private static ushort ControlWordFrom(ushort value) => (ushort)((value & 0x1F3F) | 0x40);
 
-    /// <summary>FNSTENV in the 32-bit protected-mode layout (SDM vol. 1, figure 8-9; 28 bytes), then masks all exceptions.</summary>
+    /// <summary>
+    /// FSTENV/FLDENV image size: with a 16-bit operand size (66 prefix) the 14-byte 16-bit
+    /// protected-mode layout (SDM vol. 1 fig. 8-10), else the 28-byte 32-bit one (REX.W changes nothing).
+    /// </summary>
+    private ulong EnvironmentSize => _opSize == Word ? 14UL : 28UL;
+
+    /// <summary>FNSTENV in the layout of <see cref="EnvironmentSize"/> (SDM vol. 1, figures 8-9 and 8-10), then masks all exceptions.</summary>
     private void StoreEnvironment()
     {
-        ProbeWrite(_ea, 28);
         ushort full = FullTagWord();
+        if (_opSize == Word)
+        {
+            // FCW, FSW, FTW, FIP offset, FCS, FDP offset, FDS: 16 bits each
+            ProbeWrite(_ea, 14);
+            Write16(_ea, Fpu.Control);
+            Write16(_ea + 2, Fpu.Status);
+            Write16(_ea + 4, full);
+            Write16(_ea + 6, (ushort)Fpu.LastInstructionPointer);
+            Write16(_ea + 8, 0);
+            Write16(_ea + 10, (ushort)Fpu.LastDataPointer);
+            Write16(_ea + 12, 0);
+            Fpu.Control |= 0x3F;
+            return;
+        }
+        ProbeWrite(_ea, 28);
         Write32(_ea, 0xFFFF0000u | Fpu.Control);
         Write32(_ea + 4, 0xFFFF0000u | Fpu.Status);
         Write32(_ea + 8, 0xFFFF0000u | full);
@@ -641,6 +667,17 @@ public sealed unsafe partial class X86Cpu
 
     private void LoadEnvironment()
     {
+        if (_opSize == Word)
+        {
+            ushort control16 = Read16(_ea), status16 = Read16(_ea + 2), tags16 = Read16(_ea + 4);
+            Fpu.LastInstructionPointer = Read16(_ea + 6);
+            Fpu.LastOpcode = 0;
+            Fpu.LastDataPointer = Read16(_ea + 10);
+            Fpu.Control = ControlWordFrom(control16);
+            Fpu.Status = status16;
+            Fpu.TagWord = tags16;
+            return;
+        }
         ushort control = (ushort)Read32(_ea);
         ushort status = (ushort)Read32(_ea + 4);
         ushort tags = (ushort)Read32(_ea + 8);
