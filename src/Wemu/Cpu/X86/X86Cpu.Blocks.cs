@@ -170,19 +170,31 @@ public sealed unsafe partial class X86Cpu
     /// </summary>
     private void ExecuteBlock(X86Block block, long max)
     {
-        X86Insn[] code = block.Instructions;
         int n = block.Count;
         if (max < n)
             n = (int)max;
         ulong rip = Rip;
+        ref X86Insn first = ref System.Runtime.InteropServices.MemoryMarshal.GetArrayDataReference(block.Instructions);
         for (int i = 0; i < n; i++)
         {
-            ref X86Insn d = ref code[i];
+            ref X86Insn d = ref Unsafe.Add(ref first, i); // (i < Count <= the array's length)
             InstructionStart = rip;
             ulong next = rip + d.Length;
             switch (d.Op)
             {
                 case X86FastOp.Nop:
+                    break;
+                case X86FastOp.MovLoadQ:
+                    Gpr[d.Reg] = Read64(DecodedAddress(ref d));
+                    break;
+                case X86FastOp.MovLoadD:
+                    Gpr[d.Reg] = Read32(DecodedAddress(ref d));
+                    break;
+                case X86FastOp.MovStoreQ:
+                    Write64(DecodedAddress(ref d), Gpr[d.Reg]);
+                    break;
+                case X86FastOp.MovStoreD:
+                    Write32(DecodedAddress(ref d), (uint)Gpr[d.Reg]);
                     break;
                 case X86FastOp.MovLoad:
                     SetOperandRegister(d.Size, d.Reg, (d.Flags & X86Insn.Mem) != 0 ? Read(DecodedAddress(ref d), d.Size) : GetOperandRegister(d.Size, d.Rm));
@@ -687,17 +699,17 @@ public sealed unsafe partial class X86Cpu
             case 0x88: case 0x89:
                 {
                     int s = b == 0x88 ? Byte : size;
-                    d.Op = X86FastOp.MovStore;
                     d.Size = (byte)s;
                     DecodeModRmInto(ref c, ref d, rex, s, s);
+                    d.Op = (d.Flags & X86Insn.Mem) == 0 || s < Dword ? X86FastOp.MovStore : s == Qword ? X86FastOp.MovStoreQ : X86FastOp.MovStoreD;
                     return true;
                 }
             case 0x8A: case 0x8B:
                 {
                     int s = b == 0x8A ? Byte : size;
-                    d.Op = X86FastOp.MovLoad;
                     d.Size = (byte)s;
                     DecodeModRmInto(ref c, ref d, rex, s, s);
+                    d.Op = (d.Flags & X86Insn.Mem) == 0 || s < Dword ? X86FastOp.MovLoad : s == Qword ? X86FastOp.MovLoadQ : X86FastOp.MovLoadD;
                     return true;
                 }
             case 0x8D:

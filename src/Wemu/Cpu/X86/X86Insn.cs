@@ -7,7 +7,11 @@ internal enum X86FastOp : byte
     Generic,
     Nop,
     MovLoad,     // Gv <- Ev (also MOV Gb, Eb)
+    MovLoadQ,    // Gv <- Ev, 64 and 32 bits from memory
+    MovLoadD,
     MovStore,    // Ev <- Gv
+    MovStoreQ,   // Ev <- Gv, 64 and 32 bits to memory
+    MovStoreD,
     MovImm,      // Ev <- Imm (C6/C7, B0-BF)
     Lea,
     AluEG,       // Ev op= Gv (NoWrite: CMP, TEST)
