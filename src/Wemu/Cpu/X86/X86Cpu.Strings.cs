@@ -38,6 +38,15 @@ public sealed unsafe partial class X86Cpu
             if (rep && (Gpr[Rcx] & amask) == 0)
                 return;
             ulong rsi = Gpr[Rsi] & amask, rdi = Gpr[Rdi] & amask;
+            if (rep && (kind == 2 || kind == 4) && a == Qword && _segment < 0 && (Rflags & FlagDf) == 0)
+            {
+                long bulk = RepBulk(kind == 2, s, rsi, rdi, Math.Min(Gpr[Rcx], (ulong)(limit - n)));
+                if (bulk > 0)
+                {
+                    n += (int)bulk - 1;
+                    continue;
+                }
+            }
             ulong src = AddSegmentBase(rsi, Ds);
             switch (kind)
             {
@@ -99,5 +108,51 @@ public sealed unsafe partial class X86Cpu
             _ip = InstructionStart; // more to do: run this instruction again after a look at interrupts
             _checkInterrupts = true;
         }
+    }
+
+    /// <summary>
+    /// REP MOVS / REP STOS forwards (64-bit addresses, no override) on whole elements within one page
+    /// of RAM on each side that the TLB already lets through (no I/O, no code page): up to
+    /// <paramref name="max"/> elements at once, registers advanced as the element loop would.
+    /// Returns the elements done (0: take the element loop).
+    /// </summary>
+    private long RepBulk(bool movs, int s, ulong rsi, ulong rdi, ulong max)
+    {
+        ulong room = (0x1000 - (rdi & 0xFFF)) >> s;
+        if (movs)
+            room = Math.Min(room, (0x1000 - (rsi & 0xFFF)) >> s);
+        ulong k = Math.Min(room, max);
+        if (k < 2)
+            return 0;
+        ref Memory.TlbEntry w = ref Tlb[(MmuContext << TlbBits) | (int)((rdi >> 12) & TlbMask)];
+        if (w.TagWrite != (rdi & ~0xFFFUL))
+            return 0;
+        byte* d = (byte*)(w.Addend + (long)rdi);
+        ulong bytes = k << s;
+        if (movs)
+        {
+            ref Memory.TlbEntry r = ref Tlb[(MmuContext << TlbBits) | (int)((rsi >> 12) & TlbMask)];
+            if (r.TagRead != (rsi & ~0xFFFUL))
+                return 0;
+            byte* p = (byte*)(r.Addend + (long)rsi);
+            if (d > p && d < p + bytes)
+                return 0; // a forward copy onto its own source repeats a pattern: element by element
+            Buffer.MemoryCopy(p, d, bytes, bytes);
+            Gpr[Rsi] = rsi + bytes;
+        }
+        else
+        {
+            ulong v = Gpr[Rax];
+            switch (s)
+            {
+                case Byte: new Span<byte>(d, (int)k).Fill((byte)v); break;
+                case Word: new Span<ushort>(d, (int)k).Fill((ushort)v); break;
+                case Dword: new Span<uint>(d, (int)k).Fill((uint)v); break;
+                default: new Span<ulong>(d, (int)k).Fill(v); break;
+            }
+        }
+        Gpr[Rdi] = rdi + bytes;
+        Gpr[Rcx] -= k;
+        return (long)k;
     }
 }

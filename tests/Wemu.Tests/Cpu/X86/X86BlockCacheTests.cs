@@ -342,6 +342,36 @@ public sealed unsafe class X86BlockCacheTests : IDisposable
         Assert.Equal(9UL, cpu.GetRegister(X86Cpu.Rax));
     }
 
+    [Fact]
+    public void Rep_Movs_And_Stos_Across_Pages_Onto_Their_Own_Source_And_Into_Code_Match_The_Element_Loop()
+    {
+        ulong buf = Code + 0x4000, patched = Code + 0x6000;
+        var cpu = RunBoth(() =>
+        {
+            new Span<byte>(_ram.Pointer + buf - 0x100, 0x3000).Clear();
+            Load(patched, a => { a.mov(eax, 1); a.ret(); });
+            Load(Code, a =>
+            {
+                // STOSQ over a page boundary, not 8-byte aligned
+                a.mov(rdi, buf + 0xFFD); a.mov(rax, 0x1122_3344_5566_7788UL); a.mov(ecx, 3); a.rep.stosq();
+                a.mov(r8, rdi);
+                // MOVSB onto its own source, one byte ahead: the first byte repeats
+                a.mov(rsi, buf + 0xFFD); a.lea(rdi, __[rsi + 1]); a.mov(ecx, 20); a.rep.movsb();
+                a.mov(r9, __qword_ptr[buf + 0x1008]);
+                // MOVSB of new code over a page that ran: the next call runs the new code
+                a.mov(rax, patched); a.call(rax); a.mov(r10, rax);
+                a.mov(rsi, buf + 0x2000); a.mov(__dword_ptr[rsi], 0x0000_07B8); a.mov(__word_ptr[rsi + 4], 0xC300); // mov eax, 7; ret
+                a.mov(rdi, patched); a.mov(ecx, 6); a.rep.movsb();
+                a.mov(rax, patched); a.call(rax); a.mov(r11, rax);
+                a.hlt();
+            });
+        });
+        Assert.Equal(buf + 0xFFD + 24, cpu.GetRegister(8));
+        Assert.Equal(0x8888_8888_8888_8888UL, cpu.GetRegister(9)); // 0x88 copied forward over itself
+        Assert.Equal(1UL, cpu.GetRegister(10));
+        Assert.Equal(7UL, cpu.GetRegister(11));
+    }
+
     [Theory]
     [InlineData(1, new[] { Mnemonic.Add, Mnemonic.Or, Mnemonic.Adc, Mnemonic.Sbb, Mnemonic.And, Mnemonic.Sub, Mnemonic.Xor, Mnemonic.Cmp, Mnemonic.Test, Mnemonic.Inc, Mnemonic.Dec, Mnemonic.Neg, Mnemonic.Not })]
     [InlineData(2, new[] { Mnemonic.Rol, Mnemonic.Shl, Mnemonic.Shr, Mnemonic.Sar, Mnemonic.Mul, Mnemonic.Imul, Mnemonic.Div, Mnemonic.Idiv, Mnemonic.Add })]
