@@ -689,10 +689,7 @@ public sealed unsafe partial class X86Cpu
             case 0x84: case 0x85:
                 {
                     int s = b == 0x84 ? Byte : size;
-                    d.Op = X86FastOp.AluEG;
-                    d.Size = (byte)s;
-                    d.Sub = 4;
-                    d.Flags |= X86Insn.NoWrite;
+                    AsTest(ref d, X86FastOp.AluEG, s);
                     DecodeModRmInto(ref c, ref d, rex, s, s);
                     return true;
                 }
@@ -733,10 +730,7 @@ public sealed unsafe partial class X86Cpu
             case 0xA8: case 0xA9:
                 {
                     int s = b == 0xA8 ? Byte : size;
-                    d.Op = X86FastOp.AluEImm;
-                    d.Size = (byte)s;
-                    d.Sub = 4;
-                    d.Flags |= X86Insn.NoWrite;
+                    AsTest(ref d, X86FastOp.AluEImm, s);
                     d.Rm = Rax;
                     d.Imm = ImmZ(ref c, s);
                     return true;
@@ -791,9 +785,7 @@ public sealed unsafe partial class X86Cpu
                     switch (op)
                     {
                         case 0: case 1:
-                            d.Op = X86FastOp.AluEImm;
-                            d.Sub = 4;
-                            d.Flags |= X86Insn.NoWrite;
+                            AsTest(ref d, X86FastOp.AluEImm, s);
                             d.Imm = ImmZ(ref c, s);
                             return true;
                         case 2: d.Op = X86FastOp.Not; return true;
@@ -817,6 +809,15 @@ public sealed unsafe partial class X86Cpu
                 }
         }
         return false;
+    }
+
+    /// <summary>TEST: AND that only sets flags.</summary>
+    private static void AsTest(ref X86Insn d, X86FastOp op, int size)
+    {
+        d.Op = op;
+        d.Size = (byte)size;
+        d.Sub = 4;
+        d.Flags |= X86Insn.NoWrite;
     }
 
     private static bool DecodeFastTwoByte(ref CodeCursor c, ref X86Insn d, int rex, int size)
