@@ -18,8 +18,7 @@ public sealed unsafe partial class RiscVHart : IHartInterruptPins, IDisposable
     internal const ulong TlbMask = TlbSize - 1;
 
     /// <summary>The soft TLB as the JIT's backends see it (one context's table of <see cref="TlbEntry"/>).</summary>
-    internal static readonly Jit.SoftTlbLayout TlbLayout = new(TlbEntry.SizeShift, (long)TlbMask,
-        TlbEntry.TagReadOffset, TlbEntry.TagWriteOffset, TlbEntry.AddendOffset, TlbEntry.FlagBits);
+    internal static readonly Jit.SoftTlbLayout TlbLayout = Jit.SoftTlbLayout.OfTlbEntries(TlbBits);
 
     /// <summary>MMU contexts: U, S, S with SUM, and untranslated (M-mode or satp bare).</summary>
     internal const int MmuUser = 0, MmuSupervisor = 1, MmuSupervisorSum = 2, MmuPhysical = 3, MmuContexts = 4;

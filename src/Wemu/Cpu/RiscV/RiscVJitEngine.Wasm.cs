@@ -17,14 +17,7 @@ namespace Wemu.Cpu.RiscV;
 /// </summary>
 public sealed unsafe partial class RiscVJitEngine : IDisposable
 {
-    private const int WasmJumpCacheBits = 12;
-    private const int WasmJumpCacheBytes = WasmContext.JumpCacheEntry << WasmJumpCacheBits;
-
-    internal static readonly GuestCodeAbi WasmAbi = new()
-    {
-        Tlb = RiscVHart.TlbLayout,
-        JumpCacheBits = WasmJumpCacheBits,
-    };
+    private static readonly int WasmJumpCacheBytes = ExitContext.JumpCacheBytes(JumpCacheBits);
 
     private byte* _wasmContext;
     private int _chainStamp = 1;
@@ -95,7 +88,7 @@ public sealed unsafe partial class RiscVJitEngine : IDisposable
     private long RunWasm(RiscVHart h, long budget)
     {
         byte* ctx = WasmContextBlock;
-        *(int*)(ctx + WasmContext.Regs) = (int)h.X;
+        *(ulong*)(ctx + ExitContext.Regs) = (ulong)h.X;
         int context = h.FetchMmuContext;
         long executed = 0;
         while (executed < budget)
@@ -121,16 +114,16 @@ public sealed unsafe partial class RiscVJitEngine : IDisposable
                 h.NoteCachedCodePage(pc);
                 // (after any compile above: a flush there changes the stamp, retiring entries to freed code)
                 int chainStamp = ChainStamp(h);
-                byte* slot = jumpCache + (int)((pc >> 1) & ((1 << WasmJumpCacheBits) - 1)) * WasmContext.JumpCacheEntry;
-                *(ulong*)(slot + WasmContext.JumpCacheEntryPc) = pc;
-                *(int*)(slot + WasmContext.JumpCacheEntryStamp) = chainStamp;
-                *(int*)(slot + WasmContext.JumpCacheEntryIndex) = block.WasmIndex;
-                *(int*)(ctx + WasmContext.Tlb) = (int)h.TlbFor(h.DataMmuContext);
-                *(int*)(ctx + WasmContext.Budget) = (int)Math.Min(budget - executed, int.MaxValue);
-                *(int*)(ctx + WasmContext.JumpCache) = (int)jumpCache;
-                *(int*)(ctx + WasmContext.Stamp) = chainStamp;
+                byte* slot = jumpCache + (int)((pc >> 1) & ((1 << JumpCacheBits) - 1)) * ExitContext.JumpCacheEntry;
+                *(ulong*)(slot + ExitContext.EntryPc) = pc;
+                *(int*)(slot + ExitContext.EntryStamp) = chainStamp;
+                *(long*)(slot + ExitContext.EntryCode) = block.WasmIndex;
+                *(ulong*)(ctx + ExitContext.Tlb) = (ulong)h.TlbFor(h.DataMmuContext);
+                *(long*)(ctx + ExitContext.Budget) = Math.Min(budget - executed, int.MaxValue);
+                *(ulong*)(ctx + ExitContext.JumpCache) = (ulong)jumpCache;
+                *(int*)(ctx + ExitContext.Stamp) = chainStamp;
                 int n = ((delegate* unmanaged<int, int, int>)(nint)block.WasmIndex)((int)ctx, 0);
-                if (AfterExit(h, (CodeExit)(*(int*)(ctx + WasmContext.ExitKind)), *(ulong*)(ctx + WasmContext.ExitPc), n, ref executed))
+                if (AfterExit(h, (CodeExit)(*(int*)(ctx + ExitContext.ExitKind)), *(ulong*)(ctx + ExitContext.ExitPc), n, ref executed))
                     continue;
                 return executed;
             }
@@ -150,7 +143,7 @@ public sealed unsafe partial class RiscVJitEngine : IDisposable
     /// <summary>Compiles <paramref name="function"/> to a wasm module and loads it (the tail of <see cref="Compile"/>).</summary>
     private void CompileWasm(RiscVHart h, RiscVBlock block, IrFunction function, ulong physPage, long start)
     {
-        byte[] module = WasmBackend.Compile(function, WasmAbi, Options.WasmChaining);
+        byte[] module = WasmBackend.Compile(function, RiscVJitHelpers.CodeAbi, Options.WasmChaining);
         int index;
         long loadStart = Stopwatch.GetTimestamp();
         fixed (byte* p = module)

@@ -20,7 +20,7 @@ public sealed unsafe partial class RiscVJitEngine
 {
     private const int X64ArenaBytes = 64 << 20;
 
-    private const int X64JumpCacheBytes = X64Context.JumpCacheEntry << X64Context.JumpCacheBits;
+    private static readonly int X64JumpCacheBytes = ExitContext.JumpCacheBytes(JumpCacheBits);
 
     private X64CodeArena? _x64;
     private X64Backend.Compiler? _x64Compiler;
@@ -48,12 +48,12 @@ public sealed unsafe partial class RiscVJitEngine
         for (int c = 0; c < RiscVHart.MmuContexts; c++)
         {
             byte* cache = _x64Context + 64 + c * X64JumpCacheBytes;
-            for (int i = 0; i < 1 << X64Context.JumpCacheBits; i++)
+            for (int i = 0; i < 1 << JumpCacheBits; i++)
             {
-                byte* slot = cache + i * X64Context.JumpCacheEntry;
-                nint code = *(nint*)(slot + X64Context.EntryCode);
-                if (code != 0 || *(ulong*)(slot + X64Context.EntryPc) != 0)
-                    entries.Add((c, *(ulong*)(slot + X64Context.EntryPc), *(int*)(slot + X64Context.EntryStamp), code));
+                byte* slot = cache + i * ExitContext.JumpCacheEntry;
+                nint code = *(nint*)(slot + ExitContext.EntryCode);
+                if (code != 0 || *(ulong*)(slot + ExitContext.EntryPc) != 0)
+                    entries.Add((c, *(ulong*)(slot + ExitContext.EntryPc), *(int*)(slot + ExitContext.EntryStamp), code));
             }
         }
         return entries;
@@ -62,7 +62,7 @@ public sealed unsafe partial class RiscVJitEngine
     private long RunX64(RiscVHart h, long budget)
     {
         byte* ctx = _x64Context;
-        *(ulong**)(ctx + X64Context.Regs) = h.X;
+        *(ulong**)(ctx + ExitContext.Regs) = h.X;
         int context = h.FetchMmuContext;
         long executed = 0;
         while (executed < budget)
@@ -88,16 +88,16 @@ public sealed unsafe partial class RiscVJitEngine
                 // (after any compile above: a flush there changes the stamp, retiring entries to freed code)
                 int chainStamp = ChainStamp(h);
                 byte* jumpCache = ctx + 64 + context * X64JumpCacheBytes;
-                byte* slot = jumpCache + (int)((pc >> 1) & ((1 << X64Context.JumpCacheBits) - 1)) * X64Context.JumpCacheEntry;
-                *(ulong*)(slot + X64Context.EntryPc) = pc;
-                *(int*)(slot + X64Context.EntryStamp) = chainStamp;
-                *(nint*)(slot + X64Context.EntryCode) = block.NativeEntry;
-                *(TlbEntry**)(ctx + X64Context.Tlb) = h.TlbFor(h.DataMmuContext);
-                *(long*)(ctx + X64Context.Budget) = budget - executed;
-                *(byte**)(ctx + X64Context.JumpCache) = jumpCache;
-                *(int*)(ctx + X64Context.Stamp) = chainStamp;
+                byte* slot = jumpCache + (int)((pc >> 1) & ((1 << JumpCacheBits) - 1)) * ExitContext.JumpCacheEntry;
+                *(ulong*)(slot + ExitContext.EntryPc) = pc;
+                *(int*)(slot + ExitContext.EntryStamp) = chainStamp;
+                *(nint*)(slot + ExitContext.EntryCode) = block.NativeEntry;
+                *(TlbEntry**)(ctx + ExitContext.Tlb) = h.TlbFor(h.DataMmuContext);
+                *(long*)(ctx + ExitContext.Budget) = budget - executed;
+                *(byte**)(ctx + ExitContext.JumpCache) = jumpCache;
+                *(int*)(ctx + ExitContext.Stamp) = chainStamp;
                 long n = ((delegate* unmanaged[SuppressGCTransition]<byte*, long, long>)block.NativeEntry)(ctx, 0);
-                if (AfterExit(h, (CodeExit)(*(int*)(ctx + X64Context.ExitKind)), *(ulong*)(ctx + X64Context.ExitPc), n, ref executed))
+                if (AfterExit(h, (CodeExit)(*(int*)(ctx + ExitContext.ExitKind)), *(ulong*)(ctx + ExitContext.ExitPc), n, ref executed))
                     continue;
                 return executed;
             }
@@ -125,7 +125,7 @@ public sealed unsafe partial class RiscVJitEngine
             Options.CompileHookForTests?.Invoke(block.VirtualPc);
             function = _translator.Translate(block.VirtualPc, page, _hasRun, reuse: true);
             IrPipeline.Run(function);
-            code = (_x64Compiler ??= new X64Backend.Compiler(WasmAbi)).Compile(function);
+            code = (_x64Compiler ??= new X64Backend.Compiler(RiscVJitHelpers.CodeAbi)).Compile(function);
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {

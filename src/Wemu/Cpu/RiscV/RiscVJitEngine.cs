@@ -63,8 +63,8 @@ public sealed unsafe partial class RiscVJitEngine : IRiscVEngine
     public RiscVJitEngine(JitOptions? options = null)
     {
         // The tags' flag bits against the backends' one-compare probe (fails loudly, before any code runs).
-        TlbTagLayout.Check(WasmAbi.Tlb.PageBits, WasmAbi.Tlb.TagFlags);
-        TlbTagLayout.Check(RiscVJitHelpers.Abi.Tlb.PageBits, RiscVJitHelpers.Abi.Tlb.TagFlags);
+        TlbTagLayout.Check(RiscVJitHelpers.CodeAbi.Tlb.PageBits, RiscVJitHelpers.CodeAbi.Tlb.TagFlags);
+        TlbTagLayout.Check(RiscVJitHelpers.IlAbi.Tlb.PageBits, RiscVJitHelpers.IlAbi.Tlb.TagFlags);
         Options = options ?? new JitOptions();
         CreateX64();
         _hot = new HotTable(Options.Threshold ?? (_x64 != null ? JitOptions.DefaultNativeThreshold : JitOptions.DefaultThreshold));
@@ -138,15 +138,15 @@ public sealed unsafe partial class RiscVJitEngine : IRiscVEngine
                     Statistics.AddCompileTicks(Stopwatch.GetTimestamp() - t0);
                     block.Ran = true;
                 }
-                long n = result & JitExit.CountMask;
+                long n = result & IlExit.CountMask;
                 h.InstRetInFlight = 0;
                 h.InstRet += (ulong)n;
                 executed += n;
                 Statistics.CompiledInstructions += n;
-                if ((result & (JitExit.StopBit | JitExit.InterpretBit)) == 0 && !h.MmioAccessed)
+                if ((result & (IlExit.StopBit | IlExit.InterpretBit)) == 0 && !h.MmioAccessed)
                     continue;
                 h.MmioAccessed = false;
-                if ((result & JitExit.InterpretBit) != 0)
+                if ((result & IlExit.InterpretBit) != 0)
                 {
                     executed += _interpreter.Run(h, 1);
                     Statistics.Fallbacks++;
@@ -347,7 +347,7 @@ public sealed unsafe partial class RiscVJitEngine : IRiscVEngine
                                 pc => (hasRun[(pc & (PageSize - 1)) >> 4] & (1 << (int)((pc >> 1) & 7))) != 0);
                             IrPipeline.Run(function);
                             if (RuntimeFeature.IsDynamicCodeSupported)
-                                code = IlBackend.Compile<RiscVHart>(function, RiscVJitHelpers.Abi, out block.CodeSize);
+                                code = IlBackend.Compile<RiscVHart>(function, RiscVJitHelpers.IlAbi, out block.CodeSize);
                             block.GuestInstructions = function.GuestInstructions;
                         }
                     }
@@ -373,7 +373,7 @@ public sealed unsafe partial class RiscVJitEngine : IRiscVEngine
                 Options.CompileHookForTests?.Invoke(block.VirtualPc);
                 function = _translator.Translate(block.VirtualPc, page, _hasRun);
                 IrPipeline.Run(function);
-                block.Pending = IlBackend.Compile<RiscVHart>(function, RiscVJitHelpers.Abi, out block.CodeSize);
+                block.Pending = IlBackend.Compile<RiscVHart>(function, RiscVJitHelpers.IlAbi, out block.CodeSize);
             }
             catch (Exception e) when (e is not OutOfMemoryException)
             {

@@ -74,7 +74,7 @@ internal sealed unsafe class RiscVTranslator
             }
             else
             {
-                _f.Exit(IrExitKind.Chain, target, 0);
+                _f.Exit(CodeExit.Chain, target, 0);
             }
         }
         _f.GuestInstructions = _total;
@@ -187,13 +187,13 @@ internal sealed unsafe class RiscVTranslator
             }
             if (_total >= _maxInstructions || (pc & ~0xFFFUL) != _pageBase || !Fetch(_page, pc, out uint inst, out int len))
             {
-                f.Exit(IrExitKind.Chain, pc, k);
+                f.Exit(CodeExit.Chain, pc, k);
                 return;
             }
             RvOp op = RvOpcodeTable.Decode(inst);
             if (IsUntranslated(op))
             {
-                f.Exit(IrExitKind.Interpret, pc, k);
+                f.Exit(CodeExit.Interpret, pc, k);
                 return;
             }
             _total++;
@@ -218,7 +218,7 @@ internal sealed unsafe class RiscVTranslator
                     int target = Op(IrOp.And, Op(IrOp.Add, R(rs1), C(immI)), C(~1L));
                     W(rd, C((long)next));
                     f.Retire(k + 1);
-                    f.ExitTo(IrExitKind.Chain, target, 0);
+                    f.ExitTo(CodeExit.Chain, target, 0);
                     return;
                 }
                 case RvOp.Beq: Branch(IrCondition.Eq); return;
@@ -292,7 +292,7 @@ internal sealed unsafe class RiscVTranslator
                     break;
 
                 case < RvOp.FirstFloat:
-                        f.Exit(IrExitKind.Interpret, pc, k);
+                        f.Exit(CodeExit.Interpret, pc, k);
                     return;
 
                 default:

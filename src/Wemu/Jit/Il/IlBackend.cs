@@ -209,7 +209,7 @@ public static unsafe class IlBackend
                         Release(t);
             }
             // Every path ends in an exit; should one not, stop at the entry rather than run off the method.
-            ExitTo(() => _il.Emit(OpCodes.Ldc_I8, (long)_f.EntryPc), JitExit.StopBit);
+            ExitTo(() => _il.Emit(OpCodes.Ldc_I8, (long)_f.EntryPc), IlExit.StopBit);
 
             _il.MarkLabel(_exit);
             StoreRegisters();
@@ -225,7 +225,7 @@ public static unsafe class IlBackend
                 _il.Emit(OpCodes.Call, _abi.RaiseException);
                 _il.Emit(OpCodes.Ldarg, ArgState);
                 _il.Emit(OpCodes.Ldfld, _abi.InstructionsInFlightField);
-                _il.Emit(OpCodes.Ldc_I8, JitExit.StopBit);
+                _il.Emit(OpCodes.Ldc_I8, IlExit.StopBit);
                 _il.Emit(OpCodes.Or);
                 _il.Emit(OpCodes.Ret);
             }
@@ -410,7 +410,7 @@ public static unsafe class IlBackend
                 }
                 case IrOp.Exit:
                 {
-                    long add = (long)(uint)i.Completed | JitExit.BitsFor(i.Kind);
+                    long add = (long)(uint)i.Completed | IlExit.BitsFor(i.Kind);
                     if (i.A >= 0)
                     {
                         int a = i.A;

@@ -211,7 +211,7 @@ public sealed class IrFunction
 
     public void ExitIfBudget(ulong pc) => Append(IrOp.ExitIfBudget).Imm = (long)pc;
 
-    public void Exit(IrExitKind kind, ulong pc, int completed)
+    public void Exit(CodeExit kind, ulong pc, int completed)
     {
         ref var i = ref Append(IrOp.Exit);
         i.Kind = kind;
@@ -220,7 +220,7 @@ public sealed class IrFunction
         i.Completed = completed;
     }
 
-    public void ExitTo(IrExitKind kind, int pcTemp, int completed)
+    public void ExitTo(CodeExit kind, int pcTemp, int completed)
     {
         ref var i = ref Append(IrOp.Exit);
         i.Kind = kind;

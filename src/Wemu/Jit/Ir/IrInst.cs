@@ -8,7 +8,7 @@ public struct IrInst
     public IrOp Op;
     public IrType Type;
     public IrCondition Cond;
-    public IrExitKind Kind;
+    public CodeExit Kind;
     /// <summary>Memory access size in bytes, and whether a load sign-extends.</summary>
     public byte Size;
     public bool Signed;

@@ -5,7 +5,7 @@ namespace Wemu.Jit.Wasm;
 
 /// <summary>
 /// Compiles an <see cref="IrFunction"/> to a WebAssembly module exporting one function
-/// <c>f(ctx: i32, count: i32) -> i32</c> (<see cref="WasmContext"/> at <c>ctx</c>; returns the
+/// <c>f(ctx: i32, count: i32) -> i32</c> (<see cref="ExitContext"/> at <c>ctx</c>; returns the
 /// instructions retired, <c>count</c> included). The module imports the host's memory as
 /// <c>m.h</c> (guest registers, TLB and guest RAM are all linear memory) and, when chaining, its
 /// function table as <c>m.t</c>.
@@ -257,9 +257,9 @@ public static class WasmBackend
         public WasmWriter Emit()
         {
             var w = _w;
-            Get(ArgCtx); Mem(I32Load, 2, WasmContext.Regs); Set(_regsBase);
-            Get(ArgCtx); Mem(I32Load, 2, WasmContext.Tlb); Set(_tlb);
-            Get(ArgCtx); Mem(I32Load, 2, WasmContext.Budget); Set(_budget);
+            Get(ArgCtx); Mem(I32Load, 2, ExitContext.Regs); Set(_regsBase);
+            Get(ArgCtx); Mem(I32Load, 2, ExitContext.Tlb); Set(_tlb);
+            Get(ArgCtx); Mem(I32Load, 2, ExitContext.Budget); Set(_budget);
             foreach (int r in _usedRegs)
             {
                 Get(_regsBase); Mem(I64Load, 3, r * 8); Set(_regs[r]);
@@ -306,24 +306,29 @@ public static class WasmBackend
                 Get(ArgCount); Get(_budget); Op(I32LtS);
                 Op(I32And);
                 w.Byte(If); w.Byte(BlockVoid);
-                Get(ArgCtx); Mem(I32Load, 2, WasmContext.JumpCache);
-                Get(_exitPc); I64(1); Op(I64ShrU); Op(I32WrapI64);
+                Get(ArgCtx); Mem(I32Load, 2, ExitContext.JumpCache);
+                Get(_exitPc);
+                if (_abi.PcAlignShift != 0)
+                {
+                    I64(_abi.PcAlignShift); Op(I64ShrU);
+                }
+                Op(I32WrapI64);
                 I32((1 << _abi.JumpCacheBits) - 1); Op(I32And);
-                I32(4); Op(I32Shl); Op(I32Add);
+                I32(ExitContext.JumpCacheEntryShift); Op(I32Shl); Op(I32Add);
                 Set(_entry);
-                Get(_entry); Mem(I64Load, 3, WasmContext.JumpCacheEntryPc); Get(_exitPc); Op(I64Eq);
-                Get(_entry); Mem(I32Load, 2, WasmContext.JumpCacheEntryStamp);
-                Get(ArgCtx); Mem(I32Load, 2, WasmContext.Stamp); Op(I32Eq);
+                Get(_entry); Mem(I64Load, 3, ExitContext.EntryPc); Get(_exitPc); Op(I64Eq);
+                Get(_entry); Mem(I32Load, 2, ExitContext.EntryStamp);
+                Get(ArgCtx); Mem(I32Load, 2, ExitContext.Stamp); Op(I32Eq);
                 Op(I32And);
                 w.Byte(If); w.Byte(BlockVoid);
                 Get(ArgCtx); Get(ArgCount);
-                Get(_entry); Mem(I32Load, 2, WasmContext.JumpCacheEntryIndex);
+                Get(_entry); Mem(I32Load, 2, ExitContext.EntryCode);
                 w.Byte(ReturnCallIndirect); w.U32(0); w.U32(0);
                 w.Byte(End);
                 w.Byte(End);
             }
-            Get(ArgCtx); Get(_exitKind); Mem(I32Store, 2, WasmContext.ExitKind);
-            Get(ArgCtx); Get(_exitPc); Mem(I64Store, 3, WasmContext.ExitPc);
+            Get(ArgCtx); Get(_exitKind); Mem(I32Store, 2, ExitContext.ExitKind);
+            Get(ArgCtx); Get(_exitPc); Mem(I64Store, 3, ExitContext.ExitPc);
             Get(ArgCount);
             w.Byte(End);
 
@@ -471,15 +476,9 @@ public static class WasmBackend
                 }
                 case IrOp.Exit:
                 {
-                    var kind = i.Kind switch
-                    {
-                        IrExitKind.Chain => CodeExit.Chain,
-                        IrExitKind.Interpret => CodeExit.Interpret,
-                        _ => CodeExit.Stop,
-                    };
                     int a = i.A;
                     long pc = i.Imm;
-                    ExitWith(kind, a >= 0 ? () => Ld(a) : () => I64(pc), i.Completed);
+                    ExitWith(i.Kind, a >= 0 ? () => Ld(a) : () => I64(pc), i.Completed);
                     break;
                 }
                 default:

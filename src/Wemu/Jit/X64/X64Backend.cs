@@ -5,32 +5,9 @@ using Alu = Wemu.Jit.X64.X64Assembler.Alu;
 namespace Wemu.Jit.X64;
 
 /// <summary>
-/// The block of memory a compiled function gets a pointer to (its only argument): where the
-/// guest registers and the data TLB are, the instruction budget, and the exit record it writes
-/// when it returns. The same exit protocol as the WebAssembly backend (<see cref="CodeExit"/>).
-/// </summary>
-public static class X64Context
-{
-    public const int Regs = 0, Tlb = 8, Budget = 16, ExitKind = 24, ExitPc = 32;
-
-    /// <summary>Address of the jump cache of the current fetch MMU context (<see cref="JumpCacheEntry"/>-byte entries).</summary>
-    public const int JumpCache = 40;
-
-    /// <summary>int: the stamp jump-cache entries must carry to be valid (changes on TLB flushes and invalidations).</summary>
-    public const int Stamp = 48;
-
-    public const int Size = 64;
-
-    /// <summary>A jump-cache entry: virtual pc, int stamp, code address; indexed by (pc >> 1) masked.</summary>
-    public const int JumpCacheEntry = 32, EntryPc = 0, EntryStamp = 8, EntryCode = 16;
-
-    public const int JumpCacheBits = 12;
-}
-
-/// <summary>
 /// Compiles an <see cref="IrFunction"/> straight to x86-64 machine code (System V calling
 /// convention): <c>long f(byte* ctx, long count)</c> returns the instructions retired plus
-/// <c>count</c>, with the exit kind and next pc in the <see cref="X64Context"/>. A baseline code generator, built for compile speed
+/// <c>count</c>, with the exit kind and next pc in the <see cref="ExitContext"/>. A baseline code generator, built for compile speed
 /// (RyuJIT costs about a microsecond per IL statement, so a region costs ~1 ms; this costs a
 /// few microseconds): guest registers stay in the register file in memory (so every exit leaves
 /// the guest state complete), every temp that is not a constant or a register read has a stack
@@ -157,9 +134,9 @@ public static class X64Backend
         {
             var a = _a;
             a.MovRR(Count, Rsi);
-            a.Load64(Regs, Ctx, X64Context.Regs);
-            a.Load64(Tlb, Ctx, X64Context.Tlb);
-            a.Load64(Budget, Ctx, X64Context.Budget);
+            a.Load64(Regs, Ctx, ExitContext.Regs);
+            a.Load64(Tlb, Ctx, ExitContext.Tlb);
+            a.Load64(Budget, Ctx, ExitContext.Budget);
             // sub rsp, frame (patched once the slot count is known)
             a.AdjustRsp(-1);
             int frameAt = a.Length - 4;
@@ -192,23 +169,24 @@ public static class X64Backend
             a.AluRR(Alu.Cmp, Count, Budget, true);
             a.Jcc(Cc.GE, _exit);
             a.MovRR(Rdx, Rax);
-            a.ShiftImm(5, Rdx, 1, true);
-            a.AluRI(Alu.And, Rdx, (1 << X64Context.JumpCacheBits) - 1, false);
-            a.ShiftImm(4, Rdx, 5, false);   // * JumpCacheEntry
-            a.Load64(Rcx, Ctx, X64Context.JumpCache);
+            if (_abi.PcAlignShift != 0)
+                a.ShiftImm(5, Rdx, _abi.PcAlignShift, true);
+            a.AluRI(Alu.And, Rdx, (1 << _abi.JumpCacheBits) - 1, false);
+            a.ShiftImm(4, Rdx, ExitContext.JumpCacheEntryShift, false);
+            a.Load64(Rcx, Ctx, ExitContext.JumpCache);
             a.AluRR(Alu.Add, Rdx, Rcx, true);
-            a.CmpRM(Rax, Rdx, X64Context.EntryPc);
+            a.CmpRM(Rax, Rdx, ExitContext.EntryPc);
             a.Jcc(Cc.NE, _exit);
-            a.Load64(Rcx, Rdx, X64Context.EntryStamp);
-            a.CmpRM32(Rcx, Ctx, X64Context.Stamp);
+            a.Load64(Rcx, Rdx, ExitContext.EntryStamp);
+            a.CmpRM32(Rcx, Ctx, ExitContext.Stamp);
             a.Jcc(Cc.NE, _exit);
             a.AdjustRsp(frame);
             a.MovRR(Rsi, Count);
-            a.JmpMem(Rdx, X64Context.EntryCode);
+            a.JmpMem(Rdx, ExitContext.EntryCode);
 
             // The shared exit: rax holds the next pc, the kind is stored.
             a.Bind(_exit);
-            a.Store64(Ctx, X64Context.ExitPc, Rax);
+            a.Store64(Ctx, ExitContext.ExitPc, Rax);
             a.MovRR(Rax, Count);
             a.AdjustRsp(frame);
             a.Ret();
@@ -220,7 +198,7 @@ public static class X64Backend
         /// <summary>Leaves through the shared exit with the next pc in rax: kind, count + <paramref name="completed"/>.</summary>
         private void ExitWith(CodeExit kind, int completed)
         {
-            _a.StoreImm32(Ctx, X64Context.ExitKind, (int)kind);
+            _a.StoreImm32(Ctx, ExitContext.ExitKind, (int)kind);
             if (completed != 0)
                 _a.AluRI(Alu.Add, Count, completed, true);
             _a.Jmp(kind == CodeExit.Chain ? _chainExit : _exit);
@@ -296,17 +274,11 @@ public static class X64Backend
                 }
                 case IrOp.Exit:
                 {
-                    var kind = i.Kind switch
-                    {
-                        IrExitKind.Chain => CodeExit.Chain,
-                        IrExitKind.Interpret => CodeExit.Interpret,
-                        _ => CodeExit.Stop,
-                    };
                     if (i.A >= 0)
                         Ld(i.A, Rax);
                     else
                         a.MovImm(Rax, i.Imm);
-                    ExitWith(kind, i.Completed);
+                    ExitWith(i.Kind, i.Completed);
                     break;
                 }
                 default:
