@@ -41,7 +41,7 @@ public abstract class RiscVMachine : Machine
 
     public override Jit.JitStatistics? JitStatistics => (Engine as RiscVJitEngine)?.Statistics;
 
-    public override string? JitBackend => Engine is RiscVJitEngine jit ? (jit.Options.WasmLoader != null ? "wasm" : jit.UsesNativeCode ? "native" : "il") : null;
+    public override string? JitBackend => Engine is RiscVJitEngine jit ? jit.Backend switch { Jit.JitBackendKind.Wasm => "wasm", Jit.JitBackendKind.X64 => "native", _ => "il" } : null;
 
     public override string DescribeState()
     {

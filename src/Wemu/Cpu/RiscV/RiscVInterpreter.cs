@@ -36,7 +36,7 @@ public sealed unsafe class RiscVInterpreter : IRiscVEngine
 
     /// <summary>
     /// An interpreter that profiles for a JIT: every taken branch or jump counts its target in
-    /// <paramref name="hot"/>, and a target that is hot ends the run (with <see cref="RiscVHart.HotExit"/>
+    /// <paramref name="hot"/>, and a target that is hot ends the run (with <see cref="CpuCore.HotExit"/>
     /// set) so the JIT can run or compile the code there.
     /// </summary>
     public RiscVInterpreter(Jit.HotTable hot) => _hot = hot;
@@ -354,7 +354,7 @@ public sealed unsafe class RiscVInterpreter : IRiscVEngine
         Taken:
             pc += (ulong)(long)ImmB(inst);
         Transfer:
-            if (hot != null && Jit.HotTable.Bump(hot, pc, hotThreshold))
+            if (hot != null && Jit.HotTable.Bump(hot, pc, hotThreshold, pcShift: 1))
             {
                 h.HotExit = true;
                 break;

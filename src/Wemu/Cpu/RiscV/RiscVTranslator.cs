@@ -12,7 +12,7 @@ namespace Wemu.Cpu.RiscV;
 /// region and instructions it does not translate (system instructions, CSRs, instructions crossing
 /// the page end) leave through exits; the dispatcher interprets the latter.
 /// </summary>
-internal sealed unsafe class RiscVTranslator
+internal sealed unsafe class RiscVTranslator : IGuestTranslator
 {
     public const int GuestRegisters = 32;
 
@@ -80,6 +80,12 @@ internal sealed unsafe class RiscVTranslator
         _f.GuestInstructions = _total;
         return _f;
     }
+
+    /// <summary>RISC-V code means the same in every privilege mode: <paramref name="mode"/> is always 0.</summary>
+    IrFunction IGuestTranslator.Translate(ulong entryPc, ulong mode, byte* page, Func<ulong, bool> include, bool reuse) =>
+        Translate(entryPc, page, include, reuse);
+
+    bool IGuestTranslator.IsInterpretedOnly(ulong pc, ulong mode, byte* page) => IsInterpretedOnly(pc, page);
 
     /// <summary>Whether the instruction at <paramref name="pc"/> is one the translator hands to the interpreter.</summary>
     public static bool IsInterpretedOnly(ulong pc, byte* page) =>
