@@ -22,7 +22,7 @@ namespace Wemu.Jit;
 /// are dropped: self-modifying code, loaders and page reuse are seen without relying on the guest's
 /// instruction-cache maintenance.
 /// </summary>
-public abstract unsafe partial class JitEngine<TCpu, TFrontEnd> : IDisposable
+public abstract unsafe partial class JitEngine<TCpu, TFrontEnd> : ICpuEngine<TCpu>, IDisposable
     where TCpu : CpuCore
     where TFrontEnd : struct, IJitFrontEnd<TCpu>
 {

@@ -10,7 +10,7 @@ namespace Wemu.Cpu.RiscV;
 /// as return paths not exceptions, no calls on the common path except inlined ones; loads and
 /// stores go through the soft TLB inline and fall back to the hart's slow paths.
 /// </summary>
-public sealed unsafe class RiscVInterpreter : IRiscVEngine
+public sealed unsafe class RiscVInterpreter : ICpuEngine<RiscVHart>
 {
     /// <summary>The primary decode table with one byte an entry (every <see cref="RvOp"/> fits): 32 KiB
     /// instead of 64, so more of it stays in the L1 cache when code jumps around (boot).</summary>

@@ -8,6 +8,6 @@ namespace Wemu.Cpu.RiscV;
 /// the hart's MMU contexts and RVC's 2-byte alignment).
 /// </summary>
 public sealed class RiscVJitEngine(JitOptions? options = null)
-    : JitEngine<RiscVHart, RiscVJitFrontEnd>(options, static hot => new RiscVJitFrontEnd(hot)), IRiscVEngine
+    : JitEngine<RiscVHart, RiscVJitFrontEnd>(options, static hot => new RiscVJitFrontEnd(hot))
 {
 }
