@@ -73,9 +73,12 @@ public abstract unsafe partial class JitEngine<TCpu, TFrontEnd>
                 case JitBackendKind.X64: AddX64(block, function); break;
                 case JitBackendKind.Wasm: LoadWasm(block, function); break;
                 default:
-                    block.Pending = IlBackend.Compile<TCpu>(function, _isa.IlAbi, out block.CodeSize);
-                    Install(block);
-                    block.Ran = false;
+                    if (RuntimeFeature.IsDynamicCodeSupported)   // (checked above; the AOT analyzer wants it here)
+                    {
+                        block.Pending = IlBackend.Compile<TCpu>(function, _isa.IlAbi, out block.CodeSize);
+                        Install(block);
+                        block.Ran = false;
+                    }
                     break;
             }
         }
