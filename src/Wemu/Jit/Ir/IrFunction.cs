@@ -116,6 +116,29 @@ public sealed class IrFunction
         return t;
     }
 
+    /// <summary>A one-operand op (<see cref="IrOp.Clz"/>, <see cref="IrOp.Ctz"/>, <see cref="IrOp.Popcnt"/>, <see cref="IrOp.ByteSwap"/>, <see cref="IrOp.Parity"/>) in A's type.</summary>
+    public int Unary(IrOp op, int a)
+    {
+        var type = TypeOf(a);
+        int t = NewTemp(type);
+        ref var i = ref Append(op);
+        i.Type = type;
+        i.Dst = t;
+        i.A = a;
+        return t;
+    }
+
+    /// <summary>A division or remainder with the guest's rule for /0 and overflow (an exiting one belongs to the guest instruction at <paramref name="guestPc"/>).</summary>
+    public int Divide(IrOp op, int a, int b, IrDivision division, ulong guestPc = 0, int completed = 0)
+    {
+        int t = Binary(op, a, b);
+        ref var i = ref _code[Count - 1];
+        i.Division = division;
+        i.GuestPc = guestPc;
+        i.Completed = completed;
+        return t;
+    }
+
     public int Compare(IrCondition cond, int a, int b, IrType resultType = IrType.I64)
     {
         int t = NewTemp(resultType);
@@ -177,6 +200,23 @@ public sealed class IrFunction
         i.Size = (byte)size;
         i.GuestPc = guestPc;
         i.Completed = completed;
+    }
+
+    /// <summary>The old value of the <paramref name="size"/> bytes at address + offset; they become <paramref name="value"/> if it equals <paramref name="expected"/>.</summary>
+    public int CompareAndSwap(int address, long offset, int expected, int value, int size, ulong guestPc, int completed)
+    {
+        int t = NewTemp(IrType.I64);
+        ref var i = ref Append(IrOp.CompareAndSwap);
+        i.Type = IrType.I64;
+        i.Dst = t;
+        i.A = address;
+        i.B = expected;
+        i.C = value;
+        i.Imm = offset;
+        i.Size = (byte)size;
+        i.GuestPc = guestPc;
+        i.Completed = completed;
+        return t;
     }
 
     public void Call(int helper, int a, int b, long imm, ulong guestPc, int completed)

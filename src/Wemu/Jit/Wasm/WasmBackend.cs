@@ -429,6 +429,11 @@ public static class WasmBackend
                     break;
                 case IrOp.Load: EmitLoad(in i); break;
                 case IrOp.Store: EmitStore(in i); break;
+                case IrOp.CompareAndSwap: EmitCompareAndSwap(in i); break;
+                case IrOp.DivS or IrOp.DivU or IrOp.RemS or IrOp.RemU when i.IsExitingDivision:
+                    EmitValue(in i);
+                    St(i.Dst);
+                    break;
                 case IrOp.Call:
                 {
                     // Helpers (atomics, F/D) run in the host's interpreter.
@@ -525,6 +530,21 @@ public static class WasmBackend
                 case IrOp.Shl: Shift(i, ArithFor(wd, I64Shl)); break;
                 case IrOp.ShrS: Shift(i, ArithFor(wd, I64ShrS)); break;
                 case IrOp.ShrU: Shift(i, ArithFor(wd, I64ShrU)); break;
+                case IrOp.RotL: Shift(i, ArithFor(wd, I64Rotl)); break;
+                case IrOp.RotR: Shift(i, ArithFor(wd, I64Rotr)); break;
+                case IrOp.Clz: Ld(i.A); Op(ArithFor(wd, I64Clz)); break;
+                case IrOp.Ctz: Ld(i.A); Op(ArithFor(wd, I64Ctz)); break;
+                case IrOp.Popcnt: Ld(i.A); Op(ArithFor(wd, I64Popcnt)); break;
+                case IrOp.ByteSwap: ByteSwap(in i); break;
+                case IrOp.Parity:
+                    // popcnt(a & 0xFF) & 1 ^ 1
+                    Ld(i.A); Const(i.Type, 0xFF); Op(ArithFor(wd, I64And)); Op(ArithFor(wd, I64Popcnt));
+                    Const(i.Type, 1); Op(ArithFor(wd, I64And)); Const(i.Type, 1); Op(ArithFor(wd, I64Xor));
+                    break;
+                case IrOp.AddOverflow:
+                case IrOp.SubOverflow:
+                    Overflow(in i);
+                    break;
                 case IrOp.MulHighS:
                 case IrOp.MulHighU:
                 case IrOp.MulHighSU:
@@ -616,7 +636,59 @@ public static class WasmBackend
             FreeScratch(IrType.I64, b);
         }
 
-        /// <summary>Total division (RISC-V results for /0 and MIN/-1) around wasm's trapping divide.</summary>
+        /// <summary>A constant of the IR type.</summary>
+        private void Const(IrType type, long v)
+        {
+            if (type == IrType.I32) I32((int)v); else I64(v);
+        }
+
+        /// <summary>Swaps adjacent bytes, then 16-bit halves (64: then 32-bit halves, as a rotate), one masked shift pair each.</summary>
+        private void ByteSwap(in IrInst i)
+        {
+            var type = i.Type;
+            var wd = Width(type);
+            int x = Scratch(type);
+            Ld(i.A); Set(x);
+            void SwapPairs(int bits, long mask)
+            {
+                Get(x); Const(type, mask); Op(ArithFor(wd, I64And)); Const(type, bits); Op(ArithFor(wd, I64Shl));
+                Get(x); Const(type, bits); Op(ArithFor(wd, I64ShrU)); Const(type, mask); Op(ArithFor(wd, I64And));
+                Op(ArithFor(wd, I64Or));
+                Set(x);
+            }
+            SwapPairs(8, type == IrType.I32 ? 0x00FF00FF : 0x00FF00FF00FF00FF);
+            if (type == IrType.I64)
+                SwapPairs(16, 0x0000FFFF0000FFFF);
+            Get(x); Const(type, type == IrType.I32 ? 16 : 32); Op(ArithFor(wd, I64Rotl));
+            FreeScratch(type, x);
+        }
+
+        /// <summary>Signed overflow of a + b: ((a ^ r) &amp; (b ^ r)) &lt; 0; of a - b: ((a ^ b) &amp; (a ^ r)) &lt; 0; as 0 or 1.</summary>
+        private void Overflow(in IrInst i)
+        {
+            var wd = Width(i.Type);
+            int a = Scratch(i.Type), b = Scratch(i.Type), r = Scratch(i.Type);
+            Ld(i.A); Set(a);
+            Ld(i.B); Set(b);
+            Get(a); Get(b); Op(ArithFor(wd, i.Op == IrOp.AddOverflow ? I64Add : I64Sub)); Set(r);
+            if (i.Op == IrOp.AddOverflow)
+            {
+                Get(a); Get(r); Op(ArithFor(wd, I64Xor));
+                Get(b); Get(r); Op(ArithFor(wd, I64Xor));
+            }
+            else
+            {
+                Get(a); Get(b); Op(ArithFor(wd, I64Xor));
+                Get(a); Get(r); Op(ArithFor(wd, I64Xor));
+            }
+            Op(ArithFor(wd, I64And));
+            Const(i.Type, i.Type == IrType.I32 ? 31 : 63); Op(ArithFor(wd, I64ShrU));
+            FreeScratch(i.Type, a);
+            FreeScratch(i.Type, b);
+            FreeScratch(i.Type, r);
+        }
+
+        /// <summary>Division around wasm's trapping divide: RISC-V's results for /0 and MIN/-1, or (<see cref="IrDivision.Exit"/>) an interpret exit there.</summary>
         private void Divide(in IrInst i)
         {
             bool w32 = i.Type == IrType.I32;
@@ -626,6 +698,22 @@ public static class WasmBackend
             Ld(i.A); Set(a);
             Ld(i.B); Set(b);
             void Const(long v) { if (w32) I32((int)v); else I64(v); }
+            if (i.Division == IrDivision.Exit)
+            {
+                // b == 0, or (signed) a == MIN && b == -1: leave for the interpreter (the guest's exception)
+                Get(b); Op(CompareFor(wd, I64Eqz));
+                if (i.Op is IrOp.DivS or IrOp.RemS)
+                {
+                    Get(a); Const(w32 ? int.MinValue : long.MinValue); Op(CompareFor(wd, I64Eq));
+                    Get(b); Const(-1); Op(CompareFor(wd, I64Eq));
+                    Op(I32And);
+                    Op(I32Or);
+                }
+                BeginIf();
+                ulong pc = i.GuestPc;
+                ExitWith(CodeExit.Interpret, () => I64((long)pc), i.Completed);
+                EndBlock();
+            }
             // if (b == 0) { /0 result } else { ... }
             Get(b); Op(CompareFor(wd, I64Eqz));
             _w.Byte(If); _w.Byte(resultType);
@@ -684,30 +772,70 @@ public static class WasmBackend
         private void EmitLoad(in IrInst i)
         {
             EmitTlbProbe(in i, _abi.Tlb.ReadTagOffset);
-            switch (i.Size)
-            {
-                case 1: Mem(i.Signed ? I64Load8S : I64Load8U, 0, 0); break;
-                case 2: Mem(i.Signed ? I64Load16S : I64Load16U, 1, 0); break;
-                case 4: Mem(i.Signed ? I64Load32S : I64Load32U, 2, 0); break;
-                default: Mem(I64Load, 3, 0); break;
-            }
+            LoadSized(i.Size, i.Signed);
             if (i.HasDst)
                 St(i.Dst);
             else
                 Op(Drop);
         }
 
-        private void EmitStore(in IrInst i)
+        /// <summary>Through the write tag; load, compare, store if equal (one thread: nothing can come between); the old value.</summary>
+        private void EmitCompareAndSwap(in IrInst i)
         {
             EmitTlbProbe(in i, _abi.Tlb.WriteTagOffset);
+            int address = Scratch(IrType.I32), old = Scratch(IrType.I64);
+            Set(address);
+            Get(address);
+            LoadSized(i.Size, signed: false);
+            Set(old);
+            Get(old);
             Ld(i.B);
-            switch (i.Size)
+            if (i.Size < 8)
+            {
+                I64((1L << (i.Size * 8)) - 1);
+                Op(I64And);
+            }
+            Op(I64Eq);
+            BeginIf();
+            Get(address);
+            Ld(i.C);
+            StoreSized(i.Size);
+            EndBlock();
+            Get(old);
+            St(i.Dst);
+            FreeScratch(IrType.I32, address);
+            FreeScratch(IrType.I64, old);
+        }
+
+        /// <summary>An i64 load of 1, 2, 4 or 8 bytes at the address on the stack.</summary>
+        private void LoadSized(int size, bool signed)
+        {
+            switch (size)
+            {
+                case 1: Mem(signed ? I64Load8S : I64Load8U, 0, 0); break;
+                case 2: Mem(signed ? I64Load16S : I64Load16U, 1, 0); break;
+                case 4: Mem(signed ? I64Load32S : I64Load32U, 2, 0); break;
+                default: Mem(I64Load, 3, 0); break;
+            }
+        }
+
+        /// <summary>Stores the low 1, 2, 4 or 8 bytes of the i64 on the stack at the address below it.</summary>
+        private void StoreSized(int size)
+        {
+            switch (size)
             {
                 case 1: Mem(I64Store8, 0, 0); break;
                 case 2: Mem(I64Store16, 1, 0); break;
                 case 4: Mem(I64Store32, 2, 0); break;
                 default: Mem(I64Store, 3, 0); break;
             }
+        }
+
+        private void EmitStore(in IrInst i)
+        {
+            EmitTlbProbe(in i, _abi.Tlb.WriteTagOffset);
+            Ld(i.B);
+            StoreSized(i.Size);
         }
     }
 }

@@ -41,7 +41,8 @@ public static class X64Backend
         private readonly X64Assembler _a = new();
         private int[] _labels = [];
         private int _exit, _chainExit;
-        private readonly List<(int Label, ulong Pc, int Completed)> _slowStubs = [];
+        /// <summary>Out-of-line exits at an instruction: the slow path of loads, stores and CAS, and exiting divisions (interpret).</summary>
+        private readonly List<(int Label, ulong Pc, int Completed, CodeExit Kind)> _slowStubs = [];
 
         private int[] _def = [];
         private bool[] _inline = [];
@@ -155,11 +156,11 @@ public static class X64Backend
             a.MovImm(Rax, (long)_f.EntryPc);
             ExitWith(CodeExit.Stop, 0);
 
-            foreach (var (label, pc, completed) in _slowStubs)
+            foreach (var (label, pc, completed, kind) in _slowStubs)
             {
                 a.Bind(label);
                 a.MovImm(Rax, (long)pc);
-                ExitWith(CodeExit.Slow, completed);
+                ExitWith(kind, completed);
             }
 
             int frame = (_slots * 8 + 15) & ~15;
@@ -244,6 +245,11 @@ public static class X64Backend
                     break;
                 case IrOp.Load: EmitLoad(in i); break;
                 case IrOp.Store: EmitStore(in i); break;
+                case IrOp.CompareAndSwap: EmitCompareAndSwap(in i); break;
+                case IrOp.DivS or IrOp.DivU or IrOp.RemS or IrOp.RemU when i.IsExitingDivision:
+                    EmitValue(in i);
+                    St(i.Dst, Rax);
+                    break;
                 case IrOp.Call:
                 {
                     // Helpers (atomics, F/D) run in the engine's interpreter.
@@ -321,6 +327,44 @@ public static class X64Backend
                 case IrOp.Shl: Shift(in i, 4); break;
                 case IrOp.ShrU: Shift(in i, 5); break;
                 case IrOp.ShrS: Shift(in i, 7); break;
+                case IrOp.RotL: Shift(in i, 0); break;
+                case IrOp.RotR: Shift(in i, 1); break;
+                case IrOp.Clz:
+                    // bsr gives 63 - clz (31 - clz); for 0, 127 (63) ^ 63 (31) = 64 (32)
+                    Ld(i.A, Rcx);
+                    a.BitScan(true, Rax, Rcx, w);
+                    a.MovImm(Rdx, w ? 127 : 63);
+                    a.Cmov(Cc.E, Rax, Rdx);
+                    a.AluRI(Alu.Xor, Rax, w ? 63 : 31, false);
+                    break;
+                case IrOp.Ctz:
+                    Ld(i.A, Rcx);
+                    a.BitScan(false, Rax, Rcx, w);
+                    a.MovImm(Rdx, w ? 64 : 32);
+                    a.Cmov(Cc.E, Rax, Rdx);
+                    break;
+                case IrOp.Popcnt:
+                    if (!System.Runtime.Intrinsics.X86.Popcnt.IsSupported)
+                        throw new NotSupportedException("x64 backend: popcnt on a host without POPCNT");
+                    Ld(i.A, Rcx);
+                    a.Popcnt(Rax, Rcx, w);
+                    break;
+                case IrOp.ByteSwap:
+                    Ld(i.A, Rax);
+                    a.Bswap(Rax, w);
+                    break;
+                case IrOp.Parity:
+                    Ld(i.A, Rax);
+                    a.TestByte(Rax);
+                    a.SetccZx(Cc.P, Rax);
+                    break;
+                case IrOp.AddOverflow:
+                case IrOp.SubOverflow:
+                    Ld(i.A, Rax);
+                    Ld(i.B, Rcx);
+                    a.AluRR(i.Op == IrOp.AddOverflow ? Alu.Add : Alu.Sub, Rax, Rcx, w);
+                    a.SetccZx(Cc.O, Rax);
+                    break;
                 case IrOp.MulHighS:
                 case IrOp.MulHighU:
                 case IrOp.MulHighSU:
@@ -423,6 +467,24 @@ public static class X64Backend
             int zero = a.NewLabel(), done = a.NewLabel();
             Ld(i.A, Rax);
             Ld(i.B, Rcx);
+            if (i.Division == IrDivision.Exit)
+            {
+                // /0 and MIN / -1 leave for the interpreter, which raises the guest's exception
+                int exit = a.NewLabel();
+                _slowStubs.Add((exit, i.GuestPc, i.Completed, CodeExit.Interpret));
+                a.Test(Rcx, Rcx, w);
+                a.Jcc(Cc.E, exit);
+                if (signed)
+                {
+                    int fine = a.NewLabel();
+                    a.AluRI(Alu.Cmp, Rcx, -1, w);
+                    a.Jcc(Cc.NE, fine);
+                    a.MovImm(Rdx, w ? long.MinValue : 0x8000_0000L);
+                    a.AluRR(Alu.Cmp, Rax, Rdx, w);
+                    a.Jcc(Cc.E, exit);
+                    a.Bind(fine);
+                }
+            }
             a.Test(Rcx, Rcx, w);
             a.Jcc(Cc.E, zero);
             if (signed)
@@ -480,7 +542,7 @@ public static class X64Backend
             a.AluRI(Alu.And, Rcx, (int)(~((1L << _abi.Tlb.PageBits) - 1) | (long)(i.Size - 1)), true);
             a.CmpRM(Rcx, Rdx, tagOffset);
             int slow = a.NewLabel();
-            _slowStubs.Add((slow, i.GuestPc, i.Completed));
+            _slowStubs.Add((slow, i.GuestPc, i.Completed, CodeExit.Slow));
             a.Jcc(Cc.NE, slow);
             a.Load64(Rcx, Rdx, _abi.Tlb.AddendOffset);
             a.AluRR(Alu.Add, Rcx, Rax, true);
@@ -499,6 +561,17 @@ public static class X64Backend
             EmitTlbProbe(in i, _abi.Tlb.WriteTagOffset);
             Ld(i.B, Rax);
             _a.StoreSized(Rcx, 0, Rax, i.Size);
+        }
+
+        /// <summary>Through the write tag (a page stores may reach directly is RAM, not code); lock cmpxchg; the old value zero-extended.</summary>
+        private void EmitCompareAndSwap(in IrInst i)
+        {
+            EmitTlbProbe(in i, _abi.Tlb.WriteTagOffset);
+            Ld(i.B, Rax);
+            Ld(i.C, Rdx);
+            _a.LockCmpxchg(Rcx, 0, Rdx, i.Size);
+            _a.ZeroExtend(Rax, i.Size);
+            St(i.Dst, Rax);
         }
     }
 }
