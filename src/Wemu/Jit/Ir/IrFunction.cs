@@ -175,47 +175,39 @@ public sealed class IrFunction
         return t;
     }
 
+    /// <summary>An access of <paramref name="size"/> bytes at address + offset by the guest instruction at <paramref name="guestPc"/> (it may trap there).</summary>
+    private ref IrInst MemoryOp(IrOp op, int address, long offset, int size, ulong guestPc, int completed)
+    {
+        ref var i = ref Append(op);
+        i.Type = IrType.I64;
+        i.A = address;
+        i.Imm = offset;
+        i.Size = (byte)size;
+        i.GuestPc = guestPc;
+        i.Completed = completed;
+        return ref i;
+    }
+
     public int Load(int address, long offset, int size, bool signed, ulong guestPc, int completed)
     {
         int t = NewTemp(IrType.I64);
-        ref var i = ref Append(IrOp.Load);
-        i.Type = IrType.I64;
+        ref var i = ref MemoryOp(IrOp.Load, address, offset, size, guestPc, completed);
         i.Dst = t;
-        i.A = address;
-        i.Imm = offset;
-        i.Size = (byte)size;
         i.Signed = signed;
-        i.GuestPc = guestPc;
-        i.Completed = completed;
         return t;
     }
 
-    public void Store(int address, long offset, int value, int size, ulong guestPc, int completed)
-    {
-        ref var i = ref Append(IrOp.Store);
-        i.Type = IrType.I64;
-        i.A = address;
-        i.B = value;
-        i.Imm = offset;
-        i.Size = (byte)size;
-        i.GuestPc = guestPc;
-        i.Completed = completed;
-    }
+    public void Store(int address, long offset, int value, int size, ulong guestPc, int completed) =>
+        MemoryOp(IrOp.Store, address, offset, size, guestPc, completed).B = value;
 
     /// <summary>The old value of the <paramref name="size"/> bytes at address + offset; they become <paramref name="value"/> if it equals <paramref name="expected"/>.</summary>
     public int CompareAndSwap(int address, long offset, int expected, int value, int size, ulong guestPc, int completed)
     {
         int t = NewTemp(IrType.I64);
-        ref var i = ref Append(IrOp.CompareAndSwap);
-        i.Type = IrType.I64;
+        ref var i = ref MemoryOp(IrOp.CompareAndSwap, address, offset, size, guestPc, completed);
         i.Dst = t;
-        i.A = address;
         i.B = expected;
         i.C = value;
-        i.Imm = offset;
-        i.Size = (byte)size;
-        i.GuestPc = guestPc;
-        i.Completed = completed;
         return t;
     }
 
