@@ -7,8 +7,9 @@ namespace Wemu.Jit;
 /// Execution counts of branch targets, for tiering. The interpreter bumps the entry of every
 /// taken branch or jump target and leaves when one reaches the threshold, so the JIT can compile
 /// it (and from then on run the compiled code there). Direct-mapped and keyed by virtual pc:
-/// a collision only costs a count, never correctness. Native memory, so an interpreter loop
-/// reads it through a pointer without bounds checks.
+/// a collision only costs a count, never correctness. Indexed by the pc without its always-zero
+/// alignment bits (<see cref="PcShift"/>). Native memory, so an interpreter loop reads it through a
+/// pointer without bounds checks.
 /// </summary>
 public sealed unsafe class HotTable : IDisposable
 {
@@ -22,9 +23,10 @@ public sealed unsafe class HotTable : IDisposable
         public long Count;
     }
 
-    public HotTable(int threshold)
+    public HotTable(int threshold, int pcShift)
     {
         Threshold = threshold;
+        PcShift = pcShift;
         Entries = (Entry*)NativeMemory.AllocZeroed((nuint)(sizeof(Entry) << Bits));
         Clear();
     }
@@ -33,11 +35,14 @@ public sealed unsafe class HotTable : IDisposable
 
     public int Threshold { get; }
 
-    /// <summary>Counts one more arrival at <paramref name="pc"/>; true once it is hot.</summary>
+    /// <summary>log2 of the guest's instruction alignment (RISC-V with C: 1; x86: 0).</summary>
+    public int PcShift { get; }
+
+    /// <summary>Counts one more arrival at <paramref name="pc"/>; true once it is hot (<paramref name="pcShift"/>: <see cref="PcShift"/>).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static bool Bump(Entry* table, ulong pc, int threshold)
+    public static bool Bump(Entry* table, ulong pc, int threshold, int pcShift)
     {
-        Entry* e = table + ((pc >> 1) & Mask);
+        Entry* e = table + ((pc >> pcShift) & Mask);
         if (e->Pc != pc)
         {
             e->Pc = pc;
@@ -47,19 +52,19 @@ public sealed unsafe class HotTable : IDisposable
         return ++e->Count >= threshold;
     }
 
-    public bool Bump(ulong pc) => Bump(Entries, pc, Threshold);
+    public bool Bump(ulong pc) => Bump(Entries, pc, Threshold, PcShift);
 
     /// <summary>True if <paramref name="pc"/> has been a branch target (region building includes it).</summary>
     public bool HasRun(ulong pc)
     {
-        Entry* e = Entries + ((pc >> 1) & Mask);
+        Entry* e = Entries + ((pc >> PcShift) & Mask);
         return e->Pc == pc && e->Count > 0;
     }
 
     /// <summary>Starts counting <paramref name="pc"/> again (it cannot be compiled).</summary>
     public void Cool(ulong pc)
     {
-        Entry* e = Entries + ((pc >> 1) & Mask);
+        Entry* e = Entries + ((pc >> PcShift) & Mask);
         if (e->Pc == pc)
             e->Count = 0;
     }

@@ -1,3 +1,5 @@
+using Wemu.Memory;
+
 namespace Wemu.Jit;
 
 /// <summary>
@@ -9,4 +11,11 @@ namespace Wemu.Jit;
 public sealed record SoftTlbLayout(int EntryShift, long IndexMask, int ReadTagOffset, int WriteTagOffset, int AddendOffset, ulong TagFlags)
 {
     public int PageBits { get; init; } = 12;
+
+    /// <summary>
+    /// The layout of a table of 2^<paramref name="indexBits"/> <see cref="TlbEntry"/> structs, read
+    /// from the struct itself: the one definition every guest's TLB and every backend's probe use.
+    /// </summary>
+    public static SoftTlbLayout OfTlbEntries(int indexBits) =>
+        new(TlbEntry.SizeShift, (1L << indexBits) - 1, TlbEntry.TagReadOffset, TlbEntry.TagWriteOffset, TlbEntry.AddendOffset, TlbEntry.FlagBits);
 }

@@ -1,3 +1,4 @@
+using Wemu.Cpu;
 using Wemu.Cpu.RiscV;
 
 namespace Wemu.Machines;
@@ -5,7 +6,7 @@ namespace Wemu.Machines;
 /// <summary>Creates the board a <see cref="MachineConfig"/> names.</summary>
 public static class MachineFactory
 {
-    public static Machine Create(MachineConfig config, MachineImages images, IRiscVEngine? engine = null) =>
+    public static Machine Create(MachineConfig config, MachineImages images, ICpuEngine<RiscVHart>? engine = null) =>
         (config.Arch, config.MachineType) switch
         {
             ("riscv64", "spike") => new SpikeMachine(config, images, engine),

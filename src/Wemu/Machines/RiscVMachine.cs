@@ -1,3 +1,4 @@
+using Wemu.Cpu;
 using Wemu.Cpu.RiscV;
 using Wemu.Devices;
 
@@ -9,7 +10,7 @@ namespace Wemu.Machines;
 /// </summary>
 public abstract class RiscVMachine : Machine
 {
-    protected RiscVMachine(MachineClock clock, IRiscVEngine? engine) : base(clock)
+    protected RiscVMachine(MachineClock clock, ICpuEngine<RiscVHart>? engine) : base(clock)
     {
         Hart = new RiscVHart(Bus);
         Engine = engine ?? new RiscVInterpreter();
@@ -19,7 +20,7 @@ public abstract class RiscVMachine : Machine
     public RiscVHart Hart { get; }
 
     /// <summary>The engine <paramref name="config"/> asks for (<c>-accel</c>).</summary>
-    public static IRiscVEngine CreateEngine(MachineConfig config, MachineImages images) =>
+    public static ICpuEngine<RiscVHart> CreateEngine(MachineConfig config, MachineImages images) =>
         config.Accelerator == "interp"
             ? new RiscVInterpreter()
             : config.JitBackend == "il" && images.WasmLoader == null && !System.Runtime.CompilerServices.RuntimeFeature.IsDynamicCodeSupported
@@ -33,7 +34,7 @@ public abstract class RiscVMachine : Machine
                 WasmLoader = images.WasmLoader,
             });
 
-    public IRiscVEngine Engine { get; set; }
+    public ICpuEngine<RiscVHart> Engine { get; set; }
 
     public override ulong InstructionsRetired => Hart.InstructionsRetired;
 
@@ -41,7 +42,7 @@ public abstract class RiscVMachine : Machine
 
     public override Jit.JitStatistics? JitStatistics => (Engine as RiscVJitEngine)?.Statistics;
 
-    public override string? JitBackend => Engine is RiscVJitEngine jit ? (jit.Options.WasmLoader != null ? "wasm" : jit.UsesNativeCode ? "native" : "il") : null;
+    public override string? JitBackend => Engine is RiscVJitEngine jit ? jit.Backend switch { Jit.JitBackendKind.Wasm => "wasm", Jit.JitBackendKind.X64 => "native", _ => "il" } : null;
 
     public override string DescribeState()
     {

@@ -1,3 +1,4 @@
+using Wemu.Cpu;
 using System.Buffers.Binary;
 using Wemu.Cpu.RiscV;
 using Wemu.Devices;
@@ -38,7 +39,7 @@ public sealed class RiscVVirtMachine : RiscVMachine
     private GuestVirtioDevices? _devices;
     private readonly string _isa = "rv64imafdc_zicntr_zicsr_zifencei";
 
-    public RiscVVirtMachine(MachineConfig config, MachineImages images, IRiscVEngine? engine = null)
+    public RiscVVirtMachine(MachineConfig config, MachineImages images, ICpuEngine<RiscVHart>? engine = null)
         : base(new MachineClock(TimebaseFrequency, config.Deterministic, config.IcountShift), engine ?? CreateEngine(config, images))
     {
         try

@@ -1,3 +1,4 @@
+using Wemu.Cpu;
 using Wemu.Cpu.RiscV;
 using Wemu.Devices;
 
@@ -13,7 +14,7 @@ public sealed unsafe class SpikeMachine : RiscVMachine
 
     private readonly HtifDevice? _htif;
 
-    public SpikeMachine(MachineConfig config, MachineImages images, IRiscVEngine? engine = null)
+    public SpikeMachine(MachineConfig config, MachineImages images, ICpuEngine<RiscVHart>? engine = null)
         : base(new MachineClock(10_000_000, config.Deterministic, config.IcountShift), engine ?? CreateEngine(config, images))
     {
         Bus.AddRam(DramBase, config.MemorySize);

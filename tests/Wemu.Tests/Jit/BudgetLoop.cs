@@ -29,7 +29,7 @@ internal static class BudgetLoop
         f.SetReg(1, next);
         f.Retire(3);
         f.Branch(IrCondition.Ne, next, f.Const(IrType.I64, 0), stub);
-        f.Exit(IrExitKind.Stop, Done, 0);
+        f.Exit(CodeExit.Stop, Done, 0);
         f.Label(stub);
         f.ExitIfBudget(Head);
         f.Jump(head);

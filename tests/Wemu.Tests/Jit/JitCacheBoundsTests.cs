@@ -80,7 +80,7 @@ public sealed class JitCacheBoundsTests
             afterSlice: e =>
             {
                 int now = e.ChainStampForTests;
-                foreach (var entry in e.NativeJumpCacheEntries())
+                foreach (var entry in e.CodeJumpCacheEntries())
                 {
                     // Stamps only grow until the wrap, which clears everything: an entry from the future is one from before the wrap.
                     Assert.True(entry.Stamp <= now, $"jump-cache entry for 0x{entry.Pc:x} carries stamp {entry.Stamp}, the stamp is now {now}: it survived the wrap");
@@ -109,13 +109,13 @@ public sealed class JitCacheBoundsTests
         var jit = JitLockstep.Run(p.CreateMachine, new JitOptions { Threshold = 1 }, 6, "arena reset",
             afterSlice: e =>
             {
-                int filled = e.NativeJumpCacheEntries().Count;
+                int filled = e.CodeJumpCacheEntries().Count;
                 if (filled == 0 || flushes >= 20)
                     return;
                 filledBefore += filled;
                 e.FlushCache();
                 flushes++;
-                var left = e.NativeJumpCacheEntries();
+                var left = e.CodeJumpCacheEntries();
                 if (left.Count != 0)
                     Assert.Fail($"after the arena reset {left.Count} jump-cache entries remain, e.g. pc 0x{left[0].Pc:x} -> 0x{left[0].Code:x}");
             },
@@ -146,23 +146,23 @@ public sealed class JitCacheBoundsTests
         using var m = new BareHart(1 << 20);
         var jit = new RiscVJitEngine(new JitOptions { WasmLoader = new UnusedWasmLoader() });
         jit.Run(m.Hart, 1);   // attaches the hart
-        var caches = jit.WasmJumpCachesForTests;
+        var caches = jit.CodeJumpCachesForTests;
         caches.Fill(0xA5);
         jit.FlushCache();
-        Assert.True(jit.WasmJumpCachesForTests.IndexOfAnyExcept((byte)0) < 0, "an arena flush left wasm jump-cache entries");
+        Assert.True(jit.CodeJumpCachesForTests.IndexOfAnyExcept((byte)0) < 0, "an arena flush left wasm jump-cache entries");
 
-        jit.WasmJumpCachesForTests.Fill(0xA5);
+        jit.CodeJumpCachesForTests.Fill(0xA5);
         jit.ChainStampForTests = int.MaxValue;
         m.Hart.TlbGeneration++;
         int stamp = jit.ChainStamp(m.Hart);
         Assert.Equal(1, stamp);
         Assert.Equal(1, jit.Statistics.StampWraps);
-        Assert.True(jit.WasmJumpCachesForTests.IndexOfAnyExcept((byte)0) < 0, "the stamp wrapped with wasm jump-cache entries left");
+        Assert.True(jit.CodeJumpCachesForTests.IndexOfAnyExcept((byte)0) < 0, "the stamp wrapped with wasm jump-cache entries left");
         // Below the end, a new stamp leaves the caches alone (entries are retired by the stamp alone).
-        jit.WasmJumpCachesForTests.Fill(0xA5);
+        jit.CodeJumpCachesForTests.Fill(0xA5);
         m.Hart.TlbGeneration++;
         Assert.Equal(2, jit.ChainStamp(m.Hart));
-        Assert.True(jit.WasmJumpCachesForTests.IndexOfAnyExcept((byte)0xA5) < 0);
+        Assert.True(jit.CodeJumpCachesForTests.IndexOfAnyExcept((byte)0xA5) < 0);
     }
 
     public static TheoryData<bool> Backends() => new() { true, false };

@@ -1,3 +1,4 @@
+using Wemu.Cpu;
 using Wemu.Cpu.RiscV;
 using Wemu.Jit;
 using Wemu.Machines;
@@ -347,7 +348,7 @@ public sealed class JitSelfModifyingCodeTests
         var jit = new RiscVJitEngine(new JitOptions { Threshold = 1 });
         using var a = BareHart.FromElf(elf);
         using var b = BareHart.FromElf(elf);
-        foreach (var (m, engine) in (ReadOnlySpan<(BareHart, IRiscVEngine)>)[(a, reference), (b, jit)])
+        foreach (var (m, engine) in (ReadOnlySpan<(BareHart, ICpuEngine<RiscVHart>)>)[(a, reference), (b, jit)])
         {
             m.Hart.ProgramCounter = start;
             RunToWfi(m, engine);
@@ -362,7 +363,7 @@ public sealed class JitSelfModifyingCodeTests
         Assert.True(jit.Statistics.Invalidations > 0, jit.Statistics.ToString());
     }
 
-    private static void RunToWfi(BareHart m, IRiscVEngine engine)
+    private static void RunToWfi(BareHart m, ICpuEngine<RiscVHart> engine)
     {
         for (int i = 0; i < 10_000 && !m.Hart.IsWaiting; i++)
             engine.Run(m.Hart, 100);

@@ -1,3 +1,4 @@
+using Wemu.Cpu;
 using Wemu.Cpu.RiscV;
 using Wemu.Jit;
 using Wemu.Machines;
@@ -15,7 +16,7 @@ namespace Wemu.Tests.Jit;
 /// </summary>
 public sealed class LockstepBootTests
 {
-    internal static (RiscVVirtMachine Machine, TestCharBackend Serial) CreateMachine(IRiscVEngine engine)
+    internal static (RiscVVirtMachine Machine, TestCharBackend Serial) CreateMachine(ICpuEngine<RiscVHart> engine)
     {
         string dir = Path.Combine(WemuProcess.RepoRoot, "images", "riscv64");
         var config = new MachineConfig { Deterministic = true, Append = "console=ttyS0" };

@@ -3,9 +3,9 @@ using Wemu.Jit.Ir;
 namespace Wemu.Tests.Jit;
 
 /// <summary>
-/// Random straight-line IR over every pure op (both widths, mixed shift-count types, compares,
-/// selects, division corner cases), reading guest registers 1..8 and writing results to registers
-/// 16..63, with the value each result must have (from <see cref="IrEvaluator"/>): the common input
+/// Random straight-line IR over every pure op (both widths, mixed shift- and rotate-count types,
+/// compares, selects, division corner cases, bit counts, byte swap, flag helpers), reading guest
+/// registers 1..8 and writing results to registers 16..63, with the value each result must have (from <see cref="IrEvaluator"/>): the common input
 /// of the backends' differential tests.
 /// </summary>
 internal static class RandomIrFunction
@@ -22,6 +22,7 @@ internal static class RandomIrFunction
     [
         IrOp.Add, IrOp.Sub, IrOp.Mul, IrOp.And, IrOp.Or, IrOp.Xor, IrOp.MulHighS, IrOp.MulHighU, IrOp.MulHighSU,
         IrOp.DivS, IrOp.DivU, IrOp.RemS, IrOp.RemU, IrOp.Shl, IrOp.ShrS, IrOp.ShrU, IrOp.Compare, IrOp.Select,
+        IrOp.RotL, IrOp.RotR, IrOp.Clz, IrOp.Ctz, IrOp.Popcnt, IrOp.ByteSwap, IrOp.Parity, IrOp.AddOverflow, IrOp.SubOverflow,
     ];
 
     /// <summary>The function (without its final exit), its inputs (registers 1..8), the results and their descriptions.</summary>
@@ -60,7 +61,12 @@ internal static class RandomIrFunction
                     result = f.Select(condTemp, Operand(ra, type), Operand(rb, type));
                     value = IrEvaluator.Evaluate(op, type, cond, condValue, Value(a, type), Value(b, type));
                 }
-                else if (op is IrOp.Shl or IrOp.ShrS or IrOp.ShrU)
+                else if (op is IrOp.Clz or IrOp.Ctz or IrOp.Popcnt or IrOp.ByteSwap or IrOp.Parity)
+                {
+                    result = f.Unary(op, Operand(ra, type));
+                    value = IrEvaluator.Evaluate(op, type, cond, Value(a, type), 0, 0);
+                }
+                else if (op is IrOp.Shl or IrOp.ShrS or IrOp.ShrU or IrOp.RotL or IrOp.RotR)
                 {
                     var countType = rng.Next(2) == 0 ? IrType.I32 : IrType.I64;
                     result = f.Binary(op, Operand(ra, type), Operand(rb, countType));

@@ -63,7 +63,7 @@ public sealed unsafe class TlbProbeAttackTests
         else
             f.SetReg(2, f.Load(page, a.Offset, a.Size, a.Signed, GuestPc, 0));
         f.Retire(1);
-        f.Exit(IrExitKind.Stop, GuestPc + 4, 0);
+        f.Exit(CodeExit.Stop, GuestPc + 4, 0);
         IrPipeline.Run(f);
         return f;
     }
@@ -143,14 +143,14 @@ public sealed unsafe class TlbProbeAttackTests
             Assert.False(X64CodeArena.Supported, "x64 host, but no code memory");
             return;
         }
-        byte* ctx = (byte*)NativeMemory.AllocZeroed(X64Context.Size);
-        byte* jumpCache = (byte*)NativeMemory.AllocZeroed(X64Context.JumpCacheEntry << X64Context.JumpCacheBits);
+        byte* ctx = (byte*)NativeMemory.AllocZeroed(ExitContext.Size);
+        byte* jumpCache = (byte*)NativeMemory.AllocZeroed((nuint)ExitContext.JumpCacheBytes(RiscVJitHelpers.CodeAbi.JumpCacheBits));
         ulong* regs = (ulong*)NativeMemory.AllocZeroed(64 * 8);
         var tlb = (TlbEntry*)NativeMemory.AlignedAlloc((nuint)(RiscVHart.TlbSize * sizeof(TlbEntry)), 64);
         // RAM page (plus a page after it, so a wrong page-crossing access would land in it) and the canary area.
         byte* ram = (byte*)NativeMemory.AlignedAlloc(0x2000, 4096);
         byte* canary = (byte*)NativeMemory.AlignedAlloc(0x2000, 4096);
-        var compiler = new X64Backend.Compiler(RiscVJitEngine.WasmAbi);
+        var compiler = new X64Backend.Compiler(RiscVJitHelpers.CodeAbi);
         try
         {
             int n = 0;
@@ -171,13 +171,13 @@ public sealed unsafe class TlbProbeAttackTests
                     arena.Reset();
                     entry = arena.Add(compiler.Compile(Build(a)));
                 }
-                *(ulong**)(ctx + X64Context.Regs) = regs;
-                *(TlbEntry**)(ctx + X64Context.Tlb) = tlb;
-                *(long*)(ctx + X64Context.Budget) = 1000;
-                *(int*)(ctx + X64Context.ExitKind) = -1;
-                *(byte**)(ctx + X64Context.JumpCache) = jumpCache;
+                *(ulong**)(ctx + ExitContext.Regs) = regs;
+                *(TlbEntry**)(ctx + ExitContext.Tlb) = tlb;
+                *(long*)(ctx + ExitContext.Budget) = 1000;
+                *(int*)(ctx + ExitContext.ExitKind) = -1;
+                *(byte**)(ctx + ExitContext.JumpCache) = jumpCache;
                 long count = ((delegate* unmanaged<byte*, long, long>)entry)(ctx, 0);
-                Verify(a, (CodeExit)(*(int*)(ctx + X64Context.ExitKind)), *(ulong*)(ctx + X64Context.ExitPc), count, regs[2],
+                Verify(a, (CodeExit)(*(int*)(ctx + ExitContext.ExitKind)), *(ulong*)(ctx + ExitContext.ExitPc), count, regs[2],
                     new ReadOnlySpan<byte>(ram, 0x1000), new ReadOnlySpan<byte>(canary, 0x2000));
                 for (int i = 0x1000; i < 0x2000; i++)
                     Assert.True(ram[i] == Pattern(i), $"{a}: the page after the RAM page changed at +0x{i - 0x1000:x}");
@@ -212,17 +212,17 @@ public sealed unsafe class TlbProbeAttackTests
             }
             fixed (byte* img = image)
             {
-                *(int*)(img + Ctx + WasmContext.Regs) = Regs;
-                *(int*)(img + Ctx + WasmContext.Tlb) = Tlb;
-                *(int*)(img + Ctx + WasmContext.Budget) = 1000;
-                *(int*)(img + Ctx + WasmContext.ExitKind) = -1;
-                *(int*)(img + Ctx + WasmContext.JumpCache) = JumpCache;
+                *(int*)(img + Ctx + ExitContext.Regs) = Regs;
+                *(int*)(img + Ctx + ExitContext.Tlb) = Tlb;
+                *(int*)(img + Ctx + ExitContext.Budget) = 1000;
+                *(int*)(img + Ctx + ExitContext.ExitKind) = -1;
+                *(int*)(img + Ctx + ExitContext.JumpCache) = JumpCache;
                 FillEntry((TlbEntry*)(img + Tlb), a.Kind, Ram - (long)Vpage, CanaryArea - (long)Vpage);
                 *(ulong*)(img + Regs + 8) = Vpage;
                 *(ulong*)(img + Regs + 16) = 0x5151;
                 *(ulong*)(img + Regs + 24) = StoreValue;
             }
-            cases.Add(new([WasmBackend.Compile(Build(a), RiscVJitEngine.WasmAbi, chain: false)], image, Ctx, 0));
+            cases.Add(new([WasmBackend.Compile(Build(a), RiscVJitHelpers.CodeAbi, chain: false)], image, Ctx, 0));
         }
         var results = NodeWasmRunner.Run(cases);
         for (int c = 0; c < cases.Count; c++)
@@ -231,7 +231,7 @@ public sealed unsafe class TlbProbeAttackTests
             var r = results[c];
             Assert.True(r.Error == null, $"{a}: {r.Error}");
             var m = r.Memory.AsSpan();
-            Verify(a, (CodeExit)BitConverter.ToInt32(m[(Ctx + WasmContext.ExitKind)..]), BitConverter.ToUInt64(m[(Ctx + WasmContext.ExitPc)..]),
+            Verify(a, (CodeExit)BitConverter.ToInt32(m[(Ctx + ExitContext.ExitKind)..]), BitConverter.ToUInt64(m[(Ctx + ExitContext.ExitPc)..]),
                 r.Count, BitConverter.ToUInt64(m[(Regs + 16)..]), m.Slice(Ram, 0x1000), m.Slice(CanaryArea, 0x2000));
             for (int i = 0x1000; i < 0x2000; i++)
                 Assert.True(m[Ram + i] == Pattern(i), $"{a}: the page after the RAM page changed at +0x{i - 0x1000:x}");
@@ -249,13 +249,13 @@ public sealed unsafe class TlbProbeAttackTests
         Assert.Equal((int)((byte*)&e.Addend - (byte*)&e), TlbEntry.AddendOffset);
         var expected = new SoftTlbLayout(TlbEntry.SizeShift, (long)RiscVHart.TlbMask, TlbEntry.TagReadOffset, TlbEntry.TagWriteOffset,
             TlbEntry.AddendOffset, TlbEntry.IoFlag | TlbEntry.CodeFlag);
-        Assert.Equal(expected, RiscVJitEngine.WasmAbi.Tlb);
-        Assert.Equal(expected, RiscVJitHelpers.Abi.Tlb);
+        Assert.Equal(expected, RiscVJitHelpers.CodeAbi.Tlb);
+        Assert.Equal(expected, RiscVJitHelpers.IlAbi.Tlb);
         TlbTagLayout.Check(12, TlbEntry.FlagBits);
         foreach (ulong bad in new ulong[] { 1, 2, 4, 8, 1UL << 12, 3 })
             Assert.Throws<InvalidOperationException>(() => TlbTagLayout.Check(12, bad));
         var f = new IrFunction(0x1000, 32);
-        f.Exit(IrExitKind.Stop, 0x1000, 0);
+        f.Exit(CodeExit.Stop, 0x1000, 0);
         var broken = new GuestCodeAbi
         {
             Tlb = new SoftTlbLayout(6, 255, 0, 8, 24, TagFlags: 2),

@@ -17,8 +17,7 @@ public sealed unsafe partial class RiscVHart
             t[i].TagWrite = TlbEntry.Invalid;
             t[i].TagExec = TlbEntry.Invalid;
         }
-        TlbGeneration++;
-        CachedCodePages = 0;
+        NoteTlbFlush();
     }
 
     /// <summary>
@@ -38,30 +37,9 @@ public sealed unsafe partial class RiscVHart
             e.TagWrite = TlbEntry.Invalid;
             e.TagExec = TlbEntry.Invalid;
         }
-        ulong bit = CodePageBit(page);
-        if ((CachedCodePages & bit) != 0)
-        {
-            // An engine may hold a translation of a pc in this page (the JIT's jump cache): let it go.
-            TlbGeneration++;
-            CachedCodePages = 0;
-        }
+        // An engine may hold a translation of a pc in this page (the JIT's jump cache): let it go.
+        NoteTlbPageFlush(page);
     }
-
-    /// <summary>Bumped on every flush that may affect code an engine cached (a full flush, or a page
-    /// flush of a page in <see cref="CachedCodePages"/>); engines holding translations compare it.
-    /// 64 bits, so it never comes back to a value an engine saw (a guest can flush 2^32 times in minutes).</summary>
-    internal ulong TlbGeneration;
-
-    /// <summary>
-    /// A 64-bit Bloom filter of the virtual pages engines cached translations for since the last
-    /// <see cref="TlbGeneration"/> change (<see cref="NoteCachedCodePage"/>): a page flush bumps the
-    /// generation only if it may hit one of them.
-    /// </summary>
-    internal ulong CachedCodePages;
-
-    internal void NoteCachedCodePage(ulong va) => CachedCodePages |= CodePageBit(va >> 12);
-
-    private static ulong CodePageBit(ulong page) => 1UL << (int)((page * 0x9E3779B97F4A7C15UL) >> 58);
 
     private bool TranslationOn => (Satp >> 60) != 0;
 
@@ -397,14 +375,6 @@ public sealed unsafe partial class RiscVHart
     internal ulong FetchBase;
     internal byte* FetchHost;
 
-    /// <summary>Set by slow paths that touched a device: the engine leaves its loop so interrupts are seen.</summary>
-    internal bool MmioAccessed;
-
-    /// <summary>Counts device accesses by slow paths (unlike <see cref="MmioAccessed"/>, engines do not clear it).</summary>
-    internal uint MmioAccesses;
-
-    /// <summary>Set by a profiling interpreter that stopped at a hot branch target (see <see cref="RiscVInterpreter(Jit.HotTable)"/>).</summary>
-    internal bool HotExit;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static ulong ReadHost(byte* p, int size) => size switch

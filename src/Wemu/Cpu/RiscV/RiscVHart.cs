@@ -9,7 +9,7 @@ namespace Wemu.Cpu.RiscV;
 /// a soft TLB). Execution engines (<see cref="RiscVInterpreter"/>, <see cref="RiscVJitEngine"/>) run it in slices.
 /// Registers live in native memory so generated code can address them directly.
 /// </summary>
-public sealed unsafe partial class RiscVHart : IHartInterruptPins, IDisposable
+public sealed unsafe partial class RiscVHart : CpuCore, IHartInterruptPins, IDisposable
 {
     public const int PrivUser = 0, PrivSupervisor = 1, PrivMachine = 3;
 
@@ -18,23 +18,22 @@ public sealed unsafe partial class RiscVHart : IHartInterruptPins, IDisposable
     internal const ulong TlbMask = TlbSize - 1;
 
     /// <summary>The soft TLB as the JIT's backends see it (one context's table of <see cref="TlbEntry"/>).</summary>
-    internal static readonly Jit.SoftTlbLayout TlbLayout = new(TlbEntry.SizeShift, (long)TlbMask,
-        TlbEntry.TagReadOffset, TlbEntry.TagWriteOffset, TlbEntry.AddendOffset, TlbEntry.FlagBits);
+    internal static readonly Jit.SoftTlbLayout TlbLayout = Jit.SoftTlbLayout.OfTlbEntries(TlbBits);
 
     /// <summary>MMU contexts: U, S, S with SUM, and untranslated (M-mode or satp bare).</summary>
     internal const int MmuUser = 0, MmuSupervisor = 1, MmuSupervisorSum = 2, MmuPhysical = 3, MmuContexts = 4;
 
-    /// <summary>x0..x31 (x0 is forced to zero), then f0..f31 at <see cref="F"/>.</summary>
-    internal readonly ulong* X;
+    /// <summary>x0..x31 (x0 is forced to zero; <see cref="CpuCore.Registers"/>), then f0..f31 at <see cref="F"/>.</summary>
+    internal ulong* X
+    {
+        [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+        get => Registers;
+    }
+
     internal readonly ulong* F;
     internal readonly TlbEntry* Tlb;
 
-    internal ulong Pc;
     internal int Priv = PrivMachine;
-    internal ulong InstRet;
-
-    /// <summary>Instructions compiled code has retired but not yet added to <see cref="InstRet"/> (set before its slow paths).</summary>
-    internal ulong InstRetInFlight;
 
     // CSRs (Priv. spec chapters 3 and 4)
     internal ulong Mstatus;
@@ -60,23 +59,31 @@ public sealed unsafe partial class RiscVHart : IHartInterruptPins, IDisposable
     private readonly PhysicalBus _bus;
     private readonly void* _nativeBlock;
 
-    public RiscVHart(PhysicalBus bus, int hartId = 0)
+    private const int RegisterBytes = 64 * sizeof(ulong);
+
+    public RiscVHart(PhysicalBus bus, int hartId = 0) : this(bus, hartId, AllocateNativeBlock())
+    {
+    }
+
+    /// <summary>x, f and the TLBs in one native block (<paramref name="nativeBlock"/>: registers first, zeroed).</summary>
+    private RiscVHart(PhysicalBus bus, int hartId, void* nativeBlock) : base(bus, (ulong*)nativeBlock)
     {
         _bus = bus;
         HartId = hartId;
-        nuint regBytes = 64 * sizeof(ulong);
-        nuint tlbBytes = (nuint)(MmuContexts * TlbSize * sizeof(TlbEntry));
-        _nativeBlock = NativeMemory.AlignedAlloc(regBytes + tlbBytes, 64);
-        NativeMemory.Clear(_nativeBlock, regBytes);
-        X = (ulong*)_nativeBlock;
+        _nativeBlock = nativeBlock;
         F = X + 32;
-        Tlb = (TlbEntry*)((byte*)_nativeBlock + regBytes);
+        Tlb = (TlbEntry*)((byte*)_nativeBlock + RegisterBytes);
         FlushTlb();
     }
 
-    public int HartId { get; }
+    private static void* AllocateNativeBlock()
+    {
+        void* block = NativeMemory.AlignedAlloc((nuint)(RegisterBytes + MmuContexts * TlbSize * sizeof(TlbEntry)), 64);
+        NativeMemory.Clear(block, RegisterBytes);
+        return block;
+    }
 
-    public PhysicalBus Bus => _bus;
+    public int HartId { get; }
 
     /// <summary>Reads the <c>time</c> CSR source (the ACLINT's mtime); zero until a board connects it.</summary>
     public Func<ulong> ReadTime { get; set; } = static () => 0;
@@ -89,8 +96,6 @@ public sealed unsafe partial class RiscVHart : IHartInterruptPins, IDisposable
     public ulong ProgramCounter { get => Pc; set => Pc = value; }
 
     public int Privilege => Priv;
-
-    public ulong InstructionsRetired => InstRet + InstRetInFlight;
 
     public ulong GetRegister(int index) => X[index & 31];
 

@@ -10,7 +10,7 @@ namespace Wemu.Cpu.RiscV;
 /// as return paths not exceptions, no calls on the common path except inlined ones; loads and
 /// stores go through the soft TLB inline and fall back to the hart's slow paths.
 /// </summary>
-public sealed unsafe class RiscVInterpreter : IRiscVEngine
+public sealed unsafe class RiscVInterpreter : ICpuEngine<RiscVHart>
 {
     /// <summary>The primary decode table with one byte an entry (every <see cref="RvOp"/> fits): 32 KiB
     /// instead of 64, so more of it stays in the L1 cache when code jumps around (boot).</summary>
@@ -36,7 +36,7 @@ public sealed unsafe class RiscVInterpreter : IRiscVEngine
 
     /// <summary>
     /// An interpreter that profiles for a JIT: every taken branch or jump counts its target in
-    /// <paramref name="hot"/>, and a target that is hot ends the run (with <see cref="RiscVHart.HotExit"/>
+    /// <paramref name="hot"/>, and a target that is hot ends the run (with <see cref="CpuCore.HotExit"/>
     /// set) so the JIT can run or compile the code there.
     /// </summary>
     public RiscVInterpreter(Jit.HotTable hot) => _hot = hot;
@@ -354,7 +354,7 @@ public sealed unsafe class RiscVInterpreter : IRiscVEngine
         Taken:
             pc += (ulong)(long)ImmB(inst);
         Transfer:
-            if (hot != null && Jit.HotTable.Bump(hot, pc, hotThreshold))
+            if (hot != null && Jit.HotTable.Bump(hot, pc, hotThreshold, pcShift: 1))
             {
                 h.HotExit = true;
                 break;

@@ -1,4 +1,5 @@
 using System.Reflection;
+using Wemu.Jit;
 using Wemu.Jit.Il;
 
 namespace Wemu.Cpu.RiscV;
@@ -51,7 +52,14 @@ internal static unsafe class RiscVJitHelpers
         return ok;
     }
 
-    public static readonly IlGuestAbi Abi = new()
+    /// <summary>For the x86-64 and WebAssembly backends: the soft TLB, and RVC's 2-byte instruction alignment in the jump-cache hash.</summary>
+    public static readonly GuestCodeAbi CodeAbi = new()
+    {
+        Tlb = RiscVHart.TlbLayout,
+        PcAlignShift = 1,
+    };
+
+    public static readonly IlGuestAbi IlAbi = new()
     {
         StateType = typeof(RiscVHart),
         PcField = Field(nameof(RiscVHart.Pc)),

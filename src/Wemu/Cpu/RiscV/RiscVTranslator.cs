@@ -12,7 +12,7 @@ namespace Wemu.Cpu.RiscV;
 /// region and instructions it does not translate (system instructions, CSRs, instructions crossing
 /// the page end) leave through exits; the dispatcher interprets the latter.
 /// </summary>
-internal sealed unsafe class RiscVTranslator
+internal sealed unsafe class RiscVTranslator : IGuestTranslator
 {
     public const int GuestRegisters = 32;
 
@@ -74,12 +74,18 @@ internal sealed unsafe class RiscVTranslator
             }
             else
             {
-                _f.Exit(IrExitKind.Chain, target, 0);
+                _f.Exit(CodeExit.Chain, target, 0);
             }
         }
         _f.GuestInstructions = _total;
         return _f;
     }
+
+    /// <summary>RISC-V code means the same in every privilege mode: <paramref name="mode"/> is always 0.</summary>
+    IrFunction IGuestTranslator.Translate(ulong entryPc, ulong mode, byte* page, Func<ulong, bool> include, bool reuse) =>
+        Translate(entryPc, page, include, reuse);
+
+    bool IGuestTranslator.IsInterpretedOnly(ulong pc, ulong mode, byte* page) => IsInterpretedOnly(pc, page);
 
     /// <summary>Whether the instruction at <paramref name="pc"/> is one the translator hands to the interpreter.</summary>
     public static bool IsInterpretedOnly(ulong pc, byte* page) =>
@@ -187,13 +193,13 @@ internal sealed unsafe class RiscVTranslator
             }
             if (_total >= _maxInstructions || (pc & ~0xFFFUL) != _pageBase || !Fetch(_page, pc, out uint inst, out int len))
             {
-                f.Exit(IrExitKind.Chain, pc, k);
+                f.Exit(CodeExit.Chain, pc, k);
                 return;
             }
             RvOp op = RvOpcodeTable.Decode(inst);
             if (IsUntranslated(op))
             {
-                f.Exit(IrExitKind.Interpret, pc, k);
+                f.Exit(CodeExit.Interpret, pc, k);
                 return;
             }
             _total++;
@@ -218,7 +224,7 @@ internal sealed unsafe class RiscVTranslator
                     int target = Op(IrOp.And, Op(IrOp.Add, R(rs1), C(immI)), C(~1L));
                     W(rd, C((long)next));
                     f.Retire(k + 1);
-                    f.ExitTo(IrExitKind.Chain, target, 0);
+                    f.ExitTo(CodeExit.Chain, target, 0);
                     return;
                 }
                 case RvOp.Beq: Branch(IrCondition.Eq); return;
@@ -292,7 +298,7 @@ internal sealed unsafe class RiscVTranslator
                     break;
 
                 case < RvOp.FirstFloat:
-                        f.Exit(IrExitKind.Interpret, pc, k);
+                        f.Exit(CodeExit.Interpret, pc, k);
                     return;
 
                 default:

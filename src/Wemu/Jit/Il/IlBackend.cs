@@ -31,6 +31,20 @@ public static unsafe class IlBackend
     private static readonly MethodInfo s_remS32 = Method(nameof(IrEvaluator.RemS32));
     private static readonly MethodInfo s_remU32 = Method(nameof(IrEvaluator.RemU32));
 
+    /// <summary>Rotates, bit counts, byte swap and flag helpers: the reference's own methods (64-bit, 32-bit).</summary>
+    private static readonly Dictionary<IrOp, (MethodInfo W64, MethodInfo W32)> s_bitOps = new()
+    {
+        [IrOp.RotL] = (Method(nameof(IrEvaluator.RotL)), Method(nameof(IrEvaluator.RotL32))),
+        [IrOp.RotR] = (Method(nameof(IrEvaluator.RotR)), Method(nameof(IrEvaluator.RotR32))),
+        [IrOp.Clz] = (Method(nameof(IrEvaluator.Clz)), Method(nameof(IrEvaluator.Clz32))),
+        [IrOp.Ctz] = (Method(nameof(IrEvaluator.Ctz)), Method(nameof(IrEvaluator.Ctz32))),
+        [IrOp.Popcnt] = (Method(nameof(IrEvaluator.Popcnt)), Method(nameof(IrEvaluator.Popcnt32))),
+        [IrOp.ByteSwap] = (Method(nameof(IrEvaluator.ByteSwap)), Method(nameof(IrEvaluator.ByteSwap32))),
+        [IrOp.Parity] = (Method(nameof(IrEvaluator.Parity)), Method(nameof(IrEvaluator.Parity32))),
+        [IrOp.AddOverflow] = (Method(nameof(IrEvaluator.AddOverflow)), Method(nameof(IrEvaluator.AddOverflow32))),
+        [IrOp.SubOverflow] = (Method(nameof(IrEvaluator.SubOverflow)), Method(nameof(IrEvaluator.SubOverflow32))),
+    };
+
     private static MethodInfo Method(string name) =>
         typeof(IrEvaluator).GetMethod(name, BindingFlags.Public | BindingFlags.Static)
         ?? throw new MissingMethodException(nameof(IrEvaluator), name);
@@ -209,7 +223,7 @@ public static unsafe class IlBackend
                         Release(t);
             }
             // Every path ends in an exit; should one not, stop at the entry rather than run off the method.
-            ExitTo(() => _il.Emit(OpCodes.Ldc_I8, (long)_f.EntryPc), JitExit.StopBit);
+            ExitTo(() => _il.Emit(OpCodes.Ldc_I8, (long)_f.EntryPc), IlExit.StopBit);
 
             _il.MarkLabel(_exit);
             StoreRegisters();
@@ -225,7 +239,7 @@ public static unsafe class IlBackend
                 _il.Emit(OpCodes.Call, _abi.RaiseException);
                 _il.Emit(OpCodes.Ldarg, ArgState);
                 _il.Emit(OpCodes.Ldfld, _abi.InstructionsInFlightField);
-                _il.Emit(OpCodes.Ldc_I8, JitExit.StopBit);
+                _il.Emit(OpCodes.Ldc_I8, IlExit.StopBit);
                 _il.Emit(OpCodes.Or);
                 _il.Emit(OpCodes.Ret);
             }
@@ -375,6 +389,12 @@ public static unsafe class IlBackend
                 }
                 case IrOp.Load: EmitLoad(i); break;
                 case IrOp.Store: EmitStore(i); break;
+                case IrOp.CompareAndSwap: EmitCompareAndSwap(i); break;
+                case IrOp.DivS or IrOp.DivU or IrOp.RemS or IrOp.RemU when i.IsExitingDivision:
+                    EmitDivisionExit(i);
+                    EmitValue(in i);
+                    St(i.Dst);
+                    break;
                 case IrOp.Call: EmitCall(i); break;
                 case IrOp.Label: il.MarkLabel(_labels[i.Imm]); break;
                 case IrOp.Jump: il.Emit(OpCodes.Br, _labels[i.Imm]); break;
@@ -410,7 +430,7 @@ public static unsafe class IlBackend
                 }
                 case IrOp.Exit:
                 {
-                    long add = (long)(uint)i.Completed | JitExit.BitsFor(i.Kind);
+                    long add = (long)(uint)i.Completed | IlExit.BitsFor(i.Kind);
                     if (i.A >= 0)
                     {
                         int a = i.A;
@@ -461,6 +481,23 @@ public static unsafe class IlBackend
                 case IrOp.DivU: Call2(i, i.Type == IrType.I32 ? s_divU32 : s_divU); break;
                 case IrOp.RemS: Call2(i, i.Type == IrType.I32 ? s_remS32 : s_remS); break;
                 case IrOp.RemU: Call2(i, i.Type == IrType.I32 ? s_remU32 : s_remU); break;
+                case IrOp.RotL or IrOp.RotR:
+                    // the count as the method's int (modulo the width there)
+                    Ld(i.A);
+                    Ld(i.B);
+                    if (_f.TypeOf(i.B) == IrType.I64 && i.Type == IrType.I32)
+                        il.Emit(OpCodes.Conv_I4);
+                    else if (_f.TypeOf(i.B) == IrType.I32 && i.Type == IrType.I64)
+                        il.Emit(OpCodes.Conv_I8);
+                    il.Emit(OpCodes.Call, i.Type == IrType.I32 ? s_bitOps[i.Op].W32 : s_bitOps[i.Op].W64);
+                    break;
+                case IrOp.Clz or IrOp.Ctz or IrOp.Popcnt or IrOp.ByteSwap or IrOp.Parity:
+                    Ld(i.A);
+                    il.Emit(OpCodes.Call, i.Type == IrType.I32 ? s_bitOps[i.Op].W32 : s_bitOps[i.Op].W64);
+                    break;
+                case IrOp.AddOverflow or IrOp.SubOverflow:
+                    Call2(i, i.Type == IrType.I32 ? s_bitOps[i.Op].W32 : s_bitOps[i.Op].W64);
+                    break;
                 case IrOp.Compare:
                     Ld(i.A);
                     Ld(i.B);
@@ -603,6 +640,14 @@ public static unsafe class IlBackend
             }
         }
 
+        private static OpCode StoreOf(int size) => size switch
+        {
+            1 => OpCodes.Stind_I1,
+            2 => OpCodes.Stind_I2,
+            4 => OpCodes.Stind_I4,
+            _ => OpCodes.Stind_I8,
+        };
+
         private void EmitStore(in IrInst i)
         {
             var il = _il;
@@ -610,13 +655,7 @@ public static unsafe class IlBackend
             var done = il.DefineLabel();
             EmitTlbProbe(i, _abi.Tlb.WriteTagOffset, slow);
             Ld(i.B);
-            switch (i.Size)
-            {
-                case 1: il.Emit(OpCodes.Stind_I1); break;
-                case 2: il.Emit(OpCodes.Stind_I2); break;
-                case 4: il.Emit(OpCodes.Stind_I4); break;
-                default: il.Emit(OpCodes.Stind_I8); break;
-            }
+            il.Emit(StoreOf(i.Size));
             il.Emit(OpCodes.Br, done);
             il.MarkLabel(slow);
             il.Emit(OpCodes.Ldarg, ArgState);
@@ -627,6 +666,79 @@ public static unsafe class IlBackend
             il.Emit(OpCodes.Call, _abi.StoreSlow);
             BranchToTrapIfFailed();
             il.MarkLabel(done);
+        }
+
+        /// <summary><see cref="IrDivision.Exit"/>: on /0 or (signed) MIN / -1, leave with the interpret bit at the op's pc.</summary>
+        private void EmitDivisionExit(in IrInst i)
+        {
+            var il = _il;
+            var exit = il.DefineLabel();
+            var fine = il.DefineLabel();
+            bool w32 = i.Type == IrType.I32;
+            Ld(i.B);
+            il.Emit(OpCodes.Brfalse, exit);
+            if (i.Op is IrOp.DivS or IrOp.RemS)
+            {
+                Ld(i.B);
+                if (w32) il.Emit(OpCodes.Ldc_I4_M1); else LdcI8(-1);
+                il.Emit(OpCodes.Bne_Un, fine);
+                Ld(i.A);
+                if (w32) il.Emit(OpCodes.Ldc_I4, int.MinValue); else LdcI8(long.MinValue);
+                il.Emit(OpCodes.Bne_Un, fine);
+            }
+            else
+            {
+                il.Emit(OpCodes.Br, fine);
+            }
+            il.MarkLabel(exit);
+            long pc = (long)i.GuestPc;
+            ExitTo(() => _il.Emit(OpCodes.Ldc_I8, pc), (long)(uint)i.Completed | IlExit.InterpretBit);
+            il.MarkLabel(fine);
+        }
+
+        /// <summary>
+        /// Through the write tag: load, compare, store if equal (the IL backend runs one guest CPU on
+        /// one thread); the old value. Anything else leaves with the interpret bit at the op's pc (the
+        /// guest's interpreter runs the instruction).
+        /// </summary>
+        private void EmitCompareAndSwap(in IrInst i)
+        {
+            var il = _il;
+            var slow = il.DefineLabel();
+            var keep = il.DefineLabel();
+            var done = il.DefineLabel();
+            EmitTlbProbe(i, _abi.Tlb.WriteTagOffset, slow);
+            il.Emit(OpCodes.Stloc, _entry);   // (the host address: the entry is not needed any more)
+            il.Emit(OpCodes.Ldloc, _entry);
+            switch (i.Size)
+            {
+                case 1: il.Emit(OpCodes.Ldind_U1); break;
+                case 2: il.Emit(OpCodes.Ldind_U2); break;
+                case 4: il.Emit(OpCodes.Ldind_U4); break;
+                default: il.Emit(OpCodes.Ldind_I8); break;
+            }
+            if (i.Size < 8)
+                il.Emit(OpCodes.Conv_U8);
+            il.Emit(OpCodes.Stloc, _slowValue);
+            il.Emit(OpCodes.Ldloc, _slowValue);
+            Ld(i.B);
+            if (i.Size < 8)
+            {
+                LdcI8((1L << (i.Size * 8)) - 1);
+                il.Emit(OpCodes.And);
+            }
+            il.Emit(OpCodes.Bne_Un, keep);
+            il.Emit(OpCodes.Ldloc, _entry);
+            Ld(i.C);
+            il.Emit(StoreOf(i.Size));
+            il.MarkLabel(keep);
+            il.Emit(OpCodes.Br, done);
+            il.MarkLabel(slow);
+            long pc = (long)i.GuestPc;
+            ExitTo(() => _il.Emit(OpCodes.Ldc_I8, pc), (long)(uint)i.Completed | IlExit.InterpretBit);
+            il.MarkLabel(done);
+            il.Emit(OpCodes.Ldloc, _slowValue);
+            St(i.Dst);
         }
 
         private void EmitCall(in IrInst i)

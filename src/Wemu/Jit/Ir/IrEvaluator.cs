@@ -1,3 +1,6 @@
+using System.Buffers.Binary;
+using System.Numerics;
+
 namespace Wemu.Jit.Ir;
 
 /// <summary>
@@ -39,6 +42,15 @@ public static class IrEvaluator
             IrOp.Shl => a << (int)(b & 63),
             IrOp.ShrS => a >> (int)(b & 63),
             IrOp.ShrU => (long)((ulong)a >> (int)(b & 63)),
+            IrOp.RotL => RotL(a, b),
+            IrOp.RotR => RotR(a, b),
+            IrOp.Clz => Clz(a),
+            IrOp.Ctz => Ctz(a),
+            IrOp.Popcnt => Popcnt(a),
+            IrOp.ByteSwap => ByteSwap(a),
+            IrOp.Parity => Parity(a),
+            IrOp.AddOverflow => AddOverflow(a, b),
+            IrOp.SubOverflow => SubOverflow(a, b),
             IrOp.Compare => Compare(cond, a, b) ? 1 : 0,
             IrOp.Select => a != 0 ? b : c,
             IrOp.Wrap => (int)a,
@@ -66,9 +78,84 @@ public static class IrEvaluator
         IrOp.Shl => a << (b & 31),
         IrOp.ShrS => a >> (b & 31),
         IrOp.ShrU => (int)((uint)a >> (b & 31)),
+        IrOp.RotL => RotL32(a, b),
+        IrOp.RotR => RotR32(a, b),
+        IrOp.Clz => Clz32(a),
+        IrOp.Ctz => Ctz32(a),
+        IrOp.Popcnt => Popcnt32(a),
+        IrOp.ByteSwap => ByteSwap32(a),
+        IrOp.Parity => Parity32(a),
+        IrOp.AddOverflow => AddOverflow32(a, b),
+        IrOp.SubOverflow => SubOverflow32(a, b),
         IrOp.Wrap => a,
         _ => throw new ArgumentException($"{op} is not a pure I32 op", nameof(op)),
     };
+
+    // Rotates, counts and flags (also the IL backend's implementation of them).
+
+    public static long RotL(long a, long b) => (long)BitOperations.RotateLeft((ulong)a, (int)(b & 63));
+
+    public static long RotR(long a, long b) => (long)BitOperations.RotateRight((ulong)a, (int)(b & 63));
+
+    public static int RotL32(int a, int b) => (int)BitOperations.RotateLeft((uint)a, b & 31);
+
+    public static int RotR32(int a, int b) => (int)BitOperations.RotateRight((uint)a, b & 31);
+
+    public static long Clz(long a) => BitOperations.LeadingZeroCount((ulong)a);
+
+    public static long Ctz(long a) => BitOperations.TrailingZeroCount((ulong)a);
+
+    public static long Popcnt(long a) => BitOperations.PopCount((ulong)a);
+
+    public static int Clz32(int a) => BitOperations.LeadingZeroCount((uint)a);
+
+    public static int Ctz32(int a) => BitOperations.TrailingZeroCount((uint)a);
+
+    public static int Popcnt32(int a) => BitOperations.PopCount((uint)a);
+
+    public static long ByteSwap(long a) => BinaryPrimitives.ReverseEndianness(a);
+
+    public static int ByteSwap32(int a) => BinaryPrimitives.ReverseEndianness(a);
+
+    public static long Parity(long a) => (BitOperations.PopCount((ulong)a & 0xFF) & 1) ^ 1;
+
+    public static int Parity32(int a) => (BitOperations.PopCount((uint)a & 0xFF) & 1) ^ 1;
+
+    public static long AddOverflow(long a, long b) => (long)((ulong)((a ^ (a + b)) & (b ^ (a + b))) >> 63);
+
+    public static long SubOverflow(long a, long b) => (long)((ulong)((a ^ b) & (a ^ (a - b))) >> 63);
+
+    public static int AddOverflow32(int a, int b) => (int)((uint)((a ^ (a + b)) & (b ^ (a + b))) >> 31);
+
+    public static int SubOverflow32(int a, int b) => (int)((uint)((a ^ b) & (a ^ (a - b))) >> 31);
+
+    /// <summary>
+    /// True if a division op with <see cref="IrDivision.Exit"/> leaves instead of dividing: /0, or the
+    /// signed MIN / -1 of the width (operands as in <see cref="Evaluate"/>).
+    /// </summary>
+    public static bool DivisionExits(IrOp op, IrType type, long a, long b)
+    {
+        if (type == IrType.I32 ? (int)b == 0 : b == 0)
+            return true;
+        bool signed = op is IrOp.DivS or IrOp.RemS;
+        return signed && (type == IrType.I32 ? (int)a == int.MinValue && (int)b == -1 : a == long.MinValue && b == -1);
+    }
+
+    /// <summary>The reference of <see cref="IrOp.CompareAndSwap"/> on little-endian memory: returns the old value (zero-extended).</summary>
+    public static ulong CompareAndSwap(Span<byte> memory, int size, ulong expected, ulong value)
+    {
+        ulong mask = size == 8 ? ulong.MaxValue : (1UL << (size * 8)) - 1;
+        Span<byte> bytes = stackalloc byte[8];
+        bytes.Clear();
+        memory[..size].CopyTo(bytes);
+        ulong old = BinaryPrimitives.ReadUInt64LittleEndian(bytes);
+        if (old == (expected & mask))
+        {
+            BinaryPrimitives.WriteUInt64LittleEndian(bytes, value);
+            bytes[..size].CopyTo(memory);
+        }
+        return old;
+    }
 
     // Total division (RISC-V Unpriv. 7.2): x/0 = all ones, x%0 = x, MIN/-1 = MIN, MIN%-1 = 0.
 

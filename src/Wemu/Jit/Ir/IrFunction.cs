@@ -116,6 +116,29 @@ public sealed class IrFunction
         return t;
     }
 
+    /// <summary>A one-operand op (<see cref="IrOp.Clz"/>, <see cref="IrOp.Ctz"/>, <see cref="IrOp.Popcnt"/>, <see cref="IrOp.ByteSwap"/>, <see cref="IrOp.Parity"/>) in A's type.</summary>
+    public int Unary(IrOp op, int a)
+    {
+        var type = TypeOf(a);
+        int t = NewTemp(type);
+        ref var i = ref Append(op);
+        i.Type = type;
+        i.Dst = t;
+        i.A = a;
+        return t;
+    }
+
+    /// <summary>A division or remainder with the guest's rule for /0 and overflow (an exiting one belongs to the guest instruction at <paramref name="guestPc"/>).</summary>
+    public int Divide(IrOp op, int a, int b, IrDivision division, ulong guestPc = 0, int completed = 0)
+    {
+        int t = Binary(op, a, b);
+        ref var i = ref _code[Count - 1];
+        i.Division = division;
+        i.GuestPc = guestPc;
+        i.Completed = completed;
+        return t;
+    }
+
     public int Compare(IrCondition cond, int a, int b, IrType resultType = IrType.I64)
     {
         int t = NewTemp(resultType);
@@ -152,31 +175,40 @@ public sealed class IrFunction
         return t;
     }
 
+    /// <summary>An access of <paramref name="size"/> bytes at address + offset by the guest instruction at <paramref name="guestPc"/> (it may trap there).</summary>
+    private ref IrInst MemoryOp(IrOp op, int address, long offset, int size, ulong guestPc, int completed)
+    {
+        ref var i = ref Append(op);
+        i.Type = IrType.I64;
+        i.A = address;
+        i.Imm = offset;
+        i.Size = (byte)size;
+        i.GuestPc = guestPc;
+        i.Completed = completed;
+        return ref i;
+    }
+
     public int Load(int address, long offset, int size, bool signed, ulong guestPc, int completed)
     {
         int t = NewTemp(IrType.I64);
-        ref var i = ref Append(IrOp.Load);
-        i.Type = IrType.I64;
+        ref var i = ref MemoryOp(IrOp.Load, address, offset, size, guestPc, completed);
         i.Dst = t;
-        i.A = address;
-        i.Imm = offset;
-        i.Size = (byte)size;
         i.Signed = signed;
-        i.GuestPc = guestPc;
-        i.Completed = completed;
         return t;
     }
 
-    public void Store(int address, long offset, int value, int size, ulong guestPc, int completed)
+    public void Store(int address, long offset, int value, int size, ulong guestPc, int completed) =>
+        MemoryOp(IrOp.Store, address, offset, size, guestPc, completed).B = value;
+
+    /// <summary>The old value of the <paramref name="size"/> bytes at address + offset; they become <paramref name="value"/> if it equals <paramref name="expected"/>.</summary>
+    public int CompareAndSwap(int address, long offset, int expected, int value, int size, ulong guestPc, int completed)
     {
-        ref var i = ref Append(IrOp.Store);
-        i.Type = IrType.I64;
-        i.A = address;
-        i.B = value;
-        i.Imm = offset;
-        i.Size = (byte)size;
-        i.GuestPc = guestPc;
-        i.Completed = completed;
+        int t = NewTemp(IrType.I64);
+        ref var i = ref MemoryOp(IrOp.CompareAndSwap, address, offset, size, guestPc, completed);
+        i.Dst = t;
+        i.B = expected;
+        i.C = value;
+        return t;
     }
 
     public void Call(int helper, int a, int b, long imm, ulong guestPc, int completed)
@@ -211,7 +243,7 @@ public sealed class IrFunction
 
     public void ExitIfBudget(ulong pc) => Append(IrOp.ExitIfBudget).Imm = (long)pc;
 
-    public void Exit(IrExitKind kind, ulong pc, int completed)
+    public void Exit(CodeExit kind, ulong pc, int completed)
     {
         ref var i = ref Append(IrOp.Exit);
         i.Kind = kind;
@@ -220,7 +252,7 @@ public sealed class IrFunction
         i.Completed = completed;
     }
 
-    public void ExitTo(IrExitKind kind, int pcTemp, int completed)
+    public void ExitTo(CodeExit kind, int pcTemp, int completed)
     {
         ref var i = ref Append(IrOp.Exit);
         i.Kind = kind;

@@ -8,10 +8,12 @@ public struct IrInst
     public IrOp Op;
     public IrType Type;
     public IrCondition Cond;
-    public IrExitKind Kind;
+    public CodeExit Kind;
     /// <summary>Memory access size in bytes, and whether a load sign-extends.</summary>
     public byte Size;
     public bool Signed;
+    /// <summary>For <see cref="IrOp.DivS"/>, <see cref="IrOp.DivU"/>, <see cref="IrOp.RemS"/>, <see cref="IrOp.RemU"/>: what /0 and overflow do.</summary>
+    public IrDivision Division;
     /// <summary>Helper number for <see cref="IrOp.Call"/>.</summary>
     public ushort Helper;
     public int Dst, A, B, C;
@@ -27,11 +29,16 @@ public struct IrInst
     public readonly bool IsPure => Op switch
     {
         IrOp.Const or IrOp.GetReg or IrOp.Add or IrOp.Sub or IrOp.Mul or IrOp.And or IrOp.Or or IrOp.Xor
-            or IrOp.MulHighS or IrOp.MulHighU or IrOp.MulHighSU or IrOp.DivS or IrOp.DivU or IrOp.RemS
-            or IrOp.RemU or IrOp.Shl or IrOp.ShrS or IrOp.ShrU or IrOp.Compare or IrOp.Select or IrOp.Wrap
+            or IrOp.MulHighS or IrOp.MulHighU or IrOp.MulHighSU or IrOp.Shl or IrOp.ShrS or IrOp.ShrU
+            or IrOp.RotL or IrOp.RotR or IrOp.Clz or IrOp.Ctz or IrOp.Popcnt or IrOp.ByteSwap or IrOp.Parity
+            or IrOp.AddOverflow or IrOp.SubOverflow or IrOp.Compare or IrOp.Select or IrOp.Wrap
             or IrOp.ExtendS or IrOp.ExtendU => true,
+        IrOp.DivS or IrOp.DivU or IrOp.RemS or IrOp.RemU => Division == IrDivision.Total,
         _ => false,
     };
+
+    /// <summary>A division that leaves to the interpreter on /0 or overflow (so it is not pure).</summary>
+    public readonly bool IsExitingDivision => Op is IrOp.DivS or IrOp.DivU or IrOp.RemS or IrOp.RemU && Division == IrDivision.Exit;
 
     public override readonly string ToString()
     {
@@ -45,6 +52,7 @@ public struct IrInst
             IrOp.Select => $"{d}t{A} ? t{B} : t{C}",
             IrOp.Load => $"{d}load{Size}{(Signed ? "s" : "u")} [t{A} + {Imm}] @{GuestPc:x}",
             IrOp.Store => $"store{Size} [t{A} + {Imm}] = t{B} @{GuestPc:x}",
+            IrOp.CompareAndSwap => $"{d}cas{Size} [t{A} + {Imm}], t{B} -> t{C} @{GuestPc:x}",
             IrOp.Call => $"{d}call h{Helper}(t{A}, t{B}, {Imm}) @{GuestPc:x}",
             IrOp.Label => $"L{Imm}:",
             IrOp.Jump => $"jump L{Imm}",

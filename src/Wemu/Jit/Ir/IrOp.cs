@@ -4,9 +4,10 @@ namespace Wemu.Jit.Ir;
 /// The IR's operations: a small closed set over <see cref="IrType"/> values, each mapping one to
 /// one onto IL (and WebAssembly). Temps are numbered values; guest registers are read and written
 /// with <see cref="GetReg"/>/<see cref="SetReg"/> (backends keep them in locals within a block).
-/// Shift counts are taken modulo the width; division is total (RISC-V results for /0 and overflow),
-/// so no op traps on the host. Ops that can raise a guest exception carry the guest pc and the
-/// instructions completed before them, so traps are precise.
+/// Shift and rotate counts are taken modulo the width. Division says what /0 and overflow do
+/// (<see cref="IrDivision"/>): the guest's results, or a leave to the interpreter (which raises the
+/// guest's exception); no op traps on the host. Ops that can raise a guest exception carry the
+/// guest pc and the instructions completed before them, so traps are precise.
 /// </summary>
 public enum IrOp : byte
 {
@@ -23,8 +24,19 @@ public enum IrOp : byte
     Add, Sub, Mul, And, Or, Xor,
     /// <summary>High half of the signed x signed, unsigned x unsigned and signed x unsigned products.</summary>
     MulHighS, MulHighU, MulHighSU,
+    /// <summary>Division and remainder; <see cref="IrInst.Division"/> says what /0 and MIN / -1 do.</summary>
     DivS, DivU, RemS, RemU,
     Shl, ShrS, ShrU,
+    /// <summary>Dst = A rotated left / right by B (modulo the width).</summary>
+    RotL, RotR,
+    /// <summary>Unary: leading zeros, trailing zeros (the width for 0), set bits.</summary>
+    Clz, Ctz, Popcnt,
+    /// <summary>Unary: the bytes of A in reverse order.</summary>
+    ByteSwap,
+    /// <summary>Unary flag helper: 1 if the low byte of A has an even number of set bits (x86 PF), else 0.</summary>
+    Parity,
+    /// <summary>Flag helpers: 1 if A + B (A - B) overflows as a signed number of the width, else 0 (carry and borrow are <see cref="Compare"/> LtU).</summary>
+    AddOverflow, SubOverflow,
 
     /// <summary>Dst = (A cond B) ? 1 : 0 in Dst's type; condition in Cond.</summary>
     Compare,
@@ -42,6 +54,12 @@ public enum IrOp : byte
     Load,
     /// <summary>Guest memory [A + Imm] = B, Size bytes. May trap.</summary>
     Store,
+    /// <summary>
+    /// Dst = guest memory [A + Imm] (Size bytes, zero-extended); if it equals B (its low Size bytes),
+    /// the memory becomes C; atomic. Needs a writable page: otherwise, or misaligned, the guest's
+    /// interpreter runs the instruction (a slow exit; the IL backend leaves with an interpret exit).
+    /// </summary>
+    CompareAndSwap,
     /// <summary>Helper Helper(state, A, B, Imm) -> bool success; reads and writes guest registers in the state. May trap.</summary>
     Call,
 

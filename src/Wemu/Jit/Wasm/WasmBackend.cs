@@ -5,7 +5,7 @@ namespace Wemu.Jit.Wasm;
 
 /// <summary>
 /// Compiles an <see cref="IrFunction"/> to a WebAssembly module exporting one function
-/// <c>f(ctx: i32, count: i32) -> i32</c> (<see cref="WasmContext"/> at <c>ctx</c>; returns the
+/// <c>f(ctx: i32, count: i32) -> i32</c> (<see cref="ExitContext"/> at <c>ctx</c>; returns the
 /// instructions retired, <c>count</c> included). The module imports the host's memory as
 /// <c>m.h</c> (guest registers, TLB and guest RAM are all linear memory) and, when chaining, its
 /// function table as <c>m.t</c>.
@@ -257,9 +257,9 @@ public static class WasmBackend
         public WasmWriter Emit()
         {
             var w = _w;
-            Get(ArgCtx); Mem(I32Load, 2, WasmContext.Regs); Set(_regsBase);
-            Get(ArgCtx); Mem(I32Load, 2, WasmContext.Tlb); Set(_tlb);
-            Get(ArgCtx); Mem(I32Load, 2, WasmContext.Budget); Set(_budget);
+            Get(ArgCtx); Mem(I32Load, 2, ExitContext.Regs); Set(_regsBase);
+            Get(ArgCtx); Mem(I32Load, 2, ExitContext.Tlb); Set(_tlb);
+            Get(ArgCtx); Mem(I32Load, 2, ExitContext.Budget); Set(_budget);
             foreach (int r in _usedRegs)
             {
                 Get(_regsBase); Mem(I64Load, 3, r * 8); Set(_regs[r]);
@@ -306,24 +306,29 @@ public static class WasmBackend
                 Get(ArgCount); Get(_budget); Op(I32LtS);
                 Op(I32And);
                 w.Byte(If); w.Byte(BlockVoid);
-                Get(ArgCtx); Mem(I32Load, 2, WasmContext.JumpCache);
-                Get(_exitPc); I64(1); Op(I64ShrU); Op(I32WrapI64);
+                Get(ArgCtx); Mem(I32Load, 2, ExitContext.JumpCache);
+                Get(_exitPc);
+                if (_abi.PcAlignShift != 0)
+                {
+                    I64(_abi.PcAlignShift); Op(I64ShrU);
+                }
+                Op(I32WrapI64);
                 I32((1 << _abi.JumpCacheBits) - 1); Op(I32And);
-                I32(4); Op(I32Shl); Op(I32Add);
+                I32(ExitContext.JumpCacheEntryShift); Op(I32Shl); Op(I32Add);
                 Set(_entry);
-                Get(_entry); Mem(I64Load, 3, WasmContext.JumpCacheEntryPc); Get(_exitPc); Op(I64Eq);
-                Get(_entry); Mem(I32Load, 2, WasmContext.JumpCacheEntryStamp);
-                Get(ArgCtx); Mem(I32Load, 2, WasmContext.Stamp); Op(I32Eq);
+                Get(_entry); Mem(I64Load, 3, ExitContext.EntryPc); Get(_exitPc); Op(I64Eq);
+                Get(_entry); Mem(I32Load, 2, ExitContext.EntryStamp);
+                Get(ArgCtx); Mem(I32Load, 2, ExitContext.Stamp); Op(I32Eq);
                 Op(I32And);
                 w.Byte(If); w.Byte(BlockVoid);
                 Get(ArgCtx); Get(ArgCount);
-                Get(_entry); Mem(I32Load, 2, WasmContext.JumpCacheEntryIndex);
+                Get(_entry); Mem(I32Load, 2, ExitContext.EntryCode);
                 w.Byte(ReturnCallIndirect); w.U32(0); w.U32(0);
                 w.Byte(End);
                 w.Byte(End);
             }
-            Get(ArgCtx); Get(_exitKind); Mem(I32Store, 2, WasmContext.ExitKind);
-            Get(ArgCtx); Get(_exitPc); Mem(I64Store, 3, WasmContext.ExitPc);
+            Get(ArgCtx); Get(_exitKind); Mem(I32Store, 2, ExitContext.ExitKind);
+            Get(ArgCtx); Get(_exitPc); Mem(I64Store, 3, ExitContext.ExitPc);
             Get(ArgCount);
             w.Byte(End);
 
@@ -424,6 +429,11 @@ public static class WasmBackend
                     break;
                 case IrOp.Load: EmitLoad(in i); break;
                 case IrOp.Store: EmitStore(in i); break;
+                case IrOp.CompareAndSwap: EmitCompareAndSwap(in i); break;
+                case IrOp.DivS or IrOp.DivU or IrOp.RemS or IrOp.RemU when i.IsExitingDivision:
+                    EmitValue(in i);
+                    St(i.Dst);
+                    break;
                 case IrOp.Call:
                 {
                     // Helpers (atomics, F/D) run in the host's interpreter.
@@ -471,15 +481,9 @@ public static class WasmBackend
                 }
                 case IrOp.Exit:
                 {
-                    var kind = i.Kind switch
-                    {
-                        IrExitKind.Chain => CodeExit.Chain,
-                        IrExitKind.Interpret => CodeExit.Interpret,
-                        _ => CodeExit.Stop,
-                    };
                     int a = i.A;
                     long pc = i.Imm;
-                    ExitWith(kind, a >= 0 ? () => Ld(a) : () => I64(pc), i.Completed);
+                    ExitWith(i.Kind, a >= 0 ? () => Ld(a) : () => I64(pc), i.Completed);
                     break;
                 }
                 default:
@@ -526,6 +530,21 @@ public static class WasmBackend
                 case IrOp.Shl: Shift(i, ArithFor(wd, I64Shl)); break;
                 case IrOp.ShrS: Shift(i, ArithFor(wd, I64ShrS)); break;
                 case IrOp.ShrU: Shift(i, ArithFor(wd, I64ShrU)); break;
+                case IrOp.RotL: Shift(i, ArithFor(wd, I64Rotl)); break;
+                case IrOp.RotR: Shift(i, ArithFor(wd, I64Rotr)); break;
+                case IrOp.Clz: Ld(i.A); Op(ArithFor(wd, I64Clz)); break;
+                case IrOp.Ctz: Ld(i.A); Op(ArithFor(wd, I64Ctz)); break;
+                case IrOp.Popcnt: Ld(i.A); Op(ArithFor(wd, I64Popcnt)); break;
+                case IrOp.ByteSwap: ByteSwap(in i); break;
+                case IrOp.Parity:
+                    // popcnt(a & 0xFF) & 1 ^ 1
+                    Ld(i.A); Const(i.Type, 0xFF); Op(ArithFor(wd, I64And)); Op(ArithFor(wd, I64Popcnt));
+                    Const(i.Type, 1); Op(ArithFor(wd, I64And)); Const(i.Type, 1); Op(ArithFor(wd, I64Xor));
+                    break;
+                case IrOp.AddOverflow:
+                case IrOp.SubOverflow:
+                    Overflow(in i);
+                    break;
                 case IrOp.MulHighS:
                 case IrOp.MulHighU:
                 case IrOp.MulHighSU:
@@ -617,7 +636,59 @@ public static class WasmBackend
             FreeScratch(IrType.I64, b);
         }
 
-        /// <summary>Total division (RISC-V results for /0 and MIN/-1) around wasm's trapping divide.</summary>
+        /// <summary>A constant of the IR type.</summary>
+        private void Const(IrType type, long v)
+        {
+            if (type == IrType.I32) I32((int)v); else I64(v);
+        }
+
+        /// <summary>Swaps adjacent bytes, then 16-bit halves (64: then 32-bit halves, as a rotate), one masked shift pair each.</summary>
+        private void ByteSwap(in IrInst i)
+        {
+            var type = i.Type;
+            var wd = Width(type);
+            int x = Scratch(type);
+            Ld(i.A); Set(x);
+            void SwapPairs(int bits, long mask)
+            {
+                Get(x); Const(type, mask); Op(ArithFor(wd, I64And)); Const(type, bits); Op(ArithFor(wd, I64Shl));
+                Get(x); Const(type, bits); Op(ArithFor(wd, I64ShrU)); Const(type, mask); Op(ArithFor(wd, I64And));
+                Op(ArithFor(wd, I64Or));
+                Set(x);
+            }
+            SwapPairs(8, type == IrType.I32 ? 0x00FF00FF : 0x00FF00FF00FF00FF);
+            if (type == IrType.I64)
+                SwapPairs(16, 0x0000FFFF0000FFFF);
+            Get(x); Const(type, type == IrType.I32 ? 16 : 32); Op(ArithFor(wd, I64Rotl));
+            FreeScratch(type, x);
+        }
+
+        /// <summary>Signed overflow of a + b: ((a ^ r) &amp; (b ^ r)) &lt; 0; of a - b: ((a ^ b) &amp; (a ^ r)) &lt; 0; as 0 or 1.</summary>
+        private void Overflow(in IrInst i)
+        {
+            var wd = Width(i.Type);
+            int a = Scratch(i.Type), b = Scratch(i.Type), r = Scratch(i.Type);
+            Ld(i.A); Set(a);
+            Ld(i.B); Set(b);
+            Get(a); Get(b); Op(ArithFor(wd, i.Op == IrOp.AddOverflow ? I64Add : I64Sub)); Set(r);
+            if (i.Op == IrOp.AddOverflow)
+            {
+                Get(a); Get(r); Op(ArithFor(wd, I64Xor));
+                Get(b); Get(r); Op(ArithFor(wd, I64Xor));
+            }
+            else
+            {
+                Get(a); Get(b); Op(ArithFor(wd, I64Xor));
+                Get(a); Get(r); Op(ArithFor(wd, I64Xor));
+            }
+            Op(ArithFor(wd, I64And));
+            Const(i.Type, i.Type == IrType.I32 ? 31 : 63); Op(ArithFor(wd, I64ShrU));
+            FreeScratch(i.Type, a);
+            FreeScratch(i.Type, b);
+            FreeScratch(i.Type, r);
+        }
+
+        /// <summary>Division around wasm's trapping divide: RISC-V's results for /0 and MIN/-1, or (<see cref="IrDivision.Exit"/>) an interpret exit there.</summary>
         private void Divide(in IrInst i)
         {
             bool w32 = i.Type == IrType.I32;
@@ -627,6 +698,22 @@ public static class WasmBackend
             Ld(i.A); Set(a);
             Ld(i.B); Set(b);
             void Const(long v) { if (w32) I32((int)v); else I64(v); }
+            if (i.Division == IrDivision.Exit)
+            {
+                // b == 0, or (signed) a == MIN && b == -1: leave for the interpreter (the guest's exception)
+                Get(b); Op(CompareFor(wd, I64Eqz));
+                if (i.Op is IrOp.DivS or IrOp.RemS)
+                {
+                    Get(a); Const(w32 ? int.MinValue : long.MinValue); Op(CompareFor(wd, I64Eq));
+                    Get(b); Const(-1); Op(CompareFor(wd, I64Eq));
+                    Op(I32And);
+                    Op(I32Or);
+                }
+                BeginIf();
+                ulong pc = i.GuestPc;
+                ExitWith(CodeExit.Interpret, () => I64((long)pc), i.Completed);
+                EndBlock();
+            }
             // if (b == 0) { /0 result } else { ... }
             Get(b); Op(CompareFor(wd, I64Eqz));
             _w.Byte(If); _w.Byte(resultType);
@@ -685,30 +772,70 @@ public static class WasmBackend
         private void EmitLoad(in IrInst i)
         {
             EmitTlbProbe(in i, _abi.Tlb.ReadTagOffset);
-            switch (i.Size)
-            {
-                case 1: Mem(i.Signed ? I64Load8S : I64Load8U, 0, 0); break;
-                case 2: Mem(i.Signed ? I64Load16S : I64Load16U, 1, 0); break;
-                case 4: Mem(i.Signed ? I64Load32S : I64Load32U, 2, 0); break;
-                default: Mem(I64Load, 3, 0); break;
-            }
+            LoadSized(i.Size, i.Signed);
             if (i.HasDst)
                 St(i.Dst);
             else
                 Op(Drop);
         }
 
-        private void EmitStore(in IrInst i)
+        /// <summary>Through the write tag; load, compare, store if equal (one thread: nothing can come between); the old value.</summary>
+        private void EmitCompareAndSwap(in IrInst i)
         {
             EmitTlbProbe(in i, _abi.Tlb.WriteTagOffset);
+            int address = Scratch(IrType.I32), old = Scratch(IrType.I64);
+            Set(address);
+            Get(address);
+            LoadSized(i.Size, signed: false);
+            Set(old);
+            Get(old);
             Ld(i.B);
-            switch (i.Size)
+            if (i.Size < 8)
+            {
+                I64((1L << (i.Size * 8)) - 1);
+                Op(I64And);
+            }
+            Op(I64Eq);
+            BeginIf();
+            Get(address);
+            Ld(i.C);
+            StoreSized(i.Size);
+            EndBlock();
+            Get(old);
+            St(i.Dst);
+            FreeScratch(IrType.I32, address);
+            FreeScratch(IrType.I64, old);
+        }
+
+        /// <summary>An i64 load of 1, 2, 4 or 8 bytes at the address on the stack.</summary>
+        private void LoadSized(int size, bool signed)
+        {
+            switch (size)
+            {
+                case 1: Mem(signed ? I64Load8S : I64Load8U, 0, 0); break;
+                case 2: Mem(signed ? I64Load16S : I64Load16U, 1, 0); break;
+                case 4: Mem(signed ? I64Load32S : I64Load32U, 2, 0); break;
+                default: Mem(I64Load, 3, 0); break;
+            }
+        }
+
+        /// <summary>Stores the low 1, 2, 4 or 8 bytes of the i64 on the stack at the address below it.</summary>
+        private void StoreSized(int size)
+        {
+            switch (size)
             {
                 case 1: Mem(I64Store8, 0, 0); break;
                 case 2: Mem(I64Store16, 1, 0); break;
                 case 4: Mem(I64Store32, 2, 0); break;
                 default: Mem(I64Store, 3, 0); break;
             }
+        }
+
+        private void EmitStore(in IrInst i)
+        {
+            EmitTlbProbe(in i, _abi.Tlb.WriteTagOffset);
+            Ld(i.B);
+            StoreSized(i.Size);
         }
     }
 }

@@ -24,7 +24,11 @@ internal static class WasmOp
         I32RemU = 0x70, I32And = 0x71, I32Or = 0x72, I32Xor = 0x73, I32Shl = 0x74, I32ShrS = 0x75, I32ShrU = 0x76;
 
     public const byte I64Add = 0x7C, I64Sub = 0x7D, I64Mul = 0x7E, I64DivS = 0x7F, I64DivU = 0x80, I64RemS = 0x81,
-        I64RemU = 0x82, I64And = 0x83, I64Or = 0x84, I64Xor = 0x85, I64Shl = 0x86, I64ShrS = 0x87, I64ShrU = 0x88;
+        I64RemU = 0x82, I64And = 0x83, I64Or = 0x84, I64Xor = 0x85, I64Shl = 0x86, I64ShrS = 0x87, I64ShrU = 0x88,
+        I64Rotl = 0x89, I64Rotr = 0x8A;
+
+    /// <summary>Unary bit counts (i64; the i32 ones are <see cref="ArithFor"/> of them too).</summary>
+    public const byte I64Clz = 0x79, I64Ctz = 0x7A, I64Popcnt = 0x7B;
 
     public const byte I32WrapI64 = 0xA7, I64ExtendI32S = 0xAC, I64ExtendI32U = 0xAD;
 

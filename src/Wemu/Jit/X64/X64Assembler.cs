@@ -10,7 +10,7 @@ public enum Reg
 /// <summary>x86 condition codes (the low nibble of Jcc/SETcc/CMOVcc).</summary>
 public enum Cc : byte
 {
-    B = 0x2, AE = 0x3, E = 0x4, NE = 0x5, L = 0xC, GE = 0xD,
+    O = 0x0, B = 0x2, AE = 0x3, E = 0x4, NE = 0x5, P = 0xA, L = 0xC, GE = 0xD,
 }
 
 /// <summary>
@@ -246,4 +246,41 @@ public sealed class X64Assembler
     public void Cmov(Cc cc, Reg dst, Reg src) { Rex(true, (int)dst, (int)src); Byte(0x0F); Byte(0x40 | (int)cc); RegReg((int)dst, (int)src); }
 
     public void Ret() => Byte(0xC3);
+
+    // ---- bit counts, byte order, atomics (for guests beyond RISC-V)
+
+    /// <summary>bsr / bsf dst, src: index of the highest / lowest set bit; ZF=1 (dst undefined) for 0.</summary>
+    public void BitScan(bool reverse, Reg dst, Reg src, bool w64) { Rex(w64, (int)dst, (int)src); Byte(0x0F); Byte(reverse ? 0xBD : 0xBC); RegReg((int)dst, (int)src); }
+
+    /// <summary>popcnt dst, src (the POPCNT extension).</summary>
+    public void Popcnt(Reg dst, Reg src, bool w64) { Byte(0xF3); Rex(w64, (int)dst, (int)src); Byte(0x0F); Byte(0xB8); RegReg((int)dst, (int)src); }
+
+    /// <summary>bswap r (32 or 64 bits).</summary>
+    public void Bswap(Reg r, bool w64) { Rex(w64, 0, (int)r); Byte(0x0F); Byte(0xC8 | ((int)r & 7)); }
+
+    /// <summary>test r8, r8 (rax, rcx or rdx): PF from the low byte.</summary>
+    public void TestByte(Reg r) { Byte(0x84); RegReg((int)r, (int)r); }
+
+    /// <summary>Zero-extends the low <paramref name="size"/> bytes of <paramref name="r"/> (rax, rcx or rdx) to 64 bits.</summary>
+    public void ZeroExtend(Reg r, int size)
+    {
+        switch (size)
+        {
+            case 1: Byte(0x0F); Byte(0xB6); RegReg((int)r, (int)r); break;
+            case 2: Byte(0x0F); Byte(0xB7); RegReg((int)r, (int)r); break;
+            case 4: MovRR(r, r, w64: false); break;
+        }
+    }
+
+    /// <summary>lock cmpxchg [b + disp], src of 1, 2, 4 or 8 bytes: compares with rax's low bytes; the old value to rax if unequal.</summary>
+    public void LockCmpxchg(Reg b, int disp, Reg src, int size)
+    {
+        Byte(0xF0);
+        if (size == 2)
+            Byte(0x66);
+        Rex(size == 8, (int)src, (int)b, force: size == 1 && (int)src >= 4);
+        Byte(0x0F);
+        Byte(size == 1 ? 0xB0 : 0xB1);
+        Mem((int)src, b, disp);
+    }
 }

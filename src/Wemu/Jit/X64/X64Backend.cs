@@ -5,32 +5,9 @@ using Alu = Wemu.Jit.X64.X64Assembler.Alu;
 namespace Wemu.Jit.X64;
 
 /// <summary>
-/// The block of memory a compiled function gets a pointer to (its only argument): where the
-/// guest registers and the data TLB are, the instruction budget, and the exit record it writes
-/// when it returns. The same exit protocol as the WebAssembly backend (<see cref="CodeExit"/>).
-/// </summary>
-public static class X64Context
-{
-    public const int Regs = 0, Tlb = 8, Budget = 16, ExitKind = 24, ExitPc = 32;
-
-    /// <summary>Address of the jump cache of the current fetch MMU context (<see cref="JumpCacheEntry"/>-byte entries).</summary>
-    public const int JumpCache = 40;
-
-    /// <summary>int: the stamp jump-cache entries must carry to be valid (changes on TLB flushes and invalidations).</summary>
-    public const int Stamp = 48;
-
-    public const int Size = 64;
-
-    /// <summary>A jump-cache entry: virtual pc, int stamp, code address; indexed by (pc >> 1) masked.</summary>
-    public const int JumpCacheEntry = 32, EntryPc = 0, EntryStamp = 8, EntryCode = 16;
-
-    public const int JumpCacheBits = 12;
-}
-
-/// <summary>
 /// Compiles an <see cref="IrFunction"/> straight to x86-64 machine code (System V calling
 /// convention): <c>long f(byte* ctx, long count)</c> returns the instructions retired plus
-/// <c>count</c>, with the exit kind and next pc in the <see cref="X64Context"/>. A baseline code generator, built for compile speed
+/// <c>count</c>, with the exit kind and next pc in the <see cref="ExitContext"/>. A baseline code generator, built for compile speed
 /// (RyuJIT costs about a microsecond per IL statement, so a region costs ~1 ms; this costs a
 /// few microseconds): guest registers stay in the register file in memory (so every exit leaves
 /// the guest state complete), every temp that is not a constant or a register read has a stack
@@ -64,7 +41,8 @@ public static class X64Backend
         private readonly X64Assembler _a = new();
         private int[] _labels = [];
         private int _exit, _chainExit;
-        private readonly List<(int Label, ulong Pc, int Completed)> _slowStubs = [];
+        /// <summary>Out-of-line exits at an instruction: the slow path of loads, stores and CAS, and exiting divisions (interpret).</summary>
+        private readonly List<(int Label, ulong Pc, int Completed, CodeExit Kind)> _slowStubs = [];
 
         private int[] _def = [];
         private bool[] _inline = [];
@@ -157,9 +135,9 @@ public static class X64Backend
         {
             var a = _a;
             a.MovRR(Count, Rsi);
-            a.Load64(Regs, Ctx, X64Context.Regs);
-            a.Load64(Tlb, Ctx, X64Context.Tlb);
-            a.Load64(Budget, Ctx, X64Context.Budget);
+            a.Load64(Regs, Ctx, ExitContext.Regs);
+            a.Load64(Tlb, Ctx, ExitContext.Tlb);
+            a.Load64(Budget, Ctx, ExitContext.Budget);
             // sub rsp, frame (patched once the slot count is known)
             a.AdjustRsp(-1);
             int frameAt = a.Length - 4;
@@ -178,11 +156,11 @@ public static class X64Backend
             a.MovImm(Rax, (long)_f.EntryPc);
             ExitWith(CodeExit.Stop, 0);
 
-            foreach (var (label, pc, completed) in _slowStubs)
+            foreach (var (label, pc, completed, kind) in _slowStubs)
             {
                 a.Bind(label);
                 a.MovImm(Rax, (long)pc);
-                ExitWith(CodeExit.Slow, completed);
+                ExitWith(kind, completed);
             }
 
             int frame = (_slots * 8 + 15) & ~15;
@@ -192,23 +170,24 @@ public static class X64Backend
             a.AluRR(Alu.Cmp, Count, Budget, true);
             a.Jcc(Cc.GE, _exit);
             a.MovRR(Rdx, Rax);
-            a.ShiftImm(5, Rdx, 1, true);
-            a.AluRI(Alu.And, Rdx, (1 << X64Context.JumpCacheBits) - 1, false);
-            a.ShiftImm(4, Rdx, 5, false);   // * JumpCacheEntry
-            a.Load64(Rcx, Ctx, X64Context.JumpCache);
+            if (_abi.PcAlignShift != 0)
+                a.ShiftImm(5, Rdx, _abi.PcAlignShift, true);
+            a.AluRI(Alu.And, Rdx, (1 << _abi.JumpCacheBits) - 1, false);
+            a.ShiftImm(4, Rdx, ExitContext.JumpCacheEntryShift, false);
+            a.Load64(Rcx, Ctx, ExitContext.JumpCache);
             a.AluRR(Alu.Add, Rdx, Rcx, true);
-            a.CmpRM(Rax, Rdx, X64Context.EntryPc);
+            a.CmpRM(Rax, Rdx, ExitContext.EntryPc);
             a.Jcc(Cc.NE, _exit);
-            a.Load64(Rcx, Rdx, X64Context.EntryStamp);
-            a.CmpRM32(Rcx, Ctx, X64Context.Stamp);
+            a.Load64(Rcx, Rdx, ExitContext.EntryStamp);
+            a.CmpRM32(Rcx, Ctx, ExitContext.Stamp);
             a.Jcc(Cc.NE, _exit);
             a.AdjustRsp(frame);
             a.MovRR(Rsi, Count);
-            a.JmpMem(Rdx, X64Context.EntryCode);
+            a.JmpMem(Rdx, ExitContext.EntryCode);
 
             // The shared exit: rax holds the next pc, the kind is stored.
             a.Bind(_exit);
-            a.Store64(Ctx, X64Context.ExitPc, Rax);
+            a.Store64(Ctx, ExitContext.ExitPc, Rax);
             a.MovRR(Rax, Count);
             a.AdjustRsp(frame);
             a.Ret();
@@ -220,7 +199,7 @@ public static class X64Backend
         /// <summary>Leaves through the shared exit with the next pc in rax: kind, count + <paramref name="completed"/>.</summary>
         private void ExitWith(CodeExit kind, int completed)
         {
-            _a.StoreImm32(Ctx, X64Context.ExitKind, (int)kind);
+            _a.StoreImm32(Ctx, ExitContext.ExitKind, (int)kind);
             if (completed != 0)
                 _a.AluRI(Alu.Add, Count, completed, true);
             _a.Jmp(kind == CodeExit.Chain ? _chainExit : _exit);
@@ -266,6 +245,11 @@ public static class X64Backend
                     break;
                 case IrOp.Load: EmitLoad(in i); break;
                 case IrOp.Store: EmitStore(in i); break;
+                case IrOp.CompareAndSwap: EmitCompareAndSwap(in i); break;
+                case IrOp.DivS or IrOp.DivU or IrOp.RemS or IrOp.RemU when i.IsExitingDivision:
+                    EmitValue(in i);
+                    St(i.Dst, Rax);
+                    break;
                 case IrOp.Call:
                 {
                     // Helpers (atomics, F/D) run in the engine's interpreter.
@@ -296,17 +280,11 @@ public static class X64Backend
                 }
                 case IrOp.Exit:
                 {
-                    var kind = i.Kind switch
-                    {
-                        IrExitKind.Chain => CodeExit.Chain,
-                        IrExitKind.Interpret => CodeExit.Interpret,
-                        _ => CodeExit.Stop,
-                    };
                     if (i.A >= 0)
                         Ld(i.A, Rax);
                     else
                         a.MovImm(Rax, i.Imm);
-                    ExitWith(kind, i.Completed);
+                    ExitWith(i.Kind, i.Completed);
                     break;
                 }
                 default:
@@ -349,6 +327,44 @@ public static class X64Backend
                 case IrOp.Shl: Shift(in i, 4); break;
                 case IrOp.ShrU: Shift(in i, 5); break;
                 case IrOp.ShrS: Shift(in i, 7); break;
+                case IrOp.RotL: Shift(in i, 0); break;
+                case IrOp.RotR: Shift(in i, 1); break;
+                case IrOp.Clz:
+                    // bsr gives 63 - clz (31 - clz); for 0, 127 (63) ^ 63 (31) = 64 (32)
+                    Ld(i.A, Rcx);
+                    a.BitScan(true, Rax, Rcx, w);
+                    a.MovImm(Rdx, w ? 127 : 63);
+                    a.Cmov(Cc.E, Rax, Rdx);
+                    a.AluRI(Alu.Xor, Rax, w ? 63 : 31, false);
+                    break;
+                case IrOp.Ctz:
+                    Ld(i.A, Rcx);
+                    a.BitScan(false, Rax, Rcx, w);
+                    a.MovImm(Rdx, w ? 64 : 32);
+                    a.Cmov(Cc.E, Rax, Rdx);
+                    break;
+                case IrOp.Popcnt:
+                    if (!System.Runtime.Intrinsics.X86.Popcnt.IsSupported)
+                        throw new NotSupportedException("x64 backend: popcnt on a host without POPCNT");
+                    Ld(i.A, Rcx);
+                    a.Popcnt(Rax, Rcx, w);
+                    break;
+                case IrOp.ByteSwap:
+                    Ld(i.A, Rax);
+                    a.Bswap(Rax, w);
+                    break;
+                case IrOp.Parity:
+                    Ld(i.A, Rax);
+                    a.TestByte(Rax);
+                    a.SetccZx(Cc.P, Rax);
+                    break;
+                case IrOp.AddOverflow:
+                case IrOp.SubOverflow:
+                    Ld(i.A, Rax);
+                    Ld(i.B, Rcx);
+                    a.AluRR(i.Op == IrOp.AddOverflow ? Alu.Add : Alu.Sub, Rax, Rcx, w);
+                    a.SetccZx(Cc.O, Rax);
+                    break;
                 case IrOp.MulHighS:
                 case IrOp.MulHighU:
                 case IrOp.MulHighSU:
@@ -451,6 +467,24 @@ public static class X64Backend
             int zero = a.NewLabel(), done = a.NewLabel();
             Ld(i.A, Rax);
             Ld(i.B, Rcx);
+            if (i.Division == IrDivision.Exit)
+            {
+                // /0 and MIN / -1 leave for the interpreter, which raises the guest's exception
+                int exit = a.NewLabel();
+                _slowStubs.Add((exit, i.GuestPc, i.Completed, CodeExit.Interpret));
+                a.Test(Rcx, Rcx, w);
+                a.Jcc(Cc.E, exit);
+                if (signed)
+                {
+                    int fine = a.NewLabel();
+                    a.AluRI(Alu.Cmp, Rcx, -1, w);
+                    a.Jcc(Cc.NE, fine);
+                    a.MovImm(Rdx, w ? long.MinValue : 0x8000_0000L);
+                    a.AluRR(Alu.Cmp, Rax, Rdx, w);
+                    a.Jcc(Cc.E, exit);
+                    a.Bind(fine);
+                }
+            }
             a.Test(Rcx, Rcx, w);
             a.Jcc(Cc.E, zero);
             if (signed)
@@ -508,7 +542,7 @@ public static class X64Backend
             a.AluRI(Alu.And, Rcx, (int)(~((1L << _abi.Tlb.PageBits) - 1) | (long)(i.Size - 1)), true);
             a.CmpRM(Rcx, Rdx, tagOffset);
             int slow = a.NewLabel();
-            _slowStubs.Add((slow, i.GuestPc, i.Completed));
+            _slowStubs.Add((slow, i.GuestPc, i.Completed, CodeExit.Slow));
             a.Jcc(Cc.NE, slow);
             a.Load64(Rcx, Rdx, _abi.Tlb.AddendOffset);
             a.AluRR(Alu.Add, Rcx, Rax, true);
@@ -527,6 +561,17 @@ public static class X64Backend
             EmitTlbProbe(in i, _abi.Tlb.WriteTagOffset);
             Ld(i.B, Rax);
             _a.StoreSized(Rcx, 0, Rax, i.Size);
+        }
+
+        /// <summary>Through the write tag (a page stores may reach directly is RAM, not code); lock cmpxchg; the old value zero-extended.</summary>
+        private void EmitCompareAndSwap(in IrInst i)
+        {
+            EmitTlbProbe(in i, _abi.Tlb.WriteTagOffset);
+            Ld(i.B, Rax);
+            Ld(i.C, Rdx);
+            _a.LockCmpxchg(Rcx, 0, Rdx, i.Size);
+            _a.ZeroExtend(Rax, i.Size);
+            St(i.Dst, Rax);
         }
     }
 }

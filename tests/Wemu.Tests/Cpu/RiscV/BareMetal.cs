@@ -1,3 +1,4 @@
+using Wemu.Cpu;
 using System.Diagnostics;
 using Wemu.Cpu.RiscV;
 using Wemu.Devices;
@@ -133,7 +134,7 @@ public static class BareMetal
     }
 
     /// <summary>Runs an ELF on Wemu's spike machine and returns the HTIF exit code (0 = pass).</summary>
-    public static int RunWemu(string elf, long maxInstructions = 50_000_000, IRiscVEngine? engine = null)
+    public static int RunWemu(string elf, long maxInstructions = 50_000_000, ICpuEngine<RiscVHart>? engine = null)
     {
         var config = new MachineConfig { MachineType = "spike", NoFirmware = true, Kernel = elf, MemorySize = 64UL << 20 };
         using var m = new SpikeMachine(config, new MachineImages { Kernel = File.ReadAllBytes(elf) }, engine);

@@ -34,23 +34,24 @@ public sealed unsafe class WasmBackendTests(ITestOutputHelper output)
     {
         Tlb = RiscVHart.TlbLayout,
         JumpCacheBits = JumpCacheBits,
+        PcAlignShift = 1,
     };
 
     private static void SetContext(byte[] image, int budget, int stamp)
     {
         fixed (byte* p = image)
         {
-            *(int*)(p + Ctx + WasmContext.Regs) = Regs;
-            *(int*)(p + Ctx + WasmContext.Tlb) = Tlb;
-            *(int*)(p + Ctx + WasmContext.Budget) = budget;
-            *(int*)(p + Ctx + WasmContext.ExitKind) = -1;
-            *(int*)(p + Ctx + WasmContext.JumpCache) = JumpCache;
-            *(int*)(p + Ctx + WasmContext.Stamp) = stamp;
+            *(int*)(p + Ctx + ExitContext.Regs) = Regs;
+            *(int*)(p + Ctx + ExitContext.Tlb) = Tlb;
+            *(int*)(p + Ctx + ExitContext.Budget) = budget;
+            *(int*)(p + Ctx + ExitContext.ExitKind) = -1;
+            *(int*)(p + Ctx + ExitContext.JumpCache) = JumpCache;
+            *(int*)(p + Ctx + ExitContext.Stamp) = stamp;
         }
     }
 
     private static (CodeExit Kind, ulong Pc) ExitOf(byte[] image) =>
-        ((CodeExit)BitConverter.ToInt32(image, Ctx + WasmContext.ExitKind), BitConverter.ToUInt64(image, Ctx + WasmContext.ExitPc));
+        ((CodeExit)BitConverter.ToInt32(image, Ctx + ExitContext.ExitKind), BitConverter.ToUInt64(image, Ctx + ExitContext.ExitPc));
 
     private static ulong Reg(byte[] image, int r) => BitConverter.ToUInt64(image, Regs + r * 8);
 
@@ -64,7 +65,7 @@ public sealed unsafe class WasmBackendTests(ITestOutputHelper output)
         for (int c = 0; c < 40; c++)
         {
             var (f, inputs, want, what) = RandomIrFunction.Build(rng);
-            f.Exit(IrExitKind.Stop, 0x1234, 0);
+            f.Exit(CodeExit.Stop, 0x1234, 0);
             var image = new byte[MemorySize];
             SetContext(image, 1000, 1);
             for (int r = 0; r < 8; r++)
@@ -352,10 +353,10 @@ public sealed unsafe class WasmBackendTests(ITestOutputHelper output)
             IrPipeline.Run(f);
             modules.Add(WasmBackend.Compile(f, Abi, chain));
             int index = modules.Count;   // table index (the runner puts module k at k + 1)
-            int slot = JumpCache + (int)((t >> 1) & ((1 << JumpCacheBits) - 1)) * WasmContext.JumpCacheEntry;
-            BitConverter.TryWriteBytes(image.AsSpan(slot + WasmContext.JumpCacheEntryPc), t);
-            BitConverter.TryWriteBytes(image.AsSpan(slot + WasmContext.JumpCacheEntryStamp), rng.Next(8) == 0 ? 6 : 7);
-            BitConverter.TryWriteBytes(image.AsSpan(slot + WasmContext.JumpCacheEntryIndex), index);
+            int slot = JumpCache + (int)((t >> 1) & ((1 << JumpCacheBits) - 1)) * ExitContext.JumpCacheEntry;
+            BitConverter.TryWriteBytes(image.AsSpan(slot + ExitContext.EntryPc), t);
+            BitConverter.TryWriteBytes(image.AsSpan(slot + ExitContext.EntryStamp), rng.Next(8) == 0 ? 6 : 7);
+            BitConverter.TryWriteBytes(image.AsSpan(slot + ExitContext.EntryCode), index);
         }
         if (modules.Count == 0)
             return null;

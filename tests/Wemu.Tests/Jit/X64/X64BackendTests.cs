@@ -21,12 +21,12 @@ namespace Wemu.Tests.Jit.X64;
 public sealed unsafe class X64BackendTests(ITestOutputHelper output) : IDisposable
 {
     private readonly X64CodeArena? _arena = X64CodeArena.TryCreate(16 << 20);
-    private readonly byte* _ctx = (byte*)NativeMemory.AllocZeroed(X64Context.Size);
-    private readonly byte* _jumpCache = (byte*)NativeMemory.AllocZeroed(X64Context.JumpCacheEntry << X64Context.JumpCacheBits);
+    private readonly byte* _ctx = (byte*)NativeMemory.AllocZeroed(ExitContext.Size);
+    private readonly byte* _jumpCache = (byte*)NativeMemory.AllocZeroed((nuint)ExitContext.JumpCacheBytes(Abi.JumpCacheBits));
     private readonly ulong* _regs = (ulong*)NativeMemory.AllocZeroed(64 * 8);
     private readonly TlbEntry* _tlb = (TlbEntry*)NativeMemory.AlignedAlloc((nuint)(RiscVHart.TlbSize * sizeof(TlbEntry)), 64);
 
-    private static GuestCodeAbi Abi => RiscVJitEngine.WasmAbi;
+    private static GuestCodeAbi Abi => RiscVJitHelpers.CodeAbi;
 
     public void Dispose()
     {
@@ -58,14 +58,14 @@ public sealed unsafe class X64BackendTests(ITestOutputHelper output) : IDisposab
     private (long Count, CodeExit Kind, ulong Pc) Run(IrFunction f, long budget)
     {
         byte* entry = AddCode(X64Backend.Compile(f, Abi));
-        *(ulong**)(_ctx + X64Context.Regs) = _regs;
-        *(TlbEntry**)(_ctx + X64Context.Tlb) = _tlb;
-        *(long*)(_ctx + X64Context.Budget) = budget;
-        *(int*)(_ctx + X64Context.ExitKind) = -1;
-        *(byte**)(_ctx + X64Context.JumpCache) = _jumpCache;
-        *(int*)(_ctx + X64Context.Stamp) = 7;
+        *(ulong**)(_ctx + ExitContext.Regs) = _regs;
+        *(TlbEntry**)(_ctx + ExitContext.Tlb) = _tlb;
+        *(long*)(_ctx + ExitContext.Budget) = budget;
+        *(int*)(_ctx + ExitContext.ExitKind) = -1;
+        *(byte**)(_ctx + ExitContext.JumpCache) = _jumpCache;
+        *(int*)(_ctx + ExitContext.Stamp) = 7;
         long n = ((delegate* unmanaged<byte*, long, long>)entry)(_ctx, 0);
-        return (n, (CodeExit)(*(int*)(_ctx + X64Context.ExitKind)), *(ulong*)(_ctx + X64Context.ExitPc));
+        return (n, (CodeExit)(*(int*)(_ctx + ExitContext.ExitKind)), *(ulong*)(_ctx + ExitContext.ExitPc));
     }
 
     /// <summary>Generated code is never in memory that is writable and executable at once (W^X): it runs from a read-execute view of a memfd whose only writable view is not executable.</summary>
@@ -78,7 +78,7 @@ public sealed unsafe class X64BackendTests(ITestOutputHelper output) : IDisposab
             return;
         }
         var f = new IrFunction(0x1000, 32);
-        f.Exit(IrExitKind.Stop, 0x1234, 0);
+        f.Exit(CodeExit.Stop, 0x1234, 0);
         ulong entry = (ulong)AddCode(X64Backend.Compile(f, Abi));
         var views = File.ReadAllLines("/proc/self/maps").Where(l => l.Contains("memfd:wemu-jit")).ToList();
         Assert.True(views.Count >= 2, string.Join("\n", views));
@@ -106,7 +106,7 @@ public sealed unsafe class X64BackendTests(ITestOutputHelper output) : IDisposab
         for (int c = 0; c < 200; c++)
         {
             var (f, inputs, want, what) = RandomIrFunction.Build(rng);
-            f.Exit(IrExitKind.Stop, 0x1234, 0);
+            f.Exit(CodeExit.Stop, 0x1234, 0);
             if (c % 2 == 0)
                 IrPipeline.Run(f);
             NativeMemory.Clear(_regs, 64 * 8);
@@ -224,7 +224,7 @@ public sealed unsafe class X64BackendTests(ITestOutputHelper output) : IDisposab
                     }
                 }
                 var translator = new RiscVTranslator(rng.Next(3) == 0 ? 16 : 256);
-                NativeMemory.Clear(_jumpCache, X64Context.JumpCacheEntry << X64Context.JumpCacheBits);
+                NativeMemory.Clear(_jumpCache, (nuint)ExitContext.JumpCacheBytes(Abi.JumpCacheBits));
                 IrFunction? f = null;
                 foreach (ulong t in targets)
                 {
@@ -241,10 +241,10 @@ public sealed unsafe class X64BackendTests(ITestOutputHelper output) : IDisposab
                         f = g;
                         continue;
                     }
-                    byte* slot = _jumpCache + (int)((t >> 1) & ((1 << X64Context.JumpCacheBits) - 1)) * X64Context.JumpCacheEntry;
-                    *(ulong*)(slot + X64Context.EntryPc) = t;
-                    *(int*)(slot + X64Context.EntryStamp) = rng.Next(8) == 0 ? 6 : 7;
-                    *(nint*)(slot + X64Context.EntryCode) = (nint)AddCode(X64Backend.Compile(g, Abi));
+                    byte* slot = _jumpCache + (int)((t >> 1) & (ulong)((1 << Abi.JumpCacheBits) - 1)) * ExitContext.JumpCacheEntry;
+                    *(ulong*)(slot + ExitContext.EntryPc) = t;
+                    *(int*)(slot + ExitContext.EntryStamp) = rng.Next(8) == 0 ? 6 : 7;
+                    *(nint*)(slot + ExitContext.EntryCode) = (nint)AddCode(X64Backend.Compile(g, Abi));
                 }
                 if (f == null)
                     continue;   // the entry is not compiled (outside the code, or interpreted only)

@@ -1,0 +1,43 @@
+using Wemu.Jit;
+using Wemu.Jit.Il;
+using Wemu.Memory;
+
+namespace Wemu.Cpu.RiscV;
+
+/// <summary>
+/// RISC-V for <see cref="JitEngine{TCpu, TFrontEnd}"/>: the profiling interpreter, the translator,
+/// instructions 2-byte aligned (RVC), one jump cache per MMU context (U, S, S with SUM, untranslated),
+/// and no mode bits in the block key (RISC-V code decodes the same in every privilege mode).
+/// </summary>
+public readonly unsafe struct RiscVJitFrontEnd : IJitFrontEnd<RiscVHart>
+{
+    private readonly RiscVInterpreter _interpreter;
+
+    public RiscVJitFrontEnd(HotTable hot) => _interpreter = new RiscVInterpreter(hot);
+
+    public int PcAlignShift => 1;
+
+    public int FetchContexts => RiscVHart.MmuContexts;
+
+    public GuestCodeAbi CodeAbi => RiscVJitHelpers.CodeAbi;
+
+    public IlGuestAbi IlAbi => RiscVJitHelpers.IlAbi;
+
+    public long Interpret(RiscVHart cpu, long budget) => _interpreter.Run(cpu, budget);
+
+    public int FetchContext(RiscVHart cpu) => cpu.FetchMmuContext;
+
+    public TlbEntry* DataTlb(RiscVHart cpu) => cpu.TlbFor(cpu.DataMmuContext);
+
+    public ulong BlockMode(RiscVHart cpu) => 0;
+
+    public bool TryTranslateFetch(RiscVHart cpu, ulong pc, out byte* page, out ulong physPage) =>
+        cpu.TryTranslateFetch(pc, out page, out physPage);
+
+    public void ProtectCodePage(RiscVHart cpu, ulong physPage) => cpu.ProtectCodePage(physPage);
+
+    /// <summary>An instruction is 2 or 4 bytes: anything else was a jump or a trap.</summary>
+    public bool WentOn(RiscVHart cpu, ulong from) => cpu.Pc - from is 2 or 4;
+
+    public IGuestTranslator CreateTranslator(int maxInstructions) => new RiscVTranslator(maxInstructions);
+}

@@ -1,0 +1,40 @@
+namespace Wemu.Jit;
+
+/// <summary>
+/// The block of memory compiled code gets a pointer to, the same for the x86-64 and WebAssembly
+/// backends: where the guest registers and the data soft TLB are, the instruction budget, the
+/// exit record written when the code returns (a <see cref="CodeExit"/> and the pc to go on at),
+/// and the jump cache chained exits look the next code up in. Every field has an 8-byte slot: a
+/// pointer (64-bit natively, 32-bit in wasm linear memory) is stored zero-extended, the budget is
+/// clamped to <see cref="int.MaxValue"/>, so wasm reads the low half of each slot and x86-64 the
+/// whole of it; the engine fills one layout whichever backend runs.
+/// </summary>
+public static class ExitContext
+{
+    /// <summary>Pointer: the guest registers (8 bytes each).</summary>
+    public const int Regs = 0;
+    /// <summary>Pointer: the data soft TLB of the current MMU context.</summary>
+    public const int Tlb = 8;
+    /// <summary>Stop at a loop back-edge or chain once the retired count reaches this (at most <see cref="int.MaxValue"/>).</summary>
+    public const int Budget = 16;
+    /// <summary>i32 written at exit: a <see cref="CodeExit"/>.</summary>
+    public const int ExitKind = 24;
+    /// <summary>i64 written at exit: the guest pc to continue at (for <see cref="CodeExit.Slow"/>, the instruction to interpret).</summary>
+    public const int ExitPc = 32;
+    /// <summary>Pointer: the jump cache of the current fetch context (<see cref="JumpCacheEntry"/>-byte entries).</summary>
+    public const int JumpCache = 40;
+    /// <summary>i32: the stamp jump-cache entries must carry to be valid (changes on TLB flushes and invalidations).</summary>
+    public const int Stamp = 48;
+    public const int Size = 64;
+
+    /// <summary>
+    /// A jump-cache entry: the virtual pc, an i32 stamp, and the code (a native entry address, or a
+    /// wasm function-table index in the low half); indexed by
+    /// <c>(pc &gt;&gt; <see cref="GuestCodeAbi.PcAlignShift"/>) &amp; (2^<see cref="GuestCodeAbi.JumpCacheBits"/> - 1)</c>.
+    /// </summary>
+    public const int JumpCacheEntry = 32, JumpCacheEntryShift = 5;
+    public const int EntryPc = 0, EntryStamp = 8, EntryCode = 16;
+
+    /// <summary>Bytes of one jump cache of 2^<paramref name="bits"/> entries.</summary>
+    public static int JumpCacheBytes(int bits) => JumpCacheEntry << bits;
+}

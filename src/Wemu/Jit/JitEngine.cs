@@ -1,0 +1,416 @@
+using System.Diagnostics;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using Wemu.Cpu;
+using Wemu.Jit.Il;
+using Wemu.Jit.X64;
+using Wemu.Memory;
+
+namespace Wemu.Jit;
+
+/// <summary>
+/// The translating engine, for any guest ISA (<typeparamref name="TFrontEnd"/>): code starts in the
+/// guest's profiling interpreter and a branch target is compiled (guest -> IR -> x86-64 code, IL or
+/// WebAssembly) once it has run <see cref="JitOptions.Threshold"/> times. Translations are keyed by
+/// guest physical and virtual pc and mode (<see cref="TranslationCache{TCpu}"/>); a jump cache per
+/// fetch context maps a virtual pc to its block without a page walk, and is invalidated wholesale
+/// by TLB flushes (the stamp holds the TLB generation). Compiled x86-64 and WebAssembly code chains
+/// to the next block through a copy of that jump cache in the <see cref="ExitContext"/>, and
+/// returns only on exits (<see cref="CodeExit"/>), which one dispatch loop handles for every
+/// backend. The bus reports writes to pages holding compiled code (stores reach them only through
+/// the guest's slow path, see <see cref="TlbEntry.CodeFlag"/>, and DMA notifies), and their blocks
+/// are dropped: self-modifying code, loaders and page reuse are seen without relying on the guest's
+/// instruction-cache maintenance.
+/// </summary>
+public abstract unsafe partial class JitEngine<TCpu, TFrontEnd> : ICpuEngine<TCpu>, IDisposable
+    where TCpu : CpuCore
+    where TFrontEnd : struct, IJitFrontEnd<TCpu>
+{
+    private const int JumpCacheBits = 12;
+    private const int JumpCacheMask = (1 << JumpCacheBits) - 1;
+    private const ulong PageOffsetMask = TranslationCache<TCpu>.PageOffsetMask;
+
+    private struct JumpEntry
+    {
+        public ulong Pc;
+        public ulong Stamp;
+        public TranslatedBlock<TCpu>? Block;
+    }
+
+    private readonly TFrontEnd _isa;
+    private readonly int _pcShift;
+    private readonly HotTable _hot;
+    /// <summary><see cref="HotTable.HasRun"/> as the translator's include test (one delegate, not one per compile).</summary>
+    private readonly Func<ulong, bool> _hasRun;
+    private readonly TranslationCache<TCpu> _cache = new();
+    private readonly JumpEntry[] _jumpCache;
+    private PhysicalBus? _bus;
+    private TCpu? _cpu;
+    /// <summary>Bumped whenever compiled code is dropped (invalidation or flush). Like the CPU's
+    /// <see cref="CpuCore.TlbGeneration"/> it only grows, 64-bit, so their sum (the jump caches'
+    /// stamp) changes whenever either does and never comes back to an old value.</summary>
+    private ulong _epoch;
+
+    /// <summary>x86-64 and WebAssembly: the <see cref="ExitContext"/>, then one jump cache per fetch context.</summary>
+    private byte* _context;
+    private readonly int _jumpCacheBytes;
+    private int _chainStamp = 1;
+    /// <summary>TLB generation + epoch when <see cref="_chainStamp"/> was last bumped (both only grow: the sum changes whenever either does).</summary>
+    private ulong _chainKey;
+
+    protected JitEngine(JitOptions? options, Func<HotTable, TFrontEnd> createFrontEnd)
+    {
+        Options = options ?? new JitOptions();
+        Backend = Options.WasmLoader != null ? JitBackendKind.Wasm
+            : Options.NativeCode && (_x64 = X64CodeArena.TryCreate((int)Math.Min(Options.CacheBytes, X64ArenaBytes))) != null ? JitBackendKind.X64
+            : JitBackendKind.Il;
+        var probe = default(TFrontEnd);
+        _pcShift = probe.PcAlignShift;
+        _hot = new HotTable(Options.Threshold ?? (Backend == JitBackendKind.X64 ? JitOptions.DefaultNativeThreshold : JitOptions.DefaultThreshold), _pcShift);
+        _isa = createFrontEnd(_hot);
+        // The tags' flag bits against the backends' one-compare probe (fails loudly, before any code runs).
+        TlbTagLayout.Check(_isa.CodeAbi.Tlb.PageBits, _isa.CodeAbi.Tlb.TagFlags);
+        TlbTagLayout.Check(_isa.IlAbi.Tlb.PageBits, _isa.IlAbi.Tlb.TagFlags);
+        if (_isa.CodeAbi.PcAlignShift != _pcShift || _isa.CodeAbi.JumpCacheBits != JumpCacheBits)
+            throw new InvalidOperationException("the guest's code ABI hashes the jump cache differently from the engine");
+        _hasRun = _hot.HasRun;
+        _translator = _isa.CreateTranslator(Options.MaxRegionInstructions);
+        _backgroundTranslator = _isa.CreateTranslator(Options.MaxRegionInstructions);
+        _jumpCache = new JumpEntry[_isa.FetchContexts << JumpCacheBits];
+        _jumpCacheBytes = ExitContext.JumpCacheBytes(JumpCacheBits);
+        if (Backend != JitBackendKind.Il)
+        {
+            nuint size = (nuint)(ExitContext.Size + _isa.FetchContexts * _jumpCacheBytes);
+            _context = (byte*)NativeMemory.AlignedAlloc(size, 64);
+            NativeMemory.Clear(_context, size);
+        }
+    }
+
+    public string Name => "jit";
+
+    public JitBackendKind Backend { get; }
+
+    /// <summary>True when regions compile to x86-64 code.</summary>
+    public bool UsesNativeCode => Backend == JitBackendKind.X64;
+
+    /// <summary>Runs before a block is compiled: <see cref="JitOptions.Threshold"/>, else the backend's default.</summary>
+    public int Threshold => _hot.Threshold;
+
+    public JitOptions Options { get; }
+
+    public JitStatistics Statistics { get; } = new();
+
+    /// <summary>Translation records held now (compiled or not): at most <see cref="JitOptions.MaxBlocks"/>.</summary>
+    public int BlockCount => _cache.Count;
+
+    /// <summary>Runs at most <paramref name="budget"/> instructions; returns how many retired.</summary>
+    public long Run(TCpu cpu, long budget)
+    {
+        if (_cpu != cpu)
+            Attach(cpu);
+        if (_context != null)
+            *(ulong*)(_context + ExitContext.Regs) = (ulong)cpu.Registers;
+        int context = _isa.FetchContext(cpu);
+        TlbEntry* dtlb = _isa.DataTlb(cpu);
+        long executed = 0;
+        while (executed < budget)
+        {
+            ulong pc = cpu.Pc;
+            var block = Find(cpu, context, pc);
+            if (block != null && !block.IsRunnable)
+            {
+                if (block.Requested)
+                {
+                    if (block.Prepared)
+                        Install(block);
+                }
+                else if (!block.NoCompile)
+                {
+                    Compile(cpu, block);
+                }
+                if (!block.IsRunnable)
+                {
+                    // Not compilable, or still being compiled: let the interpreter run another
+                    // threshold's worth of arrivals before it comes back here.
+                    _hot.Cool(pc);
+                    block = null;
+                }
+            }
+
+            if (block != null)
+            {
+                if (Backend == JitBackendKind.Il ? EnterIl(cpu, block, ref dtlb, budget, ref executed) : EnterCode(cpu, block, context, ref dtlb, budget, ref executed))
+                    continue;
+                return executed;
+            }
+
+            // Cold code: the profiling interpreter runs until a hot branch target (or until it
+            // stops for the machine loop: system instruction, device access, budget).
+            cpu.HotExit = false;
+            long ran = _isa.Interpret(cpu, budget - executed);
+            executed += ran;
+            Statistics.ColdInstructions += ran;
+            if (!cpu.HotExit)
+                return executed;
+            cpu.HotExit = false;
+            context = _isa.FetchContext(cpu);
+            dtlb = _isa.DataTlb(cpu);
+        }
+        return executed;
+    }
+
+    /// <summary>
+    /// The block for <paramref name="pc"/>: from the jump cache, else (once the pc is hot) from the
+    /// translation table, then cached; null while it is cold.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private TranslatedBlock<TCpu>? Find(TCpu cpu, int context, ulong pc)
+    {
+        ulong stamp = cpu.TlbGeneration + _epoch;
+        ref JumpEntry entry = ref _jumpCache[(context << JumpCacheBits) | (int)((pc >> _pcShift) & JumpCacheMask)];
+        var block = entry.Pc == pc && entry.Stamp == stamp ? entry.Block : null;
+        if (block == null && _hot.Bump(pc) && (block = Lookup(cpu, pc)) != null)
+        {
+            cpu.NoteCachedCodePage(pc);
+            entry.Pc = pc;
+            entry.Stamp = stamp;
+            entry.Block = block;
+        }
+        return block;
+    }
+
+    private TranslatedBlock<TCpu>? Lookup(TCpu cpu, ulong pc)
+    {
+        if (!_isa.TryTranslateFetch(cpu, pc, out byte* page, out ulong physPage))
+            return null;
+        ulong physicalPc = physPage | (pc & PageOffsetMask), mode = _isa.BlockMode(cpu);
+        if (_cache.Find(physicalPc, pc, mode) is { } block)
+            return block;
+        if (_cache.Count >= Options.MaxBlocks)
+        {
+            // Blocks that never compile (system instructions first, self-modifying pages) take no
+            // arena space, so the arena's cap alone would let a guest that maps one page at millions
+            // of addresses grow this table without end: cap the count too.
+            FlushCache();
+            Statistics.Flushes++;
+        }
+        return _cache.Add(pc, physicalPc, mode, _translator.IsInterpretedOnly(pc, mode, page));
+    }
+
+    /// <summary>Runs an x86-64 or WebAssembly block through the <see cref="ExitContext"/>; true to keep dispatching.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private bool EnterCode(TCpu cpu, TranslatedBlock<TCpu> block, int context, ref TlbEntry* dtlb, long budget, ref long executed)
+    {
+        byte* ctx = _context;
+        ulong pc = block.VirtualPc;
+        // Publish the block for chained exits of other code (a page flush of this pc's page must
+        // then change the stamp: CpuCore.NoteTlbPageFlush).
+        cpu.NoteCachedCodePage(pc);
+        // (after any compile: a flush there changes the stamp, retiring entries to freed code)
+        int chainStamp = ChainStamp(cpu);
+        byte* jumpCache = ctx + ExitContext.Size + context * _jumpCacheBytes;
+        byte* slot = jumpCache + (int)((pc >> _pcShift) & JumpCacheMask) * ExitContext.JumpCacheEntry;
+        *(ulong*)(slot + ExitContext.EntryPc) = pc;
+        *(int*)(slot + ExitContext.EntryStamp) = chainStamp;
+        *(long*)(slot + ExitContext.EntryCode) = block.Entry;
+        *(ulong*)(ctx + ExitContext.Tlb) = (ulong)dtlb;
+        *(long*)(ctx + ExitContext.Budget) = Math.Min(budget - executed, int.MaxValue);
+        *(ulong*)(ctx + ExitContext.JumpCache) = (ulong)jumpCache;
+        *(int*)(ctx + ExitContext.Stamp) = chainStamp;
+        long n = Backend == JitBackendKind.Wasm
+            ? ((delegate* unmanaged<int, int, int>)block.Entry)((int)ctx, 0)
+            : ((delegate* unmanaged[SuppressGCTransition]<byte*, long, long>)block.Entry)(ctx, 0);
+        return AfterExit(cpu, (CodeExit)(*(int*)(ctx + ExitContext.ExitKind)), *(ulong*)(ctx + ExitContext.ExitPc), n, ref executed, ref dtlb);
+    }
+
+    /// <summary>Runs an IL block (it calls the slow paths itself and encodes its exit in its result, <see cref="IlExit"/>); true to keep dispatching.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private bool EnterIl(TCpu cpu, TranslatedBlock<TCpu> block, ref TlbEntry* dtlb, long budget, ref long executed)
+    {
+        var code = block.Code!;
+        long result;
+        if (block.Ran)
+        {
+            result = code(cpu, cpu.Registers, (byte*)dtlb, budget - executed);
+        }
+        else
+        {
+            // The runtime compiles the IL on the first call: count that as compile time.
+            long t0 = Stopwatch.GetTimestamp();
+            result = code(cpu, cpu.Registers, (byte*)dtlb, budget - executed);
+            Statistics.AddCompileTicks(Stopwatch.GetTimestamp() - t0);
+            block.Ran = true;
+        }
+        cpu.InstRetInFlight = 0;
+        var kind = IlExit.KindOf(result);
+        if (cpu.MmioAccessed)
+        {
+            // a slow path touched a device: back to the machine loop (interrupts)
+            cpu.MmioAccessed = false;
+            if (kind == CodeExit.Chain)
+                kind = CodeExit.Stop;
+        }
+        return AfterExit(cpu, kind, cpu.Pc, result & IlExit.CountMask, ref executed, ref dtlb);
+    }
+
+    /// <summary>
+    /// After compiled code returned <paramref name="n"/> instructions with an exit: accounts for
+    /// them and, for a slow-path or untranslated instruction, runs it in the interpreter. True to
+    /// keep dispatching: a chained exit, or a load, store or helper that went on to the next
+    /// instruction without a device access (nothing the machine loop watches changed).
+    /// </summary>
+    private bool AfterExit(TCpu cpu, CodeExit kind, ulong at, long n, ref long executed, ref TlbEntry* dtlb)
+    {
+        cpu.Pc = at;
+        cpu.InstRet += (ulong)n;
+        executed += n;
+        Statistics.CompiledInstructions += n;
+        Statistics.CompiledEntries++;
+        Statistics.ExitsByKind[(int)kind & 3]++;
+        if (kind == CodeExit.Chain)
+            return true;
+        if (kind is CodeExit.Slow or CodeExit.Interpret)
+        {
+            uint mmio = cpu.MmioAccesses;
+            int context = _isa.FetchContext(cpu);
+            long one = _isa.Interpret(cpu, 1);
+            executed += one;
+            Statistics.Fallbacks += one;
+            // (a trap whose handler happens to sit at the next pc also looks sequential, but changes
+            // privilege: the caller's jump cache belongs to the old fetch context, so go back)
+            if (kind == CodeExit.Slow && one == 1 && cpu.MmioAccesses == mmio && _isa.WentOn(cpu, at)
+                && _isa.FetchContext(cpu) == context)
+            {
+                dtlb = _isa.DataTlb(cpu);
+                return true;
+            }
+        }
+        return false;
+    }
+
+    private void Attach(TCpu cpu)
+    {
+        if (_bus != null)
+            _bus.CodePageWritten -= OnCodePageWritten;
+        _cpu = cpu;
+        _bus = cpu.Bus;
+        _bus.CodePageWritten += OnCodePageWritten;
+        FlushCache();
+    }
+
+    /// <summary>
+    /// The stamp a jump-cache entry in generated code's memory must carry to be followed: it changes
+    /// whenever the TLB generation or the invalidation epoch does, which retires every entry at once.
+    /// It is 32-bit (the wasm entry's field): before it would wrap, every jump cache is cleared and
+    /// it starts again, so an entry from before can never match again.
+    /// </summary>
+    internal int ChainStamp(TCpu cpu)
+    {
+        ulong key = cpu.TlbGeneration + _epoch;
+        if (key != _chainKey)
+        {
+            _chainKey = key;
+            if (_chainStamp == int.MaxValue)
+            {
+                ClearJumpCaches();
+                _chainStamp = 0;
+                Statistics.StampWraps++;
+            }
+            _chainStamp++;
+        }
+        return _chainStamp;
+    }
+
+    /// <summary>For tests: the chain stamp now, settable to force a wrap.</summary>
+    internal int ChainStampForTests
+    {
+        get => _chainStamp;
+        set => _chainStamp = value;
+    }
+
+    /// <summary>For tests: the jump caches generated code follows (one per fetch context, after the context block); empty with IL.</summary>
+    internal Span<byte> CodeJumpCachesForTests =>
+        _context == null ? default : new(_context + ExitContext.Size, _isa.FetchContexts * _jumpCacheBytes);
+
+    /// <summary>For tests: every filled entry of the jump caches generated code follows (context, pc, stamp, code).</summary>
+    internal List<(int Context, ulong Pc, int Stamp, nint Code)> CodeJumpCacheEntries()
+    {
+        var entries = new List<(int, ulong, int, nint)>();
+        for (int c = 0; _context != null && c < _isa.FetchContexts; c++)
+        {
+            byte* cache = _context + ExitContext.Size + c * _jumpCacheBytes;
+            for (int i = 0; i <= JumpCacheMask; i++)
+            {
+                byte* slot = cache + i * ExitContext.JumpCacheEntry;
+                nint code = (nint)(*(long*)(slot + ExitContext.EntryCode));
+                if (code != 0 || *(ulong*)(slot + ExitContext.EntryPc) != 0)
+                    entries.Add((c, *(ulong*)(slot + ExitContext.EntryPc), *(int*)(slot + ExitContext.EntryStamp), code));
+            }
+        }
+        return entries;
+    }
+
+    /// <summary>Empties the managed jump cache and the jump caches generated code follows.</summary>
+    private void ClearJumpCaches()
+    {
+        Array.Clear(_jumpCache);
+        if (_context != null)
+            NativeMemory.Clear(_context + ExitContext.Size, (nuint)(_isa.FetchContexts * _jumpCacheBytes));
+    }
+
+    /// <summary>The guest wrote a page holding compiled code: forget every block of that page.</summary>
+    private void OnCodePageWritten(ulong physPage)
+    {
+        if (_cache.RemovePage(physPage, _cpu!.InstructionsRetired, Options.RewriteWindow) is not { } list)
+            return;
+        foreach (var b in list)
+        {
+            if (b.IsRunnable)
+            {
+                ReleaseCode(b);   // (x86-64 code stays in the arena until the next reset)
+                Statistics.Invalidations++;
+            }
+        }
+        _epoch++;
+        _hot.Clear();
+    }
+
+    /// <summary>Drops the whole cache (it is full) but keeps <paramref name="block"/>, which is being compiled.</summary>
+    private void FlushKeeping(TranslatedBlock<TCpu> block)
+    {
+        FlushCache();
+        Statistics.Flushes++;
+        _cache.Keep(block);
+    }
+
+    internal void FlushCache()
+    {
+        foreach (var b in _cache.Blocks)
+            if (b.Entry != 0)
+                ReleaseCode(b);
+        _x64?.Reset();
+        // The arena's offsets and the wasm table's slots are reused from here on: no jump cache may
+        // keep an entry that leads to them, whatever its stamp says.
+        ClearJumpCaches();
+        _cache.Clear();
+        _bus?.ClearCodePages();
+        Statistics.CacheBytes = 0;
+        _epoch++;
+        _hot.Clear();
+    }
+
+    public void Dispose()
+    {
+        foreach (var b in _cache.Blocks)
+            if (b.Entry != 0)
+                ReleaseCode(b);
+        _x64?.Dispose();
+        _x64 = null;
+        if (_context != null)
+        {
+            NativeMemory.AlignedFree(_context);
+            _context = null;
+        }
+        GC.SuppressFinalize(this);
+    }
+}
