@@ -52,6 +52,9 @@ public sealed unsafe class X86TestBench : IDisposable
         for (int i = 0; i < 16; i++)
             cpu.SetXmm(i, state.Xmm[2 * i], state.Xmm[2 * i + 1]);
         cpu.Mxcsr = (uint)state.Mxcsr;
+        for (int i = 0; i < 8; i++)
+            cpu.Fpu.SetMmx(i, state.X87[2 * i]); // as the oracle: MOVQ to MM0-MM7, then EMMS
+        cpu.Fpu.TagWord = 0xFFFF;
         cpu.SetFlags(state.Rflags | X86Cpu.FlagIf);
         cpu.LastException = (-1, 0);
         ulong end = HostX86Oracle.CodeAddress + (ulong)code.Length;
