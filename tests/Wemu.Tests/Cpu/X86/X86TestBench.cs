@@ -38,7 +38,8 @@ public sealed unsafe class X86TestBench : IDisposable
 
     private void W64(ulong pa, ulong v) => *(ulong*)(_ram.Pointer + pa) = v;
 
-    public X86TestOutcome Run(byte[] code, X86TestState state, byte[] data, int maxSteps = 100_000)
+    /// <param name="setup">Changes to the CPU after the state is loaded (control registers the host cannot vary).</param>
+    public X86TestOutcome Run(byte[] code, X86TestState state, byte[] data, int maxSteps = 100_000, Action<X86Cpu>? setup = null)
     {
         new Span<byte>(_ram.Pointer + CodePhys, 0x2000).Clear();
         code.CopyTo(new Span<byte>(_ram.Pointer + CodePhys, code.Length));
@@ -56,6 +57,7 @@ public sealed unsafe class X86TestBench : IDisposable
             cpu.Fpu.SetMmx(i, state.X87[2 * i]); // as the oracle: MOVQ to MM0-MM7, then EMMS
         cpu.Fpu.TagWord = 0xFFFF;
         cpu.SetFlags(state.Rflags | X86Cpu.FlagIf);
+        setup?.Invoke(cpu);
         cpu.LastException = (-1, 0);
         ulong end = HostX86Oracle.CodeAddress + (ulong)code.Length;
         int vector = -1;
