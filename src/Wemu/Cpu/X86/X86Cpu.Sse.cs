@@ -50,8 +50,9 @@ public sealed unsafe partial class X86Cpu
 
     private void ExecuteSse(int op)
     {
-        // which mandatory prefix: 0 none, 1 = 66, 2 = F3, 3 = F2 (F2/F3 win over 66)
-        int pfx = _repPrefix == 0xF3 ? 2 : _repPrefix == 0xF2 ? 3 : _opSizePrefix ? 1 : 0;
+        int pfx = MandatoryPrefix;
+        if (_lockPrefix)
+            FaultNoCode(VectorUd); // no MMX or SSE instruction takes LOCK
         if (pfx == 0 && s_mmxOpcodes[op])
         {
             ExecuteMmx(op);
@@ -300,9 +301,6 @@ public sealed unsafe partial class X86Cpu
                     SetX(_rm, r);
                     break;
                 }
-            case 0x77: // EMMS (the prefixes are ignored)
-                ExecuteMmx(op);
-                break;
             case 0xC4: // PINSRW xmm, r32/m16, imm8
                 {
                     CheckSse();

@@ -17,6 +17,7 @@ public sealed unsafe partial class X86Cpu
             FaultNoCode(VectorUd);
     }
 
+    /// <summary>Which mandatory prefix: 0 none, 1 = 66, 2 = F3, 3 = F2 (F2/F3 win over 66).</summary>
     private int MandatoryPrefix => _repPrefix == 0xF3 ? 2 : _repPrefix == 0xF2 ? 3 : _opSizePrefix ? 1 : 0;
 
     /// <summary>0F 38 xx.</summary>
@@ -24,6 +25,8 @@ public sealed unsafe partial class X86Cpu
     {
         int op = Fetch8();
         int pfx = MandatoryPrefix;
+        if (_lockPrefix)
+            FaultNoCode(VectorUd);
         if (op is 0xF0 or 0xF1)
         {
             if (pfx != 3) FaultNoCode(VectorUd); // MOVBE is not advertised
@@ -256,6 +259,8 @@ public sealed unsafe partial class X86Cpu
     {
         int op = Fetch8();
         int pfx = MandatoryPrefix;
+        if (_lockPrefix)
+            FaultNoCode(VectorUd);
         if (op == 0x0F) // PALIGNR
         {
             RequireFeature(X86CpuModel.Ssse3);

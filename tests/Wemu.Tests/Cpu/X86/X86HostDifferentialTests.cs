@@ -236,6 +236,32 @@ public sealed class X86HostDifferentialTests : IDisposable
             Compare($"program {p}: [{Convert.ToHexString(code)}]", code, state, data, _bench, []);
         }
     }
+    /// <summary>Prefixes that make an MMX, SSE or SSE4 encoding invalid (LOCK, a mandatory prefix the
+    /// instruction does not have) raise #UD as on the host, after an x87 push (the MMX state must not change).</summary>
+    [Theory]
+    [InlineData("660F77")] // EMMS with 66, F3, F2
+    [InlineData("F30F77")]
+    [InlineData("F20F77")]
+    [InlineData("F00FFCC1")] // LOCK PADDB mm0, mm1
+    [InlineData("F0660FFCC1")] // LOCK PADDB xmm0, xmm1
+    [InlineData("F0660F3800C1")] // LOCK PSHUFB xmm0, xmm1
+    [InlineData("F0660F3A0FC101")] // LOCK PALIGNR
+    [InlineData("F30F3800C1")] // PSHUFB with F3
+    [InlineData("F20F3A0FC101")] // PALIGNR with F2
+    [InlineData("0F3840C1")] // PMULLD without 66
+    [InlineData("0F3A63C100")] // PCMPISTRI without 66
+    [InlineData("0F38F0C1")] // MOVBE (not advertised) with a register operand
+    [InlineData("0F6CC1")] // PUNPCKLQDQ has no MMX form
+    [InlineData("0F73D901")] // PSRLDQ has no MMX form
+    [InlineData("0F71C901")] // group 12 /1
+    [InlineData("0F73E101")] // group 14 /4 (no PSRAQ)
+    public void Invalid_Prefixes_And_Forms_Raise_UD_As_The_Host(string hex)
+    {
+        byte[] code = [0xD9, 0xE8, .. Convert.FromHexString(hex)]; // FLD1 first
+        var (state, data) = new X86ProgramGenerator(19, [Mnemonic.Paddb]).NextState();
+        Assert.Equal(6, Compare(hex, code, state, data, _benchMax, []));
+    }
 }
+
 
 
