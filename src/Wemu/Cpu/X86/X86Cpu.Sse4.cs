@@ -430,51 +430,44 @@ public sealed unsafe partial class X86Cpu
     /// <summary>
     /// DPPS/DPPD (SDM vol. 2A): the products imm8[7:4] selects (others +0.0), summed pairwise with
     /// MXCSR rounding at each step; the sum goes to the elements imm8[3:0] selects, +0.0 elsewhere.
-    /// "Exceptions are determined separately for each add and multiply": an unmasked IE, DE or ZE
-    /// hides only its own operation's OE, UE and PE (the host reports the others').
+    /// The host reports exceptions per stage, as for a packed instruction each: the multiplies, the
+    /// first adds, the last add. A stage with an unmasked exception ends the instruction (#XM), and
+    /// an unmasked IE, DE or ZE hides that stage's OE, UE and PE but not the earlier stages'.
     /// </summary>
     private void DotProduct(bool d)
     {
         var s = ReadXmmSource();
         int imm = Fetch8();
         var x = GetX(_reg);
-        uint raised = 0;
+        uint m = Mxcsr & ~0x3Fu;
         ulong r0, r1;
         if (d)
         {
-            ulong p0 = (imm & 0x10) != 0 ? DotStep(2, x.GetElement(0), s.GetElement(0), true, ref raised) : 0;
-            ulong p1 = (imm & 0x20) != 0 ? DotStep(2, x.GetElement(1), s.GetElement(1), true, ref raised) : 0;
-            ulong sum = DotStep(0, p0, p1, true, ref raised);
+            ulong p0 = (imm & 0x10) != 0 ? SseArithmetic.MulDouble(x.GetElement(0), s.GetElement(0), ref m) : 0;
+            ulong p1 = (imm & 0x20) != 0 ? SseArithmetic.MulDouble(x.GetElement(1), s.GetElement(1), ref m) : 0;
+            CommitMxcsr(m);
+            m = Mxcsr & ~0x3Fu;
+            ulong sum = SseArithmetic.AddDouble(p0, p1, ref m);
             r0 = (imm & 1) != 0 ? sum : 0;
             r1 = (imm & 2) != 0 ? sum : 0;
         }
         else
         {
             var xs = x.AsUInt32(); var ss = s.AsUInt32();
-            Span<ulong> p = stackalloc ulong[4];
+            Span<uint> p = stackalloc uint[4];
             for (int i = 0; i < 4; i++)
-                p[i] = (imm >> (4 + i) & 1) != 0 ? DotStep(2, xs.GetElement(i), ss.GetElement(i), false, ref raised) : 0;
-            ulong sum = DotStep(0, DotStep(0, p[0], p[1], false, ref raised), DotStep(0, p[2], p[3], false, ref raised), false, ref raised);
+                p[i] = (imm >> (4 + i) & 1) != 0 ? SseArithmetic.MulSingle(xs.GetElement(i), ss.GetElement(i), ref m) : 0;
+            CommitMxcsr(m);
+            m = Mxcsr & ~0x3Fu;
+            uint low = SseArithmetic.AddSingle(p[0], p[1], ref m), high = SseArithmetic.AddSingle(p[2], p[3], ref m);
+            CommitMxcsr(m);
+            m = Mxcsr & ~0x3Fu;
+            ulong sum = SseArithmetic.AddSingle(low, high, ref m);
             r0 = ((imm & 1) != 0 ? sum : 0) | ((imm & 2) != 0 ? sum << 32 : 0);
             r1 = ((imm & 4) != 0 ? sum : 0) | ((imm & 8) != 0 ? sum << 32 : 0);
         }
-        Mxcsr |= raised;
-        if ((raised & ~(Mxcsr >> 7) & 0x3F) != 0)
-            FaultNoCode((Cr4 & Cr4Osxmmexcpt) != 0 ? VectorXm : VectorUd);
+        CommitMxcsr(m);
         Xmm[_reg * 2] = r0;
         Xmm[_reg * 2 + 1] = r1;
-    }
-
-    /// <summary>One multiply (kind 2) or add (kind 0) of a dot product; its flags join <paramref name="raised"/>.</summary>
-    private ulong DotStep(int kind, ulong a, ulong b, bool d, ref uint raised)
-    {
-        uint m = Mxcsr & ~0x3Fu;
-        ulong r = d ? (kind == 2 ? SseArithmetic.MulDouble(a, b, ref m) : SseArithmetic.AddDouble(a, b, ref m))
-            : kind == 2 ? SseArithmetic.MulSingle((uint)a, (uint)b, ref m) : SseArithmetic.AddSingle((uint)a, (uint)b, ref m);
-        uint flags = m & 0x3F;
-        if ((flags & ~(Mxcsr >> 7) & 0x7) != 0)
-            flags &= 0x7; // an unmasked pre-computation exception: this operation has no result flags
-        raised |= flags;
-        return r;
     }
 }
