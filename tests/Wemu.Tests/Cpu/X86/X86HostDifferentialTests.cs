@@ -294,7 +294,33 @@ public sealed class X86HostDifferentialTests : IDisposable
         int vector = Compare($"{hex} with MXCSR {mxcsr:x}", Convert.FromHexString(hex), state, data, _benchMax, []);
         Assert.Equal((mxcsr & 0x100) == 0 ? 19 : -1, vector);
     }
+    /// <summary>CMPXCHG16B (qemu64 advertises CX16) and CMPXCHG8B against the host: equal (RDX:RAX
+    /// loaded from the operand first), equal in the low half only, and unequal; aligned and
+    /// misaligned (#GP for CMPXCHG16B).</summary>
+    [Fact]
+    public void Cmpxchg16b_And_Cmpxchg8b_Match_The_Host()
+    {
+        var gen = new X86ProgramGenerator(22, [Mnemonic.Paddb]);
+        var random = new Random(22);
+        for (int p = 0; p < 600; p++)
+        {
+            bool wide = p % 2 == 0;
+            uint address = (uint)(HostX86Oracle.DataAddress + (ulong)random.Next(HostX86Oracle.DataSize / 16 - 1) * 16 + (random.Next(4) == 0 ? (uint)random.Next(1, 16) : 0));
+            byte[] disp = BitConverter.GetBytes(address), disp8 = BitConverter.GetBytes(address + (wide ? 8u : 4u));
+            byte w = wide ? (byte)0x48 : (byte)0x40;
+            var code = new List<byte>();
+            int loads = random.Next(3);
+            if (loads >= 1) // MOV rAX, [m]: the low half equal
+                code.AddRange([w, 0x8B, 0x04, 0x25, .. disp]);
+            if (loads == 2) // MOV rDX, [m + size]: the whole compare succeeds
+                code.AddRange([w, 0x8B, 0x14, 0x25, .. disp8]);
+            code.AddRange([0xF0, w, 0x0F, 0xC7, 0x0C, 0x25, .. disp]); // LOCK CMPXCHG16B/8B [m]
+            var (state, data) = gen.NextState();
+            Compare($"program {p}: [{Convert.ToHexString([.. code])}]", [.. code], state, data, _bench, []);
+        }
+    }
 }
+
 
 
 
