@@ -38,6 +38,25 @@ public class X86LinuxBootTests
         Assert.Contains("wemu: jit: none", wemu.Output);
     }
 
+    /// <summary>-cpu max: Linux sees the x86-64-v2 level, and glibc (pigz's) picks its SSSE3/SSE4.2
+    /// string and memory functions from CPUID and runs with them (this run executes PALIGNR, PSHUFB
+    /// and PCMPISTRI).</summary>
+    [Fact]
+    public void Cpu_Max_Guest_Sees_X86_64_V2_And_Glibc_Runs_On_It()
+    {
+        using var wemu = new WemuProcess("x86_64", "-cpu", "max");
+        wemu.WaitFor("Wemu guest ready", BootTimeout);
+        wemu.WaitFor("/ # ", CommandTimeout);
+        wemu.Send("for f in mmx ssse3 cx16 sse4_1 sse4_2 popcnt; do grep -q -w $f /proc/cpuinfo && echo has-$f; done\n");
+        string flags = wemu.WaitFor("/ # ", CommandTimeout);
+        foreach (string f in new[] { "mmx", "ssse3", "cx16", "sse4_1", "sse4_2", "popcnt" })
+            Assert.Contains("has-" + f, flags);
+        wemu.Send("echo wemu-max-$((6*7)) | pigz -c | pigz -dc\n");
+        Assert.Contains("wemu-max-42", wemu.WaitFor("/ # ", CommandTimeout));
+        wemu.Send("poweroff\n");
+        Assert.Equal(0, wemu.WaitForExit(CommandTimeout));
+    }
+
     [Fact]
     public void Seed_Command_Line_Boots_From_The_Ext2_Root_And_The_Write_Reaches_The_Disk()
     {

@@ -6,7 +6,7 @@ namespace Wemu.Cpu.X86;
 /// <summary>
 /// SSE and SSE2 on XMM registers (SDM vol. 2; opcode maps 0F 10-7F, C2-C6, D0-FF with the 66/F3/F2
 /// mandatory prefixes): moves, shuffles, packed integer arithmetic and logic, FXSAVE/FXRSTOR and
-/// MXCSR. MMX forms (no prefix on the integer opcodes) are not implemented (#UD).
+/// MXCSR. The MMX forms (no prefix on the integer opcodes) are in <see cref="ExecuteMmx"/>.
 /// </summary>
 public sealed unsafe partial class X86Cpu
 {
@@ -50,8 +50,14 @@ public sealed unsafe partial class X86Cpu
 
     private void ExecuteSse(int op)
     {
-        // which mandatory prefix: 0 none, 1 = 66, 2 = F3, 3 = F2 (F2/F3 win over 66)
-        int pfx = _repPrefix == 0xF3 ? 2 : _repPrefix == 0xF2 ? 3 : _opSizePrefix ? 1 : 0;
+        int pfx = MandatoryPrefix;
+        if (_lockPrefix)
+            FaultNoCode(VectorUd); // no MMX or SSE instruction takes LOCK
+        if (pfx == 0 && s_mmxOpcodes[op])
+        {
+            ExecuteMmx(op);
+            return;
+        }
         switch (op)
         {
             case 0x10: case 0x11: // MOVUPS/MOVUPD/MOVSS/MOVSD
@@ -231,7 +237,12 @@ public sealed unsafe partial class X86Cpu
                 else if (_mod == 3) SetX(_rm, GetX(_reg));
                 else WriteXmmMemory(GetX(_reg), aligned: pfx == 1);
                 break;
-            case 0xD6: // MOVQ xmm/m64, xmm (66)
+            case 0xD6: // MOVQ xmm/m64, xmm (66); MOVQ2DQ (F3), MOVDQ2Q (F2)
+                if (pfx >= 2)
+                {
+                    MoveBetweenMmxAndXmm(toXmm: pfx == 2);
+                    break;
+                }
                 CheckSse();
                 DecodeModRm();
                 if (pfx != 1) FaultNoCode(VectorUd);
@@ -290,10 +301,6 @@ public sealed unsafe partial class X86Cpu
                     SetX(_rm, r);
                     break;
                 }
-            case 0x77: // EMMS
-                CheckX87();
-                Fpu.TagWord = 0xFFFF;
-                break;
             case 0xC4: // PINSRW xmm, r32/m16, imm8
                 {
                     CheckSse();
@@ -345,14 +352,7 @@ public sealed unsafe partial class X86Cpu
                     CheckSse();
                     DecodeModRm();
                     if (pfx != 1 || _mod != 3) FaultNoCode(VectorUd);
-                    var data = GetX(_reg).AsByte();
-                    var mask = GetX(_rm).AsByte();
-                    ulong rdi = Gpr[Rdi];
-                    if (_addrSize == Dword) rdi &= 0xFFFF_FFFF;
-                    ulong ea = AddSegmentBase(rdi, Ds);
-                    for (int i = 0; i < 16; i++)
-                        if ((mask.GetElement(i) & 0x80) != 0)
-                            Write8(ea + (ulong)i, data.GetElement(i));
+                    MaskedStore(GetX(_reg), GetX(_rm), 16);
                     break;
                 }
             case >= 0x60 and <= 0x6D:
@@ -365,7 +365,7 @@ public sealed unsafe partial class X86Cpu
                 {
                     CheckSse();
                     DecodeModRm();
-                    if (pfx != 1) FaultNoCode(VectorUd); // MMX forms are not implemented
+                    if (pfx != 1) FaultNoCode(VectorUd);
                     var s = ReadXmmSource();
                     SetX(_reg, PackedInteger(op, GetX(_reg), s));
                     break;

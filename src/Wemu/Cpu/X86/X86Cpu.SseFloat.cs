@@ -43,8 +43,12 @@ public sealed unsafe partial class X86Cpu
                 }
             case 0x2A: // CVTSI2SS/CVTSI2SD xmm, r/m32/64
                 {
+                    if (pfx < 2)
+                    {
+                        ConvertWithMmx(op, pfx == 1); // CVTPI2PS/PD
+                        return;
+                    }
                     CheckSse();
-                    if (pfx < 2) FaultNoCode(VectorUd); // CVTPI2PS/PD use MMX registers
                     DecodeModRm();
                     long v = (_rex & 8) != 0 ? (long)ReadRm(Qword) : (int)ReadRm(Dword);
                     uint m = Mxcsr & ~0x3Fu;
@@ -62,8 +66,12 @@ public sealed unsafe partial class X86Cpu
                 }
             case 0x2C: case 0x2D: // CVTTSS2SI/CVTSS2SI, CVTTSD2SI/CVTSD2SI r32/64, xmm/m
                 {
+                    if (pfx < 2)
+                    {
+                        ConvertWithMmx(op, pfx == 1); // CVTTPS2PI/CVTTPD2PI, CVTPS2PI/CVTPD2PI
+                        return;
+                    }
                     CheckSse();
-                    if (pfx < 2) FaultNoCode(VectorUd);
                     DecodeModRm();
                     bool d = pfx == 3, truncate = op == 0x2C, wide = (_rex & 8) != 0;
                     ulong a = _mod == 3 ? Xmm[_rm * 2] : d ? Read64(_ea) : Read32(_ea);
@@ -206,7 +214,7 @@ public sealed unsafe partial class X86Cpu
                 SetX(_reg, ReadXmmSource(aligned: false));
                 return;
         }
-        FaultNoCode(VectorUd); // MMX, SSSE3/SSE4 (0F 38, 0F 3A), AVX: not implemented
+        FaultNoCode(VectorUd);
     }
 
     /// <summary>Applies MXCSR flags raised by an instruction; false (and #XM/#UD) when one is unmasked.</summary>

@@ -42,6 +42,8 @@ public sealed unsafe partial class X86Cpu
             case 0x32: ReadMsr(); break;
             case 0x33: Fault(VectorGp, 0); break; // RDPMC: no performance counters
             case 0x34: case 0x35: FaultNoCode(VectorUd); break; // SYSENTER/SYSEXIT are invalid in long mode on AMD
+            case 0x38: ExecuteMap0F38(); break; // SSSE3, SSE4.1, SSE4.2
+            case 0x3A: ExecuteMap0F3A(); break;
             case 0x40: case 0x41: case 0x42: case 0x43: case 0x44: case 0x45: case 0x46: case 0x47: case 0x48: case 0x49: case 0x4A: case 0x4B: case 0x4C: case 0x4D: case 0x4E: case 0x4F: // CMOVcc Gv, Ev (the source is read even when the condition is false)
                 {
                     DecodeModRm();

@@ -225,6 +225,7 @@ public sealed unsafe partial class X86Cpu
                         }
                     case 7: // FSTP m80fp
                         {
+                            status.SetConditions(X87Status.C1, 0); // nothing is rounded (as the host)
                             Float80 v = ReadSt(0, ref status, ref underflow);
                             if (CommitStatus(status))
                             {
@@ -441,6 +442,7 @@ public sealed unsafe partial class X86Cpu
 
     private void StoreToRegister(int i, bool pop, X87Status status)
     {
+        status.SetConditions(X87Status.C1, 0); // nothing is rounded: C1 = 0 (as the host)
         bool underflow = false;
         Float80 v = ReadSt(0, ref status, ref underflow);
         if (CommitStatus(status))

@@ -26,11 +26,11 @@ public sealed class X86CpuModel
         Fpu | De | Pse | Tsc | Msr | Pae | Cx8 | Apic | Sep | Pge | Cmov | Pat | Pse36 | Clflush | Mmx | Fxsr | Sse | Sse2,
         Sse3 | Cx16 | Hypervisor, Syscall | Nx | Lm, LahfLm);
 
-    /// <summary><c>-cpu max</c>: qemu64 plus what Wemu implements beyond it — POPCNT and RDTSCP so far. SSSE3,
-    /// SSE4.1 and SSE4.2 (the rest of x86-64-v2) join when their instructions exist: a CPUID bit for an
+    /// <summary><c>-cpu max</c>: qemu64 plus what Wemu implements beyond it — the rest of x86-64-v2 (SSSE3,
+    /// SSE4.1, SSE4.2, POPCNT; CX16 and LAHF_LM qemu64 has) and RDTSCP. Nothing more: a CPUID bit for an
     /// instruction that raises #UD would break every program that believes it.</summary>
     public static readonly X86CpuModel Max = new("max",
-        Qemu64.Features1Edx, Qemu64.Features1Ecx | Popcnt, Qemu64.FeaturesExtEdx | Rdtscp, LahfLm);
+        Qemu64.Features1Edx, Qemu64.Features1Ecx | Ssse3 | Sse41 | Sse42 | Popcnt, Qemu64.FeaturesExtEdx | Rdtscp, LahfLm);
 
     private X86CpuModel(string name, uint edx, uint ecx, uint extEdx, uint extEcx)
     {

@@ -20,13 +20,21 @@ public sealed class X86ProgramGenerator
 
     private readonly List<Code> _codes = [];
     private readonly Random _random;
+    private readonly Random _mmxRandom;
     private readonly bool _withStack;
+    private readonly bool _mmx;
 
     /// <param name="mnemonics">The instructions to draw from (all their eligible forms).</param>
-    public X86ProgramGenerator(int seed, IEnumerable<Mnemonic> mnemonics, bool withStack = false)
+    /// <param name="extensions">Extensions beyond the baseline whose forms are drawn too (MMX also
+    /// admits the MMX-register forms of SSE and SSE2 instructions).</param>
+    public X86ProgramGenerator(int seed, IEnumerable<Mnemonic> mnemonics, bool withStack = false, CpuidFeature[]? extensions = null)
     {
         _random = new Random(seed);
+        _mmxRandom = new Random(seed ^ 0x6D6D78); // its own stream: the other tests' programs stay as they were
         _withStack = withStack;
+        extensions ??= [];
+        _mmx = Array.IndexOf(extensions, CpuidFeature.MMX) >= 0;
+        CpuidFeature[] allowed = [.. s_allowedFeatures, .. extensions];
         var wanted = new HashSet<Mnemonic>(mnemonics);
         foreach (Code code in Enum.GetValues<Code>())
         {
@@ -35,10 +43,10 @@ public sealed class X86ProgramGenerator
                 continue;
             bool ok = true;
             for (int i = 0; i < info.OpCount && ok; i++)
-                ok = IsSupported(info.GetOpKind(i));
+                ok = IsSupported(info.GetOpKind(i)) || (_mmx && info.GetOpKind(i) is OpCodeOperandKind.mm_reg or OpCodeOperandKind.mm_rm or OpCodeOperandKind.mm_or_mem);
             if (!ok)
                 continue;
-            if (code.CpuidFeatures().Any(f => Array.IndexOf(s_allowedFeatures, f) < 0))
+            if (code.CpuidFeatures().Any(f => Array.IndexOf(allowed, f) < 0))
                 continue;
             _codes.Add(code);
         }
@@ -143,6 +151,11 @@ public sealed class X86ProgramGenerator
                     break;
                 case OpCodeOperandKind.mem: SetMem(ref ins, i, RandomMemory((ulong)memBytes)); break;
                 case OpCodeOperandKind.xmm_reg: case OpCodeOperandKind.xmm_rm: SetReg(ref ins, i, Register.XMM0 + _random.Next(16)); break;
+                case OpCodeOperandKind.mm_reg: case OpCodeOperandKind.mm_rm: SetReg(ref ins, i, Register.MM0 + _random.Next(8)); break;
+                case OpCodeOperandKind.mm_or_mem:
+                    if (_random.Next(2) == 0) SetReg(ref ins, i, Register.MM0 + _random.Next(8));
+                    else SetMem(ref ins, i, RandomMemory((ulong)memBytes));
+                    break;
                 case OpCodeOperandKind.xmm_or_mem:
                     if (_random.Next(2) == 0) SetReg(ref ins, i, Register.XMM0 + _random.Next(16));
                     else SetMem(ref ins, i, RandomMemory((ulong)memBytes));
@@ -300,6 +313,33 @@ public sealed class X86ProgramGenerator
         return (s, data);
     }
 
+    /// <summary>
+    /// <see cref="NextState"/> with text in XMM registers and data: bytes (or words) from a small
+    /// alphabet with nulls now and then, so string compares (PCMPxSTRx) find matches, ranges and ends;
+    /// RAX and RDX small signed lengths.
+    /// </summary>
+    public (X86TestState State, byte[] Data) NextTextState()
+    {
+        var (s, data) = NextState();
+        byte[] alphabet = [(byte)'a', (byte)'b', (byte)'c', (byte)'z', 0x80, 0xFF];
+        byte Letter() => _random.Next(24) == 0 ? (byte)0 : alphabet[_random.Next(_random.Next(2) == 0 ? 3 : alphabet.Length)];
+        for (int i = 0; i < 32; i++)
+        {
+            if (_random.Next(4) == 0)
+                continue;
+            ulong v = 0;
+            for (int b = 0; b < 8; b++)
+                v |= (ulong)Letter() << (8 * b);
+            s.Xmm[i] = v;
+        }
+        for (int i = 0; i < data.Length; i++)
+            if (_random.Next(4) != 0)
+                data[i] = Letter();
+        s.Gpr[0] = (ulong)(long)_random.Next(-20, 21) | (_random.Next(8) == 0 ? 0x1_0000_0000UL : 0); // RAX
+        s.Gpr[2] = (ulong)(long)_random.Next(-20, 21) | (_random.Next(8) == 0 ? 0x1_0000_0000UL : 0); // RDX
+        return (s, data);
+    }
+
     /// <summary>Random registers and data, the stack pointer in the data area.</summary>
     public (X86TestState State, byte[] Data) NextState()
     {
@@ -319,6 +359,8 @@ public sealed class X86ProgramGenerator
             s.Mxcsr &= ~(0x80UL << _random.Next(3));
         var data = new byte[HostX86Oracle.DataSize];
         _random.NextBytes(data);
+        for (int i = 0; i < 8; i++)
+            s.X87[2 * i] = (ulong)_mmxRandom.NextInt64() ^ ((ulong)_mmxRandom.Next(2) << 63); // MM0-MM7 (the registers are empty)
         return (s, data);
     }
 

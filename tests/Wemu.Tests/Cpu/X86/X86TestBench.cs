@@ -38,9 +38,10 @@ public sealed unsafe class X86TestBench : IDisposable
 
     private void W64(ulong pa, ulong v) => *(ulong*)(_ram.Pointer + pa) = v;
 
+    /// <param name="setup">Changes to the CPU after the state is loaded (control registers the host cannot vary).</param>
     /// <param name="wholeProgram">Run the program with one <see cref="X86Cpu.Run"/> call up to a HLT placed
     /// after it (which faults at CPL 3 and so ends the run), rather than one instruction per call.</param>
-    public X86TestOutcome Run(byte[] code, X86TestState state, byte[] data, int maxSteps = 100_000, bool wholeProgram = false)
+    public X86TestOutcome Run(byte[] code, X86TestState state, byte[] data, int maxSteps = 100_000, Action<X86Cpu>? setup = null, bool wholeProgram = false)
     {
         new Span<byte>(_ram.Pointer + CodePhys, 0x2000).Clear();
         code.CopyTo(new Span<byte>(_ram.Pointer + CodePhys, code.Length));
@@ -58,7 +59,11 @@ public sealed unsafe class X86TestBench : IDisposable
         for (int i = 0; i < 16; i++)
             cpu.SetXmm(i, state.Xmm[2 * i], state.Xmm[2 * i + 1]);
         cpu.Mxcsr = (uint)state.Mxcsr;
+        for (int i = 0; i < 8; i++)
+            cpu.Fpu.SetMmx(i, state.X87[2 * i]); // as the oracle: MOVQ to MM0-MM7, then EMMS
+        cpu.Fpu.TagWord = 0xFFFF;
         cpu.SetFlags(state.Rflags | X86Cpu.FlagIf);
+        setup?.Invoke(cpu);
         cpu.LastException = (-1, 0);
         ulong end = HostX86Oracle.CodeAddress + (ulong)code.Length;
         int vector = -1;

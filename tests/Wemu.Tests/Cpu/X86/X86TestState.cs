@@ -12,11 +12,12 @@ public sealed class X86TestState
     public ulong[] Xmm = new ulong[32];
     public ulong Mxcsr = 0x1F80;
 
-    /// <summary>ST(0)..ST(7) (significand, sign/exponent) and FCW | FSW &lt;&lt; 16 | abridged tag &lt;&lt; 32 (results only).</summary>
+    /// <summary>ST(0)..ST(7) (significand, sign/exponent) and FCW | FSW &lt;&lt; 16 | abridged tag &lt;&lt; 32 (results;
+    /// as an input only the significands count: MM0-MM7, loaded before an EMMS empties every register).</summary>
     public ulong[] X87 = new ulong[16];
     public ulong Fpu;
 
-    public X86TestState Clone() => new() { Gpr = (ulong[])Gpr.Clone(), Rflags = Rflags, Xmm = (ulong[])Xmm.Clone(), Mxcsr = Mxcsr };
+    public X86TestState Clone() => new() { Gpr = (ulong[])Gpr.Clone(), Rflags = Rflags, Xmm = (ulong[])Xmm.Clone(), Mxcsr = Mxcsr, X87 = (ulong[])X87.Clone() };
 
     public void WriteTo(Span<byte> b)
     {

@@ -2,7 +2,8 @@
 // Reads test cases from stdin, runs each natively in user mode, writes the resulting state.
 //
 // A case: u32 code length, the code, the initial state (16 GPRs, RFLAGS, 16 XMM registers as
-// 32 u64, MXCSR as u64; the x87 part is output only: the code starts after FNINIT), then
+// 32 u64, MXCSR as u64; of the x87 part only the significands are input: MM0-MM7, loaded after
+// FNINIT and followed by EMMS, so the code starts with every x87 register empty), then
 // DATA_SIZE bytes of data memory. The code runs at CODE_ADDR followed
 // by an int3; data lives at DATA_ADDR. The result: i32 outcome (0 = reached the int3, else the
 // signal), u64 trap number, u64 error code, u64 RIP, u64 fault address (SIGSEGV), the final state, the data memory.
@@ -57,6 +58,15 @@ __attribute__((naked)) static void enter(void) {
     __asm__ volatile(
         "mov scratch_top(%rip), %rsp\n"
         "fninit\n"
+        "movq in_state+400(%rip), %mm0\n"
+        "movq in_state+416(%rip), %mm1\n"
+        "movq in_state+432(%rip), %mm2\n"
+        "movq in_state+448(%rip), %mm3\n"
+        "movq in_state+464(%rip), %mm4\n"
+        "movq in_state+480(%rip), %mm5\n"
+        "movq in_state+496(%rip), %mm6\n"
+        "movq in_state+512(%rip), %mm7\n"
+        "emms\n"
         "ldmxcsr in_state+392(%rip)\n"
         "movdqu in_state+136(%rip), %xmm0\n"
         "movdqu in_state+152(%rip), %xmm1\n"

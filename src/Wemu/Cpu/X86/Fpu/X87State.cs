@@ -147,6 +147,19 @@ public sealed class X87State
     /// <summary>FFREE ST(i): marks it empty without changing TOP.</summary>
     public void Free(int i) => SetTag(Physical(i), TagEmpty);
 
+    /// <summary>MMn: the significand of physical register n (SDM vol. 1, 9.5: MMX registers alias R0-R7, not the stack).</summary>
+    public ulong Mmx(int n) => _registers[n & 7].Significand;
+
+    /// <summary>Writes MMn: the significand, with the sign and exponent bits set to all ones (SDM vol. 1, 9.5.1).</summary>
+    public void SetMmx(int n, ulong value) => _registers[n & 7] = new Float80(0xFFFF, value);
+
+    /// <summary>The x87-to-MMX transition every MMX instruction but EMMS makes: TOP = 0, all tags valid (SDM vol. 1, table 9-2).</summary>
+    public void EnterMmx()
+    {
+        Top = 0;
+        TagWord = 0;
+    }
+
     /// <summary>The low or high 64 bits of XMMn.</summary>
     public ulong Xmm(int n, int half) => _xmm[(2 * (n & 15)) + (half & 1)];
 
