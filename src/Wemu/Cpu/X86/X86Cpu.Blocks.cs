@@ -320,6 +320,28 @@ public sealed unsafe partial class X86Cpu
                 case X86FastOp.Cqo:
                     SetReg(d.Size, Rdx, (GetReg(d.Size, Rax) >> (SizeBits[d.Size] - 1) & 1) != 0 ? ulong.MaxValue : 0);
                     break;
+                case X86FastOp.Sse:
+                    {
+                        // the decoder's state after the prefixes and the opcode, as ExecuteOne would leave it
+                        int rex = d.Reg;
+                        _rex = rex;
+                        _opSizePrefix = d.Scale != 0;
+                        _repPrefix = d.Size;
+                        _lockPrefix = false;
+                        _addrSize = (d.Flags & X86Insn.Addr32) != 0 ? Dword : Qword;
+                        _segment = (d.Flags & X86Insn.SegFs) != 0 ? Fs : (d.Flags & X86Insn.SegGs) != 0 ? Gs : -1;
+                        _opSize = (rex & 8) != 0 ? Qword : d.Scale != 0 ? Word : Dword;
+                        BeginFetch();
+                        _ip = rip + d.Rm;
+                        ExecuteSse(d.Sub);
+                        if (_ip != next)
+                        {
+                            Rip = _ip; // (never: the decoded length disagrees) the decoder's word stands
+                            InstRet++;
+                            return;
+                        }
+                        break;
+                    }
                 case X86FastOp.Jcc:
                     if (ConditionInline(d.Sub))
                     {
@@ -526,6 +548,23 @@ public sealed unsafe partial class X86Cpu
         if (addr32)
             d.Flags |= X86Insn.Addr32;
         int size = (rex & 8) != 0 ? Qword : opSizePrefix ? Word : Dword;
+        if (b == 0x0F && !lockPrefix && !c.Overrun && c.Position < 0x1000 && IsSseOpcode(page[c.Position]))
+        {
+            int modrm = c.Position + 1 - offset;
+            if (TwoByteLength(ref c, size) < 0 || c.Overrun)
+                return !c.Overrun && Generic(ref d, 0);
+            d.Op = X86FastOp.Sse;
+            d.Sub = page[offset + modrm - 1];
+            d.Reg = (byte)rex;
+            d.Rm = (byte)modrm;
+            d.Size = (byte)rep;
+            d.Scale = (byte)(opSizePrefix ? 1 : 0);
+            int length = c.Position - offset;
+            d.Length = (byte)(length > 15 ? 0 : length);
+            if (length > 15)
+                d.Op = X86FastOp.Generic;
+            return true;
+        }
         bool fast = !lockPrefix && (rep == 0 || (b == 0xC3) || (b == 0x0F && rep == 0xF3 && c.Position < 0x1000 && page[c.Position] == 0x1E));
         int prefixEnd = c.Position - 1;
         if (fast && DecodeFast(ref c, ref d, b, rex, size, opSizePrefix))
@@ -549,6 +588,10 @@ public sealed unsafe partial class X86Cpu
         len = len < 0 ? 0 : c.Position - offset;
         return Generic(ref d, len > 15 ? 0 : len);
     }
+
+    /// <summary>0F-map opcodes that go to the SSE/MMX decoder (<c>ExecuteSse</c>) and nowhere else.</summary>
+    private static bool IsSseOpcode(int op) =>
+        op is (>= 0x10 and <= 0x17) or (>= 0x28 and <= 0x2F) or (>= 0x50 and <= 0x7F) or 0xC2 or (>= 0xC4 and <= 0xC6) or >= 0xD0;
 
     private static bool Generic(ref X86Insn d, int length)
     {

@@ -34,6 +34,8 @@ internal enum X86FastOp : byte
     PushE,       // FF /6
     Cdqe,        // 98: CBW/CWDE/CDQE by Size
     Cqo,         // 99: CWD/CDQ/CQO by Size
+    Sse,         // 0F xx of the SSE/MMX space: the prefixes restored, then the SSE decoder from ModR/M on
+                 // (Sub = the opcode, Reg = REX, Rm = ModR/M's offset, Size = F2/F3 or 0, Scale = 66)
     // control transfers: they end a block
     Jcc,         // Sub = condition, Imm = displacement
     Jmp,

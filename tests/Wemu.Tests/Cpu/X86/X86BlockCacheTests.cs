@@ -377,6 +377,7 @@ public sealed unsafe class X86BlockCacheTests : IDisposable
     [InlineData(2, new[] { Mnemonic.Rol, Mnemonic.Shl, Mnemonic.Shr, Mnemonic.Sar, Mnemonic.Mul, Mnemonic.Imul, Mnemonic.Div, Mnemonic.Idiv, Mnemonic.Add })]
     [InlineData(3, new[] { Mnemonic.Mov, Mnemonic.Movzx, Mnemonic.Movsx, Mnemonic.Movsxd, Mnemonic.Lea, Mnemonic.Cmove, Mnemonic.Cmovl, Mnemonic.Cmovbe, Mnemonic.Sete, Mnemonic.Setb, Mnemonic.Setg, Mnemonic.Cdqe, Mnemonic.Cqo, Mnemonic.Cwde, Mnemonic.Sub })]
     [InlineData(4, new[] { Mnemonic.Push, Mnemonic.Pop, Mnemonic.Mov, Mnemonic.Add, Mnemonic.Xchg, Mnemonic.Nop, Mnemonic.Cmp })]
+    [InlineData(5, new[] { Mnemonic.Movdqa, Mnemonic.Movdqu, Mnemonic.Movq, Mnemonic.Movd, Mnemonic.Pxor, Mnemonic.Pshufd, Mnemonic.Pshuflw, Mnemonic.Punpcklwd, Mnemonic.Psubw, Mnemonic.Pand, Mnemonic.Pcmpeqb, Mnemonic.Pmovmskb, Mnemonic.Addps, Mnemonic.Mulsd, Mnemonic.Cvtsi2sd, Mnemonic.Shufps, Mnemonic.Pextrw, Mnemonic.Add })]
     public void Random_Programs_Run_As_Whole_Blocks_Match_The_Stepped_Decoder(int seed, Mnemonic[] mnemonics)
     {
         var gen = new X86ProgramGenerator(seed, mnemonics);
@@ -397,6 +398,8 @@ public sealed unsafe class X86BlockCacheTests : IDisposable
                 Assert.True(a.State.Gpr[r] == b.State.Gpr[r], $"{where}: register {r} {a.State.Gpr[r]:x} stepped, {b.State.Gpr[r]:x} cached");
             Assert.True((a.State.Rflags & 0xCD5) == (b.State.Rflags & 0xCD5), $"{where}: flags {a.State.Rflags:x} stepped, {b.State.Rflags:x} cached");
             Assert.True(a.Data.AsSpan().SequenceEqual(b.Data), $"{where}: memory differs");
+            Assert.True(a.State.Xmm.AsSpan().SequenceEqual(b.State.Xmm), $"{where}: XMM registers differ");
+            Assert.True(a.State.Mxcsr == b.State.Mxcsr, $"{where}: MXCSR {a.State.Mxcsr:x} stepped, {b.State.Mxcsr:x} cached");
             if (a.Vector < 0)
                 compared++;
         }
