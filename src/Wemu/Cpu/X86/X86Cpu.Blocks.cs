@@ -736,20 +736,18 @@ public sealed unsafe partial class X86Cpu
                     DecodeModRmInto(ref c, ref d, rex, s, s);
                     return true;
                 }
-            case 0x88: case 0x89:
+            case 0x88: case 0x89: case 0x8A: case 0x8B: // MOV Eb,Gb / Ev,Gv / Gb,Eb / Gv,Ev
                 {
-                    int s = b == 0x88 ? Byte : size;
+                    int s = (b & 1) == 0 ? Byte : size;
+                    bool load = b >= 0x8A;
                     d.Size = (byte)s;
                     DecodeModRmInto(ref c, ref d, rex, s, s);
-                    d.Op = (d.Flags & X86Insn.Mem) == 0 || s < Dword ? X86FastOp.MovStore : s == Qword ? X86FastOp.MovStoreQ : X86FastOp.MovStoreD;
-                    return true;
-                }
-            case 0x8A: case 0x8B:
-                {
-                    int s = b == 0x8A ? Byte : size;
-                    d.Size = (byte)s;
-                    DecodeModRmInto(ref c, ref d, rex, s, s);
-                    d.Op = (d.Flags & X86Insn.Mem) == 0 || s < Dword ? X86FastOp.MovLoad : s == Qword ? X86FastOp.MovLoadQ : X86FastOp.MovLoadD;
+                    if ((d.Flags & X86Insn.Mem) == 0 || s < Dword)
+                        d.Op = load ? X86FastOp.MovLoad : X86FastOp.MovStore;
+                    else if (load)
+                        d.Op = s == Qword ? X86FastOp.MovLoadQ : X86FastOp.MovLoadD;
+                    else
+                        d.Op = s == Qword ? X86FastOp.MovStoreQ : X86FastOp.MovStoreD;
                     return true;
                 }
             case 0x8D:
