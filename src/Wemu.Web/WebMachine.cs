@@ -147,7 +147,7 @@ public static partial class WebMachine
                 Entropy = c.Deterministic ? SeededEntropy() : RandomNumberGenerator.Fill,
                 RtcStartNanoseconds = (ulong)(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() * 1_000_000),
                 // The page's file tree, on the next free virtio slot (none left: no share, the disks win).
-                SharedFolders = c.MachineType == "virt" && drives.Count + 2 <= RiscVVirtMachine.VirtioSlots
+                SharedFolders = drives.Count + 2 <= (BoardCatalog.Find(c.Arch, c.MachineType)?.VirtioSlots ?? 0)
                     ? [new SharedFolder(ShareTag, s_files)] : [],
             };
             s_drives.Clear();

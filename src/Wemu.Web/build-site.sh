@@ -33,7 +33,7 @@ if [ -e "$out" ] && [ -n "$(ls -A "$out" 2>/dev/null)" ] && [ ! -f "$out/.wemu-s
   say "$out exists and is not a Wemu site; refusing to overwrite it"; exit 1
 fi
 rm -rf "$out"
-mkdir -p "$out/vendor" "$out/images/riscv64"
+mkdir -p "$out/vendor" "$out/images/riscv64" "$out/images/x86_64"
 cp -a "$publish/wwwroot/_framework" "$out/"   # the runtime and assemblies (with .br/.gz beside each)
 cp -a "$here/wwwroot/." "$out/"              # the page's own files, as edited (no rebuild needed for them)
 x="$root/node_modules/@xterm"
@@ -41,6 +41,8 @@ cp "$x/xterm/lib/xterm.mjs" "$x/xterm/css/xterm.css" "$x/addon-fit/lib/addon-fit
 cp "$x/xterm/LICENSE" "$out/vendor/xterm.LICENSE"
 # the default guest, and its root file system as a disk to try: ?args=-drive file=images/riscv64/rootfs.ext2
 for f in fw_dynamic.bin Image initramfs.cpio.gz rootfs.ext2; do cp "$root/images/riscv64/$f" "$out/images/riscv64/"; done
+# the x86_64 guest (?arch=x86_64): the page downloads a guest's images only when that guest is chosen
+for f in bzImage initramfs.cpio.gz rootfs.ext2; do cp "$root/images/x86_64/$f" "$out/images/x86_64/"; done
 touch "$out/.nojekyll"                   # GitHub Pages: serve _framework/ as is
 echo "Wemu static site; rebuilt by src/Wemu.Web/build-site.sh" > "$out/.wemu-site"
 say "site ready in $out ($(du -sh "$out" | cut -f1))"

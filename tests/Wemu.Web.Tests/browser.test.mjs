@@ -122,6 +122,32 @@ test('the default page boots Linux to a shell prompt and runs uname -m', { timeo
   }
 });
 
+test('?arch=x86_64 boots the x86_64 guest in the page: its images only, uname -m, pigz', { timeout: BOOT_TIMEOUT + 90_000 }, async () => {
+  const { page, context, log } = await openPage(`${base}?arch=x86_64`);
+  try {
+    await waitForTerminal(page, PROMPT, BOOT_TIMEOUT, log);
+    assert.match(await page.textContent('#summary'), /^x86_64 microvm, 256M RAM/);
+    const texts = await page.evaluate(() => window.__progressTexts);
+    const downloads = texts.filter(t => /^Downloading /.test(t));
+    assert.ok(downloads.length > 0 && downloads.every(t => /bzImage, initramfs\.cpio\.gz:/.test(t)), `download labels: ${JSON.stringify(downloads)}`);
+    const last = await page.evaluate(() => window.wemu.progress);
+    const sizes = ['bzImage', 'initramfs.cpio.gz'].reduce((n, f) => n + fs.statSync(path.join(site, 'images/x86_64', f)).size, 0);
+    assert.equal(last.loaded, sizes);   // nothing of the RISC-V guest was fetched
+    await page.click('#terminal');
+    await page.keyboard.type('uname -m');
+    await page.keyboard.press('Enter');
+    await waitForTerminal(page, /uname -m[\s\u00a0]*\nx86_64[\s\u00a0]*\n\/ #[\s\u00a0]*$/m, 60_000, log);
+    await page.evaluate(cmd => window.wemu.sendSerial(cmd), 'echo wemu-pigz-$((6*7)) | pigz -c | pigz -dc\n');
+    await waitForTerminal(page, /^wemu-pigz-42[\s\u00a0]*$/m, 120_000, log);
+    await page.screenshot({ path: path.join(results, 'browser-x86_64.png') });
+    const stats = await page.evaluate(() => window.wemu.stats());
+    assert.match(stats.engine, /^interpreter with decoded blocks/);
+    assert.equal(await page.isVisible('#error'), false);
+  } finally {
+    await context.close();
+  }
+});
+
 test('the JS API: Wemu.create with options and a disk, onSerial, sendSerial, guest poweroff, stop', { timeout: BOOT_TIMEOUT + 60_000 }, async () => {
   const { page, context, log } = await openPage(base + 'vendor/xterm.LICENSE');   // a page of the site without the app
   try {

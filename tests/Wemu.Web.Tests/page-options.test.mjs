@@ -30,6 +30,12 @@ test('args come from the URL as before', () => {
   assert.deepEqual(pageOptions('').runtimeOptions, []);
 });
 
+test('the guest comes from ?arch=, as the CLI\'s first word', () => {
+  assert.equal(pageOptions('?arch=x86_64').arch, 'x86_64');
+  assert.equal(pageOptions('?arch=x86_64&args=-m%20128M').args, '-m 128M');
+  assert.equal(pageOptions('').arch, '');
+});
+
 test('terminal text carries no control sequences from user input', () => {
   const hostile = "unknown option '-\x1b]0;owned\x07\x1b[2J\x1b[31mx\x9b2J\x90q\x9c\r\x08\x00y'\nnext";
   const safe = terminalSafe(hostile);

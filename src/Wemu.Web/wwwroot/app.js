@@ -58,6 +58,7 @@ function showState(state, vm) {
 }
 
 const vm = await Wemu.create({
+  arch: options.arch || undefined,
   args: options.args,
   runtimeOptions: options.runtimeOptions,   // .NET runtime switches, for measurements (?debug=1 only)
   onProgress: showProgress,

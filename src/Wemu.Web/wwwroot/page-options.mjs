@@ -9,7 +9,7 @@
 export const DEBUG_PARAM = 'debug';
 
 /**
- * Reads the page's query string: {args, debug, runtimeOptions, ignored}; `ignored` lists the
+ * Reads the page's query string: {arch, args, debug, runtimeOptions, ignored}; `ignored` lists the
  * runtime options dropped because debug was not set (for a console warning).
  */
 export function pageOptions(search) {
@@ -17,6 +17,7 @@ export function pageOptions(search) {
   const debug = params.get(DEBUG_PARAM) === '1';
   const requested = params.getAll('runtime-option');
   return {
+    arch: params.get('arch') || '',   // the guest (riscv64, x86_64): the first of the flags, as on the CLI
     args: params.get('args') || '',
     debug,
     runtimeOptions: debug ? requested : [],
