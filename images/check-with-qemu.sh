@@ -245,23 +245,7 @@ if want x86_64; then
 export WEMU_UNAME=x86_64 WEMU_SHOW_CMDLINE=1
 # host TSC rate in kHz (= the guest's TSC rate under TCG without -icount)
 if [ -z "${WEMU_TSC_KHZ:-}" ]; then
-  cat >"$WORK/tsckhz.c" <<'EOF'
-#include <stdio.h>
-#include <time.h>
-#include <x86intrin.h>
-int main(void) {
-    struct timespec a, b, d = {0, 200000000};
-    clock_gettime(CLOCK_MONOTONIC_RAW, &a);
-    unsigned long long t0 = __rdtsc();
-    nanosleep(&d, 0);
-    unsigned long long t1 = __rdtsc();
-    clock_gettime(CLOCK_MONOTONIC_RAW, &b);
-    double ns = (b.tv_sec - a.tv_sec) * 1e9 + (b.tv_nsec - a.tv_nsec);
-    printf("%.0f\n", (double)(t1 - t0) / ns * 1e6);
-    return 0;
-}
-EOF
-  if gcc -O2 -o "$WORK/tsckhz" "$WORK/tsckhz.c" 2>/dev/null; then WEMU_TSC_KHZ=$("$WORK/tsckhz"); fi
+  WEMU_TSC_KHZ=$("$(dirname "${BASH_SOURCE[0]}")/../bench/host-tsc-khz.sh" 2>/dev/null) || WEMU_TSC_KHZ=""
 fi
 if [ -z "${WEMU_TSC_KHZ:-}" ]; then
   bad "x86_64: cannot measure the host TSC rate (no gcc?); set WEMU_TSC_KHZ"; WEMU_TSC_KHZ=1000000

@@ -33,6 +33,21 @@ public struct TlbEntry
     /// <summary>Where the fields generated code reads sit in an entry (what the backends' ABIs are made of).</summary>
     public static readonly int TagReadOffset = OffsetOf(0), TagWriteOffset = OffsetOf(1), AddendOffset = OffsetOf(3);
 
+    /// <summary>
+    /// A translator or decoded-instruction cache started using <paramref name="physPage"/> as code:
+    /// every entry of <paramref name="entries"/> that lets stores reach that page directly is
+    /// downgraded (<see cref="CodeFlag"/>), so stores take the slow path, which reports them to the bus.
+    /// </summary>
+    public static unsafe void ProtectCodePage(TlbEntry* entries, int count, ulong physPage)
+    {
+        for (int i = 0; i < count; i++)
+        {
+            ulong tag = entries[i].TagWrite;
+            if (entries[i].PhysPage == physPage && (tag & 0xFFF) == 0)
+                entries[i].TagWrite = tag | CodeFlag;
+        }
+    }
+
     private static unsafe int ShiftOfSize()
     {
         int size = sizeof(TlbEntry);

@@ -14,14 +14,29 @@ public class X86LinuxBootTests
     private static readonly TimeSpan BootTimeout = TimeSpan.FromSeconds(240);
     private static readonly TimeSpan CommandTimeout = TimeSpan.FromSeconds(60);
 
+    /// <summary>Starts <c>./wemu</c> with <paramref name="args"/> and waits for the bundled guest's prompt.</summary>
+    private static WemuProcess BootToPrompt(params string[] args)
+    {
+        var wemu = new WemuProcess(args);
+        try
+        {
+            wemu.WaitFor("Wemu guest ready", BootTimeout);
+            wemu.WaitFor("/ # ", CommandTimeout);
+            return wemu;
+        }
+        catch
+        {
+            wemu.Dispose();
+            throw;
+        }
+    }
+
     private static string Image(string name) => Path.Combine(WemuProcess.RepoRoot, "images", "x86_64", name);
 
     [Fact]
     public void Default_Guest_Boots_To_A_Shell_Reports_X86_64_And_Powers_Off_With_Status_0()
     {
-        using var wemu = new WemuProcess("x86_64", "-d", "stats,jit");
-        wemu.WaitFor("Wemu guest ready", BootTimeout);
-        wemu.WaitFor("/ # ", CommandTimeout);
+        using var wemu = BootToPrompt("x86_64", "-d", "stats,jit");
         wemu.Send("uname -m\n");
         Assert.Contains("x86_64", wemu.WaitFor("/ # ", CommandTimeout));
         // the CPU Linux found is QEMU's qemu64 model with its AMD vendor (so no page-table isolation)
@@ -44,9 +59,7 @@ public class X86LinuxBootTests
     [Fact]
     public void Cpu_Max_Guest_Sees_X86_64_V2_And_Glibc_Runs_On_It()
     {
-        using var wemu = new WemuProcess("x86_64", "-cpu", "max");
-        wemu.WaitFor("Wemu guest ready", BootTimeout);
-        wemu.WaitFor("/ # ", CommandTimeout);
+        using var wemu = BootToPrompt("x86_64", "-cpu", "max");
         wemu.Send("for f in mmx ssse3 cx16 sse4_1 sse4_2 popcnt; do grep -q -w $f /proc/cpuinfo && echo has-$f; done\n");
         string flags = wemu.WaitFor("/ # ", CommandTimeout);
         foreach (string f in new[] { "mmx", "ssse3", "cx16", "sse4_1", "sse4_2", "popcnt" })
@@ -98,9 +111,7 @@ public class X86LinuxBootTests
     [Fact]
     public void With_No_Reboot_A_Guest_Reboot_Ends_Wemu()
     {
-        using var wemu = new WemuProcess("x86_64", "-no-reboot");
-        wemu.WaitFor("Wemu guest ready", BootTimeout);
-        wemu.WaitFor("/ # ", CommandTimeout);
+        using var wemu = BootToPrompt("x86_64", "-no-reboot");
         wemu.Send("reboot -f\n");
         Assert.Equal(0, wemu.WaitForExit(CommandTimeout));
         Assert.DoesNotContain("Wemu guest ready", wemu.Output[(wemu.Output.IndexOf("reboot -f", StringComparison.Ordinal))..]);
@@ -109,9 +120,7 @@ public class X86LinuxBootTests
     [Fact]
     public void Reboot_Through_The_Acpi_Reset_Register_Boots_Again()
     {
-        using var wemu = new WemuProcess("x86_64");
-        wemu.WaitFor("Wemu guest ready", BootTimeout);
-        wemu.WaitFor("/ # ", CommandTimeout);
+        using var wemu = BootToPrompt("x86_64");
         wemu.Send("reboot\n");
         wemu.WaitFor("reboot: Restarting system", CommandTimeout);
         wemu.WaitFor("Linux version", CommandTimeout);

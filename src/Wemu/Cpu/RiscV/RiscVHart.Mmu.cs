@@ -195,16 +195,7 @@ public sealed unsafe partial class RiscVHart
     /// Called when a translator starts using <paramref name="physPage"/> as code: every TLB entry
     /// that lets stores reach that page directly is downgraded so stores take the slow path.
     /// </summary>
-    public void ProtectCodePage(ulong physPage)
-    {
-        TlbEntry* t = Tlb;
-        for (int i = 0; i < MmuContexts * TlbSize; i++)
-        {
-            ulong tag = t[i].TagWrite;
-            if (t[i].PhysPage == physPage && (tag & 0xFFF) == 0)
-                t[i].TagWrite = tag | TlbEntry.CodeFlag;
-        }
-    }
+    public void ProtectCodePage(ulong physPage) => TlbEntry.ProtectCodePage(Tlb, MmuContexts * TlbSize, physPage);
 
     /// <summary>
     /// Translates <paramref name="pc"/> for execution without raising anything: the host address of

@@ -120,24 +120,12 @@ public sealed unsafe partial class X86Cpu
         if (!_bus.IsCodePage(physPage))
         {
             _bus.MarkCodePage(physPage);
-            ProtectCodePage(physPage);
+            Memory.TlbEntry.ProtectCodePage(Tlb, MmuContexts * TlbSize, physPage);
         }
         var block = new X86Block { PhysicalAddress = physical, Instructions = scratch[..count], Count = count };
         _blocks[BlockSlot(physical)] = block;
         BlocksDecoded++;
         return block;
-    }
-
-    /// <summary>Stores to <paramref name="physPage"/> no longer go straight to RAM through the TLB.</summary>
-    private void ProtectCodePage(ulong physPage)
-    {
-        Memory.TlbEntry* t = Tlb;
-        for (int i = 0; i < MmuContexts * TlbSize; i++)
-        {
-            ulong tag = t[i].TagWrite;
-            if (t[i].PhysPage == physPage && (tag & Memory.TlbEntry.FlagBits) == 0 && tag != Memory.TlbEntry.Invalid)
-                t[i].TagWrite = tag | Memory.TlbEntry.CodeFlag;
-        }
     }
 
     /// <summary>A code page was written: its blocks go, and the running block stops after this instruction.</summary>

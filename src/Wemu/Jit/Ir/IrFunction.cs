@@ -106,12 +106,7 @@ public sealed class IrFunction
 
     public int Binary(IrOp op, int a, int b)
     {
-        var type = TypeOf(a);
-        int t = NewTemp(type);
-        ref var i = ref Append(op);
-        i.Type = type;
-        i.Dst = t;
-        i.A = a;
+        ref var i = ref ValueOp(op, a, out int t);
         i.B = b;
         return t;
     }
@@ -119,13 +114,20 @@ public sealed class IrFunction
     /// <summary>A one-operand op (<see cref="IrOp.Clz"/>, <see cref="IrOp.Ctz"/>, <see cref="IrOp.Popcnt"/>, <see cref="IrOp.ByteSwap"/>, <see cref="IrOp.Parity"/>) in A's type.</summary>
     public int Unary(IrOp op, int a)
     {
+        ValueOp(op, a, out int t);
+        return t;
+    }
+
+    /// <summary>Appends <paramref name="op"/> on A with a new temporary of A's type as its result.</summary>
+    private ref IrInst ValueOp(IrOp op, int a, out int t)
+    {
         var type = TypeOf(a);
-        int t = NewTemp(type);
+        t = NewTemp(type);
         ref var i = ref Append(op);
         i.Type = type;
         i.Dst = t;
         i.A = a;
-        return t;
+        return ref i;
     }
 
     /// <summary>A division or remainder with the guest's rule for /0 and overflow (an exiting one belongs to the guest instruction at <paramref name="guestPc"/>).</summary>
