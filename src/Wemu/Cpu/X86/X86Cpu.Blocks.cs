@@ -34,14 +34,14 @@ public sealed unsafe partial class X86Cpu
     /// <summary>Bumped when links between blocks may be stale: a TLB flush, a mode change, a code write.</summary>
     private ulong _linkEpoch = 1;
 
-    /// <summary>The block to run at <see cref="Rip"/> after <paramref name="previous"/> (null: none ran
+    /// <summary>The block to run at <see cref="Pc"/> after <paramref name="previous"/> (null: none ran
     /// before): a link of the previous block, or <see cref="FindBlock"/>, which is then linked.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private X86Block? NextBlock(X86Block? previous)
     {
         if (previous == null)
             return FindBlock();
-        ulong rip = Rip;
+        ulong rip = Pc;
         if (previous.LinkEpoch == _linkEpoch)
         {
             if (previous.LinkRip0 == rip && previous.Link0 != null)
@@ -76,11 +76,11 @@ public sealed unsafe partial class X86Cpu
         return block;
     }
 
-    /// <summary>The block at <see cref="Rip"/>, decoded now if needed; null when the instruction there
+    /// <summary>The block at <see cref="Pc"/>, decoded now if needed; null when the instruction there
     /// must run through the decoding interpreter (not RAM, or it crosses into the next page).</summary>
     private X86Block? FindBlock()
     {
-        ulong rip = Rip;
+        ulong rip = Pc;
         if ((rip >> 12) != _fetchPage)
         {
             FetchByte(rip); // translates (faults as an instruction fetch) and moves the window
@@ -153,7 +153,7 @@ public sealed unsafe partial class X86Cpu
 
     /// <summary>
     /// Runs up to <paramref name="max"/> instructions of <paramref name="block"/> from its start
-    /// (<see cref="Rip"/>), retiring each; stops early when <see cref="_checkInterrupts"/> is raised.
+    /// (<see cref="Pc"/>), retiring each; stops early when <see cref="_checkInterrupts"/> is raised.
     /// A fault leaves <see cref="InstructionStart"/> at the faulting instruction.
     /// </summary>
     private void ExecuteBlock(X86Block block, long max)
@@ -161,7 +161,7 @@ public sealed unsafe partial class X86Cpu
         int n = block.Count;
         if (max < n)
             n = (int)max;
-        ulong rip = Rip;
+        ulong rip = Pc;
         ref X86Insn first = ref System.Runtime.InteropServices.MemoryMarshal.GetArrayDataReference(block.Instructions);
         for (int i = 0; i < n; i++)
         {
@@ -324,7 +324,7 @@ public sealed unsafe partial class X86Cpu
                         ExecuteSse(d.Sub);
                         if (_ip != next)
                         {
-                            Rip = _ip; // (never: the decoded length disagrees) the decoder's word stands
+                            Pc = _ip; // (never: the decoded length disagrees) the decoder's word stands
                             InstRet++;
                             return;
                         }
@@ -333,7 +333,7 @@ public sealed unsafe partial class X86Cpu
                 case X86FastOp.Jcc:
                     if (ConditionInline(d.Sub))
                     {
-                        Rip = next + d.Imm;
+                        Pc = next + d.Imm;
                         InstRet++;
                         return;
                     }
@@ -364,7 +364,7 @@ public sealed unsafe partial class X86Cpu
                         // everything else: the decoding interpreter at this address
                         BeginFetch();
                         ExecuteOne();
-                        Rip = _ip;
+                        Pc = _ip;
                         InstRet++;
                         if (_ip != next || _checkInterrupts || InterruptShadow || IsHalted || ShutdownRequested)
                             return;
@@ -372,7 +372,7 @@ public sealed unsafe partial class X86Cpu
                         continue;
                     }
             }
-            Rip = next;
+            Pc = next;
             rip = next;
             InstRet++;
             if (_checkInterrupts)

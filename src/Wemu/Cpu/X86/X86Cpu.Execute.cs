@@ -39,7 +39,7 @@ public sealed unsafe partial class X86Cpu
                         if (IsHalted || ShutdownRequested)
                             return done;
                     }
-                    InstructionStart = Rip; // a fetch fault while finding the block is this instruction's
+                    InstructionStart = Pc; // a fetch fault while finding the block is this instruction's
                     if (UseBlockCache && !InterruptShadow && NextBlock(previous) is { } block)
                     {
                         previous = block;
@@ -55,7 +55,7 @@ public sealed unsafe partial class X86Cpu
                     previous = null;
                     BeginFetch();
                     ExecuteOne();
-                    Rip = _ip;
+                    Pc = _ip;
                     InstRet++;
                     done++;
                     if (InterruptShadow)
@@ -79,7 +79,7 @@ public sealed unsafe partial class X86Cpu
                     _inBlock = false;
                     done += (long)(InstRet - _blockStart);
                 }
-                Rip = InstructionStart;
+                Pc = InstructionStart;
                 done++;
                 previous = null;
                 InterruptShadow = false;
@@ -528,6 +528,7 @@ public sealed unsafe partial class X86Cpu
                     ushort port = b < 0xE8 ? Fetch8() : (ushort)Gpr[Rdx];
                     int s = (b & 1) == 0 ? Byte : size == Word ? Word : Dword;
                     CheckIoPermission(port, s);
+                    NoteDeviceAccess();
                     SetReg(s, Rax, ReadPort(port, 1 << s));
                     break;
                 }
@@ -536,6 +537,7 @@ public sealed unsafe partial class X86Cpu
                     ushort port = b < 0xE8 ? Fetch8() : (ushort)Gpr[Rdx];
                     int s = (b & 1) == 0 ? Byte : size == Word ? Word : Dword;
                     CheckIoPermission(port, s);
+                    NoteDeviceAccess();
                     WritePort(port, 1 << s, (uint)GetReg(s, Rax));
                     _checkInterrupts = true;
                     break;

@@ -6,8 +6,11 @@ namespace Wemu.Cpu.X86;
 /// <summary>Lazy arithmetic flags (SDM vol. 1, appendix A: which instruction sets which flag).</summary>
 public sealed unsafe partial class X86Cpu
 {
-    internal X86CcOp CcOp;
-    internal ulong CcDst, CcSrc, CcSrc2;
+    // In the register file (compiled code keeps them current at every exit).
+    internal ref X86CcOp CcOp => ref *(X86CcOp*)(Gpr + RegCcOp);
+    internal ref ulong CcDst => ref Gpr[RegCcDst];
+    internal ref ulong CcSrc => ref Gpr[RegCcSrc];
+    internal ref ulong CcSrc2 => ref Gpr[RegCcSrc2];
 
     internal static readonly ulong[] SizeMask = [0xFF, 0xFFFF, 0xFFFF_FFFF, ulong.MaxValue];
     internal static readonly int[] SizeBits = [8, 16, 32, 64];

@@ -41,15 +41,15 @@ public sealed unsafe partial class X86Cpu
     {
         ExceptionsDelivered++;
         LastException = (vector, errorCode);
-        ExceptionTrace?.Invoke($"exception {vector} error {errorCode:x} rip {Rip:x} cpl {Cpl} cr2 {Cr2:x} rsp {Gpr[Rsp]:x}");
+        ExceptionTrace?.Invoke($"exception {vector} error {errorCode:x} rip {Pc:x} cpl {Cpl} cr2 {Cr2:x} rsp {Gpr[Rsp]:x}");
         DeliverInterrupt(vector, errorCode, hasErrorCode, vector == VectorBp || vector == VectorOf ? InterruptKind.Software : InterruptKind.Exception);
     }
 
     private void SoftwareInterrupt(int vector, InterruptKind kind)
     {
-        Rip = _ip; // INT n pushes the address of the next instruction
+        Pc = _ip; // INT n pushes the address of the next instruction
         DeliverInterrupt(vector, 0, false, kind);
-        _ip = Rip;
+        _ip = Pc;
     }
 
     /// <summary>Delivers an interrupt or exception through the IDT (SDM vol. 3, 6.14.1-6.14.5).</summary>
@@ -58,7 +58,7 @@ public sealed unsafe partial class X86Cpu
         if (kind == InterruptKind.External)
             InterruptsDelivered++;
         // state to restore if the delivery itself faults (the #DF is delivered from the original context)
-        ulong savedRip = Rip, savedRsp = Gpr[Rsp], savedFlags = Rflags;
+        ulong savedRip = Pc, savedRsp = Gpr[Rsp], savedFlags = Rflags;
         var savedCc = CcOp;
         ulong savedDst = CcDst, savedSrc = CcSrc, savedSrc2 = CcSrc2;
         var savedCs = Segments[Cs];
@@ -72,7 +72,7 @@ public sealed unsafe partial class X86Cpu
         }
         catch (X86Exception e)
         {
-            Rip = savedRip;
+            Pc = savedRip;
             Gpr[Rsp] = savedRsp;
             Rflags = savedFlags;
             CcOp = savedCc;
@@ -143,7 +143,7 @@ public sealed unsafe partial class X86Cpu
         rsp &= ~0xFUL; // the frame is 16-byte aligned (6.14.2)
         ulong flags = MaterializedFlags();
         ulong oldCs = Segments[Cs].Selector;
-        ulong returnRip = Rip;
+        ulong returnRip = Pc;
         int frame = hasErrorCode ? 6 : 5;
         ulong newRsp = rsp - (ulong)frame * 8;
         // the pushes use the new privilege level's view of memory
@@ -178,7 +178,7 @@ public sealed unsafe partial class X86Cpu
         Rflags &= ~(FlagTf | FlagNt | FlagRf | FlagVm);
         if (type == 0x0E)
             Rflags &= ~FlagIf; // interrupt gates clear IF, trap gates keep it
-        Rip = target;
+        Pc = target;
         IsHalted = false;
     }
 

@@ -29,9 +29,6 @@ public sealed unsafe partial class X86Cpu
 
     private readonly X86Exception _exception = new();
 
-    /// <summary>Bumped on every TLB flush; engines holding translations compare it.</summary>
-    internal ulong TlbGeneration;
-
     internal void UpdateMode()
     {
         MmuContext = (Cr0 & Cr0Pg) == 0 ? MmuPhysical : Cpl == 3 ? MmuUser : MmuSupervisor;
@@ -53,7 +50,7 @@ public sealed unsafe partial class X86Cpu
             t[i].TagRead = t[i].TagWrite = t[i].TagExec = TlbEntry.Invalid;
             _tlbGlobal[i] = false;
         }
-        TlbGeneration++;
+        NoteTlbFlush();
         _fetchPage = ulong.MaxValue;
         _fetchFastEnd = 0;
         _checkInterrupts = true; // a running block stops: its next instructions may map elsewhere now
@@ -72,7 +69,7 @@ public sealed unsafe partial class X86Cpu
         // a 2 MiB page fills granule by granule; INVLPG of any address in it must drop them all
         if (_largePagesCached)
             FlushTlb(global: true);
-        TlbGeneration++;
+        NoteTlbPageFlush(va >> 12);
         _fetchPage = ulong.MaxValue;
         _fetchFastEnd = 0;
         _checkInterrupts = true; // a running block stops: its next instructions may map elsewhere now
@@ -377,6 +374,7 @@ public sealed unsafe partial class X86Cpu
             return bytes switch { 1 => *p, 2 => *(ushort*)p, 4 => *(uint*)p, _ => *(ulong*)p };
         }
         // MMIO; unassigned physical memory reads as zero on x86 (QEMU's unassigned_mem_read)
+        NoteDeviceAccess();
         return _bus.ReadMmio(pa, bytes, out ulong value) ? value : 0;
     }
 
@@ -407,7 +405,15 @@ public sealed unsafe partial class X86Cpu
                 e.TagWrite = va & ~0xFFFUL; // the page holds no blocks any more: stores go straight to RAM again
             return;
         }
+        NoteDeviceAccess();
         _bus.WriteMmio(pa, bytes, value); // writes to unassigned memory are dropped
+    }
+
+    /// <summary>A device (MMIO or an I/O port) is being accessed: engines running compiled code go back to the machine loop.</summary>
+    internal void NoteDeviceAccess()
+    {
+        MmioAccesses++;
+        MmioAccessed = true;
     }
 
     // ---- instruction fetch ----

@@ -11,7 +11,7 @@ namespace Wemu.Cpu.X86;
 /// keeps the address and operand sizes as variables so 16/32-bit modes can be added.
 /// General registers and XMM registers live in native memory so generated code can address them.
 /// </summary>
-public sealed unsafe partial class X86Cpu : IDisposable
+public sealed unsafe partial class X86Cpu : CpuCore, IDisposable
 {
     public const int Rax = 0, Rcx = 1, Rdx = 2, Rbx = 3, Rsp = 4, Rbp = 5, Rsi = 6, Rdi = 7;
 
@@ -44,6 +44,18 @@ public sealed unsafe partial class X86Cpu : IDisposable
     /// <summary>MMU contexts: CPL 3, CPL 0-2, and paging off.</summary>
     internal const int MmuUser = 0, MmuSupervisor = 1, MmuPhysical = 2, MmuContexts = 3;
 
+    // The register file in native memory (CpuCore.Registers, 8-byte slots as IR GetReg/SetReg number
+    // them): what compiled code reads and writes. RAX..R15, the lazy-flag state, RFLAGS, the six
+    // segment registers (3 slots each: selector, base, limit and attributes), then XMM0..XMM15.
+    internal const int RegCcOp = 16, RegCcDst = 17, RegCcSrc = 18, RegCcSrc2 = 19, RegRflags = 20, RegSegments = 21,
+        SegmentSlots = 3, RegXmm = 40, RegisterSlots = RegXmm + 32;
+
+    /// <summary>The register slot holding segment <paramref name="segment"/>'s base.</summary>
+    internal static int SegmentBaseRegister(int segment) => RegSegments + segment * SegmentSlots + 1;
+
+    /// <summary>The registers compiled code names (<see cref="RegXmm"/> and above only helpers touch).</summary>
+    internal const int JitRegisters = RegSegments + 6 * SegmentSlots;
+
     /// <summary>RAX..R15.</summary>
     internal readonly ulong* Gpr;
 
@@ -52,12 +64,11 @@ public sealed unsafe partial class X86Cpu : IDisposable
 
     internal readonly TlbEntry* Tlb;
 
-    internal ulong Rip;
-
     /// <summary>RFLAGS except the arithmetic flags while <see cref="CcOp"/> is not <see cref="X86CcOp.Eflags"/>.</summary>
-    internal ulong Rflags = 2;
+    internal ref ulong Rflags => ref Gpr[RegRflags];
 
-    internal readonly X86Segment[] Segments = new X86Segment[6];
+    /// <summary>ES, CS, SS, DS, FS, GS, in the register file (compiled code reads FS and GS bases).</summary>
+    internal readonly X86Segment* Segments;
     internal X86Segment Ldtr, Tr;
     internal ulong GdtBase, IdtBase;
     internal ushort GdtLimit, IdtLimit;
@@ -73,8 +84,6 @@ public sealed unsafe partial class X86Cpu : IDisposable
     /// <summary>Current privilege level (CS.RPL in long mode).</summary>
     internal int Cpl;
 
-    internal ulong InstRet;
-
     /// <summary>Set by HLT: the engine returns and the machine idles until an interrupt arrives.</summary>
     public bool IsHalted { get; internal set; }
 
@@ -84,22 +93,25 @@ public sealed unsafe partial class X86Cpu : IDisposable
     private readonly PhysicalBus _bus;
     private readonly void* _nativeBlock;
 
+    private const int RegisterBytes = RegisterSlots * sizeof(ulong);
+
     public X86Cpu(PhysicalBus bus, X86CpuModel? model = null)
+        : base(bus, (ulong*)NativeMemory.AlignedAlloc((nuint)(RegisterBytes + MmuContexts * TlbSize * sizeof(TlbEntry)), 64))
     {
         _bus = bus;
         Model = model ?? X86CpuModel.Qemu64;
-        nuint regBytes = (16 + 32) * sizeof(ulong);
-        nuint tlbBytes = (nuint)(MmuContexts * TlbSize * sizeof(TlbEntry));
-        _nativeBlock = NativeMemory.AlignedAlloc(regBytes + tlbBytes, 64);
-        NativeMemory.Clear(_nativeBlock, regBytes);
-        Gpr = (ulong*)_nativeBlock;
-        Xmm = Gpr + 16;
-        Tlb = (TlbEntry*)((byte*)_nativeBlock + regBytes);
+        _nativeBlock = Registers;
+        NativeMemory.Clear(_nativeBlock, RegisterBytes);
+        Gpr = Registers;
+        Xmm = Gpr + RegXmm;
+        Segments = (X86Segment*)(Gpr + RegSegments);
+        Tlb = (TlbEntry*)((byte*)_nativeBlock + RegisterBytes);
+        X86Segment probe = default;
+        if (sizeof(X86Segment) != SegmentSlots * 8 || (byte*)&probe.Base - (byte*)&probe != 8)
+            throw new InvalidOperationException("X86Segment's layout is not the register file's");
         Fpu = new Fpu.X87State();
         Reset();
     }
-
-    public PhysicalBus Bus => _bus;
 
     public X86CpuModel Model { get; }
 
@@ -120,9 +132,7 @@ public sealed unsafe partial class X86Cpu : IDisposable
 
     public Action<ulong>? WriteApicBase { get; set; }
 
-    public ulong ProgramCounter { get => Rip; set => Rip = value; }
-
-    public ulong InstructionsRetired => InstRet;
+    public ulong ProgramCounter { get => Pc; set => Pc = value; }
 
     public int CurrentPrivilegeLevel => Cpl;
 
@@ -158,10 +168,10 @@ public sealed unsafe partial class X86Cpu : IDisposable
     /// puts the CPU in long mode with <see cref="EnterLongMode"/> before running it.</summary>
     public void Reset()
     {
-        for (int i = 0; i < 48; i++)
+        for (int i = 0; i < RegisterSlots; i++)
             Gpr[i] = 0;
         Gpr[Rdx] = Model.Signature;
-        Rip = 0xFFF0;
+        Pc = 0xFFF0;
         Rflags = 2;
         CcOp = X86CcOp.Eflags;
         for (int i = 0; i < 6; i++)
@@ -205,7 +215,7 @@ public sealed unsafe partial class X86Cpu : IDisposable
         var data = X86Segment.FromDescriptor(dataSelector, dataDescriptor);
         Segments[Ds] = Segments[Es] = Segments[Ss] = Segments[Fs] = Segments[Gs] = data;
         Cpl = codeSelector & 3;
-        Rip = rip;
+        Pc = rip;
         Rflags = 2;
         CcOp = X86CcOp.Eflags;
         UpdateMode();
