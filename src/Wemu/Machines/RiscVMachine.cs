@@ -21,18 +21,7 @@ public abstract class RiscVMachine : Machine
 
     /// <summary>The engine <paramref name="config"/> asks for (<c>-accel</c>).</summary>
     public static ICpuEngine<RiscVHart> CreateEngine(MachineConfig config, MachineImages images) =>
-        config.Accelerator == "interp"
-            ? new RiscVInterpreter()
-            : config.JitBackend == "il" && images.WasmLoader == null && !System.Runtime.CompilerServices.RuntimeFeature.IsDynamicCodeSupported
-                ? throw new ConfigException("-accel backend=il needs the .NET JIT runtime; this wemu is compiled ahead of time (use backend=native)")
-            : new RiscVJitEngine(new Jit.JitOptions
-            {
-                Threshold = config.JitThreshold,
-                NativeCode = config.JitBackend == "native",
-                CacheBytes = (long)config.JitCacheMegabytes << 20,
-                Background = images.BackgroundWorker,
-                WasmLoader = images.WasmLoader,
-            });
+        config.Accelerator == "interp" ? new RiscVInterpreter() : new RiscVJitEngine(JitOptionsFor(config, images));
 
     public ICpuEngine<RiscVHart> Engine { get; set; }
 

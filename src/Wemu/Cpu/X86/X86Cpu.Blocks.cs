@@ -20,7 +20,6 @@ public sealed unsafe partial class X86Cpu
 
     private readonly X86Block?[] _blocks = new X86Block?[1 << BlockTableBits];
     private readonly X86Insn[] _decodeScratch = new X86Insn[MaxBlockInstructions];
-    private bool _codePageHandlerAttached;
 
     /// <summary>Physical page of the fetch window (<see cref="_fetchPage"/>).</summary>
     private ulong _fetchPhysPage;
@@ -111,11 +110,6 @@ public sealed unsafe partial class X86Cpu
         }
         if (count == 0)
             return null;
-        if (!_codePageHandlerAttached)
-        {
-            _bus.CodePageWritten += OnCodePageWritten;
-            _codePageHandlerAttached = true;
-        }
         ulong physPage = physical & ~0xFFFUL;
         if (!_bus.IsCodePage(physPage))
         {
@@ -132,6 +126,10 @@ public sealed unsafe partial class X86Cpu
     private void OnCodePageWritten(ulong physPage)
     {
         CodePagesWritten++;
+        _linkEpoch++;
+        _checkInterrupts = true;
+        if (BlocksDecoded == 0)
+            return;
         X86Block?[] blocks = _blocks;
         for (int i = 0; i < blocks.Length; i++)
         {
@@ -139,8 +137,6 @@ public sealed unsafe partial class X86Cpu
             if (b != null && (b.PhysicalAddress & ~0xFFFUL) == physPage)
                 blocks[i] = null;
         }
-        _linkEpoch++;
-        _checkInterrupts = true;
     }
 
     /// <summary>Drops every decoded block (a reset).</summary>
@@ -501,7 +497,7 @@ public sealed unsafe partial class X86Cpu
     /// a fast operation, or <see cref="X86FastOp.Generic"/> with its length when known. False when the
     /// instruction does not fit in the page.
     /// </summary>
-    private static bool DecodeInstruction(byte* page, int offset, ref X86Insn d)
+    internal static bool DecodeInstruction(byte* page, int offset, ref X86Insn d)
     {
         d = default;
         d.Base = d.Index = X86Insn.NoRegister;

@@ -15,9 +15,18 @@ public sealed unsafe partial class X86Cpu
     public void NotifyInterrupt() => _checkInterrupts = true;
 
     /// <summary>Runs up to <paramref name="budget"/> instructions; returns how many ran (a delivered exception counts as one).</summary>
-    public long Run(long budget)
+    public long Run(long budget) => Run(budget, null);
+
+    /// <summary>
+    /// <see cref="Run(long)"/> as the JIT's profiling interpreter: every block start after the first
+    /// instruction counts an arrival in <paramref name="hot"/>, and a hot one ends the run there with
+    /// <see cref="CpuCore.HotExit"/> set (the engine then runs its compiled code).
+    /// </summary>
+    internal long Run(long budget, Jit.HotTable? hot)
     {
         long done = 0;
+        Jit.HotTable.Entry* hotEntries = hot != null ? hot.Entries : null;
+        int hotThreshold = hot != null ? hot.Threshold : 0;
         _checkInterrupts = true;
         X86Block? previous = null; // the block that ran last (its links find the next one)
         while (done < budget)
@@ -38,6 +47,11 @@ public sealed unsafe partial class X86Cpu
                         }
                         if (IsHalted || ShutdownRequested)
                             return done;
+                    }
+                    if (hotEntries != null && done > 0 && !InterruptShadow && Jit.HotTable.Bump(hotEntries, Pc, hotThreshold, pcShift: 0))
+                    {
+                        HotExit = true;
+                        return done;
                     }
                     InstructionStart = Pc; // a fetch fault while finding the block is this instruction's
                     if (UseBlockCache && !InterruptShadow && NextBlock(previous) is { } block)

@@ -109,6 +109,8 @@ public sealed unsafe partial class X86Cpu : CpuCore, IDisposable
         X86Segment probe = default;
         if (sizeof(X86Segment) != SegmentSlots * 8 || (byte*)&probe.Base - (byte*)&probe != 8)
             throw new InvalidOperationException("X86Segment's layout is not the register file's");
+        // stores into decoded or translated code stop what runs (and CodePagesWritten counts them)
+        _bus.CodePageWritten += OnCodePageWritten;
         Fpu = new Fpu.X87State();
         Reset();
     }

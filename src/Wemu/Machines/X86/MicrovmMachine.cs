@@ -33,7 +33,6 @@ public sealed class MicrovmMachine : Machine
     public MicrovmMachine(MachineConfig config, MachineImages images)
         : base(new MachineClock(TscFrequency, config.Deterministic, config.IcountShift))
     {
-        _accelerator = config.Accelerator;
         try
         {
             bool acpi = config.Acpi ?? true;
@@ -43,6 +42,8 @@ public sealed class MicrovmMachine : Machine
                 Bus.AddRam(HighRamBase, config.MemorySize - low);
 
             Cpu = new X86Cpu(Bus, X86CpuModel.Find(config.CpuModel ?? "qemu64") ?? throw new ConfigException($"unknown CPU model '{config.CpuModel}'"));
+            if (config.Accelerator != "interp")
+                Jit = new X86JitEngine(JitOptionsFor(config, images));
             Cpu.ReadPort = _ports.Read;
             Cpu.WritePort = _ports.Write;
             Cpu.ReadTsc = () => Clock.Now;
@@ -158,12 +159,16 @@ public sealed class MicrovmMachine : Machine
 
     public X86Cpu Cpu { get; } = null!;
 
-    /// <summary>The interpreter: <c>-accel tcg</c> runs it too until the x86 JIT exists (-d jit says so).</summary>
-    public override string EngineName =>
-        (Cpu.UseBlockCache ? $"interpreter with decoded blocks ({Cpu.BlocksDecoded} decoded, {Cpu.CodePagesWritten} code pages written)" : "interpreter")
-        + (_accelerator == "tcg" ? " (-accel tcg: no x86 JIT yet)" : "");
+    /// <summary><c>-accel tcg</c>: the translating engine; null with <c>-accel interp</c> (the interpreter alone).</summary>
+    public X86JitEngine? Jit { get; }
 
-    private readonly string _accelerator = "interp";
+    public override string EngineName =>
+        Jit != null ? Jit.Name
+        : Cpu.UseBlockCache ? $"interpreter with decoded blocks ({Cpu.BlocksDecoded} decoded, {Cpu.CodePagesWritten} code pages written)" : "interpreter";
+
+    public override Jit.JitStatistics? JitStatistics => Jit?.Statistics;
+
+    public override string? JitBackend => Jit?.Backend switch { null => null, Wemu.Jit.JitBackendKind.Wasm => "wasm", Wemu.Jit.JitBackendKind.X64 => "native", _ => "il" };
 
     public override ulong InstructionsRetired => Cpu.InstructionsRetired;
 
@@ -181,7 +186,7 @@ public sealed class MicrovmMachine : Machine
 
     protected override long RunCpu(long budget)
     {
-        long n = Cpu.Run(budget);
+        long n = Jit != null ? Jit.Run(Cpu, budget) : Cpu.Run(budget);
         if (Cpu.ShutdownRequested)
             RequestStop(MachineStatus.ResetRequested, 0); // a triple fault resets the machine (QEMU: -no-reboot exits)
         return n;
@@ -212,6 +217,7 @@ public sealed class MicrovmMachine : Machine
     public override void Dispose()
     {
         _devices?.CloseShares();
+        Jit?.Dispose();
         Cpu?.Dispose();
         base.Dispose();
     }

@@ -36,6 +36,9 @@ public sealed unsafe class X86TestBench : IDisposable
 
     public X86Cpu Cpu { get; }
 
+    /// <summary>With <c>wholeProgram</c>: run through this engine (the JIT) instead of the interpreter alone.</summary>
+    public X86JitEngine? Engine { get; set; }
+
     private void W64(ulong pa, ulong v) => *(ulong*)(_ram.Pointer + pa) = v;
 
     /// <param name="setup">Changes to the CPU after the state is loaded (control registers the host cannot vary).</param>
@@ -70,7 +73,16 @@ public sealed unsafe class X86TestBench : IDisposable
         ulong error = 0;
         if (wholeProgram)
         {
-            cpu.Run(maxSteps);
+            if (Engine != null)
+            {
+                long n = 0;
+                while (n < maxSteps && !cpu.IsHalted && !cpu.ShutdownRequested)
+                    n += Engine.Run(cpu, maxSteps - n);
+            }
+            else
+            {
+                cpu.Run(maxSteps);
+            }
             (vector, uint e) = cpu.LastException;
             error = e;
             if (vector == X86Cpu.VectorGp && cpu.ProgramCounter == end)

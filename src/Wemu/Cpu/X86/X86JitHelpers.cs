@@ -1,0 +1,57 @@
+using System.Reflection;
+using Wemu.Jit;
+using Wemu.Jit.Il;
+
+namespace Wemu.Cpu.X86;
+
+/// <summary>
+/// The x86 CPU's side of compiled code for the IL backend: slow paths and the one helper (an
+/// instruction the translator leaves to the decoding interpreter), and the ABIs that tell the
+/// backends where things are. The x86-64 and WebAssembly backends call nothing: their slow paths
+/// and helpers are exits the engine runs in the interpreter.
+/// </summary>
+internal static unsafe class X86JitHelpers
+{
+    /// <summary>Helper 0: run the instruction at the pc in the interpreter; <c>a</c> is the next instruction's address.</summary>
+    public const int HelperExecute = 0;
+
+    public static bool LoadSlow(X86Cpu c, ulong va, int size, ulong pc, ulong retired, out ulong value) =>
+        c.JitLoad(va, size, pc, retired, out value);
+
+    public static bool StoreSlow(X86Cpu c, ulong va, int size, ulong value, ulong pc, ulong retired) =>
+        c.JitStore(va, size, value, pc, retired);
+
+    public static void RaiseException(X86Cpu c) => c.DeliverPendingException();
+
+    public static bool Execute(X86Cpu c, ulong next, ulong unused, long imm, ulong pc, ulong retired) =>
+        c.JitExecute(pc, next, retired);
+
+    /// <summary>The soft TLB (one table of <see cref="X86Cpu.TlbSize"/> entries per MMU context).</summary>
+    public static readonly SoftTlbLayout TlbLayout = SoftTlbLayout.OfTlbEntries(X86Cpu.TlbBits);
+
+    public static readonly GuestCodeAbi CodeAbi = new()
+    {
+        Tlb = TlbLayout,
+        PcAlignShift = 0,
+    };
+
+    public static readonly IlGuestAbi IlAbi = new()
+    {
+        StateType = typeof(X86Cpu),
+        PcField = Field(nameof(CpuCore.Pc)),
+        InstructionsInFlightField = Field(nameof(CpuCore.InstRetInFlight)),
+        LoadSlow = Method(nameof(LoadSlow)),
+        StoreSlow = Method(nameof(StoreSlow)),
+        RaiseException = Method(nameof(RaiseException)),
+        Helpers = [Method(nameof(Execute))],
+        Tlb = TlbLayout,
+    };
+
+    private static FieldInfo Field(string name) =>
+        typeof(CpuCore).GetField(name, BindingFlags.NonPublic | BindingFlags.Instance)
+        ?? throw new MissingFieldException(nameof(CpuCore), name);
+
+    private static MethodInfo Method(string name) =>
+        typeof(X86JitHelpers).GetMethod(name, BindingFlags.Public | BindingFlags.Static)
+        ?? throw new MissingMethodException(nameof(X86JitHelpers), name);
+}

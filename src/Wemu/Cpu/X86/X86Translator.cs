@@ -1,0 +1,878 @@
+using Wemu.Jit;
+using Wemu.Jit.Ir;
+
+namespace Wemu.Cpu.X86;
+
+/// <summary>
+/// Translates 64-bit x86 code to IR, from the records of the interpreter's own decoder
+/// (<see cref="X86Cpu.DecodeInstruction"/>, <see cref="X86Insn"/>), so both read an instruction the same
+/// way. A region is one guest page with one entry, built like RISC-V's: blocks reachable by direct
+/// branches inside the page (that have run) become labels, backward edges check the budget, and
+/// everything else leaves through exits.
+/// <para>
+/// Flags are lazy, as in the interpreter: a flag-setting instruction writes the operation, result
+/// and operands to the register file's CcOp/CcDst/CcSrc/CcSrc2 slots (so every exit leaves the
+/// interpreter's state), and a flag reader computes just the condition it needs from them: from
+/// the operands directly when the operation is known at translation time (within a block, or at a
+/// label all of whose edges agree on it: a second pass uses what the first found), from any
+/// operation by a selection otherwise.
+/// </para>
+/// <para>
+/// Precise exceptions: each instruction does its loads and stores before it writes a register, so a
+/// load or store that leaves for the slow path (or faults) leaves the state from before the
+/// instruction. Instructions the translator does not handle run in the interpreter: through the
+/// helper (<see cref="X86JitHelpers.HelperExecute"/>) when they go on to the next instruction and
+/// change nothing compiled code assumes (string operations, x87, SSE, MUL/DIV, XCHG, CMPXCHG, bit
+/// operations), else as the region's exit (system instructions, port I/O, far and indirect transfers
+/// it does not know).
+/// </para>
+/// </summary>
+internal sealed unsafe class X86Translator : IGuestTranslator
+{
+    private const int Byte = X86Cpu.Byte, Word = X86Cpu.Word, Dword = X86Cpu.Dword, Qword = X86Cpu.Qword;
+    private const int Rax = X86Cpu.Rax, Rcx = X86Cpu.Rcx, Rdx = X86Cpu.Rdx, Rsp = X86Cpu.Rsp;
+    private const int Unknown = -1;
+
+    private const int FlagC = 0, FlagZ = 1, FlagS = 2, FlagO = 3, FlagP = 4;
+
+    private readonly int _maxInstructions;
+    private IrFunction _f = null!;
+    private IrFunction? _reused;
+    private byte* _page;
+    private ulong _pageBase;
+    private Func<ulong, bool> _include = null!;
+    private readonly Dictionary<ulong, int> _labels = [];
+    private readonly HashSet<ulong> _emitted = [];
+    private readonly Stack<ulong> _work = new();
+    private readonly List<(int Label, ulong Target, bool BudgetCheck)> _stubs = [];
+    private readonly int[] _cache = new int[X86Cpu.JitRegisters];
+    private int _total;
+
+    /// <summary>The CcOp (operation and size) known to be in the register file here, or <see cref="Unknown"/>.</summary>
+    private int _ccOp;
+
+    /// <summary>SUB/CMP/NEG: the first operand (masked) while the last flag setter is in this block, else -1.</summary>
+    private int _ccSrc1;
+
+    /// <summary>This pass: the CcOp every edge into a pc has brought (Unknown if they differ); the last pass's, assumed at labels.</summary>
+    private readonly Dictionary<ulong, int> _edgeCc = [];
+    private Dictionary<ulong, int> _assumedCc = [];
+
+    public X86Translator(int maxInstructions = 256) => _maxInstructions = maxInstructions;
+
+    public IrFunction Translate(ulong entryPc, ulong mode, byte* page, Func<ulong, bool> include, bool reuse)
+    {
+        _assumedCc.Clear();
+        TranslatePass(entryPc, page, include, reuse);
+        bool anyKnown = false;
+        foreach (var (pc, cc) in _edgeCc)
+            if (cc != Unknown && pc != entryPc)
+                anyKnown = true;
+        if (!anyKnown)
+            return _f;
+        // Second pass: labels start from what all their edges brought in the first (edges that were
+        // known stay known: what a block's own flag setters leave does not depend on the assumptions).
+        _assumedCc = new Dictionary<ulong, int>(_edgeCc);
+        _assumedCc[entryPc] = Unknown;
+        TranslatePass(entryPc, page, include, reuse);
+        return _f;
+    }
+
+    private void TranslatePass(ulong entryPc, byte* page, Func<ulong, bool> include, bool reuse)
+    {
+        if (reuse)
+        {
+            _f = _reused ??= new IrFunction(entryPc, X86Cpu.JitRegisters);
+            _f.Reset(entryPc);
+        }
+        else
+        {
+            _f = new IrFunction(entryPc, X86Cpu.JitRegisters);
+        }
+        _page = page;
+        _pageBase = entryPc & ~0xFFFUL;
+        _include = include;
+        _labels.Clear();
+        _emitted.Clear();
+        _work.Clear();
+        _stubs.Clear();
+        _edgeCc.Clear();
+        _total = 0;
+        _edgeCc[entryPc] = Unknown; // entered from outside
+        LabelFor(entryPc);
+        while (_work.Count > 0)
+        {
+            ulong pc = _work.Pop();
+            if (_emitted.Add(pc))
+                EmitBlock(pc);
+        }
+        foreach (var (label, target, budgetCheck) in _stubs)
+        {
+            _f.Label(label);
+            if (budgetCheck)
+            {
+                _f.ExitIfBudget(target);
+                _f.Jump(_labels[target]);
+            }
+            else
+            {
+                _f.Exit(CodeExit.Chain, target, 0);
+            }
+        }
+        _f.GuestInstructions = _total;
+    }
+
+    public bool IsInterpretedOnly(ulong pc, ulong mode, byte* page)
+    {
+        if (mode != X86Cpu.Mode64)
+            return true;
+        X86Insn d = default;
+        if (!X86Cpu.DecodeInstruction(page, (int)(pc & 0xFFF), ref d))
+            return true;
+        return d.Op == X86FastOp.Generic && (d.Length == 0 || !RunsAsHelper(page, (int)(pc & 0xFFF)));
+    }
+
+    /// <summary>
+    /// Whether a generic instruction (one the translator leaves to the interpreter) may run through
+    /// the helper inside a region: it goes on to the next instruction (or faults) and changes no
+    /// mode, segment base, interrupt flag or device. Anything else ends the region.
+    /// </summary>
+    private static bool RunsAsHelper(byte* page, int offset)
+    {
+        int end = Math.Min(offset + 15, 0x1000);
+        int p = offset;
+        int b;
+        int rex = 0;
+        while (true)
+        {
+            if (p >= end)
+                return false;
+            b = page[p++];
+            if (b is 0x66 or 0x67 or 0x26 or 0x2E or 0x36 or 0x3E or 0x64 or 0x65 or 0xF0 or 0xF2 or 0xF3)
+            {
+                rex = 0;
+                continue;
+            }
+            if ((b & 0xF0) == 0x40)
+            {
+                rex = b;
+                continue;
+            }
+            break;
+        }
+        if (b != 0x0F)
+        {
+            return b switch
+            {
+                < 0x40 => (b & 7) < 6,                                          // ALU forms (LOCK)
+                (>= 0x50 and <= 0x5F) or 0x63 or 0x68 or 0x6A => true,         // PUSH/POP (66), MOVSXD
+                (>= 0x80 and <= 0x8B) or 0x8D or 0xC6 or 0xC7 or 0x98 or 0x99 or (>= 0xB0 and <= 0xBF) => true,
+                0xFE => true,                                                   // INC/DEC Eb (LOCK)
+                0xFF => p < end && ((page[p] >> 3) & 7) is 0 or 1 or 6,        // INC/DEC/PUSH Ev (not the jumps)
+                0x86 or 0x87 or (>= 0x91 and <= 0x97) => true,               // XCHG
+                0x90 => (rex & 1) != 0,                                         // XCHG r8, rAX
+                0x8C or 0x8F or 0x9C or 0x9E or 0x9F or 0xD7 => true,          // MOV Ev,Sreg; POP Ev; PUSHF; SAHF; LAHF; XLAT
+                (>= 0xA0 and <= 0xA7) or (>= 0xAA and <= 0xAF) => true,         // MOV moffs; string operations
+                0xC8 or 0xC9 or 0x9B or (>= 0xD8 and <= 0xDF) => true,         // ENTER, LEAVE, FWAIT, x87
+                0xF5 or 0xF8 or 0xF9 or 0xFC or 0xFD => true,                   // CMC, CLC, STC, CLD, STD
+                (>= 0xC0 and <= 0xC1) or (>= 0xD0 and <= 0xD3) or 0xF6 or 0xF7 or 0x69 or 0x6B => true,
+                _ => false,
+            };
+        }
+        if (p >= end)
+            return false;
+        int op = page[p];
+        return op switch
+        {
+            0x0D or (>= 0x18 and <= 0x1F) => true,                              // prefetch, hint NOPs
+            0x31 or 0xA2 => true,                                               // RDTSC, CPUID
+            0x38 or 0x3A => true,                                               // SSSE3/SSE4/MOVBE/CRC32
+            0xA3 or 0xAB or 0xB3 or 0xBB or 0xBA => true,                       // BT, BTS, BTR, BTC
+            0xA4 or 0xA5 or 0xAC or 0xAD or 0xAF => true,                       // SHLD, SHRD, IMUL
+            0xAE => true,                                                       // fences, LDMXCSR/STMXCSR, FXSAVE/FXRSTOR
+            0xB0 or 0xB1 or 0xC0 or 0xC1 or 0xC7 => true,                       // CMPXCHG, XADD, CMPXCHG8B/16B, RDRAND
+            (>= 0xB6 and <= 0xBF) or 0xB8 => true,                              // MOVZX/MOVSX, POPCNT, BSF/BSR/TZCNT/LZCNT
+            (>= 0x40 and <= 0x4F) or (>= 0x90 and <= 0x9F) => true,             // CMOVcc, SETcc
+            (>= 0xC8 and <= 0xCF) => true,                                      // BSWAP
+            _ => IsSse(op),
+        };
+    }
+
+    private static bool IsSse(int op) =>
+        op is (>= 0x10 and <= 0x17) or (>= 0x28 and <= 0x2F) or (>= 0x50 and <= 0x7F) or 0xC2 or (>= 0xC3 and <= 0xC6) or >= 0xD0;
+
+    // ---- region structure ----
+
+    private int LabelFor(ulong pc)
+    {
+        if (!_labels.TryGetValue(pc, out int label))
+        {
+            label = _f.NewLabel();
+            _labels[pc] = label;
+            _work.Push(pc);
+        }
+        return label;
+    }
+
+    /// <summary>Records that an edge enters <paramref name="pc"/> with the current flag state.</summary>
+    private void Edge(ulong pc)
+    {
+        if (_edgeCc.TryGetValue(pc, out int cc))
+        {
+            if (cc != _ccOp)
+                _edgeCc[pc] = Unknown;
+        }
+        else
+        {
+            _edgeCc[pc] = _ccOp;
+        }
+    }
+
+    /// <summary>The label a taken branch from <paramref name="from"/> to <paramref name="target"/> goes to: the target's block, a budget check before it (backward edges), or an exit.</summary>
+    private int TargetLabel(ulong target, ulong from)
+    {
+        bool inRegion = (target & ~0xFFFUL) == _pageBase && (_labels.ContainsKey(target) || (_total < _maxInstructions && _include(target)));
+        int stub = _f.NewLabel();
+        if (!inRegion)
+        {
+            _stubs.Add((stub, target, false));
+            return stub;
+        }
+        Edge(target);
+        int label = LabelFor(target);
+        if (target > from)
+            return label;
+        _stubs.Add((stub, target, true));
+        return stub;
+    }
+
+    private void ResetCache()
+    {
+        Array.Fill(_cache, -1);
+        _ccSrc1 = -1;
+    }
+
+    private int R(int r)
+    {
+        if (_cache[r] < 0)
+            _cache[r] = _f.GetReg(r);
+        return _cache[r];
+    }
+
+    private void W(int r, int value)
+    {
+        _f.SetReg(r, value);
+        _cache[r] = value;
+    }
+
+    private int C(long value) => _f.Const(IrType.I64, value);
+
+    private int Op(IrOp op, int a, int b) => _f.Binary(op, a, b);
+
+    private int OpK(IrOp op, int a, long k) => _f.Binary(op, a, C(k));
+
+    private static ulong SizeMask(int size) => X86Cpu.SizeMask[size];
+
+    private static int Bits(int size) => 8 << size;
+
+    private int Mask(int v, int size) => size == Qword ? v : OpK(IrOp.And, v, (long)SizeMask(size));
+
+    private int SignExtend(int v, int size)
+    {
+        if (size == Qword)
+            return v;
+        int shift = 64 - Bits(size);
+        return OpK(IrOp.ShrS, OpK(IrOp.Shl, v, shift), shift);
+    }
+
+    private void EmitBlock(ulong pc)
+    {
+        var f = _f;
+        f.Label(_labels[pc]);
+        ResetCache();
+        _ccOp = _assumedCc.TryGetValue(pc, out int assumed) ? assumed : Unknown;
+        int k = 0;
+        while (true)
+        {
+            if (k > 0 && _labels.ContainsKey(pc))
+            {
+                // fall into a block that has (or will have) its own label
+                f.Retire(k);
+                Edge(pc);
+                f.Jump(LabelFor(pc));
+                return;
+            }
+            X86Insn d = default;
+            if (_total >= _maxInstructions || (pc & ~0xFFFUL) != _pageBase || !X86Cpu.DecodeInstruction(_page, (int)(pc & 0xFFF), ref d))
+            {
+                f.Exit(CodeExit.Chain, pc, k);
+                return;
+            }
+            if (d.Op == X86FastOp.Generic && (d.Length == 0 || !RunsAsHelper(_page, (int)(pc & 0xFFF))))
+            {
+                f.Exit(CodeExit.Interpret, pc, k);
+                return;
+            }
+            _total++;
+            ulong next = pc + d.Length;
+            if (!EmitInstruction(ref d, pc, next, k))
+                return; // a control transfer ended the block
+            k++;
+            pc = next;
+        }
+    }
+
+    /// <summary>Runs the instruction at <paramref name="pc"/> in the interpreter (the helper) and goes on.</summary>
+    private void Helper(ulong pc, ulong next, int k)
+    {
+        _f.Call(X86JitHelpers.HelperExecute, C((long)next), IrInst.NoTemp, 0, pc, k);
+        ResetCache();
+        _ccOp = Unknown;
+    }
+
+    /// <summary>Emits one instruction; false if it ended the block (a control transfer).</summary>
+    private bool EmitInstruction(ref X86Insn d, ulong pc, ulong next, int k)
+    {
+        var f = _f;
+        int s = d.Size;
+        switch (d.Op)
+        {
+            case X86FastOp.Nop:
+                return true;
+            case X86FastOp.MovLoad:
+            case X86FastOp.MovLoadQ:
+            case X86FastOp.MovLoadD:
+                SetOperand(s, d.Reg, ReadE(ref d, s, pc, next, k));
+                return true;
+            case X86FastOp.MovStore:
+            case X86FastOp.MovStoreQ:
+            case X86FastOp.MovStoreD:
+                WriteE(ref d, s, GetOperand(s, d.Reg), pc, next, k);
+                return true;
+            case X86FastOp.MovImm:
+                WriteE(ref d, s, C((long)(d.Imm & SizeMask(s))), pc, next, k);
+                return true;
+            case X86FastOp.Lea:
+                SetOperand(s, d.Reg, EffectiveAddress(ref d, next));
+                return true;
+            case X86FastOp.AluEG:
+                AluToE(ref d, GetOperand(s, d.Reg), pc, next, k);
+                return true;
+            case X86FastOp.AluEImm:
+                AluToE(ref d, C((long)d.Imm), pc, next, k);
+                return true;
+            case X86FastOp.AluGE:
+            {
+                int a = GetOperand(s, d.Reg);
+                int b = ReadE(ref d, s, pc, next, k);
+                var r = Alu(d.Sub, s, a, b);
+                if (d.Sub != 7)
+                    SetOperand(s, d.Reg, r.Value);
+                SetCc(r);
+                return true;
+            }
+            case X86FastOp.IncDec:
+            {
+                int cf = Flag(FlagC);
+                bool inc = d.Sub == 0;
+                ModifyE(ref d, s, pc, next, k, a =>
+                {
+                    int v = Mask(OpK(inc ? IrOp.Add : IrOp.Sub, a, 1), s);
+                    return new Cc(v, (inc ? X86CcOp.Inc : X86CcOp.Dec) + s, v, cf, -1, -1);
+                });
+                return true;
+            }
+            case X86FastOp.Shift when d.Imm != X86Insn.ImmCl && d.Sub >= 4:
+            {
+                int count = (int)d.Imm & (s == Qword ? 63 : 31);
+                int bits = Bits(s);
+                int shift = d.Sub;
+                ModifyE(ref d, s, pc, next, k, a =>
+                {
+                    if (count == 0)
+                        return new Cc(a, Unknown, -1, -1, -1, -1); // the flags stay (the operand is still written)
+                    int src, r;
+                    if (shift == 7)
+                    {
+                        int sa = SignExtend(a, s);
+                        src = Mask(OpK(IrOp.ShrS, sa, Math.Min(count - 1, 63)), s);
+                        r = Mask(OpK(IrOp.ShrS, sa, Math.Min(count, 63)), s);
+                        return new Cc(r, X86CcOp.Sar + s, r, src, -1, -1);
+                    }
+                    if (shift == 5)
+                    {
+                        src = count - 1 >= bits ? C(0) : OpK(IrOp.ShrU, a, count - 1);
+                        r = count >= bits ? C(0) : OpK(IrOp.ShrU, a, count);
+                        return new Cc(r, X86CcOp.Sar + s, r, src, -1, -1);
+                    }
+                    src = count - 1 >= bits ? C(0) : Mask(OpK(IrOp.Shl, a, count - 1), s);
+                    r = count >= bits ? C(0) : Mask(OpK(IrOp.Shl, a, count), s);
+                    return new Cc(r, X86CcOp.Shl + s, r, src, -1, -1);
+                });
+                return true;
+            }
+            case X86FastOp.Not:
+                ModifyE(ref d, s, pc, next, k, a => new Cc(Mask(OpK(IrOp.Xor, a, -1L), s), Unknown, -1, -1, -1, -1));
+                return true;
+            case X86FastOp.Neg:
+                ModifyE(ref d, s, pc, next, k, a =>
+                {
+                    int r = Mask(Op(IrOp.Sub, C(0), a), s);
+                    return new Cc(r, X86CcOp.Sub + s, r, a, -1, C(0));
+                });
+                return true;
+            case X86FastOp.Imul2:
+            {
+                int a = GetOperand(s, d.Reg);
+                int b = ReadE(ref d, s, pc, next, k);
+                var r = Imul(s, a, b);
+                SetOperand(s, d.Reg, r.Value);
+                SetCc(r);
+                return true;
+            }
+            case X86FastOp.Imul3:
+            {
+                int a = ReadE(ref d, s, pc, next, k);
+                var r = Imul(s, a, C((long)d.Imm));
+                SetOperand(s, d.Reg, r.Value);
+                SetCc(r);
+                return true;
+            }
+            case X86FastOp.Movzx:
+                SetOperand(s, d.Reg, ReadE(ref d, d.Sub, pc, next, k));
+                return true;
+            case X86FastOp.Movsx:
+                SetOperand(s, d.Reg, Mask(SignExtend(ReadE(ref d, d.Sub, pc, next, k), d.Sub), s));
+                return true;
+            case X86FastOp.Cmov:
+            {
+                int v = ReadE(ref d, s, pc, next, k);
+                int cond = Condition(d.Sub);
+                if (s == Word)
+                    SetOperand(Word, d.Reg, f.Select(cond, v, GetOperand(Word, d.Reg)));
+                else
+                    W(d.Reg, f.Select(cond, v, s == Dword ? Mask(R(d.Reg), Dword) : R(d.Reg)));
+                return true;
+            }
+            case X86FastOp.Setcc:
+                WriteE(ref d, Byte, Condition(d.Sub), pc, next, k);
+                return true;
+            case X86FastOp.Push:
+                Push(R(d.Reg), pc, k);
+                return true;
+            case X86FastOp.Pop:
+            {
+                int rsp = R(Rsp);
+                int v = f.Load(rsp, 0, 8, false, pc, k);
+                W(Rsp, OpK(IrOp.Add, rsp, 8));
+                W(d.Reg, v);
+                return true;
+            }
+            case X86FastOp.PushImm:
+                Push(C((long)d.Imm), pc, k);
+                return true;
+            case X86FastOp.PushE:
+                Push(ReadE(ref d, Qword, pc, next, k), pc, k);
+                return true;
+            case X86FastOp.Cdqe:
+                if (s == Word)
+                    SetOperand(Word, Rax, SignExtend(R(Rax), Byte));
+                else if (s == Dword)
+                    SetOperand(Dword, Rax, SignExtend(R(Rax), Word));
+                else
+                    W(Rax, SignExtend(R(Rax), Dword));
+                return true;
+            case X86FastOp.Cqo:
+            {
+                int sign = OpK(IrOp.And, OpK(IrOp.ShrU, GetOperand(s, Rax), Bits(s) - 1), 1);
+                SetOperand(s, Rdx, Op(IrOp.Sub, C(0), sign));
+                return true;
+            }
+            case X86FastOp.Jcc:
+            {
+                int cond = Condition(d.Sub);
+                ulong target = next + d.Imm;
+                f.Retire(k + 1);
+                f.Branch(IrCondition.Ne, cond, C(0), TargetLabel(target, pc));
+                Edge(next);
+                f.Jump(LabelFor(next));
+                return false;
+            }
+            case X86FastOp.Jmp:
+                f.Retire(k + 1);
+                f.Jump(TargetLabel(next + d.Imm, pc));
+                return false;
+            case X86FastOp.Call:
+                Push(C((long)next), pc, k);
+                f.Retire(k + 1);
+                f.Jump(TargetLabel(next + d.Imm, pc));
+                return false;
+            case X86FastOp.Ret:
+            {
+                int rsp = R(Rsp);
+                int target = f.Load(rsp, 0, 8, false, pc, k);
+                W(Rsp, OpK(IrOp.Add, rsp, 8));
+                f.Retire(k + 1);
+                f.ExitTo(CodeExit.Chain, target, 0);
+                return false;
+            }
+            case X86FastOp.CallE:
+            {
+                int target = ReadE(ref d, Qword, pc, next, k);
+                Push(C((long)next), pc, k);
+                f.Retire(k + 1);
+                f.ExitTo(CodeExit.Chain, target, 0);
+                return false;
+            }
+            case X86FastOp.JmpE:
+            {
+                int target = ReadE(ref d, Qword, pc, next, k);
+                f.Retire(k + 1);
+                f.ExitTo(CodeExit.Chain, target, 0);
+                return false;
+            }
+            default:
+                // MUL/DIV, rotates and shifts by CL, SSE/MMX, and the generic instructions that go on
+                Helper(pc, next, k);
+                return true;
+        }
+    }
+
+    // ---- operands ----
+
+    /// <summary>A register operand by predecoded number (16-19: AH, CH, DH, BH), zero-extended.</summary>
+    private int GetOperand(int size, int r)
+    {
+        if (size == Byte && r >= 16)
+            return OpK(IrOp.And, OpK(IrOp.ShrU, R(r - 16), 8), 0xFF);
+        return Mask(R(r), size);
+    }
+
+    /// <summary>Writes a register operand: 32-bit writes zero the upper half, 8- and 16-bit ones merge.</summary>
+    private void SetOperand(int size, int r, int value)
+    {
+        switch (size)
+        {
+            case Qword:
+                W(r, value);
+                break;
+            case Dword:
+                W(r, Mask(value, Dword));
+                break;
+            case Word:
+                W(r, Op(IrOp.Or, OpK(IrOp.And, R(r), ~0xFFFFL), Mask(value, Word)));
+                break;
+            default:
+                if (r < 16)
+                    W(r, Op(IrOp.Or, OpK(IrOp.And, R(r), ~0xFFL), Mask(value, Byte)));
+                else
+                    W(r - 16, Op(IrOp.Or, OpK(IrOp.And, R(r - 16), ~0xFF00L), OpK(IrOp.Shl, Mask(value, Byte), 8)));
+                break;
+        }
+    }
+
+    /// <summary>The linear address of a memory operand (segment base included unless it is LEA's).</summary>
+    private int EffectiveAddress(ref X86Insn d, ulong next)
+    {
+        int ea;
+        if (d.Base == X86Insn.RipBase)
+            ea = C((long)next + d.Disp);
+        else
+        {
+            ea = d.Base < 16 ? R(d.Base) : -1;
+            if (d.Index < 16)
+            {
+                int index = d.Scale != 0 ? OpK(IrOp.Shl, R(d.Index), d.Scale) : R(d.Index);
+                ea = ea < 0 ? index : Op(IrOp.Add, ea, index);
+            }
+            if (ea < 0)
+                ea = C(d.Disp);
+            else if (d.Disp != 0)
+                ea = OpK(IrOp.Add, ea, d.Disp);
+        }
+        if ((d.Flags & X86Insn.Addr32) != 0)
+            ea = Mask(ea, Dword);
+        if ((d.Flags & X86Insn.SegFs) != 0)
+            ea = Op(IrOp.Add, ea, R(X86Cpu.SegmentBaseRegister(X86Cpu.Fs)));
+        else if ((d.Flags & X86Insn.SegGs) != 0)
+            ea = Op(IrOp.Add, ea, R(X86Cpu.SegmentBaseRegister(X86Cpu.Gs)));
+        return ea;
+    }
+
+    private int ReadE(ref X86Insn d, int size, ulong pc, ulong next, int k) =>
+        (d.Flags & X86Insn.Mem) != 0 ? _f.Load(EffectiveAddress(ref d, next), 0, 1 << size, false, pc, k) : GetOperand(size, d.Rm);
+
+    private void WriteE(ref X86Insn d, int size, int value, ulong pc, ulong next, int k)
+    {
+        if ((d.Flags & X86Insn.Mem) != 0)
+            _f.Store(EffectiveAddress(ref d, next), 0, value, 1 << size, pc, k);
+        else
+            SetOperand(size, d.Rm, value);
+    }
+
+    /// <summary>Reads the E operand, computes, writes it back, then sets the flags (after the store: it may leave).</summary>
+    private void ModifyE(ref X86Insn d, int size, ulong pc, ulong next, int k, Func<int, Cc> compute)
+    {
+        if ((d.Flags & X86Insn.Mem) != 0)
+        {
+            int ea = EffectiveAddress(ref d, next);
+            var r = compute(_f.Load(ea, 0, 1 << size, false, pc, k));
+            _f.Store(ea, 0, r.Value, 1 << size, pc, k);
+            SetCc(r);
+        }
+        else
+        {
+            var r = compute(GetOperand(size, d.Rm));
+            SetOperand(size, d.Rm, r.Value);
+            SetCc(r);
+        }
+    }
+
+    private void Push(int value, ulong pc, int k)
+    {
+        int rsp = OpK(IrOp.Sub, R(Rsp), 8);
+        _f.Store(rsp, 0, value, 8, pc, k);
+        W(Rsp, rsp);
+    }
+
+    // ---- arithmetic and flags ----
+
+    /// <summary>A result and the lazy-flag state it leaves (<see cref="Op"/> Unknown: the flags are not changed).</summary>
+    private readonly record struct Cc(int Value, int Op, int Dst, int Src, int Src2, int Src1)
+    {
+        public Cc(int value, X86CcOp op, int dst, int src, int src2, int src1) : this(value, (int)op, dst, src, src2, src1) { }
+    }
+
+    private void AluToE(ref X86Insn d, int b, ulong pc, ulong next, int k)
+    {
+        int s = d.Size;
+        if ((d.Flags & X86Insn.NoWrite) != 0)
+        {
+            SetCc(Alu(d.Sub, s, ReadE(ref d, s, pc, next, k), b));
+            return;
+        }
+        int sub = d.Sub;
+        ModifyE(ref d, s, pc, next, k, a => Alu(sub, s, a, b));
+    }
+
+    /// <summary>ADD, OR, ADC, SBB, AND, SUB, XOR, CMP on zero-extended operands (<paramref name="b"/> may carry bits above the size, as the interpreter's).</summary>
+    private Cc Alu(int op, int size, int a, int b)
+    {
+        int r;
+        switch (op)
+        {
+            case 0:
+                r = Mask(Op(IrOp.Add, a, b), size);
+                return new Cc(r, X86CcOp.Add + size, r, b, -1, -1);
+            case 1:
+                r = Mask(Op(IrOp.Or, a, b), size);
+                return new Cc(r, X86CcOp.Logic + size, r, -1, -1, -1);
+            case 2:
+            {
+                int c = Flag(FlagC);
+                r = Mask(Op(IrOp.Add, Op(IrOp.Add, a, b), c), size);
+                return new Cc(r, X86CcOp.Adc + size, r, b, c, -1);
+            }
+            case 3:
+            {
+                int c = Flag(FlagC);
+                r = Mask(Op(IrOp.Sub, Op(IrOp.Sub, a, b), c), size);
+                return new Cc(r, X86CcOp.Sbb + size, r, b, c, -1);
+            }
+            case 4:
+                r = Mask(Op(IrOp.And, a, b), size);
+                return new Cc(r, X86CcOp.Logic + size, r, -1, -1, -1);
+            case 5:
+            case 7:
+                r = Mask(Op(IrOp.Sub, a, b), size);
+                return new Cc(r, X86CcOp.Sub + size, r, b, -1, a);
+            default:
+                r = Mask(Op(IrOp.Xor, a, b), size);
+                return new Cc(r, X86CcOp.Logic + size, r, -1, -1, -1);
+        }
+    }
+
+    /// <summary>IMUL (two and three operands): the low half, CF = OF = the product needed more bits.</summary>
+    private Cc Imul(int size, int a, int b)
+    {
+        if (size == Qword)
+        {
+            int lo = Op(IrOp.Mul, a, b);
+            int hi = Op(IrOp.MulHighS, a, b);
+            int wide = _f.Compare(IrCondition.Ne, hi, OpK(IrOp.ShrS, lo, 63));
+            return new Cc(lo, X86CcOp.Mul + size, lo, wide, -1, -1);
+        }
+        int p = Op(IrOp.Mul, SignExtend(a, size), SignExtend(b, size));
+        int r = Mask(p, size);
+        int overflow = _f.Compare(IrCondition.Ne, SignExtend(r, size), p);
+        return new Cc(r, X86CcOp.Mul + size, r, overflow, -1, -1);
+    }
+
+    /// <summary>Writes the lazy-flag state <paramref name="cc"/> leaves to the register file.</summary>
+    private void SetCc(in Cc cc)
+    {
+        if (cc.Op == Unknown)
+            return;
+        if (_ccOp != cc.Op)
+            W(X86Cpu.RegCcOp, C(cc.Op));
+        W(X86Cpu.RegCcDst, cc.Dst);
+        if (cc.Src >= 0)
+            W(X86Cpu.RegCcSrc, cc.Src);
+        if (cc.Src2 >= 0)
+            W(X86Cpu.RegCcSrc2, cc.Src2);
+        _ccOp = cc.Op;
+        _ccSrc1 = cc.Src1;
+    }
+
+    /// <summary>Condition code <paramref name="cc"/> (O, NO, B, AE, E, NE, BE, A, S, NS, P, NP, L, GE, LE, G) as 0 or 1.</summary>
+    private int Condition(int cc)
+    {
+        int kind = cc >> 1;
+        int r = _ccOp != Unknown ? KnownCondition(kind) : -1;
+        if (r < 0)
+        {
+            r = kind switch
+            {
+                0 => Flag(FlagO),
+                1 => Flag(FlagC),
+                2 => Flag(FlagZ),
+                3 => Op(IrOp.Or, Flag(FlagC), Flag(FlagZ)),
+                4 => Flag(FlagS),
+                5 => Flag(FlagP),
+                6 => Op(IrOp.Xor, Flag(FlagS), Flag(FlagO)),
+                _ => Op(IrOp.Or, Flag(FlagZ), Op(IrOp.Xor, Flag(FlagS), Flag(FlagO))),
+            };
+        }
+        return (cc & 1) != 0 ? OpK(IrOp.Xor, r, 1) : r;
+    }
+
+    /// <summary>Conditions straight from the operands of a known SUB/CMP or logic operation; -1 for the rest.</summary>
+    private int KnownCondition(int kind)
+    {
+        var op = (X86CcOp)(_ccOp & ~3);
+        int size = _ccOp & 3;
+        if (op == X86CcOp.Sub && kind is not (0 or 5))
+        {
+            int src = Mask(R(X86Cpu.RegCcSrc), size);
+            if (kind == 2)
+                return _f.Compare(IrCondition.Eq, Mask(R(X86Cpu.RegCcDst), size), C(0));
+            if (kind == 4)
+                return Flag(FlagS);
+            int src1 = _ccSrc1 >= 0 ? _ccSrc1 : Mask(Op(IrOp.Add, R(X86Cpu.RegCcDst), R(X86Cpu.RegCcSrc)), size);
+            return kind switch
+            {
+                1 => _f.Compare(IrCondition.LtU, src1, src),
+                3 => OpK(IrOp.Xor, _f.Compare(IrCondition.LtU, src, src1), 1),
+                6 => _f.Compare(IrCondition.LtS, SignExtend(src1, size), SignExtend(src, size)),
+                _ => OpK(IrOp.Xor, _f.Compare(IrCondition.LtS, SignExtend(src, size), SignExtend(src1, size)), 1),
+            };
+        }
+        if (op == X86CcOp.Logic && kind != 5)
+        {
+            return kind switch
+            {
+                0 or 1 => C(0),
+                2 or 3 => Flag(FlagZ),
+                4 or 6 => Flag(FlagS),
+                _ => Op(IrOp.Or, Flag(FlagZ), Flag(FlagS)),
+            };
+        }
+        return -1;
+    }
+
+    /// <summary>One arithmetic flag (0 or 1) of the lazy state: for the known operation, else selected by the CcOp in the register file.</summary>
+    private int Flag(int which)
+    {
+        if (_ccOp != Unknown)
+        {
+            int size = _ccOp & 3;
+            return FlagFor((X86CcOp)(_ccOp & ~3), C((long)SizeMask(size)), C(Bits(size) - 1), which);
+        }
+        int ccOp = R(X86Cpu.RegCcOp);
+        int sizeBits = Op(IrOp.Shl, C(8), OpK(IrOp.And, ccOp, 3));
+        int mask = _f.Binary(IrOp.ShrU, C(-1), Op(IrOp.Sub, C(64), sizeBits));
+        int signShift = Op(IrOp.Sub, sizeBits, C(1));
+        int kind = OpK(IrOp.And, ccOp, ~3L);
+        int r = FlagFor(X86CcOp.Eflags, mask, signShift, which);
+        if (which is FlagZ or FlagS or FlagP)
+            return _f.Select(_f.Compare(IrCondition.Eq, kind, C(0)), r, FlagFor(X86CcOp.Add, mask, signShift, which));
+        foreach (var op in (ReadOnlySpan<X86CcOp>)[X86CcOp.Add, X86CcOp.Adc, X86CcOp.Sub, X86CcOp.Sbb, X86CcOp.Logic, X86CcOp.Inc, X86CcOp.Dec, X86CcOp.Shl, X86CcOp.Sar, X86CcOp.Mul])
+            r = _f.Select(_f.Compare(IrCondition.Eq, kind, C((long)op)), FlagFor(op, mask, signShift, which), r);
+        return r;
+    }
+
+    /// <summary>
+    /// Flag <paramref name="which"/> after operation <paramref name="op"/> of the size given by
+    /// <paramref name="mask"/> and <paramref name="signShift"/> (temps: constants when known), as the
+    /// interpreter's <c>ComputeArithmeticFlags</c> computes it.
+    /// </summary>
+    private int FlagFor(X86CcOp op, int mask, int signShift, int which)
+    {
+        if (op == X86CcOp.Eflags)
+        {
+            int bit = which switch { FlagC => 0, FlagZ => 6, FlagS => 7, FlagO => 11, _ => 2 };
+            return OpK(IrOp.And, OpK(IrOp.ShrU, R(X86Cpu.RegRflags), bit), 1);
+        }
+        int dst = Op(IrOp.And, R(X86Cpu.RegCcDst), mask);
+        switch (which)
+        {
+            case FlagZ: return _f.Compare(IrCondition.Eq, dst, C(0));
+            case FlagS: return OpK(IrOp.And, _f.Binary(IrOp.ShrU, dst, signShift), 1);
+            case FlagP: return _f.Unary(IrOp.Parity, dst);
+        }
+        int src = Op(IrOp.And, R(X86Cpu.RegCcSrc), mask);
+        int Sign(int v) => OpK(IrOp.And, _f.Binary(IrOp.ShrU, v, signShift), 1);
+        bool carry = which == FlagC;
+        switch (op)
+        {
+            case X86CcOp.Add:
+            case X86CcOp.Adc:
+            {
+                int src1 = op == X86CcOp.Add
+                    ? Op(IrOp.And, Op(IrOp.Sub, dst, src), mask)
+                    : Op(IrOp.And, Op(IrOp.Sub, Op(IrOp.Sub, dst, src), R(X86Cpu.RegCcSrc2)), mask);
+                if (carry)
+                {
+                    int lt = _f.Compare(IrCondition.LtU, dst, src1);
+                    if (op == X86CcOp.Add)
+                        return lt;
+                    int le = OpK(IrOp.Xor, _f.Compare(IrCondition.LtU, src1, dst), 1);
+                    return _f.Select(R(X86Cpu.RegCcSrc2), le, lt);
+                }
+                return Sign(Op(IrOp.And, Op(IrOp.Xor, Op(IrOp.Xor, src1, src), mask), Op(IrOp.Xor, src1, dst)));
+            }
+            case X86CcOp.Sub:
+            case X86CcOp.Sbb:
+            {
+                int src1 = op == X86CcOp.Sub
+                    ? Op(IrOp.And, Op(IrOp.Add, dst, src), mask)
+                    : Op(IrOp.And, Op(IrOp.Add, Op(IrOp.Add, dst, src), R(X86Cpu.RegCcSrc2)), mask);
+                if (carry)
+                {
+                    int lt = _f.Compare(IrCondition.LtU, src1, src);
+                    if (op == X86CcOp.Sub)
+                        return lt;
+                    int le = OpK(IrOp.Xor, _f.Compare(IrCondition.LtU, src, src1), 1);
+                    return _f.Select(R(X86Cpu.RegCcSrc2), le, lt);
+                }
+                return Sign(Op(IrOp.And, Op(IrOp.Xor, src1, src), Op(IrOp.Xor, src1, dst)));
+            }
+            case X86CcOp.Logic:
+                return C(0);
+            case X86CcOp.Inc:
+            case X86CcOp.Dec:
+            {
+                if (carry)
+                    return OpK(IrOp.And, R(X86Cpu.RegCcSrc), 1);
+                int signBit = _f.Binary(IrOp.Shl, C(1), signShift);
+                return _f.Compare(IrCondition.Eq, dst, op == X86CcOp.Inc ? signBit : Op(IrOp.Sub, signBit, C(1)));
+            }
+            case X86CcOp.Shl:
+                return carry ? Sign(src) : OpK(IrOp.And, Op(IrOp.Xor, Sign(src), Sign(dst)), 1);
+            case X86CcOp.Sar:
+                return carry ? OpK(IrOp.And, src, 1) : Sign(Op(IrOp.Xor, src, dst));
+            default: // Mul
+                return _f.Compare(IrCondition.Ne, R(X86Cpu.RegCcSrc), C(0));
+        }
+    }
+}
