@@ -82,6 +82,9 @@ public static unsafe class IlBackend
         private readonly LocalBuilder _exitAdd;
         private readonly Label _exit;
         private readonly Label _trap;
+        /// <summary>The trap path after its register stores: a helper stored the registers before its call
+        /// and may have changed them (x86's interpreted instructions), so they are not stored again.</summary>
+        private readonly Label _trapStored;
         private bool _trapUsed;
 
         // Temps: a temp used once, by a later op, with nothing in between that could change what
@@ -196,6 +199,7 @@ public static unsafe class IlBackend
             _exitAdd = il.DeclareLocal(typeof(long));
             _exit = il.DefineLabel();
             _trap = il.DefineLabel();
+            _trapStored = il.DefineLabel();
         }
 
         public void Emit()
@@ -235,6 +239,7 @@ public static unsafe class IlBackend
                 // it in the state; take the exception it recorded and stop.
                 _il.MarkLabel(_trap);
                 StoreRegisters();
+                _il.MarkLabel(_trapStored);
                 _il.Emit(OpCodes.Ldarg, ArgState);
                 _il.Emit(OpCodes.Call, _abi.RaiseException);
                 _il.Emit(OpCodes.Ldarg, ArgState);
@@ -302,10 +307,10 @@ public static unsafe class IlBackend
         }
 
         /// <summary>After a slow path returned false: leave through the shared trap path.</summary>
-        private void BranchToTrapIfFailed()
+        private void BranchToTrapIfFailed(bool registersStored = false)
         {
             _trapUsed = true;
-            _il.Emit(OpCodes.Brfalse, _trap);
+            _il.Emit(OpCodes.Brfalse, registersStored ? _trapStored : _trap);
         }
 
         private void Release(int temp)
@@ -751,7 +756,7 @@ public static unsafe class IlBackend
             il.Emit(OpCodes.Ldc_I8, i.Imm);
             PushPcAndRetired(i.GuestPc, i.Completed);
             il.Emit(OpCodes.Call, _abi.Helpers[i.Helper]);
-            BranchToTrapIfFailed();
+            BranchToTrapIfFailed(registersStored: true);
             LoadRegisters();
         }
     }

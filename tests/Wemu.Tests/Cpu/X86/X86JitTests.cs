@@ -36,6 +36,68 @@ public sealed class X86JitTests
         [Mnemonic.Movdqa, Mnemonic.Movdqu, Mnemonic.Movq, Mnemonic.Pxor, Mnemonic.Pcmpeqb, Mnemonic.Pmovmskb, Mnemonic.Addps, Mnemonic.Add, Mnemonic.Sub, Mnemonic.Cmp, Mnemonic.Setae],
     ];
 
+    private static byte[] Assemble(Action<Assembler> build)
+    {
+        var a = new Assembler(64);
+        build(a);
+        using var s = new MemoryStream();
+        a.Assemble(new StreamCodeWriter(s), HostX86Oracle.CodeAddress);
+        return s.ToArray();
+    }
+
+    /// <summary>Runs <paramref name="code"/> on the stepped interpreter and through compiled code: the same outcome.</summary>
+    private static X86TestOutcome RunBoth(string backend, byte[] code, X86TestState? state = null, int threshold = 1)
+    {
+        using var stepped = new X86TestBench();
+        using var compiled = new X86TestBench();
+        using var engine = Engine(backend, threshold);
+        stepped.Cpu.UseBlockCache = false;
+        compiled.Engine = engine;
+        state ??= new X86TestState();
+        var data = new byte[HostX86Oracle.DataSize];
+        for (int i = 0; i < data.Length; i++)
+            data[i] = (byte)(i * 7 + 3);
+        var a = stepped.Run(code, state, (byte[])data.Clone(), maxSteps: 1_000_000);
+        var b = compiled.Run(code, state, (byte[])data.Clone(), maxSteps: 1_000_000, wholeProgram: true);
+        Assert.True(a.Vector == b.Vector, $"exception {a.Vector} stepped, {b.Vector} compiled");
+        Assert.True(a.Rip == b.Rip, $"rip {a.Rip:x} stepped, {b.Rip:x} compiled");
+        for (int r = 0; r < 16; r++)
+            Assert.True(a.State.Gpr[r] == b.State.Gpr[r], $"register {r} {a.State.Gpr[r]:x} stepped, {b.State.Gpr[r]:x} compiled");
+        Assert.True((a.State.Rflags & 0xDD5) == (b.State.Rflags & 0xDD5), $"flags {a.State.Rflags:x} stepped, {b.State.Rflags:x} compiled");
+        Assert.True(a.Data.AsSpan().SequenceEqual(b.Data), "memory differs");
+        Assert.True(engine.Statistics.CompiledInstructions > 0, "no compiled code ran");
+        return b;
+    }
+
+    [Theory]
+    [MemberData(nameof(Backends))]
+    public void Rep_String_Instructions_Longer_Than_A_Chunk_In_Both_Directions_Match(string backend)
+    {
+        ulong data = HostX86Oracle.DataAddress;
+        RunBoth(backend, Assemble(a =>
+        {
+            var top = a.CreateLabel();
+            a.mov(Iced.Intel.AssemblerRegisters.r8, 3);
+            a.Label(ref top);
+            a.mov(Iced.Intel.AssemblerRegisters.rsi, data + 0x3FFF);
+            a.mov(Iced.Intel.AssemblerRegisters.rdi, data + 0x3F00);
+            a.mov(Iced.Intel.AssemblerRegisters.ecx, 0x2800);
+            a.std();
+            a.rep.movsb();
+            a.cld();
+            a.mov(Iced.Intel.AssemblerRegisters.rsi, data);
+            a.mov(Iced.Intel.AssemblerRegisters.rdi, data + 0x10);
+            a.mov(Iced.Intel.AssemblerRegisters.ecx, 0x1800);
+            a.rep.movsb();
+            a.mov(Iced.Intel.AssemblerRegisters.eax, 0x5A);
+            a.mov(Iced.Intel.AssemblerRegisters.rdi, data + 0x100);
+            a.mov(Iced.Intel.AssemblerRegisters.ecx, 0x300);
+            a.rep.stosq();
+            a.dec(Iced.Intel.AssemblerRegisters.r8);
+            a.jnz(top);
+        }));
+    }
+
     [Theory]
     [MemberData(nameof(RandomCases))]
     public void Random_Programs_Run_Compiled_Match_The_Stepped_Interpreter(int seed, string backend)

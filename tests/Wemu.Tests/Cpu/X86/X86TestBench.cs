@@ -76,8 +76,12 @@ public sealed unsafe class X86TestBench : IDisposable
             if (Engine != null)
             {
                 long n = 0;
-                while (n < maxSteps && !cpu.IsHalted && !cpu.ShutdownRequested)
+                for (int calls = 0; n < maxSteps && !cpu.IsHalted && !cpu.ShutdownRequested; calls++)
+                {
+                    if (calls > maxSteps)
+                        throw new InvalidOperationException($"the engine made no progress: rip {cpu.ProgramCounter:x}, {cpu.InstructionsRetired} retired, rcx {cpu.GetRegister(1):x} rsi {cpu.GetRegister(6):x} flags {cpu.Flags:x} backend {Engine.Backend}");
                     n += Engine.Run(cpu, maxSteps - n);
+                }
             }
             else
             {
