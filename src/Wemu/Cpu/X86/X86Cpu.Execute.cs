@@ -14,6 +14,9 @@ public sealed unsafe partial class X86Cpu
     /// <summary>Asks the CPU to look for pending interrupts before its next instruction (devices call this).</summary>
     public void NotifyInterrupt() => _checkInterrupts = true;
 
+    /// <summary>An interrupt may have become deliverable since the CPU last looked (engines that run compiled code ask).</summary>
+    public bool InterruptCheckPending => _checkInterrupts;
+
     /// <summary>Runs up to <paramref name="budget"/> instructions; returns how many ran (a delivered exception counts as one).</summary>
     public long Run(long budget) => Run(budget, null);
 

@@ -186,7 +186,19 @@ public sealed class MicrovmMachine : Machine
 
     protected override long RunCpu(long budget)
     {
-        long n = Jit != null ? Jit.Run(Cpu, budget) : Cpu.Run(budget);
+        long n;
+        if (Jit != null)
+        {
+            // Compiled code does not look for interrupts: the interpreter takes any that may have
+            // become deliverable (a device, a tick) at this instruction boundary, then the engine runs.
+            n = Cpu.InterruptCheckPending ? Cpu.Run(1) : 0;
+            if (n < budget && !Cpu.IsHalted && !Cpu.ShutdownRequested)
+                n += Jit.Run(Cpu, budget - n);
+        }
+        else
+        {
+            n = Cpu.Run(budget);
+        }
         if (Cpu.ShutdownRequested)
             RequestStop(MachineStatus.ResetRequested, 0); // a triple fault resets the machine (QEMU: -no-reboot exits)
         return n;
