@@ -27,7 +27,7 @@ internal static unsafe class X86JitHelpers
         c.JitExecute(pc, next, retired);
 
     /// <summary>The soft TLB (one table of <see cref="X86Cpu.TlbSize"/> entries per MMU context).</summary>
-    public static readonly SoftTlbLayout TlbLayout = SoftTlbLayout.OfTlbEntries(X86Cpu.TlbBits);
+    public static readonly SoftTlbLayout TlbLayout = SoftTlbLayout.OfTlbEntries(X86Cpu.TlbBits) with { Misaligned = true };
 
     public static readonly GuestCodeAbi CodeAbi = new()
     {

@@ -411,6 +411,42 @@ internal sealed unsafe class X86Translator : IGuestTranslator
                 });
                 return true;
             }
+            case X86FastOp.Shift when d.Sub >= 4:
+            {
+                // by CL: a count of 0 changes neither the flags nor (beyond the write) the operand
+                int count = OpK(IrOp.And, R(Rcx), s == Qword ? 63 : 31);
+                int zero = _f.Compare(IrCondition.Eq, count, C(0));
+                int minus1 = OpK(IrOp.Sub, count, 1);
+                int shift = d.Sub;
+                int oldOp = R(X86Cpu.RegCcOp), oldDst = R(X86Cpu.RegCcDst), oldSrc = R(X86Cpu.RegCcSrc);
+                ModifyE(ref d, s, pc, next, k, a =>
+                {
+                    int src, r;
+                    X86CcOp op;
+                    if (shift == 7)
+                    {
+                        int sa = SignExtend(a, s);
+                        src = Mask(Op(IrOp.ShrS, sa, minus1), s);
+                        r = Mask(Op(IrOp.ShrS, sa, count), s);
+                        op = X86CcOp.Sar;
+                    }
+                    else if (shift == 5)
+                    {
+                        src = Op(IrOp.ShrU, a, minus1);
+                        r = Op(IrOp.ShrU, a, count);
+                        op = X86CcOp.Sar;
+                    }
+                    else
+                    {
+                        src = Mask(Op(IrOp.Shl, a, minus1), s);
+                        r = Mask(Op(IrOp.Shl, a, count), s);
+                        op = X86CcOp.Shl;
+                    }
+                    r = _f.Select(zero, a, r);
+                    return new Cc(r, DynamicCc, _f.Select(zero, oldOp, C((long)(op + s))), _f.Select(zero, oldDst, r), _f.Select(zero, oldSrc, src), -1);
+                });
+                return true;
+            }
             case X86FastOp.Not:
                 ModifyE(ref d, s, pc, next, k, a => new Cc(Mask(OpK(IrOp.Xor, a, -1L), s), Unknown, -1, -1, -1, -1));
                 return true;
@@ -637,6 +673,9 @@ internal sealed unsafe class X86Translator : IGuestTranslator
 
     // ---- arithmetic and flags ----
 
+    /// <summary>A <see cref="Cc"/> whose operation is computed (<c>Dst</c> holds the CcOp temp, <c>Src</c> and <c>Src2</c> the CcDst and CcSrc temps).</summary>
+    private const int DynamicCc = -2;
+
     /// <summary>A result and the lazy-flag state it leaves (<see cref="Op"/> Unknown: the flags are not changed).</summary>
     private readonly record struct Cc(int Value, int Op, int Dst, int Src, int Src2, int Src1)
     {
@@ -713,6 +752,15 @@ internal sealed unsafe class X86Translator : IGuestTranslator
     {
         if (cc.Op == Unknown)
             return;
+        if (cc.Op == DynamicCc)
+        {
+            W(X86Cpu.RegCcOp, cc.Dst);
+            W(X86Cpu.RegCcDst, cc.Src);
+            W(X86Cpu.RegCcSrc, cc.Src2);
+            _ccOp = Unknown;
+            _ccSrc1 = -1;
+            return;
+        }
         if (_ccOp != cc.Op)
             W(X86Cpu.RegCcOp, C(cc.Op));
         W(X86Cpu.RegCcDst, cc.Dst);

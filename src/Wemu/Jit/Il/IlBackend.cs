@@ -586,10 +586,15 @@ public static unsafe class IlBackend
                 il.Emit(OpCodes.Add);
             }
             il.Emit(OpCodes.Ldind_I8);
-            // One compare: page tag, and (for sizes > 1) natural alignment; misaligned and
-            // page-crossing accesses take the slow path.
+            // One compare: page tag, and (for sizes > 1) natural alignment or, for a guest whose
+            // misaligned accesses are fast, no page crossing; the rest take the slow path.
             il.Emit(OpCodes.Ldloc, _va);
-            il.Emit(OpCodes.Ldc_I8, ~((1L << _abi.Tlb.PageBits) - 1) | (long)(uint)(i.Size - 1));
+            if (_abi.Tlb.ProbeOffset(i.Size, i.Op == IrOp.CompareAndSwap) != 0)
+            {
+                il.Emit(OpCodes.Ldc_I8, _abi.Tlb.ProbeOffset(i.Size, i.Op == IrOp.CompareAndSwap));
+                il.Emit(OpCodes.Add);
+            }
+            il.Emit(OpCodes.Ldc_I8, _abi.Tlb.ProbeMask(i.Size, i.Op == IrOp.CompareAndSwap));
             il.Emit(OpCodes.And);
             il.Emit(OpCodes.Bne_Un, slow);
             il.Emit(OpCodes.Ldloc, _entry);

@@ -756,8 +756,13 @@ public static class WasmBackend
             Op(I32Add);
             _w.Byte(LocalTee); _w.U32((uint)_entry);
             Mem(I64Load, 3, tagOffset);
-            // One compare: page tag, and (for sizes > 1) natural alignment.
-            Get(_va); I64(~((1L << _abi.Tlb.PageBits) - 1) | (long)(i.Size - 1)); Op(I64And);
+            // One compare: page tag, and (for sizes > 1) natural alignment or no page crossing.
+            Get(_va);
+            if (_abi.Tlb.ProbeOffset(i.Size, i.Op == IrOp.CompareAndSwap) != 0)
+            {
+                I64(_abi.Tlb.ProbeOffset(i.Size, i.Op == IrOp.CompareAndSwap)); Op(I64Add);
+            }
+            I64(_abi.Tlb.ProbeMask(i.Size, i.Op == IrOp.CompareAndSwap)); Op(I64And);
             Op(I64Ne);
             BeginIf();
             ulong pc = i.GuestPc;

@@ -537,9 +537,11 @@ public static class X64Backend
             a.AluRI(Alu.And, Rdx, (int)_abi.Tlb.IndexMask, false);
             a.ShiftImm(4, Rdx, _abi.Tlb.EntryShift, false);
             a.AluRR(Alu.Add, Rdx, Tlb, true);
-            // One compare: page tag, and (for sizes > 1) natural alignment.
+            // One compare: page tag, and (for sizes > 1) natural alignment or no page crossing.
             a.MovRR(Rcx, Rax);
-            a.AluRI(Alu.And, Rcx, (int)(~((1L << _abi.Tlb.PageBits) - 1) | (long)(i.Size - 1)), true);
+            if (_abi.Tlb.ProbeOffset(i.Size, i.Op == IrOp.CompareAndSwap) != 0)
+                a.AluRI(Alu.Add, Rcx, (int)_abi.Tlb.ProbeOffset(i.Size, i.Op == IrOp.CompareAndSwap), true);
+            a.AluRI(Alu.And, Rcx, (int)_abi.Tlb.ProbeMask(i.Size, i.Op == IrOp.CompareAndSwap), true);
             a.CmpRM(Rcx, Rdx, tagOffset);
             int slow = a.NewLabel();
             _slowStubs.Add((slow, i.GuestPc, i.Completed, CodeExit.Slow));
