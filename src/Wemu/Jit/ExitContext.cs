@@ -25,7 +25,11 @@ public static class ExitContext
     public const int JumpCache = 40;
     /// <summary>i32: the stamp jump-cache entries must carry to be valid (changes on TLB flushes and invalidations).</summary>
     public const int Stamp = 48;
-    public const int Size = 64;
+    /// <summary>Pointer-sized: the guest CPU for <see cref="GuestCodeAbi.HelperCall"/> (a GC handle).</summary>
+    public const int State = 56;
+    /// <summary>A helper call's arguments (<see cref="Ir.IrOp.Call"/>): helper number, A, B, Imm, guest pc, instructions retired before it.</summary>
+    public const int HelperIndex = 64, HelperA = 72, HelperB = 80, HelperImm = 88, HelperPc = 96, HelperRetired = 104;
+    public const int Size = 128;
 
     /// <summary>
     /// A jump-cache entry: the virtual pc, an i32 stamp, and the code (a native entry address, or a

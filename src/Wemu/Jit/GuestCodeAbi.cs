@@ -11,4 +11,13 @@ public sealed class GuestCodeAbi
 
     /// <summary>log2 of the guest's instruction alignment: the low pc bits the jump-cache hash drops (RISC-V with C: 1; x86: 0).</summary>
     public int PcAlignShift { get; init; }
+
+    /// <summary>
+    /// x86-64 backend: a native function <c>int call(byte* ctx)</c> that runs helper
+    /// <see cref="ExitContext.HelperIndex"/> with the arguments in the <see cref="ExitContext"/> and
+    /// returns 1 to go on, or 0 to leave (a guest exception it delivered, or a stop: the pc to go on
+    /// at is then in <see cref="ExitContext.ExitPc"/>). 0: helpers are exits the engine interprets
+    /// (RISC-V, whose helpers are rare, and the WebAssembly backend).
+    /// </summary>
+    public nint HelperCall { get; init; }
 }

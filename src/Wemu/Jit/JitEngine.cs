@@ -38,6 +38,8 @@ public abstract unsafe partial class JitEngine<TCpu, TFrontEnd> : ICpuEngine<TCp
     }
 
     private readonly TFrontEnd _isa;
+    /// <summary>x86-64 code calls the guest's helpers (<see cref="GuestCodeAbi.HelperCall"/>) rather than leaving for them.</summary>
+    private readonly bool _helperCalls;
     private readonly int _pcShift;
     private readonly HotTable _hot;
     /// <summary><see cref="HotTable.HasRun"/> as the translator's include test (one delegate, not one per compile).</summary>
@@ -74,6 +76,7 @@ public abstract unsafe partial class JitEngine<TCpu, TFrontEnd> : ICpuEngine<TCp
         if (_isa.CodeAbi.PcAlignShift != _pcShift || _isa.CodeAbi.JumpCacheBits != JumpCacheBits)
             throw new InvalidOperationException("the guest's code ABI hashes the jump cache differently from the engine");
         _hasRun = _hot.HasRun;
+        _helperCalls = Backend == JitBackendKind.X64 && _isa.CodeAbi.HelperCall != 0;
         _translator = _isa.CreateTranslator(Options.MaxRegionInstructions);
         _backgroundTranslator = _isa.CreateTranslator(Options.MaxRegionInstructions);
         _jumpCache = new JumpEntry[_isa.FetchContexts << JumpCacheBits];
@@ -219,7 +222,10 @@ public abstract unsafe partial class JitEngine<TCpu, TFrontEnd> : ICpuEngine<TCp
         *(int*)(ctx + ExitContext.Stamp) = chainStamp;
         long n = Backend == JitBackendKind.Wasm
             ? ((delegate* unmanaged<int, int, int>)block.Entry)((int)ctx, 0)
-            : ((delegate* unmanaged[SuppressGCTransition]<byte*, long, long>)block.Entry)(ctx, 0);
+            : _helperCalls
+                // (code that calls back into managed helpers must leave cooperative mode first)
+                ? ((delegate* unmanaged<byte*, long, long>)block.Entry)(ctx, 0)
+                : ((delegate* unmanaged[SuppressGCTransition]<byte*, long, long>)block.Entry)(ctx, 0);
         return AfterExit(cpu, (CodeExit)(*(int*)(ctx + ExitContext.ExitKind)), *(ulong*)(ctx + ExitContext.ExitPc), n, ref executed, ref dtlb);
     }
 
@@ -295,8 +301,18 @@ public abstract unsafe partial class JitEngine<TCpu, TFrontEnd> : ICpuEngine<TCp
         _cpu = cpu;
         _bus = cpu.Bus;
         _bus.CodePageWritten += OnCodePageWritten;
+        if (_context != null && _isa.CodeAbi.HelperCall != 0)
+        {
+            // what compiled code's helper calls find the CPU by (weak: the machine owns the CPU)
+            if (_stateHandle.IsAllocated)
+                _stateHandle.Free();
+            _stateHandle = GCHandle.Alloc(cpu, GCHandleType.Weak);
+            *(nint*)(_context + ExitContext.State) = GCHandle.ToIntPtr(_stateHandle);
+        }
         FlushCache();
     }
+
+    private GCHandle _stateHandle;
 
     /// <summary>
     /// The stamp a jump-cache entry in generated code's memory must carry to be followed: it changes
@@ -406,6 +422,8 @@ public abstract unsafe partial class JitEngine<TCpu, TFrontEnd> : ICpuEngine<TCp
                 ReleaseCode(b);
         _x64?.Dispose();
         _x64 = null;
+        if (_stateHandle.IsAllocated)
+            _stateHandle.Free();
         if (_context != null)
         {
             NativeMemory.AlignedFree(_context);

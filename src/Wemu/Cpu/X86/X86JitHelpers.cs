@@ -1,4 +1,5 @@
 using System.Reflection;
+using System.Runtime.InteropServices;
 using Wemu.Jit;
 using Wemu.Jit.Il;
 
@@ -26,6 +27,25 @@ internal static unsafe class X86JitHelpers
     public static bool Execute(X86Cpu c, ulong next, ulong unused, long imm, ulong pc, ulong retired) =>
         c.JitExecute(pc, next, retired);
 
+    /// <summary>
+    /// The x86-64 backend's helper calls (<see cref="GuestCodeAbi.HelperCall"/>): runs the helper with
+    /// the arguments compiled code left in the exit context; on a guest exception (or a stop) it
+    /// delivers it and leaves the pc to go on at for the code's stop exit.
+    /// </summary>
+    [UnmanagedCallersOnly]
+    private static int CallFromCode(byte* ctx)
+    {
+        var c = (X86Cpu)GCHandle.FromIntPtr(*(nint*)(ctx + ExitContext.State)).Target!;
+        bool ok = c.JitExecute(*(ulong*)(ctx + ExitContext.HelperPc), *(ulong*)(ctx + ExitContext.HelperA), *(ulong*)(ctx + ExitContext.HelperRetired));
+        if (!ok)
+        {
+            c.DeliverPendingException();
+            *(ulong*)(ctx + ExitContext.ExitPc) = c.Pc;
+        }
+        c.InstRetInFlight = 0; // (the count lives in the code's register until it exits)
+        return ok ? 1 : 0;
+    }
+
     /// <summary>The soft TLB (one table of <see cref="X86Cpu.TlbSize"/> entries per MMU context).</summary>
     public static readonly SoftTlbLayout TlbLayout = SoftTlbLayout.OfTlbEntries(X86Cpu.TlbBits) with { Misaligned = true };
 
@@ -33,6 +53,7 @@ internal static unsafe class X86JitHelpers
     {
         Tlb = TlbLayout,
         PcAlignShift = 0,
+        HelperCall = (nint)(delegate* unmanaged<byte*, int>)&CallFromCode,
     };
 
     public static readonly IlGuestAbi IlAbi = new()

@@ -247,6 +247,13 @@ public sealed class X64Assembler
 
     public void Ret() => Byte(0xC3);
 
+    public void Push(Reg r) { if ((int)r >= 8) Byte(0x41); Byte(0x50 | ((int)r & 7)); }
+
+    public void Pop(Reg r) { if ((int)r >= 8) Byte(0x41); Byte(0x58 | ((int)r & 7)); }
+
+    /// <summary>call r (an absolute address in a register).</summary>
+    public void CallReg(Reg r) { if ((int)r >= 8) Byte(0x41); Byte(0xFF); RegReg(2, (int)r); }
+
     // ---- bit counts, byte order, atomics (for guests beyond RISC-V)
 
     /// <summary>bsr / bsf dst, src: index of the highest / lowest set bit; ZF=1 (dst undefined) for 0.</summary>

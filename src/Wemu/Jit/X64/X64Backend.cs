@@ -111,7 +111,7 @@ public static class X64Backend
                 for (int k = d + 1; k < lastUse[t] && clean; k++)
                 {
                     ref var i = ref code[k];
-                    clean = !(i.Op == IrOp.Label || (i.Op == IrOp.SetReg && i.Imm == code[d].Imm));
+                    clean = !(i.Op == IrOp.Label || i.Op == IrOp.Call || (i.Op == IrOp.SetReg && i.Imm == code[d].Imm));
                 }
                 _inline[t] = clean;
             }
@@ -249,6 +249,9 @@ public static class X64Backend
                 case IrOp.DivS or IrOp.DivU or IrOp.RemS or IrOp.RemU when i.IsExitingDivision:
                     EmitValue(in i);
                     St(i.Dst, Rax);
+                    break;
+                case IrOp.Call when _abi.HelperCall != 0:
+                    EmitHelperCall(in i);
                     break;
                 case IrOp.Call:
                 {
@@ -513,6 +516,39 @@ public static class X64Backend
             if (!rem)
                 a.MovImm(Rax, -1);                       // x / 0 = all ones; x % 0 = x (rax already)
             a.Bind(done);
+        }
+
+        /// <summary>
+        /// Calls the guest's native helper entry (<see cref="GuestCodeAbi.HelperCall"/>) with the
+        /// arguments in the exit context; the five live registers are caller-saved, so they are pushed
+        /// around it (which also aligns the stack: the frame leaves rsp 8 below a 16-byte boundary).
+        /// A 0 result leaves with a stop at the pc the helper wrote.
+        /// </summary>
+        private void EmitHelperCall(in IrInst i)
+        {
+            var a = _a;
+            if (i.A >= 0) { Ld(i.A, Rax); a.Store64(Ctx, ExitContext.HelperA, Rax); }
+            if (i.B >= 0) { Ld(i.B, Rax); a.Store64(Ctx, ExitContext.HelperB, Rax); }
+            a.MovImm(Rax, i.Imm);
+            a.Store64(Ctx, ExitContext.HelperImm, Rax);
+            a.MovImm(Rax, i.Helper);
+            a.Store64(Ctx, ExitContext.HelperIndex, Rax);
+            a.MovImm(Rax, (long)i.GuestPc);
+            a.Store64(Ctx, ExitContext.HelperPc, Rax);
+            a.MovRR(Rax, Count);
+            if (i.Completed != 0)
+                a.AluRI(Alu.Add, Rax, i.Completed, true);
+            a.Store64(Ctx, ExitContext.HelperRetired, Rax);
+            a.Push(Ctx); a.Push(Regs); a.Push(Tlb); a.Push(Count); a.Push(Budget);
+            a.MovImm(Rax, _abi.HelperCall);
+            a.CallReg(Rax);
+            a.Pop(Budget); a.Pop(Count); a.Pop(Tlb); a.Pop(Regs); a.Pop(Ctx);
+            int ok = a.NewLabel();
+            a.Test(Rax, Rax, false);
+            a.Jcc(Cc.NE, ok);
+            a.Load64(Rax, Ctx, ExitContext.ExitPc);
+            ExitWith(CodeExit.Stop, i.Completed);
+            a.Bind(ok);
         }
 
         /// <summary>va = A + Imm into rax; exits to the slow path unless the TLB tag matches; leaves the host address in rcx.</summary>
