@@ -136,6 +136,8 @@ public static partial class WebMachine
                 // A downloaded disk lives in memory: writes stay in the tab (as -snapshot) unless read-only.
                 drives.Add(new MemoryBlockBackend(s_drives[i], d.ReadOnly));
             }
+            // Guest RAM from freshly grown WebAssembly memory needs no clearing (GuestRam.HeapEnd).
+            Wemu.Memory.GuestRam.HeapEnd ??= () => (nuint)BrowserWasmLoader.HeapEnd();
             s_images = new MachineImages
             {
                 Firmware = s_firmware,

@@ -250,6 +250,7 @@ function installJitLoader(runtime) {
       table.set(index, null);
       free.push(index);
     },
+    heapEnd() { return memory.buffer.byteLength; },
   });
 }
 
