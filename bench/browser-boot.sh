@@ -3,21 +3,49 @@
 # the native CLI (bench/run-guest.js), alternating, in one run; medians and the ratio browser/native.
 # Native: process start -> "/ # ". Browser: page navigation -> "/ # " (runtime download and start,
 # image downloads, machine creation, guest boot), with the guest-only part shown too. Both sides run
-# their default engine (the JIT: IL natively, WebAssembly in the page) and natively -accel interp too.
+# their default engine (the JIT: x86-64 code natively, WebAssembly in the page) and natively -accel
+# interp too. Each run prints the page's phases, seconds from navigation: page (window.wemu exists),
+# runtime (the worker's .NET runtime ready), running (machine built, guest starts), prompt.
+# With REFERENCE_SITE, a second site (e.g. an older build) boots in the same runs, alternating; with
+# REFERENCE_WEMU (another checkout's ./wemu launcher), that build's native boot too.
+# The load average is printed before each run (the machine is shared: read figures beside it).
 # bench/browser-workload.sh compares the page's two engines (boot and a guest workload).
-# usage: bench/browser-boot.sh [runs]
+# usage: [REFERENCE_SITE=dir] [REFERENCE_WEMU=path/to/wemu] bench/browser-boot.sh [runs]
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 runs=${1:-5}
 "$root/src/Wemu.Web/build-site.sh" "$root/artifacts/site"
-n=(); ni=(); b=(); g=(); m=()
+phases() { node -e "const r=JSON.parse(require('fs').readFileSync(0,'utf8')); const f=v=>v==null||isNaN(v)?'-':v.toFixed(2);
+  const t=r.timings||{}; console.log('prompt', f(r.promptSeconds), 's = page', f(r.pageSeconds), '+ worker start', f(r.workerStartSeconds),
+  '| runtime', f(r.runtimeSeconds), 'configure', f(t.configureMs/1000), 'download wait', f(r.downloadSeconds), 'create', f(r.createSeconds),
+  '| running at', f(r.runningAtSeconds), '+ guest', f(r.guestSeconds), 's at', f(r.mips), 'M instructions/s' +
+  (r.jit ? '; jit ' + r.jit.blocksCompiled + ' regions, compile ' + (r.jit.compileMs/1000).toFixed(2) + ' s, ' + (r.jit.coldInstructions/1e6).toFixed(0) + ' M cold of ' + (r.instructions/1e6).toFixed(0) + ' M, ' + r.jit.entries + ' entries' : ''))"; }
+n=(); ni=(); b=(); g=(); rb=(); rn=()
+[ -z "${REFERENCE_WEMU:-}" ] || "$REFERENCE_WEMU" --version >/dev/null   # build once, outside the timings
 for i in $(seq "$runs"); do
+  echo "run $i: load $(cut -d' ' -f1-3 /proc/loadavg)"
   n+=("$(node "$root/bench/run-guest.js" -- "${wemu_cmd[@]}" | field bootSeconds)")
   ni+=("$(node "$root/bench/run-guest.js" -- "${wemu_cmd[@]}" -accel interp | field bootSeconds)")
   r=$(node "$root/bench/browser-boot.mjs" "$root/artifacts/site")
-  b+=("$(echo "$r" | field promptSeconds)"); g+=("$(echo "$r" | field guestSeconds)"); m+=("$(echo "$r" | field mips)")
-  echo "run $i: native ${n[-1]} s (interp ${ni[-1]} s), browser ${b[-1]} s (guest ${g[-1]} s at ${m[-1]} M instructions/s; $(echo "$r" | node -e "const r=JSON.parse(require('fs').readFileSync(0,'utf8')); console.log('runtime', r.runtimeSeconds.toFixed(2), 's, download', r.downloadSeconds.toFixed(2), 's, create', r.createSeconds.toFixed(2), 's')"))"
+  b+=("$(echo "$r" | field promptSeconds)"); g+=("$(echo "$r" | field guestSeconds)")
+  echo "  native ${n[-1]} s (interp ${ni[-1]} s)"
+  if [ -n "${REFERENCE_WEMU:-}" ]; then
+    rn+=("$(node "$root/bench/run-guest.js" -- "$REFERENCE_WEMU" "${wemu_cmd[@]:1}" | field bootSeconds)")
+    echo "  reference native ${rn[-1]} s"
+  fi
+  echo "  browser:   $(echo "$r" | phases)"
+  if [ -n "${REFERENCE_SITE:-}" ]; then
+    rr=$(node "$root/bench/browser-boot.mjs" "$REFERENCE_SITE")
+    rb+=("$(echo "$rr" | field promptSeconds)")
+    echo "  reference: $(echo "$rr" | phases)"
+  fi
 done
 nm=$(printf '%s\n' "${n[@]}" | median); nim=$(printf '%s\n' "${ni[@]}" | median); bm=$(printf '%s\n' "${b[@]}" | median); gm=$(printf '%s\n' "${g[@]}" | median)
 echo "boot to prompt (median of $runs): native $nm s (interp $nim s), browser $bm s (guest part $gm s)"
 echo "ratio browser/native $(awk "BEGIN{printf \"%.2f\", $bm/$nm}") (browser/native interp $(awk "BEGIN{printf \"%.2f\", $bm/$nim}"))"
+if [ -n "${REFERENCE_SITE:-}" ]; then
+  rm_=$(printf '%s\n' "${rb[@]}" | median)
+  echo "reference site $REFERENCE_SITE: browser $rm_ s, ratio reference/native $(awk "BEGIN{printf \"%.2f\", $rm_/$nm}")"
+fi
+[ -z "${REFERENCE_WEMU:-}" ] || echo "reference native (median of $runs): $(printf '%s\n' "${rn[@]}" | median) s"
+echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -3,7 +3,8 @@
 # in one run: boot to the shell prompt, then the guest workload of bench/guest.sh (8 MiB from
 # /dev/urandom, gzip, sha256sum), under -accel interp and under the default -accel tcg (the JIT,
 # compiling to WebAssembly in the page). Medians, and the ratio interp/JIT for each.
-# usage: bench/browser-workload.sh [runs]
+# With REFERENCE_SITE, a second site (e.g. an older build) runs the default engine in the same runs.
+# usage: [REFERENCE_SITE=dir] bench/browser-workload.sh [runs]
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 runs=${1:-3}
@@ -16,12 +17,18 @@ summary() { node -e "const r=JSON.parse(require('fs').readFileSync(0,'utf8'));
     ' ms (wasm load ' + j.loadMs.toFixed(0) + ' ms), ' + (j.compiledInstructions/1e6).toFixed(0) + ' M compiled, ' + (j.coldInstructions/1e6).toFixed(0) +
     ' M cold, ' + j.entries + ' entries, exits chain/interpret/stop/slow ' + j.exits : ''))"; }
 for i in $(seq "$runs"); do
+  echo "run $i: load before: $(cut -d' ' -f1-3 /proc/loadavg)"
   ri=$(node "$root/bench/browser-boot.mjs" "$root/artifacts/site" --query "args=-accel interp" --workload "$work")
   rj=$(node "$root/bench/browser-boot.mjs" "$root/artifacts/site" --workload "$work")
   bi+=("$(echo "$ri" | field guestSeconds)"); wi+=("$(echo "$ri" | field workloadSeconds)")
   bj+=("$(echo "$rj" | field guestSeconds)"); wj+=("$(echo "$rj" | field workloadSeconds)")
   echo "run $i: interp: $(echo "$ri" | summary)"
   echo "run $i: jit:    $(echo "$rj" | summary)"
+  if [ -n "${REFERENCE_SITE:-}" ]; then
+    rr=$(node "$root/bench/browser-boot.mjs" "$REFERENCE_SITE" --workload "$work")
+    echo "run $i: reference site, default engine: $(echo "$rr" | summary)"
+  fi
+  echo "run $i: load after: $(cut -d' ' -f1-3 /proc/loadavg)"
 done
 m() { printf '%s\n' "$@" | median; }
 bim=$(m "${bi[@]}"); wim=$(m "${wi[@]}"); bjm=$(m "${bj[@]}"); wjm=$(m "${wj[@]}")

@@ -21,6 +21,10 @@ internal sealed unsafe partial class BrowserWasmLoader : IWasmCodeLoader
     [JSImport("release", "wemu-jit")]
     private static partial void ReleaseSlot(int index);
 
+    /// <summary>The runtime's WebAssembly memory size in bytes (for <see cref="Wemu.Memory.GuestRam.HeapEnd"/>).</summary>
+    [JSImport("heapEnd", "wemu-jit")]
+    internal static partial double HeapEnd();
+
     public int Load(byte* module, int length) => LoadModule((int)module, length);
 
     public void Release(int index) => ReleaseSlot(index);

@@ -89,6 +89,9 @@ test('the default page boots Linux to a shell prompt and runs uname -m', { timeo
     assert.equal(last.loaded, sizes);
     assert.equal(last.total, sizes);
     assert.equal(await page.isVisible('#loading'), false, 'the progress bar stays after boot');
+    // The worker fetched the bundled guest's images while the runtime started (its guess at the plan,
+    // worker.js BUNDLED_IMAGES, matched every download Configure asked for).
+    assert.equal((await page.evaluate(() => window.wemu.stats())).timings.prefetched, 3);
 
     // Type into the terminal as a person would: keystrokes go xterm.js -> worker -> UART.
     await page.click('#terminal');
@@ -133,6 +136,7 @@ test('?arch=x86_64 boots the x86_64 guest in the page: its images only, uname -m
     const last = await page.evaluate(() => window.wemu.progress);
     const sizes = ['bzImage', 'initramfs.cpio.gz'].reduce((n, f) => n + fs.statSync(path.join(site, 'images/x86_64', f)).size, 0);
     assert.equal(last.loaded, sizes);   // nothing of the RISC-V guest was fetched
+    assert.equal((await page.evaluate(() => window.wemu.stats())).timings.prefetched, 2);   // fetched early
     await page.click('#terminal');
     await page.keyboard.type('uname -m');
     await page.keyboard.press('Enter');

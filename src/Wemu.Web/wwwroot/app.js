@@ -1,19 +1,14 @@
 // The default page: the bundled guest on an xterm.js terminal, with a download progress bar and a
 // visible error if anything fails. Its machine is window.wemu (see wemu.js for the API).
+// The machine starts first: its worker loads the .NET runtime and the images (the longest waits)
+// while this page loads xterm.js; what the machine writes before the terminal exists is kept for it.
 import { Wemu } from './wemu.js';
-import { Terminal } from './vendor/xterm.mjs';
-import { FitAddon } from './vendor/addon-fit.mjs';
 import { pageOptions, terminalSafe, DEBUG_PARAM } from './page-options.mjs';
 
 const $ = id => document.getElementById(id);
-const term = new Terminal({ convertEol: false, scrollback: 5000, fontSize: 14, cursorBlink: true });
-const fit = new FitAddon();
-term.loadAddon(fit);
-term.open($('terminal'));
-fit.fit();
-// Refit whenever the terminal's box changes (window resize, the progress bar or an error appearing).
-new ResizeObserver(() => fit.fit()).observe($('terminal'));
-window.term = term;
+let term = null;
+const early = [];
+const write = text => { if (term) term.write(text); else early.push(text); };
 
 $('isolation').textContent = self.crossOriginIsolated ? '· cross-origin isolated' : '';
 
@@ -52,9 +47,9 @@ function showState(state, vm) {
     $('error').hidden = false;
     $('error-text').textContent = vm.error;
     // The error can quote the URL's args: no escape sequence from it reaches the terminal.
-    term.write(`\r\n\x1b[1;31mwemu: ${terminalSafe(vm.error)}\x1b[0m\r\n`);
+    write(`\r\n\x1b[1;31mwemu: ${terminalSafe(vm.error)}\x1b[0m\r\n`);
   }
-  if (state === 'running') term.focus();
+  if (state === 'running') term?.focus();
 }
 
 const vm = await Wemu.create({
@@ -63,7 +58,19 @@ const vm = await Wemu.create({
   runtimeOptions: options.runtimeOptions,   // .NET runtime switches, for measurements (?debug=1 only)
   onProgress: showProgress,
   onState: showState,
-  onSerial: text => term.write(text),
+  onSerial: write,
 });
 window.wemu = vm;
+
+const [{ Terminal }, { FitAddon }] = await Promise.all([import('./vendor/xterm.mjs'), import('./vendor/addon-fit.mjs')]);
+term = new Terminal({ convertEol: false, scrollback: 5000, fontSize: 14, cursorBlink: true });
+const fit = new FitAddon();
+term.loadAddon(fit);
+term.open($('terminal'));
+fit.fit();
+// Refit whenever the terminal's box changes (window resize, the progress bar or an error appearing).
+new ResizeObserver(() => fit.fit()).observe($('terminal'));
+window.term = term;
+for (const text of early.splice(0)) term.write(text);
 term.onData(data => vm.sendSerial(data));
+if (vm.state === 'running') term.focus();

@@ -172,6 +172,35 @@ self.onmessage = async (ev) => {
   }
 };
 
+// What each architecture's bundled guest downloads (BoardCatalog's default images, under imagesBase):
+// a start with no flags fetches these while the .NET runtime starts, before Configure can say so.
+// Only a guess: the plan from Configure decides, and a guessed file it does not list is dropped.
+// (A browser test checks that the default page's plan is served entirely from these.)
+const BUNDLED_IMAGES = {
+  riscv64: { firmware: 'riscv64/fw_dynamic.bin', kernel: 'riscv64/Image', initrd: 'riscv64/initramfs.cpio.gz' },
+  x86_64: { kernel: 'x86_64/bzImage', initrd: 'x86_64/initramfs.cpio.gz' },
+};
+
+// Downloads started before the plan: url -> {item, bytes (promise), abort}. Their progress is
+// posted only once the plan has adopted them (during runtime start the bar shows the runtime).
+const early = new Map();
+const downloadView = { items: [], quiet: true };
+
+function prefetchBundled(options, base, imagesBase) {
+  const args = Array.isArray(options.args) ? options.args.map(String) : [];
+  const text = typeof options.argsText === 'string' ? options.argsText.trim() : '';
+  if (text || args.length > 1) return;
+  const arch = args.length ? args[0] : 'riscv64';
+  for (const [role, path] of Object.entries(BUNDLED_IMAGES[arch] || {})) {
+    const url = new URL(imagesBase + path, base).href;
+    const item = { role, url, loaded: 0, total: 0 };
+    const abort = new AbortController();
+    const bytes = download(item, abort.signal);
+    bytes.catch(() => {});   // reported when the plan uses it
+    early.set(url, { item, bytes, abort });
+  }
+}
+
 function progress(phase, items) {
   let loaded = 0, total = 0, known = true;
   for (const it of items) { loaded += it.loaded; if (it.total > 0) total += it.total; else known = false; }
@@ -181,7 +210,7 @@ function progress(phase, items) {
 
 // Downloads one image with progress. Percentages need the size of what the body stream yields:
 // Content-Length is that size unless the server compressed the response on the fly.
-async function download(item, items, signal) {
+async function download(item, signal) {
   let res;
   try {
     res = await fetch(item.url, { signal });
@@ -215,13 +244,13 @@ async function download(item, items, signal) {
     item.loaded += value.length;
     if (item.total && item.loaded > item.total) item.total = 0;
     const now = performance.now();
-    if (now - last > 50) { last = now; progress('download', items); }
+    if (now - last > 50 && !downloadView.quiet) { last = now; progress('download', downloadView.items); }
   }
   const bytes = new Uint8Array(item.loaded);
   let at = 0;
   for (const c of chunks) { bytes.set(c, at); at += c.length; }
   item.total = item.loaded;
-  progress('download', items);
+  if (!downloadView.quiet) progress('download', downloadView.items);
   return bytes;
 }
 
@@ -250,12 +279,16 @@ function installJitLoader(runtime) {
       table.set(index, null);
       free.push(index);
     },
+    heapEnd() { return memory.buffer.byteLength; },
   });
 }
 
 async function start(options, pageUrl) {
   startedAt = performance.now();
   setState('booting');
+  const base = pageUrl || self.location.href;
+  const imagesBase = new URL(options.imagesBase || 'images/', new URL('.', import.meta.url)).href;
+  prefetchBundled(options, base, imagesBase);
   // Set by the embedding page's code (the default page passes the URL's only with ?debug=1); strings only.
   const runtimeOptions = Array.isArray(options.runtimeOptions) ? options.runtimeOptions.filter(o => typeof o === 'string') : [];
   const runtime = await dotnet
@@ -270,26 +303,47 @@ async function start(options, pageUrl) {
   M = exports.Wemu.Web.WebMachine;
   timings.runtimeMs = performance.now() - startedAt;
 
-  const imagesBase = new URL(options.imagesBase || 'images/', new URL('.', import.meta.url)).href;
   const args = Array.isArray(options.args) ? options.args.map(String) : [];
   const argsText = typeof options.args === 'string' ? options.args : (options.argsText || '');
+  const t0 = performance.now();
   const plan = JSON.parse(M.Configure(args, argsText, imagesBase));
+  timings.configureMs = performance.now() - t0;
   if (plan.error) throw new Error(plan.error);
   post({ type: 'plan', summary: plan.summary });
 
-  const base = pageUrl || self.location.href;
-  const items = plan.downloads.map(d => ({ role: d.role, url: new URL(d.url, base).href, loaded: 0, total: 0 }));
+  // The plan's images: those fetched early are adopted, the rest start now; early ones it does not list stop.
+  const abort = new AbortController();
+  const items = [], pending = [];
+  timings.prefetched = 0;
+  for (const d of plan.downloads) {
+    const url = new URL(d.url, base).href;
+    const e = early.get(url);
+    if (e) {
+      early.delete(url);
+      e.item.role = d.role;
+      abort.signal.addEventListener('abort', () => e.abort.abort(abort.signal.reason));
+      items.push(e.item); pending.push(e.bytes);
+      timings.prefetched++;
+    } else {
+      const item = { role: d.role, url, loaded: 0, total: 0 };
+      items.push(item); pending.push(download(item, abort.signal));
+    }
+  }
+  for (const e of early.values()) e.abort.abort(new Error('not in the plan'));
+  early.clear();
+  downloadView.items = items; downloadView.quiet = false;
   progress('download', items);
   const t1 = performance.now();
   // All at once; the first failure cancels the others (it is the one the page shows).
-  const abort = new AbortController();
-  const images = await Promise.all(items.map(it => download(it, items, abort.signal).catch(e => {
+  const images = await Promise.all(pending.map(p => p.catch(e => {
     if (!abort.signal.aborted) abort.abort(e);
     throw e;
   })));
-  timings.downloadMs = performance.now() - t1;
+  timings.downloadMs = performance.now() - t1;   // what is left to wait for once the plan is known
   if (state !== 'booting') return;   // stopped while downloading
+  const t3 = performance.now();
   for (let i = 0; i < items.length; i++) M.SetImage(items[i].role, images[i]);
+  timings.setImageMs = performance.now() - t3;
 
   const t2 = performance.now();
   const error = M.Start();

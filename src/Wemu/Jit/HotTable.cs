@@ -13,7 +13,13 @@ namespace Wemu.Jit;
 /// </summary>
 public sealed unsafe class HotTable : IDisposable
 {
-    public const int Bits = 14;
+    /// <summary>
+    /// log2 of the entries (16 bytes each). Two targets that share an entry and alternate reset each
+    /// other's count and never get hot. With 2^14 entries (pcs 32 KiB apart alias) one run of the
+    /// page's gzip workload left 317 M instructions cold in the interpreter, another 122 M (where
+    /// user code lands moves from run to run); with 2^16, 67-143 M (docs/PERFORMANCE.md).
+    /// </summary>
+    public const int Bits = 16;
     public const ulong Mask = (1 << Bits) - 1;
 
     [StructLayout(LayoutKind.Sequential)]

@@ -68,7 +68,12 @@ public abstract unsafe partial class JitEngine<TCpu, TFrontEnd> : ICpuEngine<TCp
             : JitBackendKind.Il;
         var probe = default(TFrontEnd);
         _pcShift = probe.PcAlignShift;
-        _hot = new HotTable(Options.Threshold ?? (Backend == JitBackendKind.X64 ? JitOptions.DefaultNativeThreshold : JitOptions.DefaultThreshold), _pcShift);
+        _hot = new HotTable(Options.Threshold ?? Backend switch
+        {
+            JitBackendKind.X64 => JitOptions.DefaultNativeThreshold,
+            JitBackendKind.Wasm => JitOptions.DefaultWasmThreshold,
+            _ => JitOptions.DefaultThreshold,
+        }, _pcShift);
         _isa = createFrontEnd(_hot);
         // The tags' flag bits against the backends' one-compare probe (fails loudly, before any code runs).
         TlbTagLayout.Check(_isa.CodeAbi.Tlb.PageBits, _isa.CodeAbi.Tlb.TagFlags);

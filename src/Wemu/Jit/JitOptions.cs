@@ -3,14 +3,23 @@ namespace Wemu.Jit;
 /// <summary>Tiering and cache settings (<c>-accel tcg,thresh=N,tb-size=MB</c>).</summary>
 public sealed class JitOptions
 {
-    /// <summary>Default number of runs in the interpreter before a block is compiled (IL and WebAssembly backends).</summary>
+    /// <summary>Default number of runs in the interpreter before a block is compiled (the IL backend).</summary>
     public const int DefaultThreshold = 2000;
+
+    /// <summary>
+    /// The WebAssembly backend's default (the page): a region costs ~1-2 ms to translate under Mono's
+    /// interpreter and instantiate in V8, so only code that runs often repays it. Measured in the page
+    /// on 2026-12-03 (docs/PERFORMANCE.md): boot 3.5-3.8 s at 20,000 against 5.0 s at 2,000; the
+    /// gzip workload 4.8-4.9 s against 4.5 s.
+    /// </summary>
+    public const int DefaultWasmThreshold = 20_000;
 
     /// <summary>Default cap on the translation cache, in MiB of generated code (x86-64 code, IL, or wasm modules).</summary>
     public const int DefaultCacheMegabytes = 64;
 
     /// <summary>Runs in the interpreter before a block is compiled; null: the backend's default
-    /// (<see cref="DefaultNativeThreshold"/> for x86-64 code, else <see cref="DefaultThreshold"/>).</summary>
+    /// (<see cref="DefaultNativeThreshold"/> for x86-64 code, <see cref="DefaultWasmThreshold"/> for
+    /// WebAssembly, else <see cref="DefaultThreshold"/>).</summary>
     public int? Threshold { get; init; }
 
     public long CacheBytes { get; init; } = DefaultCacheMegabytes << 20;

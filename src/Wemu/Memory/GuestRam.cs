@@ -14,12 +14,34 @@ public sealed unsafe class GuestRam : IDisposable
             throw new ArgumentException("RAM size must be a non-zero multiple of 4 KiB", nameof(size));
         BaseAddress = baseAddress;
         Size = size;
-        // calloc: large blocks come straight from the OS already zeroed and are touched lazily, so a
-        // 256 MiB guest costs nothing until it uses its memory (clearing it here cost ~150 ms).
-        _allocation = (byte*)NativeMemory.AllocZeroed((nuint)size + 4096);
+        nuint bytes = (nuint)size + 4096;
+        if (HeapEnd is { } heapEnd)
+        {
+            // WebAssembly: calloc clears every byte (its malloc has no lazily zeroed OS pages), ~1 s for
+            // 256 MiB in the page. memory.grow's new pages are zero and untouched, so only the part of the
+            // block below the heap's end before this allocation can hold old data: clear that part.
+            nuint end = heapEnd();
+            _allocation = (byte*)NativeMemory.Alloc(bytes);
+            nuint start = (nuint)_allocation;
+            if (start < end)
+                NativeMemory.Clear(_allocation, Math.Min(bytes, end - start));
+        }
+        else
+        {
+            // calloc: large blocks come straight from the OS already zeroed and are touched lazily, so a
+            // 256 MiB guest costs nothing until it uses its memory (clearing it here cost ~150 ms).
+            _allocation = (byte*)NativeMemory.AllocZeroed(bytes);
+        }
         Pointer = (byte*)(((nuint)_allocation + 4095) & ~(nuint)4095);
         CodePages = new byte[size >> 12];
     }
+
+    /// <summary>
+    /// Set by a host whose native heap is one WebAssembly memory (the page): the memory's current size
+    /// in bytes. Memory above it does not exist yet, and memory.grow adds it zeroed (WebAssembly spec,
+    /// "grow mem"), so RAM allocated from there needs no clearing. Null natively (calloc is lazy there).
+    /// </summary>
+    public static Func<nuint>? HeapEnd { get; set; }
 
     /// <summary>One byte per 4 KiB page: non-zero if the page holds translated code (see <see cref="PhysicalBus.MarkCodePage"/>).</summary>
     internal byte[] CodePages { get; }

@@ -45,4 +45,25 @@ public class QemuCommandLineAccelTests
             Assert.Equal(JitOptions.DefaultThreshold, il.Threshold);
         }
     }
+
+    /// <summary>In the page (a WebAssembly loader), the JIT compiles to wasm with that backend's default threshold.</summary>
+    [Fact]
+    public void The_Wasm_Backend_Has_Its_Own_Default_Threshold()
+    {
+        var images = new MachineImages { WasmLoader = new UnusedWasmLoader() };
+        using var wasm = Assert.IsType<RiscVJitEngine>(RiscVMachine.CreateEngine(QemuCommandLine.Parse([]), images));
+        Assert.Equal(Wemu.Jit.JitBackendKind.Wasm, wasm.Backend);
+        Assert.Equal(JitOptions.DefaultWasmThreshold, wasm.Threshold);
+        using var chosen = Assert.IsType<RiscVJitEngine>(RiscVMachine.CreateEngine(QemuCommandLine.Parse(["-accel", "tcg,thresh=300"]), images));
+        Assert.Equal(300, chosen.Threshold);
+    }
+
+    private sealed unsafe class UnusedWasmLoader : Wemu.Jit.Wasm.IWasmCodeLoader
+    {
+        public int Load(byte* module, int length) => 0;
+
+        public void Release(int index)
+        {
+        }
+    }
 }

@@ -14,19 +14,31 @@ public sealed unsafe class RiscVInterpreter : ICpuEngine<RiscVHart>
 {
     /// <summary>The primary decode table with one byte an entry (every <see cref="RvOp"/> fits): 32 KiB
     /// instead of 64, so more of it stays in the L1 cache when code jumps around (boot).</summary>
-    private static readonly byte* s_primary = CopyToNative(Array.ConvertAll(RvOpcodeTable.Primary, op => checked((byte)op)));
+    private static readonly byte* s_primary = PrimaryToNative();
     /// <summary>The RVC expansion table with illegal entries (0) replaced by 0xFFFFFFFF, whose
     /// primary key (opcode 1111111) decodes as Illegal: no extra test on the hot path.</summary>
-    private static readonly uint* s_expand = CopyToNative(Array.ConvertAll(RvcExpander.Table, e => e == 0 ? 0xFFFF_FFFFu : e));
+    private static readonly uint* s_expand = ExpansionToNative();
 
     /// <summary>A page of zeros used as the "no page cached" fetch target: fetching from it decodes
     /// as illegal, and the illegal path notices and fetches for real.</summary>
     private static readonly byte* s_noPage = (byte*)NativeMemory.AllocZeroed(4096 + 8);
 
-    private static T* CopyToNative<T>(T[] array) where T : unmanaged
+    // (plain loops, not Array.ConvertAll with a lambda: a delegate call per entry is slow in the page)
+    private static byte* PrimaryToNative()
     {
-        var p = (T*)NativeMemory.Alloc((nuint)(array.Length * sizeof(T)));
-        array.AsSpan().CopyTo(new Span<T>(p, array.Length));
+        var table = RvOpcodeTable.Primary;
+        var p = (byte*)NativeMemory.Alloc((nuint)table.Length);
+        for (int i = 0; i < table.Length; i++)
+            p[i] = checked((byte)table[i]);
+        return p;
+    }
+
+    private static uint* ExpansionToNative()
+    {
+        var table = RvcExpander.Table;
+        var p = (uint*)NativeMemory.Alloc((nuint)(table.Length * sizeof(uint)));
+        for (int i = 0; i < table.Length; i++)
+            p[i] = table[i] == 0 ? 0xFFFF_FFFFu : table[i];
         return p;
     }
 

@@ -200,21 +200,36 @@ public static class RvOpcodeTable
 
     static RvOpcodeTable()
     {
+        // The candidates of each key are the entries whose key bits match it, in table order. Each
+        // entry is scattered over the keys it matches (its free key bits enumerated) rather than every
+        // key scanning every entry: the same table, ~20x less work (this runs at start-up, under the
+        // page's interpreter too, where the scan took ~0.3 s).
+        var candidates = new List<Entry>?[Primary.Length];
+        foreach (var e in Entries)
+        {
+            if ((e.Match & 3) != 3)
+                continue;
+            uint fixedBits = RvKey.Of(e.Mask & KeyMask), value = RvKey.Of(e.Match & e.Mask & KeyMask);
+            uint free = (uint)(Primary.Length - 1) & ~fixedBits;
+            uint sub = 0;
+            do
+            {
+                (candidates[value | sub] ??= []).Add(e);
+                sub = (sub - free) & free;   // the next subset of the free bits
+            }
+            while (sub != 0);
+        }
         for (uint key = 0; key < Primary.Length; key++)
         {
-            uint bits = KeyToBits(key);
-            var candidates = new List<Entry>();
-            foreach (var e in Entries)
-                if ((bits & e.Mask & KeyMask) == (e.Match & KeyMask & e.Mask) && (e.Match & 3) == 3)
-                    candidates.Add(e);
-            if (candidates.Count == 0)
+            var c = candidates[key];
+            if (c == null)
                 Primary[key] = RvOp.Illegal;
-            else if (candidates.Count == 1 && (candidates[0].Mask & ~KeyMask & ~3u) == 0)
-                Primary[key] = candidates[0].Op;
+            else if (c.Count == 1 && (c[0].Mask & ~KeyMask & ~3u) == 0)
+                Primary[key] = c[0].Op;
             else
             {
                 Primary[key] = RvOp.Secondary;
-                SecondaryCandidates[key] = [.. candidates];
+                SecondaryCandidates[key] = [.. c];
             }
         }
     }

@@ -1,0 +1,86 @@
+// A CPU profile of the page's worker (the .NET runtime and the machine) from navigation to the shell
+// prompt, taken through the DevTools protocol (the worker is attached paused, profiled from its first
+// line). Prints self time by kind of code and the generated WebAssembly modules that took the most:
+// a module called from Mono's interpreter is a jiterpreter trace; the JIT's regions are modules too.
+// Writes the profile to artifacts/browser-boot.cpuprofile (DevTools can open it).
+// usage: node bench/browser-profile.mjs [SITE_DIR] [--query STRING]
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+import { serveSite } from '../src/Wemu.Web/server.mjs';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const argv = process.argv.slice(2);
+let site = path.join(root, 'artifacts/site'), query = '';
+for (let i = 0; i < argv.length; i++) {
+  if (argv[i] === '--query') query = argv[++i];
+  else site = argv[i];
+}
+const { server, url } = await serveSite(site, 0);
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || '/usr/bin/chromium', headless: true,
+  args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-quic', '--no-first-run',
+    '--disable-component-update', '--disable-sync'],
+});
+try {
+  const page = await (await browser.newContext()).newPage();
+  const cdp = await page.context().newCDPSession(page);
+  let nextId = 0;
+  const profile = new Promise(resolve => cdp.on('Target.receivedMessageFromTarget', ev => {
+    const m = JSON.parse(ev.message);
+    if (m.result?.profile) resolve(m.result.profile);
+  }));
+  const worker = new Promise(resolve => cdp.on('Target.attachedToTarget', async ev => {
+    if (ev.targetInfo.type !== 'worker') return;
+    const send = (method, params = {}) => cdp.send('Target.sendMessageToTarget',
+      { sessionId: ev.sessionId, message: JSON.stringify({ id: ++nextId, method, params }) });
+    await send('Profiler.enable');
+    await send('Profiler.setSamplingInterval', { interval: 200 });
+    await send('Profiler.start');
+    await send('Runtime.runIfWaitingForDebugger');
+    resolve(send);
+  }));
+  await cdp.send('Target.setAutoAttach', { autoAttach: true, waitForDebuggerOnStart: true, flatten: false });
+  await page.addInitScript(() => {
+    window.__prompt = 0;
+    const wait = setInterval(() => {
+      const vm = window.wemu;
+      if (!vm) return;
+      clearInterval(wait);
+      let tail = '';
+      vm.onSerial(t => { tail = (tail + t).slice(-16); if (!window.__prompt && tail.endsWith('/ # ')) window.__prompt = performance.now(); });
+    }, 1);
+  });
+  await page.goto(url + (query ? '?' + query : ''));
+  const send = await worker;
+  await page.waitForFunction(() => window.__prompt || window.wemu?.state === 'failed', null, { timeout: 600_000, polling: 50 });
+  await send('Profiler.stop');
+  const p = await profile;
+  const prompt = await page.evaluate(() => window.__prompt);
+  fs.mkdirSync(path.join(root, 'artifacts'), { recursive: true });
+  fs.writeFileSync(path.join(root, 'artifacts/browser-boot.cpuprofile'), JSON.stringify(p));
+
+  const byId = new Map(p.nodes.map(n => [n.id, n]));
+  const kinds = new Map(), modules = new Map();
+  const add = (map, key, ms) => map.set(key, (map.get(key) || 0) + ms);
+  for (let i = 0; i < p.samples.length; i++) {
+    const f = byId.get(p.samples[i]).callFrame, ms = (p.timeDeltas[i + 1] || 0) / 1000;
+    let kind;
+    if (f.url.startsWith('wasm://wasm/') && !f.url.includes('dotnet')) { kind = 'generated wasm (jiterpreter traces, JIT regions)'; add(modules, f.url.slice(12), ms); }
+    else if (/dotnet\.native\..*\.wasm$/.test(f.url)) kind = "dotnet.native.wasm (Mono's runtime and interpreter)";
+    else if (f.url.includes('/_framework/')) kind = "the runtime's JS (dotnet*.js: start-up, jiterpreter code generation)";
+    else if (f.url.endsWith('worker.js')) kind = 'worker.js';
+    else kind = f.functionName || '(unnamed)';   // (idle), (program), Module (V8 compiling wasm), wasm-to-js, ...
+    add(kinds, kind, ms);
+  }
+  const total = [...kinds.values()].reduce((a, b) => a + b, 0);
+  console.log(`prompt at ${(prompt / 1000).toFixed(2)} s from navigation; worker profiled for ${(total / 1000).toFixed(2)} s (load ${fs.readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')})`);
+  for (const [k, ms] of [...kinds].sort((a, b) => b[1] - a[1]).slice(0, 12))
+    console.log(`${(ms / 1000).toFixed(2).padStart(7)} s ${(100 * ms / total).toFixed(1).padStart(5)} %  ${k}`);
+  const top = [...modules].sort((a, b) => b[1] - a[1]);
+  console.log(`generated modules with samples: ${top.length}; the largest: ${top.slice(0, 5).map(([k, ms]) => `${k} ${(ms / 1000).toFixed(2)} s`).join(', ')}`);
+} finally {
+  await browser.close();
+  server.close();
+}
