@@ -18,7 +18,7 @@ namespace Wemu.Tests.Jit;
 /// entry (MMIO or unmapped space), and a RAM page holding compiled code (its write tag carries
 /// <see cref="TlbEntry.CodeFlag"/>). The I/O entry's delta points at a canary area, as a wrong
 /// delta would: the fast path may only ever be taken for a RAM entry (code entry: loads only) and a
-/// naturally aligned access; every other access must leave through the slow path with nothing read
+/// naturally aligned access (with <see cref="SoftTlbLayout.Misaligned"/>, x86's probe: any access within the page); every other access must leave through the slow path with nothing read
 /// from or written to host memory. On the code before the fix, a halfword at an odd address (and a
 /// word at 1 mod 4, a doubleword at 1 mod 8) matched the I/O tag, and a word or doubleword at
 /// 2 mod 4/8 matched the code tag.
@@ -33,8 +33,9 @@ public sealed unsafe class TlbProbeAttackTests
 
     private readonly record struct Access(Kind Kind, bool Store, int Size, bool Signed, int Offset)
     {
-        /// <summary>Whether generated code may do this access itself: a RAM page (a code page only for loads), naturally aligned.</summary>
-        public bool FastPath => (Kind == Kind.Ram || (Kind == Kind.Code && !Store)) && Offset % Size == 0;
+        /// <summary>Whether generated code may do this access itself: a RAM page (a code page only for loads), naturally aligned
+        /// or, for a guest whose misaligned accesses are fast (x86, <see cref="SoftTlbLayout.Misaligned"/>), within the page.</summary>
+        public bool FastPath(bool misaligned) => (Kind == Kind.Ram || (Kind == Kind.Code && !Store)) && (misaligned ? Offset + Size <= 0x1000 : Offset % Size == 0);
 
         public override string ToString() => $"{(Store ? "store" : Signed ? "signed load" : "load")} of {Size} at page offset 0x{Offset:x} of a {Kind} page";
     }
@@ -111,11 +112,12 @@ public sealed unsafe class TlbProbeAttackTests
     private static byte Pattern(int i) => (byte)(i * 7 + 1);
 
     /// <summary>Checks one access's outcome: exit, register and both memory areas.</summary>
-    private static void Verify(Access a, CodeExit kind, ulong pc, long count, ulong r2, ReadOnlySpan<byte> ram, ReadOnlySpan<byte> canary)
+    private static void Verify(Access a, bool misaligned, CodeExit kind, ulong pc, long count, ulong r2, ReadOnlySpan<byte> ram, ReadOnlySpan<byte> canary)
     {
         for (int i = 0; i < canary.Length; i++)
             Assert.True(canary[i] == Canary, $"{a}: host memory behind the I/O entry changed at +0x{i:x}");
-        if (a.FastPath)
+        bool fast = a.FastPath(misaligned);
+        if (fast)
         {
             Assert.True(kind == CodeExit.Stop && pc == GuestPc + 4 && count == 1, $"{a}: expected the fast path, got a {kind} exit at 0x{pc:x}");
             if (!a.Store)
@@ -128,14 +130,20 @@ public sealed unsafe class TlbProbeAttackTests
         }
         for (int i = 0; i < 0x1000; i++)
         {
-            bool written = a.FastPath && a.Store && i >= a.Offset && i < a.Offset + a.Size;
+            bool written = fast && a.Store && i >= a.Offset && i < a.Offset + a.Size;
             byte want = written ? (byte)(StoreValue >> (8 * (i - a.Offset))) : Pattern(i);
             Assert.True(ram[i] == want, $"{a}: RAM byte 0x{i:x} is 0x{ram[i]:x2}, expected 0x{want:x2}");
         }
     }
 
-    [Fact]
-    public void X64_Probe_Takes_The_Fast_Path_Only_For_Aligned_Ram_Accesses()
+    /// <summary>RISC-V's code ABI, or the same with misaligned accesses fast (x86's probe).</summary>
+    private static GuestCodeAbi Abi(bool misaligned) =>
+        misaligned ? new GuestCodeAbi { Tlb = RiscVJitHelpers.CodeAbi.Tlb with { Misaligned = true }, PcAlignShift = 1 } : RiscVJitHelpers.CodeAbi;
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void X64_Probe_Takes_The_Fast_Path_Only_For_Ram_Accesses_That_It_Allows(bool misaligned)
     {
         using var arena = X64CodeArena.TryCreate(16 << 20);
         if (arena == null)
@@ -150,7 +158,7 @@ public sealed unsafe class TlbProbeAttackTests
         // RAM page (plus a page after it, so a wrong page-crossing access would land in it) and the canary area.
         byte* ram = (byte*)NativeMemory.AlignedAlloc(0x2000, 4096);
         byte* canary = (byte*)NativeMemory.AlignedAlloc(0x2000, 4096);
-        var compiler = new X64Backend.Compiler(RiscVJitHelpers.CodeAbi);
+        var compiler = new X64Backend.Compiler(Abi(misaligned));
         try
         {
             int n = 0;
@@ -177,7 +185,7 @@ public sealed unsafe class TlbProbeAttackTests
                 *(int*)(ctx + ExitContext.ExitKind) = -1;
                 *(byte**)(ctx + ExitContext.JumpCache) = jumpCache;
                 long count = ((delegate* unmanaged<byte*, long, long>)entry)(ctx, 0);
-                Verify(a, (CodeExit)(*(int*)(ctx + ExitContext.ExitKind)), *(ulong*)(ctx + ExitContext.ExitPc), count, regs[2],
+                Verify(a, misaligned, (CodeExit)(*(int*)(ctx + ExitContext.ExitKind)), *(ulong*)(ctx + ExitContext.ExitPc), count, regs[2],
                     new ReadOnlySpan<byte>(ram, 0x1000), new ReadOnlySpan<byte>(canary, 0x2000));
                 for (int i = 0x1000; i < 0x2000; i++)
                     Assert.True(ram[i] == Pattern(i), $"{a}: the page after the RAM page changed at +0x{i - 0x1000:x}");
@@ -196,8 +204,10 @@ public sealed unsafe class TlbProbeAttackTests
         }
     }
 
-    [Fact]
-    public void Wasm_Probe_Takes_The_Fast_Path_Only_For_Aligned_Ram_Accesses()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Wasm_Probe_Takes_The_Fast_Path_Only_For_Ram_Accesses_That_It_Allows(bool misaligned)
     {
         const int Ctx = 0x100, Regs = 0x1000, JumpCache = 0x2000, Tlb = 0x4000, Ram = 0x20000, CanaryArea = 0x24000, MemorySize = 0x30000;
         var accesses = Accesses().ToList();
@@ -222,7 +232,7 @@ public sealed unsafe class TlbProbeAttackTests
                 *(ulong*)(img + Regs + 16) = 0x5151;
                 *(ulong*)(img + Regs + 24) = StoreValue;
             }
-            cases.Add(new([WasmBackend.Compile(Build(a), RiscVJitHelpers.CodeAbi, chain: false)], image, Ctx, 0));
+            cases.Add(new([WasmBackend.Compile(Build(a), Abi(misaligned), chain: false)], image, Ctx, 0));
         }
         var results = NodeWasmRunner.Run(cases);
         for (int c = 0; c < cases.Count; c++)
@@ -231,7 +241,7 @@ public sealed unsafe class TlbProbeAttackTests
             var r = results[c];
             Assert.True(r.Error == null, $"{a}: {r.Error}");
             var m = r.Memory.AsSpan();
-            Verify(a, (CodeExit)BitConverter.ToInt32(m[(Ctx + ExitContext.ExitKind)..]), BitConverter.ToUInt64(m[(Ctx + ExitContext.ExitPc)..]),
+            Verify(a, misaligned, (CodeExit)BitConverter.ToInt32(m[(Ctx + ExitContext.ExitKind)..]), BitConverter.ToUInt64(m[(Ctx + ExitContext.ExitPc)..]),
                 r.Count, BitConverter.ToUInt64(m[(Regs + 16)..]), m.Slice(Ram, 0x1000), m.Slice(CanaryArea, 0x2000));
             for (int i = 0x1000; i < 0x2000; i++)
                 Assert.True(m[Ram + i] == Pattern(i), $"{a}: the page after the RAM page changed at +0x{i - 0x1000:x}");

@@ -16,7 +16,7 @@ namespace Wemu.Tests.Cpu.X86;
 /// architectural answer and retire the same number of instructions. A lockstep test runs random
 /// programs from the differential tests' generator as whole blocks against the stepped decoder.
 /// </summary>
-public sealed unsafe class X86BlockCacheTests : IDisposable
+public unsafe class X86BlockCacheTests : IDisposable
 {
     private const ulong Pml4A = 0x1000, PdptA = 0x2000, PdA = 0x3000, PtA = 0x4000;
     private const ulong Pml4B = 0x5000, PdptB = 0x6000, PdB = 0x7000, PtB = 0x8000;
@@ -53,7 +53,25 @@ public sealed unsafe class X86BlockCacheTests : IDisposable
         Load(Handler, a => { a.pop(rbx); a.pop(r15); a.hlt(); });
     }
 
-    public void Dispose() => _ram.Dispose();
+    /// <summary>Null: the interpreter's decoded blocks are under attack; else the x86 JIT on this backend ("native", "il"),
+    /// compiling every block on first sight (<see cref="X86JitAttackTestsNative"/>, <see cref="X86JitAttackTestsIl"/>).</summary>
+    protected virtual string? JitBackend => null;
+
+    private X86JitEngine? _engine;
+
+    private X86JitEngine Engine => _engine ??= new X86JitEngine(new Wemu.Jit.JitOptions
+    {
+        Threshold = 1,
+        NativeCode = JitBackend == "native",
+        RewriteWindow = 0, // (the programs reload their code pages on purpose)
+    });
+
+    public void Dispose()
+    {
+        _engine?.Dispose();
+        _ram.Dispose();
+        GC.SuppressFinalize(this);
+    }
 
     private void W(ulong pa, ulong v) => *(ulong*)(_ram.Pointer + pa) = v;
 
@@ -88,8 +106,11 @@ public sealed unsafe class X86BlockCacheTests : IDisposable
         cpu.IdtLimit = 0xFFF;
         cpu.SetRegister(X86Cpu.Rsp, Stack);
         long done = 0;
-        while (done < budget && !cpu.IsHalted && !cpu.ShutdownRequested)
-            done += cpu.Run(blocks ? 1000 : 1);
+        for (long calls = 0; done < budget && !cpu.IsHalted && !cpu.ShutdownRequested; calls++)
+        {
+            Assert.True(calls < budget, "no progress");
+            done += blocks && JitBackend != null ? Engine.Run(cpu, 1000) : cpu.Run(blocks ? 1000 : 1);
+        }
         Assert.True(cpu.IsHalted, "the program did not reach HLT");
         return cpu;
     }
@@ -105,7 +126,10 @@ public sealed unsafe class X86BlockCacheTests : IDisposable
             Assert.True(stepped.GetRegister(r) == cached.GetRegister(r), $"register {r}: stepped {stepped.GetRegister(r):x}, cached {cached.GetRegister(r):x}");
         Assert.Equal(stepped.InstructionsRetired, cached.InstructionsRetired);
         Assert.Equal(stepped.Flags & 0xCD5, cached.Flags & 0xCD5);
-        Assert.True(cached.BlocksDecoded > 0, "the cache was not used");
+        if (JitBackend != null)
+            Assert.True(Engine.Statistics.CompiledInstructions > 0, "compiled code did not run");
+        else
+            Assert.True(cached.BlocksDecoded > 0, "the cache was not used");
         stepped.Dispose();
         return cached;
     }
@@ -297,8 +321,16 @@ public sealed unsafe class X86BlockCacheTests : IDisposable
         var cpu = RunBoth(() =>
         {
             W(X + 0xFF8, 0x1122_3344_5566_7788);
-            Load(Code, a => { a.mov(rbx, Window + 0xFFC); a.mov(rax, ulong.MaxValue); a.mov(__qword_ptr[rbx], rax); a.hlt(); });
+            Load(Code, a =>
+            {
+                a.mov(rbx, Window + 0xFFC);
+                a.mov(__qword_ptr[rbx - 0xC], rbx); // first a store within the page: its TLB entry is warm (writable, dirty)
+                a.mov(rax, ulong.MaxValue);
+                a.mov(__qword_ptr[rbx], rax);
+                a.hlt();
+            });
         });
+        Assert.Equal(Window + 0xFFC, R(X + 0xFF0));
         Assert.Equal(0x1122_3344_5566_7788UL, R(X + 0xFF8));
         Assert.Equal((Window + 0x1000) >> 12, cpu.Cr2 >> 12);
         Assert.Equal(2UL, cpu.GetRegister(X86Cpu.Rbx)); // a write to a page that is not present
@@ -384,6 +416,8 @@ public sealed unsafe class X86BlockCacheTests : IDisposable
         using var stepped = new X86TestBench();
         using var cached = new X86TestBench();
         stepped.Cpu.UseBlockCache = false;
+        if (JitBackend != null)
+            cached.Engine = Engine;
         int compared = 0;
         for (int p = 0; p < 1500; p++)
         {
@@ -406,4 +440,16 @@ public sealed unsafe class X86BlockCacheTests : IDisposable
         Assert.True(compared > 500, $"only {compared} programs ran to the end");
         Assert.True(cached.Cpu.BlocksDecoded > 0);
     }
+}
+
+/// <summary>The same attacks on the x86 JIT's x86-64 backend (inline TLB probes, jump caches, chaining, helper calls).</summary>
+public sealed class X86JitAttackTestsNative : X86BlockCacheTests
+{
+    protected override string? JitBackend => "native";
+}
+
+/// <summary>The same attacks on the x86 JIT's IL backend.</summary>
+public sealed class X86JitAttackTestsIl : X86BlockCacheTests
+{
+    protected override string? JitBackend => "il";
 }
