@@ -467,7 +467,7 @@ public sealed unsafe partial class X86Cpu
     // ---- the decoder ----
 
     /// <summary>Reads code bytes of one page; running off its end marks the instruction as crossing.</summary>
-    private ref struct CodeCursor
+    internal ref struct CodeCursor
     {
         public byte* Page;
         public int Position;
@@ -589,7 +589,7 @@ public sealed unsafe partial class X86Cpu
         (byte)(size == Byte && rex == 0 && r >= 4 && r < 8 ? r + 12 : r);
 
     /// <summary>ModR/M (and SIB and displacement) into <paramref name="d"/>; returns the reg field (REX.R applied).</summary>
-    private static int DecodeModRmInto(ref CodeCursor c, ref X86Insn d, int rex, int regSize, int rmSize)
+    internal static int DecodeModRmInto(ref CodeCursor c, ref X86Insn d, int rex, int regSize, int rmSize)
     {
         int modrm = c.U8();
         int mod = modrm >> 6;

@@ -13,12 +13,16 @@ public sealed unsafe partial class X86Cpu
     /// <summary>The mode bits code decodes by: CS.L and CS.D (only 64-bit code is translated).</summary>
     internal const ulong Mode64 = 0x2000;
 
+    /// <summary>Mode bit: SSE instructions fault now (CR0.EM or CR0.TS set, or CR4.OSFXSR clear): compiled code leaves them to the interpreter.</summary>
+    internal const ulong ModeNoSse = 1;
+
     /// <summary>A guest exception a slow path or helper caught (-1: none), for <see cref="DeliverPendingException"/>.</summary>
     private int _pendingVector = -1;
     private uint _pendingErrorCode;
     private bool _pendingHasErrorCode;
 
-    internal ulong CodeMode => (ulong)(Segments[Cs].Attributes & 0x6000);
+    internal ulong CodeMode => (ulong)(uint)(Segments[Cs].Attributes & 0x6000)
+        | ((Cr0 & (Cr0Em | Cr0Ts)) != 0 || (Cr4 & Cr4Osfxsr) == 0 ? ModeNoSse : 0);
 
     /// <summary>The soft TLB of the current MMU context.</summary>
     internal TlbEntry* DataTlb => Tlb + (MmuContext << TlbBits);

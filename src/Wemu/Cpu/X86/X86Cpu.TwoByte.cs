@@ -19,6 +19,7 @@ public sealed unsafe partial class X86Cpu
             case 0x06: // CLTS
                 RequireCpl0();
                 Cr0 &= ~Cr0Ts;
+                NoteTlbFlush(); // translated code depends on whether SSE faults (X86Cpu.CodeMode)
                 break;
             case 0x07: Sysret(); break;
             case 0x08: case 0x09: RequireCpl0(); break; // INVD, WBINVD: no caches to write back
@@ -533,6 +534,8 @@ public sealed unsafe partial class X86Cpu
             UpdateMode();
             FlushTlb(global: true);
         }
+        if ((changed & (Cr0Em | Cr0Ts)) != 0)
+            NoteTlbFlush(); // translated code depends on whether SSE faults (X86Cpu.CodeMode)
     }
 
     private void MoveDebugRegister(bool toDr)

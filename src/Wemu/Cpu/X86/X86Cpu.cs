@@ -53,8 +53,8 @@ public sealed unsafe partial class X86Cpu : CpuCore, IDisposable
     /// <summary>The register slot holding segment <paramref name="segment"/>'s base.</summary>
     internal static int SegmentBaseRegister(int segment) => RegSegments + segment * SegmentSlots + 1;
 
-    /// <summary>The registers compiled code names (<see cref="RegXmm"/> and above only helpers touch).</summary>
-    internal const int JitRegisters = RegSegments + 6 * SegmentSlots;
+    /// <summary>The registers compiled code names: all of them.</summary>
+    internal const int JitRegisters = RegisterSlots;
 
     /// <summary>RAX..R15.</summary>
     internal readonly ulong* Gpr;

@@ -45,7 +45,12 @@ internal sealed unsafe class X86Translator : IGuestTranslator
     private readonly HashSet<ulong> _emitted = [];
     private readonly Stack<ulong> _work = new();
     private readonly List<(int Label, ulong Target, bool BudgetCheck)> _stubs = [];
+    /// <summary>Out-of-line exits to the interpreter at an instruction (its operand needs the interpreter: a fault, a page crossing).</summary>
+    private readonly List<(int Label, ulong Pc, int Completed)> _leaves = [];
     private readonly int[] _cache = new int[X86Cpu.JitRegisters];
+
+    /// <summary>SSE instructions run (no #UD/#NM): moves and common integer operations become IR.</summary>
+    private bool _sse;
     private int _total;
 
     /// <summary>The CcOp (operation and size) known to be in the register file here, or <see cref="Unknown"/>.</summary>
@@ -62,6 +67,7 @@ internal sealed unsafe class X86Translator : IGuestTranslator
 
     public IrFunction Translate(ulong entryPc, ulong mode, byte* page, Func<ulong, bool> include, bool reuse)
     {
+        _sse = (mode & X86Cpu.ModeNoSse) == 0;
         _assumedCc.Clear();
         TranslatePass(entryPc, page, include, reuse);
         bool anyKnown = false;
@@ -96,6 +102,7 @@ internal sealed unsafe class X86Translator : IGuestTranslator
         _emitted.Clear();
         _work.Clear();
         _stubs.Clear();
+        _leaves.Clear();
         _edgeCc.Clear();
         _total = 0;
         _edgeCc[entryPc] = Unknown; // entered from outside
@@ -119,12 +126,17 @@ internal sealed unsafe class X86Translator : IGuestTranslator
                 _f.Exit(CodeExit.Chain, target, 0);
             }
         }
+        foreach (var (label, pc, completed) in _leaves)
+        {
+            _f.Label(label);
+            _f.Exit(CodeExit.Interpret, pc, completed);
+        }
         _f.GuestInstructions = _total;
     }
 
     public bool IsInterpretedOnly(ulong pc, ulong mode, byte* page)
     {
-        if (mode != X86Cpu.Mode64)
+        if ((mode & ~X86Cpu.ModeNoSse) != X86Cpu.Mode64)
             return true;
         X86Insn d = default;
         if (!X86Cpu.DecodeInstruction(page, (int)(pc & 0xFFF), ref d))
@@ -567,8 +579,10 @@ internal sealed unsafe class X86Translator : IGuestTranslator
                 f.ExitTo(CodeExit.Chain, target, 0);
                 return false;
             }
+            case X86FastOp.Sse when _sse && Sse(ref d, pc, next, k):
+                return true;
             default:
-                // MUL/DIV, rotates and shifts by CL, SSE/MMX, and the generic instructions that go on
+                // MUL/DIV, rotates, SSE/MMX it does not translate, and the generic instructions that go on
                 Helper(pc, next, k);
                 return true;
         }
@@ -670,6 +684,223 @@ internal sealed unsafe class X86Translator : IGuestTranslator
         _f.Store(rsp, 0, value, 8, pc, k);
         W(Rsp, rsp);
     }
+
+    // ---- SSE ----
+
+    private static int XmmLo(int x) => X86Cpu.RegXmm + 2 * x;
+
+    private static int XmmHi(int x) => X86Cpu.RegXmm + 2 * x + 1;
+
+    /// <summary>
+    /// SSE moves, bitwise operations and the common integer ones as IR on the two 64-bit halves of
+    /// the XMM registers (lanes by SWAR); false leaves the instruction to the helper. Memory operands
+    /// follow the interpreter: MOVAPS/MOVDQA fault (#GP) when misaligned (the interpreter raises it),
+    /// a 16-byte store crossing a page is the interpreter's (it probes both pages before writing).
+    /// </summary>
+    private bool Sse(ref X86Insn d, ulong pc, ulong next, int k)
+    {
+        if (d.Length == 0)
+            return false;
+        int op = d.Sub, rex = d.Reg;
+        int pfx = d.Size == 0xF3 ? 2 : d.Size == 0xF2 ? 3 : d.Scale != 0 ? 1 : 0;
+        var m = new X86Insn { Base = X86Insn.NoRegister, Index = X86Insn.NoRegister, Flags = (byte)(d.Flags & (X86Insn.Addr32 | X86Insn.SegFs | X86Insn.SegGs)), Length = d.Length };
+        var c = new X86Cpu.CodeCursor { Page = _page, Position = (int)(pc & 0xFFF) + d.Rm };
+        X86Cpu.DecodeModRmInto(ref c, ref m, rex, Qword, Qword);
+        if (c.Overrun)
+            return false;
+        bool mem = (m.Flags & X86Insn.Mem) != 0;
+        int reg = m.Reg, rm = m.Rm;
+        switch (op)
+        {
+            case 0x10 when pfx <= 1: // MOVUPS/MOVUPD xmm, xmm/m128
+            case 0x28 when pfx <= 1: // MOVAPS/MOVAPD
+            case 0x6F when pfx is 1 or 2: // MOVDQA/MOVDQU
+            {
+                bool aligned = op == 0x28 || (op == 0x6F && pfx == 1);
+                var (lo, hi) = ReadXmm128(ref m, rm, mem, aligned, pc, next, k);
+                W(XmmLo(reg), lo);
+                W(XmmHi(reg), hi);
+                return true;
+            }
+            case 0x11 when pfx <= 1:
+            case 0x29 when pfx <= 1:
+            case 0x7F when pfx is 1 or 2:
+            {
+                bool aligned = op == 0x29 || (op == 0x7F && pfx == 1);
+                int lo = R(XmmLo(reg)), hi = R(XmmHi(reg));
+                if (!mem)
+                {
+                    W(XmmLo(rm), lo);
+                    W(XmmHi(rm), hi);
+                    return true;
+                }
+                int ea = EffectiveAddress(ref m, next);
+                // a misaligned aligned store, or a 16-byte store crossing a page: the interpreter's
+                LeaveUnless(OpK(IrOp.And, ea, aligned ? 15 : 0), pc, k, aligned ? 0L : -1L);
+                if (!aligned)
+                    LeaveIf(_f.Compare(IrCondition.LtU, C(0xFF0), OpK(IrOp.And, ea, 0xFFF)), pc, k);
+                _f.Store(ea, 0, lo, 8, pc, k);
+                _f.Store(ea, 8, hi, 8, pc, k);
+                return true;
+            }
+            case 0x7E when pfx == 2: // MOVQ xmm, xmm/m64
+            {
+                int v = mem ? _f.Load(EffectiveAddress(ref m, next), 0, 8, false, pc, k) : R(XmmLo(rm));
+                W(XmmLo(reg), v);
+                W(XmmHi(reg), C(0));
+                return true;
+            }
+            case 0xD6 when pfx == 1: // MOVQ xmm/m64, xmm
+                if (mem)
+                {
+                    _f.Store(EffectiveAddress(ref m, next), 0, R(XmmLo(reg)), 8, pc, k);
+                }
+                else
+                {
+                    W(XmmLo(rm), R(XmmLo(reg)));
+                    W(XmmHi(rm), C(0));
+                }
+                return true;
+            case 0x6E when pfx == 1: // MOVD/MOVQ xmm, r/m32/64
+            {
+                int s = (rex & 8) != 0 ? Qword : Dword;
+                int v = mem ? _f.Load(EffectiveAddress(ref m, next), 0, 1 << s, false, pc, k) : Mask(R(rm), s);
+                W(XmmLo(reg), v);
+                W(XmmHi(reg), C(0));
+                return true;
+            }
+            case 0x7E when pfx == 1: // MOVD/MOVQ r/m32/64, xmm
+            {
+                int s = (rex & 8) != 0 ? Qword : Dword;
+                int v = Mask(R(XmmLo(reg)), s);
+                if (mem)
+                    _f.Store(EffectiveAddress(ref m, next), 0, v, 1 << s, pc, k);
+                else
+                    SetOperand(s, rm, v);
+                return true;
+            }
+            case 0xEF or 0xEB or 0xDB or 0xDF when pfx == 1: // PXOR, POR, PAND, PANDN
+            case 0x57 or 0x56 or 0x54 or 0x55 when pfx <= 1: // XORPS/PD, ORPS/PD, ANDPS/PD, ANDNPS/PD
+            {
+                var (slo, shi) = ReadXmm128(ref m, rm, mem, true, pc, next, k);
+                int kind = op is 0xEF or 0x57 ? 0 : op is 0xEB or 0x56 ? 1 : op is 0xDB or 0x54 ? 2 : 3;
+                int Bitwise(int a, int b) => kind switch
+                {
+                    0 => Op(IrOp.Xor, a, b),
+                    1 => Op(IrOp.Or, a, b),
+                    2 => Op(IrOp.And, a, b),
+                    _ => Op(IrOp.And, OpK(IrOp.Xor, a, -1L), b),
+                };
+                if (kind == 0 && !mem && rm == reg)
+                {
+                    W(XmmLo(reg), C(0)); // the zeroing idiom
+                    W(XmmHi(reg), C(0));
+                    return true;
+                }
+                int lo = Bitwise(R(XmmLo(reg)), slo), hi = Bitwise(R(XmmHi(reg)), shi);
+                W(XmmLo(reg), lo);
+                W(XmmHi(reg), hi);
+                return true;
+            }
+            case 0xD4 or 0xFB or 0xFE or 0xFA or 0xFD or 0xF9 or 0xFC or 0xF8 when pfx == 1: // PADD/PSUB Q, D, W, B
+            {
+                var (slo, shi) = ReadXmm128(ref m, rm, mem, true, pc, next, k);
+                bool sub = op is 0xFB or 0xFA or 0xF9 or 0xF8;
+                int lane = op is 0xD4 or 0xFB ? 64 : op is 0xFE or 0xFA ? 32 : op is 0xFD or 0xF9 ? 16 : 8;
+                int lo = LaneAddSub(R(XmmLo(reg)), slo, lane, sub), hi = LaneAddSub(R(XmmHi(reg)), shi, lane, sub);
+                W(XmmLo(reg), lo);
+                W(XmmHi(reg), hi);
+                return true;
+            }
+            case 0x74 or 0x75 or 0x76 when pfx == 1: // PCMPEQB/W/D
+            {
+                var (slo, shi) = ReadXmm128(ref m, rm, mem, true, pc, next, k);
+                int lane = op == 0x74 ? 8 : op == 0x75 ? 16 : 32;
+                int lo = LaneEqual(R(XmmLo(reg)), slo, lane), hi = LaneEqual(R(XmmHi(reg)), shi, lane);
+                W(XmmLo(reg), lo);
+                W(XmmHi(reg), hi);
+                return true;
+            }
+            case 0xD7 when pfx == 1 && !mem: // PMOVMSKB r32, xmm
+            {
+                int lo = MoveMask(R(XmmLo(rm))), hi = MoveMask(R(XmmHi(rm)));
+                SetOperand(Qword, reg, Op(IrOp.Or, lo, OpK(IrOp.Shl, hi, 8)));
+                return true;
+            }
+            case 0x70 when pfx == 1: // PSHUFD xmm, xmm/m128, imm8
+            {
+                if (c.Position >= 0x1000)
+                    return false;
+                int imm = _page[c.Position];
+                var (slo, shi) = ReadXmm128(ref m, rm, mem, true, pc, next, k);
+                int Dword(int i) => (i & 2) == 0 ? (i & 1) == 0 ? Mask(slo, X86Cpu.Dword) : OpK(IrOp.ShrU, slo, 32)
+                                                 : (i & 1) == 0 ? Mask(shi, X86Cpu.Dword) : OpK(IrOp.ShrU, shi, 32);
+                int lo = Op(IrOp.Or, Dword(imm & 3), OpK(IrOp.Shl, Dword((imm >> 2) & 3), 32));
+                int hi = Op(IrOp.Or, Dword((imm >> 4) & 3), OpK(IrOp.Shl, Dword((imm >> 6) & 3), 32));
+                W(XmmLo(reg), lo);
+                W(XmmHi(reg), hi);
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /// <summary>A 128-bit source: an XMM register, or 16 bytes of memory (#GP when <paramref name="aligned"/> and misaligned: the interpreter raises it).</summary>
+    private (int Lo, int Hi) ReadXmm128(ref X86Insn m, int rm, bool mem, bool aligned, ulong pc, ulong next, int k)
+    {
+        if (!mem)
+            return (R(XmmLo(rm)), R(XmmHi(rm)));
+        int ea = EffectiveAddress(ref m, next);
+        if (aligned)
+            LeaveUnless(OpK(IrOp.And, ea, 15), pc, k, 0);
+        return (_f.Load(ea, 0, 8, false, pc, k), _f.Load(ea, 8, 8, false, pc, k));
+    }
+
+    /// <summary>Leaves for the interpreter at <paramref name="pc"/> (which runs the instruction, raising what it raises) unless <paramref name="value"/> is <paramref name="expected"/> (-1: never leaves). The exit is out of line: no label splits the block.</summary>
+    private void LeaveUnless(int value, ulong pc, int k, long expected)
+    {
+        if (expected < 0)
+            return;
+        int leave = _f.NewLabel();
+        _leaves.Add((leave, pc, k));
+        _f.Branch(IrCondition.Ne, value, C(expected), leave);
+    }
+
+    /// <summary>Leaves for the interpreter at <paramref name="pc"/> if <paramref name="condition"/> is 1.</summary>
+    private void LeaveIf(int condition, ulong pc, int k) => LeaveUnless(condition, pc, k, 0);
+
+    /// <summary>Lane-wise add or subtract of two 64-bit halves (lanes of <paramref name="lane"/> bits; carries stay in their lane).</summary>
+    private int LaneAddSub(int a, int b, int lane, bool sub)
+    {
+        if (lane == 64)
+            return Op(sub ? IrOp.Sub : IrOp.Add, a, b);
+        long high = lane switch { 32 => unchecked((long)0x8000_0000_8000_0000UL), 16 => unchecked((long)0x8000_8000_8000_8000UL), _ => unchecked((long)0x8080_8080_8080_8080UL) };
+        if (!sub)
+        {
+            // (a & ~H) + (b & ~H), then the lanes' top bits: a ^ b ^ carry-in
+            int low = Op(IrOp.Add, OpK(IrOp.And, a, ~high), OpK(IrOp.And, b, ~high));
+            return Op(IrOp.Xor, low, OpK(IrOp.And, Op(IrOp.Xor, a, b), high));
+        }
+        // (a | H) - (b & ~H): no lane borrows from the next; then the top bits: a ^ ~b ^ borrow
+        int diff = Op(IrOp.Sub, OpK(IrOp.Or, a, high), OpK(IrOp.And, b, ~high));
+        return Op(IrOp.Xor, diff, OpK(IrOp.And, OpK(IrOp.Xor, Op(IrOp.Xor, a, b), -1L), high));
+    }
+
+    /// <summary>Lane-wise equality of two 64-bit halves: all ones where equal, else zero.</summary>
+    private int LaneEqual(int a, int b, int lane)
+    {
+        ulong high = lane switch { 32 => 0x8000_0000_8000_0000UL, 16 => 0x8000_8000_8000_8000UL, _ => 0x8080_8080_8080_8080UL };
+        int x = Op(IrOp.Xor, a, b);
+        // a lane's top bit in y is set if the lane's low bits are not all zero; in z if the lane is zero
+        int y = OpK(IrOp.Add, OpK(IrOp.And, x, (long)~high), (long)~high);
+        int z = OpK(IrOp.And, OpK(IrOp.Xor, Op(IrOp.Or, y, x), -1L), (long)high);
+        // spread each lane's top bit over the lane: (z >> (lane - 1)) * (2^lane - 1)
+        return OpK(IrOp.Mul, OpK(IrOp.ShrU, z, lane - 1), (long)((1UL << lane) - 1));
+    }
+
+    /// <summary>The top bits of the eight bytes of a 64-bit half as an 8-bit mask (byte i to bit i).</summary>
+    private int MoveMask(int v) =>
+        OpK(IrOp.ShrU, OpK(IrOp.Mul, OpK(IrOp.And, v, unchecked((long)0x8080_8080_8080_8080UL)), 0x0002_0408_1020_4081L), 56);
 
     // ---- arithmetic and flags ----
 
