@@ -145,7 +145,9 @@ test('?arch=x86_64 boots the x86_64 guest in the page: its images only, uname -m
     await waitForTerminal(page, /^wemu-pigz-42[\s\u00a0]*$/m, 120_000, log);
     await page.screenshot({ path: path.join(results, 'browser-x86_64.png') });
     const stats = await page.evaluate(() => window.wemu.stats());
-    assert.match(stats.engine, /^interpreter with decoded blocks/);
+    assert.equal(stats.engine, 'jit');   // the x86 translator on the WebAssembly backend
+    assert.equal(stats.jit.backend, 'wasm');
+    assert.ok(stats.jit.compiledInstructions > 0, `nothing ran compiled: ${JSON.stringify(stats.jit)}`);
     assert.equal(await page.isVisible('#error'), false);
   } finally {
     await context.close();
