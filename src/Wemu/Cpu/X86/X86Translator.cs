@@ -827,6 +827,48 @@ internal sealed unsafe class X86Translator : IGuestTranslator
                 SetOperand(Qword, reg, Op(IrOp.Or, lo, OpK(IrOp.Shl, hi, 8)));
                 return true;
             }
+            case 0x70 when pfx is 2 or 3: // PSHUFHW (F3), PSHUFLW (F2) xmm, xmm/m128, imm8
+            {
+                if (c.Position >= 0x1000)
+                    return false;
+                int imm = _page[c.Position];
+                var (slo, shi) = ReadXmm128(ref m, rm, mem, true, pc, next, k);
+                int half = pfx == 3 ? slo : shi;
+                int Word(int i) => OpK(IrOp.And, OpK(IrOp.ShrU, half, 16 * i), 0xFFFF);
+                int shuffled = Word(imm & 3);
+                for (int j = 1; j < 4; j++)
+                    shuffled = Op(IrOp.Or, shuffled, OpK(IrOp.Shl, Word((imm >> (2 * j)) & 3), 16 * j));
+                W(XmmLo(reg), pfx == 3 ? shuffled : slo);
+                W(XmmHi(reg), pfx == 3 ? shi : shuffled);
+                return true;
+            }
+            case 0x61 when pfx == 1: // PUNPCKLWD xmm, xmm/m128
+            {
+                var (slo, _) = ReadXmm128(ref m, rm, mem, true, pc, next, k);
+                int dlo = R(XmmLo(reg));
+                // words d0 s0 d1 s1 | d2 s2 d3 s3: each source's two words of a dword spread 32 bits apart
+                int Spread(int v) => Op(IrOp.Or, OpK(IrOp.And, v, 0xFFFF), OpK(IrOp.Shl, OpK(IrOp.And, v, 0xFFFF_0000L), 16));
+                int lo = Op(IrOp.Or, Spread(dlo), OpK(IrOp.Shl, Spread(slo), 16));
+                int hi = Op(IrOp.Or, Spread(OpK(IrOp.ShrU, dlo, 32)), OpK(IrOp.Shl, Spread(OpK(IrOp.ShrU, slo, 32)), 16));
+                W(XmmLo(reg), lo);
+                W(XmmHi(reg), hi);
+                return true;
+            }
+            case 0x66 when pfx == 1: // PCMPGTD xmm, xmm/m128
+            {
+                var (slo, shi) = ReadXmm128(ref m, rm, mem, true, pc, next, k);
+                int Greater(int a, int b)
+                {
+                    int lane0 = LaneGreater(OpK(IrOp.ShrS, OpK(IrOp.Shl, a, 32), 32), OpK(IrOp.ShrS, OpK(IrOp.Shl, b, 32), 32));
+                    int lane1 = LaneGreater(OpK(IrOp.ShrS, a, 32), OpK(IrOp.ShrS, b, 32));
+                    return Op(IrOp.Or, lane0, OpK(IrOp.Shl, lane1, 32));
+                }
+                int LaneGreater(int a, int b) => OpK(IrOp.Mul, _f.Compare(IrCondition.LtS, b, a), 0xFFFF_FFFFL);
+                int lo = Greater(R(XmmLo(reg)), slo), hi = Greater(R(XmmHi(reg)), shi);
+                W(XmmLo(reg), lo);
+                W(XmmHi(reg), hi);
+                return true;
+            }
             case 0x70 when pfx == 1: // PSHUFD xmm, xmm/m128, imm8
             {
                 if (c.Position >= 0x1000)

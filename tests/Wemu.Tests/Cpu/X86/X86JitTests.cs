@@ -38,7 +38,8 @@ public sealed class X86JitTests
         [Mnemonic.Movd, Mnemonic.Movq, Mnemonic.Movdqa, Mnemonic.Movdqu, Mnemonic.Movaps, Mnemonic.Movups, Mnemonic.Movapd, Mnemonic.Movupd,
          Mnemonic.Pxor, Mnemonic.Por, Mnemonic.Pand, Mnemonic.Pandn, Mnemonic.Xorps, Mnemonic.Orps, Mnemonic.Andps, Mnemonic.Andnps, Mnemonic.Xorpd,
          Mnemonic.Paddb, Mnemonic.Paddw, Mnemonic.Paddd, Mnemonic.Paddq, Mnemonic.Psubb, Mnemonic.Psubw, Mnemonic.Psubd, Mnemonic.Psubq,
-         Mnemonic.Pcmpeqb, Mnemonic.Pcmpeqw, Mnemonic.Pcmpeqd, Mnemonic.Pmovmskb, Mnemonic.Pshufd, Mnemonic.Psubusw],
+         Mnemonic.Pcmpeqb, Mnemonic.Pcmpeqw, Mnemonic.Pcmpeqd, Mnemonic.Pmovmskb, Mnemonic.Pshufd, Mnemonic.Psubusw,
+         Mnemonic.Pshuflw, Mnemonic.Pshufhw, Mnemonic.Punpcklwd, Mnemonic.Pcmpgtd, Mnemonic.Punpckhwd],
     ];
 
     private static byte[] Assemble(Action<Assembler> build)
