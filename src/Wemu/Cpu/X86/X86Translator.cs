@@ -33,7 +33,7 @@ internal sealed unsafe class X86Translator : IGuestTranslator
     private const int Rax = X86Cpu.Rax, Rcx = X86Cpu.Rcx, Rdx = X86Cpu.Rdx, Rsp = X86Cpu.Rsp;
     private const int Unknown = -1;
 
-    private const int FlagC = 0, FlagZ = 1, FlagS = 2, FlagO = 3, FlagP = 4;
+    private const int FlagC = 0, FlagZ = 1, FlagS = 2, FlagO = 3, FlagP = 4, FlagA = 5;
 
     private readonly int _maxInstructions;
     private IrFunction _f = null!;
@@ -420,6 +420,27 @@ internal sealed unsafe class X86Translator : IGuestTranslator
                     src = count - 1 >= bits ? C(0) : Mask(OpK(IrOp.Shl, a, count - 1), s);
                     r = count >= bits ? C(0) : Mask(OpK(IrOp.Shl, a, count), s);
                     return new Cc(r, X86CcOp.Shl + s, r, src, -1, -1);
+                });
+                return true;
+            }
+            case X86FastOp.Shift when d.Imm != X86Insn.ImmCl && d.Sub <= 1:
+            {
+                // ROL/ROR by an immediate: CF and OF from the result, the other flags kept (materialized)
+                int count = (int)d.Imm & (s == Qword ? 63 : 31);
+                int bits = Bits(s);
+                int n = count & (bits - 1);
+                bool left = d.Sub == 0;
+                ModifyE(ref d, s, pc, next, k, a =>
+                {
+                    if (count == 0)
+                        return new Cc(a, Unknown, -1, -1, -1, -1);
+                    int r = n == 0 ? a : Mask(Op(IrOp.Or, OpK(IrOp.Shl, a, left ? n : bits - n), OpK(IrOp.ShrU, a, left ? bits - n : n)), s);
+                    int top = OpK(IrOp.And, OpK(IrOp.ShrU, r, bits - 1), 1);
+                    int cf = left ? OpK(IrOp.And, r, 1) : top;
+                    int of = left ? Op(IrOp.Xor, top, cf) : Op(IrOp.Xor, top, OpK(IrOp.And, OpK(IrOp.ShrU, r, bits - 2), 1));
+                    int flags = OpK(IrOp.And, MaterializedFlags(), ~(long)(X86Cpu.FlagCf | X86Cpu.FlagOf));
+                    flags = Op(IrOp.Or, flags, Op(IrOp.Or, cf, OpK(IrOp.Shl, of, 11)));
+                    return new Cc(r, EflagsCc, flags, -1, -1, -1);
                 });
                 return true;
             }
@@ -1020,11 +1041,35 @@ internal sealed unsafe class X86Translator : IGuestTranslator
         return new Cc(r, X86CcOp.Mul + size, r, overflow, -1, -1);
     }
 
+    /// <summary>A <see cref="Cc"/> that writes RFLAGS itself (<c>Dst</c>: the new RFLAGS) and leaves CcOp = Eflags.</summary>
+    private const int EflagsCc = -3;
+
+    /// <summary>RFLAGS with the six arithmetic flags of the lazy state (the interpreter's <c>MaterializedFlags</c> without bit 1).</summary>
+    private int MaterializedFlags()
+    {
+        int arith = Flag(FlagC);
+        arith = Op(IrOp.Or, arith, OpK(IrOp.Shl, Flag(FlagP), 2));
+        arith = Op(IrOp.Or, arith, OpK(IrOp.Shl, Flag(FlagA), 4));
+        arith = Op(IrOp.Or, arith, OpK(IrOp.Shl, Flag(FlagZ), 6));
+        arith = Op(IrOp.Or, arith, OpK(IrOp.Shl, Flag(FlagS), 7));
+        arith = Op(IrOp.Or, arith, OpK(IrOp.Shl, Flag(FlagO), 11));
+        return Op(IrOp.Or, OpK(IrOp.And, R(X86Cpu.RegRflags), ~(long)X86Cpu.ArithmeticFlags), arith);
+    }
+
     /// <summary>Writes the lazy-flag state <paramref name="cc"/> leaves to the register file.</summary>
     private void SetCc(in Cc cc)
     {
         if (cc.Op == Unknown)
             return;
+        if (cc.Op == EflagsCc)
+        {
+            W(X86Cpu.RegRflags, cc.Dst);
+            if (_ccOp != (int)X86CcOp.Eflags)
+                W(X86Cpu.RegCcOp, C((long)X86CcOp.Eflags));
+            _ccOp = (int)X86CcOp.Eflags;
+            _ccSrc1 = -1;
+            return;
+        }
         if (cc.Op == DynamicCc)
         {
             W(X86Cpu.RegCcOp, cc.Dst);
@@ -1131,7 +1176,7 @@ internal sealed unsafe class X86Translator : IGuestTranslator
     {
         if (op == X86CcOp.Eflags)
         {
-            int bit = which switch { FlagC => 0, FlagZ => 6, FlagS => 7, FlagO => 11, _ => 2 };
+            int bit = which switch { FlagC => 0, FlagZ => 6, FlagS => 7, FlagO => 11, FlagA => 4, _ => 2 };
             return OpK(IrOp.And, OpK(IrOp.ShrU, R(X86Cpu.RegRflags), bit), 1);
         }
         int dst = Op(IrOp.And, R(X86Cpu.RegCcDst), mask);
@@ -1142,6 +1187,20 @@ internal sealed unsafe class X86Translator : IGuestTranslator
             case FlagP: return _f.Unary(IrOp.Parity, dst);
         }
         int src = Op(IrOp.And, R(X86Cpu.RegCcSrc), mask);
+        if (which == FlagA)
+        {
+            int AuxCarry(int src1) => OpK(IrOp.And, OpK(IrOp.ShrU, Op(IrOp.Xor, Op(IrOp.Xor, dst, src1), src), 4), 1);
+            return op switch
+            {
+                X86CcOp.Add => AuxCarry(Op(IrOp.And, Op(IrOp.Sub, dst, src), mask)),
+                X86CcOp.Adc => AuxCarry(Op(IrOp.And, Op(IrOp.Sub, Op(IrOp.Sub, dst, src), R(X86Cpu.RegCcSrc2)), mask)),
+                X86CcOp.Sub => AuxCarry(Op(IrOp.And, Op(IrOp.Add, dst, src), mask)),
+                X86CcOp.Sbb => AuxCarry(Op(IrOp.And, Op(IrOp.Add, Op(IrOp.Add, dst, src), R(X86Cpu.RegCcSrc2)), mask)),
+                X86CcOp.Inc => OpK(IrOp.And, OpK(IrOp.ShrU, Op(IrOp.Xor, dst, OpK(IrOp.Sub, dst, 1)), 4), 1),
+                X86CcOp.Dec => OpK(IrOp.And, OpK(IrOp.ShrU, Op(IrOp.Xor, dst, OpK(IrOp.Add, dst, 1)), 4), 1),
+                _ => C(0),
+            };
+        }
         int Sign(int v) => OpK(IrOp.And, _f.Binary(IrOp.ShrU, v, signShift), 1);
         bool carry = which == FlagC;
         switch (op)

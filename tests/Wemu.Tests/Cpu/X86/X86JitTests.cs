@@ -30,7 +30,7 @@ public sealed class X86JitTests
     private static readonly Mnemonic[][] Mixes =
     [
         [Mnemonic.Add, Mnemonic.Or, Mnemonic.Adc, Mnemonic.Sbb, Mnemonic.And, Mnemonic.Sub, Mnemonic.Xor, Mnemonic.Cmp, Mnemonic.Test, Mnemonic.Inc, Mnemonic.Dec, Mnemonic.Neg, Mnemonic.Not],
-        [Mnemonic.Rol, Mnemonic.Shl, Mnemonic.Shr, Mnemonic.Sar, Mnemonic.Mul, Mnemonic.Imul, Mnemonic.Div, Mnemonic.Idiv, Mnemonic.Add],
+        [Mnemonic.Rol, Mnemonic.Ror, Mnemonic.Shl, Mnemonic.Shr, Mnemonic.Sar, Mnemonic.Mul, Mnemonic.Imul, Mnemonic.Div, Mnemonic.Idiv, Mnemonic.Add, Mnemonic.Adc, Mnemonic.Inc, Mnemonic.Dec, Mnemonic.Sub, Mnemonic.Sbb],
         [Mnemonic.Mov, Mnemonic.Movzx, Mnemonic.Movsx, Mnemonic.Movsxd, Mnemonic.Lea, Mnemonic.Cmove, Mnemonic.Cmovl, Mnemonic.Cmovbe, Mnemonic.Sete, Mnemonic.Setb, Mnemonic.Setg, Mnemonic.Cdqe, Mnemonic.Cqo, Mnemonic.Cwde, Mnemonic.Sub],
         [Mnemonic.Push, Mnemonic.Pop, Mnemonic.Mov, Mnemonic.Add, Mnemonic.Xchg, Mnemonic.Nop, Mnemonic.Cmp, Mnemonic.Adc, Mnemonic.Setl, Mnemonic.Cmova],
         [Mnemonic.Movdqa, Mnemonic.Movdqu, Mnemonic.Movq, Mnemonic.Pxor, Mnemonic.Pcmpeqb, Mnemonic.Pmovmskb, Mnemonic.Addps, Mnemonic.Add, Mnemonic.Sub, Mnemonic.Cmp, Mnemonic.Setae],
