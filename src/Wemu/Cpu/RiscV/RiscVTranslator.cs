@@ -12,24 +12,15 @@ namespace Wemu.Cpu.RiscV;
 /// region and instructions it does not translate (system instructions, CSRs, instructions crossing
 /// the page end) leave through exits; the dispatcher interprets the latter.
 /// </summary>
-internal sealed unsafe class RiscVTranslator : IGuestTranslator
+internal sealed unsafe class RiscVTranslator : RegionTranslator
 {
     public const int GuestRegisters = 32;
 
-    private readonly int _maxInstructions;
-    private IrFunction _f = null!;
-    private byte* _page;
-    private ulong _pageBase;
-    private Func<ulong, bool> _include = null!;
-    private readonly Dictionary<ulong, int> _labels = [];
-    private IrFunction? _reused;
-    private readonly HashSet<ulong> _emitted = [];
-    private readonly Stack<ulong> _work = new();
-    private readonly List<(int Label, ulong Target, bool BudgetCheck)> _stubs = [];
     private readonly int[] _cache = new int[GuestRegisters];
-    private int _total;
 
-    public RiscVTranslator(int maxInstructions = 256) => _maxInstructions = maxInstructions;
+    public RiscVTranslator(int maxInstructions = 256) : base(maxInstructions, GuestRegisters)
+    {
+    }
 
     /// <summary>
     /// Translates the region entered at <paramref name="entryPc"/>; <paramref name="page"/> is the
@@ -37,55 +28,14 @@ internal sealed unsafe class RiscVTranslator : IGuestTranslator
     /// block start in the page belongs in the region (the engine passes "has run before").
     /// </summary>
     /// <param name="reuse">With true, the function is this translator's own, emptied and reused: valid until the next call (for callers that compile it at once).</param>
-    public IrFunction Translate(ulong entryPc, byte* page, Func<ulong, bool> include, bool reuse = false)
-    {
-        if (reuse)
-        {
-            _f = _reused ??= new IrFunction(entryPc, GuestRegisters);
-            _f.Reset(entryPc);
-        }
-        else
-        {
-            _f = new IrFunction(entryPc, GuestRegisters);
-        }
-        _page = page;
-        _pageBase = entryPc & ~0xFFFUL;
-        _include = include;
-        _labels.Clear();
-        _emitted.Clear();
-        _work.Clear();
-        _stubs.Clear();
-        _total = 0;
-
-        LabelFor(entryPc);
-        while (_work.Count > 0)
-        {
-            ulong pc = _work.Pop();
-            if (_emitted.Add(pc))
-                EmitBlock(pc);
-        }
-        foreach (var (label, target, budgetCheck) in _stubs)
-        {
-            _f.Label(label);
-            if (budgetCheck)
-            {
-                _f.ExitIfBudget(target);
-                _f.Jump(_labels[target]);
-            }
-            else
-            {
-                _f.Exit(CodeExit.Chain, target, 0);
-            }
-        }
-        _f.GuestInstructions = _total;
-        return _f;
-    }
+    public IrFunction Translate(ulong entryPc, byte* page, Func<ulong, bool> include, bool reuse = false) =>
+        BuildRegion(entryPc, page, include, reuse);
 
     /// <summary>RISC-V code means the same in every privilege mode: <paramref name="mode"/> is always 0.</summary>
-    IrFunction IGuestTranslator.Translate(ulong entryPc, ulong mode, byte* page, Func<ulong, bool> include, bool reuse) =>
+    public override IrFunction Translate(ulong entryPc, ulong mode, byte* page, Func<ulong, bool> include, bool reuse) =>
         Translate(entryPc, page, include, reuse);
 
-    bool IGuestTranslator.IsInterpretedOnly(ulong pc, ulong mode, byte* page) => IsInterpretedOnly(pc, page);
+    public override bool IsInterpretedOnly(ulong pc, ulong mode, byte* page) => IsInterpretedOnly(pc, page);
 
     /// <summary>Whether the instruction at <paramref name="pc"/> is one the translator hands to the interpreter.</summary>
     public static bool IsInterpretedOnly(ulong pc, byte* page) =>
@@ -118,42 +68,14 @@ internal sealed unsafe class RiscVTranslator : IGuestTranslator
         return true;
     }
 
-    private int LabelFor(ulong pc)
-    {
-        if (!_labels.TryGetValue(pc, out int label))
-        {
-            label = _f.NewLabel();
-            _labels[pc] = label;
-            _work.Push(pc);
-        }
-        return label;
-    }
-
-    /// <summary>The label a taken branch or jump from <paramref name="from"/> goes to: the target's block, a budget check before it (backward edges), or an exit.</summary>
-    private int TargetLabel(ulong target, ulong from)
-    {
-        bool inRegion = (target & ~0xFFFUL) == _pageBase && (_labels.ContainsKey(target) || (_total < _maxInstructions && _include(target)));
-        int stub = _f.NewLabel();
-        if (!inRegion)
-        {
-            _stubs.Add((stub, target, false));
-            return stub;
-        }
-        int label = LabelFor(target);
-        if (target > from)
-            return label;
-        _stubs.Add((stub, target, true));
-        return stub;
-    }
-
     private void ResetCache() => Array.Fill(_cache, -1);
 
     private int R(int r)
     {
         if (r == 0)
-            return _f.Const(IrType.I64, 0);
+            return F.Const(IrType.I64, 0);
         if (_cache[r] < 0)
-            _cache[r] = _f.GetReg(r);
+            _cache[r] = F.GetReg(r);
         return _cache[r];
     }
 
@@ -161,37 +83,36 @@ internal sealed unsafe class RiscVTranslator : IGuestTranslator
     {
         if (r == 0)
             return;
-        _f.SetReg(r, value);
+        F.SetReg(r, value);
         _cache[r] = value;
     }
 
-    private int C(long value) => _f.Const(IrType.I64, value);
+    private int C(long value) => F.Const(IrType.I64, value);
 
-    private int C32(int value) => _f.Const(IrType.I32, value);
+    private int C32(int value) => F.Const(IrType.I32, value);
 
-    private int Op(IrOp op, int a, int b) => _f.Binary(op, a, b);
+    private int Op(IrOp op, int a, int b) => F.Binary(op, a, b);
 
     /// <summary>An RV64 *W operation: the 32-bit result sign-extended.</summary>
-    private int Op32(IrOp op, int a64, int b32) => _f.Convert(IrOp.ExtendS, _f.Binary(op, _f.Convert(IrOp.Wrap, a64), b32));
+    private int Op32(IrOp op, int a64, int b32) => F.Convert(IrOp.ExtendS, F.Binary(op, F.Convert(IrOp.Wrap, a64), b32));
 
-    private int Wrap(int a64) => _f.Convert(IrOp.Wrap, a64);
+    private int Wrap(int a64) => F.Convert(IrOp.Wrap, a64);
 
-    private void EmitBlock(ulong pc)
+    protected override void EmitBlock(ulong pc)
     {
-        var f = _f;
-        f.Label(_labels[pc]);
+        var f = F;
         ResetCache();
         int k = 0;
         while (true)
         {
-            if (k > 0 && _labels.ContainsKey(pc))
+            if (k > 0 && HasLabel(pc))
             {
                 // Fall into a block that has (or will have) its own label.
                 f.Retire(k);
-                f.Jump(LabelFor(pc));
+                f.Jump(FallInto(pc));
                 return;
             }
-            if (_total >= _maxInstructions || (pc & ~0xFFFUL) != _pageBase || !Fetch(_page, pc, out uint inst, out int len))
+            if (Total >= MaxInstructions || (pc & ~0xFFFUL) != PageBase || !Fetch(Page, pc, out uint inst, out int len))
             {
                 f.Exit(CodeExit.Chain, pc, k);
                 return;
@@ -202,7 +123,7 @@ internal sealed unsafe class RiscVTranslator : IGuestTranslator
                 f.Exit(CodeExit.Interpret, pc, k);
                 return;
             }
-            _total++;
+            Total++;
             int rd = (int)(inst >> 7) & 31;
             int rs1 = (int)(inst >> 15) & 31;
             int rs2 = (int)(inst >> 20) & 31;

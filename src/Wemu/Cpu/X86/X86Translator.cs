@@ -27,7 +27,7 @@ namespace Wemu.Cpu.X86;
 /// it does not know).
 /// </para>
 /// </summary>
-internal sealed unsafe class X86Translator : IGuestTranslator
+internal sealed unsafe class X86Translator : RegionTranslator
 {
     private const int Byte = X86Cpu.Byte, Word = X86Cpu.Word, Dword = X86Cpu.Dword, Qword = X86Cpu.Qword;
     private const int Rax = X86Cpu.Rax, Rcx = X86Cpu.Rcx, Rdx = X86Cpu.Rdx, Rsp = X86Cpu.Rsp;
@@ -35,23 +35,10 @@ internal sealed unsafe class X86Translator : IGuestTranslator
 
     private const int FlagC = 0, FlagZ = 1, FlagS = 2, FlagO = 3, FlagP = 4, FlagA = 5;
 
-    private readonly int _maxInstructions;
-    private IrFunction _f = null!;
-    private IrFunction? _reused;
-    private byte* _page;
-    private ulong _pageBase;
-    private Func<ulong, bool> _include = null!;
-    private readonly Dictionary<ulong, int> _labels = [];
-    private readonly HashSet<ulong> _emitted = [];
-    private readonly Stack<ulong> _work = new();
-    private readonly List<(int Label, ulong Target, bool BudgetCheck)> _stubs = [];
-    /// <summary>Out-of-line exits to the interpreter at an instruction (its operand needs the interpreter: a fault, a page crossing).</summary>
-    private readonly List<(int Label, ulong Pc, int Completed)> _leaves = [];
     private readonly int[] _cache = new int[X86Cpu.JitRegisters];
 
     /// <summary>SSE instructions run (no #UD/#NM): moves and common integer operations become IR.</summary>
     private bool _sse;
-    private int _total;
 
     /// <summary>The CcOp (operation and size) known to be in the register file here, or <see cref="Unknown"/>.</summary>
     private int _ccOp;
@@ -63,9 +50,11 @@ internal sealed unsafe class X86Translator : IGuestTranslator
     private readonly Dictionary<ulong, int> _edgeCc = [];
     private Dictionary<ulong, int> _assumedCc = [];
 
-    public X86Translator(int maxInstructions = 256) => _maxInstructions = maxInstructions;
+    public X86Translator(int maxInstructions = 256) : base(maxInstructions, X86Cpu.JitRegisters)
+    {
+    }
 
-    public IrFunction Translate(ulong entryPc, ulong mode, byte* page, Func<ulong, bool> include, bool reuse)
+    public override IrFunction Translate(ulong entryPc, ulong mode, byte* page, Func<ulong, bool> include, bool reuse)
     {
         _sse = (mode & X86Cpu.ModeNoSse) == 0;
         _assumedCc.Clear();
@@ -75,66 +64,22 @@ internal sealed unsafe class X86Translator : IGuestTranslator
             if (cc != Unknown && pc != entryPc)
                 anyKnown = true;
         if (!anyKnown)
-            return _f;
+            return F;
         // Second pass: labels start from what all their edges brought in the first (edges that were
         // known stay known: what a block's own flag setters leave does not depend on the assumptions).
         _assumedCc = new Dictionary<ulong, int>(_edgeCc);
         _assumedCc[entryPc] = Unknown;
-        TranslatePass(entryPc, page, include, reuse);
-        return _f;
+        return TranslatePass(entryPc, page, include, reuse);
     }
 
-    private void TranslatePass(ulong entryPc, byte* page, Func<ulong, bool> include, bool reuse)
+    private IrFunction TranslatePass(ulong entryPc, byte* page, Func<ulong, bool> include, bool reuse)
     {
-        if (reuse)
-        {
-            _f = _reused ??= new IrFunction(entryPc, X86Cpu.JitRegisters);
-            _f.Reset(entryPc);
-        }
-        else
-        {
-            _f = new IrFunction(entryPc, X86Cpu.JitRegisters);
-        }
-        _page = page;
-        _pageBase = entryPc & ~0xFFFUL;
-        _include = include;
-        _labels.Clear();
-        _emitted.Clear();
-        _work.Clear();
-        _stubs.Clear();
-        _leaves.Clear();
         _edgeCc.Clear();
-        _total = 0;
         _edgeCc[entryPc] = Unknown; // entered from outside
-        LabelFor(entryPc);
-        while (_work.Count > 0)
-        {
-            ulong pc = _work.Pop();
-            if (_emitted.Add(pc))
-                EmitBlock(pc);
-        }
-        foreach (var (label, target, budgetCheck) in _stubs)
-        {
-            _f.Label(label);
-            if (budgetCheck)
-            {
-                _f.ExitIfBudget(target);
-                _f.Jump(_labels[target]);
-            }
-            else
-            {
-                _f.Exit(CodeExit.Chain, target, 0);
-            }
-        }
-        foreach (var (label, pc, completed) in _leaves)
-        {
-            _f.Label(label);
-            _f.Exit(CodeExit.Interpret, pc, completed);
-        }
-        _f.GuestInstructions = _total;
+        return BuildRegion(entryPc, page, include, reuse);
     }
 
-    public bool IsInterpretedOnly(ulong pc, ulong mode, byte* page)
+    public override bool IsInterpretedOnly(ulong pc, ulong mode, byte* page)
     {
         if ((mode & ~X86Cpu.ModeNoSse) != X86Cpu.Mode64)
             return true;
@@ -215,19 +160,8 @@ internal sealed unsafe class X86Translator : IGuestTranslator
 
     // ---- region structure ----
 
-    private int LabelFor(ulong pc)
-    {
-        if (!_labels.TryGetValue(pc, out int label))
-        {
-            label = _f.NewLabel();
-            _labels[pc] = label;
-            _work.Push(pc);
-        }
-        return label;
-    }
-
     /// <summary>Records that an edge enters <paramref name="pc"/> with the current flag state.</summary>
-    private void Edge(ulong pc)
+    protected override void OnEdge(ulong pc)
     {
         if (_edgeCc.TryGetValue(pc, out int cc))
         {
@@ -240,24 +174,6 @@ internal sealed unsafe class X86Translator : IGuestTranslator
         }
     }
 
-    /// <summary>The label a taken branch from <paramref name="from"/> to <paramref name="target"/> goes to: the target's block, a budget check before it (backward edges), or an exit.</summary>
-    private int TargetLabel(ulong target, ulong from)
-    {
-        bool inRegion = (target & ~0xFFFUL) == _pageBase && (_labels.ContainsKey(target) || (_total < _maxInstructions && _include(target)));
-        int stub = _f.NewLabel();
-        if (!inRegion)
-        {
-            _stubs.Add((stub, target, false));
-            return stub;
-        }
-        Edge(target);
-        int label = LabelFor(target);
-        if (target > from)
-            return label;
-        _stubs.Add((stub, target, true));
-        return stub;
-    }
-
     private void ResetCache()
     {
         Array.Fill(_cache, -1);
@@ -267,21 +183,21 @@ internal sealed unsafe class X86Translator : IGuestTranslator
     private int R(int r)
     {
         if (_cache[r] < 0)
-            _cache[r] = _f.GetReg(r);
+            _cache[r] = F.GetReg(r);
         return _cache[r];
     }
 
     private void W(int r, int value)
     {
-        _f.SetReg(r, value);
+        F.SetReg(r, value);
         _cache[r] = value;
     }
 
-    private int C(long value) => _f.Const(IrType.I64, value);
+    private int C(long value) => F.Const(IrType.I64, value);
 
-    private int Op(IrOp op, int a, int b) => _f.Binary(op, a, b);
+    private int Op(IrOp op, int a, int b) => F.Binary(op, a, b);
 
-    private int OpK(IrOp op, int a, long k) => _f.Binary(op, a, C(k));
+    private int OpK(IrOp op, int a, long k) => F.Binary(op, a, C(k));
 
     private static ulong SizeMask(int size) => X86Cpu.SizeMask[size];
 
@@ -297,35 +213,33 @@ internal sealed unsafe class X86Translator : IGuestTranslator
         return OpK(IrOp.ShrS, OpK(IrOp.Shl, v, shift), shift);
     }
 
-    private void EmitBlock(ulong pc)
+    protected override void EmitBlock(ulong pc)
     {
-        var f = _f;
-        f.Label(_labels[pc]);
+        var f = F;
         ResetCache();
         _ccOp = _assumedCc.TryGetValue(pc, out int assumed) ? assumed : Unknown;
         int k = 0;
         while (true)
         {
-            if (k > 0 && _labels.ContainsKey(pc))
+            if (k > 0 && HasLabel(pc))
             {
                 // fall into a block that has (or will have) its own label
                 f.Retire(k);
-                Edge(pc);
-                f.Jump(LabelFor(pc));
+                f.Jump(FallInto(pc));
                 return;
             }
             X86Insn d = default;
-            if (_total >= _maxInstructions || (pc & ~0xFFFUL) != _pageBase || !X86Cpu.DecodeInstruction(_page, (int)(pc & 0xFFF), ref d))
+            if (Total >= MaxInstructions || (pc & ~0xFFFUL) != PageBase || !X86Cpu.DecodeInstruction(Page, (int)(pc & 0xFFF), ref d))
             {
                 f.Exit(CodeExit.Chain, pc, k);
                 return;
             }
-            if (d.Op == X86FastOp.Generic && (d.Length == 0 || !RunsAsHelper(_page, (int)(pc & 0xFFF))))
+            if (d.Op == X86FastOp.Generic && (d.Length == 0 || !RunsAsHelper(Page, (int)(pc & 0xFFF))))
             {
                 f.Exit(CodeExit.Interpret, pc, k);
                 return;
             }
-            _total++;
+            Total++;
             ulong next = pc + d.Length;
             if (!EmitInstruction(ref d, pc, next, k))
                 return; // a control transfer ended the block
@@ -337,7 +251,7 @@ internal sealed unsafe class X86Translator : IGuestTranslator
     /// <summary>Runs the instruction at <paramref name="pc"/> in the interpreter (the helper) and goes on.</summary>
     private void Helper(ulong pc, ulong next, int k)
     {
-        _f.Call(X86JitHelpers.HelperExecute, C((long)next), IrInst.NoTemp, 0, pc, k);
+        F.Call(X86JitHelpers.HelperExecute, C((long)next), IrInst.NoTemp, 0, pc, k);
         ResetCache();
         _ccOp = Unknown;
     }
@@ -345,7 +259,7 @@ internal sealed unsafe class X86Translator : IGuestTranslator
     /// <summary>Emits one instruction; false if it ended the block (a control transfer).</summary>
     private bool EmitInstruction(ref X86Insn d, ulong pc, ulong next, int k)
     {
-        var f = _f;
+        var f = F;
         int s = d.Size;
         switch (d.Op)
         {
@@ -448,7 +362,7 @@ internal sealed unsafe class X86Translator : IGuestTranslator
             {
                 // by CL: a count of 0 changes neither the flags nor (beyond the write) the operand
                 int count = OpK(IrOp.And, R(Rcx), s == Qword ? 63 : 31);
-                int zero = _f.Compare(IrCondition.Eq, count, C(0));
+                int zero = F.Compare(IrCondition.Eq, count, C(0));
                 int minus1 = OpK(IrOp.Sub, count, 1);
                 int shift = d.Sub;
                 int oldOp = R(X86Cpu.RegCcOp), oldDst = R(X86Cpu.RegCcDst), oldSrc = R(X86Cpu.RegCcSrc);
@@ -475,8 +389,8 @@ internal sealed unsafe class X86Translator : IGuestTranslator
                         r = Mask(Op(IrOp.Shl, a, count), s);
                         op = X86CcOp.Shl;
                     }
-                    r = _f.Select(zero, a, r);
-                    return new Cc(r, DynamicCc, _f.Select(zero, oldOp, C((long)(op + s))), _f.Select(zero, oldDst, r), _f.Select(zero, oldSrc, src), -1);
+                    r = F.Select(zero, a, r);
+                    return new Cc(r, DynamicCc, F.Select(zero, oldOp, C((long)(op + s))), F.Select(zero, oldDst, r), F.Select(zero, oldSrc, src), -1);
                 });
                 return true;
             }
@@ -563,8 +477,7 @@ internal sealed unsafe class X86Translator : IGuestTranslator
                 ulong target = next + d.Imm;
                 f.Retire(k + 1);
                 f.Branch(IrCondition.Ne, cond, C(0), TargetLabel(target, pc));
-                Edge(next);
-                f.Jump(LabelFor(next));
+                f.Jump(FallInto(next));
                 return false;
             }
             case X86FastOp.Jmp:
@@ -671,12 +584,12 @@ internal sealed unsafe class X86Translator : IGuestTranslator
     }
 
     private int ReadE(ref X86Insn d, int size, ulong pc, ulong next, int k) =>
-        (d.Flags & X86Insn.Mem) != 0 ? _f.Load(EffectiveAddress(ref d, next), 0, 1 << size, false, pc, k) : GetOperand(size, d.Rm);
+        (d.Flags & X86Insn.Mem) != 0 ? F.Load(EffectiveAddress(ref d, next), 0, 1 << size, false, pc, k) : GetOperand(size, d.Rm);
 
     private void WriteE(ref X86Insn d, int size, int value, ulong pc, ulong next, int k)
     {
         if ((d.Flags & X86Insn.Mem) != 0)
-            _f.Store(EffectiveAddress(ref d, next), 0, value, 1 << size, pc, k);
+            F.Store(EffectiveAddress(ref d, next), 0, value, 1 << size, pc, k);
         else
             SetOperand(size, d.Rm, value);
     }
@@ -687,8 +600,8 @@ internal sealed unsafe class X86Translator : IGuestTranslator
         if ((d.Flags & X86Insn.Mem) != 0)
         {
             int ea = EffectiveAddress(ref d, next);
-            var r = compute(_f.Load(ea, 0, 1 << size, false, pc, k));
-            _f.Store(ea, 0, r.Value, 1 << size, pc, k);
+            var r = compute(F.Load(ea, 0, 1 << size, false, pc, k));
+            F.Store(ea, 0, r.Value, 1 << size, pc, k);
             SetCc(r);
         }
         else
@@ -702,7 +615,7 @@ internal sealed unsafe class X86Translator : IGuestTranslator
     private void Push(int value, ulong pc, int k)
     {
         int rsp = OpK(IrOp.Sub, R(Rsp), 8);
-        _f.Store(rsp, 0, value, 8, pc, k);
+        F.Store(rsp, 0, value, 8, pc, k);
         W(Rsp, rsp);
     }
 
@@ -725,7 +638,7 @@ internal sealed unsafe class X86Translator : IGuestTranslator
         int op = d.Sub, rex = d.Reg;
         int pfx = d.Size == 0xF3 ? 2 : d.Size == 0xF2 ? 3 : d.Scale != 0 ? 1 : 0;
         var m = new X86Insn { Base = X86Insn.NoRegister, Index = X86Insn.NoRegister, Flags = (byte)(d.Flags & (X86Insn.Addr32 | X86Insn.SegFs | X86Insn.SegGs)), Length = d.Length };
-        var c = new X86Cpu.CodeCursor { Page = _page, Position = (int)(pc & 0xFFF) + d.Rm };
+        var c = new X86Cpu.CodeCursor { Page = Page, Position = (int)(pc & 0xFFF) + d.Rm };
         X86Cpu.DecodeModRmInto(ref c, ref m, rex, Qword, Qword);
         if (c.Overrun)
             return false;
@@ -759,14 +672,14 @@ internal sealed unsafe class X86Translator : IGuestTranslator
                 // a misaligned aligned store, or a 16-byte store crossing a page: the interpreter's
                 LeaveUnless(OpK(IrOp.And, ea, aligned ? 15 : 0), pc, k, aligned ? 0L : -1L);
                 if (!aligned)
-                    LeaveIf(_f.Compare(IrCondition.LtU, C(0xFF0), OpK(IrOp.And, ea, 0xFFF)), pc, k);
-                _f.Store(ea, 0, lo, 8, pc, k);
-                _f.Store(ea, 8, hi, 8, pc, k);
+                    LeaveIf(F.Compare(IrCondition.LtU, C(0xFF0), OpK(IrOp.And, ea, 0xFFF)), pc, k);
+                F.Store(ea, 0, lo, 8, pc, k);
+                F.Store(ea, 8, hi, 8, pc, k);
                 return true;
             }
             case 0x7E when pfx == 2: // MOVQ xmm, xmm/m64
             {
-                int v = mem ? _f.Load(EffectiveAddress(ref m, next), 0, 8, false, pc, k) : R(XmmLo(rm));
+                int v = mem ? F.Load(EffectiveAddress(ref m, next), 0, 8, false, pc, k) : R(XmmLo(rm));
                 W(XmmLo(reg), v);
                 W(XmmHi(reg), C(0));
                 return true;
@@ -774,7 +687,7 @@ internal sealed unsafe class X86Translator : IGuestTranslator
             case 0xD6 when pfx == 1: // MOVQ xmm/m64, xmm
                 if (mem)
                 {
-                    _f.Store(EffectiveAddress(ref m, next), 0, R(XmmLo(reg)), 8, pc, k);
+                    F.Store(EffectiveAddress(ref m, next), 0, R(XmmLo(reg)), 8, pc, k);
                 }
                 else
                 {
@@ -785,7 +698,7 @@ internal sealed unsafe class X86Translator : IGuestTranslator
             case 0x6E when pfx == 1: // MOVD/MOVQ xmm, r/m32/64
             {
                 int s = (rex & 8) != 0 ? Qword : Dword;
-                int v = mem ? _f.Load(EffectiveAddress(ref m, next), 0, 1 << s, false, pc, k) : Mask(R(rm), s);
+                int v = mem ? F.Load(EffectiveAddress(ref m, next), 0, 1 << s, false, pc, k) : Mask(R(rm), s);
                 W(XmmLo(reg), v);
                 W(XmmHi(reg), C(0));
                 return true;
@@ -795,7 +708,7 @@ internal sealed unsafe class X86Translator : IGuestTranslator
                 int s = (rex & 8) != 0 ? Qword : Dword;
                 int v = Mask(R(XmmLo(reg)), s);
                 if (mem)
-                    _f.Store(EffectiveAddress(ref m, next), 0, v, 1 << s, pc, k);
+                    F.Store(EffectiveAddress(ref m, next), 0, v, 1 << s, pc, k);
                 else
                     SetOperand(s, rm, v);
                 return true;
@@ -852,7 +765,7 @@ internal sealed unsafe class X86Translator : IGuestTranslator
             {
                 if (c.Position >= 0x1000)
                     return false;
-                int imm = _page[c.Position];
+                int imm = Page[c.Position];
                 var (slo, shi) = ReadXmm128(ref m, rm, mem, true, pc, next, k);
                 int half = pfx == 3 ? slo : shi;
                 int Word(int i) => OpK(IrOp.And, OpK(IrOp.ShrU, half, 16 * i), 0xFFFF);
@@ -884,7 +797,7 @@ internal sealed unsafe class X86Translator : IGuestTranslator
                     int lane1 = LaneGreater(OpK(IrOp.ShrS, a, 32), OpK(IrOp.ShrS, b, 32));
                     return Op(IrOp.Or, lane0, OpK(IrOp.Shl, lane1, 32));
                 }
-                int LaneGreater(int a, int b) => OpK(IrOp.Mul, _f.Compare(IrCondition.LtS, b, a), 0xFFFF_FFFFL);
+                int LaneGreater(int a, int b) => OpK(IrOp.Mul, F.Compare(IrCondition.LtS, b, a), 0xFFFF_FFFFL);
                 int lo = Greater(R(XmmLo(reg)), slo), hi = Greater(R(XmmHi(reg)), shi);
                 W(XmmLo(reg), lo);
                 W(XmmHi(reg), hi);
@@ -894,7 +807,7 @@ internal sealed unsafe class X86Translator : IGuestTranslator
             {
                 if (c.Position >= 0x1000)
                     return false;
-                int imm = _page[c.Position];
+                int imm = Page[c.Position];
                 var (slo, shi) = ReadXmm128(ref m, rm, mem, true, pc, next, k);
                 int Dword(int i) => (i & 2) == 0 ? (i & 1) == 0 ? Mask(slo, X86Cpu.Dword) : OpK(IrOp.ShrU, slo, 32)
                                                  : (i & 1) == 0 ? Mask(shi, X86Cpu.Dword) : OpK(IrOp.ShrU, shi, 32);
@@ -916,7 +829,7 @@ internal sealed unsafe class X86Translator : IGuestTranslator
         int ea = EffectiveAddress(ref m, next);
         if (aligned)
             LeaveUnless(OpK(IrOp.And, ea, 15), pc, k, 0);
-        return (_f.Load(ea, 0, 8, false, pc, k), _f.Load(ea, 8, 8, false, pc, k));
+        return (F.Load(ea, 0, 8, false, pc, k), F.Load(ea, 8, 8, false, pc, k));
     }
 
     /// <summary>Leaves for the interpreter at <paramref name="pc"/> (which runs the instruction, raising what it raises) unless <paramref name="value"/> is <paramref name="expected"/> (-1: never leaves). The exit is out of line: no label splits the block.</summary>
@@ -924,9 +837,7 @@ internal sealed unsafe class X86Translator : IGuestTranslator
     {
         if (expected < 0)
             return;
-        int leave = _f.NewLabel();
-        _leaves.Add((leave, pc, k));
-        _f.Branch(IrCondition.Ne, value, C(expected), leave);
+        F.Branch(IrCondition.Ne, value, C(expected), LeaveLabel(pc, k));
     }
 
     /// <summary>Leaves for the interpreter at <paramref name="pc"/> if <paramref name="condition"/> is 1.</summary>
@@ -1032,12 +943,12 @@ internal sealed unsafe class X86Translator : IGuestTranslator
         {
             int lo = Op(IrOp.Mul, a, b);
             int hi = Op(IrOp.MulHighS, a, b);
-            int wide = _f.Compare(IrCondition.Ne, hi, OpK(IrOp.ShrS, lo, 63));
+            int wide = F.Compare(IrCondition.Ne, hi, OpK(IrOp.ShrS, lo, 63));
             return new Cc(lo, X86CcOp.Mul + size, lo, wide, -1, -1);
         }
         int p = Op(IrOp.Mul, SignExtend(a, size), SignExtend(b, size));
         int r = Mask(p, size);
-        int overflow = _f.Compare(IrCondition.Ne, SignExtend(r, size), p);
+        int overflow = F.Compare(IrCondition.Ne, SignExtend(r, size), p);
         return new Cc(r, X86CcOp.Mul + size, r, overflow, -1, -1);
     }
 
@@ -1121,16 +1032,16 @@ internal sealed unsafe class X86Translator : IGuestTranslator
         {
             int src = Mask(R(X86Cpu.RegCcSrc), size);
             if (kind == 2)
-                return _f.Compare(IrCondition.Eq, Mask(R(X86Cpu.RegCcDst), size), C(0));
+                return F.Compare(IrCondition.Eq, Mask(R(X86Cpu.RegCcDst), size), C(0));
             if (kind == 4)
                 return Flag(FlagS);
             int src1 = _ccSrc1 >= 0 ? _ccSrc1 : Mask(Op(IrOp.Add, R(X86Cpu.RegCcDst), R(X86Cpu.RegCcSrc)), size);
             return kind switch
             {
-                1 => _f.Compare(IrCondition.LtU, src1, src),
-                3 => OpK(IrOp.Xor, _f.Compare(IrCondition.LtU, src, src1), 1),
-                6 => _f.Compare(IrCondition.LtS, SignExtend(src1, size), SignExtend(src, size)),
-                _ => OpK(IrOp.Xor, _f.Compare(IrCondition.LtS, SignExtend(src, size), SignExtend(src1, size)), 1),
+                1 => F.Compare(IrCondition.LtU, src1, src),
+                3 => OpK(IrOp.Xor, F.Compare(IrCondition.LtU, src, src1), 1),
+                6 => F.Compare(IrCondition.LtS, SignExtend(src1, size), SignExtend(src, size)),
+                _ => OpK(IrOp.Xor, F.Compare(IrCondition.LtS, SignExtend(src, size), SignExtend(src1, size)), 1),
             };
         }
         if (op == X86CcOp.Logic && kind != 5)
@@ -1156,14 +1067,14 @@ internal sealed unsafe class X86Translator : IGuestTranslator
         }
         int ccOp = R(X86Cpu.RegCcOp);
         int sizeBits = Op(IrOp.Shl, C(8), OpK(IrOp.And, ccOp, 3));
-        int mask = _f.Binary(IrOp.ShrU, C(-1), Op(IrOp.Sub, C(64), sizeBits));
+        int mask = F.Binary(IrOp.ShrU, C(-1), Op(IrOp.Sub, C(64), sizeBits));
         int signShift = Op(IrOp.Sub, sizeBits, C(1));
         int kind = OpK(IrOp.And, ccOp, ~3L);
         int r = FlagFor(X86CcOp.Eflags, mask, signShift, which);
         if (which is FlagZ or FlagS or FlagP)
-            return _f.Select(_f.Compare(IrCondition.Eq, kind, C(0)), r, FlagFor(X86CcOp.Add, mask, signShift, which));
+            return F.Select(F.Compare(IrCondition.Eq, kind, C(0)), r, FlagFor(X86CcOp.Add, mask, signShift, which));
         foreach (var op in (ReadOnlySpan<X86CcOp>)[X86CcOp.Add, X86CcOp.Adc, X86CcOp.Sub, X86CcOp.Sbb, X86CcOp.Logic, X86CcOp.Inc, X86CcOp.Dec, X86CcOp.Shl, X86CcOp.Sar, X86CcOp.Mul])
-            r = _f.Select(_f.Compare(IrCondition.Eq, kind, C((long)op)), FlagFor(op, mask, signShift, which), r);
+            r = F.Select(F.Compare(IrCondition.Eq, kind, C((long)op)), FlagFor(op, mask, signShift, which), r);
         return r;
     }
 
@@ -1182,9 +1093,9 @@ internal sealed unsafe class X86Translator : IGuestTranslator
         int dst = Op(IrOp.And, R(X86Cpu.RegCcDst), mask);
         switch (which)
         {
-            case FlagZ: return _f.Compare(IrCondition.Eq, dst, C(0));
-            case FlagS: return OpK(IrOp.And, _f.Binary(IrOp.ShrU, dst, signShift), 1);
-            case FlagP: return _f.Unary(IrOp.Parity, dst);
+            case FlagZ: return F.Compare(IrCondition.Eq, dst, C(0));
+            case FlagS: return OpK(IrOp.And, F.Binary(IrOp.ShrU, dst, signShift), 1);
+            case FlagP: return F.Unary(IrOp.Parity, dst);
         }
         int src = Op(IrOp.And, R(X86Cpu.RegCcSrc), mask);
         if (which == FlagA)
@@ -1201,7 +1112,7 @@ internal sealed unsafe class X86Translator : IGuestTranslator
                 _ => C(0),
             };
         }
-        int Sign(int v) => OpK(IrOp.And, _f.Binary(IrOp.ShrU, v, signShift), 1);
+        int Sign(int v) => OpK(IrOp.And, F.Binary(IrOp.ShrU, v, signShift), 1);
         bool carry = which == FlagC;
         switch (op)
         {
@@ -1213,11 +1124,11 @@ internal sealed unsafe class X86Translator : IGuestTranslator
                     : Op(IrOp.And, Op(IrOp.Sub, Op(IrOp.Sub, dst, src), R(X86Cpu.RegCcSrc2)), mask);
                 if (carry)
                 {
-                    int lt = _f.Compare(IrCondition.LtU, dst, src1);
+                    int lt = F.Compare(IrCondition.LtU, dst, src1);
                     if (op == X86CcOp.Add)
                         return lt;
-                    int le = OpK(IrOp.Xor, _f.Compare(IrCondition.LtU, src1, dst), 1);
-                    return _f.Select(R(X86Cpu.RegCcSrc2), le, lt);
+                    int le = OpK(IrOp.Xor, F.Compare(IrCondition.LtU, src1, dst), 1);
+                    return F.Select(R(X86Cpu.RegCcSrc2), le, lt);
                 }
                 return Sign(Op(IrOp.And, Op(IrOp.Xor, Op(IrOp.Xor, src1, src), mask), Op(IrOp.Xor, src1, dst)));
             }
@@ -1229,11 +1140,11 @@ internal sealed unsafe class X86Translator : IGuestTranslator
                     : Op(IrOp.And, Op(IrOp.Add, Op(IrOp.Add, dst, src), R(X86Cpu.RegCcSrc2)), mask);
                 if (carry)
                 {
-                    int lt = _f.Compare(IrCondition.LtU, src1, src);
+                    int lt = F.Compare(IrCondition.LtU, src1, src);
                     if (op == X86CcOp.Sub)
                         return lt;
-                    int le = OpK(IrOp.Xor, _f.Compare(IrCondition.LtU, src, src1), 1);
-                    return _f.Select(R(X86Cpu.RegCcSrc2), le, lt);
+                    int le = OpK(IrOp.Xor, F.Compare(IrCondition.LtU, src, src1), 1);
+                    return F.Select(R(X86Cpu.RegCcSrc2), le, lt);
                 }
                 return Sign(Op(IrOp.And, Op(IrOp.Xor, src1, src), Op(IrOp.Xor, src1, dst)));
             }
@@ -1244,15 +1155,15 @@ internal sealed unsafe class X86Translator : IGuestTranslator
             {
                 if (carry)
                     return OpK(IrOp.And, R(X86Cpu.RegCcSrc), 1);
-                int signBit = _f.Binary(IrOp.Shl, C(1), signShift);
-                return _f.Compare(IrCondition.Eq, dst, op == X86CcOp.Inc ? signBit : Op(IrOp.Sub, signBit, C(1)));
+                int signBit = F.Binary(IrOp.Shl, C(1), signShift);
+                return F.Compare(IrCondition.Eq, dst, op == X86CcOp.Inc ? signBit : Op(IrOp.Sub, signBit, C(1)));
             }
             case X86CcOp.Shl:
                 return carry ? Sign(src) : OpK(IrOp.And, Op(IrOp.Xor, Sign(src), Sign(dst)), 1);
             case X86CcOp.Sar:
                 return carry ? OpK(IrOp.And, src, 1) : Sign(Op(IrOp.Xor, src, dst));
             default: // Mul
-                return _f.Compare(IrCondition.Ne, R(X86Cpu.RegCcSrc), C(0));
+                return F.Compare(IrCondition.Ne, R(X86Cpu.RegCcSrc), C(0));
         }
     }
 }
