@@ -1118,35 +1118,29 @@ internal sealed unsafe class X86Translator : RegionTranslator
         {
             case X86CcOp.Add:
             case X86CcOp.Adc:
-            {
-                int src1 = op == X86CcOp.Add
-                    ? Op(IrOp.And, Op(IrOp.Sub, dst, src), mask)
-                    : Op(IrOp.And, Op(IrOp.Sub, Op(IrOp.Sub, dst, src), R(X86Cpu.RegCcSrc2)), mask);
-                if (carry)
-                {
-                    int lt = F.Compare(IrCondition.LtU, dst, src1);
-                    if (op == X86CcOp.Add)
-                        return lt;
-                    int le = OpK(IrOp.Xor, F.Compare(IrCondition.LtU, src1, dst), 1);
-                    return F.Select(R(X86Cpu.RegCcSrc2), le, lt);
-                }
-                return Sign(Op(IrOp.And, Op(IrOp.Xor, Op(IrOp.Xor, src1, src), mask), Op(IrOp.Xor, src1, dst)));
-            }
             case X86CcOp.Sub:
             case X86CcOp.Sbb:
             {
-                int src1 = op == X86CcOp.Sub
-                    ? Op(IrOp.And, Op(IrOp.Add, dst, src), mask)
-                    : Op(IrOp.And, Op(IrOp.Add, Op(IrOp.Add, dst, src), R(X86Cpu.RegCcSrc2)), mask);
+                bool add = op is X86CcOp.Add or X86CcOp.Adc, withCarry = op is X86CcOp.Adc or X86CcOp.Sbb;
+                // the first operand, from the result
+                int first = Op(add ? IrOp.Sub : IrOp.Add, dst, src);
+                if (withCarry)
+                    first = Op(add ? IrOp.Sub : IrOp.Add, first, R(X86Cpu.RegCcSrc2));
+                int src1 = Op(IrOp.And, first, mask);
                 if (carry)
                 {
-                    int lt = F.Compare(IrCondition.LtU, src1, src);
-                    if (op == X86CcOp.Sub)
+                    // ADD: result < first (ADC with a carry in: <=); SUB: first < second (SBB with a borrow in: <=)
+                    int a = add ? dst : src1, b = add ? src1 : src;
+                    int lt = F.Compare(IrCondition.LtU, a, b);
+                    if (!withCarry)
                         return lt;
-                    int le = OpK(IrOp.Xor, F.Compare(IrCondition.LtU, src, src1), 1);
+                    int le = OpK(IrOp.Xor, F.Compare(IrCondition.LtU, b, a), 1);
                     return F.Select(R(X86Cpu.RegCcSrc2), le, lt);
                 }
-                return Sign(Op(IrOp.And, Op(IrOp.Xor, src1, src), Op(IrOp.Xor, src1, dst)));
+                int x = Op(IrOp.Xor, src1, src);
+                if (add)
+                    x = Op(IrOp.Xor, x, mask);
+                return Sign(Op(IrOp.And, x, Op(IrOp.Xor, src1, dst)));
             }
             case X86CcOp.Logic:
                 return C(0);
