@@ -19,7 +19,7 @@ public static class Program
         }
         if (args.Length > 0 && args[0] is "--version" or "-version")
         {
-            Console.Out.WriteLine("wemu 0.1 (QEMU-compatible flags; riscv64 virt and spike)");
+            Console.Out.WriteLine("wemu 0.1 (QEMU-compatible flags; riscv64 virt and spike, x86_64 microvm)");
             return 0;
         }
         AppDomain.CurrentDomain.UnhandledException += (_, e) => Fail(e.ExceptionObject as Exception);

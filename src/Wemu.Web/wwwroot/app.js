@@ -63,7 +63,8 @@ const vm = await Wemu.create({
 window.wemu = vm;
 
 const [{ Terminal }, { FitAddon }] = await Promise.all([import('./vendor/xterm.mjs'), import('./vendor/addon-fit.mjs')]);
-term = new Terminal({ convertEol: false, scrollback: 5000, fontSize: 14, cursorBlink: true });
+// (lineHeight above 1: at 1.0 the underscore falls outside its cell and is not drawn, "x86_64" read "x86 64")
+term = new Terminal({ convertEol: false, scrollback: 5000, fontSize: 14, lineHeight: 1.15, cursorBlink: true });
 const fit = new FitAddon();
 term.loadAddon(fit);
 term.open($('terminal'));
