@@ -42,7 +42,8 @@ fi
 
 log=$(mktemp)
 dotnet test Wemu.slnx -c Release --no-build --nologo --logger "console;verbosity=normal" 2>&1 | tee "$log" \
-  | grep -E "^\s+(Failed|Passed|Skipped) |Error Message|Wemu fails|Assert|^(Passed|Failed)!" | grep -v "^\s*Passed " || true
+  | awk '/^[ \t]+(Failed|Passed|Skipped) |Error Message|Wemu fails|Assert|^(Passed|Failed)!/ { print; if ($0 ~ /Error Message/ && (getline line) > 0) print line }' \
+  | grep -v "^\s*Passed " || true
 status=${PIPESTATUS[0]}
 passed=$(grep -Eo "Passed: +[0-9]+" "$log" | awk '{s+=$2} END {print s+0}')
 failed=$(grep -Eo "Failed: +[0-9]+" "$log" | awk '{s+=$2} END {print s+0}')
