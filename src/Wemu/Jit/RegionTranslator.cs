@@ -123,6 +123,27 @@ public abstract unsafe class RegionTranslator : IGuestTranslator
         return label;
     }
 
+    /// <summary>
+    /// At each instruction of a block (<paramref name="k"/> emitted before it): ends the block and
+    /// returns true when <paramref name="pc"/> has a block of its own (this one falls into it), or the
+    /// region is full, or <paramref name="pc"/> left the page (a chained exit).
+    /// </summary>
+    protected bool BlockEndsAt(ulong pc, int k)
+    {
+        if (k > 0 && HasLabel(pc))
+        {
+            F.Retire(k);
+            F.Jump(FallInto(pc));
+            return true;
+        }
+        if (Total >= MaxInstructions || (pc & ~0xFFFUL) != PageBase)
+        {
+            F.Exit(CodeExit.Chain, pc, k);
+            return true;
+        }
+        return false;
+    }
+
     /// <summary>The label a block falling through into <paramref name="pc"/> (which has its own block) jumps to.</summary>
     protected int FallInto(ulong pc)
     {

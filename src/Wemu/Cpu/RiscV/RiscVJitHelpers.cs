@@ -1,4 +1,3 @@
-using System.Reflection;
 using Wemu.Jit;
 using Wemu.Jit.Il;
 
@@ -59,23 +58,5 @@ internal static unsafe class RiscVJitHelpers
         PcAlignShift = 1,
     };
 
-    public static readonly IlGuestAbi IlAbi = new()
-    {
-        StateType = typeof(RiscVHart),
-        PcField = Field(nameof(RiscVHart.Pc)),
-        InstructionsInFlightField = Field(nameof(RiscVHart.InstRetInFlight)),
-        LoadSlow = Method(nameof(LoadSlow)),
-        StoreSlow = Method(nameof(StoreSlow)),
-        RaiseException = Method(nameof(RaiseException)),
-        Helpers = [Method(nameof(Atomic)), Method(nameof(Float))],
-        Tlb = RiscVHart.TlbLayout,
-    };
-
-    private static FieldInfo Field(string name) =>
-        typeof(RiscVHart).GetField(name, BindingFlags.NonPublic | BindingFlags.Instance)
-        ?? throw new MissingFieldException(nameof(RiscVHart), name);
-
-    private static MethodInfo Method(string name) =>
-        typeof(RiscVJitHelpers).GetMethod(name, BindingFlags.Public | BindingFlags.Static)
-        ?? throw new MissingMethodException(nameof(RiscVJitHelpers), name);
+    public static readonly IlGuestAbi IlAbi = IlGuestAbi.ForCore(typeof(RiscVHart), typeof(RiscVJitHelpers), RiscVHart.TlbLayout, nameof(Atomic), nameof(Float));
 }

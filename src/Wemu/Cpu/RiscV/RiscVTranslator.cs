@@ -105,14 +105,9 @@ internal sealed unsafe class RiscVTranslator : RegionTranslator
         int k = 0;
         while (true)
         {
-            if (k > 0 && HasLabel(pc))
-            {
-                // Fall into a block that has (or will have) its own label.
-                f.Retire(k);
-                f.Jump(FallInto(pc));
+            if (BlockEndsAt(pc, k))
                 return;
-            }
-            if (Total >= MaxInstructions || (pc & ~0xFFFUL) != PageBase || !Fetch(Page, pc, out uint inst, out int len))
+            if (!Fetch(Page, pc, out uint inst, out int len))
             {
                 f.Exit(CodeExit.Chain, pc, k);
                 return;

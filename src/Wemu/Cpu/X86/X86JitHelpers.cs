@@ -1,4 +1,3 @@
-using System.Reflection;
 using System.Runtime.InteropServices;
 using Wemu.Jit;
 using Wemu.Jit.Il;
@@ -56,23 +55,5 @@ internal static unsafe class X86JitHelpers
         HelperCall = (nint)(delegate* unmanaged<byte*, int>)&CallFromCode,
     };
 
-    public static readonly IlGuestAbi IlAbi = new()
-    {
-        StateType = typeof(X86Cpu),
-        PcField = Field(nameof(CpuCore.Pc)),
-        InstructionsInFlightField = Field(nameof(CpuCore.InstRetInFlight)),
-        LoadSlow = Method(nameof(LoadSlow)),
-        StoreSlow = Method(nameof(StoreSlow)),
-        RaiseException = Method(nameof(RaiseException)),
-        Helpers = [Method(nameof(Execute))],
-        Tlb = TlbLayout,
-    };
-
-    private static FieldInfo Field(string name) =>
-        typeof(CpuCore).GetField(name, BindingFlags.NonPublic | BindingFlags.Instance)
-        ?? throw new MissingFieldException(nameof(CpuCore), name);
-
-    private static MethodInfo Method(string name) =>
-        typeof(X86JitHelpers).GetMethod(name, BindingFlags.Public | BindingFlags.Static)
-        ?? throw new MissingMethodException(nameof(X86JitHelpers), name);
+    public static readonly IlGuestAbi IlAbi = IlGuestAbi.ForCore(typeof(X86Cpu), typeof(X86JitHelpers), TlbLayout, nameof(Execute));
 }

@@ -48,7 +48,7 @@ internal sealed unsafe class X86Translator : RegionTranslator
 
     /// <summary>This pass: the CcOp every edge into a pc has brought (Unknown if they differ); the last pass's, assumed at labels.</summary>
     private readonly Dictionary<ulong, int> _edgeCc = [];
-    private Dictionary<ulong, int> _assumedCc = [];
+    private readonly Dictionary<ulong, int> _assumedCc = [];
 
     public X86Translator(int maxInstructions = 256) : base(maxInstructions, X86Cpu.JitRegisters)
     {
@@ -67,7 +67,8 @@ internal sealed unsafe class X86Translator : RegionTranslator
             return F;
         // Second pass: labels start from what all their edges brought in the first (edges that were
         // known stay known: what a block's own flag setters leave does not depend on the assumptions).
-        _assumedCc = new Dictionary<ulong, int>(_edgeCc);
+        foreach (var (pc, cc) in _edgeCc)
+            _assumedCc[pc] = cc;
         _assumedCc[entryPc] = Unknown;
         return TranslatePass(entryPc, page, include, reuse);
     }
@@ -221,15 +222,10 @@ internal sealed unsafe class X86Translator : RegionTranslator
         int k = 0;
         while (true)
         {
-            if (k > 0 && HasLabel(pc))
-            {
-                // fall into a block that has (or will have) its own label
-                f.Retire(k);
-                f.Jump(FallInto(pc));
+            if (BlockEndsAt(pc, k))
                 return;
-            }
             X86Insn d = default;
-            if (Total >= MaxInstructions || (pc & ~0xFFFUL) != PageBase || !X86Cpu.DecodeInstruction(Page, (int)(pc & 0xFFF), ref d))
+            if (!X86Cpu.DecodeInstruction(Page, (int)(pc & 0xFFF), ref d))
             {
                 f.Exit(CodeExit.Chain, pc, k);
                 return;
@@ -670,8 +666,9 @@ internal sealed unsafe class X86Translator : RegionTranslator
                 }
                 int ea = EffectiveAddress(ref m, next);
                 // a misaligned aligned store, or a 16-byte store crossing a page: the interpreter's
-                LeaveUnless(OpK(IrOp.And, ea, aligned ? 15 : 0), pc, k, aligned ? 0L : -1L);
-                if (!aligned)
+                if (aligned)
+                    LeaveIf(OpK(IrOp.And, ea, 15), pc, k);
+                else
                     LeaveIf(F.Compare(IrCondition.LtU, C(0xFF0), OpK(IrOp.And, ea, 0xFFF)), pc, k);
                 F.Store(ea, 0, lo, 8, pc, k);
                 F.Store(ea, 8, hi, 8, pc, k);
@@ -828,20 +825,12 @@ internal sealed unsafe class X86Translator : RegionTranslator
             return (R(XmmLo(rm)), R(XmmHi(rm)));
         int ea = EffectiveAddress(ref m, next);
         if (aligned)
-            LeaveUnless(OpK(IrOp.And, ea, 15), pc, k, 0);
+            LeaveIf(OpK(IrOp.And, ea, 15), pc, k);
         return (F.Load(ea, 0, 8, false, pc, k), F.Load(ea, 8, 8, false, pc, k));
     }
 
-    /// <summary>Leaves for the interpreter at <paramref name="pc"/> (which runs the instruction, raising what it raises) unless <paramref name="value"/> is <paramref name="expected"/> (-1: never leaves). The exit is out of line: no label splits the block.</summary>
-    private void LeaveUnless(int value, ulong pc, int k, long expected)
-    {
-        if (expected < 0)
-            return;
-        F.Branch(IrCondition.Ne, value, C(expected), LeaveLabel(pc, k));
-    }
-
-    /// <summary>Leaves for the interpreter at <paramref name="pc"/> if <paramref name="condition"/> is 1.</summary>
-    private void LeaveIf(int condition, ulong pc, int k) => LeaveUnless(condition, pc, k, 0);
+    /// <summary>Leaves for the interpreter at <paramref name="pc"/> (which runs the instruction, raising what it raises) if <paramref name="value"/> is not 0. The exit is out of line: no label splits the block.</summary>
+    private void LeaveIf(int value, ulong pc, int k) => F.Branch(IrCondition.Ne, value, C(0), LeaveLabel(pc, k));
 
     /// <summary>Lane-wise add or subtract of two 64-bit halves (lanes of <paramref name="lane"/> bits; carries stay in their lane).</summary>
     private int LaneAddSub(int a, int b, int lane, bool sub)

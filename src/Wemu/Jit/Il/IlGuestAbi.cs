@@ -31,4 +31,31 @@ public sealed class IlGuestAbi
 
     /// <summary>The soft TLB's layout (shared with <see cref="GuestCodeAbi"/>).</summary>
     public required SoftTlbLayout Tlb { get; init; }
+
+    /// <summary>
+    /// The ABI of a guest CPU on <see cref="Cpu.CpuCore"/> (its pc and in-flight count) whose slow
+    /// paths are public static methods <c>LoadSlow</c>, <c>StoreSlow</c> and <c>RaiseException</c> of
+    /// <paramref name="helpers"/>, with the helpers named in <paramref name="helperNames"/> (by number).
+    /// </summary>
+    public static IlGuestAbi ForCore(Type stateType, [System.Diagnostics.CodeAnalysis.DynamicallyAccessedMembers(System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.PublicMethods)] Type helpers,
+        SoftTlbLayout tlb, params string[] helperNames)
+    {
+        static FieldInfo Field(string name) =>
+            typeof(Cpu.CpuCore).GetField(name, BindingFlags.NonPublic | BindingFlags.Instance)
+            ?? throw new MissingFieldException(nameof(Cpu.CpuCore), name);
+        MethodInfo Method(string name) =>
+            helpers.GetMethod(name, BindingFlags.Public | BindingFlags.Static)
+            ?? throw new MissingMethodException(helpers.Name, name);
+        return new IlGuestAbi
+        {
+            StateType = stateType,
+            PcField = Field(nameof(Cpu.CpuCore.Pc)),
+            InstructionsInFlightField = Field(nameof(Cpu.CpuCore.InstRetInFlight)),
+            LoadSlow = Method("LoadSlow"),
+            StoreSlow = Method("StoreSlow"),
+            RaiseException = Method("RaiseException"),
+            Helpers = [.. helperNames.Select(Method)],
+            Tlb = tlb,
+        };
+    }
 }
