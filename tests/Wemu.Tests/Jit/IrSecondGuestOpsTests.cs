@@ -93,7 +93,7 @@ public sealed class IrSecondGuestOpsTests
         var wants = new List<(long[] Want, string[] What)>();
         for (int c = 0; c < 30; c++)
         {
-            var (f, inputs, want, what) = RandomIrFunction.Build(rng);
+            var (f, inputs, want, what) = RandomIrFunction.Build(rng, allLive: c % 3 == 1);
             f.Exit(CodeExit.Stop, Pc, 0);
             if (c % 2 == 0)
                 IrPipeline.Run(f);

@@ -25,9 +25,14 @@ internal static class RandomIrFunction
         IrOp.RotL, IrOp.RotR, IrOp.Clz, IrOp.Ctz, IrOp.Popcnt, IrOp.ByteSwap, IrOp.Parity, IrOp.AddOverflow, IrOp.SubOverflow,
     ];
 
-    /// <summary>The function (without its final exit), its inputs (registers 1..8), the results and their descriptions.</summary>
-    public static (IrFunction F, long[] Inputs, long[] Want, string[] What) Build(Random rng)
+    /// <summary>
+    /// The function (without its final exit), its inputs (registers 1..8), the results and their
+    /// descriptions. With <paramref name="allLive"/>, every result is written at the end, in reverse
+    /// order, so all are live at once (more than a backend has registers for).
+    /// </summary>
+    public static (IrFunction F, long[] Inputs, long[] Want, string[] What) Build(Random rng, bool allLive = false)
     {
+            var pending = new List<int>();
             var inputs = new long[8];
             for (int r = 0; r < 8; r++)
                 inputs[r] = rng.Next(3) == 0 ? rng.NextInt64() : Edges[rng.Next(Edges.Length)];
@@ -83,10 +88,15 @@ internal static class RandomIrFunction
                     result = f.Convert(signed ? IrOp.ExtendS : IrOp.ExtendU, result);
                     value = signed ? (int)value : (long)(uint)value;
                 }
-                f.SetReg(16 + j, result);
+                if (allLive)
+                    pending.Add(result);
+                else
+                    f.SetReg(16 + j, result);
                 want[j] = value;
                 what[j] = $"{op} {type} {cond} of r{1 + ra}={a:x}, r{1 + rb}={b:x}, r{1 + rc}={cv:x}";
             }
+            for (int j = pending.Count - 1; j >= 0; j--)
+                f.SetReg(16 + j, pending[j]);
         return (f, inputs, want, what);
     }
 }

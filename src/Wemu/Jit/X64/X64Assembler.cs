@@ -4,7 +4,7 @@ namespace Wemu.Jit.X64;
 public enum Reg
 {
     Rax = 0, Rcx = 1, Rdx = 2, Rbx = 3, Rsp = 4, Rbp = 5, Rsi = 6, Rdi = 7,
-    R8 = 8, R9 = 9, R10 = 10, R11 = 11,
+    R8 = 8, R9 = 9, R10 = 10, R11 = 11, R12 = 12, R13 = 13, R14 = 14, R15 = 15,
 }
 
 /// <summary>x86 condition codes (the low nibble of Jcc/SETcc/CMOVcc).</summary>
@@ -111,10 +111,14 @@ public sealed class X64Assembler
     private void Mem(int reg, Reg b, int disp)
     {
         int bb = (int)b & 7;
-        Byte(0x80 | ((reg & 7) << 3) | bb);
+        bool short8 = disp == (sbyte)disp;
+        Byte((short8 ? 0x40 : 0x80) | ((reg & 7) << 3) | bb);
         if (bb == 4)
             Byte(0x24);
-        Int32(disp);
+        if (short8)
+            Byte(disp);
+        else
+            Int32(disp);
     }
 
     private void RegReg(int reg, int rm) => Byte(0xC0 | ((reg & 7) << 3) | (rm & 7));

@@ -10,15 +10,17 @@ namespace Wemu.Jit.X64;
 /// <c>count</c>, with the exit kind and next pc in the <see cref="ExitContext"/>. A baseline code generator, built for compile speed
 /// (RyuJIT costs about a microsecond per IL statement, so a region costs ~1 ms; this costs a
 /// few microseconds): guest registers stay in the register file in memory (so every exit leaves
-/// the guest state complete), every temp that is not a constant or a register read has a stack
-/// slot, and each op loads its operands into scratch registers, computes, and stores. Loads and
+/// the guest state complete); temps live in six callee-saved host registers, given out by a linear
+/// scan (the rest, and those that lose their register to a shorter-lived one, in stack slots); each
+/// op moves its operands into scratch registers, computes, and moves the result out. Loads and
 /// stores probe the soft TLB inline (one compare covers page, permission and alignment); every
 /// slow path (TLB miss, MMIO, misaligned, code page) and helper (atomics, F/D) is an exit the
 /// engine runs in the interpreter, as in the WebAssembly backend: generated code never calls out.
 /// A chained exit with budget left looks the next pc up in the jump cache (filled by the engine,
 /// stamped like the WebAssembly backend's) and jumps straight to that code, its count passed on.
-/// Only caller-saved registers are used (rdi ctx, rsi guest registers, r8 TLB, r9 retired count,
-/// r10 budget; rax, rcx, rdx, r11 scratch), so there is nothing to save.
+/// Fixed registers: rdi ctx, rsi guest registers, r8 TLB, r9 retired count, r10 budget; rax, rcx,
+/// rdx, r11 scratch; the temps' registers a function uses (rbx, rbp, r12-r15) are pushed at its entry
+/// and popped at its exits (before a chained jump too), and survive helper calls.
 /// </summary>
 public static class X64Backend
 {
@@ -54,6 +56,64 @@ public static class X64Backend
         private int[] _releaseNext = [];
         private readonly Stack<int> _freeSlots = new();
         private int _slots;
+
+        /// <summary>The registers temps live in (callee-saved: they survive helper calls); those a function uses are saved at its entry.</summary>
+        private static readonly Reg[] TempRegisters = [Rbx, Rbp, R12, R13, R14, R15];
+
+        /// <summary>Each temp's host register (an index into <see cref="TempRegisters"/>), or -1: a stack slot.</summary>
+        private int[] _reg = [];
+        private int _saved;
+        private readonly int[] _activeTemp = new int[6];
+
+        /// <summary>
+        /// Linear scan over the temps in order of definition (a temp lives from its definition to its
+        /// last use, in code order, as the stack slots assumed before): a free register if there is
+        /// one, else the register of the live temp that ends last, if that ends after this one (which
+        /// then lives in a stack slot for all its life), else a stack slot.
+        /// </summary>
+        private void AllocateRegisters(Span<IrInst> code, int n)
+        {
+            Ensure(ref _reg, n);
+            Array.Fill(_reg, -1, 0, n);
+            var active = _activeTemp;
+            Array.Fill(active, -1);
+            _saved = 0;
+            for (int k = 0; k < code.Length; k++)
+            {
+                ref var i = ref code[k];
+                if (!i.HasDst)
+                    continue;
+                int t = i.Dst;
+                if (_inline[t] || _uses[t] == 0)
+                    continue;
+                int free = -1, latest = -1;
+                for (int r = 0; r < active.Length; r++)
+                {
+                    if (active[r] >= 0 && _lastUse[active[r]] < k)
+                        active[r] = -1;
+                    if (active[r] < 0)
+                    {
+                        if (free < 0)
+                            free = r;
+                    }
+                    else if (latest < 0 || _lastUse[active[r]] > _lastUse[active[latest]])
+                    {
+                        latest = r;
+                    }
+                }
+                if (free < 0 && _lastUse[active[latest]] > _lastUse[t])
+                {
+                    _reg[active[latest]] = -1;
+                    free = latest;
+                }
+                if (free >= 0)
+                {
+                    active[free] = t;
+                    _reg[t] = free;
+                    _saved = Math.Max(_saved, free + 1);
+                }
+            }
+        }
 
         private static void Ensure<T>(ref T[] array, int n)
         {
@@ -115,9 +175,10 @@ public static class X64Backend
                 }
                 _inline[t] = clean;
             }
+            AllocateRegisters(code, n);
             for (int t = 0; t < n; t++)
             {
-                if (_def[t] >= 0 && !_inline[t] && uses[t] > 0)
+                if (_def[t] >= 0 && !_inline[t] && uses[t] > 0 && _reg[t] < 0)
                 {
                     _releaseNext[t] = _releaseHead[lastUse[t]];
                     _releaseHead[lastUse[t]] = t;
@@ -138,6 +199,8 @@ public static class X64Backend
             a.Load64(Regs, Ctx, ExitContext.Regs);
             a.Load64(Tlb, Ctx, ExitContext.Tlb);
             a.Load64(Budget, Ctx, ExitContext.Budget);
+            for (int r = 0; r < _saved; r++)
+                a.Push(TempRegisters[r]);
             // sub rsp, frame (patched once the slot count is known)
             a.AdjustRsp(-1);
             int frameAt = a.Length - 4;
@@ -163,7 +226,8 @@ public static class X64Backend
                 ExitWith(kind, completed);
             }
 
-            int frame = (_slots * 8 + 15) & ~15;
+            // The frame keeps rsp 8 below a 16-byte boundary (as at entry) for helper calls.
+            int frame = (((_slots + _saved) * 8 + 15) & ~15) - _saved * 8;
             // Chained exits (rax: the next pc): with budget left, jump to the next code if the jump
             // cache has it under the current stamp, passing the count on in rsi.
             a.Bind(_chainExit);
@@ -182,6 +246,7 @@ public static class X64Backend
             a.CmpRM32(Rcx, Ctx, ExitContext.Stamp);
             a.Jcc(Cc.NE, _exit);
             a.AdjustRsp(frame);
+            RestoreSaved();
             a.MovRR(Rsi, Count);
             a.JmpMem(Rdx, ExitContext.EntryCode);
 
@@ -190,10 +255,17 @@ public static class X64Backend
             a.Store64(Ctx, ExitContext.ExitPc, Rax);
             a.MovRR(Rax, Count);
             a.AdjustRsp(frame);
+            RestoreSaved();
             a.Ret();
             a.PatchInt32(frameAt, frame);
             a.Finish();
             return a.Code;
+        }
+
+        private void RestoreSaved()
+        {
+            for (int r = _saved - 1; r >= 0; r--)
+                _a.Pop(TempRegisters[r]);
         }
 
         /// <summary>Leaves through the shared exit with the next pc in rax: kind, count + <paramref name="completed"/>.</summary>
@@ -219,12 +291,22 @@ public static class X64Backend
                     _a.Load64(r, Regs, (int)d.Imm * 8);
                 return;
             }
-            _a.Load64(r, Rsp, SlotDisp(_slot[temp]));
+            if (_reg[temp] >= 0)
+                _a.MovRR(r, TempRegisters[_reg[temp]]);
+            else
+                _a.Load64(r, Rsp, SlotDisp(_slot[temp]));
         }
 
         /// <summary>Stores <paramref name="r"/> as the value of <paramref name="temp"/>.</summary>
         private void St(int temp, Reg r)
         {
+            if (_reg[temp] >= 0)
+            {
+                _a.MovRR(TempRegisters[_reg[temp]], r);
+                return;
+            }
+            if (_uses[temp] == 0)
+                return;
             if (_slot[temp] < 0)
                 _slot[temp] = _freeSlots.Count > 0 ? _freeSlots.Pop() : _slots++;
             _a.Store64(Rsp, SlotDisp(_slot[temp]), r);
