@@ -5,6 +5,9 @@ namespace Wemu.Jit.Passes;
 /// <summary>
 /// Folds pure ops whose operands are constants, forwards identities (x+0, x|0, x^0, x&lt;&lt;0,
 /// x*1, x&amp;-1) to their operand, and turns branches on constants into jumps or nothing.
+/// It also tracks the bits each value may have set (loads narrower than 64 bits, masks, compares,
+/// shifts by constants...), and forwards a mask that clears none of them (x86's 32-bit results
+/// and zero-extensions mask values that are often masked already) to its operand.
 /// Relies on temps being defined once, before their uses (see <see cref="IrFunction"/>).
 /// </summary>
 public static class ConstantFolding
@@ -15,8 +18,13 @@ public static class ConstantFolding
         var isConst = new bool[n];
         var value = new long[n];
         var alias = new int[n];
+        // bits each temp may have set, within its type's width (I32: the low 32)
+        var bits = new ulong[n];
         for (int t = 0; t < n; t++)
+        {
             alias[t] = t;
+            bits[t] = ~0UL;
+        }
 
         var code = f.Code;
         for (int k = 0; k < code.Length; k++)
@@ -30,8 +38,11 @@ public static class ConstantFolding
             {
                 isConst[i.Dst] = true;
                 value[i.Dst] = i.Imm;
+                bits[i.Dst] = i.Type == IrType.I32 ? (uint)i.Imm : (ulong)i.Imm;
                 continue;
             }
+            if (i.HasDst)
+                bits[i.Dst] = PossibleBits(in i, bits, isConst, value);
             if (i.Op == IrOp.Branch && isConst[i.A] && isConst[i.B])
             {
                 i.Op = IrEvaluator.Compare(i.Cond, value[i.A], value[i.B]) ? IrOp.Jump : IrOp.Nop;
@@ -67,12 +78,48 @@ public static class ConstantFolding
                 value[i.Dst] = r;
                 continue;
             }
-            if (i.B >= 0 && isConst[i.B] && IsRightIdentity(i.Op, value[i.B], i.Type))
+            if (i.Op == IrOp.And && isConst[i.B] && (bits[i.A] & ~bits[i.B]) == 0)
+                Forward(ref i, i.A, alias);
+            else if (i.Op == IrOp.And && aConst && (bits[i.B] & ~bits[i.A]) == 0)
+                Forward(ref i, i.B, alias);
+            else if (i.B >= 0 && isConst[i.B] && IsRightIdentity(i.Op, value[i.B], i.Type))
                 Forward(ref i, i.A, alias);
             else if (aConst && i.B >= 0 && IsLeftIdentity(i.Op, value[i.A], i.Type))
                 Forward(ref i, i.B, alias);
         }
     }
+
+    /// <summary>The bits the result of <paramref name="i"/> may have set (all, where nothing is known).</summary>
+    private static ulong PossibleBits(in IrInst i, ulong[] bits, bool[] isConst, long[] value)
+    {
+        ulong all = i.Type == IrType.I32 ? 0xFFFF_FFFFUL : ~0UL;
+        int width = i.Type == IrType.I32 ? 32 : 64;
+        ulong a = i.A >= 0 ? bits[i.A] : all, b = i.B >= 0 ? bits[i.B] : all;
+        int count = i.B >= 0 && isConst[i.B] ? (int)(value[i.B] & (width - 1)) : -1;
+        ulong r = i.Op switch
+        {
+            IrOp.Load when !i.Signed && i.Size < 8 => (1UL << (8 * i.Size)) - 1,
+            IrOp.CompareAndSwap when i.Size < 8 => (1UL << (8 * i.Size)) - 1,
+            IrOp.And => a & b,
+            IrOp.Or or IrOp.Xor => a | b,
+            IrOp.Select => b | (i.C >= 0 ? bits[i.C] : all),
+            IrOp.Add => Below(Math.Min(Width(a | b) + 1, 64)),
+            IrOp.Mul => Below(Math.Min(Width(a) + Width(b), 64)),
+            IrOp.Shl when count >= 0 => a << count,
+            IrOp.ShrU when count >= 0 => a >> count,
+            IrOp.ShrS when count >= 0 && (a & (1UL << (width - 1))) == 0 => a >> count,
+            IrOp.Compare or IrOp.Parity or IrOp.AddOverflow or IrOp.SubOverflow => 1,
+            IrOp.Clz or IrOp.Ctz or IrOp.Popcnt => 127,
+            IrOp.Wrap or IrOp.ExtendU => a & 0xFFFF_FFFFUL,
+            IrOp.ExtendS when (a & 0x8000_0000UL) == 0 => a,
+            _ => all,
+        };
+        return r & all;
+    }
+
+    private static int Width(ulong bits) => 64 - System.Numerics.BitOperations.LeadingZeroCount(bits);
+
+    private static ulong Below(int width) => width >= 64 ? ~0UL : (1UL << width) - 1;
 
     private static void Forward(ref IrInst i, int to, int[] alias)
     {
