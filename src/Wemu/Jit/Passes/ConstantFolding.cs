@@ -76,11 +76,13 @@ public static class ConstantFolding
                 i.A = i.B = i.C = IrInst.NoTemp;
                 isConst[i.Dst] = true;
                 value[i.Dst] = r;
+                bits[i.Dst] = i.Type == IrType.I32 ? (uint)r : (ulong)r;
                 continue;
             }
-            if (i.Op == IrOp.And && isConst[i.B] && (bits[i.A] & ~bits[i.B]) == 0)
+            // (a constant's bits are its value: those tracked for a folded one are only a bound)
+            if (i.Op == IrOp.And && isConst[i.B] && (bits[i.A] & ~(ulong)value[i.B]) == 0)
                 Forward(ref i, i.A, alias);
-            else if (i.Op == IrOp.And && aConst && (bits[i.B] & ~bits[i.A]) == 0)
+            else if (i.Op == IrOp.And && aConst && (bits[i.B] & ~(ulong)value[i.A]) == 0)
                 Forward(ref i, i.B, alias);
             else if (i.B >= 0 && isConst[i.B] && IsRightIdentity(i.Op, value[i.B], i.Type))
                 Forward(ref i, i.A, alias);
