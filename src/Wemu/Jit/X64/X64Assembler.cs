@@ -134,6 +134,9 @@ public sealed class X64Assembler
     /// <summary>dword [b + disp] = imm.</summary>
     public void StoreImm32(Reg b, int disp, int imm) { Rex(false, 0, (int)b); Byte(0xC7); Mem(0, b, disp); Int32(imm); }
 
+    /// <summary>qword [b + disp] = imm (sign-extended).</summary>
+    public void StoreImm64(Reg b, int disp, int imm) { Rex(true, 0, (int)b); Byte(0xC7); Mem(0, b, disp); Int32(imm); }
+
     public void MovRR(Reg dst, Reg src, bool w64 = true) { Rex(w64, (int)src, (int)dst); Byte(0x89); RegReg((int)src, (int)dst); }
 
     /// <summary>dst = imm, in the shortest form that gives the 64-bit value.</summary>

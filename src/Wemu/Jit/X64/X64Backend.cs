@@ -87,9 +87,15 @@ public static class X64Backend
                 if (_inline[t] || _uses[t] == 0)
                     continue;
                 int free = -1, latest = -1;
+                // the result may take the register of an operand that dies here (A's first: in place)
+                if (i.A >= 0 && !_inline[i.A] && _reg[i.A] >= 0 && _lastUse[i.A] == k && active[_reg[i.A]] == i.A)
+                {
+                    free = _reg[i.A];
+                    active[free] = -1;
+                }
                 for (int r = 0; r < active.Length; r++)
                 {
-                    if (active[r] >= 0 && _lastUse[active[r]] < k)
+                    if (active[r] >= 0 && _lastUse[active[r]] <= k)
                         active[r] = -1;
                     if (active[r] < 0)
                     {
@@ -322,8 +328,19 @@ public static class X64Backend
                 case IrOp.Nop:
                     break;
                 case IrOp.SetReg:
-                    Ld(i.A, Rax);
-                    a.Store64(Regs, (int)i.Imm * 8, Rax);
+                    if (InReg(i.A, out var value))
+                    {
+                        a.Store64(Regs, (int)i.Imm * 8, value);
+                    }
+                    else if (IsImm32(i.A, out int imm))
+                    {
+                        a.StoreImm64(Regs, (int)i.Imm * 8, imm);
+                    }
+                    else
+                    {
+                        Ld(i.A, Rax);
+                        a.Store64(Regs, (int)i.Imm * 8, Rax);
+                    }
                     break;
                 case IrOp.Load: EmitLoad(in i); break;
                 case IrOp.Store: EmitStore(in i); break;
@@ -345,9 +362,7 @@ public static class X64Backend
                 case IrOp.Label: a.Bind(_labels[i.Imm]); break;
                 case IrOp.Jump: a.Jmp(_labels[i.Imm]); break;
                 case IrOp.Branch:
-                    Ld(i.A, Rax);
-                    Ld(i.B, Rcx);
-                    a.AluRR(Alu.Cmp, Rax, Rcx, W64(i.A));
+                    CompareOperands(i.A, i.B);
                     a.Jcc(CcOf(i.Cond), _labels[i.Imm]);
                     break;
                 case IrOp.Retire:
@@ -375,6 +390,8 @@ public static class X64Backend
                 default:
                     if (!i.IsPure)
                         throw new NotSupportedException($"x64 backend: {i.Op}");
+                    if (EmitInPlace(in i))
+                        break;
                     EmitValue(in i);
                     St(i.Dst, Rax);
                     break;
@@ -390,6 +407,137 @@ public static class X64Backend
             IrCondition.LtU => Cc.B,
             _ => Cc.AE,
         };
+
+        /// <summary>True (and the register) if <paramref name="temp"/> lives in a host register.</summary>
+        private bool InReg(int temp, out Reg r)
+        {
+            if (!_inline[temp] && _reg[temp] >= 0)
+            {
+                r = TempRegisters[_reg[temp]];
+                return true;
+            }
+            r = Rax;
+            return false;
+        }
+
+        /// <summary>True (and the value) if <paramref name="temp"/> is a constant that a sign-extended 32-bit immediate gives (an I32 one always does).</summary>
+        private bool IsImm32(int temp, out int imm)
+        {
+            imm = 0;
+            if (!_inline[temp])
+                return false;
+            ref var d = ref _f.Code[_def[temp]];
+            if (d.Op != IrOp.Const || (d.Type == IrType.I64 && d.Imm != (int)d.Imm))
+                return false;
+            imm = (int)d.Imm;
+            return true;
+        }
+
+        /// <summary>The register a result is computed in: its own, or rax (then stored) if it has none.</summary>
+        private Reg Home(int temp) => InReg(temp, out var r) ? r : Rax;
+
+        /// <summary>Moves <paramref name="temp"/> into <paramref name="r"/> unless it is there.</summary>
+        private void LdTo(int temp, Reg r)
+        {
+            if (!(InReg(temp, out var at) && at == r))
+                Ld(temp, r);
+        }
+
+        /// <summary>cmp a, b (the width of a), from where they are.</summary>
+        private void CompareOperands(int ta, int tb)
+        {
+            bool w = W64(ta);
+            if (!InReg(ta, out var ra))
+            {
+                Ld(ta, Rax);
+                ra = Rax;
+            }
+            if (IsImm32(tb, out int imm))
+            {
+                _a.AluRI(Alu.Cmp, ra, imm, w);
+            }
+            else if (InReg(tb, out var rb))
+            {
+                _a.AluRR(Alu.Cmp, ra, rb, w);
+            }
+            else
+            {
+                Ld(tb, Rcx);
+                _a.AluRR(Alu.Cmp, ra, Rcx, w);
+            }
+        }
+
+        /// <summary>
+        /// The common ops computed straight into the result's register (two-address: the first
+        /// operand is moved there unless it is there already, the second is an immediate or a
+        /// register): false for the rest, which go through rax.
+        /// </summary>
+        private bool EmitInPlace(in IrInst i)
+        {
+            var a = _a;
+            bool w = i.Type == IrType.I64;
+            Reg d = Home(i.Dst);
+            switch (i.Op)
+            {
+                case IrOp.Add or IrOp.Sub or IrOp.And or IrOp.Or or IrOp.Xor:
+                {
+                    var op = i.Op switch { IrOp.Add => Alu.Add, IrOp.Sub => Alu.Sub, IrOp.And => Alu.And, IrOp.Or => Alu.Or, _ => Alu.Xor };
+                    if (w && i.Op == IrOp.And && _inline[i.B] && _f.Code[_def[i.B]].Op == IrOp.Const && _f.Code[_def[i.B]].Imm == 0xFFFF_FFFF)
+                    {
+                        // mov r32, r32 zero-extends
+                        if (!InReg(i.A, out var src))
+                        {
+                            Ld(i.A, d);
+                            src = d;
+                        }
+                        a.MovRR(d, src, w64: false);
+                        break;
+                    }
+                    if (InReg(i.B, out var rb) && rb == d && i.A != i.B)
+                        d = Rax;   // the result took B's register: compute aside
+                    LdTo(i.A, d);
+                    if (IsImm32(i.B, out int imm))
+                        a.AluRI(op, d, imm, w);
+                    else if (InReg(i.B, out rb))
+                        a.AluRR(op, d, rb, w);
+                    else
+                    {
+                        Ld(i.B, Rcx);
+                        a.AluRR(op, d, Rcx, w);
+                    }
+                    break;
+                }
+                case IrOp.Shl or IrOp.ShrU or IrOp.ShrS when IsImm32(i.B, out int count):
+                    LdTo(i.A, d);
+                    count &= w ? 63 : 31;
+                    if (count != 0)
+                        a.ShiftImm(i.Op == IrOp.Shl ? 4 : i.Op == IrOp.ShrU ? 5 : 7, d, count, w);
+                    break;
+                case IrOp.ExtendU or IrOp.ExtendS or IrOp.Wrap:
+                {
+                    if (!InReg(i.A, out var src))
+                    {
+                        Ld(i.A, d);
+                        src = d;
+                    }
+                    if (i.Op == IrOp.ExtendU)
+                        a.MovRR(d, src, w64: false);
+                    else if (i.Op == IrOp.ExtendS)
+                        a.Movsxd(d, src);
+                    else if (src != d)
+                        a.MovRR(d, src);
+                    break;
+                }
+                case IrOp.GetReg:
+                    a.Load64(d, Regs, (int)i.Imm * 8);
+                    break;
+                default:
+                    return false;
+            }
+            if (d != Home(i.Dst) || !InReg(i.Dst, out _))
+                St(i.Dst, d);
+            return true;
+        }
 
         /// <summary>Computes a pure op into rax.</summary>
         private void EmitValue(in IrInst i)
@@ -650,10 +798,10 @@ public static class X64Backend
                     a.AluRR(Alu.Add, Rax, Rcx, true);
                 }
             }
+            // ((va >> PageBits) & IndexMask) << EntryShift, as (va >> (PageBits - EntryShift)) & (IndexMask << EntryShift)
             a.MovRR(Rdx, Rax);
-            a.ShiftImm(5, Rdx, _abi.Tlb.PageBits, true);
-            a.AluRI(Alu.And, Rdx, (int)_abi.Tlb.IndexMask, false);
-            a.ShiftImm(4, Rdx, _abi.Tlb.EntryShift, false);
+            a.ShiftImm(5, Rdx, _abi.Tlb.PageBits - _abi.Tlb.EntryShift, true);
+            a.AluRI(Alu.And, Rdx, (int)(_abi.Tlb.IndexMask << _abi.Tlb.EntryShift), false);
             a.AluRR(Alu.Add, Rdx, Tlb, true);
             // One compare: page tag, and (for sizes > 1) natural alignment or no page crossing.
             a.MovRR(Rcx, Rax);
@@ -671,16 +819,21 @@ public static class X64Backend
         private void EmitLoad(in IrInst i)
         {
             EmitTlbProbe(in i, _abi.Tlb.ReadTagOffset);
-            _a.LoadSized(Rax, Rcx, 0, i.Size, i.Signed);
-            if (i.HasDst)
+            Reg d = i.HasDst ? Home(i.Dst) : Rax;
+            _a.LoadSized(d, Rcx, 0, i.Size, i.Signed);
+            if (i.HasDst && d == Rax)
                 St(i.Dst, Rax);
         }
 
         private void EmitStore(in IrInst i)
         {
             EmitTlbProbe(in i, _abi.Tlb.WriteTagOffset);
-            Ld(i.B, Rax);
-            _a.StoreSized(Rcx, 0, Rax, i.Size);
+            if (!InReg(i.B, out var value))
+            {
+                Ld(i.B, Rax);
+                value = Rax;
+            }
+            _a.StoreSized(Rcx, 0, value, i.Size);
         }
 
         /// <summary>Through the write tag (a page stores may reach directly is RAM, not code); lock cmpxchg; the old value zero-extended.</summary>
