@@ -98,7 +98,7 @@ public sealed class IrPassesTests
     {
         var rng = new Random(99);
         int removed = 0;
-        for (int c = 0; c < 1000; c++)
+        for (int c = 0; c < 4000; c++)
         {
             var regs = new long[64];
             for (int r = 0; r < 6; r++)
@@ -116,6 +116,34 @@ public sealed class IrPassesTests
                 Assert.True(want[r] == got[r], $"case {c}, r{r}: {want[r]:x} before the passes, {got[r]:x} after\n{plain}");
         }
         Assert.True(removed > 0);
+    }
+
+    [Fact]
+    public void Masks_Nobody_Reads_Through_Are_Removed_And_Compares_Fuse_Into_Branches()
+    {
+        var f = new IrFunction(0x1000, 16);
+        const long M = 0xFFFF_FFFF;
+        int x = f.GetReg(1);
+        // a 32-bit decrement: mask, subtract, mask; the inner mask goes
+        int dec = f.Binary(IrOp.And, f.Binary(IrOp.Sub, f.Binary(IrOp.And, x, f.Const(IrType.I64, M)), f.Const(IrType.I64, 1)), f.Const(IrType.I64, M));
+        f.SetReg(2, dec);
+        // a 2-byte store of a masked value: the mask goes
+        f.Store(x, 0, f.Binary(IrOp.And, f.GetReg(3), f.Const(IrType.I64, 0xFFFF)), 2, 0x1000, 0);
+        // a 4-byte store of a value masked to one byte: that mask stays
+        f.Store(x, 8, f.Binary(IrOp.And, f.GetReg(4), f.Const(IrType.I64, 0xFF)), 4, 0x1000, 0);
+        // branch on (x <u y) ^ 1 != 0: on x >=u y
+        int notBelow = f.Binary(IrOp.Xor, f.Compare(IrCondition.LtU, x, f.GetReg(5)), f.Const(IrType.I64, 1));
+        int taken = f.NewLabel();
+        f.Branch(IrCondition.Ne, notBelow, f.Const(IrType.I64, 0), taken);
+        f.Exit(CodeExit.Stop, 0x1000, 0);
+        f.Label(taken);
+        f.Exit(CodeExit.Stop, 0x2000, 0);
+        IrPipeline.Run(f);
+        var ops = f.Code.ToArray();
+        Assert.Equal(2, ops.Count(i => i.Op == IrOp.And));
+        Assert.DoesNotContain(ops, i => i.Op is IrOp.Compare or IrOp.Xor);
+        var branch = Assert.Single(ops, i => i.Op == IrOp.Branch);
+        Assert.Equal(IrCondition.GeU, branch.Cond);
     }
 
     [Fact]

@@ -37,7 +37,7 @@ public sealed unsafe partial class X86Cpu : CpuCore, IDisposable
         VectorNm = 7, VectorDf = 8, VectorTs = 10, VectorNp = 11, VectorSs = 12, VectorGp = 13, VectorPf = 14,
         VectorMf = 16, VectorAc = 17, VectorMc = 18, VectorXm = 19;
 
-    internal const int TlbBits = 10;
+    internal const int TlbBits = 12;
     internal const int TlbSize = 1 << TlbBits;
     internal const ulong TlbMask = TlbSize - 1;
 

@@ -7,7 +7,9 @@ namespace Wemu.Jit.Passes;
 /// x*1, x&amp;-1) to their operand, and turns branches on constants into jumps or nothing.
 /// It also tracks the bits each value may have set (loads narrower than 64 bits, masks, compares,
 /// shifts by constants...), and forwards a mask that clears none of them (x86's 32-bit results
-/// and zero-extensions mask values that are often masked already) to its operand.
+/// and zero-extensions mask values that are often masked already) to its operand. A branch on a
+/// compare's result against zero branches on the compare itself, and a compare's result xor 1 is the
+/// negated compare (x86 condition codes come out so).
 /// Relies on temps being defined once, before their uses (see <see cref="IrFunction"/>).
 /// </summary>
 public static class ConstantFolding
@@ -26,6 +28,10 @@ public static class ConstantFolding
             bits[t] = ~0UL;
         }
 
+        // where each temp defined by a compare is defined (-1: not a compare)
+        var compareAt = new int[n];
+        Array.Fill(compareAt, -1);
+
         var code = f.Code;
         for (int k = 0; k < code.Length; k++)
         {
@@ -43,6 +49,14 @@ public static class ConstantFolding
             }
             if (i.HasDst)
                 bits[i.Dst] = PossibleBits(in i, bits, isConst, value);
+            if (i.Op == IrOp.Branch && i.Cond is IrCondition.Eq or IrCondition.Ne && isConst[i.B] && value[i.B] == 0 && compareAt[i.A] >= 0)
+            {
+                // branch on (a cond b) != 0 (== 0): on a cond b (its negation)
+                ref var c = ref code[compareAt[i.A]];
+                i.Cond = i.Cond == IrCondition.Ne ? c.Cond : Negate(c.Cond);
+                i.A = c.A;
+                i.B = c.B;
+            }
             if (i.Op == IrOp.Branch && isConst[i.A] && isConst[i.B])
             {
                 i.Op = IrEvaluator.Compare(i.Cond, value[i.A], value[i.B]) ? IrOp.Jump : IrOp.Nop;
@@ -79,6 +93,22 @@ public static class ConstantFolding
                 bits[i.Dst] = i.Type == IrType.I32 ? (uint)r : (ulong)r;
                 continue;
             }
+            if (i.Op == IrOp.Compare)
+            {
+                compareAt[i.Dst] = k;
+                continue;
+            }
+            if (i.Op == IrOp.Xor && isConst[i.B] && value[i.B] == 1 && compareAt[i.A] >= 0)
+            {
+                // (a cond b) ^ 1: a !cond b
+                ref var c = ref code[compareAt[i.A]];
+                i.Op = IrOp.Compare;
+                i.Cond = Negate(c.Cond);
+                i.A = c.A;
+                i.B = c.B;
+                compareAt[i.Dst] = k;
+                continue;
+            }
             // (a constant's bits are its value: those tracked for a folded one are only a bound)
             if (i.Op == IrOp.And && isConst[i.B] && (bits[i.A] & ~(ulong)value[i.B]) == 0)
                 Forward(ref i, i.A, alias);
@@ -90,6 +120,16 @@ public static class ConstantFolding
                 Forward(ref i, i.B, alias);
         }
     }
+
+    private static IrCondition Negate(IrCondition cond) => cond switch
+    {
+        IrCondition.Eq => IrCondition.Ne,
+        IrCondition.Ne => IrCondition.Eq,
+        IrCondition.LtS => IrCondition.GeS,
+        IrCondition.GeS => IrCondition.LtS,
+        IrCondition.LtU => IrCondition.GeU,
+        _ => IrCondition.LtU,
+    };
 
     /// <summary>The bits the result of <paramref name="i"/> may have set (all, where nothing is known).</summary>
     private static ulong PossibleBits(in IrInst i, ulong[] bits, bool[] isConst, long[] value)

@@ -8,6 +8,7 @@ public static class IrPipeline
     public static void Run(IrFunction f)
     {
         ConstantFolding.Run(f);
+        DemandedBits.Run(f);
         DeadCodeElimination.Run(f);
         f.Compact();
     }
