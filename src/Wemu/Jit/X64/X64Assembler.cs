@@ -169,6 +169,52 @@ public sealed class X64Assembler
         Mem((int)dst, b, disp);
     }
 
+    /// <summary>REX (if needed) and ModRM + SIB for [b + index] with <paramref name="reg"/> in ModRM.reg.</summary>
+    private void RexIndexed(bool w, int reg, Reg b, Reg index, bool force = false)
+    {
+        int rex = 0x40 | (w ? 8 : 0) | ((reg >> 3) << 2) | (((int)index >> 3) << 1) | ((int)b >> 3);
+        if (rex != 0x40 || force)
+            Byte(rex);
+    }
+
+    private void MemIndexed(int reg, Reg b, Reg index)
+    {
+        bool disp8 = ((int)b & 7) == 5;   // rbp/r13 as base need a displacement
+        Byte((disp8 ? 0x40 : 0x00) | ((reg & 7) << 3) | 4);
+        Byte((((int)index & 7) << 3) | ((int)b & 7));
+        if (disp8)
+            Byte(0);
+    }
+
+    /// <summary>Loads of 1, 2, 4 or 8 bytes from [b + index] (index not rsp), sign- or zero-extended to 64 bits.</summary>
+    public void LoadSizedIndexed(Reg dst, Reg b, Reg index, int size, bool signed)
+    {
+        switch (size)
+        {
+            case 1: RexIndexed(signed, (int)dst, b, index); Byte(0x0F); Byte(signed ? 0xBE : 0xB6); break;
+            case 2: RexIndexed(signed, (int)dst, b, index); Byte(0x0F); Byte(signed ? 0xBF : 0xB7); break;
+            case 4: RexIndexed(signed, (int)dst, b, index); Byte(signed ? 0x63 : 0x8B); break;
+            default: RexIndexed(true, (int)dst, b, index); Byte(0x8B); break;
+        }
+        MemIndexed((int)dst, b, index);
+    }
+
+    /// <summary>Stores the low 1, 2, 4 or 8 bytes of <paramref name="src"/> at [b + index] (index not rsp).</summary>
+    public void StoreSizedIndexed(Reg b, Reg index, Reg src, int size)
+    {
+        switch (size)
+        {
+            case 1: RexIndexed(false, (int)src, b, index, force: (int)src >= 4); Byte(0x88); break;
+            case 2: Byte(0x66); RexIndexed(false, (int)src, b, index); Byte(0x89); break;
+            case 4: RexIndexed(false, (int)src, b, index); Byte(0x89); break;
+            default: RexIndexed(true, (int)src, b, index); Byte(0x89); break;
+        }
+        MemIndexed((int)src, b, index);
+    }
+
+    /// <summary>dst = b + disp (lea, 64 bits).</summary>
+    public void Lea(Reg dst, Reg b, int disp) { Rex(true, (int)dst, (int)b); Byte(0x8D); Mem((int)dst, b, disp); }
+
     /// <summary>Stores the low 1, 2, 4 or 8 bytes of <paramref name="src"/> at [b + disp].</summary>
     public void StoreSized(Reg b, int disp, Reg src, int size)
     {

@@ -781,16 +781,32 @@ public static class X64Backend
             a.Bind(ok);
         }
 
-        /// <summary>va = A + Imm into rax; exits to the slow path unless the TLB tag matches; leaves the host address in rcx.</summary>
-        private void EmitTlbProbe(in IrInst i, int tagOffset)
+        /// <summary>
+        /// va = A + Imm (A's own register when Imm is 0, else rax); exits to the slow path unless the
+        /// TLB tag matches; leaves the entry's addend in rcx (the host address is rcx + va) and
+        /// returns va's register. rdx is free afterwards.
+        /// </summary>
+        private Reg EmitTlbProbe(in IrInst i, int tagOffset)
         {
             var a = _a;
-            Ld(i.A, Rax);
-            if (i.Imm != 0)
+            Reg va;
+            if (InReg(i.A, out var ra) && i.Imm == 0)
             {
+                va = ra;
+            }
+            else if (InReg(i.A, out ra) && i.Imm == (int)i.Imm)
+            {
+                a.Lea(Rax, ra, (int)i.Imm);
+                va = Rax;
+            }
+            else
+            {
+                va = Rax;
+                Ld(i.A, Rax);
                 if (i.Imm == (int)i.Imm)
                 {
-                    a.AluRI(Alu.Add, Rax, (int)i.Imm, true);
+                    if (i.Imm != 0)
+                        a.AluRI(Alu.Add, Rax, (int)i.Imm, true);
                 }
                 else
                 {
@@ -799,47 +815,50 @@ public static class X64Backend
                 }
             }
             // ((va >> PageBits) & IndexMask) << EntryShift, as (va >> (PageBits - EntryShift)) & (IndexMask << EntryShift)
-            a.MovRR(Rdx, Rax);
+            a.MovRR(Rdx, va);
             a.ShiftImm(5, Rdx, _abi.Tlb.PageBits - _abi.Tlb.EntryShift, true);
             a.AluRI(Alu.And, Rdx, (int)(_abi.Tlb.IndexMask << _abi.Tlb.EntryShift), false);
             a.AluRR(Alu.Add, Rdx, Tlb, true);
             // One compare: page tag, and (for sizes > 1) natural alignment or no page crossing.
-            a.MovRR(Rcx, Rax);
-            if (_abi.Tlb.ProbeOffset(i.Size, i.Op == IrOp.CompareAndSwap) != 0)
-                a.AluRI(Alu.Add, Rcx, (int)_abi.Tlb.ProbeOffset(i.Size, i.Op == IrOp.CompareAndSwap), true);
+            long probeOffset = _abi.Tlb.ProbeOffset(i.Size, i.Op == IrOp.CompareAndSwap);
+            if (probeOffset != 0)
+                a.Lea(Rcx, va, (int)probeOffset);
+            else
+                a.MovRR(Rcx, va);
             a.AluRI(Alu.And, Rcx, (int)_abi.Tlb.ProbeMask(i.Size, i.Op == IrOp.CompareAndSwap), true);
             a.CmpRM(Rcx, Rdx, tagOffset);
             int slow = a.NewLabel();
             _slowStubs.Add((slow, i.GuestPc, i.Completed, CodeExit.Slow));
             a.Jcc(Cc.NE, slow);
             a.Load64(Rcx, Rdx, _abi.Tlb.AddendOffset);
-            a.AluRR(Alu.Add, Rcx, Rax, true);
+            return va;
         }
 
         private void EmitLoad(in IrInst i)
         {
-            EmitTlbProbe(in i, _abi.Tlb.ReadTagOffset);
+            Reg va = EmitTlbProbe(in i, _abi.Tlb.ReadTagOffset);
             Reg d = i.HasDst ? Home(i.Dst) : Rax;
-            _a.LoadSized(d, Rcx, 0, i.Size, i.Signed);
+            _a.LoadSizedIndexed(d, Rcx, va, i.Size, i.Signed);
             if (i.HasDst && d == Rax)
                 St(i.Dst, Rax);
         }
 
         private void EmitStore(in IrInst i)
         {
-            EmitTlbProbe(in i, _abi.Tlb.WriteTagOffset);
+            Reg va = EmitTlbProbe(in i, _abi.Tlb.WriteTagOffset);
             if (!InReg(i.B, out var value))
             {
-                Ld(i.B, Rax);
-                value = Rax;
+                Ld(i.B, Rdx);
+                value = Rdx;
             }
-            _a.StoreSized(Rcx, 0, value, i.Size);
+            _a.StoreSizedIndexed(Rcx, va, value, i.Size);
         }
 
         /// <summary>Through the write tag (a page stores may reach directly is RAM, not code); lock cmpxchg; the old value zero-extended.</summary>
         private void EmitCompareAndSwap(in IrInst i)
         {
-            EmitTlbProbe(in i, _abi.Tlb.WriteTagOffset);
+            Reg va = EmitTlbProbe(in i, _abi.Tlb.WriteTagOffset);
+            _a.AluRR(Alu.Add, Rcx, va, true);
             Ld(i.B, Rax);
             Ld(i.C, Rdx);
             _a.LockCmpxchg(Rcx, 0, Rdx, i.Size);
