@@ -63,6 +63,7 @@ public static class X64Backend
         /// <summary>Each temp's host register (an index into <see cref="TempRegisters"/>), or -1: a stack slot.</summary>
         private int[] _reg = [];
         private int _saved;
+        private int _emitting;
         private readonly int[] _activeTemp = new int[6];
 
         /// <summary>
@@ -215,6 +216,7 @@ public static class X64Backend
             for (int k = 0; k < code.Length; k++)
             {
                 ref var i = ref code[k];
+                _emitting = k;
                 if (!(i.HasDst && _inline[i.Dst]))
                     EmitInst(in i);
                 for (int t = _releaseHead[k]; t >= 0; t = _releaseNext[t])
@@ -360,7 +362,10 @@ public static class X64Backend
                     break;
                 }
                 case IrOp.Label: a.Bind(_labels[i.Imm]); break;
-                case IrOp.Jump: a.Jmp(_labels[i.Imm]); break;
+                case IrOp.Jump:
+                    if (!FallsInto(in i))
+                        a.Jmp(_labels[i.Imm]);
+                    break;
                 case IrOp.Branch:
                     CompareOperands(i.A, i.B);
                     a.Jcc(CcOf(i.Cond), _labels[i.Imm]);
@@ -396,6 +401,20 @@ public static class X64Backend
                     St(i.Dst, Rax);
                     break;
             }
+        }
+
+        /// <summary>True if the jump's label is the next instruction (labels are only bound, so nothing lies between).</summary>
+        private bool FallsInto(in IrInst jump)
+        {
+            var code = _f.Code;
+            int k = _emitting + 1;
+            while (k < code.Length && code[k].Op == IrOp.Label)
+            {
+                if (code[k].Imm == jump.Imm)
+                    return true;
+                k++;
+            }
+            return false;
         }
 
         private static Cc CcOf(IrCondition cond) => cond switch
@@ -454,7 +473,10 @@ public static class X64Backend
             }
             if (IsImm32(tb, out int imm))
             {
-                _a.AluRI(Alu.Cmp, ra, imm, w);
+                if (imm == 0)
+                    _a.Test(ra, ra, w);   // the same flags as cmp 0 for every condition here
+                else
+                    _a.AluRI(Alu.Cmp, ra, imm, w);
             }
             else if (InReg(tb, out var rb))
             {
