@@ -44,7 +44,20 @@ public static class X64Backend
         private int[] _labels = [];
         private int _exit, _chainExit;
         /// <summary>Out-of-line exits at an instruction: the slow path of loads, stores and CAS, and exiting divisions (interpret).</summary>
-        private readonly List<(int Label, ulong Pc, int Completed, CodeExit Kind)> _slowStubs = [];
+        private readonly List<(int Label, ulong Pc, int Completed, CodeExit Kind, int WritesFrom, int WritesCount)> _slowStubs = [];
+
+        /// <summary>
+        /// Deferred register writes: a SetReg that a later one of the same register overwrites before
+        /// anything reads the register file (a label, branch, exit or helper call; a read of that
+        /// register) is not stored; the out-of-line slow paths in between (which leave for the
+        /// interpreter) store it instead. x86 flag setters write CcOp/CcDst/CcSrc at every instruction.
+        /// </summary>
+        private bool[] _deferred = [];
+        private int[] _nextWrite = [];
+        /// <summary>The deferred writes not yet overwritten, as (guest register, temp).</summary>
+        private readonly List<(int Reg, int Temp)> _pending = [];
+        /// <summary>The pending writes each slow stub stores (ranges of this list).</summary>
+        private readonly List<(int Reg, int Temp)> _stubWrites = [];
 
         private int[] _def = [];
         private bool[] _inline = [];
@@ -134,6 +147,8 @@ public static class X64Backend
             _f = f;
             _a.Reset();
             _slowStubs.Clear();
+            _pending.Clear();
+            _stubWrites.Clear();
             _freeSlots.Clear();
             _slots = 0;
             var code = f.Code;
@@ -182,6 +197,7 @@ public static class X64Backend
                 }
                 _inline[t] = clean;
             }
+            FindDeferredWrites(code);
             AllocateRegisters(code, n);
             for (int t = 0; t < n; t++)
             {
@@ -227,9 +243,11 @@ public static class X64Backend
             a.MovImm(Rax, (long)_f.EntryPc);
             ExitWith(CodeExit.Stop, 0);
 
-            foreach (var (label, pc, completed, kind) in _slowStubs)
+            foreach (var (label, pc, completed, kind, from, count) in _slowStubs)
             {
                 a.Bind(label);
+                for (int w = from; w < from + count; w++)
+                    StoreReg(_stubWrites[w].Reg, _stubWrites[w].Temp);
                 a.MovImm(Rax, (long)pc);
                 ExitWith(kind, completed);
             }
@@ -325,25 +343,30 @@ public static class X64Backend
         private void EmitInst(in IrInst i)
         {
             var a = _a;
+            System.Diagnostics.Debug.Assert(_pending.Count == 0 || i.IsPure || i.IsExitingDivision
+                || i.Op is IrOp.SetReg or IrOp.Load or IrOp.Store or IrOp.CompareAndSwap or IrOp.Retire,
+                $"x64 backend: deferred register writes pending at {i.Op}");
             switch (i.Op)
             {
                 case IrOp.Nop:
                     break;
                 case IrOp.SetReg:
-                    if (InReg(i.A, out var value))
+                {
+                    int reg = (int)i.Imm;
+                    for (int p = 0; p < _pending.Count; p++)
                     {
-                        a.Store64(Regs, (int)i.Imm * 8, value);
+                        if (_pending[p].Reg == reg)
+                        {
+                            _pending.RemoveAt(p);
+                            break;
+                        }
                     }
-                    else if (IsImm32(i.A, out int imm))
-                    {
-                        a.StoreImm64(Regs, (int)i.Imm * 8, imm);
-                    }
+                    if (_deferred[_emitting])
+                        _pending.Add((reg, i.A));
                     else
-                    {
-                        Ld(i.A, Rax);
-                        a.Store64(Regs, (int)i.Imm * 8, Rax);
-                    }
+                        StoreReg(reg, i.A);
                     break;
+                }
                 case IrOp.Load: EmitLoad(in i); break;
                 case IrOp.Store: EmitStore(in i); break;
                 case IrOp.CompareAndSwap: EmitCompareAndSwap(in i); break;
@@ -400,6 +423,72 @@ public static class X64Backend
                     EmitValue(in i);
                     St(i.Dst, Rax);
                     break;
+            }
+        }
+
+        /// <summary>Guest register <paramref name="reg"/> = <paramref name="temp"/> in the register file.</summary>
+        private void StoreReg(int reg, int temp)
+        {
+            if (InReg(temp, out var value))
+                _a.Store64(Regs, reg * 8, value);
+            else if (IsImm32(temp, out int imm))
+                _a.StoreImm64(Regs, reg * 8, imm);
+            else
+            {
+                Ld(temp, Rax);
+                _a.Store64(Regs, reg * 8, Rax);
+            }
+        }
+
+        /// <summary>An out-of-line exit to the interpreter that first stores the writes deferred so far.</summary>
+        private void AddSlowStub(int label, ulong pc, int completed, CodeExit kind)
+        {
+            _slowStubs.Add((label, pc, completed, kind, _stubWrites.Count, _pending.Count));
+            _stubWrites.AddRange(_pending);
+        }
+
+        /// <summary>
+        /// Marks the SetRegs to defer (see <see cref="_deferred"/>), in one backward sweep, and keeps
+        /// each one's value alive until the write that overwrites it (slow paths before it store it).
+        /// A value read from the register file at its use (an inline GetReg) is never deferred.
+        /// </summary>
+        private void FindDeferredWrites(Span<IrInst> code)
+        {
+            Ensure(ref _deferred, code.Length);
+            Array.Clear(_deferred, 0, code.Length);
+            int regs = _f.GuestRegisterCount;
+            Ensure(ref _nextWrite, regs);
+            Array.Fill(_nextWrite, -1, 0, regs);
+            for (int k = code.Length - 1; k >= 0; k--)
+            {
+                ref var i = ref code[k];
+                switch (i.Op)
+                {
+                    case IrOp.SetReg:
+                    {
+                        int r = (int)i.Imm;
+                        int next = _nextWrite[r];
+                        if (next >= 0 && !(_inline[i.A] && code[_def[i.A]].Op == IrOp.GetReg))
+                        {
+                            _deferred[k] = true;
+                            if (!_inline[i.A] && _lastUse[i.A] < next)
+                                _lastUse[i.A] = next;
+                        }
+                        _nextWrite[r] = k;
+                        break;
+                    }
+                    case IrOp.GetReg:
+                        _nextWrite[(int)i.Imm] = -1;
+                        break;
+                    case IrOp.Load or IrOp.Store or IrOp.CompareAndSwap or IrOp.Retire:
+                        break;   // their slow paths store what is pending
+                    case IrOp.DivS or IrOp.DivU or IrOp.RemS or IrOp.RemU:
+                        break;   // pure, or an exiting division: its exit is a slow stub too
+                    default:
+                        if (!i.IsPure)
+                            Array.Fill(_nextWrite, -1, 0, regs);   // labels, jumps, branches, exits, helper calls
+                        break;
+                }
             }
         }
 
@@ -726,7 +815,7 @@ public static class X64Backend
             {
                 // /0 and MIN / -1 leave for the interpreter, which raises the guest's exception
                 int exit = a.NewLabel();
-                _slowStubs.Add((exit, i.GuestPc, i.Completed, CodeExit.Interpret));
+                AddSlowStub(exit, i.GuestPc, i.Completed, CodeExit.Interpret);
                 a.Test(Rcx, Rcx, w);
                 a.Jcc(Cc.E, exit);
                 if (signed)
@@ -850,7 +939,7 @@ public static class X64Backend
             a.AluRI(Alu.And, Rcx, (int)_abi.Tlb.ProbeMask(i.Size, i.Op == IrOp.CompareAndSwap), true);
             a.CmpRM(Rcx, Rdx, tagOffset);
             int slow = a.NewLabel();
-            _slowStubs.Add((slow, i.GuestPc, i.Completed, CodeExit.Slow));
+            AddSlowStub(slow, i.GuestPc, i.Completed, CodeExit.Slow);
             a.Jcc(Cc.NE, slow);
             a.Load64(Rcx, Rdx, _abi.Tlb.AddendOffset);
             return va;
