@@ -114,7 +114,7 @@ public sealed unsafe partial class X86Cpu
         if (!_bus.IsCodePage(physPage))
         {
             _bus.MarkCodePage(physPage);
-            Memory.TlbEntry.ProtectCodePage(Tlb, MmuContexts * TlbSize, physPage);
+            Memory.TlbEntry.ProtectCodePage(Tlb, TlbEntries, physPage);
         }
         var block = new X86Block { PhysicalAddress = physical, Instructions = scratch[..count], Count = count };
         _blocks[BlockSlot(physical)] = block;

@@ -33,7 +33,7 @@ public sealed unsafe partial class X86Cpu
     /// </summary>
     internal bool TryTranslateFetch(ulong pc, out byte* pageHost, out ulong physPage)
     {
-        ref TlbEntry e = ref Tlb[(MmuContext << TlbBits) | (int)((pc >> 12) & TlbMask)];
+        ref TlbEntry e = ref Tlb[((MmuContext + MmuContexts) << TlbBits) | (int)((pc >> 12) & TlbMask)];
         ulong tag = pc & ~0xFFFUL;
         if (e.TagExec != tag)
         {
@@ -58,7 +58,7 @@ public sealed unsafe partial class X86Cpu
         return true;
     }
 
-    internal void ProtectCodePage(ulong physPage) => TlbEntry.ProtectCodePage(Tlb, MmuContexts * TlbSize, physPage);
+    internal void ProtectCodePage(ulong physPage) => TlbEntry.ProtectCodePage(Tlb, TlbEntries, physPage);
 
     /// <summary>After the engine's interpreter ran the instruction at <paramref name="from"/>: true if it went
     /// on to a following instruction with nothing for the machine loop to see (no interrupt to look at).</summary>

@@ -22,7 +22,7 @@ public sealed unsafe partial class X86Cpu
     internal enum Access { Read = 0, Write = 1, Execute = 2 }
 
     /// <summary>One byte per TLB entry: set if it caches a global translation (kept across CR3 writes when CR4.PGE).</summary>
-    private readonly bool[] _tlbGlobal = new bool[MmuContexts * TlbSize];
+    private readonly bool[] _tlbGlobal = new bool[TlbEntries];
 
     /// <summary>The MMU context of data and code accesses at the current CPL.</summary>
     internal int MmuContext;
@@ -43,7 +43,7 @@ public sealed unsafe partial class X86Cpu
     {
         bool keepGlobal = !global && (Cr4 & Cr4Pge) != 0;
         TlbEntry* t = Tlb;
-        for (int i = 0; i < MmuContexts * TlbSize; i++)
+        for (int i = 0; i < TlbEntries; i++)
         {
             if (keepGlobal && _tlbGlobal[i])
                 continue;
@@ -61,7 +61,7 @@ public sealed unsafe partial class X86Cpu
     internal void FlushTlbPage(ulong va)
     {
         int index = (int)((va >> 12) & TlbMask);
-        for (int c = 0; c < MmuContexts; c++)
+        for (int c = 0; c < 2 * MmuContexts; c++)
         {
             ref TlbEntry e = ref Tlb[(c << TlbBits) | index];
             e.TagRead = e.TagWrite = e.TagExec = TlbEntry.Invalid;
@@ -103,7 +103,7 @@ public sealed unsafe partial class X86Cpu
             Fault(VectorGp, 0);
         if (context == MmuPhysical)
         {
-            FillTlb(va, va & ~0xFFFUL, context, PteRw | PteUs, global: false, dirty: true);
+            FillTlb(va, va & ~0xFFFUL, context, access, PteRw | PteUs, global: false, dirty: true);
             return va;
         }
         bool user = context == MmuUser;
@@ -166,7 +166,7 @@ public sealed unsafe partial class X86Cpu
         }
         bool writable = user ? (rights & PteRw) != 0 : (rights & PteRw) != 0 || (Cr0 & Cr0Wp) == 0;
         bool global = (entry & PteG) != 0 && (Cr4 & Cr4Pge) != 0;
-        FillTlb(va, pageBase, context, (writable ? PteRw : 0) | (nx ? PteNx : 0) | (user ? PteUs : 0), global, dirty);
+        FillTlb(va, pageBase, context, access, (writable ? PteRw : 0) | (nx ? PteNx : 0) | (user ? PteUs : 0), global, dirty);
         return pageBase | (va & 0xFFF);
     }
 
@@ -179,9 +179,11 @@ public sealed unsafe partial class X86Cpu
         Fault(VectorPf, code);
     }
 
-    private void FillTlb(ulong va, ulong pageBase, int context, ulong rights, bool global, bool dirty)
+    private void FillTlb(ulong va, ulong pageBase, int context, Access access, ulong rights, bool global, bool dirty)
     {
-        int index = (context << TlbBits) | (int)((va >> 12) & TlbMask);
+        // fetches fill the context's instruction array (only its exec tag), loads and stores its data array
+        bool fetch = access == Access.Execute;
+        int index = ((fetch ? context + MmuContexts : context) << TlbBits) | (int)((va >> 12) & TlbMask);
         ref TlbEntry e = ref Tlb[index];
         ulong tag = va & ~0xFFFUL;
         e.PhysPage = pageBase;
@@ -194,13 +196,19 @@ public sealed unsafe partial class X86Cpu
             // stores to a page holding decoded blocks take the slow path (which drops the blocks)
             e.TagWrite = (rights & PteRw) != 0 && dirty ? tag | (_bus.IsCodePage(pageBase) ? TlbEntry.CodeFlag : 0) : TlbEntry.Invalid;
             e.TagExec = (rights & PteNx) == 0 ? tag : TlbEntry.Invalid;
+            if (fetch)
+                e.TagRead = e.TagWrite = TlbEntry.Invalid;
+            else
+                e.TagExec = TlbEntry.Invalid;
         }
         else
         {
             e.Addend = (long)GuardPage.Address - (long)tag;
             e.TagRead = tag | TlbEntry.IoFlag;
-            e.TagWrite = (rights & PteRw) != 0 && dirty ? tag | TlbEntry.IoFlag : TlbEntry.Invalid;
+            e.TagWrite = (rights & PteRw) != 0 && dirty && !fetch ? tag | TlbEntry.IoFlag : TlbEntry.Invalid;
             e.TagExec = TlbEntry.Invalid;
+            if (fetch)
+                e.TagRead = TlbEntry.Invalid;
         }
     }
 
@@ -227,7 +235,8 @@ public sealed unsafe partial class X86Cpu
     /// <summary>Physical page of <paramref name="va"/> for <paramref name="access"/>, from the TLB or a walk.</summary>
     private ulong PhysicalPage(ulong va, Access access)
     {
-        ref TlbEntry e = ref Tlb[(MmuContext << TlbBits) | (int)((va >> 12) & TlbMask)];
+        int context = access == Access.Execute ? MmuContext + MmuContexts : MmuContext;
+        ref TlbEntry e = ref Tlb[(context << TlbBits) | (int)((va >> 12) & TlbMask)];
         ulong tag = va & ~0xFFFUL;
         ulong t = access == Access.Read ? e.TagRead : access == Access.Write ? e.TagWrite : e.TagExec;
         if ((t & ~TlbEntry.FlagBits) == tag && t != TlbEntry.Invalid)

@@ -44,6 +44,14 @@ public sealed unsafe partial class X86Cpu : CpuCore, IDisposable
     /// <summary>MMU contexts: CPL 3, CPL 0-2, and paging off.</summary>
     internal const int MmuUser = 0, MmuSupervisor = 1, MmuPhysical = 2, MmuContexts = 3;
 
+    /// <summary>
+    /// TLB entries in all: one array per context for data, and one per context for instruction fetch
+    /// (at context + <see cref="MmuContexts"/>), so a code page and a data page that index the same
+    /// entry do not evict each other (every return to the dispatcher translates the pc: with one
+    /// array, a store to such a page left compiled code for the slow path at every iteration).
+    /// </summary>
+    internal const int TlbEntries = 2 * MmuContexts * TlbSize;
+
     // The register file in native memory (CpuCore.Registers, 8-byte slots as IR GetReg/SetReg number
     // them): what compiled code reads and writes. RAX..R15, the lazy-flag state, RFLAGS, the six
     // segment registers (3 slots each: selector, base, limit and attributes), then XMM0..XMM15.
@@ -96,7 +104,7 @@ public sealed unsafe partial class X86Cpu : CpuCore, IDisposable
     private const int RegisterBytes = RegisterSlots * sizeof(ulong);
 
     public X86Cpu(PhysicalBus bus, X86CpuModel? model = null)
-        : base(bus, (ulong*)NativeMemory.AlignedAlloc((nuint)(RegisterBytes + MmuContexts * TlbSize * sizeof(TlbEntry)), 64))
+        : base(bus, (ulong*)NativeMemory.AlignedAlloc((nuint)(RegisterBytes + TlbEntries * sizeof(TlbEntry)), 64))
     {
         _bus = bus;
         Model = model ?? X86CpuModel.Qemu64;

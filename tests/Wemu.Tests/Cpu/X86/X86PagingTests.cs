@@ -85,6 +85,27 @@ public sealed unsafe class X86PagingTests : IDisposable
         return -1;
     }
 
+    /// <summary>
+    /// A data page whose TLB index is the code page's (the index wraps every TlbSize pages) keeps its
+    /// translation when the code page is translated for a fetch, as the dispatcher does after every
+    /// exit from compiled code: fetches have their own array. (With one array the two evicted each
+    /// other, and every store to such a page left compiled code for the slow path.)
+    /// </summary>
+    [Fact]
+    public void A_Fetch_Does_Not_Evict_A_Colliding_Data_Page()
+    {
+        const ulong CollidingVa = CodeVa + ((ulong)X86Cpu.TlbSize << 12), ExtraPt = 0x7000;
+        W(Pd + (CollidingVa >> 21) * 8, ExtraPt | P | Rw | Us);
+        W(ExtraPt + ((CollidingVa >> 12) & 511) * 8, (DataPa + 0x2000) | P | Rw | Us);
+        Assert.Equal(-1, Run(a => a.mov(__qword_ptr[CollidingVa], rax)));
+        int index = (int)((CollidingVa >> 12) & X86Cpu.TlbMask);
+        Assert.Equal(index, (int)((CodeVa >> 12) & X86Cpu.TlbMask));
+        Assert.True(_cpu.TryTranslateFetch(CodeVa, out _, out ulong codePhys));
+        Assert.Equal(CodePa, codePhys);
+        Assert.Equal(CollidingVa, _cpu.DataTlb[index].TagWrite & ~TlbEntry.FlagBits);
+        Assert.Equal(CollidingVa, _cpu.DataTlb[index].TagRead & ~TlbEntry.FlagBits);
+    }
+
     [Fact]
     public void A_Read_Sets_Accessed_Bits_And_A_Write_Sets_Dirty_On_The_Leaf_Only()
     {
