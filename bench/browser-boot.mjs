@@ -3,7 +3,9 @@
 // guestSeconds (machine running -> prompt), instructions, mips, budget, engine, jit counters}; with
 // --workload, then types CMD at the prompt and adds workloadSeconds (sent -> "WORKDONE" printed),
 // workloadInstructions, workOutput and the counters at the end (after).
+// --workload-timeout S: how long the workload may take (default 1200 s; the page's interpreter is slow).
 // usage: node bench/browser-boot.mjs [SITE_DIR] [--runtime-option OPT]... [--query STRING] [--workload CMD]
+//        [--workload-timeout S]
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
@@ -13,6 +15,7 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const argv = process.argv.slice(2);
 let site = path.join(root, 'artifacts/site');
 let workload = null;
+let workloadTimeout = 1200;
 const query = new URLSearchParams();
 for (let i = 0; i < argv.length; i++) {
   if (argv[i] === '--runtime-option') {   // the page honours runtime-option only with debug=1
@@ -21,6 +24,7 @@ for (let i = 0; i < argv.length; i++) {
   }
   else if (argv[i] === '--query') for (const [k, v] of new URLSearchParams(argv[++i])) query.append(k, v);
   else if (argv[i] === '--workload') workload = argv[++i];
+  else if (argv[i] === '--workload-timeout') workloadTimeout = Number(argv[++i]);
   else site = argv[i];
 }
 const { server, url } = await serveSite(site, 0);
@@ -61,7 +65,7 @@ try {
   let work = {};
   if (workload) {
     await page.evaluate(cmd => { window.__bench.sent = performance.now(); window.wemu.sendSerial(cmd + '; echo WORK""DONE\n'); }, workload);
-    await page.waitForFunction(() => /WORKDONE\r?\n/.test(window.__bench.out) || window.wemu?.state === 'failed', null, { timeout: 1_200_000, polling: 20 });
+    await page.waitForFunction(() => /WORKDONE\r?\n/.test(window.__bench.out) || window.wemu?.state === 'failed', null, { timeout: workloadTimeout * 1000, polling: 20 });
     const w = await page.evaluate(async () => ({ at: performance.now(), sent: window.__bench.sent, out: window.__bench.out, stats: await window.wemu.stats() }));
     const done = w.out.search(/WORKDONE\r?\n/);
     work = { workloadSeconds: (w.at - w.sent) / 1000, workloadInstructions: w.stats.instructions - r.stats.instructions,

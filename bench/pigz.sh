@@ -17,7 +17,8 @@ khz=$("$root/bench/host-tsc-khz.sh")
 "$root/wemu" --version >/dev/null
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 (cd "$tmp" && mkdir rootfs && cd rootfs && gzip -dc "$img/initramfs.cpio.gz" | cpio -id --quiet 2>/dev/null)
-native_pigz=("$tmp/rootfs/lib64/ld-linux-x86-64.so.2" --library-path "$tmp/rootfs/lib/x86_64-linux-gnu" "$tmp/rootfs/usr/bin/pigz")
+# the initramfs's own loader (its lib64/ld-linux-x86-64.so.2 is an absolute symlink: the host's)
+native_pigz=("$tmp/rootfs/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2" --library-path "$tmp/rootfs/lib/x86_64-linux-gnu" "$tmp/rootfs/usr/bin/pigz")
 head -c "$bytes" /dev/urandom > "$tmp/data"
 secs() { node -e "const r=JSON.parse(require('fs').readFileSync(0,'utf8')); const m=r.workOutput.match(/real\s+(\d+)m\s*([\d.]+)s/); console.log(m ? (60*+m[1] + +m[2]).toFixed(2) : 'none')"; }
 stat_line() { node -e "const r=JSON.parse(require('fs').readFileSync(0,'utf8')); console.log(((r.stderr.match(/$1: .*/)||[''])[0]))"; }
