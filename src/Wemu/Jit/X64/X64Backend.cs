@@ -10,7 +10,7 @@ namespace Wemu.Jit.X64;
 /// <c>count</c>, with the exit kind and next pc in the <see cref="ExitContext"/>. A baseline code generator, built for compile speed
 /// (RyuJIT costs about a microsecond per IL statement, so a region costs ~1 ms; this costs a
 /// few microseconds): guest registers stay in the register file in memory (so every exit leaves
-/// the guest state complete); temps live in six callee-saved host registers, given out by a linear
+/// the guest state complete); temps live in seven host registers, given out by a linear
 /// scan (the rest, and those that lose their register to a shorter-lived one, in stack slots); each
 /// op moves its operands into scratch registers, computes, and moves the result out. Loads and
 /// stores probe the soft TLB inline (one compare covers page, permission and alignment); every
@@ -19,8 +19,9 @@ namespace Wemu.Jit.X64;
 /// A chained exit with budget left looks the next pc up in the jump cache (filled by the engine,
 /// stamped like the WebAssembly backend's) and jumps straight to that code, its count passed on.
 /// Fixed registers: rdi ctx, rsi guest registers, r8 TLB, r9 retired count, r10 budget; rax, rcx,
-/// rdx, r11 scratch; the temps' registers a function uses (rbx, rbp, r12-r15) are pushed at its entry
-/// and popped at its exits (before a chained jump too), and survive helper calls.
+/// rdx scratch; the temps' callee-saved registers a function uses (rbx, rbp, r12-r15) are pushed at
+/// its entry and popped at its exits (before a chained jump too); r11, the seventh, is saved around
+/// helper calls.
 /// </summary>
 public static class X64Backend
 {
@@ -70,14 +71,18 @@ public static class X64Backend
         private readonly Stack<int> _freeSlots = new();
         private int _slots;
 
-        /// <summary>The registers temps live in (callee-saved: they survive helper calls); those a function uses are saved at its entry.</summary>
-        private static readonly Reg[] TempRegisters = [Rbx, Rbp, R12, R13, R14, R15];
+        /// <summary>
+        /// The registers temps live in: six callee-saved ones (those a function uses are saved at its
+        /// entry; they survive helper calls), then r11 (caller-saved: saved around helper calls).
+        /// </summary>
+        private static readonly Reg[] TempRegisters = [Rbx, Rbp, R12, R13, R14, R15, R11];
+        private const int CalleeSaved = 6;
 
         /// <summary>Each temp's host register (an index into <see cref="TempRegisters"/>), or -1: a stack slot.</summary>
         private int[] _reg = [];
         private int _saved;
         private int _emitting;
-        private readonly int[] _activeTemp = new int[6];
+        private readonly int[] _activeTemp = new int[7];
 
         /// <summary>
         /// Linear scan over the temps in order of definition (a temp lives from its definition to its
@@ -130,7 +135,7 @@ public static class X64Backend
                 {
                     active[free] = t;
                     _reg[t] = free;
-                    _saved = Math.Max(_saved, free + 1);
+                    _saved = Math.Max(_saved, Math.Min(free + 1, CalleeSaved));
                 }
             }
         }
@@ -788,11 +793,13 @@ public static class X64Backend
             if (i.Op == IrOp.MulHighSU)
             {
                 // unsigned high product, minus b if a is negative
-                a.MovRR(R11, Rax);
+                a.MovRR(Rdx, Rax);
+                a.ShiftImm(7, Rdx, 63, true);      // sar rdx, 63
+                a.AluRR(Alu.And, Rdx, Rcx, true);  // b if a < 0
+                a.Push(Rdx);                       // (no stack slot is touched until the pop)
                 a.Group3(4, Rcx, true);            // mul rcx: rdx:rax = rax * rcx
-                a.ShiftImm(7, R11, 63, true);      // sar r11, 63
-                a.AluRR(Alu.And, R11, Rcx, true);
-                a.AluRR(Alu.Sub, Rdx, R11, true);
+                a.Pop(Rcx);
+                a.AluRR(Alu.Sub, Rdx, Rcx, true);
             }
             else
             {
@@ -861,8 +868,8 @@ public static class X64Backend
 
         /// <summary>
         /// Calls the guest's native helper entry (<see cref="GuestCodeAbi.HelperCall"/>) with the
-        /// arguments in the exit context; the five live registers are caller-saved, so they are pushed
-        /// around it (which also aligns the stack: the frame leaves rsp 8 below a 16-byte boundary).
+        /// arguments in the exit context; the five fixed registers and r11 (a temp's) are caller-saved, so
+        /// they are pushed around it, with 8 bytes of padding (the frame leaves rsp 8 below a 16-byte boundary).
         /// A 0 result leaves with a stop at the pc the helper wrote.
         /// </summary>
         private void EmitHelperCall(in IrInst i)
@@ -880,10 +887,13 @@ public static class X64Backend
             if (i.Completed != 0)
                 a.AluRI(Alu.Add, Rax, i.Completed, true);
             a.Store64(Ctx, ExitContext.HelperRetired, Rax);
-            a.Push(Ctx); a.Push(Regs); a.Push(Tlb); a.Push(Count); a.Push(Budget);
+            // six pushes and 8 bytes of padding keep the call 16-byte aligned
+            a.Push(Ctx); a.Push(Regs); a.Push(Tlb); a.Push(Count); a.Push(Budget); a.Push(R11);
+            a.AdjustRsp(-8);
             a.MovImm(Rax, _abi.HelperCall);
             a.CallReg(Rax);
-            a.Pop(Budget); a.Pop(Count); a.Pop(Tlb); a.Pop(Regs); a.Pop(Ctx);
+            a.AdjustRsp(8);
+            a.Pop(R11); a.Pop(Budget); a.Pop(Count); a.Pop(Tlb); a.Pop(Regs); a.Pop(Ctx);
             int ok = a.NewLabel();
             a.Test(Rax, Rax, false);
             a.Jcc(Cc.NE, ok);

@@ -98,8 +98,8 @@ public sealed unsafe class X86PagingTests : IDisposable
         W(Pd + (CollidingVa >> 21) * 8, ExtraPt | P | Rw | Us);
         W(ExtraPt + ((CollidingVa >> 12) & 511) * 8, (DataPa + 0x2000) | P | Rw | Us);
         Assert.Equal(-1, Run(a => a.mov(__qword_ptr[CollidingVa], rax)));
-        int index = (int)((CollidingVa >> 12) & X86Cpu.TlbMask);
-        Assert.Equal(index, (int)((CodeVa >> 12) & X86Cpu.TlbMask));
+        int index = (int)((CodeVa >> 12) & X86Cpu.TlbMask);
+        Assert.Equal(index, (int)((CollidingVa >> 12) & X86Cpu.TlbMask));
         Assert.True(_cpu.TryTranslateFetch(CodeVa, out _, out ulong codePhys));
         Assert.Equal(CodePa, codePhys);
         Assert.Equal(CollidingVa, _cpu.DataTlb[index].TagWrite & ~TlbEntry.FlagBits);

@@ -94,6 +94,48 @@ public sealed unsafe class X64BackendTests(ITestOutputHelper output) : IDisposab
         Assert.Equal((0L, CodeExit.Stop, 0x1234UL), Run(f, 10));
     }
 
+    /// <summary>
+    /// Temps live across a helper call keep their values whatever the helper does to the registers the
+    /// calling convention lets it clobber: the helper here is machine code that overwrites every
+    /// caller-saved register (rax aside: its result) and returns 1. More temps are live than there are
+    /// registers for them, so every temp register (r11, the caller-saved one, too) and stack slots hold some.
+    /// </summary>
+    [Fact]
+    public void Temps_Survive_A_Helper_That_Clobbers_Every_Caller_Saved_Register()
+    {
+        if (_arena == null)
+            return;
+        var clobber = new X64Assembler();
+        foreach (var r in new[] { Reg.Rcx, Reg.Rdx, Reg.Rsi, Reg.Rdi, Reg.R8, Reg.R9, Reg.R10, Reg.R11 })
+            clobber.MovImm(r, unchecked((long)0xDEAD_BEEF_0BAD_F00D));
+        clobber.MovImm(Reg.Rax, 1);
+        clobber.Ret();
+        clobber.Finish();
+        byte* helper = AddCode(clobber.Code.ToArray());
+        var abi = new GuestCodeAbi { Tlb = Abi.Tlb, JumpCacheBits = Abi.JumpCacheBits, PcAlignShift = Abi.PcAlignShift, HelperCall = (nint)helper };
+        var f = new IrFunction(0x1000, 64);
+        var live = new List<int>();
+        for (int j = 0; j < 12; j++)
+            live.Add(f.Binary(IrOp.Add, f.GetReg(1 + j % 8), f.Const(IrType.I64, 1000 * (j + 1))));
+        f.Call(0, live[0], live[1], 7, 0x1000, 0);
+        for (int j = 0; j < live.Count; j++)
+            f.SetReg(16 + j, f.Binary(IrOp.Xor, live[j], f.Const(IrType.I64, j)));
+        f.Exit(CodeExit.Stop, 0x2000, 0);
+        NativeMemory.Clear(_regs, 64 * 8);
+        for (int r = 1; r <= 8; r++)
+            _regs[r] = (ulong)(r * 0x1_0000_0001L);
+        byte* entry = AddCode(X64Backend.Compile(f, abi));
+        *(ulong**)(_ctx + ExitContext.Regs) = _regs;
+        *(TlbEntry**)(_ctx + ExitContext.Tlb) = _tlb;
+        *(long*)(_ctx + ExitContext.Budget) = 100;
+        *(byte**)(_ctx + ExitContext.JumpCache) = _jumpCache;
+        long n = ((delegate* unmanaged<byte*, long, long>)entry)(_ctx, 0);
+        Assert.Equal((CodeExit.Stop, 0x2000UL), ((CodeExit)(*(int*)(_ctx + ExitContext.ExitKind)), *(ulong*)(_ctx + ExitContext.ExitPc)));
+        Assert.Equal(0, n);
+        for (int j = 0; j < live.Count; j++)
+            Assert.Equal((ulong)(((1 + j % 8) * 0x1_0000_0001L + 1000 * (j + 1)) ^ j), _regs[16 + j]);
+    }
+
     [Fact]
     public void Random_Ir_Functions_Match_The_Evaluator()
     {
