@@ -20,4 +20,17 @@ public sealed class GuestCodeAbi
     /// (RISC-V, whose helpers are rare, and the WebAssembly backend).
     /// </summary>
     public nint HelperCall { get; init; }
+
+    /// <summary>
+    /// The <see cref="ExitContext.HelperIndex"/> under which <see cref="HelperCall"/> refills the soft
+    /// TLB (<see cref="ExitContext.HelperA"/>: the address; <see cref="ExitContext.HelperB"/>: the
+    /// access, <see cref="TlbFillKind"/>) without raising anything, returning 1 if the inline probe of
+    /// that access now hits; -1: none (a TLB miss leaves compiled code for the slow path).
+    /// </summary>
+    public int TlbFillHelper { get; init; } = -1;
+
+    /// <summary>The access a <see cref="TlbFillHelper"/> call asks for: size in bits 0-7, then <see cref="TlbFillWrite"/> / <see cref="TlbFillAtomic"/>.</summary>
+    public static long TlbFillKind(int size, bool write, bool atomic) => (long)(uint)size | (write ? TlbFillWrite : 0) | (atomic ? TlbFillAtomic : 0);
+
+    public const long TlbFillWrite = 0x100, TlbFillAtomic = 0x200;
 }

@@ -58,6 +58,33 @@ public sealed unsafe partial class X86Cpu
         return true;
     }
 
+    /// <summary>
+    /// Compiled code's TLB miss (<see cref="Wemu.Jit.GuestCodeAbi.TlbFillHelper"/>): walks the page tables for
+    /// the access (setting accessed and dirty bits as the access would) without raising anything, and
+    /// returns true if the inline probe of that access now hits, so the code retries it. False (a
+    /// fault, a device, a store to a code page, a page-crossing access): the code leaves for the slow
+    /// path, where the interpreter does the access.
+    /// </summary>
+    internal bool JitFillTlb(ulong va, long kind)
+    {
+        int size = (int)(kind & 0xFF);
+        bool write = (kind & Wemu.Jit.GuestCodeAbi.TlbFillWrite) != 0, atomic = (kind & Wemu.Jit.GuestCodeAbi.TlbFillAtomic) != 0;
+        ulong cr2 = Cr2;
+        try
+        {
+            Translate(va, write ? Access.Write : Access.Read, MmuContext);
+        }
+        catch (X86Exception)
+        {
+            Cr2 = cr2;
+            return false;
+        }
+        var layout = X86JitHelpers.TlbLayout;
+        ref TlbEntry e = ref DataTlb[(int)((va >> layout.PageBits) & (ulong)layout.IndexMask)];
+        ulong probe = (va + (ulong)layout.ProbeOffset(size, atomic)) & (ulong)layout.ProbeMask(size, atomic);
+        return probe == (write ? e.TagWrite : e.TagRead);
+    }
+
     internal void ProtectCodePage(ulong physPage) => TlbEntry.ProtectCodePage(Tlb, TlbEntries, physPage);
 
     /// <summary>After the engine's interpreter ran the instruction at <paramref name="from"/>: true if it went

@@ -15,6 +15,9 @@ internal static unsafe class X86JitHelpers
     /// <summary>Helper 0: run the instruction at the pc in the interpreter; <c>a</c> is the next instruction's address.</summary>
     public const int HelperExecute = 0;
 
+    /// <summary>The x86-64 backend's TLB refill (<see cref="GuestCodeAbi.TlbFillHelper"/>).</summary>
+    public const int TlbFill = 0xFFFF;
+
     public static bool LoadSlow(X86Cpu c, ulong va, int size, ulong pc, ulong retired, out ulong value) =>
         c.JitLoad(va, size, pc, retired, out value);
 
@@ -35,6 +38,8 @@ internal static unsafe class X86JitHelpers
     private static int CallFromCode(byte* ctx)
     {
         var c = (X86Cpu)GCHandle.FromIntPtr(*(nint*)(ctx + ExitContext.State)).Target!;
+        if (*(long*)(ctx + ExitContext.HelperIndex) == TlbFill)
+            return c.JitFillTlb(*(ulong*)(ctx + ExitContext.HelperA), *(long*)(ctx + ExitContext.HelperB)) ? 1 : 0;
         bool ok = c.JitExecute(*(ulong*)(ctx + ExitContext.HelperPc), *(ulong*)(ctx + ExitContext.HelperA), *(ulong*)(ctx + ExitContext.HelperRetired));
         if (!ok)
         {
@@ -53,6 +58,7 @@ internal static unsafe class X86JitHelpers
         Tlb = TlbLayout,
         PcAlignShift = 0,
         HelperCall = (nint)(delegate* unmanaged<byte*, int>)&CallFromCode,
+        TlbFillHelper = TlbFill,
     };
 
     public static readonly IlGuestAbi IlAbi = IlGuestAbi.ForCore(typeof(X86Cpu), typeof(X86JitHelpers), TlbLayout, nameof(Execute));

@@ -46,6 +46,8 @@ public static class X64Backend
         private int _exit, _chainExit;
         /// <summary>Out-of-line exits at an instruction: the slow path of loads, stores and CAS, and exiting divisions (interpret).</summary>
         private readonly List<(int Label, ulong Pc, int Completed, CodeExit Kind, int WritesFrom, int WritesCount)> _slowStubs = [];
+        /// <summary>Out-of-line TLB refills: the helper call, back to the probe on success, else the slow stub.</summary>
+        private readonly List<(int Label, int Retry, int Slow, Reg Va, long Kind)> _fillStubs = [];
 
         /// <summary>
         /// Deferred register writes: a SetReg that a later one of the same register overwrites before
@@ -152,6 +154,7 @@ public static class X64Backend
             _f = f;
             _a.Reset();
             _slowStubs.Clear();
+            _fillStubs.Clear();
             _pending.Clear();
             _stubWrites.Clear();
             _freeSlots.Clear();
@@ -248,6 +251,19 @@ public static class X64Backend
             a.MovImm(Rax, (long)_f.EntryPc);
             ExitWith(CodeExit.Stop, 0);
 
+            foreach (var (label, retry, slow, va, fillKind) in _fillStubs)
+            {
+                a.Bind(label);
+                a.Store64(Ctx, ExitContext.HelperA, va);
+                a.MovImm(Rax, fillKind);
+                a.Store64(Ctx, ExitContext.HelperB, Rax);
+                a.MovImm(Rax, _abi.TlbFillHelper);
+                a.Store64(Ctx, ExitContext.HelperIndex, Rax);
+                CallHelperEntry();
+                a.Test(Rax, Rax, false);
+                a.Jcc(Cc.NE, retry);
+                a.Jmp(slow);
+            }
             foreach (var (label, pc, completed, kind, from, count) in _slowStubs)
             {
                 a.Bind(label);
@@ -887,6 +903,19 @@ public static class X64Backend
             if (i.Completed != 0)
                 a.AluRI(Alu.Add, Rax, i.Completed, true);
             a.Store64(Ctx, ExitContext.HelperRetired, Rax);
+            CallHelperEntry();
+            int ok = a.NewLabel();
+            a.Test(Rax, Rax, false);
+            a.Jcc(Cc.NE, ok);
+            a.Load64(Rax, Ctx, ExitContext.ExitPc);
+            ExitWith(CodeExit.Stop, i.Completed);
+            a.Bind(ok);
+        }
+
+        /// <summary>Calls <see cref="GuestCodeAbi.HelperCall"/> (its arguments are in the exit context); the result in eax.</summary>
+        private void CallHelperEntry()
+        {
+            var a = _a;
             // six pushes and 8 bytes of padding keep the call 16-byte aligned
             a.Push(Ctx); a.Push(Regs); a.Push(Tlb); a.Push(Count); a.Push(Budget); a.Push(R11);
             a.AdjustRsp(-8);
@@ -894,12 +923,6 @@ public static class X64Backend
             a.CallReg(Rax);
             a.AdjustRsp(8);
             a.Pop(R11); a.Pop(Budget); a.Pop(Count); a.Pop(Tlb); a.Pop(Regs); a.Pop(Ctx);
-            int ok = a.NewLabel();
-            a.Test(Rax, Rax, false);
-            a.Jcc(Cc.NE, ok);
-            a.Load64(Rax, Ctx, ExitContext.ExitPc);
-            ExitWith(CodeExit.Stop, i.Completed);
-            a.Bind(ok);
         }
 
         /// <summary>
@@ -910,6 +933,8 @@ public static class X64Backend
         private Reg EmitTlbProbe(in IrInst i, int tagOffset)
         {
             var a = _a;
+            int retry = a.NewLabel();
+            a.Bind(retry);
             Reg va;
             if (InReg(i.A, out var ra) && i.Imm == 0)
             {
@@ -950,7 +975,17 @@ public static class X64Backend
             a.CmpRM(Rcx, Rdx, tagOffset);
             int slow = a.NewLabel();
             AddSlowStub(slow, i.GuestPc, i.Completed, CodeExit.Slow);
-            a.Jcc(Cc.NE, slow);
+            if (_abi.TlbFillHelper >= 0)
+            {
+                // a miss first asks the helper to refill the entry (no exit), then probes again
+                int fill = a.NewLabel();
+                _fillStubs.Add((fill, retry, slow, va, GuestCodeAbi.TlbFillKind(i.Size, i.Op != IrOp.Load, i.Op == IrOp.CompareAndSwap)));
+                a.Jcc(Cc.NE, fill);
+            }
+            else
+            {
+                a.Jcc(Cc.NE, slow);
+            }
             a.Load64(Rcx, Rdx, _abi.Tlb.AddendOffset);
             return va;
         }
