@@ -12,6 +12,9 @@ public abstract class Machine : IDisposable
     /// <summary>Instructions between device updates (timers, serial input).</summary>
     public const long TickInterval = 8192;
 
+    /// <summary>This machine's instructions between device updates (<see cref="TickInterval"/> unless a board says otherwise).</summary>
+    protected virtual long TickInstructions => TickInterval;
+
     private long _untilTick = TickInterval;
     private MachineStatus? _stop;
 
@@ -91,7 +94,7 @@ public abstract class Machine : IDisposable
             _untilTick -= n;
             if (_untilTick <= 0 || (Clock.Deterministic && InstructionsUntilDeadline() <= 0))
             {
-                _untilTick = TickInterval;
+                _untilTick = TickInstructions;
                 Tick();
             }
             if (n == 0 && !CpuWaiting)

@@ -178,6 +178,13 @@ public sealed class MicrovmMachine : Machine
         $"rip={Cpu.ProgramCounter:x} cpl={Cpu.CurrentPrivilegeLevel} halted={Cpu.IsHalted} if={(Cpu.Flags >> 9) & 1} " +
         $"exceptions={Cpu.ExceptionsDelivered} interrupts={Cpu.InterruptsDelivered} last={Cpu.LastException} {base.DescribeState()}";
 
+    /// <summary>
+    /// Compiled code runs 8,192 instructions in about 20 microseconds, and every device update reads
+    /// the host clock a few times (a few percent of the run, measured with perf on pigz): with the JIT,
+    /// devices are updated every 32,768 instructions (still well under a timer tick's millisecond).
+    /// </summary>
+    protected override long TickInstructions => Jit != null ? 4 * TickInterval : TickInterval;
+
     protected override bool CpuWaiting => Cpu.IsHalted;
 
     protected override bool CpuHasWakeUp => Cpu.HasWakeUpInterrupt;
