@@ -33,13 +33,16 @@ public abstract class Machine : IDisposable
     /// <summary>Which backend the JIT compiles to ("native", "il", "wasm"), if a JIT runs this machine.</summary>
     public virtual string? JitBackend => null;
 
-    /// <summary>The JIT's options <paramref name="config"/> asks for (<c>-accel tcg,backend=...,tb-size=...</c>, the JIT threshold).</summary>
-    protected static Jit.JitOptions JitOptionsFor(MachineConfig config, MachineImages images) =>
+    /// <summary>
+    /// The JIT's options <paramref name="config"/> asks for (<c>-accel tcg,backend=...,tb-size=...</c>, the
+    /// JIT threshold); <paramref name="wasmThreshold"/>: the board's own default threshold in the page.
+    /// </summary>
+    protected static Jit.JitOptions JitOptionsFor(MachineConfig config, MachineImages images, int? wasmThreshold = null) =>
         config.JitBackend == "il" && images.WasmLoader == null && !System.Runtime.CompilerServices.RuntimeFeature.IsDynamicCodeSupported
             ? throw new ConfigException("-accel backend=il needs the .NET JIT runtime; this wemu is compiled ahead of time (use backend=native)")
             : new Jit.JitOptions
             {
-                Threshold = config.JitThreshold,
+                Threshold = config.JitThreshold ?? (images.WasmLoader != null ? wasmThreshold : null),
                 NativeCode = config.JitBackend == "native",
                 CacheBytes = (long)config.JitCacheMegabytes << 20,
                 Background = images.BackgroundWorker,

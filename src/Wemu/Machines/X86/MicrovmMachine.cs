@@ -43,7 +43,7 @@ public sealed class MicrovmMachine : Machine
 
             Cpu = new X86Cpu(Bus, X86CpuModel.Find(config.CpuModel ?? "qemu64") ?? throw new ConfigException($"unknown CPU model '{config.CpuModel}'"));
             if (config.Accelerator != "interp")
-                Jit = new X86JitEngine(JitOptionsFor(config, images));
+                Jit = new X86JitEngine(JitOptionsFor(config, images, WasmThreshold));
             Cpu.ReadPort = _ports.Read;
             Cpu.WritePort = _ports.Write;
             Cpu.ReadTsc = () => Clock.Now;
@@ -177,6 +177,13 @@ public sealed class MicrovmMachine : Machine
     public override string DescribeState() =>
         $"rip={Cpu.ProgramCounter:x} cpl={Cpu.CurrentPrivilegeLevel} halted={Cpu.IsHalted} if={(Cpu.Flags >> 9) & 1} " +
         $"exceptions={Cpu.ExceptionsDelivered} interrupts={Cpu.InterruptsDelivered} last={Cpu.LastException} {base.DescribeState()}";
+
+    /// <summary>
+    /// The page's JIT threshold for x86 (RISC-V's wasm default is 20,000): measured with
+    /// bench/browser-boot.mjs on 2026-12-03, pigz -p 1 on 10 MB in the page took 5.54 s at 20,000,
+    /// 4.38 s at 2,000, 4.10 s at 1,000 and 3.99-4.02 s at 500, and the boot 11.4-12.3 s at all four.
+    /// </summary>
+    public const int WasmThreshold = 1_000;
 
     /// <summary>
     /// Compiled code runs 8,192 instructions in about 20 microseconds, and every device update reads
