@@ -8,7 +8,7 @@
 //        [--workload-timeout S]
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
+import { launchChromium } from '../src/Wemu.Web/headless-chromium.mjs';
 import { serveSite } from '../src/Wemu.Web/server.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -28,11 +28,7 @@ for (let i = 0; i < argv.length; i++) {
   else site = argv[i];
 }
 const { server, url } = await serveSite(site, 0);
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium', headless: true,
-  args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-quic', '--no-first-run',
-    '--disable-component-update', '--disable-sync'],
-});
+const browser = await launchChromium();
 try {
   const context = await browser.newContext();
   const page = await context.newPage();

@@ -425,15 +425,7 @@ public unsafe class X86BlockCacheTests : IDisposable
             var (state, data) = gen.NextState();
             var a = stepped.Run(code, state, (byte[])data.Clone());
             var b = cached.Run(code, state, (byte[])data.Clone(), wholeProgram: true);
-            string where = $"program {p} (seed {seed}): {text}";
-            Assert.True(a.Vector == b.Vector, $"{where}: exception {a.Vector} stepped, {b.Vector} cached");
-            Assert.True(a.Rip == b.Rip, $"{where}: rip {a.Rip:x} stepped, {b.Rip:x} cached");
-            for (int r = 0; r < 16; r++)
-                Assert.True(a.State.Gpr[r] == b.State.Gpr[r], $"{where}: register {r} {a.State.Gpr[r]:x} stepped, {b.State.Gpr[r]:x} cached");
-            Assert.True((a.State.Rflags & 0xCD5) == (b.State.Rflags & 0xCD5), $"{where}: flags {a.State.Rflags:x} stepped, {b.State.Rflags:x} cached");
-            Assert.True(a.Data.AsSpan().SequenceEqual(b.Data), $"{where}: memory differs");
-            Assert.True(a.State.Xmm.AsSpan().SequenceEqual(b.State.Xmm), $"{where}: XMM registers differ");
-            Assert.True(a.State.Mxcsr == b.State.Mxcsr, $"{where}: MXCSR {a.State.Mxcsr:x} stepped, {b.State.Mxcsr:x} cached");
+            a.AssertSameAs(b, $"program {p} (seed {seed}): {text}", "stepped", "cached", mxcsr: true);
             if (a.Vector < 0)
                 compared++;
         }

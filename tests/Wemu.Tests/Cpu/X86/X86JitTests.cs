@@ -121,14 +121,7 @@ public sealed class X86JitTests
             var (state, data) = gen.NextState();
             var a = stepped.Run(code, state, (byte[])data.Clone());
             var b = compiled.Run(code, state, (byte[])data.Clone(), wholeProgram: true);
-            string where = $"program {p} (seed {seed}, {backend}): {text}";
-            Assert.True(a.Vector == b.Vector, $"{where}: exception {a.Vector} stepped, {b.Vector} compiled");
-            Assert.True(a.Rip == b.Rip, $"{where}: rip {a.Rip:x} stepped, {b.Rip:x} compiled");
-            for (int r = 0; r < 16; r++)
-                Assert.True(a.State.Gpr[r] == b.State.Gpr[r], $"{where}: register {r} {a.State.Gpr[r]:x} stepped, {b.State.Gpr[r]:x} compiled");
-            Assert.True((a.State.Rflags & 0xCD5) == (b.State.Rflags & 0xCD5), $"{where}: flags {a.State.Rflags:x} stepped, {b.State.Rflags:x} compiled");
-            Assert.True(a.Data.AsSpan().SequenceEqual(b.Data), $"{where}: memory differs");
-            Assert.True(a.State.Xmm.AsSpan().SequenceEqual(b.State.Xmm), $"{where}: XMM registers differ");
+            a.AssertSameAs(b, $"program {p} (seed {seed}, {backend}): {text}", "stepped", "compiled");
             if (a.Vector < 0)
                 compared++;
         }

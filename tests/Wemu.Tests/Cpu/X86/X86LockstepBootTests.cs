@@ -84,21 +84,20 @@ public sealed class X86LockstepBootTests
     internal static string Compare(X86Cpu a, X86Cpu b)
     {
         var diffs = new List<string>();
-        if (a.InstructionsRetired != b.InstructionsRetired)
-            diffs.Add($"instret {a.InstructionsRetired} vs {b.InstructionsRetired}");
-        if (a.ProgramCounter != b.ProgramCounter)
-            diffs.Add($"rip 0x{a.ProgramCounter:x} vs 0x{b.ProgramCounter:x}");
+        void Diff(string name, ulong x, ulong y, string format = "0x{0:x} vs 0x{1:x}")
+        {
+            if (x != y)
+                diffs.Add(name + " " + string.Format(format, x, y));
+        }
+        Diff("instret", a.InstructionsRetired, b.InstructionsRetired, "{0} vs {1}");
+        Diff("rip", a.ProgramCounter, b.ProgramCounter);
         for (int r = 0; r < 16; r++)
-            if (a.GetRegister(r) != b.GetRegister(r))
-                diffs.Add($"r{r} 0x{a.GetRegister(r):x} vs 0x{b.GetRegister(r):x}");
+            Diff($"r{r}", a.GetRegister(r), b.GetRegister(r));
         if ((a.Flags & 0xFFF) != (b.Flags & 0xFFF))
             diffs.Add($"rflags 0x{a.Flags:x} vs 0x{b.Flags:x}");
-        if (a.CurrentPrivilegeLevel != b.CurrentPrivilegeLevel)
-            diffs.Add($"cpl {a.CurrentPrivilegeLevel} vs {b.CurrentPrivilegeLevel}");
-        if (a.ControlRegister2 != b.ControlRegister2)
-            diffs.Add($"cr2 0x{a.ControlRegister2:x} vs 0x{b.ControlRegister2:x}");
-        if (a.ControlRegister3 != b.ControlRegister3)
-            diffs.Add($"cr3 0x{a.ControlRegister3:x} vs 0x{b.ControlRegister3:x}");
+        Diff("cpl", (ulong)a.CurrentPrivilegeLevel, (ulong)b.CurrentPrivilegeLevel, "{0} vs {1}");
+        Diff("cr2", a.ControlRegister2, b.ControlRegister2);
+        Diff("cr3", a.ControlRegister3, b.ControlRegister3);
         for (int i = 0; i < 16; i++)
             if (a.GetXmm(i) != b.GetXmm(i))
                 diffs.Add($"xmm{i} differs");

@@ -43,4 +43,24 @@ public sealed class X86TestState
 }
 
 /// <summary>How a test program ended: at its end (Vector -1) or with an exception, and the state then.</summary>
-public sealed record X86TestOutcome(int Vector, ulong ErrorCode, ulong Rip, X86TestState State, byte[] Data);
+public sealed record X86TestOutcome(int Vector, ulong ErrorCode, ulong Rip, X86TestState State, byte[] Data)
+{
+    /// <summary>
+    /// Asserts that <paramref name="b"/> (run as <paramref name="bName"/>) ended as this run
+    /// (<paramref name="aName"/>) did: exception, rip, registers, the arithmetic flags, data memory,
+    /// XMM registers, and with <paramref name="mxcsr"/> MXCSR. <paramref name="where"/> starts each message.
+    /// </summary>
+    public void AssertSameAs(X86TestOutcome b, string where, string aName, string bName, bool mxcsr = false)
+    {
+        var a = this;
+        Xunit.Assert.True(a.Vector == b.Vector, $"{where}: exception {a.Vector} {aName}, {b.Vector} {bName}");
+        Xunit.Assert.True(a.Rip == b.Rip, $"{where}: rip {a.Rip:x} {aName}, {b.Rip:x} {bName}");
+        for (int r = 0; r < 16; r++)
+            Xunit.Assert.True(a.State.Gpr[r] == b.State.Gpr[r], $"{where}: register {r} {a.State.Gpr[r]:x} {aName}, {b.State.Gpr[r]:x} {bName}");
+        Xunit.Assert.True((a.State.Rflags & 0xCD5) == (b.State.Rflags & 0xCD5), $"{where}: flags {a.State.Rflags:x} {aName}, {b.State.Rflags:x} {bName}");
+        Xunit.Assert.True(a.Data.AsSpan().SequenceEqual(b.Data), $"{where}: memory differs");
+        Xunit.Assert.True(a.State.Xmm.AsSpan().SequenceEqual(b.State.Xmm), $"{where}: XMM registers differ");
+        if (mxcsr)
+            Xunit.Assert.True(a.State.Mxcsr == b.State.Mxcsr, $"{where}: MXCSR {a.State.Mxcsr:x} {aName}, {b.State.Mxcsr:x} {bName}");
+    }
+}

@@ -1,0 +1,12 @@
+// The headless Chromium the browser tests and the bench/browser-* scripts drive (Debian's chromium
+// through playwright-core; CHROMIUM names another binary), launched the same way everywhere.
+import { chromium } from 'playwright-core';
+
+export function launchChromium() {
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+    headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-quic', '--no-first-run',
+      '--disable-component-update', '--disable-sync'],
+  });
+}
