@@ -304,6 +304,9 @@ public sealed unsafe partial class X86Cpu
                 case X86FastOp.Cqo:
                     SetReg(d.Size, Rdx, (GetReg(d.Size, Rax) >> (SizeBits[d.Size] - 1) & 1) != 0 ? ulong.MaxValue : 0);
                     break;
+                case X86FastOp.BitTest:
+                    BitTestDecoded(ref d);
+                    break;
                 case X86FastOp.Sse:
                     {
                         // the decoder's state after the prefixes and the opcode, as ExecuteOne would leave it
@@ -378,6 +381,42 @@ public sealed unsafe partial class X86Cpu
 
     /// <summary>The linear address of a predecoded memory operand.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    /// <summary>BT/BTS/BTR/BTC predecoded: as <c>BitTest</c>/<c>BitTestImmediate</c> (a register offset selects any bit from a memory operand, SDM vol. 2A, BT).</summary>
+    private void BitTestDecoded(ref X86Insn d)
+    {
+        int s = d.Size, bits = SizeBits[s];
+        bool fromRegister = d.Imm == X86Insn.ImmRegister;
+        long offset = fromRegister ? (long)SignExtend(s, GetOperandRegister(s, d.Reg)) : (long)d.Imm;
+        int bit = (int)(offset & (bits - 1));
+        if ((d.Flags & X86Insn.Mem) == 0)
+        {
+            ulong v = GetOperandRegister(s, d.Rm);
+            if (d.Sub != 0)
+                SetOperandRegister(s, d.Rm, BitOp(d.Sub, v, bit));
+            SetFlagBits(((v >> bit) & 1) != 0 ? FlagCf : 0, FlagCf);
+            return;
+        }
+        ulong ea = DecodedAddress(ref d);
+        if (fromRegister)
+        {
+            // (no segment base here: the decoder leaves FS/GS forms to the decoding interpreter)
+            ea += (ulong)((offset >> (s == Word ? 4 : s == Dword ? 5 : 6)) * (bits / 8));
+            if ((d.Flags & X86Insn.Addr32) != 0)
+                ea &= 0xFFFF_FFFF;
+        }
+        ulong m = d.Sub == 0 ? Read(ea, s) : ReadForWrite(ea, s);
+        if (d.Sub != 0)
+            Write(ea, s, BitOp(d.Sub, m, bit));
+        SetFlagBits(((m >> bit) & 1) != 0 ? FlagCf : 0, FlagCf);
+    }
+
+    private static ulong BitOp(int kind, ulong v, int bit) => kind switch
+    {
+        1 => v | (1UL << bit),
+        2 => v & ~(1UL << bit),
+        _ => v ^ (1UL << bit),
+    };
+
     private ulong DecodedAddress(ref X86Insn d)
     {
         ulong ea = (ulong)(long)d.Disp;
@@ -872,6 +911,25 @@ public sealed unsafe partial class X86Cpu
                 d.Sub = (byte)(op & 15);
                 DecodeModRmInto(ref c, ref d, rex, Byte, Byte);
                 return true;
+            case 0xA3: case 0xAB: case 0xB3: case 0xBB: // BT, BTS, BTR, BTC Ev, Gv
+                d.Op = X86FastOp.BitTest;
+                d.Size = (byte)size;
+                d.Sub = (byte)((op >> 3) & 3);
+                d.Imm = X86Insn.ImmRegister;
+                DecodeModRmInto(ref c, ref d, rex, size, size);
+                // (a register offset moves a memory operand: with an FS/GS base, the decoding interpreter's)
+                return (d.Flags & X86Insn.Mem) == 0 || (d.Flags & (X86Insn.SegFs | X86Insn.SegGs)) == 0;
+            case 0xBA: // group 8: BT, BTS, BTR, BTC Ev, Ib (/0-/3 are #UD: the decoding interpreter's)
+                {
+                    int kind = (DecodeModRmInto(ref c, ref d, rex, size, size) & 7) - 4;
+                    if (kind < 0)
+                        return false;
+                    d.Op = X86FastOp.BitTest;
+                    d.Size = (byte)size;
+                    d.Sub = (byte)kind;
+                    d.Imm = (ulong)(c.U8() & (SizeBits[size] - 1));
+                    return true;
+                }
             case 0xAF:
                 d.Op = X86FastOp.Imul2;
                 d.Size = (byte)size;

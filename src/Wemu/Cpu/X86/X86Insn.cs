@@ -34,6 +34,7 @@ internal enum X86FastOp : byte
     PushE,       // FF /6
     Cdqe,        // 98: CBW/CWDE/CDQE by Size
     Cqo,         // 99: CWD/CDQ/CQO by Size
+    BitTest,     // BT/BTS/BTR/BTC (0F A3/AB/B3/BB, 0F BA /4-/7): Sub = 0-3, Imm = the bit offset or ImmRegister (Reg holds it)
     Sse,         // 0F xx of the SSE/MMX space: the prefixes restored, then the SSE decoder from ModR/M on
                  // (Sub = the opcode, Reg = REX, Rm = ModR/M's offset, Size = F2/F3 or 0, Scale = 66)
     // control transfers: they end a block
@@ -57,6 +58,9 @@ internal struct X86Insn
 
     /// <summary>Shift count from CL (<see cref="X86FastOp.Shift"/>).</summary>
     public const ulong ImmCl = ulong.MaxValue;
+
+    /// <summary><see cref="X86FastOp.BitTest"/>'s <see cref="Imm"/> when the bit offset is the register <see cref="Reg"/>.</summary>
+    public const ulong ImmRegister = ulong.MaxValue - 1;
 
     public X86FastOp Op;
 

@@ -509,6 +509,9 @@ internal sealed unsafe class X86Translator : RegionTranslator
                 f.ExitTo(CodeExit.Chain, target, 0);
                 return false;
             }
+            case X86FastOp.BitTest:
+                BitTest(ref d, pc, next, k);
+                return true;
             case X86FastOp.Sse when _sse && Sse(ref d, pc, next, k):
                 return true;
             default:
@@ -608,6 +611,53 @@ internal sealed unsafe class X86Translator : RegionTranslator
         }
     }
 
+    /// <summary>
+    /// BT/BTS/BTR/BTC: CF = the selected bit, the other flags as the interpreter leaves them (materialized;
+    /// the SDM leaves OF, SF, AF and PF undefined). A register offset selects any bit from a memory
+    /// operand: the address moves by whole operands (SDM vol. 2A, BT).
+    /// </summary>
+    private void BitTest(ref X86Insn d, ulong pc, ulong next, int k)
+    {
+        int s = d.Size, bits = Bits(s), kind = d.Sub;
+        bool fromRegister = d.Imm == X86Insn.ImmRegister;
+        int offset = fromRegister ? SignExtend(GetOperand(s, d.Reg), s) : -1;
+        int bit = fromRegister ? OpK(IrOp.And, offset, bits - 1) : C((long)d.Imm);
+        int ea = -1, value;
+        if ((d.Flags & X86Insn.Mem) != 0)
+        {
+            ea = EffectiveAddress(ref d, next);
+            if (fromRegister)
+            {
+                // (offset >> log2(bits)) operands of (1 << s) bytes; the decoder leaves FS/GS forms to the helper
+                ea = Op(IrOp.Add, ea, OpK(IrOp.Shl, OpK(IrOp.ShrS, offset, s == Word ? 4 : s == Dword ? 5 : 6), s));
+                if ((d.Flags & X86Insn.Addr32) != 0)
+                    ea = Mask(ea, Dword);
+            }
+            value = F.Load(ea, 0, 1 << s, false, pc, k);
+        }
+        else
+        {
+            value = GetOperand(s, d.Rm);
+        }
+        int cf = OpK(IrOp.And, Op(IrOp.ShrU, value, bit), 1);
+        if (kind != 0)
+        {
+            int one = Op(IrOp.Shl, C(1), bit);
+            int r = kind switch
+            {
+                1 => Op(IrOp.Or, value, one),
+                2 => Op(IrOp.And, value, OpK(IrOp.Xor, one, -1L)),
+                _ => Op(IrOp.Xor, value, one),
+            };
+            if (ea >= 0)
+                F.Store(ea, 0, r, 1 << s, pc, k);
+            else
+                SetOperand(s, d.Rm, r);
+        }
+        int flags = Op(IrOp.Or, OpK(IrOp.And, MaterializedFlags(), ~(long)X86Cpu.FlagCf), cf);
+        SetCc(new Cc(value, EflagsCc, flags, -1, -1, -1));
+    }
+
     private void Push(int value, ulong pc, int k)
     {
         int rsp = OpK(IrOp.Sub, R(Rsp), 8);
@@ -672,6 +722,49 @@ internal sealed unsafe class X86Translator : RegionTranslator
                     LeaveIf(F.Compare(IrCondition.LtU, C(0xFF0), OpK(IrOp.And, ea, 0xFFF)), pc, k);
                 F.Store(ea, 0, lo, 8, pc, k);
                 F.Store(ea, 8, hi, 8, pc, k);
+                return true;
+            }
+            case 0x10 when pfx >= 2: // MOVSS (F3), MOVSD (F2) xmm, xmm/m32/m64
+            {
+                int bytes = pfx == 2 ? 4 : 8;
+                if (mem)
+                {
+                    // from memory the rest of the register is zeroed
+                    W(XmmLo(reg), F.Load(EffectiveAddress(ref m, next), 0, bytes, false, pc, k));
+                    W(XmmHi(reg), C(0));
+                }
+                else
+                {
+                    W(XmmLo(reg), ScalarMerge(R(XmmLo(reg)), R(XmmLo(rm)), bytes));
+                }
+                return true;
+            }
+            case 0x11 when pfx >= 2: // MOVSS (F3), MOVSD (F2) xmm/m32/m64, xmm
+            {
+                int bytes = pfx == 2 ? 4 : 8;
+                if (mem)
+                    F.Store(EffectiveAddress(ref m, next), 0, R(XmmLo(reg)), bytes, pc, k);
+                else
+                    W(XmmLo(rm), ScalarMerge(R(XmmLo(rm)), R(XmmLo(reg)), bytes));
+                return true;
+            }
+            case 0x62 or 0x6C or 0x6D when pfx == 1: // PUNPCKLDQ, PUNPCKLQDQ, PUNPCKHQDQ xmm, xmm/m128
+            {
+                var (slo, shi) = ReadXmm128(ref m, rm, mem, true, pc, next, k);
+                int dlo = R(XmmLo(reg)), dhi = R(XmmHi(reg));
+                int lo, hi;
+                if (op == 0x62)
+                {
+                    // dwords d0 s0 | d1 s1
+                    lo = Op(IrOp.Or, Mask(dlo, X86Cpu.Dword), OpK(IrOp.Shl, slo, 32));
+                    hi = Op(IrOp.Or, OpK(IrOp.ShrU, dlo, 32), OpK(IrOp.Shl, OpK(IrOp.ShrU, slo, 32), 32));
+                }
+                else
+                {
+                    (lo, hi) = op == 0x6C ? (dlo, slo) : (dhi, shi);
+                }
+                W(XmmLo(reg), lo);
+                W(XmmHi(reg), hi);
                 return true;
             }
             case 0x7E when pfx == 2: // MOVQ xmm, xmm/m64
@@ -817,6 +910,10 @@ internal sealed unsafe class X86Translator : RegionTranslator
         }
         return false;
     }
+
+    /// <summary>A scalar move between registers: the low <paramref name="bytes"/> (4 or 8) of <paramref name="source"/> into <paramref name="target"/>'s low half.</summary>
+    private int ScalarMerge(int target, int source, int bytes) =>
+        bytes == 8 ? source : Op(IrOp.Or, OpK(IrOp.And, target, unchecked((long)0xFFFF_FFFF_0000_0000UL)), Mask(source, X86Cpu.Dword));
 
     /// <summary>A 128-bit source: an XMM register, or 16 bytes of memory (#GP when <paramref name="aligned"/> and misaligned: the interpreter raises it).</summary>
     private (int Lo, int Hi) ReadXmm128(ref X86Insn m, int rm, bool mem, bool aligned, ulong pc, ulong next, int k)

@@ -186,6 +186,29 @@ public sealed class X64Assembler
             Byte(0);
     }
 
+    /// <summary>ModRM + SIB for [b + index + disp] (index not rsp).</summary>
+    private void MemIndexed(int reg, Reg b, Reg index, int disp)
+    {
+        if (disp == 0 && ((int)b & 7) != 5)
+        {
+            MemIndexed(reg, b, index);
+            return;
+        }
+        bool short8 = disp == (sbyte)disp;
+        Byte((short8 ? 0x40 : 0x80) | ((reg & 7) << 3) | 4);
+        Byte((((int)index & 7) << 3) | ((int)b & 7));
+        if (short8)
+            Byte(disp);
+        else
+            Int32(disp);
+    }
+
+    /// <summary>dst = [b + index + disp] (64 bits; index not rsp).</summary>
+    public void Load64Indexed(Reg dst, Reg b, Reg index, int disp) { RexIndexed(true, (int)dst, b, index); Byte(0x8B); MemIndexed((int)dst, b, index, disp); }
+
+    /// <summary>cmp reg, [b + index + disp] (64 bits; index not rsp).</summary>
+    public void CmpRMIndexed(Reg reg, Reg b, Reg index, int disp) { RexIndexed(true, (int)reg, b, index); Byte(0x3B); MemIndexed((int)reg, b, index, disp); }
+
     /// <summary>Loads of 1, 2, 4 or 8 bytes from [b + index] (index not rsp), sign- or zero-extended to 64 bits.</summary>
     public void LoadSizedIndexed(Reg dst, Reg b, Reg index, int size, bool signed)
     {

@@ -37,7 +37,7 @@ public static class X64Backend
             _abi = abi;
         }
 
-        private const Reg Ctx = Rdi, Regs = Rsi, Tlb = R8, Count = R9, Budget = R10;
+        private const Reg Ctx = Rdi, Regs = Rsi, Tlb = R8, Count = R9;
 
         private IrFunction _f = null!;
         private readonly GuestCodeAbi _abi;
@@ -77,14 +77,32 @@ public static class X64Backend
         /// The registers temps live in: six callee-saved ones (those a function uses are saved at its
         /// entry; they survive helper calls), then r11 (caller-saved: saved around helper calls).
         /// </summary>
-        private static readonly Reg[] TempRegisters = [Rbx, Rbp, R12, R13, R14, R15, R11];
+        private static readonly Reg[] HostRegisters = [Rbx, Rbp, R12, R13, R14, R15, R11, R10];
         private const int CalleeSaved = 6;
 
-        /// <summary>Each temp's host register (an index into <see cref="TempRegisters"/>), or -1: a stack slot.</summary>
+        /// <summary>
+        /// Guest registers held in host registers for the whole function (the region's most used
+        /// ones: x86's loop counters, pointers and lazy-flag state): loaded at the entry, read and
+        /// written there in place of the register file, stored at every exit (the shared exits, so
+        /// slow stubs too), around helper calls (stored before, loaded after) and before a TLB refill.
+        /// They take callee-saved registers from the end of <see cref="HostRegisters"/>' six.
+        /// </summary>
+        private const int MaxCached = 4, CacheMinReferences = 4;
+        private Reg[] _cachedHost = [];
+        private readonly List<(int Guest, Reg Host)> _cached = [];
+        private bool[] _cachedWritten = [];
+        private int[] _references = [];
+
+        /// <summary>The registers temps live in this function: <see cref="HostRegisters"/> less the cache's.</summary>
+        private readonly Reg[] _tempRegs = new Reg[8];
+        private int _tempRegCount;
+        /// <summary>The callee-saved registers this function uses (pushed at its entry, popped at its exits).</summary>
+        private readonly List<Reg> _savedRegs = [];
+
+        /// <summary>Each temp's host register (an index into <see cref="_tempRegs"/>), or -1: a stack slot.</summary>
         private int[] _reg = [];
-        private int _saved;
         private int _emitting;
-        private readonly int[] _activeTemp = new int[7];
+        private readonly int[] _activeTemp = new int[8];
 
         /// <summary>
         /// Linear scan over the temps in order of definition (a temp lives from its definition to its
@@ -96,9 +114,9 @@ public static class X64Backend
         {
             Ensure(ref _reg, n);
             Array.Fill(_reg, -1, 0, n);
-            var active = _activeTemp;
-            Array.Fill(active, -1);
-            _saved = 0;
+            var active = _activeTemp.AsSpan(0, _tempRegCount);
+            active.Fill(-1);
+            Span<bool> used = stackalloc bool[8];
             for (int k = 0; k < code.Length; k++)
             {
                 ref var i = ref code[k];
@@ -137,9 +155,101 @@ public static class X64Backend
                 {
                     active[free] = t;
                     _reg[t] = free;
-                    _saved = Math.Max(_saved, Math.Min(free + 1, CalleeSaved));
+                    used[free] = true;
                 }
             }
+            for (int r = 0; r < _tempRegCount; r++)
+                if (used[r] && IsCalleeSaved(_tempRegs[r]))
+                    _savedRegs.Add(_tempRegs[r]);
+        }
+
+        private static bool IsCalleeSaved(Reg r) => r is Rbx or Rbp or R12 or R13 or R14 or R15;
+
+        /// <summary>
+        /// Picks the guest registers to hold in host registers (see <see cref="_cached"/>): those
+        /// named by <see cref="CacheMinReferences"/> or more GetReg/SetReg, the most named first.
+        /// </summary>
+        private void ChooseCachedRegisters(Span<IrInst> code)
+        {
+            int regs = _f.GuestRegisterCount;
+            Ensure(ref _references, regs);
+            Ensure(ref _cachedHost, regs);
+            Ensure(ref _cachedWritten, regs);
+            Array.Clear(_references, 0, regs);
+            Array.Fill(_cachedHost, Rsp, 0, regs);   // rsp: not cached
+            Array.Clear(_cachedWritten, 0, regs);
+            _cached.Clear();
+            // A read counts twice (a load on the way to what uses it); a write counts once, and not
+            // at all if a later write of the register overwrites it before anything reads the
+            // register file (those are mostly deferred: x86's lazy-flag state at every instruction).
+            Ensure(ref _nextWrite, regs);
+            Array.Fill(_nextWrite, -1, 0, regs);
+            for (int k = code.Length - 1; k >= 0; k--)
+            {
+                ref var i = ref code[k];
+                if (i.Op == IrOp.SetReg)
+                {
+                    if (_nextWrite[(int)i.Imm] < 0)
+                        _references[(int)i.Imm]++;
+                    _nextWrite[(int)i.Imm] = k;
+                }
+                else if (i.Op == IrOp.GetReg)
+                {
+                    _references[(int)i.Imm] += 2;
+                    _nextWrite[(int)i.Imm] = -1;
+                }
+                else if (!i.IsPure && i.Op is not (IrOp.Load or IrOp.Store or IrOp.CompareAndSwap or IrOp.Retire))
+                {
+                    Array.Fill(_nextWrite, -1, 0, regs);
+                }
+            }
+            int limit = CacheLimit;
+            while (_cached.Count < limit)
+            {
+                int best = -1;
+                for (int r = 0; r < regs; r++)
+                    if (_references[r] >= CacheMinReferences && _cachedHost[r] == Rsp && (best < 0 || _references[r] > _references[best]))
+                        best = r;
+                if (best < 0)
+                    break;
+                var host = HostRegisters[CalleeSaved - 1 - _cached.Count];
+                _cached.Add((best, host));
+                _cachedHost[best] = host;
+            }
+            foreach (ref var i in code)
+                if (i.Op == IrOp.SetReg && IsCached((int)i.Imm, out _))
+                    _cachedWritten[(int)i.Imm] = true;
+            _tempRegCount = 0;
+            foreach (var r in HostRegisters)
+                if (!_cachedHost.AsSpan(0, regs).Contains(r))
+                    _tempRegs[_tempRegCount++] = r;
+            _savedRegs.Clear();
+            foreach (var (_, host) in _cached)
+                _savedRegs.Add(host);
+        }
+
+        private static readonly int CacheLimit = int.TryParse(Environment.GetEnvironmentVariable("WEMU_X64_CACHED_TMP"), out int c) ? c : MaxCached;
+
+        /// <summary>True (and its host register) if guest register <paramref name="guest"/> is held in one.</summary>
+        private bool IsCached(int guest, out Reg host)
+        {
+            host = _cachedHost[guest];
+            return host != Rsp;
+        }
+
+        /// <summary>Stores the cached guest registers the function writes to the register file.</summary>
+        private void StoreCached()
+        {
+            foreach (var (guest, host) in _cached)
+                if (_cachedWritten[guest])
+                    _a.Store64(Regs, guest * 8, host);
+        }
+
+        /// <summary>Loads every cached guest register from the register file.</summary>
+        private void LoadCached()
+        {
+            foreach (var (guest, host) in _cached)
+                _a.Load64(host, Regs, guest * 8);
         }
 
         private static void Ensure<T>(ref T[] array, int n)
@@ -183,8 +293,10 @@ public static class X64Backend
                 if (i.B >= 0) { uses[i.B]++; lastUse[i.B] = k; }
                 if (i.C >= 0) { uses[i.C]++; lastUse[i.C] = k; }
             }
-            // Constants are immediates at every use; a register read used once, with no write to
-            // that register and no label before its use, reads the register file at its use.
+            ChooseCachedRegisters(code);
+            // Constants are immediates at every use; a register read used once (a cached register's:
+            // used any number of times), with no write to that register, no helper call and no label
+            // before its last use, reads the register file (the cached register's host register) at its uses.
             for (int t = 0; t < n; t++)
             {
                 int d = _def[t];
@@ -195,7 +307,7 @@ public static class X64Backend
                     _inline[t] = true;
                     continue;
                 }
-                if (code[d].Op != IrOp.GetReg || uses[t] != 1)
+                if (code[d].Op != IrOp.GetReg || (uses[t] != 1 && !IsCached((int)code[d].Imm, out _)))
                     continue;
                 bool clean = true;
                 for (int k = d + 1; k < lastUse[t] && clean; k++)
@@ -229,12 +341,12 @@ public static class X64Backend
             a.MovRR(Count, Rsi);
             a.Load64(Regs, Ctx, ExitContext.Regs);
             a.Load64(Tlb, Ctx, ExitContext.Tlb);
-            a.Load64(Budget, Ctx, ExitContext.Budget);
-            for (int r = 0; r < _saved; r++)
-                a.Push(TempRegisters[r]);
+            foreach (var r in _savedRegs)
+                a.Push(r);
             // sub rsp, frame (patched once the slot count is known)
             a.AdjustRsp(-1);
             int frameAt = a.Length - 4;
+            LoadCached();
 
             var code = _f.Code;
             for (int k = 0; k < code.Length; k++)
@@ -254,6 +366,7 @@ public static class X64Backend
             foreach (var (label, retry, slow, va, fillKind) in _fillStubs)
             {
                 a.Bind(label);
+                StoreCached();
                 a.Store64(Ctx, ExitContext.HelperA, va);
                 a.MovImm(Rax, fillKind);
                 a.Store64(Ctx, ExitContext.HelperB, Rax);
@@ -274,12 +387,15 @@ public static class X64Backend
             }
 
             // The frame keeps rsp 8 below a 16-byte boundary (as at entry) for helper calls.
-            int frame = (((_slots + _saved) * 8 + 15) & ~15) - _saved * 8;
+            int saved = _savedRegs.Count;
+            int frame = (((_slots + saved) * 8 + 15) & ~15) - saved * 8;
+            int exitStored = a.NewLabel();
             // Chained exits (rax: the next pc): with budget left, jump to the next code if the jump
             // cache has it under the current stamp, passing the count on in rsi.
             a.Bind(_chainExit);
-            a.AluRR(Alu.Cmp, Count, Budget, true);
-            a.Jcc(Cc.GE, _exit);
+            StoreCached();
+            a.CmpRM(Count, Ctx, ExitContext.Budget);
+            a.Jcc(Cc.GE, exitStored);
             a.MovRR(Rdx, Rax);
             if (_abi.PcAlignShift != 0)
                 a.ShiftImm(5, Rdx, _abi.PcAlignShift, true);
@@ -288,10 +404,10 @@ public static class X64Backend
             a.Load64(Rcx, Ctx, ExitContext.JumpCache);
             a.AluRR(Alu.Add, Rdx, Rcx, true);
             a.CmpRM(Rax, Rdx, ExitContext.EntryPc);
-            a.Jcc(Cc.NE, _exit);
+            a.Jcc(Cc.NE, exitStored);
             a.Load64(Rcx, Rdx, ExitContext.EntryStamp);
             a.CmpRM32(Rcx, Ctx, ExitContext.Stamp);
-            a.Jcc(Cc.NE, _exit);
+            a.Jcc(Cc.NE, exitStored);
             a.AdjustRsp(frame);
             RestoreSaved();
             a.MovRR(Rsi, Count);
@@ -299,6 +415,8 @@ public static class X64Backend
 
             // The shared exit: rax holds the next pc, the kind is stored.
             a.Bind(_exit);
+            StoreCached();
+            a.Bind(exitStored);
             a.Store64(Ctx, ExitContext.ExitPc, Rax);
             a.MovRR(Rax, Count);
             a.AdjustRsp(frame);
@@ -311,8 +429,8 @@ public static class X64Backend
 
         private void RestoreSaved()
         {
-            for (int r = _saved - 1; r >= 0; r--)
-                _a.Pop(TempRegisters[r]);
+            for (int r = _savedRegs.Count - 1; r >= 0; r--)
+                _a.Pop(_savedRegs[r]);
         }
 
         /// <summary>Leaves through the shared exit with the next pc in rax: kind, count + <paramref name="completed"/>.</summary>
@@ -335,11 +453,11 @@ public static class X64Backend
                 if (d.Op == IrOp.Const)
                     _a.MovImm(r, d.Type == IrType.I32 ? (uint)(int)d.Imm : d.Imm);
                 else
-                    _a.Load64(r, Regs, (int)d.Imm * 8);
+                    LoadGuest(r, (int)d.Imm);
                 return;
             }
             if (_reg[temp] >= 0)
-                _a.MovRR(r, TempRegisters[_reg[temp]]);
+                _a.MovRR(r, _tempRegs[_reg[temp]]);
             else
                 _a.Load64(r, Rsp, SlotDisp(_slot[temp]));
         }
@@ -349,7 +467,7 @@ public static class X64Backend
         {
             if (_reg[temp] >= 0)
             {
-                _a.MovRR(TempRegisters[_reg[temp]], r);
+                _a.MovRR(_tempRegs[_reg[temp]], r);
                 return;
             }
             if (_uses[temp] == 0)
@@ -360,6 +478,20 @@ public static class X64Backend
         }
 
         private bool W64(int temp) => _f.TypeOf(temp) == IrType.I64;
+
+        /// <summary><paramref name="r"/> = guest register <paramref name="guest"/> (its host register's if cached).</summary>
+        private void LoadGuest(Reg r, int guest)
+        {
+            if (IsCached(guest, out var host))
+            {
+                if (host != r)
+                    _a.MovRR(r, host);
+            }
+            else
+            {
+                _a.Load64(r, Regs, guest * 8);
+            }
+        }
 
         private void EmitInst(in IrInst i)
         {
@@ -374,6 +506,19 @@ public static class X64Backend
                 case IrOp.SetReg:
                 {
                     int reg = (int)i.Imm;
+                    if (IsCached(reg, out var host))
+                    {
+                        if (InReg(i.A, out var value))
+                        {
+                            if (value != host)
+                                a.MovRR(host, value);
+                        }
+                        else if (IsImm32(i.A, out int imm))
+                            a.MovImm(host, imm);
+                        else
+                            Ld(i.A, host);
+                        break;
+                    }
                     for (int p = 0; p < _pending.Count; p++)
                     {
                         if (_pending[p].Reg == reg)
@@ -420,7 +565,7 @@ public static class X64Backend
                 case IrOp.ExitIfBudget:
                 {
                     int stay = a.NewLabel();
-                    a.AluRR(Alu.Cmp, Count, Budget, true);
+                    a.CmpRM(Count, Ctx, ExitContext.Budget);
                     a.Jcc(Cc.L, stay);
                     a.MovImm(Rax, i.Imm);
                     ExitWith(CodeExit.Chain, 0);
@@ -488,6 +633,8 @@ public static class X64Backend
                     case IrOp.SetReg:
                     {
                         int r = (int)i.Imm;
+                        if (IsCached(r, out _))
+                            break;   // a register move, stored at the exits
                         int next = _nextWrite[r];
                         if (next >= 0 && !(_inline[i.A] && code[_def[i.A]].Op == IrOp.GetReg))
                         {
@@ -542,9 +689,11 @@ public static class X64Backend
         {
             if (!_inline[temp] && _reg[temp] >= 0)
             {
-                r = TempRegisters[_reg[temp]];
+                r = _tempRegs[_reg[temp]];
                 return true;
             }
+            if (_inline[temp] && _f.Code[_def[temp]].Op == IrOp.GetReg && IsCached((int)_f.Code[_def[temp]].Imm, out r))
+                return true;   // read in place: nothing writes it before the temp's last use
             r = Rax;
             return false;
         }
@@ -661,7 +810,7 @@ public static class X64Backend
                     break;
                 }
                 case IrOp.GetReg:
-                    a.Load64(d, Regs, (int)i.Imm * 8);
+                    LoadGuest(d, (int)i.Imm);
                     break;
                 default:
                     return false;
@@ -678,7 +827,7 @@ public static class X64Backend
             bool w = i.Type == IrType.I64;
             switch (i.Op)
             {
-                case IrOp.GetReg: a.Load64(Rax, Regs, (int)i.Imm * 8); break;
+                case IrOp.GetReg: LoadGuest(Rax, (int)i.Imm); break;
                 case IrOp.Add: Binary(in i, Alu.Add); break;
                 case IrOp.Sub: Binary(in i, Alu.Sub); break;
                 case IrOp.And: Binary(in i, Alu.And); break;
@@ -903,7 +1052,9 @@ public static class X64Backend
             if (i.Completed != 0)
                 a.AluRI(Alu.Add, Rax, i.Completed, true);
             a.Store64(Ctx, ExitContext.HelperRetired, Rax);
+            StoreCached();
             CallHelperEntry();
+            LoadCached();   // the helper may have written any register (and on failure the exit stores them back unchanged)
             int ok = a.NewLabel();
             a.Test(Rax, Rax, false);
             a.Jcc(Cc.NE, ok);
@@ -917,12 +1068,12 @@ public static class X64Backend
         {
             var a = _a;
             // six pushes and 8 bytes of padding keep the call 16-byte aligned
-            a.Push(Ctx); a.Push(Regs); a.Push(Tlb); a.Push(Count); a.Push(Budget); a.Push(R11);
+            a.Push(Ctx); a.Push(Regs); a.Push(Tlb); a.Push(Count); a.Push(R10); a.Push(R11);
             a.AdjustRsp(-8);
             a.MovImm(Rax, _abi.HelperCall);
             a.CallReg(Rax);
             a.AdjustRsp(8);
-            a.Pop(R11); a.Pop(Budget); a.Pop(Count); a.Pop(Tlb); a.Pop(Regs); a.Pop(Ctx);
+            a.Pop(R11); a.Pop(R10); a.Pop(Count); a.Pop(Tlb); a.Pop(Regs); a.Pop(Ctx);
         }
 
         /// <summary>
@@ -964,7 +1115,6 @@ public static class X64Backend
             a.MovRR(Rdx, va);
             a.ShiftImm(5, Rdx, _abi.Tlb.PageBits - _abi.Tlb.EntryShift, true);
             a.AluRI(Alu.And, Rdx, (int)(_abi.Tlb.IndexMask << _abi.Tlb.EntryShift), false);
-            a.AluRR(Alu.Add, Rdx, Tlb, true);
             // One compare: page tag, and (for sizes > 1) natural alignment or no page crossing.
             long probeOffset = _abi.Tlb.ProbeOffset(i.Size, i.Op == IrOp.CompareAndSwap);
             if (probeOffset != 0)
@@ -972,7 +1122,7 @@ public static class X64Backend
             else
                 a.MovRR(Rcx, va);
             a.AluRI(Alu.And, Rcx, (int)_abi.Tlb.ProbeMask(i.Size, i.Op == IrOp.CompareAndSwap), true);
-            a.CmpRM(Rcx, Rdx, tagOffset);
+            a.CmpRMIndexed(Rcx, Tlb, Rdx, tagOffset);   // [tlb + index]: no add on the way to the addend
             int slow = a.NewLabel();
             AddSlowStub(slow, i.GuestPc, i.Completed, CodeExit.Slow);
             if (_abi.TlbFillHelper >= 0)
@@ -986,7 +1136,7 @@ public static class X64Backend
             {
                 a.Jcc(Cc.NE, slow);
             }
-            a.Load64(Rcx, Rdx, _abi.Tlb.AddendOffset);
+            a.Load64Indexed(Rcx, Tlb, Rdx, _abi.Tlb.AddendOffset);
             return va;
         }
 

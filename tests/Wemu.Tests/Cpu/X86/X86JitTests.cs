@@ -1,4 +1,5 @@
 using Iced.Intel;
+using static Iced.Intel.AssemblerRegisters;
 using Wemu.Cpu.X86;
 using Wemu.Jit;
 using Xunit;
@@ -22,7 +23,7 @@ public sealed class X86JitTests
     {
         var data = new TheoryData<int, string>();
         foreach (var backend in new[] { "native", "il" })
-            for (int seed = 1; seed <= 6; seed++)
+            for (int seed = 1; seed <= 7; seed++)
                 data.Add(seed, backend);
         return data;
     }
@@ -39,7 +40,10 @@ public sealed class X86JitTests
          Mnemonic.Pxor, Mnemonic.Por, Mnemonic.Pand, Mnemonic.Pandn, Mnemonic.Xorps, Mnemonic.Orps, Mnemonic.Andps, Mnemonic.Andnps, Mnemonic.Xorpd,
          Mnemonic.Paddb, Mnemonic.Paddw, Mnemonic.Paddd, Mnemonic.Paddq, Mnemonic.Psubb, Mnemonic.Psubw, Mnemonic.Psubd, Mnemonic.Psubq,
          Mnemonic.Pcmpeqb, Mnemonic.Pcmpeqw, Mnemonic.Pcmpeqd, Mnemonic.Pmovmskb, Mnemonic.Pshufd, Mnemonic.Psubusw,
-         Mnemonic.Pshuflw, Mnemonic.Pshufhw, Mnemonic.Punpcklwd, Mnemonic.Pcmpgtd, Mnemonic.Punpckhwd],
+         Mnemonic.Pshuflw, Mnemonic.Pshufhw, Mnemonic.Punpcklwd, Mnemonic.Pcmpgtd, Mnemonic.Punpckhwd,
+         Mnemonic.Movss, Mnemonic.Movsd, Mnemonic.Punpckldq, Mnemonic.Punpcklqdq, Mnemonic.Punpckhqdq, Mnemonic.Addsd, Mnemonic.Mulss],
+        // bit tests (register and immediate offsets, register and memory operands) between flag setters and readers
+        [Mnemonic.Bt, Mnemonic.Bts, Mnemonic.Btr, Mnemonic.Btc, Mnemonic.Add, Mnemonic.Sub, Mnemonic.Inc, Mnemonic.Cmp, Mnemonic.Adc, Mnemonic.Setb, Mnemonic.Cmovae, Mnemonic.Sete, Mnemonic.Setl],
     ];
 
     private static byte[] Assemble(Action<Assembler> build)
@@ -102,6 +106,55 @@ public sealed class X86JitTests
             a.dec(Iced.Intel.AssemblerRegisters.r8);
             a.jnz(top);
         }));
+    }
+
+    /// <summary>
+    /// The scalar and unpack moves and the bit tests the translator turns into IR, each form once with
+    /// distinct lane values (the XMM registers are then stored to memory, which RunBoth compares): a
+    /// register MOVSS keeps the upper 96 bits, a loaded one zeroes them; BT with a negative register
+    /// offset reaches the operand before the address.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(Backends))]
+    public void Scalar_Moves_Unpacks_And_Bit_Tests_Match(string backend)
+    {
+        ulong data = HostX86Oracle.DataAddress;
+        var state = new X86TestState();
+        for (int x = 0; x < 32; x++)
+            state.Xmm[x] = 0x1111_1111_1111_1111UL * (ulong)(x % 15 + 1) ^ ((ulong)x << 56);
+        for (int r = 0; r < 16; r++)
+            state.Gpr[r] = 0x0101_0101_0101_0101UL * (ulong)r;
+        static AssemblerRegisterXMM X(int n) => new(Register.XMM0 + n);
+        RunBoth(backend, Assemble(a =>
+        {
+            a.movss(X(1), X(2));
+            a.movsd(X(3), X(4));
+            a.movss(X(5), __dword_ptr[data + 4]);
+            a.movsd(X(6), __qword_ptr[data + 8]);
+            a.movss(__dword_ptr[data + 0x40], X(7));
+            a.movsd(__qword_ptr[data + 0x48], X(8));
+            a.punpckldq(X(9), X(10));
+            a.punpcklqdq(X(11), X(12));
+            a.punpckhqdq(X(13), __xmmword_ptr[data + 0x60]);
+            a.punpckldq(X(14), X(14));
+            a.mov(rbx, data + 0x80);
+            a.mov(rcx, -37L);
+            a.bts(__qword_ptr[rbx], rcx);        // bit 27 of the qword at data + 0x78
+            a.setb(__byte_ptr[data + 0x50]);
+            a.mov(edx, 70);
+            a.btr(__dword_ptr[rbx + 4], edx);    // bit 6 of the dword at data + 0x8c
+            a.setb(__byte_ptr[data + 0x51]);
+            a.btc(__word_ptr[rbx], 13);
+            a.bt(rsi, 63);
+            a.setb(__byte_ptr[data + 0x52]);
+            a.bts(edi, 31);                      // a 32-bit register form zeroes the upper half
+            a.mov(eax, 200);
+            a.btr(r9, rax);                      // 200 mod 64
+            a.bt(r10w, ax);
+            a.adc(r11, 0);
+            for (int x = 0; x < 16; x++)
+                a.movdqu(__xmmword_ptr[data + 0x100 + (ulong)(16 * x)], X(x));
+        }), state);
     }
 
     [Theory]
