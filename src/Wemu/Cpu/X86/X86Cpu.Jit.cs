@@ -155,15 +155,40 @@ public sealed unsafe partial class X86Cpu
     /// guest exception (pending now) or a REP instruction that stopped between chunks (counted here,
     /// <see cref="CpuCore.Pc"/> where it goes on).
     /// </summary>
-    internal bool JitExecute(ulong pc, ulong next, ulong retired)
+    internal bool JitExecute(ulong pc, ulong next, ulong retired, long plan = 0)
     {
         At(pc, retired);
         InstructionStart = pc;
         long codeWrites = CodePagesWritten;
         try
         {
-            BeginFetch();
-            ExecuteOne();
+            switch (plan >> X86JitHelpers.PlanKindShift)
+            {
+                case X86JitHelpers.PlanString:
+                    // decoded at translation: the prefixes' state as ExecuteOne leaves it, then the operation
+                    _ip = next;
+                    _rex = 0;
+                    _lockPrefix = false;
+                    _opSize = (int)(plan >> 8) & 0xF;
+                    _opSizePrefix = _opSize == Word;
+                    _addrSize = (int)(plan >> 12) & 0xF;
+                    _repPrefix = (int)(plan >> 16) & 0xFF;
+                    _segment = (int)((plan >> 24) & 0xF) - 1;
+                    StringInstruction((int)(plan & 0xFF));
+                    break;
+                case X86JitHelpers.PlanRdtsc:
+                    _ip = next;
+                    if ((Cr4 & Cr4Tsd) != 0 && Cpl != 0)
+                        Fault(VectorGp, 0);
+                    ulong tsc = ReadTimeStampCounter();
+                    Gpr[Rax] = tsc & 0xFFFF_FFFF;
+                    Gpr[Rdx] = tsc >> 32;
+                    break;
+                default:
+                    BeginFetch();
+                    ExecuteOne();
+                    break;
+            }
         }
         catch (X86Exception e)
         {

@@ -18,6 +18,14 @@ internal static unsafe class X86JitHelpers
     /// <summary>The x86-64 backend's TLB refill (<see cref="GuestCodeAbi.TlbFillHelper"/>).</summary>
     public const int TlbFill = 0xFFFF;
 
+    /// <summary>
+    /// The helper's immediate: how the instruction was decoded at translation (<see cref="PlanKindShift"/>
+    /// and up: the kind; 0 decodes it again at run time). A string operation carries its opcode
+    /// (bits 0-7), operand and address sizes (8-11, 12-15), REP prefix (16-23) and segment + 1 (24-27).
+    /// </summary>
+    public const int PlanKindShift = 32;
+    public const long PlanString = 1, PlanRdtsc = 2;
+
     public static bool LoadSlow(X86Cpu c, ulong va, int size, ulong pc, ulong retired, out ulong value) =>
         c.JitLoad(va, size, pc, retired, out value);
 
@@ -27,7 +35,7 @@ internal static unsafe class X86JitHelpers
     public static void RaiseException(X86Cpu c) => c.DeliverPendingException();
 
     public static bool Execute(X86Cpu c, ulong next, ulong unused, long imm, ulong pc, ulong retired) =>
-        c.JitExecute(pc, next, retired);
+        c.JitExecute(pc, next, retired, imm);
 
     /// <summary>
     /// The x86-64 backend's helper calls (<see cref="GuestCodeAbi.HelperCall"/>): runs the helper with
@@ -40,7 +48,8 @@ internal static unsafe class X86JitHelpers
         var c = (X86Cpu)GCHandle.FromIntPtr(*(nint*)(ctx + ExitContext.State)).Target!;
         if (*(long*)(ctx + ExitContext.HelperIndex) == TlbFill)
             return c.JitFillTlb(*(ulong*)(ctx + ExitContext.HelperA), *(long*)(ctx + ExitContext.HelperB)) ? 1 : 0;
-        bool ok = c.JitExecute(*(ulong*)(ctx + ExitContext.HelperPc), *(ulong*)(ctx + ExitContext.HelperA), *(ulong*)(ctx + ExitContext.HelperRetired));
+        bool ok = c.JitExecute(*(ulong*)(ctx + ExitContext.HelperPc), *(ulong*)(ctx + ExitContext.HelperA), *(ulong*)(ctx + ExitContext.HelperRetired),
+            *(long*)(ctx + ExitContext.HelperImm));
         if (!ok)
         {
             c.DeliverPendingException();

@@ -247,9 +247,50 @@ internal sealed unsafe class X86Translator : RegionTranslator
     /// <summary>Runs the instruction at <paramref name="pc"/> in the interpreter (the helper) and goes on.</summary>
     private void Helper(ulong pc, ulong next, int k)
     {
-        F.Call(X86JitHelpers.HelperExecute, C((long)next), IrInst.NoTemp, 0, pc, k);
+        F.Call(X86JitHelpers.HelperExecute, C((long)next), IrInst.NoTemp, HelperPlan(pc), pc, k);
         ResetCache();
         _ccOp = Unknown;
+    }
+
+    /// <summary>
+    /// What the helper can skip decoding at run time (<see cref="X86JitHelpers.PlanKindShift"/>): the
+    /// string operations (MOVS, CMPS, STOS, LODS, SCAS with their prefixes) and RDTSC; 0 for the rest.
+    /// </summary>
+    private long HelperPlan(ulong pc)
+    {
+        int p = (int)(pc & 0xFFF);
+        int end = Math.Min(p + 15, 0x1000);
+        bool opSizePrefix = false;
+        int addrSize = X86Cpu.Qword, rep = 0, segment = -1, rex = 0;
+        while (p < end)
+        {
+            int b = Page[p++];
+            switch (b)
+            {
+                case 0x66: opSizePrefix = true; rex = 0; continue;
+                case 0x67: addrSize = X86Cpu.Dword; rex = 0; continue;
+                case 0x26: case 0x2E: case 0x36: case 0x3E: rex = 0; continue;
+                case 0x64: segment = X86Cpu.Fs; rex = 0; continue;
+                case 0x65: segment = X86Cpu.Gs; rex = 0; continue;
+                case 0xF2: case 0xF3: rep = b; rex = 0; continue;
+                case 0xF0: return 0;
+            }
+            if ((b & 0xF0) == 0x40)
+            {
+                rex = b;
+                continue;
+            }
+            if (b == 0x0F)
+                return p < end && Page[p] == 0x31 ? X86JitHelpers.PlanRdtsc << X86JitHelpers.PlanKindShift : 0;
+            if (b is (>= 0xA4 and <= 0xA7) or (>= 0xAA and <= 0xAF))
+            {
+                int opSize = (rex & 8) != 0 ? X86Cpu.Qword : opSizePrefix ? X86Cpu.Word : X86Cpu.Dword;
+                return (X86JitHelpers.PlanString << X86JitHelpers.PlanKindShift) | (uint)b | ((long)opSize << 8) | ((long)addrSize << 12)
+                    | ((long)rep << 16) | ((long)(segment + 1) << 24);
+            }
+            return 0;
+        }
+        return 0;
     }
 
     /// <summary>Emits one instruction; false if it ended the block (a control transfer).</summary>
