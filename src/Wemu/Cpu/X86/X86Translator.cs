@@ -252,6 +252,23 @@ internal sealed unsafe class X86Translator : RegionTranslator
         _ccOp = Unknown;
     }
 
+    /// <summary>BSWAP r32/r64 (0F C8+r, REX.B and REX.W) as IR; false for anything else (the 16-bit form is undefined: the helper's).</summary>
+    private bool ByteSwap(ulong pc)
+    {
+        int p = (int)(pc & 0xFFF);
+        if (p + 3 > 0x1000)
+            return false;
+        int rex = 0;
+        if ((Page[p] & 0xF0) == 0x40)
+            rex = Page[p++];
+        if (Page[p] != 0x0F || (Page[p + 1] & 0xF8) != 0xC8)
+            return false;
+        int r = (Page[p + 1] & 7) | ((rex & 1) << 3);
+        int swapped = F.Unary(IrOp.ByteSwap, R(r));
+        W(r, (rex & 8) != 0 ? swapped : OpK(IrOp.ShrU, swapped, 32));   // bswap64(x) >> 32 = bswap32 of the low half, zero-extended
+        return true;
+    }
+
     /// <summary>
     /// What the helper can skip decoding at run time (<see cref="X86JitHelpers.PlanKindShift"/>): the
     /// string operations (MOVS, CMPS, STOS, LODS, SCAS with their prefixes) and RDTSC; 0 for the rest.
@@ -381,10 +398,11 @@ internal sealed unsafe class X86Translator : RegionTranslator
                 int bits = Bits(s);
                 int n = count & (bits - 1);
                 bool left = d.Sub == 0;
+                bool flagsDead = FlagsOverwrittenAfter(next, k + 1);
                 ModifyE(ref d, s, pc, next, k, a =>
                 {
-                    if (count == 0)
-                        return new Cc(a, Unknown, -1, -1, -1, -1);
+                    if (count == 0 || flagsDead)
+                        return new Cc(n == 0 ? a : Mask(Op(IrOp.Or, OpK(IrOp.Shl, a, left ? n : bits - n), OpK(IrOp.ShrU, a, left ? bits - n : n)), s), Unknown, -1, -1, -1, -1);
                     int r = n == 0 ? a : Mask(Op(IrOp.Or, OpK(IrOp.Shl, a, left ? n : bits - n), OpK(IrOp.ShrU, a, left ? bits - n : n)), s);
                     int top = OpK(IrOp.And, OpK(IrOp.ShrU, r, bits - 1), 1);
                     int cf = left ? OpK(IrOp.And, r, 1) : top;
@@ -556,6 +574,8 @@ internal sealed unsafe class X86Translator : RegionTranslator
             case X86FastOp.Sse when _sse && Sse(ref d, pc, next, k):
                 return true;
             default:
+                if (ByteSwap(pc))
+                    return true;
                 // MUL/DIV, rotates, SSE/MMX it does not translate, and the generic instructions that go on
                 Helper(pc, next, k);
                 return true;
@@ -632,6 +652,44 @@ internal sealed unsafe class X86Translator : RegionTranslator
             F.Store(EffectiveAddress(ref d, next), 0, value, 1 << size, pc, k);
         else
             SetOperand(size, d.Rm, value);
+    }
+
+    /// <summary>
+    /// True if the instructions from <paramref name="pc"/> (the <paramref name="k"/>-th of the block)
+    /// overwrite all six arithmetic flags before anything reads them or anything can leave compiled code
+    /// (a memory operand's slow path, a helper, an exit, the end of the block): then the flags an
+    /// instruction before them would set are never seen, and it need not compute them. (QEMU's liveness
+    /// analysis drops such flag computations the same way.) Rotates materialize the flags to keep SF,
+    /// ZF, AF and PF; SHA-256 rotates between ADDs and XORs.
+    /// </summary>
+    private bool FlagsOverwrittenAfter(ulong pc, int k)
+    {
+        for (int j = 0; j < 6; j++, k++)
+        {
+            if ((pc & ~0xFFFUL) != PageBase || HasLabel(pc) || Total + j + 1 >= MaxInstructions)
+                return false;
+            X86Insn d = default;
+            if (!X86Cpu.DecodeInstruction(Page, (int)(pc & 0xFFF), ref d) || d.Length == 0 || (d.Flags & X86Insn.Mem) != 0)
+                return false;
+            switch (d.Op)
+            {
+                case X86FastOp.AluEG or X86FastOp.AluGE or X86FastOp.AluEImm when d.Sub is not (2 or 3): // not ADC/SBB
+                case X86FastOp.Neg:
+                    return true;
+                case X86FastOp.Shift when d.Imm != X86Insn.ImmCl && d.Sub >= 4 && ((int)d.Imm & (d.Size == Qword ? 63 : 31)) != 0:
+                    return true; // SHL/SHR/SAR by a non-zero immediate
+                case X86FastOp.Shift when d.Imm != X86Insn.ImmCl && d.Sub <= 1 && ((int)d.Imm & (d.Size == Qword ? 63 : 31)) != 0:
+                    break; // ROL/ROR by a non-zero immediate: sets CF and OF anew, keeps SF, ZF, AF, PF (which a rotate before it kept too)
+                case X86FastOp.Nop or X86FastOp.MovLoad or X86FastOp.MovLoadQ or X86FastOp.MovLoadD or X86FastOp.MovStore
+                    or X86FastOp.MovStoreQ or X86FastOp.MovStoreD or X86FastOp.MovImm or X86FastOp.Lea or X86FastOp.Not
+                    or X86FastOp.Movzx or X86FastOp.Movsx or X86FastOp.Cdqe or X86FastOp.Cqo:
+                    break; // register-only (no memory operand here) and flagless
+                default:
+                    return false;
+            }
+            pc += d.Length;
+        }
+        return false;
     }
 
     /// <summary>Reads the E operand, computes, writes it back, then sets the flags (after the store: it may leave).</summary>

@@ -42,8 +42,8 @@ public sealed class X86JitTests
          Mnemonic.Pcmpeqb, Mnemonic.Pcmpeqw, Mnemonic.Pcmpeqd, Mnemonic.Pmovmskb, Mnemonic.Pshufd, Mnemonic.Psubusw,
          Mnemonic.Pshuflw, Mnemonic.Pshufhw, Mnemonic.Punpcklwd, Mnemonic.Pcmpgtd, Mnemonic.Punpckhwd,
          Mnemonic.Movss, Mnemonic.Movsd, Mnemonic.Punpckldq, Mnemonic.Punpcklqdq, Mnemonic.Punpckhqdq, Mnemonic.Addsd, Mnemonic.Mulss],
-        // bit tests (register and immediate offsets, register and memory operands) between flag setters and readers
-        [Mnemonic.Bt, Mnemonic.Bts, Mnemonic.Btr, Mnemonic.Btc, Mnemonic.Add, Mnemonic.Sub, Mnemonic.Inc, Mnemonic.Cmp, Mnemonic.Adc, Mnemonic.Setb, Mnemonic.Cmovae, Mnemonic.Sete, Mnemonic.Setl],
+        // bit tests (register and immediate offsets, register and memory operands), BSWAP and rotates between flag setters and readers
+        [Mnemonic.Bt, Mnemonic.Bts, Mnemonic.Btr, Mnemonic.Btc, Mnemonic.Bswap, Mnemonic.Rol, Mnemonic.Ror, Mnemonic.Add, Mnemonic.Sub, Mnemonic.Inc, Mnemonic.Cmp, Mnemonic.Adc, Mnemonic.Setb, Mnemonic.Cmovae, Mnemonic.Sete, Mnemonic.Setl],
     ];
 
     private static byte[] Assemble(Action<Assembler> build)
@@ -155,6 +155,39 @@ public sealed class X86JitTests
             for (int x = 0; x < 16; x++)
                 a.movdqu(__xmmword_ptr[data + 0x100 + (ulong)(16 * x)], X(x));
         }), state);
+    }
+
+    /// <summary>
+    /// A rotate's flags are left out when the next instructions overwrite them all first; not when
+    /// one of those can fault before it does: the #PF of the ADD's load must see the ROR's CF and OF
+    /// (and the ZF kept from the CMP), and a rotate whose flags do go unseen leaves the same state.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(Backends))]
+    public void A_Fault_After_A_Rotate_Sees_Its_Flags(string backend)
+    {
+        var faulted = RunBoth(backend, Assemble(a =>
+        {
+            a.mov(eax, 0x8000_0001);
+            a.mov(rbx, 0x1000);                  // not mapped
+            a.cmp(eax, eax);                     // CF 0, ZF 1
+            a.ror(eax, 1);                       // 0xc0000000: CF 1, OF 0 (the top two bits agree)
+            a.lea(rdx, __[rax + 4]);
+            a.add(ecx, __dword_ptr[rbx]);        // #PF before its flags
+        }));
+        Assert.Equal(14, faulted.Vector);
+        Assert.Equal(0x41UL, faulted.State.Rflags & 0x8C1);    // OF clear, ZF and CF set
+        var ran = RunBoth(backend, Assemble(a =>
+        {
+            a.mov(eax, 0x8000_0001);
+            a.cmp(eax, eax);
+            a.ror(eax, 1);
+            a.mov(edx, eax);
+            a.add(ecx, edx);                     // all six flags overwritten: the ROR's are never seen
+            a.ror(edx, 3);
+            a.adc(esi, 0);                       // read: the ROR's CF
+        }));
+        Assert.True(ran.Vector < 0);
     }
 
     /// <summary>
