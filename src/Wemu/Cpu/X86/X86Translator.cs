@@ -252,6 +252,49 @@ internal sealed unsafe class X86Translator : RegionTranslator
         _ccOp = Unknown;
     }
 
+    /// <summary>
+    /// BSF/BSR r32/r64, r/m (0F BC/BD; not the F3 forms, TZCNT/LZCNT where the model has them):
+    /// a zero source sets ZF and leaves the destination alone, else ZF clear and the bit's index; the
+    /// other flags kept, materialized (as the interpreter's <c>BitScan</c>), unless the next
+    /// instructions overwrite them all first.
+    /// </summary>
+    private bool BitScan(ulong pc, ulong next, int k)
+    {
+        int p = (int)(pc & 0xFFF);
+        int end = Math.Min(p + 15, 0x1000);
+        var m = new X86Insn { Base = X86Insn.NoRegister, Index = X86Insn.NoRegister };
+        int rex = 0;
+        while (p < end)
+        {
+            int b = Page[p];
+            if (b == 0x67) m.Flags |= X86Insn.Addr32;
+            else if (b == 0x64) m.Flags = (byte)((m.Flags & ~X86Insn.SegGs) | X86Insn.SegFs);
+            else if (b == 0x65) m.Flags = (byte)((m.Flags & ~X86Insn.SegFs) | X86Insn.SegGs);
+            else if (b is 0x26 or 0x2E or 0x36 or 0x3E) { }
+            else if ((b & 0xF0) == 0x40) { rex = b; p++; break; }
+            else break;
+            p++;
+        }
+        if (p + 2 > end || Page[p] != 0x0F || Page[p + 1] is not (0xBC or 0xBD))
+            return false;
+        bool reverse = Page[p + 1] == 0xBD;
+        int s = (rex & 8) != 0 ? Qword : Dword;
+        var c = new X86Cpu.CodeCursor { Page = Page, Position = p + 2 };
+        X86Cpu.DecodeModRmInto(ref c, ref m, rex, s, s);
+        if (c.Overrun || c.Position - (int)(pc & 0xFFF) != (int)(next - pc))
+            return false;
+        int src = (m.Flags & X86Insn.Mem) != 0 ? F.Load(EffectiveAddress(ref m, next), 0, 1 << s, false, pc, k) : Mask(R(m.Rm), s);
+        int zero = F.Compare(IrCondition.Eq, src, C(0));
+        int index = reverse ? F.Binary(IrOp.Sub, C(63), F.Unary(IrOp.Clz, src)) : F.Unary(IrOp.Ctz, src);
+        W(m.Reg, F.Select(zero, R(m.Reg), index));
+        if (!FlagsOverwrittenAfter(next, k + 1))
+        {
+            int flags = Op(IrOp.Or, OpK(IrOp.And, MaterializedFlags(), ~(long)X86Cpu.FlagZf), OpK(IrOp.Shl, zero, 6));
+            SetCc(new Cc(index, EflagsCc, flags, -1, -1, -1));
+        }
+        return true;
+    }
+
     /// <summary>BSWAP r32/r64 (0F C8+r, REX.B and REX.W) as IR; false for anything else (the 16-bit form is undefined: the helper's).</summary>
     private bool ByteSwap(ulong pc)
     {
@@ -571,10 +614,35 @@ internal sealed unsafe class X86Translator : RegionTranslator
             case X86FastOp.BitTest:
                 BitTest(ref d, pc, next, k);
                 return true;
+            case X86FastOp.MulDiv when d.Sub is 4 or 5 && s >= Dword:
+            {
+                // MUL/IMUL rDX:rAX = rAX * Ev, with the interpreter's lazy state (CcDst the product, CcSrc the overflow witness)
+                int src = ReadE(ref d, s, pc, next, k);
+                bool signed = d.Sub == 5;
+                int a = R(Rax);
+                if (s == Qword)
+                {
+                    int lo = Op(IrOp.Mul, a, src);
+                    int hi = Op(signed ? IrOp.MulHighS : IrOp.MulHighU, a, src);
+                    W(Rax, lo);
+                    W(Rdx, hi);
+                    int witness = signed ? F.Compare(IrCondition.Ne, hi, OpK(IrOp.ShrS, lo, 63)) : hi;
+                    SetCc(new Cc(lo, X86CcOp.Mul + s, lo, witness, -1, -1));
+                }
+                else
+                {
+                    int p = signed ? Op(IrOp.Mul, SignExtend(a, Dword), SignExtend(src, Dword)) : Op(IrOp.Mul, Mask(a, Dword), Mask(src, Dword));
+                    W(Rax, Mask(p, Dword));
+                    W(Rdx, signed ? Mask(OpK(IrOp.ShrS, p, 32), Dword) : OpK(IrOp.ShrU, p, 32));
+                    int witness = signed ? F.Compare(IrCondition.Ne, SignExtend(p, Dword), p) : OpK(IrOp.ShrU, p, 32);
+                    SetCc(new Cc(p, X86CcOp.Mul + s, p, witness, -1, -1));
+                }
+                return true;
+            }
             case X86FastOp.Sse when _sse && Sse(ref d, pc, next, k):
                 return true;
             default:
-                if (ByteSwap(pc))
+                if (ByteSwap(pc) || BitScan(pc, next, k))
                     return true;
                 // MUL/DIV, rotates, SSE/MMX it does not translate, and the generic instructions that go on
                 Helper(pc, next, k);

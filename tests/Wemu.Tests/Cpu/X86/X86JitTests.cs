@@ -42,8 +42,8 @@ public sealed class X86JitTests
          Mnemonic.Pcmpeqb, Mnemonic.Pcmpeqw, Mnemonic.Pcmpeqd, Mnemonic.Pmovmskb, Mnemonic.Pshufd, Mnemonic.Psubusw,
          Mnemonic.Pshuflw, Mnemonic.Pshufhw, Mnemonic.Punpcklwd, Mnemonic.Pcmpgtd, Mnemonic.Punpckhwd,
          Mnemonic.Movss, Mnemonic.Movsd, Mnemonic.Punpckldq, Mnemonic.Punpcklqdq, Mnemonic.Punpckhqdq, Mnemonic.Addsd, Mnemonic.Mulss],
-        // bit tests (register and immediate offsets, register and memory operands), BSWAP and rotates between flag setters and readers
-        [Mnemonic.Bt, Mnemonic.Bts, Mnemonic.Btr, Mnemonic.Btc, Mnemonic.Bswap, Mnemonic.Rol, Mnemonic.Ror, Mnemonic.Add, Mnemonic.Sub, Mnemonic.Inc, Mnemonic.Cmp, Mnemonic.Adc, Mnemonic.Setb, Mnemonic.Cmovae, Mnemonic.Sete, Mnemonic.Setl],
+        // bit tests (register and immediate offsets, register and memory operands), scans, BSWAP and rotates between flag setters and readers
+        [Mnemonic.Bt, Mnemonic.Bts, Mnemonic.Btr, Mnemonic.Btc, Mnemonic.Bsf, Mnemonic.Bsr, Mnemonic.Bswap, Mnemonic.Rol, Mnemonic.Ror, Mnemonic.Add, Mnemonic.Sub, Mnemonic.Inc, Mnemonic.Cmp, Mnemonic.Adc, Mnemonic.Setb, Mnemonic.Cmovae, Mnemonic.Sete, Mnemonic.Setl],
     ];
 
     private static byte[] Assemble(Action<Assembler> build)
