@@ -9,19 +9,20 @@ namespace Wemu.Jit.X64;
 /// convention): <c>long f(byte* ctx, long count)</c> returns the instructions retired plus
 /// <c>count</c>, with the exit kind and next pc in the <see cref="ExitContext"/>. A baseline code generator, built for compile speed
 /// (RyuJIT costs about a microsecond per IL statement, so a region costs ~1 ms; this costs a
-/// few microseconds): guest registers stay in the register file in memory (so every exit leaves
-/// the guest state complete); temps live in seven host registers, given out by a linear
-/// scan (the rest, and those that lose their register to a shorter-lived one, in stack slots); each
-/// op moves its operands into scratch registers, computes, and moves the result out. Loads and
-/// stores probe the soft TLB inline (one compare covers page, permission and alignment); every
-/// slow path (TLB miss, MMIO, misaligned, code page) and helper (atomics, F/D) is an exit the
-/// engine runs in the interpreter, as in the WebAssembly backend: generated code never calls out.
+/// few microseconds): guest registers stay in the register file in memory, except the few a region
+/// names most, held in host registers for the whole region and stored at every exit (so every exit
+/// leaves the guest state complete); temps live in the host registers left, given out by a linear
+/// scan (the rest, and those that lose their register to a shorter-lived one, in stack slots); ops
+/// work two-address on those registers where they can, else through scratch registers. Loads and
+/// stores probe the soft TLB inline (one compare covers page, permission and alignment); a miss calls
+/// the guest's refill helper if it has one, and every slow path (TLB miss, MMIO, misaligned, code
+/// page) is an exit the engine runs in the interpreter; helper calls (x86) call the guest's entry.
 /// A chained exit with budget left looks the next pc up in the jump cache (filled by the engine,
 /// stamped like the WebAssembly backend's) and jumps straight to that code, its count passed on.
-/// Fixed registers: rdi ctx, rsi guest registers, r8 TLB, r9 retired count, r10 budget; rax, rcx,
-/// rdx scratch; the temps' callee-saved registers a function uses (rbx, rbp, r12-r15) are pushed at
-/// its entry and popped at its exits (before a chained jump too); r11, the seventh, is saved around
-/// helper calls.
+/// Fixed registers: rdi ctx, rsi guest registers, r8 TLB, r9 retired count (the budget is compared
+/// in the context); rax, rcx, rdx scratch; the callee-saved registers a function uses (rbx, rbp,
+/// r12-r15: temps' and cached guest registers') are pushed at its entry and popped at its exits
+/// (before a chained jump too); r11 and r10, temps' too, are saved around helper calls.
 /// </summary>
 public static class X64Backend
 {
@@ -203,8 +204,7 @@ public static class X64Backend
                     Array.Fill(_nextWrite, -1, 0, regs);
                 }
             }
-            int limit = CacheLimit;
-            while (_cached.Count < limit)
+            while (_cached.Count < MaxCached)
             {
                 int best = -1;
                 for (int r = 0; r < regs; r++)
@@ -227,8 +227,6 @@ public static class X64Backend
             foreach (var (_, host) in _cached)
                 _savedRegs.Add(host);
         }
-
-        private static readonly int CacheLimit = int.TryParse(Environment.GetEnvironmentVariable("WEMU_X64_CACHED_TMP"), out int c) ? c : MaxCached;
 
         /// <summary>True (and its host register) if guest register <paramref name="guest"/> is held in one.</summary>
         private bool IsCached(int guest, out Reg host)
