@@ -260,10 +260,82 @@ internal sealed unsafe class X86Translator : RegionTranslator
     /// </summary>
     private bool BitScan(ulong pc, ulong next, int k)
     {
+        if (!DecodeTwoByteModRm(pc, out int op, out var m, out int s, out var c) || op is not (0xBC or 0xBD)
+            || c.Position - (int)(pc & 0xFFF) != (int)(next - pc))
+            return false;
+        bool reverse = op == 0xBD;
+        int src = (m.Flags & X86Insn.Mem) != 0 ? F.Load(EffectiveAddress(ref m, next), 0, 1 << s, false, pc, k) : Mask(R(m.Rm), s);
+        int zero = F.Compare(IrCondition.Eq, src, C(0));
+        int index = reverse ? F.Binary(IrOp.Sub, C(63), F.Unary(IrOp.Clz, src)) : F.Unary(IrOp.Ctz, src);
+        W(m.Reg, F.Select(zero, R(m.Reg), index));
+        if (!FlagsOverwrittenAfter(next, k + 1))
+        {
+            int flags = Op(IrOp.Or, OpK(IrOp.And, MaterializedFlags(), ~(long)X86Cpu.FlagZf), OpK(IrOp.Shl, zero, 6));
+            SetCc(new Cc(index, EflagsCc, flags, -1, -1, -1));
+        }
+        return true;
+    }
+
+    /// <summary>
+    /// SHLD/SHRD Ev, Gv, imm8/CL on 32- and 64-bit operands (0F A4/A5/AC/AD) as the interpreter's
+    /// <c>DoubleShift</c>: the lazy state of SHL/SHR with the last bit out; a count of 0 (masked) keeps
+    /// the flags and writes the operand back unchanged (a 32-bit register's upper half cleared).
+    /// </summary>
+    private bool DoubleShift(ulong pc, ulong next, int k)
+    {
+        int start = (int)(pc & 0xFFF);
+        if (!DecodeTwoByteModRm(pc, out int op, out var m, out int s, out var c) || op is not (0xA4 or 0xA5 or 0xAC or 0xAD))
+            return false;
+        bool byImmediate = (op & 1) == 0, left = op < 0xA8;
+        int imm = byImmediate ? c.U8() : 0;
+        if (c.Overrun || c.Position - start != (int)(next - pc))
+            return false;
+        int bits = Bits(s);
+        ModifyE(ref m, s, pc, next, k, a =>
+        {
+            int b = Mask(R(m.Reg), s);
+            if (byImmediate)
+            {
+                int n = imm & (bits - 1);
+                if (n == 0)
+                    return new Cc(a, Unknown, -1, -1, -1, -1);
+                int r = Mask(left ? Op(IrOp.Or, OpK(IrOp.Shl, a, n), OpK(IrOp.ShrU, b, bits - n))
+                                  : Op(IrOp.Or, OpK(IrOp.ShrU, a, n), OpK(IrOp.Shl, b, bits - n)), s);
+                // the last bit out: a shifted by n - 1 (b's part shifted out entirely when n is 1)
+                int src = Mask(left ? (n == 1 ? a : Op(IrOp.Or, OpK(IrOp.Shl, a, n - 1), OpK(IrOp.ShrU, b, bits - n + 1)))
+                                    : (n == 1 ? a : Op(IrOp.Or, OpK(IrOp.ShrU, a, n - 1), OpK(IrOp.Shl, b, bits - n + 1))), s);
+                return new Cc(r, (left ? X86CcOp.Shl : X86CcOp.Sar) + s, r, src, -1, -1);
+            }
+            int count = OpK(IrOp.And, R(Rcx), bits - 1);
+            int zero = F.Compare(IrCondition.Eq, count, C(0));
+            int one = F.Compare(IrCondition.Eq, count, C(1));
+            int back = Op(IrOp.Sub, C(bits), count);              // 1..bits-1 when count is not 0
+            int rest = OpK(IrOp.Add, back, 1);                    // 2..bits: b's part of the last bit out
+            int rc = left ? Op(IrOp.Or, Op(IrOp.Shl, a, count), Op(IrOp.ShrU, b, back))
+                          : Op(IrOp.Or, Op(IrOp.ShrU, a, count), Op(IrOp.Shl, b, back));
+            int minus1 = OpK(IrOp.Sub, count, 1);
+            int bOut = F.Select(one, C(0), left ? Op(IrOp.ShrU, b, rest) : Op(IrOp.Shl, b, rest));
+            int sc = Mask(Op(IrOp.Or, left ? Op(IrOp.Shl, a, minus1) : Op(IrOp.ShrU, a, minus1), bOut), s);
+            int res = F.Select(zero, a, Mask(rc, s));
+            int oldOp = R(X86Cpu.RegCcOp), oldDst = R(X86Cpu.RegCcDst), oldSrc = R(X86Cpu.RegCcSrc);
+            return new Cc(res, DynamicCc, F.Select(zero, oldOp, C((long)((left ? X86CcOp.Shl : X86CcOp.Sar) + s))),
+                F.Select(zero, oldDst, res), F.Select(zero, oldSrc, sc), -1);
+        });
+        return true;
+    }
+
+    /// <summary>
+    /// Prefixes (REX, 67, FS/GS and the null segments; 66 and F0/F2/F3 refuse), a 0F opcode and its
+    /// ModR/M into <paramref name="m"/>, for the two-byte instructions the translator decodes itself.
+    /// </summary>
+    private bool DecodeTwoByteModRm(ulong pc, out int op, out X86Insn m, out int size, out X86Cpu.CodeCursor c)
+    {
         int p = (int)(pc & 0xFFF);
         int end = Math.Min(p + 15, 0x1000);
-        var m = new X86Insn { Base = X86Insn.NoRegister, Index = X86Insn.NoRegister };
+        m = new X86Insn { Base = X86Insn.NoRegister, Index = X86Insn.NoRegister };
         int rex = 0;
+        op = size = 0;
+        c = default;
         while (p < end)
         {
             int b = Page[p];
@@ -275,24 +347,13 @@ internal sealed unsafe class X86Translator : RegionTranslator
             else break;
             p++;
         }
-        if (p + 2 > end || Page[p] != 0x0F || Page[p + 1] is not (0xBC or 0xBD))
+        if (p + 2 > end || Page[p] != 0x0F)
             return false;
-        bool reverse = Page[p + 1] == 0xBD;
-        int s = (rex & 8) != 0 ? Qword : Dword;
-        var c = new X86Cpu.CodeCursor { Page = Page, Position = p + 2 };
-        X86Cpu.DecodeModRmInto(ref c, ref m, rex, s, s);
-        if (c.Overrun || c.Position - (int)(pc & 0xFFF) != (int)(next - pc))
-            return false;
-        int src = (m.Flags & X86Insn.Mem) != 0 ? F.Load(EffectiveAddress(ref m, next), 0, 1 << s, false, pc, k) : Mask(R(m.Rm), s);
-        int zero = F.Compare(IrCondition.Eq, src, C(0));
-        int index = reverse ? F.Binary(IrOp.Sub, C(63), F.Unary(IrOp.Clz, src)) : F.Unary(IrOp.Ctz, src);
-        W(m.Reg, F.Select(zero, R(m.Reg), index));
-        if (!FlagsOverwrittenAfter(next, k + 1))
-        {
-            int flags = Op(IrOp.Or, OpK(IrOp.And, MaterializedFlags(), ~(long)X86Cpu.FlagZf), OpK(IrOp.Shl, zero, 6));
-            SetCc(new Cc(index, EflagsCc, flags, -1, -1, -1));
-        }
-        return true;
+        op = Page[p + 1];
+        size = (rex & 8) != 0 ? Qword : Dword;
+        c = new X86Cpu.CodeCursor { Page = Page, Position = p + 2 };
+        X86Cpu.DecodeModRmInto(ref c, ref m, rex, size, size);
+        return !c.Overrun;
     }
 
     /// <summary>BSWAP r32/r64 (0F C8+r, REX.B and REX.W) as IR; false for anything else (the 16-bit form is undefined: the helper's).</summary>
@@ -642,7 +703,7 @@ internal sealed unsafe class X86Translator : RegionTranslator
             case X86FastOp.Sse when _sse && Sse(ref d, pc, next, k):
                 return true;
             default:
-                if (ByteSwap(pc) || BitScan(pc, next, k))
+                if (ByteSwap(pc) || BitScan(pc, next, k) || DoubleShift(pc, next, k))
                     return true;
                 // MUL/DIV, rotates, SSE/MMX it does not translate, and the generic instructions that go on
                 Helper(pc, next, k);

@@ -31,7 +31,7 @@ public sealed class X86JitTests
     private static readonly Mnemonic[][] Mixes =
     [
         [Mnemonic.Add, Mnemonic.Or, Mnemonic.Adc, Mnemonic.Sbb, Mnemonic.And, Mnemonic.Sub, Mnemonic.Xor, Mnemonic.Cmp, Mnemonic.Test, Mnemonic.Inc, Mnemonic.Dec, Mnemonic.Neg, Mnemonic.Not],
-        [Mnemonic.Rol, Mnemonic.Ror, Mnemonic.Shl, Mnemonic.Shr, Mnemonic.Sar, Mnemonic.Mul, Mnemonic.Imul, Mnemonic.Div, Mnemonic.Idiv, Mnemonic.Add, Mnemonic.Adc, Mnemonic.Inc, Mnemonic.Dec, Mnemonic.Sub, Mnemonic.Sbb],
+        [Mnemonic.Rol, Mnemonic.Ror, Mnemonic.Shl, Mnemonic.Shr, Mnemonic.Sar, Mnemonic.Shld, Mnemonic.Shrd, Mnemonic.Mul, Mnemonic.Imul, Mnemonic.Div, Mnemonic.Idiv, Mnemonic.Add, Mnemonic.Adc, Mnemonic.Inc, Mnemonic.Dec, Mnemonic.Sub, Mnemonic.Sbb],
         [Mnemonic.Mov, Mnemonic.Movzx, Mnemonic.Movsx, Mnemonic.Movsxd, Mnemonic.Lea, Mnemonic.Cmove, Mnemonic.Cmovl, Mnemonic.Cmovbe, Mnemonic.Sete, Mnemonic.Setb, Mnemonic.Setg, Mnemonic.Cdqe, Mnemonic.Cqo, Mnemonic.Cwde, Mnemonic.Sub],
         [Mnemonic.Push, Mnemonic.Pop, Mnemonic.Mov, Mnemonic.Add, Mnemonic.Xchg, Mnemonic.Nop, Mnemonic.Cmp, Mnemonic.Adc, Mnemonic.Setl, Mnemonic.Cmova],
         [Mnemonic.Movdqa, Mnemonic.Movdqu, Mnemonic.Movq, Mnemonic.Pxor, Mnemonic.Pcmpeqb, Mnemonic.Pmovmskb, Mnemonic.Addps, Mnemonic.Add, Mnemonic.Sub, Mnemonic.Cmp, Mnemonic.Setae],
@@ -154,6 +154,61 @@ public sealed class X86JitTests
             a.adc(r11, 0);
             for (int x = 0; x < 16; x++)
                 a.movdqu(__xmmword_ptr[data + 0x100 + (ulong)(16 * x)], X(x));
+        }), state);
+    }
+
+    /// <summary>
+    /// SHLD/SHRD by CL (0, 1, 2, the width - 1 and beyond it: masked) and by immediates, on 32- and
+    /// 64-bit registers and memory, each followed by SETC/SETO/SETZ into memory: the count of 1 (no
+    /// bits of the source in the last bit out) and of 0 (flags kept, the operand written back) included.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(Backends))]
+    public void Double_Shifts_Match(string backend)
+    {
+        ulong data = HostX86Oracle.DataAddress;
+        var state = new X86TestState();
+        state.Gpr[0] = 0x8123_4567_89AB_CDEFUL;   // rax
+        state.Gpr[2] = 0xF0E1_D2C3_B4A5_9687UL;   // rdx
+        RunBoth(backend, Assemble(a =>
+        {
+            ulong at = data + 0x200;
+            foreach (int count in new[] { 0, 1, 2, 31, 33, 63, 64, 65 })
+            {
+                // b = ~a: the bits b would put into the last bit out always differ from a's
+                a.mov(rax, 0x0123_4567_89AB_CDEEL ^ (count * 0x1111L));
+                a.mov(rdx, ~(0x0123_4567_89AB_CDEEL ^ (count * 0x1111L)));
+                a.cmp(eax, eax);
+                a.mov(ecx, count);
+                a.mov(rbx, rax);
+                a.shld(rbx, rdx, cl);
+                a.setc(__byte_ptr[at]); a.seto(__byte_ptr[at + 1]); a.setz(__byte_ptr[at + 2]);
+                a.mov(__qword_ptr[at + 8], rbx);
+                a.mov(esi, eax);
+                a.shrd(esi, edx, cl);
+                a.setc(__byte_ptr[at + 3]); a.seto(__byte_ptr[at + 4]); a.sets(__byte_ptr[at + 5]);
+                a.mov(__qword_ptr[at + 16], rsi);
+                a.mov(__qword_ptr[at + 24], rax);
+                a.shrd(__qword_ptr[at + 24], rdx, cl);
+                a.setc(__byte_ptr[at + 6]);
+                a.mov(__dword_ptr[at + 32], edx);
+                a.shld(__dword_ptr[at + 32], eax, cl);
+                a.setc(__byte_ptr[at + 7]);
+                at += 40;
+            }
+            foreach (byte count in new byte[] { 0, 1, 7, 31, 32, 63 })
+            {
+                a.mov(rbx, rax);
+                a.shld(rbx, rdx, count);
+                a.setc(__byte_ptr[at]); a.seto(__byte_ptr[at + 1]);
+                a.mov(__qword_ptr[at + 8], rbx);
+                a.mov(edi, edx);
+                a.shrd(edi, eax, count);
+                a.setc(__byte_ptr[at + 2]); a.setp(__byte_ptr[at + 3]);
+                a.mov(__qword_ptr[at + 16], rdi);
+                a.add(rdx, rax);
+                at += 24;
+            }
         }), state);
     }
 
