@@ -146,7 +146,7 @@ public static class Program
         {
             using var machine = MachineFactory.Create(config, images);
             s_started = true;
-            var status = RunUntilStopped(machine, serial);
+            var status = RunUntilStopped(machine, serial, images.NetworkHost as HostSocketNetwork);
             if (serial?.QuitRequested == true)
                 s_stopReported = true;   // Ctrl-A x was answered: the fallback has nothing to say
             if (config.DebugItems.Contains("stats"))
@@ -191,7 +191,10 @@ public static class Program
     /// <summary>Time spent waiting while the guest idles (WFI with nothing pending), for -d stats.</summary>
     private static long s_idleTicks;
 
-    private static MachineStatus RunUntilStopped(Machine machine, StdioSerial? serial)
+    /// <summary>Longest sleep in select(2) while the guest idles with host sockets open (console latency).</summary>
+    private static readonly TimeSpan NetworkIdleStep = TimeSpan.FromMilliseconds(10);
+
+    private static MachineStatus RunUntilStopped(Machine machine, StdioSerial? serial, HostSocketNetwork? network)
     {
         bool debug = Environment.GetEnvironmentVariable("WEMU_TRACE_STATE") == "1";
         var sw = System.Diagnostics.Stopwatch.StartNew();
@@ -224,7 +227,16 @@ public static class Program
                     if (wait > TimeSpan.Zero)
                     {
                         long idleStart = System.Diagnostics.Stopwatch.GetTimestamp();
-                        WaitHandle.WaitAny(serial != null ? [serial.InputArrived, StopSignals.Arrived] : [StopSignals.Arrived], wait);
+                        WaitHandle[] handles = serial != null ? [serial.InputArrived, StopSignals.Arrived] : [StopSignals.Arrived];
+                        if (network is { HasSockets: true })
+                        {
+                            // The guest waits, maybe for the network: sleep in select(2) on the host sockets, in
+                            // short steps so the console and stop signals are still seen at once.
+                            if (WaitHandle.WaitAny(handles, 0) == WaitHandle.WaitTimeout)
+                                network.WaitForActivity(wait < NetworkIdleStep ? wait : NetworkIdleStep);
+                        }
+                        else
+                            WaitHandle.WaitAny(handles, wait);
                         s_idleTicks += System.Diagnostics.Stopwatch.GetTimestamp() - idleStart;
                     }
                     break;
