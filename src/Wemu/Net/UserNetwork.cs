@@ -53,7 +53,7 @@ public sealed class UserNetwork : IDisposable
     private ushort _ipId;
     private uint _isn;
     private ushort _nextForwardPort = FirstForwardPort;
-    private long _lastPoll = long.MinValue;
+    private long _lastPoll = long.MinValue / 2;   // far in the past, without overflowing now - _lastPoll
     private bool _outputBlocked;
     private bool _disposed;
 
