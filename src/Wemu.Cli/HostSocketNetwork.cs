@@ -306,6 +306,9 @@ public sealed class HostSocketNetwork : INetworkHost
                 return null;
             try
             {
+                // Accept on an empty non-blocking listener throws; ask poll(2) first, polls are frequent.
+                if (!socket.Poll(0, SelectMode.SelectRead))
+                    return null;
                 var s = socket.Accept();
                 s.Blocking = false;
                 s.NoDelay = true;

@@ -22,6 +22,7 @@ internal sealed class TcpNatConnection
     private const int MaxRetransmissions = 10;
     private const long ConnectTimeout = 30_000_000;
     private const long LingerTime = 2_000_000;                     // after the close: answer retransmitted FINs
+    private const long FinWait2Timeout = 120_000_000;              // our FIN acknowledged, the guest silent (Linux: tcp_fin_timeout 60 s)
 
     private enum State
     {
@@ -48,7 +49,7 @@ internal sealed class TcpNatConnection
     private int _lastAdvertisedWindow;
     private long _rtoDeadline = long.MaxValue, _rto = InitialRto;
     private int _retransmissions;
-    private long _stateSince, _now;
+    private long _stateSince, _now, _lastSegment;
 
     private TcpNatConnection(UserNetwork network, IHostTcpSocket host, uint guestAddress, ushort guestPort,
         uint remoteAddress, ushort remotePort, uint iss, long now)
@@ -109,6 +110,7 @@ internal sealed class TcpNatConnection
     public void OnSegment(in TcpSegment s, long now)
     {
         _now = now;
+        _lastSegment = now;
         if (_state == State.Closed)
         {
             // Lingering: acknowledge a retransmitted FIN so the guest can finish its close.
@@ -269,6 +271,10 @@ internal sealed class TcpNatConnection
         }
         if (now >= _rtoDeadline)
             OnRetransmissionTimeout(now);
+        // The host closed and the guest acknowledged that, but never closes its side nor sends anything: a
+        // bounded FIN-WAIT-2, so forgotten connections do not hold a slot of the table for ever.
+        if (_finSent && _sndUna == _sndNxt && !_guestFin && now - Math.Max(_lastSegment, _stateSince) > FinWait2Timeout)
+            Abort(sendReset: true, now);
         if (_state != State.Closed)
             Output(now);
     }

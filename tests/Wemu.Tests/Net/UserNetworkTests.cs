@@ -427,6 +427,28 @@ public sealed class UserNetworkTests : IDisposable
     }
 
     [Fact]
+    public void Host_Close_Reaches_The_Guest_As_Fin_And_A_Guest_That_Never_Closes_Is_Timed_Out()
+    {
+        _host.ConnectionData = 10;
+        uint next = Establish(40003, 300, 64240);
+        var socket = Assert.Single(_host.Connections);
+        socket.Eof = true;
+        Tick();
+        var segments = _guest.Drain().Select(ParseTcp).Where(s => s != null).ToList();
+        Assert.Equal(10, segments.Sum(s => s!.Payload.Length));
+        var fin = segments.Single(s => (s!.Flags & Fin) != 0)!;
+        Assert.Equal(next + 10, fin.Seq);
+        _network.ReceiveFrame(Tcp(40003, 0x5DB8D822, 80, 301, next + 11, Ack, 64240));   // data and FIN acknowledged
+        Tick(60_000_000);
+        Assert.Equal(1, _network.TcpConnectionCount);   // half-closed: the guest may still send
+        Tick(61_000_000);
+        Assert.Contains(_guest.Drain(), f => ParseTcp(f) is { Flags: Rst | Ack });
+        Tick(3_000_000);
+        Assert.Equal(0, _network.TcpConnectionCount);
+        Assert.True(socket.Disposed);
+    }
+
+    [Fact]
     public void Hostfwd_Opens_The_Connection_To_The_Guest_Port()
     {
         var options = new UserNetworkOptions();
