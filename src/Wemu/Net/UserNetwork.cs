@@ -444,9 +444,14 @@ public sealed class UserNetwork : IDisposable
         PollDns(_host.Microseconds);   // a resolution that finished at once (e.g. a literal address) is answered now
     }
 
+    /// <summary>
+    /// Answers finished queries in the order they came: resolvers that send A and AAAA with the same id (glibc's
+    /// res_mkquery on a guest with a coarse clock) match replies by id alone, so the A answer must come first.
+    /// </summary>
     private void PollDns(long now)
     {
-        for (int i = _dns.Count - 1; i >= 0; i--)
+        int kept = 0;
+        for (int i = 0; i < _dns.Count; i++)
         {
             var q = _dns[i];
             if (q.Resolution!.IsCompleted)
@@ -457,9 +462,9 @@ public sealed class UserNetwork : IDisposable
             else if (now > q.Deadline)
                 AnswerDns(q, DnsQuery.ServerFailure, null);
             else
-                continue;
-            _dns.RemoveAt(i);
+                _dns[kept++] = q;
         }
+        _dns.RemoveRange(kept, _dns.Count - kept);
     }
 
     private void AnswerDns(DnsQuery query, byte code, IReadOnlyList<uint>? addresses) =>
