@@ -266,6 +266,10 @@ public static class Program
                                      the default guest mounts tag 'host' at /mnt/host;
                                      none: [,x-setid=on][,x-chown-root=on][,x-special-files=on]
           -fsdev local,id=X,path=DIR -device virtio-9p-device,fsdev=X,mount_tag=TAG   the same
+          -nic user[,hostfwd=tcp:[ADDR]:PORT-[GUESTADDR]:PORT][,restrict=on][,mac=M]
+                                     a virtio-net NIC on the user-mode NAT (guest 10.0.2.15 by DHCP,
+                                     10.0.2.2 = the host's 127.0.0.1, DNS 10.0.2.3); hostfwd repeats
+          -netdev user,id=N[,...] -device virtio-net-device,netdev=N   the same
           -nographic, -serial stdio  serial console on this terminal (the default)
           -no-reboot                 exit when the guest reboots
           -icount shift=N            deterministic time (1 tick per 2^N instructions)
