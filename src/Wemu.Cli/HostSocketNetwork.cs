@@ -16,6 +16,9 @@ public sealed class HostSocketNetwork : INetworkHost
 {
     private readonly List<Socket> _sockets = [];
     private readonly HashSet<Socket> _connecting = [];
+    // TCP sockets the stack is not reading now (its buffer toward the guest is full, or the stream ended): left
+    // out of the idle select, or a guest that does not read would make it return at once, again and again.
+    private readonly HashSet<Socket> _notReading = [];
     private readonly Lock _lock = new();
 
     public long Microseconds => Stopwatch.GetTimestamp() / (Stopwatch.Frequency / 1_000_000);
@@ -112,7 +115,7 @@ public sealed class HostSocketNetwork : INetworkHost
         List<Socket> read, error, write;
         lock (_lock)
         {
-            read = [.. _sockets];
+            read = [.. _sockets.Where(s => !_notReading.Contains(s))];
             error = [.. _sockets];
             write = [.. _connecting];
         }
@@ -144,8 +147,24 @@ public sealed class HostSocketNetwork : INetworkHost
         {
             _sockets.Remove(s);
             _connecting.Remove(s);
+            _notReading.Remove(s);
         }
         s.Dispose();
+    }
+
+    /// <summary>
+    /// After each receive: data or the end of the stream (the stack reads again only if it has room) leaves the
+    /// socket out of the idle wait; "nothing now" (the stack wants more) puts it back.
+    /// </summary>
+    private void Reading(Socket s, bool wantsMore)
+    {
+        lock (_lock)
+        {
+            if (wantsMore)
+                _notReading.Remove(s);
+            else
+                _notReading.Add(s);
+        }
     }
 
     private void Connected(Socket s)
@@ -201,6 +220,7 @@ public sealed class HostSocketNetwork : INetworkHost
             if (_disposed)
                 return IHostTcpSocket.Error;
             int n = socket.Receive(buffer, SocketFlags.None, out var error);
+            owner.Reading(socket, wantsMore: error == SocketError.WouldBlock);
             return error switch
             {
                 SocketError.Success => n,

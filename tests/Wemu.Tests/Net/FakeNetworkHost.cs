@@ -45,11 +45,16 @@ internal sealed class FakeNetworkHost : INetworkHost
 
     public IHostUdpSocket ListenUdp(uint address, ushort port) => new FakeUdpSocket();
 
-    public IHostNameQuery ResolveName(string name) => new Query(Names.TryGetValue(name, out var a) ? a : []);
+    /// <summary>When set, name queries stay unfinished until the test sets <see cref="NamesResolved"/>.</summary>
+    public bool ResolveLater;
 
-    private sealed class Query(uint[] addresses) : IHostNameQuery
+    public bool NamesResolved;
+
+    public IHostNameQuery ResolveName(string name) => new Query(this, Names.TryGetValue(name, out var a) ? a : []);
+
+    private sealed class Query(FakeNetworkHost host, uint[] addresses) : IHostNameQuery
     {
-        public bool IsCompleted => true;
+        public bool IsCompleted => !host.ResolveLater || host.NamesResolved;
 
         public IReadOnlyList<uint> Addresses => addresses;
     }

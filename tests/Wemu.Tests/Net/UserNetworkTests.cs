@@ -197,6 +197,28 @@ public sealed class UserNetworkTests : IDisposable
     }
 
     [Fact]
+    public void Dns_Answers_Come_In_The_Order_Of_The_Queries_And_Slow_Ones_Fail_After_5_Seconds()
+    {
+        _host.ResolveLater = true;
+        // Both with one id, as a resolver on a coarse clock sends them: the A answer must come first.
+        Assert.Empty(Exchange(Udp(Guest, 40000, Dns, 53, DnsQuestion("example.test", 1, id: 7))));
+        Assert.Empty(Exchange(Udp(Guest, 40000, Dns, 53, DnsQuestion("example.test", 28, id: 7))));
+        _host.NamesResolved = true;
+        Tick();
+        var answers = _guest.Drain().Select(f => ParseUdp(f)!.Value.Payload).ToList();
+        Assert.Equal(2, answers.Count);
+        Assert.Equal(1, BinaryPrimitives.ReadUInt16BigEndian(answers[0].AsSpan(6)));   // the A answer, one address
+        Assert.Equal(0, BinaryPrimitives.ReadUInt16BigEndian(answers[1].AsSpan(6)));   // then the empty AAAA one
+
+        _host.NamesResolved = false;
+        Assert.Empty(Exchange(Udp(Guest, 40000, Dns, 53, DnsQuestion("example.test", 1))));
+        Tick(4_000_000);
+        Assert.Empty(_guest.Drain());
+        Tick(2_000_000);
+        Assert.Equal(2, ParseUdp(Assert.Single(_guest.Drain()))!.Value.Payload[3] & 15);   // SERVFAIL
+    }
+
+    [Fact]
     public void Udp_To_The_Gateway_Goes_To_The_Host_Loopback_And_Replies_Come_Back()
     {
         Assert.Empty(Exchange(Udp(Guest, 5555, Gateway, 7000, "ping"u8)));
