@@ -25,7 +25,15 @@ public sealed class HostSocketNetwork : INetworkHost
 
     public IHostTcpSocket ConnectTcp(uint address, ushort port)
     {
-        var s = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { Blocking = false, NoDelay = true };
+        Socket s;
+        try
+        {
+            s = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { Blocking = false, NoDelay = true };
+        }
+        catch (SocketException)
+        {
+            return new RefusedTcpSocket();   // out of descriptors: the guest sees the connection refused
+        }
         Track(s);
         var c = new TcpSocket(this, s);
         try
@@ -262,6 +270,24 @@ public sealed class HostSocketNetwork : INetworkHost
         }
     }
 
+    /// <summary>A connection the host could not even start (no socket): failed from the start.</summary>
+    private sealed class RefusedTcpSocket : IHostTcpSocket
+    {
+        public HostSocketState State => HostSocketState.Failed;
+
+        public int Receive(Span<byte> buffer) => IHostTcpSocket.Error;
+
+        public int Send(ReadOnlySpan<byte> data) => IHostTcpSocket.Error;
+
+        public void ShutdownSend()
+        {
+        }
+
+        public void Dispose()
+        {
+        }
+    }
+
     private sealed class UdpSocket(HostSocketNetwork owner, Socket socket) : IHostUdpSocket
     {
         private readonly byte[] _address = new byte[16];
@@ -354,7 +380,17 @@ public sealed class HostSocketNetwork : INetworkHost
     {
         private readonly Task<IPAddress[]> _task;
 
-        public NameQuery(string name) => _task = Dns.GetHostAddressesAsync(name, AddressFamily.InterNetwork);
+        public NameQuery(string name)
+        {
+            try
+            {
+                _task = Dns.GetHostAddressesAsync(name, AddressFamily.InterNetwork);
+            }
+            catch (Exception e) when (e is ArgumentException or SocketException)
+            {
+                _task = Task.FromResult(Array.Empty<IPAddress>());   // a name the resolver refuses outright: no address
+            }
+        }
 
         public bool IsCompleted => _task.IsCompleted;
 

@@ -433,6 +433,11 @@ public sealed class UserNetwork : IDisposable
             AnswerDns(query, DnsQuery.NotImplemented, null);
             return;
         }
+        if (query.Name.Length == 0)
+        {
+            AnswerDns(query, DnsQuery.NameError, null);   // the root has no address (and "" would ask for the host's own)
+            return;
+        }
         if (_dns.Count >= MaxDnsQueries)
         {
             AnswerDns(query, DnsQuery.ServerFailure, null);
