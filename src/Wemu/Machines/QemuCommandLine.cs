@@ -239,15 +239,17 @@ public static class QemuCommandLine
             var fsdev = fsdevs.GetValueOrDefault(id) ?? throw new ConfigException($"-device {d["driver"]}: no -fsdev with id '{id}'");
             c.SharedFolders.Add(ParseSharedFolder(fsdev, "-fsdev", d.GetValueOrDefault("mount_tag")));
         }
+        var usedNetdevs = new HashSet<string>(StringComparer.Ordinal);
         foreach (var d in netDevices)
         {
             foreach (var k in d.Keys)
                 if (k is not ("driver" or "netdev" or "mac" or "id"))
                     throw new ConfigException($"unknown -device virtio-net-device option '{k}'");
             string id = d.GetValueOrDefault("netdev") ?? throw new ConfigException("-device virtio-net-device needs netdev=ID");
-            var netdev = netdevs.GetValueOrDefault(id) ?? throw new ConfigException($"-device virtio-net-device: no -netdev with id '{id}'");
-            if (!netdevs.Remove(id))
+            if (!usedNetdevs.Add(id))
                 throw new ConfigException($"-netdev '{id}' is used by two devices");
+            var netdev = netdevs.GetValueOrDefault(id) ?? throw new ConfigException($"-device virtio-net-device: no -netdev with id '{id}'");
+            netdevs.Remove(id);
             if (c.Network != null)
                 throw new ConfigException("only one NIC is supported (one -nic or -device virtio-net-device)");
             c.Network = ParseUserNetwork(netdev, "-netdev user", []);

@@ -69,6 +69,10 @@ public class QemuCommandLineNetworkTests
             QemuCommandLine.Parse(["-device", "virtio-net-device"])).Message);
         Assert.Contains("only one NIC", Assert.Throws<ConfigException>(() =>
             QemuCommandLine.Parse(["-nic", "user", "-nic", "user"])).Message);
+        Assert.Contains("-netdev 'n0' is used by two devices", Assert.Throws<ConfigException>(() =>
+            QemuCommandLine.Parse(["-netdev", "user,id=n0", "-device", "virtio-net-device,netdev=n0", "-device", "virtio-net-device,netdev=n0"])).Message);
+        Assert.Contains("only one NIC", Assert.Throws<ConfigException>(() =>
+            QemuCommandLine.Parse(["-nic", "user", "-netdev", "user,id=n0", "-device", "virtio-net-device,netdev=n0"])).Message);
         Assert.Contains("no virtio slots for a NIC", Assert.Throws<ConfigException>(() =>
             QemuCommandLine.Parse(["-M", "spike", "-bios", "none", "-kernel", "x", "-nic", "user"])).Message);
     }
