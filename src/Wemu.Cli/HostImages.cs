@@ -71,6 +71,7 @@ public static class HostImages
             Drives = drives,
             SharedFolders = shares,
             Serial = serial,
+            NetworkHost = config.Network != null ? new HostSocketNetwork() : null,
             Entropy = config.Deterministic ? SeededEntropy() : RandomNumberGenerator.Fill,
             // New IL code is prepared on one background thread (BackgroundWorkQueue) while the interpreter goes on;
             // -icount runs keep everything on one thread so they repeat exactly.

@@ -146,7 +146,7 @@ public static class Program
         {
             using var machine = MachineFactory.Create(config, images);
             s_started = true;
-            var status = RunUntilStopped(machine, serial);
+            var status = RunUntilStopped(machine, serial, images.NetworkHost as HostSocketNetwork);
             if (serial?.QuitRequested == true)
                 s_stopReported = true;   // Ctrl-A x was answered: the fallback has nothing to say
             if (config.DebugItems.Contains("stats"))
@@ -191,7 +191,10 @@ public static class Program
     /// <summary>Time spent waiting while the guest idles (WFI with nothing pending), for -d stats.</summary>
     private static long s_idleTicks;
 
-    private static MachineStatus RunUntilStopped(Machine machine, StdioSerial? serial)
+    /// <summary>Longest sleep in select(2) while the guest idles with host sockets open (console latency).</summary>
+    private static readonly TimeSpan NetworkIdleStep = TimeSpan.FromMilliseconds(10);
+
+    private static MachineStatus RunUntilStopped(Machine machine, StdioSerial? serial, HostSocketNetwork? network)
     {
         bool debug = Environment.GetEnvironmentVariable("WEMU_TRACE_STATE") == "1";
         var sw = System.Diagnostics.Stopwatch.StartNew();
@@ -224,7 +227,16 @@ public static class Program
                     if (wait > TimeSpan.Zero)
                     {
                         long idleStart = System.Diagnostics.Stopwatch.GetTimestamp();
-                        WaitHandle.WaitAny(serial != null ? [serial.InputArrived, StopSignals.Arrived] : [StopSignals.Arrived], wait);
+                        WaitHandle[] handles = serial != null ? [serial.InputArrived, StopSignals.Arrived] : [StopSignals.Arrived];
+                        if (network is { HasSockets: true })
+                        {
+                            // The guest waits, maybe for the network: sleep in select(2) on the host sockets, in
+                            // short steps so the console and stop signals are still seen at once.
+                            if (WaitHandle.WaitAny(handles, 0) == WaitHandle.WaitTimeout)
+                                network.WaitForActivity(wait < NetworkIdleStep ? wait : NetworkIdleStep);
+                        }
+                        else
+                            WaitHandle.WaitAny(handles, wait);
                         s_idleTicks += System.Diagnostics.Stopwatch.GetTimestamp() - idleStart;
                     }
                     break;
@@ -254,6 +266,10 @@ public static class Program
                                      the default guest mounts tag 'host' at /mnt/host;
                                      none: [,x-setid=on][,x-chown-root=on][,x-special-files=on]
           -fsdev local,id=X,path=DIR -device virtio-9p-device,fsdev=X,mount_tag=TAG   the same
+          -nic user[,hostfwd=tcp:[ADDR]:PORT-[GUESTADDR]:PORT][,restrict=on][,mac=M]
+                                     a virtio-net NIC on the user-mode NAT (guest 10.0.2.15 by DHCP,
+                                     10.0.2.2 = the host's 127.0.0.1, DNS 10.0.2.3); hostfwd repeats
+          -netdev user,id=N[,...] -device virtio-net-device,netdev=N   the same
           -nographic, -serial stdio  serial console on this terminal (the default)
           -no-reboot                 exit when the guest reboots
           -icount shift=N            deterministic time (1 tick per 2^N instructions)

@@ -20,7 +20,7 @@ namespace Wemu.Fuzz;
 /// </summary>
 public static class FuzzTargets
 {
-    public static readonly string[] Names = ["ninep", "virtio-blk", "virtio-9p", "virtio-rng", "elf", "loader", "cmdline"];
+    public static readonly string[] Names = ["ninep", "virtio-blk", "virtio-9p", "virtio-rng", "elf", "loader", "cmdline", "net"];
 
     /// <summary>FUZZ_TRACE=1: say what each input did (for checking that seeds reach past the first error).</summary>
     public static readonly bool Trace = Environment.GetEnvironmentVariable("FUZZ_TRACE") == "1";
@@ -34,6 +34,7 @@ public static class FuzzTargets
         "elf" => Elf,
         "loader" => Loader,
         "cmdline" => CommandLine,
+        "net" => Network,
         _ => throw new ArgumentException($"unknown fuzz target '{name}'", nameof(name)),
     };
 
@@ -239,6 +240,103 @@ public static class FuzzTargets
             Console.Error.WriteLine($"cmdline: accepted, {config.Drives.Count} drives, {config.SharedFolders.Count} shares");
         foreach (var share in config.SharedFolders)
             _ = new VirtioNinePDevice(new MemoryFileSystem(capacity: 4096), share.MountTag);
+    }
+
+    // ---- the user network: Ethernet frames from the guest --------------------------------------------
+
+    /// <summary>
+    /// A <see cref="Net.UserNetwork"/> on a scripted host whose TCP connects succeed at once with data to read
+    /// and whose names all resolve. The input is a sequence of frames, each a big-endian u16 length and that
+    /// many bytes (clamped to what is left); between frames the clock moves 50 ms and the stack is polled, and
+    /// every frame for the guest is taken off the queue. Nothing may throw.
+    /// </summary>
+    public static void Network(byte[] input)
+    {
+        var host = new FuzzNetworkHost();
+        using var network = new Net.UserNetwork(new Net.UserNetworkOptions(), host);
+        for (int o = 0; o + 2 <= input.Length;)
+        {
+            int length = Math.Min(BinaryPrimitives.ReadUInt16BigEndian(input.AsSpan(o)), input.Length - o - 2);
+            network.ReceiveFrame(input.AsSpan(o + 2, length));
+            o += 2 + length;
+            host.Now += 50_000;
+            network.Poll();
+            while (network.QueuedFrames > 0)
+                network.DequeueFrame();
+        }
+        if (Trace)
+            Console.Error.WriteLine($"net: {network.DroppedFrames} dropped, {network.TcpConnectionCount} tcp, {network.UdpBindingCount} udp");
+    }
+
+    private sealed class FuzzNetworkHost : Net.INetworkHost
+    {
+        public long Now = 1_000_000;
+
+        public long Microseconds => Now;
+
+        public Net.IHostTcpSocket ConnectTcp(uint address, ushort port) => new Tcp();
+
+        public Net.IHostUdpSocket? OpenUdp() => new Udp();
+
+        public Net.IHostTcpListener ListenTcp(uint address, ushort port) => throw new NotSupportedException();
+
+        public Net.IHostUdpSocket ListenUdp(uint address, ushort port) => throw new NotSupportedException();
+
+        public Net.IHostNameQuery ResolveName(string name) => new Query();
+
+        private sealed class Tcp : Net.IHostTcpSocket
+        {
+            private int _left = 5000;
+
+            public Net.HostSocketState State => Net.HostSocketState.Connected;
+
+            public int Receive(Span<byte> buffer)
+            {
+                int n = Math.Min(buffer.Length, _left);
+                buffer[..n].Fill(0x41);
+                _left -= n;
+                return n;
+            }
+
+            public int Send(ReadOnlySpan<byte> data) => data.Length;
+
+            public void ShutdownSend()
+            {
+            }
+
+            public void Dispose()
+            {
+            }
+        }
+
+        private sealed class Udp : Net.IHostUdpSocket
+        {
+            private bool _answered;
+
+            public int ReceiveFrom(Span<byte> buffer, out uint address, out ushort port)
+            {
+                address = 0x08080808;
+                port = 53;
+                if (_answered || buffer.Length < 4)
+                    return -1;
+                _answered = true;
+                buffer[..4].Fill(0x42);
+                return 4;
+            }
+
+            public bool SendTo(ReadOnlySpan<byte> data, uint address, ushort port) => true;
+
+            public void Dispose()
+            {
+            }
+        }
+
+        private sealed class Query : Net.IHostNameQuery
+        {
+            public bool IsCompleted => true;
+
+            public IReadOnlyList<uint> Addresses => [0x5DB8D822];
+        }
     }
 
     private static bool Say(string target, Exception e)

@@ -141,6 +141,93 @@ public static class SeedCorpus
             "-virtfs local,path=/tmp,mount_tag=host,security_model=none,readonly=on -fsdev local,id=f,path=/srv,security_model=mapped-xattr -device virtio-9p-device,fsdev=f,mount_tag=t"));
         yield return ("cmdline", "argv", Encoding.UTF8.GetBytes(
             "\0riscv64\0-machine\0spike\0-bios\0none\0-kernel\0k.elf\0-icount\0shift=3\0-d\0stats,jit\0-accel\0interp\0-m\0512M\0-display\0none\0-monitor\0none"));
+        yield return ("cmdline", "network", Encoding.UTF8.GetBytes(
+            "-nic user,hostfwd=tcp::8080-:80,hostfwd=udp:127.0.0.1:5353-10.0.2.15:53,restrict=off,mac=52:54:00:12:34:57 -netdev user,id=n0 -device virtio-net-device,netdev=n0"));
+
+        foreach (var seed in NetworkSeeds())
+            yield return seed;
+    }
+
+    // ---- Ethernet frames from the guest (FuzzTargets.Network: each a u16 big-endian length, then the frame)
+
+    private const uint Guest = 0x0A00020F, Gateway = 0x0A000202, DnsServer = 0x0A000203;
+
+    private static IEnumerable<(string, string, byte[])> NetworkSeeds()
+    {
+        var arp = new byte[28];
+        BinaryPrimitives.WriteUInt16BigEndian(arp, 1);
+        BinaryPrimitives.WriteUInt16BigEndian(arp.AsSpan(2), 0x0800);
+        arp[4] = 6;
+        arp[5] = 4;
+        BinaryPrimitives.WriteUInt16BigEndian(arp.AsSpan(6), 1);
+        BinaryPrimitives.WriteUInt32BigEndian(arp.AsSpan(14), Guest);
+        BinaryPrimitives.WriteUInt32BigEndian(arp.AsSpan(24), Gateway);
+        var dhcp = new byte[244];
+        dhcp[0] = 1;
+        dhcp[1] = 1;
+        dhcp[2] = 6;
+        BinaryPrimitives.WriteUInt32BigEndian(dhcp.AsSpan(236), 0x63825363);
+        byte[] discover = Concat(dhcp, [53, 1, 1, 255]);
+        byte[] dns = Concat([0x12, 0x34, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 7], Encoding.ASCII.GetBytes("example"), [4], Encoding.ASCII.GetBytes("test"), [0, 0, 1, 0, 1]);
+        byte[] echo = [8, 0, 0, 0, 0, 1, 0, 1, 1, 2, 3, 4];
+        BinaryPrimitives.WriteUInt16BigEndian(echo.AsSpan(2), Net.InternetChecksum.Finish(Net.InternetChecksum.Add(0, echo)));
+        yield return ("net", "arp-dhcp-dns-ping", Frames(Ethernet(0x0806, arp), Ipv4(17, 0, 0xFFFFFFFF, UdpSegment(0, 68, 0xFFFFFFFF, 67, discover)),
+            Ipv4(17, Guest, DnsServer, UdpSegment(Guest, 40000, DnsServer, 53, dns)), Ipv4(1, Guest, Gateway, echo)));
+        yield return ("net", "tcp-session", Frames(
+            Ipv4(6, Guest, Gateway, TcpSegment(40000, Gateway, 80, 100, 0, 2, [2, 4, 5, 180], [])),
+            Ipv4(6, Guest, Gateway, TcpSegment(40000, Gateway, 80, 101, 0, 0x10, [], [])),   // ack 0: the fuzzer learns the real one
+            Ipv4(6, Guest, Gateway, TcpSegment(40000, Gateway, 80, 101, 0, 0x18, [], Encoding.ASCII.GetBytes("GET / HTTP/1.0\r\n\r\n"))),
+            Ipv4(6, Guest, Gateway, TcpSegment(40000, Gateway, 80, 119, 0, 0x11, [], []))));
+        yield return ("net", "udp-fragment", Frames(Ipv4(17, Guest, 0x08080808, UdpSegment(Guest, 5000, 0x08080808, 53, dns)),
+            Ipv4(17, Guest, 0x08080808, UdpSegment(Guest, 5000, 0x08080808, 53, dns), flags: 0x2000)));
+    }
+
+    private static byte[] Frames(params byte[][] frames) => Concat([.. frames.Select(f => Concat([(byte)(f.Length >> 8), (byte)f.Length], f))]);
+
+    private static byte[] Ethernet(ushort type, byte[] payload)
+    {
+        byte[] header = [0x52, 0x55, 0x0A, 0x00, 0x02, 0x02, 0x52, 0x54, 0x00, 0x12, 0x34, 0x56, (byte)(type >> 8), (byte)type];
+        return Concat(header, payload);
+    }
+
+    private static byte[] Ipv4(byte protocol, uint source, uint destination, byte[] payload, ushort flags = 0x4000)
+    {
+        var ip = new byte[20];
+        ip[0] = 0x45;
+        BinaryPrimitives.WriteUInt16BigEndian(ip.AsSpan(2), (ushort)(20 + payload.Length));
+        BinaryPrimitives.WriteUInt16BigEndian(ip.AsSpan(6), flags);
+        ip[8] = 64;
+        ip[9] = protocol;
+        BinaryPrimitives.WriteUInt32BigEndian(ip.AsSpan(12), source);
+        BinaryPrimitives.WriteUInt32BigEndian(ip.AsSpan(16), destination);
+        BinaryPrimitives.WriteUInt16BigEndian(ip.AsSpan(10), Net.InternetChecksum.Finish(Net.InternetChecksum.Add(0, ip)));
+        return Ethernet(0x0800, Concat(ip, payload));
+    }
+
+    private static byte[] UdpSegment(uint source, ushort sourcePort, uint destination, ushort destinationPort, byte[] payload)
+    {
+        var u = Concat(new byte[8], payload);
+        BinaryPrimitives.WriteUInt16BigEndian(u, sourcePort);
+        BinaryPrimitives.WriteUInt16BigEndian(u.AsSpan(2), destinationPort);
+        BinaryPrimitives.WriteUInt16BigEndian(u.AsSpan(4), (ushort)u.Length);
+        BinaryPrimitives.WriteUInt16BigEndian(u.AsSpan(6), Net.InternetChecksum.Finish(
+            Net.InternetChecksum.Add(Net.InternetChecksum.PseudoHeader(source, destination, 17, u.Length), u)));
+        return u;
+    }
+
+    private static byte[] TcpSegment(ushort sourcePort, uint destination, ushort destinationPort, uint seq, uint ack, byte flags, byte[] options, byte[] payload)
+    {
+        var t = Concat(new byte[20], options, payload);
+        BinaryPrimitives.WriteUInt16BigEndian(t, sourcePort);
+        BinaryPrimitives.WriteUInt16BigEndian(t.AsSpan(2), destinationPort);
+        BinaryPrimitives.WriteUInt32BigEndian(t.AsSpan(4), seq);
+        BinaryPrimitives.WriteUInt32BigEndian(t.AsSpan(8), ack);
+        t[12] = (byte)((20 + options.Length) / 4 << 4);
+        t[13] = flags;
+        BinaryPrimitives.WriteUInt16BigEndian(t.AsSpan(14), 64240);
+        BinaryPrimitives.WriteUInt16BigEndian(t.AsSpan(16), Net.InternetChecksum.Finish(
+            Net.InternetChecksum.Add(Net.InternetChecksum.PseudoHeader(Guest, destination, 6, t.Length), t)));
+        return t;
     }
 
     // ---- 9P message building

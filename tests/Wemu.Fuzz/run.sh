@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Coverage-guided fuzzing of one target for a bounded time: afl++ (Debian's afl-fuzz) driving
-# Wemu.Fuzz, with Wemu.dll instrumented by SharpFuzz (edge coverage of Wemu.Devices, Wemu.Machines
-# and Wemu.Memory). Starts from the committed seeds in corpus/TARGET.
+# Wemu.Fuzz, with Wemu.dll instrumented by SharpFuzz (edge coverage of Wemu.Devices, Wemu.Machines,
+# Wemu.Memory and Wemu.Net). Starts from the committed seeds in corpus/TARGET.
 #
 # usage: tests/Wemu.Fuzz/run.sh TARGET SECONDS     (targets: see FuzzTargets.Names; ./test.sh runs each)
 # Prints one line: "fuzz TARGET: N execs (N/s), N paths, N edges, N crashes, N hangs"; exits 1 if
@@ -35,7 +35,7 @@ lock="$work/.build.lock"
     dotnet build "$here/Wemu.Fuzz.csproj" -c Release --nologo -v q -o "$bin" >/dev/null 2>"$work/build.log" \
       || { echo "fuzz: build failed"; cat "$work/build.log"; exit 1; }
     rm -rf "$inst" && cp -r "$bin" "$inst"
-    "$tool/sharpfuzz" "$inst/Wemu.dll" Wemu.Devices Wemu.Machines Wemu.Memory >/dev/null \
+    "$tool/sharpfuzz" "$inst/Wemu.dll" Wemu.Devices Wemu.Machines Wemu.Memory Wemu.Net >/dev/null \
       || { echo "fuzz: instrumenting Wemu.dll failed"; exit 1; }
     touch "$stamp"
   fi

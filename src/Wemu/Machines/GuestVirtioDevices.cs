@@ -5,15 +5,16 @@ namespace Wemu.Machines;
 
 /// <summary>
 /// The virtio devices every board builds from a machine's images, in slot order: the disks first (the
-/// first -drive is /dev/vda), then the entropy source, then the 9P shares. Boards put them on their
-/// transports and call <see cref="Flush"/> and <see cref="CloseShares"/>.
+/// first -drive is /dev/vda), then the entropy source, then the 9P shares, then the NIC (so adding one moves
+/// nothing else). Boards put them on their transports, call <see cref="Poll"/> from their tick, and call
+/// <see cref="Flush"/> and <see cref="Close"/>.
 /// </summary>
 public sealed class GuestVirtioDevices
 {
     private readonly List<IBlockBackend> _drives = [];
     private readonly List<VirtioNinePDevice> _shares = [];
 
-    public GuestVirtioDevices(MachineImages images)
+    public GuestVirtioDevices(MachineConfig config, MachineImages images)
     {
         var devices = new List<IVirtioDevice>();
         int n = 0;
@@ -29,8 +30,20 @@ public sealed class GuestVirtioDevices
             _shares.Add(ninep);
             devices.Add(ninep);
         }
+        if (config.Network is { } network)
+        {
+            var host = images.NetworkHost ?? throw new ConfigException("-nic user: this host has no network backend (not in the page yet)");
+            Nic = new VirtioNetDevice(new Net.UserNetwork(network, host), network.MacAddress);
+            devices.Add(Nic);
+        }
         Devices = devices;
     }
+
+    /// <summary>The virtio-net device, if the machine has a NIC.</summary>
+    public VirtioNetDevice? Nic { get; }
+
+    /// <summary>The board's tick: the network's host sockets and timers.</summary>
+    public void Poll() => Nic?.Poll();
 
     public IReadOnlyList<IVirtioDevice> Devices { get; }
 
@@ -53,10 +66,11 @@ public sealed class GuestVirtioDevices
             System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(first);
     }
 
-    /// <summary>Ends the 9P sessions: host files the guest still had open are closed.</summary>
-    public void CloseShares()
+    /// <summary>Ends the 9P sessions (host files the guest still had open are closed) and the network's host sockets.</summary>
+    public void Close()
     {
         foreach (var s in _shares)
             s.Reset();
+        Nic?.Dispose();
     }
 }

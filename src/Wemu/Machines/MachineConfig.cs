@@ -36,6 +36,9 @@ public sealed class MachineConfig
     /// <summary>-virtfs / -fsdev + -device virtio-9p-device: host folders shared with the guest.</summary>
     public List<SharedFolderConfig> SharedFolders { get; } = [];
 
+    /// <summary>-netdev user + -device virtio-net-device, or -nic user: the one NIC's user-mode network; null: no NIC.</summary>
+    public Net.UserNetworkOptions? Network { get; set; }
+
     public bool NoReboot { get; set; }
 
     public bool NoGraphic { get; set; }

@@ -21,6 +21,12 @@ public sealed class MachineImages
     /// <summary>virtio-9p shares, each on the next free virtio-mmio slot.</summary>
     public IReadOnlyList<SharedFolder> SharedFolders { get; init; } = [];
 
+    /// <summary>
+    /// The host side of <c>-netdev user</c> / <c>-nic user</c> (sockets and name resolution); null where the host
+    /// has none, and then a configuration with a NIC is refused.
+    /// </summary>
+    public Net.INetworkHost? NetworkHost { get; init; }
+
     /// <summary>Entropy for virtio-rng; hosts pass a CSPRNG, deterministic runs a seeded generator.</summary>
     public Action<Span<byte>>? Entropy { get; init; }
 

@@ -19,6 +19,8 @@ public static class QemuCommandLine
         var c = new MachineConfig();
         var fsdevs = new Dictionary<string, Dictionary<string, string>>(StringComparer.Ordinal);
         var ninePDevices = new List<Dictionary<string, string>>();
+        var netdevs = new Dictionary<string, List<(string Key, string Value)>>(StringComparer.Ordinal);
+        var netDevices = new List<Dictionary<string, string>>();
         int i = 0;
         if (args.Count > 0 && !args[0].StartsWith('-'))
         {
@@ -137,9 +139,43 @@ public static class QemuCommandLine
                             throw new ConfigException($"-device virtio-blk-device: no -drive with id '{drive}'");
                         break;
                     }
+                    if (driver == "virtio-net-device")
+                    {
+                        netDevices.Add(o);
+                        break;
+                    }
                     if (driver is not ("virtio-9p-device" or "virtio-9p-pci"))
-                        throw new ConfigException($"unsupported device '{driver}' (supported: virtio-blk-device, virtio-9p-device)");
+                        throw new ConfigException($"unsupported device '{driver}' (supported: virtio-blk-device, virtio-9p-device, virtio-net-device)");
                     ninePDevices.Add(o);
+                    break;
+                }
+                case "-netdev":
+                {
+                    var pairs = OptionPairs(Value(), "type");
+                    string type = Find(pairs, "type") ?? "";
+                    if (type != "user")
+                        throw new ConfigException($"unsupported -netdev type '{type}' (supported: user)");
+                    string id = Find(pairs, "id") ?? throw new ConfigException("-netdev needs id=NAME");
+                    if (!netdevs.TryAdd(id, pairs))
+                        throw new ConfigException($"duplicate -netdev id '{id}'");
+                    break;
+                }
+                case "-nic":
+                {
+                    var pairs = OptionPairs(Value(), "type");
+                    string type = Find(pairs, "type") ?? "";
+                    if (type == "none")
+                        break;
+                    if (type != "user")
+                        throw new ConfigException($"unsupported -nic type '{type}' (supported: user, none)");
+                    if (c.Network != null)
+                        throw new ConfigException("only one NIC is supported (one -nic or -device virtio-net-device)");
+                    string model = Find(pairs, "model") ?? "virtio-net-device";
+                    if (model is not ("virtio-net-device" or "virtio"))
+                        throw new ConfigException($"unsupported -nic model '{model}' (supported: virtio-net-device)");
+                    c.Network = ParseUserNetwork(pairs, "-nic", ["model", "mac"]);
+                    if (Find(pairs, "mac") is { } mac)
+                        c.Network.MacAddress = ParseMac(mac);
                     break;
                 }
                 case "-snapshot": c.SnapshotAll = true; break;
@@ -203,6 +239,25 @@ public static class QemuCommandLine
             var fsdev = fsdevs.GetValueOrDefault(id) ?? throw new ConfigException($"-device {d["driver"]}: no -fsdev with id '{id}'");
             c.SharedFolders.Add(ParseSharedFolder(fsdev, "-fsdev", d.GetValueOrDefault("mount_tag")));
         }
+        var usedNetdevs = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var d in netDevices)
+        {
+            foreach (var k in d.Keys)
+                if (k is not ("driver" or "netdev" or "mac" or "id"))
+                    throw new ConfigException($"unknown -device virtio-net-device option '{k}'");
+            string id = d.GetValueOrDefault("netdev") ?? throw new ConfigException("-device virtio-net-device needs netdev=ID");
+            if (!usedNetdevs.Add(id))
+                throw new ConfigException($"-netdev '{id}' is used by two devices");
+            var netdev = netdevs.GetValueOrDefault(id) ?? throw new ConfigException($"-device virtio-net-device: no -netdev with id '{id}'");
+            netdevs.Remove(id);
+            if (c.Network != null)
+                throw new ConfigException("only one NIC is supported (one -nic or -device virtio-net-device)");
+            c.Network = ParseUserNetwork(netdev, "-netdev user", []);
+            if (d.GetValueOrDefault("mac") is { } mac)
+                c.Network.MacAddress = ParseMac(mac);
+        }
+        foreach (var id in netdevs.Keys)
+            throw new ConfigException($"-netdev '{id}' is not used by a device (add -device virtio-net-device,netdev={id})");
         var tags = new HashSet<string>(StringComparer.Ordinal);
         foreach (var f in c.SharedFolders)
         {
@@ -218,8 +273,11 @@ public static class QemuCommandLine
             slots = 8; // QEMU's microvm without ACPI
         if (slots == 0 && c.SharedFolders.Count > 0)
             throw new ConfigException($"machine {c.MachineType} has no virtio slots for -virtfs");
-        if (slots > 0 && c.Drives.Count + c.SharedFolders.Count + 1 > slots)
-            throw new ConfigException($"too many disks and shares ({c.Drives.Count} -drive, {c.SharedFolders.Count} -virtfs): "
+        if (slots == 0 && c.Network != null)
+            throw new ConfigException($"machine {c.MachineType} has no virtio slots for a NIC");
+        int nics = c.Network != null ? 1 : 0;
+        if (slots > 0 && c.Drives.Count + c.SharedFolders.Count + nics + 1 > slots)
+            throw new ConfigException($"too many disks, shares and NICs ({c.Drives.Count} -drive, {c.SharedFolders.Count} -virtfs, {nics} NIC): "
                 + $"machine {c.MachineType} has {slots} virtio slots, one of them for the entropy source");
         if (c.MachineType == "spike" && c.UsesDefaultGuest)
             throw new ConfigException("machine spike needs -kernel (a bare-metal ELF, with -bios none)");
@@ -313,6 +371,74 @@ public static class QemuCommandLine
         return new SharedFolderConfig(path, tag, model, Bool(o, "readonly"), setId, chownRoot, special);
     }
 
+    /// <summary>
+    /// The options of <c>-netdev user</c> or <c>-nic user</c>: <c>hostfwd=</c> (repeatable) and <c>restrict=</c>;
+    /// the addresses are slirp's defaults and cannot be changed yet.
+    /// </summary>
+    private static Net.UserNetworkOptions ParseUserNetwork(List<(string Key, string Value)> pairs, string flag, string[] extraKeys)
+    {
+        var n = new Net.UserNetworkOptions();
+        foreach (var (k, v) in pairs)
+        {
+            switch (k)
+            {
+                case "type" or "id":
+                    break;
+                case "restrict":
+                    n.Restrict = v switch
+                    {
+                        "on" or "yes" or "true" => true,
+                        "off" or "no" or "false" => false,
+                        _ => throw new ConfigException($"invalid value '{v}' for restrict (use on or off)"),
+                    };
+                    break;
+                case "hostfwd":
+                    Net.HostForward rule;
+                    try
+                    {
+                        rule = Net.HostForward.Parse(v);
+                    }
+                    catch (FormatException e)
+                    {
+                        throw new ConfigException(e.Message);
+                    }
+                    foreach (var other in n.HostForwards)
+                        if (other.Udp == rule.Udp && other.HostPort == rule.HostPort && other.HostPort != 0 && other.HostAddress == rule.HostAddress)
+                            throw new ConfigException($"two hostfwd rules for host port {rule.HostPort}");
+                    n.HostForwards.Add(rule);
+                    break;
+                default:
+                    if (Array.IndexOf(extraKeys, k) < 0)
+                        throw new ConfigException($"unknown {flag} option '{k}' (supported: id, hostfwd, restrict{string.Concat(extraKeys.Select(e => ", " + e))})");
+                    break;
+            }
+        }
+        return n;
+    }
+
+    /// <summary>A MAC address as QEMU spells it (52:54:00:12:34:56); a multicast one is refused.</summary>
+    private static byte[] ParseMac(string text)
+    {
+        var parts = text.Split(':');
+        var mac = new byte[6];
+        if (parts.Length != 6)
+            throw new ConfigException($"invalid mac '{text}' (six hex bytes: 52:54:00:12:34:56)");
+        for (int i = 0; i < 6; i++)
+            if (parts[i].Length != 2 || !byte.TryParse(parts[i], NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out mac[i]))
+                throw new ConfigException($"invalid mac '{text}' (six hex bytes: 52:54:00:12:34:56)");
+        if ((mac[0] & 1) != 0)
+            throw new ConfigException($"invalid mac '{text}': a multicast address");
+        return mac;
+    }
+
+    private static string? Find(List<(string Key, string Value)> pairs, string key)
+    {
+        foreach (var (k, v) in pairs)
+            if (k == key)
+                return v;
+        return null;
+    }
+
     private static bool Bool(Dictionary<string, string> o, string key) =>
         o.GetValueOrDefault(key) switch
         {
@@ -325,6 +451,15 @@ public static class QemuCommandLine
     public static Dictionary<string, string> Options(string spec, string implicitKey)
     {
         var result = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var (k, v) in OptionPairs(spec, implicitKey))
+            result[k] = v;
+        return result;
+    }
+
+    /// <summary>Like <see cref="Options"/>, in order and keeping repeated keys (<c>hostfwd=</c> may appear many times).</summary>
+    public static List<(string Key, string Value)> OptionPairs(string spec, string implicitKey)
+    {
+        var result = new List<(string Key, string Value)>();
         var parts = new List<string>();
         var cur = new System.Text.StringBuilder();
         for (int i = 0; i < spec.Length; i++)
@@ -351,12 +486,12 @@ public static class QemuCommandLine
             if (eq < 0)
             {
                 if (p == 0 && part.Length > 0)
-                    result[implicitKey] = part;
+                    result.Add((implicitKey, part));
                 else if (part.Length > 0)
-                    result[part] = "on";
+                    result.Add((part, "on"));
                 continue;
             }
-            result[part[..eq]] = part[(eq + 1)..];
+            result.Add((part[..eq], part[(eq + 1)..]));
         }
         return result;
     }

@@ -66,7 +66,7 @@ public sealed class RiscVVirtMachine : RiscVMachine
             Bus.Map(Region("uart0").Base, Region("uart0").Size, _uart);
 
             // virtio-mmio slots: disks first (the first -drive is /dev/vda), then the entropy source, then 9p shares.
-            _devices = new GuestVirtioDevices(images);
+            _devices = new GuestVirtioDevices(config, images);
             var devices = _devices.Devices;
             if (devices.Count > VirtioSlots)
                 throw new ConfigException($"machine virt has {VirtioSlots} virtio slots; {devices.Count} devices requested");
@@ -366,6 +366,7 @@ public sealed class RiscVVirtMachine : RiscVMachine
         _aclint.Update();
         _rtc.Update();
         _uart.Poll();
+        _devices?.Poll();
     }
 
     public override MachineStatus RunSlice(long budget)
@@ -384,7 +385,7 @@ public sealed class RiscVVirtMachine : RiscVMachine
 
     public override void Dispose()
     {
-        _devices?.CloseShares();
+        _devices?.Close();
         base.Dispose();
     }
 }

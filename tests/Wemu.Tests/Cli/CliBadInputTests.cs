@@ -25,6 +25,18 @@ public class CliBadInputTests
     }
 
     [Fact]
+    public void Bad_Hostfwd_Rule() => AssertOneLineError(["-nic", "user,hostfwd=tcp::http-:80"], "invalid hostfwd port 'http'");
+
+    [Fact]
+    public void Hostfwd_On_A_Port_In_Use()
+    {
+        using var taken = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        taken.Start();
+        int port = ((System.Net.IPEndPoint)taken.LocalEndpoint).Port;
+        AssertOneLineError(["-nic", $"user,hostfwd=tcp::{port}-:80"], $"hostfwd: could not listen on tcp 127.0.0.1:{port}");
+    }
+
+    [Fact]
     public void Unknown_Flag() => AssertOneLineError(["-frobnicate"], "unknown option '-frobnicate'");
 
     [Fact]

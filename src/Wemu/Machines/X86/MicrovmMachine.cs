@@ -102,7 +102,7 @@ public sealed class MicrovmMachine : Machine
             }
 
             // virtio-mmio: QEMU creates every slot and fills them from the top (the first device gets the last slot)
-            _devices = new GuestVirtioDevices(images);
+            _devices = new GuestVirtioDevices(config, images);
             int slots = VirtioMmioTransport.QemuSlots(acpi);
             if (_devices.Devices.Count > slots)
                 throw new ConfigException($"machine microvm has {slots} virtio slots; {_devices.Devices.Count} devices requested");
@@ -224,6 +224,7 @@ public sealed class MicrovmMachine : Machine
         _lapic.Tick();
         _rtc.Tick();
         _uart.Poll();
+        _devices?.Poll();
         Cpu.NotifyInterrupt();
     }
 
@@ -242,7 +243,7 @@ public sealed class MicrovmMachine : Machine
 
     public override void Dispose()
     {
-        _devices?.CloseShares();
+        _devices?.Close();
         Jit?.Dispose();
         Cpu?.Dispose();
         base.Dispose();
