@@ -178,11 +178,7 @@ public sealed unsafe partial class X86Cpu
                     break;
                 case X86JitHelpers.PlanRdtsc:
                     _ip = next;
-                    if ((Cr4 & Cr4Tsd) != 0 && Cpl != 0)
-                        Fault(VectorGp, 0);
-                    ulong tsc = ReadTimeStampCounter();
-                    Gpr[Rax] = tsc & 0xFFFF_FFFF;
-                    Gpr[Rdx] = tsc >> 32;
+                    Rdtsc();
                     break;
                 default:
                     BeginFetch();

@@ -32,13 +32,7 @@ public sealed unsafe partial class X86Cpu
             case 0x21: case 0x23: MoveDebugRegister(op == 0x23); break;
             case 0x30: WriteMsr(); break;
             case 0x31: // RDTSC
-                if ((Cr4 & Cr4Tsd) != 0 && Cpl != 0)
-                    Fault(VectorGp, 0);
-                {
-                    ulong tsc = ReadTimeStampCounter();
-                    Gpr[Rax] = tsc & 0xFFFF_FFFF;
-                    Gpr[Rdx] = tsc >> 32;
-                }
+                Rdtsc();
                 break;
             case 0x32: ReadMsr(); break;
             case 0x33: Fault(VectorGp, 0); break; // RDPMC: no performance counters
@@ -573,6 +567,16 @@ public sealed unsafe partial class X86Cpu
     }
 
     private long _tscOffset;
+
+    /// <summary>RDTSC: EDX:EAX = the time-stamp counter (#GP outside ring 0 with CR4.TSD).</summary>
+    internal void Rdtsc()
+    {
+        if ((Cr4 & Cr4Tsd) != 0 && Cpl != 0)
+            Fault(VectorGp, 0);
+        ulong tsc = ReadTimeStampCounter();
+        Gpr[Rax] = tsc & 0xFFFF_FFFF;
+        Gpr[Rdx] = tsc >> 32;
+    }
 
     internal ulong ReadTimeStampCounter() => ReadTsc() + (ulong)_tscOffset;
 
