@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# TCP throughput through the user-mode network, RISC-V guest: Wemu's NAT (-netdev user, virtio-net)
+# beside qemu-system-riscv64's slirp (-netdev user, the same virtio-mmio NIC), same images, one run.
+# Host -> guest: the guest wgets MB megabytes from an HTTP server on the host's 127.0.0.1 (through
+# 10.0.2.2) to /dev/null; guest -> host: the guest POSTs MB megabytes of text (wget --post-file, which
+# stops at a NUL byte) to the same server, which counts them (the script checks the count). Both timed inside the guest (`time`).
+# usage: bench/net.sh [MB]   (default 20)
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+mb=${1:-20}
+[[ "$mb" =~ ^[0-9]+$ ]] || { echo "usage: bench/net.sh [MB]" >&2; exit 2; }
+port_file=$(mktemp); posts=$(mktemp); trap 'kill "$server" 2>/dev/null || true; rm -f "$port_file" "$posts"' EXIT
+# the host side: GET /data sends MB MB, POST counts what it gets (printed as "post N" on stderr)
+node -e '
+const http = require("http"); const mb = +process.argv[1]; const chunk = Buffer.alloc(1 << 20, 0x61);
+const s = http.createServer((req, res) => {
+  if (req.method === "POST") { let n = 0; req.on("data", d => n += d.length); req.on("end", () => { console.error("post " + n); res.end("ok\n"); }); return; }
+  res.writeHead(200, { "Content-Length": mb << 20 }); let left = mb;
+  const more = () => { while (left > 0) { left--; if (!res.write(chunk)) { res.once("drain", more); return; } } res.end(); }; more();
+});
+s.listen(0, "127.0.0.1", () => require("fs").writeFileSync(process.argv[2], String(s.address().port)));
+' "$mb" "$port_file" 2>>"$posts" &
+server=$!
+for _ in $(seq 50); do [ -s "$port_file" ] && break; sleep 0.1; done
+port=$(cat "$port_file")
+dhcp="printf '#!/bin/sh\\ncase \"\$1\" in deconfig) ifconfig \$interface 0.0.0.0 up;; bound|renew) ifconfig \$interface \$ip netmask \$subnet up; route add default gw \$router;; esac\\n' > /tmp/dhcp.sh; chmod +x /tmp/dhcp.sh; udhcpc -i eth0 -s /tmp/dhcp.sh -q -n -t 5 >/dev/null 2>&1"
+work="$dhcp; yes 0123456789abcdefghijklmnopqrstuvwxyz | head -c $((mb << 20)) > /tmp/up; time wget -q -O /dev/null http://10.0.2.2:$port/data || echo WGET\"\"FAIL; time wget -q -O /dev/null --post-file=/tmp/up http://10.0.2.2:$port/up || echo WGET\"\"FAIL"
+net=(-netdev user,id=n0 -device virtio-net-device,netdev=n0)
+reals() { node -e "const r=JSON.parse(require('fs').readFileSync(0,'utf8')); const m=[...r.workOutput.matchAll(/real\s+(\d+)m\s*([\d.]+)s/g)].map(x=>60*+x[1]+ +x[2]); if (m.length !== 2 || /WGETFAIL/.test(r.workOutput)) { console.error('bench: a transfer failed or was not timed\n' + r.workOutput.slice(-1500)); process.exit(1); } console.log(m.join(' '))"; }
+echo "machine: $(nproc) cores, load before: $(cut -d' ' -f1-3 /proc/loadavg); $mb MB each way"
+read -r wd wu < <(node "$root/bench/run-guest.js" --workload "$work" -- "${wemu_cmd[@]}" "${net[@]}" | reals)
+read -r qd qu < <(node "$root/bench/run-guest.js" --workload "$work" -- "${qemu_cmd[@]}" "${net[@]}" | reals)
+sleep 0.5
+want=$((mb << 20))
+[ "$(grep -c "^post $want\$" "$posts")" = 2 ] || { echo "bench: the host did not get $want bytes from each guest: $(tr '\n' ' ' < "$posts")" >&2; exit 1; }
+rate() { awk "BEGIN{printf \"%.1f MB/s\", $mb/$1}"; }
+echo "host -> guest (wget): wemu $wd s ($(rate "$wd")), qemu $qd s ($(rate "$qd")), wemu/qemu time $(awk "BEGIN{printf \"%.2f\", $wd/$qd}")"
+echo "guest -> host (POST): wemu $wu s ($(rate "$wu")), qemu $qu s ($(rate "$qu")), wemu/qemu time $(awk "BEGIN{printf \"%.2f\", $wu/$qu}")"
+echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
