@@ -976,6 +976,19 @@ internal sealed unsafe class X86Translator : RegionTranslator
                     W(XmmLo(rm), ScalarMerge(R(XmmLo(rm)), R(XmmLo(reg)), bytes));
                 return true;
             }
+            case 0x2E or 0x2F when pfx == 1: // UCOMISD, COMISD xmm, xmm/m64
+            {
+                // Ordinary operands only: a NaN or a denormal leaves for the interpreter (MXCSR's IE/DE
+                // flags, DAZ, and #XM live there). ZF, PF, CF from the order; OF, SF, AF cleared.
+                int a = R(XmmLo(reg));
+                int b = mem ? F.Load(EffectiveAddress(ref m, next), 0, 8, false, pc, k) : R(XmmLo(rm));
+                LeaveIf(Op(IrOp.Or, NanOrDenormal(a), NanOrDenormal(b)), pc, k);
+                int ka = OrderKey(a), kb = OrderKey(b);
+                int below = F.Compare(IrCondition.LtS, ka, kb), equal = F.Compare(IrCondition.Eq, ka, kb);
+                int flags = Op(IrOp.Or, OpK(IrOp.And, R(X86Cpu.RegRflags), ~(long)X86Cpu.ArithmeticFlags), Op(IrOp.Or, below, OpK(IrOp.Shl, equal, 6)));
+                SetCc(new Cc(flags, EflagsCc, flags, -1, -1, -1));
+                return true;
+            }
             case 0x62 or 0x6C or 0x6D when pfx == 1: // PUNPCKLDQ, PUNPCKLQDQ, PUNPCKHQDQ xmm, xmm/m128
             {
                 var (slo, shi) = ReadXmm128(ref m, rm, mem, true, pc, next, k);
@@ -1137,6 +1150,22 @@ internal sealed unsafe class X86Translator : RegionTranslator
             }
         }
         return false;
+    }
+
+    /// <summary>1 if the double's bits <paramref name="x"/> are a NaN or a denormal (a non-zero fraction with the exponent all ones or all zeros).</summary>
+    private int NanOrDenormal(int x)
+    {
+        const long fraction = (1L << 52) - 1, exponent = 0x7FFL << 52;
+        int e = OpK(IrOp.And, x, exponent);
+        int special = Op(IrOp.Or, F.Compare(IrCondition.Eq, e, C(0)), F.Compare(IrCondition.Eq, e, C(exponent)));
+        return Op(IrOp.And, special, F.Compare(IrCondition.Ne, OpK(IrOp.And, x, fraction), C(0)));
+    }
+
+    /// <summary>A signed integer that orders non-NaN doubles as their values (both zeros are 0).</summary>
+    private int OrderKey(int x)
+    {
+        int magnitude = OpK(IrOp.And, x, long.MaxValue);
+        return F.Select(OpK(IrOp.ShrU, x, 63), F.Binary(IrOp.Sub, C(0), magnitude), magnitude);
     }
 
     /// <summary>A scalar move between registers: the low <paramref name="bytes"/> (4 or 8) of <paramref name="source"/> into <paramref name="target"/>'s low half.</summary>

@@ -41,7 +41,8 @@ public sealed class X86JitTests
          Mnemonic.Paddb, Mnemonic.Paddw, Mnemonic.Paddd, Mnemonic.Paddq, Mnemonic.Psubb, Mnemonic.Psubw, Mnemonic.Psubd, Mnemonic.Psubq,
          Mnemonic.Pcmpeqb, Mnemonic.Pcmpeqw, Mnemonic.Pcmpeqd, Mnemonic.Pmovmskb, Mnemonic.Pshufd, Mnemonic.Psubusw,
          Mnemonic.Pshuflw, Mnemonic.Pshufhw, Mnemonic.Punpcklwd, Mnemonic.Pcmpgtd, Mnemonic.Punpckhwd,
-         Mnemonic.Movss, Mnemonic.Movsd, Mnemonic.Punpckldq, Mnemonic.Punpcklqdq, Mnemonic.Punpckhqdq, Mnemonic.Addsd, Mnemonic.Mulss],
+         Mnemonic.Movss, Mnemonic.Movsd, Mnemonic.Punpckldq, Mnemonic.Punpcklqdq, Mnemonic.Punpckhqdq, Mnemonic.Addsd, Mnemonic.Mulss,
+         Mnemonic.Comisd, Mnemonic.Ucomisd, Mnemonic.Comisd, Mnemonic.Ucomisd, Mnemonic.Seta, Mnemonic.Setp, Mnemonic.Sete],
         // bit tests (register and immediate offsets, register and memory operands), scans, BSWAP and rotates between flag setters and readers
         [Mnemonic.Bt, Mnemonic.Bts, Mnemonic.Btr, Mnemonic.Btc, Mnemonic.Bsf, Mnemonic.Bsr, Mnemonic.Bswap, Mnemonic.Rol, Mnemonic.Ror, Mnemonic.Add, Mnemonic.Sub, Mnemonic.Inc, Mnemonic.Cmp, Mnemonic.Adc, Mnemonic.Setb, Mnemonic.Cmovae, Mnemonic.Sete, Mnemonic.Setl],
     ];
@@ -155,6 +156,52 @@ public sealed class X86JitTests
             for (int x = 0; x < 16; x++)
                 a.movdqu(__xmmword_ptr[data + 0x100 + (ulong)(16 * x)], X(x));
         }), state);
+    }
+
+    /// <summary>
+    /// COMISD/UCOMISD on every pair of special and ordinary doubles (zeros of both signs, negatives,
+    /// infinities, the largest and smallest normals, denormals and NaNs, which leave for the
+    /// interpreter), from registers and memory, with the flags and MXCSR stored after each.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(Backends))]
+    public void Scalar_Double_Compares_Match(string backend)
+    {
+        ulong data = HostX86Oracle.DataAddress;
+        double[] values = [0.0, -0.0, 1.0, -1.0, 1.5, -2.5, double.PositiveInfinity, double.NegativeInfinity,
+            double.MaxValue, double.MinValue, 2.2250738585072014E-308, -2.2250738585072014E-308, double.Epsilon, -double.Epsilon, double.NaN];
+        var code = Assemble(a =>
+        {
+            a.mov(rbx, data);
+            for (int i = 0; i < values.Length; i++)
+            {
+                a.mov(rax, BitConverter.DoubleToInt64Bits(values[i]));
+                a.mov(__qword_ptr[rbx + 0x800 + 8 * i], rax);
+            }
+            a.lea(rdi, __[rbx + 0x1000]);
+            var outer = a.CreateLabel();
+            var inner = a.CreateLabel();
+            a.xor(r8d, r8d);
+            a.Label(ref outer);
+            a.xor(r9d, r9d);
+            a.Label(ref inner);
+            a.movsd(xmm1, __qword_ptr[rbx + r8 * 8 + 0x800]);
+            a.movsd(xmm2, __qword_ptr[rbx + r9 * 8 + 0x800]);
+            a.comisd(xmm1, xmm2);
+            a.setb(__byte_ptr[rdi]); a.sete(__byte_ptr[rdi + 1]); a.setp(__byte_ptr[rdi + 2]); a.seto(__byte_ptr[rdi + 3]); a.sets(__byte_ptr[rdi + 4]);
+            a.stmxcsr(__dword_ptr[rdi + 8]);
+            a.ucomisd(xmm1, __qword_ptr[rbx + r9 * 8 + 0x800]);
+            a.setb(__byte_ptr[rdi + 12]); a.sete(__byte_ptr[rdi + 13]); a.setp(__byte_ptr[rdi + 14]);
+            a.add(rdi, 16);
+            a.inc(r9);
+            a.cmp(r9, values.Length);
+            a.jb(inner);
+            a.inc(r8);
+            a.cmp(r8, values.Length);
+            a.jb(outer);
+        });
+        var outcome = RunBoth(backend, code);
+        Assert.True(outcome.Vector < 0, $"exception {outcome.Vector} at {outcome.Rip:x}");
     }
 
     /// <summary>
