@@ -258,12 +258,10 @@ internal sealed unsafe class X86Translator : RegionTranslator
     /// other flags kept, materialized (as the interpreter's <c>BitScan</c>), unless the next
     /// instructions overwrite them all first.
     /// </summary>
-    private bool BitScan(ulong pc, ulong next, int k)
+    private bool BitScan(bool reverse, ref X86Insn m, int s, ref X86Cpu.CodeCursor c, ulong pc, ulong next, int k)
     {
-        if (!DecodeTwoByteModRm(pc, out int op, out var m, out int s, out var c) || op is not (0xBC or 0xBD)
-            || c.Position - (int)(pc & 0xFFF) != (int)(next - pc))
+        if (c.Position - (int)(pc & 0xFFF) != (int)(next - pc))
             return false;
-        bool reverse = op == 0xBD;
         int src = (m.Flags & X86Insn.Mem) != 0 ? F.Load(EffectiveAddress(ref m, next), 0, 1 << s, false, pc, k) : Mask(R(m.Rm), s);
         int zero = F.Compare(IrCondition.Eq, src, C(0));
         int index = reverse ? F.Binary(IrOp.Sub, C(63), F.Unary(IrOp.Clz, src)) : F.Unary(IrOp.Ctz, src);
@@ -281,19 +279,17 @@ internal sealed unsafe class X86Translator : RegionTranslator
     /// <c>DoubleShift</c>: the lazy state of SHL/SHR with the last bit out; a count of 0 (masked) keeps
     /// the flags and writes the operand back unchanged (a 32-bit register's upper half cleared).
     /// </summary>
-    private bool DoubleShift(ulong pc, ulong next, int k)
+    private bool DoubleShift(int op, ref X86Insn m, int s, ref X86Cpu.CodeCursor c, ulong pc, ulong next, int k)
     {
         int start = (int)(pc & 0xFFF);
-        if (!DecodeTwoByteModRm(pc, out int op, out var m, out int s, out var c) || op is not (0xA4 or 0xA5 or 0xAC or 0xAD))
-            return false;
         bool byImmediate = (op & 1) == 0, left = op < 0xA8;
         int imm = byImmediate ? c.U8() : 0;
         if (c.Overrun || c.Position - start != (int)(next - pc))
             return false;
-        int bits = Bits(s);
+        int bits = Bits(s), source = m.Reg;
         ModifyE(ref m, s, pc, next, k, a =>
         {
-            int b = Mask(R(m.Reg), s);
+            int b = Mask(R(source), s);
             if (byImmediate)
             {
                 int n = imm & (bits - 1);
@@ -325,16 +321,16 @@ internal sealed unsafe class X86Translator : RegionTranslator
     }
 
     /// <summary>
-    /// Prefixes (REX, 67, FS/GS and the null segments; 66 and F0/F2/F3 refuse), a 0F opcode and its
-    /// ModR/M into <paramref name="m"/>, for the two-byte instructions the translator decodes itself.
+    /// Prefixes (REX, 67, FS/GS and the null segments; 66 and F0/F2/F3 refuse) and a 0F opcode, with
+    /// the cursor after the opcode, for the two-byte instructions the translator decodes itself.
     /// </summary>
-    private bool DecodeTwoByteModRm(ulong pc, out int op, out X86Insn m, out int size, out X86Cpu.CodeCursor c)
+    private bool TwoByteOpcode(ulong pc, out int op, out X86Insn m, out int rex, out X86Cpu.CodeCursor c)
     {
         int p = (int)(pc & 0xFFF);
         int end = Math.Min(p + 15, 0x1000);
         m = new X86Insn { Base = X86Insn.NoRegister, Index = X86Insn.NoRegister };
-        int rex = 0;
-        op = size = 0;
+        rex = 0;
+        op = 0;
         c = default;
         while (p < end)
         {
@@ -350,27 +346,32 @@ internal sealed unsafe class X86Translator : RegionTranslator
         if (p + 2 > end || Page[p] != 0x0F)
             return false;
         op = Page[p + 1];
-        size = (rex & 8) != 0 ? Qword : Dword;
         c = new X86Cpu.CodeCursor { Page = Page, Position = p + 2 };
-        X86Cpu.DecodeModRmInto(ref c, ref m, rex, size, size);
-        return !c.Overrun;
+        return true;
     }
 
-    /// <summary>BSWAP r32/r64 (0F C8+r, REX.B and REX.W) as IR; false for anything else (the 16-bit form is undefined: the helper's).</summary>
-    private bool ByteSwap(ulong pc)
+    /// <summary>
+    /// The two-byte instructions the fast decoder leaves generic that the translator turns into IR
+    /// itself, after <see cref="TwoByteOpcode"/>: BSWAP, BSF/BSR, SHLD/SHRD. False leaves the
+    /// instruction to the helper.
+    /// </summary>
+    private bool TwoByte(int op, ref X86Insn m, int rex, ref X86Cpu.CodeCursor c, ulong pc, ulong next, int k)
     {
-        int p = (int)(pc & 0xFFF);
-        if (p + 3 > 0x1000)
+        if ((op & 0xF8) == 0xC8)
+        {
+            // BSWAP r32/r64 (0F C8+r; the 16-bit form is undefined: the helper's)
+            int r = (op & 7) | ((rex & 1) << 3);
+            int swapped = F.Unary(IrOp.ByteSwap, R(r));
+            W(r, (rex & 8) != 0 ? swapped : OpK(IrOp.ShrU, swapped, 32));   // bswap64(x) >> 32 = bswap32 of the low half, zero-extended
+            return true;
+        }
+        if (op is not (0xBC or 0xBD or 0xA4 or 0xA5 or 0xAC or 0xAD))
             return false;
-        int rex = 0;
-        if ((Page[p] & 0xF0) == 0x40)
-            rex = Page[p++];
-        if (Page[p] != 0x0F || (Page[p + 1] & 0xF8) != 0xC8)
+        int s = (rex & 8) != 0 ? Qword : Dword;
+        X86Cpu.DecodeModRmInto(ref c, ref m, rex, s, s);
+        if (c.Overrun)
             return false;
-        int r = (Page[p + 1] & 7) | ((rex & 1) << 3);
-        int swapped = F.Unary(IrOp.ByteSwap, R(r));
-        W(r, (rex & 8) != 0 ? swapped : OpK(IrOp.ShrU, swapped, 32));   // bswap64(x) >> 32 = bswap32 of the low half, zero-extended
-        return true;
+        return op is 0xBC or 0xBD ? BitScan(op == 0xBD, ref m, s, ref c, pc, next, k) : DoubleShift(op, ref m, s, ref c, pc, next, k);
     }
 
     /// <summary>
@@ -703,7 +704,7 @@ internal sealed unsafe class X86Translator : RegionTranslator
             case X86FastOp.Sse when _sse && Sse(ref d, pc, next, k):
                 return true;
             default:
-                if (ByteSwap(pc) || BitScan(pc, next, k) || DoubleShift(pc, next, k))
+                if (TwoByteOpcode(pc, out int op, out var m, out int rex, out var c) && TwoByte(op, ref m, rex, ref c, pc, next, k))
                     return true;
                 // MUL/DIV, rotates, SSE/MMX it does not translate, and the generic instructions that go on
                 Helper(pc, next, k);
