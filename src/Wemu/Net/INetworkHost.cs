@@ -26,4 +26,16 @@ public interface INetworkHost
 
     /// <summary>Starts resolving a host name to IPv4 addresses.</summary>
     IHostNameQuery ResolveName(string name);
+
+    /// <summary>
+    /// A connection the host wants opened into a guest port of its choosing (the page's <c>vm.fetch</c>; hostfwd
+    /// listeners have their port fixed by the rule), already connected on the host's side; null if none waits.
+    /// The stack opens it as it opens a forwarded one, from 10.0.2.2. Natively there are none.
+    /// </summary>
+    IHostTcpSocket? AcceptIntoGuest(out uint guestAddress, out ushort guestPort)
+    {
+        guestAddress = 0;
+        guestPort = 0;
+        return null;
+    }
 }

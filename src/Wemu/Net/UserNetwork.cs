@@ -138,6 +138,7 @@ public sealed class UserNetwork : IDisposable
             AcceptForwarded(rule, listener, now);
         foreach (var (rule, socket) in _udpForwards)
             ReceiveForwardedUdp(rule, socket);
+        AcceptIntoGuest(now);
         for (int i = 0; i < _tcpList.Count; i++)
             _tcpList[i].Poll(now);
         for (int i = _tcpList.Count - 1; i >= 0; i--)
@@ -580,6 +581,20 @@ public sealed class UserNetwork : IDisposable
         {
             ushort port = NextForwardPort(rule.GuestAddress, rule.GuestPort);
             Add(TcpNatConnection.ToGuest(this, host, rule.GuestAddress, rule.GuestPort, GatewayAddress, port, NextIsn(), now));
+        }
+    }
+
+    /// <summary>Connections the host opens into guest ports it chooses (the page's vm.fetch), as hostfwd's are opened.</summary>
+    private void AcceptIntoGuest(long now)
+    {
+        while (_tcpList.Count < MaxTcpConnections && _host.AcceptIntoGuest(out uint address, out ushort port) is { } host)
+        {
+            if (port == 0 || !IsGuestSide(address))
+            {
+                host.Dispose();
+                continue;
+            }
+            Add(TcpNatConnection.ToGuest(this, host, address, port, GatewayAddress, NextForwardPort(address, port), NextIsn(), now));
         }
     }
 
