@@ -151,6 +151,8 @@ public static partial class WebMachine
                 // The page's file tree, on the next free virtio slot (none left: no share, the disks win).
                 SharedFolders = drives.Count + 2 <= (BoardCatalog.Find(c.Arch, c.MachineType)?.VirtioSlots ?? 0)
                     ? [new SharedFolder(ShareTag, s_files)] : [],
+                // -nic user: the stack runs here, its outside is the page's fetch() (PageNetwork).
+                NetworkHost = c.Network != null ? PageNetwork.Create() : null,
             };
             s_drives.Clear();
             s_machine = MachineFactory.Create(c, s_images);

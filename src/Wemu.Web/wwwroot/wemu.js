@@ -20,7 +20,7 @@
 // The worker protocol is in worker.js. Requests with answers go through vm.call(method, args, transfer)
 // and come back as promises; vm.stats() is one.
 
-const listeners = () => ({ serial: new Set(), state: new Set(), progress: new Set() });
+const listeners = () => ({ serial: new Set(), state: new Set(), progress: new Set(), log: new Set() });
 
 function toArgs(o) {
   const a = [];
@@ -93,6 +93,8 @@ export class WemuMachine {
   onState(fn) { this.#on.state.add(fn); return () => this.#on.state.delete(fn); }
   /** Calls fn({phase: 'runtime'|'download', loaded, total, items}) while files download. */
   onProgress(fn) { this.#on.progress.add(fn); return () => this.#on.progress.delete(fn); }
+  /** Calls fn(text) with the emulator's notes (e.g. why a guest's fetch failed); without listeners they go to console.warn. */
+  onLog(fn) { this.#on.log.add(fn); return () => this.#on.log.delete(fn); }
 
   /** Types text (or bytes) on the guest's serial line. */
   sendSerial(data) {
@@ -122,6 +124,52 @@ export class WemuMachine {
 
   /** Lists a directory of the shared tree: [{name, directory, size}], sorted by name. */
   listFiles(dir = '/') { return this.call('listFiles', [dir]); }
+
+  /**
+   * fetch() into the guest (-nic user): `await vm.fetch('http://localhost:8080/path', init)` opens a TCP
+   * connection to the guest's port 8080 (as from 10.0.2.2, like hostfwd), sends an HTTP/1.1 request and resolves
+   * with a Response built from the guest's answer (its body read whole, at most 16 MiB). `localhost` (or 127.0.0.1,
+   * 10.0.2.15) is the guest here; only http: URLs.
+   */
+  async fetch(input, init = {}) {
+    const request = new Request(input, init);
+    const url = new URL(request.url);
+    if (url.protocol !== 'http:') throw new TypeError(`vm.fetch: ${url.protocol} URLs cannot reach the guest (http: only)`);
+    if (!['localhost', '127.0.0.1', '10.0.2.15'].includes(url.hostname))
+      throw new TypeError(`vm.fetch: the host must be localhost (the guest), not ${url.hostname}`);
+    const port = url.port ? Number(url.port) : 80;
+    const body = request.method === 'GET' || request.method === 'HEAD' ? new Uint8Array(0) : new Uint8Array(await request.arrayBuffer());
+    const names = [], values = [];
+    request.headers.forEach((v, n) => { names.push(n); values.push(v); });
+    const answer = await this.call('guestFetch', [port, request.method, url.pathname + url.search, names, values, body], [body.buffer]);
+    const headers = new Headers();
+    for (const [n, v] of answer.headers) { try { headers.append(n, v); } catch { /* a field a Response may not carry */ } }
+    const status = answer.status >= 200 && answer.status <= 599 ? answer.status : 502;
+    const nullBody = [204, 205, 304].includes(status) || request.method === 'HEAD';
+    let statusText = answer.statusText;
+    try { new Response(null, { statusText }); } catch { statusText = ''; }
+    return new Response(nullBody ? null : answer.body, { status, statusText, headers });
+  }
+
+  /**
+   * Serves guest ports on the page's origin through a service worker: after `await vm.exposePorts()`,
+   * `<iframe src="wemu/port/8080/">` (beside wemu.js) shows the guest's server on port 8080. Resolves with the
+   * prefix's URL. Needs a secure context (https or localhost). One machine per page answers (the last to call).
+   */
+  async exposePorts(options = {}) {
+    if (!('serviceWorker' in navigator)) throw new Error('vm.exposePorts: no service workers here (they need https or localhost)');
+    const script = new URL(options.serviceWorker || './wemu-sw.js', import.meta.url);
+    const scope = new URL(options.scope || './wemu/port/', import.meta.url);
+    portHost = this;
+    if (!listening) {
+      listening = true;
+      navigator.serviceWorker.addEventListener('message', answerPortRequest);
+      navigator.serviceWorker.startMessages();
+    }
+    const registration = await navigator.serviceWorker.register(script, { scope: scope.href });
+    await activated(registration);
+    return scope.href;
+  }
 
   /** Ends the machine and its worker. */
   async stop() {
@@ -177,6 +225,10 @@ export class WemuMachine {
       case 'plan':
         this.summary = msg.summary;
         break;
+      case 'log':
+        if (this.#on.log.size === 0) console.warn('wemu: ' + msg.text);
+        for (const fn of this.#on.log) fn(msg.text);
+        break;
       case 'reply': {
         const p = this.#pending.get(msg.id);
         if (!p) break;
@@ -186,6 +238,41 @@ export class WemuMachine {
       }
     }
   }
+}
+
+// The service worker's requests (wemu-sw.js) for guest ports, answered by the machine that last called exposePorts.
+let portHost = null, listening = false;
+
+function answerPortRequest(ev) {
+  const msg = ev.data;
+  if (!msg || msg.type !== 'wemu-port-request' || !ev.ports[0]) return;
+  const reply = ev.ports[0];
+  const vm = portHost;
+  if (!vm || vm.state !== 'running') return;   // no answer: the service worker asks another page
+  reply.postMessage({ accepted: true });
+  const init = { method: msg.method, headers: msg.headers };
+  if (msg.body && msg.method !== 'GET' && msg.method !== 'HEAD') init.body = msg.body;
+  vm.fetch(`http://localhost:${msg.port}${msg.path}`, init)
+    .then(async r => {
+      const body = await r.arrayBuffer();
+      reply.postMessage({ ok: true, status: r.status, statusText: r.statusText, headers: [...r.headers], body }, [body]);
+    })
+    .catch(e => reply.postMessage({ ok: false, error: String(e && e.message || e) }));
+}
+
+function activated(registration) {
+  return new Promise((resolve, reject) => {
+    const check = () => {
+      if (registration.active && registration.active.state === 'activated') { resolve(); return true; }
+      const w = registration.installing || registration.waiting;
+      if (w && w.state === 'redundant') { reject(new Error('vm.exposePorts: the service worker failed to install')); return true; }
+      return false;
+    };
+    if (check()) return;
+    const watch = w => w && w.addEventListener('statechange', () => check());
+    watch(registration.installing); watch(registration.waiting); watch(registration.active);
+    registration.addEventListener('updatefound', () => watch(registration.installing));
+  });
 }
 
 export const Wemu = {

@@ -13,6 +13,7 @@
 // A new request/response feature (vm.readFile, ...) is one entry in `calls` below and one method
 // in wemu.js that calls vm.call(name, args, transfer).
 import { dotnet } from './_framework/dotnet.js';
+import { installPageNetwork } from './net-fetch.js';
 
 const Status = { Running: 0, Idle: 1, PoweredOff: 2, ResetRequested: 3 };
 const SLICE_TARGET_MS = 15;           // guest work per slice before the worker yields to its event loop
@@ -299,8 +300,11 @@ async function start(options, pageUrl) {
     })
     .create();
   installJitLoader(runtime);
+  const network = installPageNetwork(runtime, { post, wake });   // -nic user: the guest's HTTP over fetch()
   const exports = await runtime.getAssemblyExports(runtime.getConfig().mainAssemblyName);
   M = exports.Wemu.Web.WebMachine;
+  network.bind(exports, base);
+  Object.assign(calls, network.calls);
   timings.runtimeMs = performance.now() - startedAt;
 
   const args = Array.isArray(options.args) ? options.args.map(String) : [];
