@@ -18,7 +18,7 @@ const results = path.join(root, 'artifacts/test-results');
 const BOOT_TIMEOUT = 180_000;
 
 // udhcpc's hook, as docs/NETWORKING.md gives it (the images may not bring eth0 up at boot).
-const DHCP = `printf '#!/bin/sh\\ncase "$1" in deconfig) ifconfig $interface 0.0.0.0 up;; bound|renew) ifconfig $interface $ip netmask $subnet up; route add default gw $router; echo nameserver $dns > /etc/resolv.conf;; esac\\n' > /tmp/dhcp.sh; chmod +x /tmp/dhcp.sh; udhcpc -i eth0 -s /tmp/dhcp.sh -q -t 5 && echo DHCP-$((1+1))\n`;
+const DHCP = `printf '#!/bin/sh\\ncase "$1" in deconfig) ifconfig $interface 0.0.0.0 up;; bound|renew) ifconfig $interface $ip netmask $subnet up; route add default gw $router; echo nameserver $dns > /etc/resolv.conf;; esac\\n' > /tmp/dhcp.sh; chmod +x /tmp/dhcp.sh; udhcpc -i eth0 -s /tmp/dhcp.sh -q -t 5; echo DHCP-$((1+1))\n`;
 
 let browser, server, base, blobName, blob;
 
@@ -79,7 +79,7 @@ test('-nic user in the page: the guest wgets a file of the page\'s origin throug
     await run(page, DHCP, /^DHCP-2/m, log);
     const port = new URL(base).port;
     const sha = crypto.createHash('sha256').update(blob).digest('hex');
-    const out = await run(page, `wget -q -O /tmp/blob http://10.0.2.2:${port}/${blobName} && sha256sum /tmp/blob && echo WGET-$((1+1))\n`, /^WGET-2/m, log);
+    const out = await run(page, `wget -q -O /tmp/blob http://10.0.2.2:${port}/${blobName}; sha256sum /tmp/blob; echo WGET-$((1+1))\n`, /^WGET-2/m, log);
     assert.match(out, new RegExp(`^${sha}  /tmp/blob`, 'm'), `the guest's copy differs from the page's file:\n${out}`);
 
     // DNS from the stack: any name gets a made-up address (198.18.0.0/15) that the stack maps back to it.
@@ -105,7 +105,7 @@ test('vm.fetch reads a page from BusyBox httpd in the guest, and the service wor
   try {
     await run(page, DHCP, /^DHCP-2/m, log);
     const token = crypto.randomBytes(8).toString('hex');
-    await run(page, `mkdir -p /tmp/www && echo "<h1 id=g>guest ${token}</h1>" > /tmp/www/index.html && httpd -p 8080 -h /tmp/www && echo HTTPD-$((1+1))\n`, /^HTTPD-2/m, log);
+    await run(page, `mkdir -p /tmp/www && echo "<h1 id=g>guest ${token}</h1>" > /tmp/www/index.html && httpd -p 8080 -h /tmp/www; echo HTTPD-$((1+1))\n`, /^HTTPD-2/m, log);
 
     const answer = await page.evaluate(async () => {
       const r = await window.wemu.fetch('http://localhost:8080/index.html');

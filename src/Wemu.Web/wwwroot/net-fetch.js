@@ -23,8 +23,7 @@ export function installPageNetwork(runtime, { post, wake }) {
   let nextGuestId = 1;
 
   function log(message) {
-    console.warn('wemu net: ' + message);
-    post({ type: 'log', text: 'net: ' + message });
+    post({ type: 'log', text: 'net: ' + message });   // the page's vm.onLog, or its console
   }
 
   function describe(e, url) {
