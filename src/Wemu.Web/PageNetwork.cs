@@ -1,5 +1,8 @@
+using System.Diagnostics;
 using System.Runtime.InteropServices.JavaScript;
 using System.Runtime.Versioning;
+using System.Text;
+using Wemu.Devices.NineP;
 using Wemu.Net;
 using Wemu.Net.Fetch;
 
@@ -26,13 +29,23 @@ public static partial class PageNetwork
     [JSExport]
     public static void SetPageUrl(string url) => s_pageUrl = url;
 
-    /// <summary>A fresh host for a machine with a NIC; the previous machine's fetches are dropped.</summary>
-    internal static INetworkHost Create()
+    /// <summary>Where the page's CA certificate lands on the share (the guest's /mnt/host/wemu-ca.crt).</summary>
+    public const string CaCertificatePath = "/wemu-ca.crt";
+
+    /// <summary>
+    /// A fresh host for a machine with a NIC (the previous machine's fetches are dropped), with HTTPS terminated by
+    /// a CA made now, whose certificate goes on the page's share for the guest to trust.
+    /// </summary>
+    internal static INetworkHost Create(MemoryFileSystem share)
     {
         foreach (var id in s_fetches.Keys)
             CancelFetch(id);
         s_fetches.Clear();
-        s_host = new FetchNetworkHost(new Client(), s_pageUrl ?? "http://localhost/", Log);
+        var made = Stopwatch.StartNew();
+        var tls = new PageTlsTerminator();
+        share.WriteFile(CaCertificatePath, Encoding.ASCII.GetBytes(tls.CaCertificatePem));
+        Log($"HTTPS: the page's CA was made in {made.ElapsedMilliseconds} ms; the guest trusts it by installing /mnt/host{CaCertificatePath}");
+        s_host = new FetchNetworkHost(new Client(), s_pageUrl ?? "http://localhost/", Log) { Tls = tls };
         return s_host;
     }
 

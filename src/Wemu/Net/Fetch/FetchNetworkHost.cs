@@ -85,9 +85,21 @@ public sealed class FetchNetworkHost : INetworkHost
         }
         else
             host = HostForward.FormatAddress(address);
-        bool defaultPort = (scheme == "http" && port == 80) || (scheme == "https" && port == 443);
-        return new FetchProxyConnection(this, defaultPort ? $"{scheme}://{host}" : $"{scheme}://{host}:{port}");
+        // HTTPS: the guest's TLS ends here and the request goes on as https, except to the page's own origin,
+        // which is fetched with the page's scheme whatever the guest spoke.
+        string tlsScheme = address == UserNetwork.HostLoopback && port == _pagePort ? _pageScheme : "https";
+        return new FetchProxyConnection(this, Origin(scheme, host, port), Origin(tlsScheme, host, port),
+            address == UserNetwork.HostLoopback ? HostForward.FormatAddress(UserNetwork.GatewayAddress) : host);
     }
+
+    private static string Origin(string scheme, string host, ushort port)
+    {
+        bool defaultPort = (scheme == "http" && port == 80) || (scheme == "https" && port == 443);
+        return defaultPort ? $"{scheme}://{host}" : $"{scheme}://{host}:{port}";
+    }
+
+    /// <summary>Terminates the guest's HTTPS (the page's CA), or null: TLS connections are reset.</summary>
+    public ITlsTerminator? Tls { get; set; }
 
     /// <summary>No UDP leaves the page (fetch has none): datagrams to outside addresses are dropped.</summary>
     public IHostUdpSocket? OpenUdp() => null;

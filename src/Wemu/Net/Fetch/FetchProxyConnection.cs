@@ -16,7 +16,14 @@ internal sealed class FetchProxyConnection : IHostTcpSocket
     public const int OutputBytes = 128 * 1024;
 
     private readonly FetchNetworkHost _host;
-    private readonly string _origin;
+    private string _origin;
+    private readonly string _tlsOrigin, _certificateName;
+    private ITlsServerSession? _tls;                  // HTTPS: the guest's TLS, terminated here
+    private readonly byte[] _plain = new byte[16 * 1024];
+    private int _plainStart, _plainEnd;               // decrypted bytes the parser has not taken yet
+
+    /// <summary>Decrypted bytes held inside the TLS session before the guest's input is refused (its window closes).</summary>
+    public const int MaxTlsPlaintext = 64 * 1024;
     private readonly HttpRequestParser _parser = new();
     private readonly ByteRing _out = new(OutputBytes);
     private HttpRequest? _request;
@@ -30,10 +37,16 @@ internal sealed class FetchProxyConnection : IHostTcpSocket
     private bool _guestClosed;        // the guest sent FIN: answer what it asked, then close
     private bool _disposed;
 
-    public FetchProxyConnection(FetchNetworkHost host, string origin)
+    /// <param name="host">The page's network.</param>
+    /// <param name="origin">What plain HTTP on this connection fetches.</param>
+    /// <param name="tlsOrigin">What HTTPS on this connection fetches, once its TLS is terminated.</param>
+    /// <param name="certificateName">The name the certificate is for when the ClientHello has no SNI.</param>
+    public FetchProxyConnection(FetchNetworkHost host, string origin, string tlsOrigin, string certificateName)
     {
         _host = host;
         _origin = origin;
+        _tlsOrigin = tlsOrigin;
+        _certificateName = certificateName;
     }
 
     public HostSocketState State => HostSocketState.Connected;
@@ -42,11 +55,15 @@ internal sealed class FetchProxyConnection : IHostTcpSocket
     {
         if (_disposed || _broken)
             return IHostTcpSocket.Error;
+        if (_tls != null)
+            FeedPlaintext();
         Pump();
         if (_broken)
             return IHostTcpSocket.Error;
         if (buffer.IsEmpty)
             return IHostTcpSocket.WouldBlock;
+        if (_tls != null)
+            return ReceiveTls(buffer);
         if (_out.Count > 0)
         {
             int n = 0;
@@ -74,16 +91,84 @@ internal sealed class FetchProxyConnection : IHostTcpSocket
             _sawBytes = true;
             if (data[0] == 0x16)
             {
-                // A TLS ClientHello (record type 22): HTTPS is not terminated in the page (yet). A reset, not an
-                // HTTP answer the TLS client could not read.
-                _host.Log($"{_origin}: the guest speaks TLS (HTTPS), which the page cannot relay; connection reset");
-                _broken = true;
-                return IHostTcpSocket.Error;
+                // A TLS handshake record (type 22): HTTPS. Terminated here with the page's CA when the page has
+                // one; else a reset, not an HTTP answer the TLS client could not read.
+                if (_host.Tls == null)
+                {
+                    _host.Log($"{_origin}: the guest speaks TLS (HTTPS), which this page does not terminate; connection reset");
+                    _broken = true;
+                    return IHostTcpSocket.Error;
+                }
+                _tls = _host.Tls.Accept(_certificateName);
+                _origin = _tlsOrigin;
             }
         }
+        if (_tls != null)
+            return SendTls(data);
         int n = _parser.Feed(data);
         Pump();
         return n;
+    }
+
+    private int SendTls(ReadOnlySpan<byte> data)
+    {
+        var tls = _tls!;
+        if (tls.Error != null)
+            return data.Length;
+        if (tls.PlaintextAvailable > MaxTlsPlaintext)
+            return 0;   // the parser is behind: the guest's window closes until it catches up
+        if (!tls.Offer(data))
+        {
+            _host.Log($"{_origin}: the guest's TLS failed: {tls.Error}");
+            _closing = true;   // the alert goes out, then the end of the stream
+            return data.Length;
+        }
+        FeedPlaintext();
+        Pump();
+        return data.Length;
+    }
+
+    /// <summary>Moves decrypted bytes into the request parser as far as it takes them.</summary>
+    private void FeedPlaintext()
+    {
+        var tls = _tls!;
+        while (_parser.ErrorStatus == 0 && !_closing)
+        {
+            if (_plainStart == _plainEnd)
+            {
+                if (tls.PlaintextAvailable == 0)
+                    return;
+                _plainStart = 0;
+                _plainEnd = tls.ReadPlaintext(_plain);
+                if (_plainEnd <= 0)
+                {
+                    _plainEnd = 0;
+                    return;
+                }
+            }
+            int n = _parser.Feed(_plain.AsSpan(_plainStart, _plainEnd - _plainStart));
+            if (n == 0)
+                return;
+            _plainStart += n;
+        }
+    }
+
+    /// <summary>Encrypts buffered output as the stack has room for it; the session's own bytes (handshake, alerts) first.</summary>
+    private int ReceiveTls(Span<byte> buffer)
+    {
+        var tls = _tls!;
+        while (_out.Count > 0 && tls.IsHandshakeComplete && tls.Error == null && tls.CiphertextAvailable < buffer.Length)
+        {
+            var span = _out.ReadableSpan();
+            int n = Math.Min(span.Length, 16 * 1024);
+            tls.WritePlaintext(span[..n]);
+            _out.Consume(n);
+        }
+        if (tls.CiphertextAvailable > 0)
+            return tls.ReadCiphertext(buffer);
+        if (tls.Error != null || tls.IsClosed || (_closing && _exchange == null && _out.Count == 0))
+            return 0;
+        return IHostTcpSocket.WouldBlock;
     }
 
     /// <summary>The guest closed its side: answer what it asked, then close.</summary>
