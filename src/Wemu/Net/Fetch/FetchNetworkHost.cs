@@ -11,7 +11,7 @@ namespace Wemu.Net.Fetch;
 /// 10.0.2.2 (which the stack hands over as the host's loopback) stands for the page's own host, so
 /// <c>http://10.0.2.2:PORT/x</c> fetches <c>http://PAGEHOST:PORT/x</c> (the page's own scheme at the page's own
 /// port); an address the stack's DNS made up for a name fetches <c>http://NAME:PORT/...</c>; any other address
-/// <c>http://A.B.C.D:PORT/...</c>.</item>
+/// <c>http://A.B.C.D:PORT/...</c>. HTTPS the same with https, its TLS terminated by <see cref="Tls"/>.</item>
 /// <item>DNS never leaves the page (a page cannot ask DNS): a name gets a made-up address in 198.18.0.0/15 (RFC
 /// 2544's benchmarking range, routed nowhere, the range "fake-IP" DNS proxies use) that maps back to the name when
 /// the guest connects; the page's own host name gets 10.0.2.2; <c>localhost</c> is 127.0.0.1 (the guest itself, as

@@ -9,6 +9,8 @@ namespace Wemu.Net.Fetch;
 /// answered in order, one fetch at a time per connection. A fetch that fails before its response is a 502 with the
 /// reason as its one-line body; one that fails in the body ends the connection (the guest sees the body cut short).
 /// Memory is bounded: the parser's bounds, one body piece waiting, and <see cref="OutputBytes"/> of output.
+/// A connection that opens with a TLS handshake record is HTTPS: with the page's <see cref="ITlsTerminator"/> the
+/// same HTTP runs inside the terminated TLS and fetches the https origin; without one it is reset.
 /// </summary>
 internal sealed class FetchProxyConnection : IHostTcpSocket
 {
