@@ -49,6 +49,9 @@ public static partial class PageNetwork
         return s_host;
     }
 
+    /// <summary>The network moved data toward the guest a moment ago: the machine loop should not sleep (<see cref="FetchNetworkHost.WantsPolling"/>).</summary>
+    internal static bool WantsPolling => s_host?.WantsPolling == true;
+
     [JSImport("log", "wemu-net")]
     private static partial void Log(string message);
 
@@ -79,13 +82,9 @@ public static partial class PageNetwork
         ex.Respond(status, statusText, headers, contentLength >= 0 ? (long)contentLength : -1);
     }
 
-    /// <summary>One body piece (at most <see cref="FetchExchange.MaxPiece"/> bytes) of fetch <paramref name="id"/>.</summary>
+    /// <summary>One body piece (at most <see cref="FetchExchange.MaxPiece"/> bytes) of fetch <paramref name="id"/>; true: send more.</summary>
     [JSExport]
-    public static void FetchBody(int id, byte[] piece)
-    {
-        if (s_fetches.TryGetValue(id, out var ex))
-            ex.Body(piece);
-    }
+    public static bool FetchBody(int id, byte[] piece) => s_fetches.TryGetValue(id, out var ex) && ex.Body(piece);
 
     [JSExport]
     public static void FetchEnded(int id)

@@ -207,6 +207,8 @@ public static partial class WebMachine
         var m = s_machine;
         if (m == null)
             return 0;
+        if (PageNetwork.WantsPolling)
+            return 0;   // a download in flight: poll the network again at once, not at the guest's next timer
         ulong deadline = m.NextDeadline, now = m.Clock.Now;
         double ms = deadline <= now ? 0 : m.Clock.ToTimeSpan(deadline - now).TotalMilliseconds;
         return Math.Min(ms, 100);

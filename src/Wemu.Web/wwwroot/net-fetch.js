@@ -9,9 +9,9 @@
 //   JS -> C# (PageNetwork)         FetchResponded, FetchBody, FetchEnded, FetchFailed, FetchIntoGuest, AbortIntoGuest
 //
 // Results never go into C# while the machine runs: they come from promise callbacks, which run between slices,
-// and wake() makes the machine's loop poll the stack at once if the guest was idle. The body is pulled: one
-// piece of at most MAX_PIECE bytes is handed over per read(), so a guest that does not read holds the fetch
-// (and the browser's own flow control) instead of filling the worker's memory.
+// and wake() makes the machine's loop poll the stack at once if the guest was idle. The body is pulled: after a
+// read() pieces of at most MAX_PIECE bytes go over until the stack's buffer (FetchExchange.MaxBuffered) is full,
+// so a guest that does not read holds the fetch (and the browser's own flow control) instead of the worker's memory.
 
 const MAX_PIECE = 64 * 1024;            // FetchExchange.MaxPiece
 const GUEST_FETCH_TIMEOUT_MS = 60_000;  // vm.fetch gives up on a guest that never answers
@@ -35,27 +35,34 @@ export function installPageNetwork(runtime, { post, wake }) {
     return what;
   }
 
-  // Hands over the next piece, reading the body stream when nothing is left over.
+  // Hands over body pieces, reading the body stream as needed, until the stack says it has no more room (it asks
+  // again with read()). Pieces cross one by one but within one turn of the event loop, between two slices.
   async function deliver(id, f) {
+    if (f.pumping) return;
+    f.pumping = true;
     try {
-      while (!f.leftover || f.leftover.length === 0) {
-        if (!f.reader) { fetches.delete(id); N.FetchEnded(id); wake(); return; }
-        const { done, value } = await f.reader.read();
-        if (!fetches.has(id)) return;
-        if (done) { fetches.delete(id); N.FetchEnded(id); wake(); return; }
-        f.leftover = value;
+      for (;;) {
+        while (!f.leftover || f.leftover.length === 0) {
+          if (!f.reader) { fetches.delete(id); N.FetchEnded(id); wake(); return; }
+          const { done, value } = await f.reader.read();
+          if (fetches.get(id) !== f) return;
+          if (done) { fetches.delete(id); N.FetchEnded(id); wake(); return; }
+          f.leftover = value;
+        }
+        const piece = f.leftover.subarray(0, MAX_PIECE);
+        f.leftover = f.leftover.subarray(piece.length);
+        const more = N.FetchBody(id, piece);
+        wake();
+        if (!more) return;
       }
     } catch (e) {
-      if (!fetches.has(id)) return;
+      if (fetches.get(id) !== f) return;
       fetches.delete(id);
       N.FetchFailed(id, describe(e, f.url));
       wake();
-      return;
+    } finally {
+      f.pumping = false;
     }
-    const piece = f.leftover.subarray(0, MAX_PIECE);
-    f.leftover = f.leftover.subarray(piece.length);
-    N.FetchBody(id, piece);
-    wake();
   }
 
   runtime.setModuleImports('wemu-net', {

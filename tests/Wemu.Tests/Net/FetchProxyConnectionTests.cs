@@ -290,15 +290,34 @@ public sealed class FetchProxyConnectionTests
         s.Send(Ascii("GET / HTTP/1.1\r\nHost: h\r\n\r\n"));
         for (int i = 0; i < 100; i++)
             Assert.Equal(IHostTcpSocket.WouldBlock, s.Receive(Span<byte>.Empty));   // polled with no room toward the guest
-        // Reads stop once the output buffer is full: the body is pulled, never pushed.
-        Assert.True(_fetch.BodyReads * FetchExchange.MaxPiece <= FetchProxyConnection.OutputBytes + FetchExchange.MaxPiece,
-            $"{_fetch.BodyReads} pieces read for a guest that reads nothing");
+        // Reads stop once the buffers are full: the body is pulled, never pushed.
+        Assert.True((long)_fetch.Pieces * FetchExchange.MaxPiece <= FetchProxyConnection.OutputBytes + FetchExchange.MaxBuffered + FetchExchange.MaxPiece,
+            $"{_fetch.Pieces} pieces taken for a guest that reads nothing");
         long total = 0;
         var buffer = new byte[65536];
         int n;
         while ((n = s.Receive(buffer)) > 0)
             total += n;
         Assert.True(total > 50_000_000);
+    }
+
+    [Fact]
+    public void A_Client_That_Pushes_Past_The_Buffer_Fails_The_Fetch()
+    {
+        var s = Connect();
+        s.Send(Ascii("GET / HTTP/1.1\r\nHost: h\r\n\r\n"));
+        var ex = _fetch.Started[0];
+        ex.Respond(200, "OK", [], -1);
+        s.Receive(Span<byte>.Empty);   // the head goes out, the body is asked for
+        var piece = new byte[FetchExchange.MaxPiece];
+        int accepted = 0;
+        while (ex.Body(piece))
+            accepted++;
+        Assert.Equal(FetchExchange.MaxBuffered / FetchExchange.MaxPiece - 1, accepted);
+        Assert.Null(ex.Failure);
+        Assert.False(ex.Body(piece));   // out of turn: over the bound
+        Assert.NotNull(ex.Failure);
+        Assert.False(ex.Body(new byte[FetchExchange.MaxPiece + 1]));
     }
 
     [Fact]

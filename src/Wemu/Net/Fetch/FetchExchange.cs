@@ -2,16 +2,22 @@ namespace Wemu.Net.Fetch;
 
 /// <summary>
 /// One <c>fetch()</c> on behalf of the guest: the request, and the answer as the client delivers it — the response
-/// head, then the body one piece at a time (the stack asks for each, so at most one piece waits here), then its
-/// end, or a failure at any point. The connection reads it from its poll.
+/// head, then the body in pieces while the stack wants them (the stack asks with <see cref="IFetchClient.ReadBody"/>;
+/// the client hands over pieces until <see cref="Body"/> says there is no more room, at most
+/// <see cref="MaxBuffered"/> bytes), then its end, or a failure at any point. The connection reads it from its poll.
+/// Several pieces per request let a whole burst cross between two slices of the machine (the page delivers only
+/// then): one piece per slice capped a download at a few MB/s.
 /// </summary>
 public sealed class FetchExchange(FetchRequest request)
 {
     /// <summary>The largest body piece the client may hand over at once.</summary>
     public const int MaxPiece = 64 * 1024;
 
-    private byte[]? _piece;
-    private int _pieceOffset;
+    /// <summary>Body bytes held here before <see cref="Body"/> says stop.</summary>
+    public const int MaxBuffered = 256 * 1024;
+
+    private readonly Queue<byte[]> _pieces = new();
+    private int _offset;     // into the first piece
 
     public FetchRequest Request { get; } = request;
 
@@ -34,10 +40,11 @@ public sealed class FetchExchange(FetchRequest request)
 
     public bool BodyEnded { get; private set; }
 
-    /// <summary>True while a body piece was asked for and has not come.</summary>
+    /// <summary>True while the client may hand over pieces (from <see cref="IFetchClient.ReadBody"/> until the buffer fills).</summary>
     public bool Reading { get; internal set; }
 
-    internal int Available => _piece == null ? 0 : _piece.Length - _pieceOffset;
+    /// <summary>Body bytes waiting here.</summary>
+    public int Available { get; private set; }
 
     /// <summary>The response head arrived.</summary>
     public void Respond(int status, string statusText, IReadOnlyList<KeyValuePair<string, string>> headers, long contentLength)
@@ -51,19 +58,27 @@ public sealed class FetchExchange(FetchRequest request)
         ContentLength = contentLength;
     }
 
-    /// <summary>One piece of the body (the client keeps it no longer: it is copied).</summary>
-    public void Body(ReadOnlySpan<byte> piece)
+    /// <summary>One piece of the body (copied); true if there is room for more, false when the client must wait for the next read.</summary>
+    public bool Body(ReadOnlySpan<byte> piece)
     {
-        Reading = false;
         if (Failure != null || BodyEnded)
-            return;
-        if (piece.Length > MaxPiece || Available > 0)
         {
-            Fail($"the page delivered a body piece of {piece.Length} bytes out of turn");
-            return;
+            Reading = false;
+            return false;
         }
-        _piece = piece.ToArray();
-        _pieceOffset = 0;
+        if (piece.Length > MaxPiece || Available >= MaxBuffered)
+        {
+            Fail($"the page delivered a body piece of {piece.Length} bytes with {Available} bytes waiting (at most {MaxPiece}, until {MaxBuffered})");
+            return false;
+        }
+        if (piece.Length > 0)
+        {
+            _pieces.Enqueue(piece.ToArray());
+            Available += piece.Length;
+        }
+        if (Available >= MaxBuffered)
+            Reading = false;
+        return Reading;
     }
 
     public void End()
@@ -78,14 +93,24 @@ public sealed class FetchExchange(FetchRequest request)
         Failure ??= reason;
     }
 
-    /// <summary>Copies body bytes out of the waiting piece.</summary>
+    /// <summary>Copies body bytes out of the waiting pieces.</summary>
     internal int TakeBody(Span<byte> destination)
     {
-        int n = Math.Min(destination.Length, Available);
-        _piece.AsSpan(_pieceOffset, n).CopyTo(destination);
-        _pieceOffset += n;
-        if (Available == 0)
-            _piece = null;
+        int n = 0;
+        while (n < destination.Length && _pieces.Count > 0)
+        {
+            var first = _pieces.Peek();
+            int take = Math.Min(destination.Length - n, first.Length - _offset);
+            first.AsSpan(_offset, take).CopyTo(destination[n..]);
+            n += take;
+            _offset += take;
+            if (_offset == first.Length)
+            {
+                _pieces.Dequeue();
+                _offset = 0;
+            }
+        }
+        Available -= n;
         return n;
     }
 }

@@ -159,6 +159,21 @@ public sealed class FetchNetworkHost : INetworkHost
 
     internal void Log(string message) => _log(message);
 
+    /// <summary>How long after data last moved toward the guest the host asks to be polled without idle sleeps.</summary>
+    public const long BusyWindow = 20_000;
+
+    private long _lastProgress = long.MinValue / 2;
+
+    /// <summary>
+    /// True while data moved toward the guest in the last <see cref="BusyWindow"/> µs. The stack moves fetched bytes
+    /// to the guest only when polled, and an idle guest is polled only at its next timer (milliseconds away): the
+    /// page's machine loop skips its idle sleeps while this holds, so a download is not paced by the guest's timer.
+    /// A guest that stops reading stops the progress, and the sleeps come back.
+    /// </summary>
+    public bool WantsPolling => Microseconds - _lastProgress < BusyWindow;
+
+    internal void NoteProgress() => _lastProgress = Microseconds;
+
     internal bool TryAcquireFetch()
     {
         if (_fetches >= MaxConcurrentFetches)

@@ -8,7 +8,8 @@ namespace Wemu.Net.Fetch;
 /// Content-Length when the browser knew it, chunked otherwise (to-the-end for HTTP/1.0). Pipelined requests are
 /// answered in order, one fetch at a time per connection. A fetch that fails before its response is a 502 with the
 /// reason as its one-line body; one that fails in the body ends the connection (the guest sees the body cut short).
-/// Memory is bounded: the parser's bounds, one body piece waiting, and <see cref="OutputBytes"/> of output.
+/// Memory is bounded: the parser's bounds, <see cref="FetchExchange.MaxBuffered"/> of body waiting, and
+/// <see cref="OutputBytes"/> of output.
 /// A connection that opens with a TLS handshake record is HTTPS: with the page's <see cref="ITlsTerminator"/> the
 /// same HTTP runs inside the terminated TLS and fetches the https origin; without one it is reset.
 /// </summary>
@@ -68,6 +69,7 @@ internal sealed class FetchProxyConnection : IHostTcpSocket
             return ReceiveTls(buffer);
         if (_out.Count > 0)
         {
+            _host.NoteProgress();
             int n = 0;
             while (n < buffer.Length && _out.Count > 0)
             {
@@ -167,7 +169,10 @@ internal sealed class FetchProxyConnection : IHostTcpSocket
             _out.Consume(n);
         }
         if (tls.CiphertextAvailable > 0)
+        {
+            _host.NoteProgress();
             return tls.ReadCiphertext(buffer);
+        }
         if (tls.Error != null || tls.IsClosed || (_closing && _exchange == null && _out.Count == 0))
             return 0;
         return IHostTcpSocket.WouldBlock;
@@ -334,7 +339,7 @@ internal sealed class FetchProxyConnection : IHostTcpSocket
                 EndExchange(cancel: false);
                 return true;
             }
-            if (!ex.Reading && _out.Free >= FetchExchange.MaxPiece / 2)
+            if (!ex.Reading && ex.Available < FetchExchange.MaxBuffered / 2)
             {
                 ex.Reading = true;
                 _host.Client.ReadBody(ex);

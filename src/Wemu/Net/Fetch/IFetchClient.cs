@@ -11,7 +11,10 @@ public interface IFetchClient
     /// <summary>Starts the request of <paramref name="exchange"/>.</summary>
     void Start(FetchExchange exchange);
 
-    /// <summary>The stack has room: deliver the next piece of the body (one piece per call, at most <see cref="FetchExchange.MaxPiece"/> bytes).</summary>
+    /// <summary>
+    /// The stack has room: deliver body pieces (at most <see cref="FetchExchange.MaxPiece"/> bytes each) until
+    /// <see cref="FetchExchange.Body"/> returns false, then wait for the next call.
+    /// </summary>
     void ReadBody(FetchExchange exchange);
 
     /// <summary>The guest went away: stop the request and drop what is left of it.</summary>
