@@ -39,14 +39,14 @@ after(async () => {
   if (blobName) fs.rmSync(path.join(site, blobName), { force: true });
 });
 
-/** The default page with ?args=-nic user, its serial output collected in window.__out, booted to a prompt. */
-async function bootWithNic() {
+/** The default page with ?args=-nic user (and ?arch=), its serial output collected in window.__out, booted to a prompt. */
+async function bootWithNic(arch = '') {
   const context = await browser.newContext({ viewport: { width: 1100, height: 700 } });
   const page = await context.newPage();
   const log = [];
   page.on('console', m => log.push(`${m.type()}: ${m.text()}`));
   page.on('pageerror', e => log.push(`pageerror: ${e.message}`));
-  await page.goto(base + '?args=' + encodeURIComponent('-nic user'));
+  await page.goto(base + (arch ? `?arch=${arch}&` : '?') + 'args=' + encodeURIComponent('-nic user'));
   await page.waitForFunction(() => window.wemu, null, { timeout: 60_000 });
   await page.evaluate(() => { window.__out = ''; window.wemu.onSerial(t => { window.__out += t; }); });
   await waitFor(page, /\/ # $/, BOOT_TIMEOUT, log);
@@ -146,6 +146,19 @@ test('vm.fetch reads a page from BusyBox httpd in the guest, and the service wor
   } catch (e) {
     e.message += '\n--- console ---\n' + log.join('\n');
     throw e;
+  } finally {
+    await context.close();
+  }
+});
+
+test('-nic user in the page on the x86_64 guest: wget of the page\'s origin through 10.0.2.2 with its checksum', { timeout: BOOT_TIMEOUT + 180_000 }, async () => {
+  const { page, context, log } = await bootWithNic('x86_64');
+  try {
+    await run(page, DHCP, /^DHCP-2/m, log);
+    const port = new URL(base).port;
+    const sha = crypto.createHash('sha256').update(blob).digest('hex');
+    const out = await run(page, `wget -q -O /tmp/blob http://10.0.2.2:${port}/${blobName}; sha256sum /tmp/blob; echo WGET-$((1+1))\n`, /^WGET-2/m, log);
+    assert.match(out, new RegExp(`^${sha}  /tmp/blob`, 'm'), `the guest's copy differs from the page's file:\n${out}`);
   } finally {
     await context.close();
   }
