@@ -113,6 +113,8 @@ test('vm.fetch reads a page from BusyBox httpd in the guest, and the service wor
     await run(page, DHCP, /^DHCP-2/m, log);
     const token = crypto.randomBytes(8).toString('hex');
     await run(page, `mkdir -p /tmp/www && echo "<h1 id=g>guest ${token}</h1>" > /tmp/www/index.html && httpd -p 8080 -h /tmp/www; echo HTTPD-$((1+1))\n`, /^HTTPD-2/m, log);
+    // A page that tries to read the embedding page's cookie, with a stylesheet of its own.
+    await run(page, `echo '<link rel=stylesheet href=s.css><h1 id=c>styled</h1><p id=k></p><script>try { document.getElementById("k").textContent = "cookie:" + document.cookie } catch (e) { document.getElementById("k").textContent = "no cookie" }</script>' > /tmp/www/probe.html; echo 'h1 { color: rgb(1, 2, 3) }' > /tmp/www/s.css; echo PROBE-$((1+1))\n`, /^PROBE-2/m, log);
 
     const answer = await page.evaluate(async () => {
       const r = await window.wemu.fetch('http://localhost:8080/index.html');
@@ -143,6 +145,30 @@ test('vm.fetch reads a page from BusyBox httpd in the guest, and the service wor
     await frame.locator('#g').waitFor({ timeout: 60_000 });
     assert.equal(await frame.locator('#g').textContent(), `guest ${token}`);
     await page.screenshot({ path: path.join(results, 'browser-net-iframe.png') });
+
+    // Sandboxed by default: a guest page cannot read the embedding page's cookies (it has an opaque origin).
+    await page.evaluate(() => { document.cookie = 'wemu-secret=42'; });
+    const probe = async (src) => {
+      await page.evaluate(s => new Promise(resolve => {
+        document.getElementById('probe')?.remove();
+        const f = document.createElement('iframe');
+        f.id = 'probe';
+        f.src = s;
+        f.onload = resolve;
+        document.body.append(f);
+      }), src);
+      const p = page.frameLocator('#probe');
+      await p.locator('#k').waitFor({ state: 'attached', timeout: 60_000 });
+      await page.waitForTimeout(500);   // the stylesheet, if it loads
+      return { k: await p.locator('#k').textContent(), color: await p.locator('#c').evaluate(e => getComputedStyle(e).color) };
+    };
+    const sandboxed = await probe('wemu/port/8080/probe.html');
+    assert.doesNotMatch(sandboxed.k, /wemu-secret/, 'a sandboxed guest page read the page\'s cookie');
+    // Trusted ({sandbox: false}): the page's own origin, with its subresources.
+    await page.evaluate(() => window.wemu.exposePorts({ sandbox: false }));
+    const trusted = await probe('wemu/port/8080/probe.html?trusted');
+    assert.match(trusted.k, /wemu-secret=42/);
+    assert.equal(trusted.color, 'rgb(1, 2, 3)');
   } catch (e) {
     e.message += '\n--- console ---\n' + log.join('\n');
     throw e;

@@ -74,7 +74,8 @@ export function installPageNetwork(runtime, { post, wake }) {
       for (let i = 0; i < names.length; i++) {
         try { headers.append(names[i], values[i]); } catch (e) { log(`${url}: header ${names[i]} left out (${e.message})`); }
       }
-      const init = { method, headers, signal: f.controller.signal, redirect: 'follow', cache: 'no-store' };
+      // No credentials: the guest may be hostile, and must not act as the user on the page's own site.
+      const init = { method, headers, signal: f.controller.signal, redirect: 'follow', cache: 'no-store', credentials: 'omit' };
       if (method !== 'GET' && method !== 'HEAD') init.body = body;
       let request;
       try { request = fetch(url, init); } catch (e) { request = Promise.reject(e); }

@@ -42,7 +42,11 @@ async function forward(request, port, path) {
     // A page that is cross-origin isolated (COEP require-corp, as `./wemu serve` sends) embeds only documents
     // that are too: the guest's page gets the policy unless it chose one (its same-origin resources still load).
     if (!headers.has('cross-origin-embedder-policy')) headers.set('cross-origin-embedder-policy', 'require-corp');
-    if (!headers.has('cross-origin-resource-policy')) headers.set('cross-origin-resource-policy', 'same-origin');
+    // (Sandboxed pages have an opaque origin: to them their own resources are cross-origin.)
+    if (!headers.has('cross-origin-resource-policy')) headers.set('cross-origin-resource-policy', answer.sandbox ? 'cross-origin' : 'same-origin');
+    // The guest's pages live on the page's origin: unless the page said it trusts the guest, they run sandboxed
+    // (an opaque origin of their own: no cookies, storage or DOM of the page's origin for a hostile guest).
+    if (answer.sandbox) headers.append('content-security-policy', 'sandbox allow-scripts allow-forms allow-popups allow-modals allow-downloads');
     return new Response(answer.body, { status: answer.status, statusText: answer.statusText, headers });
   }
   return text(502, `wemu: no open page runs a machine that serves guest ports (vm.exposePorts())\n`);

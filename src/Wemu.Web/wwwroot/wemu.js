@@ -155,12 +155,15 @@ export class WemuMachine {
    * Serves guest ports on the page's origin through a service worker: after `await vm.exposePorts()`,
    * `<iframe src="wemu/port/8080/">` (beside wemu.js) shows the guest's server on port 8080. Resolves with the
    * prefix's URL. Needs a secure context (https or localhost). One machine per page answers (the last to call).
+   * The guest's pages are served with `Content-Security-Policy: sandbox allow-scripts ...`: they run in an opaque
+   * origin, not the page's (a guest could be hostile); `{sandbox: false}` serves them as the page's own origin.
    */
   async exposePorts(options = {}) {
     if (!('serviceWorker' in navigator)) throw new Error('vm.exposePorts: no service workers here (they need https or localhost)');
     const script = new URL(options.serviceWorker || './wemu-sw.js', import.meta.url);
     const scope = new URL(options.scope || './wemu/port/', import.meta.url);
     portHost = this;
+    portSandbox = options.sandbox !== false;
     if (!listening) {
       listening = true;
       navigator.serviceWorker.addEventListener('message', answerPortRequest);
@@ -241,7 +244,7 @@ export class WemuMachine {
 }
 
 // The service worker's requests (wemu-sw.js) for guest ports, answered by the machine that last called exposePorts.
-let portHost = null, listening = false;
+let portHost = null, listening = false, portSandbox = true;
 
 function answerPortRequest(ev) {
   const msg = ev.data;
@@ -255,7 +258,7 @@ function answerPortRequest(ev) {
   vm.fetch(`http://localhost:${msg.port}${msg.path}`, init)
     .then(async r => {
       const body = await r.arrayBuffer();
-      reply.postMessage({ ok: true, status: r.status, statusText: r.statusText, headers: [...r.headers], body }, [body]);
+      reply.postMessage({ ok: true, status: r.status, statusText: r.statusText, headers: [...r.headers], body, sandbox: portSandbox }, [body]);
     })
     .catch(e => reply.postMessage({ ok: false, error: String(e && e.message || e) }));
 }
