@@ -144,6 +144,7 @@ public sealed class FetchNetworkHost : INetworkHost
             return null;
         var exchange = new GuestHttpExchange(request, port);
         _inbound.Enqueue((exchange, port));
+        NoteProgress();   // the connection opens at the next poll: no idle sleep before it
         return exchange;
     }
 

@@ -294,9 +294,13 @@ internal sealed class FetchProxyConnection : IHostTcpSocket
                     return false;   // the guest has not taken the output yet
                 if (_chunked)
                     _out.Write(size[..HttpResponseWriter.ChunkHeader(n, size)]);
-                var piece = new byte[n];
-                ex.TakeBody(piece);
-                _out.Write(piece);
+                for (int left = n; left > 0;)
+                {
+                    var span = _out.WritableSpan();   // straight into the ring (two spans when it wraps)
+                    int took = ex.TakeBody(span[..Math.Min(span.Length, left)]);
+                    _out.Commit(took);
+                    left -= took;
+                }
                 if (_chunked)
                     _out.Write("\r\n"u8);
                 if (_bodyLeft != long.MaxValue)
