@@ -300,12 +300,14 @@ async function start(options, pageUrl) {
     })
     .create();
   installJitLoader(runtime);
-  const network = installPageNetwork(runtime, { post, wake });   // -nic user: the guest's HTTP over fetch()
   const exports = await runtime.getAssemblyExports(runtime.getConfig().mainAssemblyName);
   M = exports.Wemu.Web.WebMachine;
+  timings.runtimeMs = performance.now() - startedAt;
+
+  // -nic user: the guest's HTTP(S) over fetch(), and vm.fetch into the guest (net-fetch.js).
+  const network = installPageNetwork(runtime, { post, wake });
   network.bind(exports, base);
   Object.assign(calls, network.calls);
-  timings.runtimeMs = performance.now() - startedAt;
 
   const args = Array.isArray(options.args) ? options.args.map(String) : [];
   const argsText = typeof options.args === 'string' ? options.args : (options.argsText || '');
