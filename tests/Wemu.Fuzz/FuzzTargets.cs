@@ -20,7 +20,7 @@ namespace Wemu.Fuzz;
 /// </summary>
 public static class FuzzTargets
 {
-    public static readonly string[] Names = ["ninep", "virtio-blk", "virtio-9p", "virtio-rng", "elf", "loader", "cmdline", "net"];
+    public static readonly string[] Names = ["ninep", "virtio-blk", "virtio-9p", "virtio-rng", "elf", "loader", "cmdline", "net", "http"];
 
     /// <summary>FUZZ_TRACE=1: say what each input did (for checking that seeds reach past the first error).</summary>
     public static readonly bool Trace = Environment.GetEnvironmentVariable("FUZZ_TRACE") == "1";
@@ -35,6 +35,7 @@ public static class FuzzTargets
         "loader" => Loader,
         "cmdline" => CommandLine,
         "net" => Network,
+        "http" => Http,
         _ => throw new ArgumentException($"unknown fuzz target '{name}'", nameof(name)),
     };
 
@@ -266,6 +267,95 @@ public static class FuzzTargets
         }
         if (Trace)
             Console.Error.WriteLine($"net: {network.DroppedFrames} dropped, {network.TcpConnectionCount} tcp, {network.UdpBindingCount} udp");
+    }
+
+    // ---- HTTP in the page: the guest's requests to fetch(), the guest's responses to vm.fetch -----------
+
+    /// <summary>
+    /// The page network's two HTTP parsers as the guest drives them. The first byte picks the side: even, the
+    /// bytes are what the guest writes on a connection to the gateway (requests, parsed and turned into fetches by
+    /// <c>FetchProxyConnection</c>, which a scripted fetch answers: 200 with a body in pieces, or a failure every
+    /// third time); odd, they are a guest server's answer to a <c>vm.fetch</c> request (<c>GuestHttpExchange</c>).
+    /// The rest is chunks, each a u16 big-endian length then the bytes (clamped to what is left); after each, the
+    /// stack's side reads everything there is. Nothing may throw.
+    /// </summary>
+    public static void Http(byte[] input)
+    {
+        if (input.Length == 0)
+            return;
+        var fetch = new FuzzFetchClient();
+        var host = new Net.Fetch.FetchNetworkHost(fetch, "http://127.0.0.1:8000/", _ => { });
+        Net.IHostTcpSocket socket;
+        if ((input[0] & 1) == 0)
+            socket = host.ConnectTcp(Net.UserNetwork.HostLoopback, 8000);
+        else
+        {
+            var fields = new Net.Fetch.HttpFields();
+            fields.Add("Accept", "*/*");
+            socket = host.FetchIntoGuest(8080, new Net.Fetch.HttpRequest { Method = (input[0] & 2) != 0 ? "HEAD" : "GET", Target = "/", MinorVersion = 1, Fields = fields })!;
+        }
+        var buffer = new byte[4096];
+        for (int o = 1; o + 2 <= input.Length;)
+        {
+            int length = Math.Min(BinaryPrimitives.ReadUInt16BigEndian(input.AsSpan(o)), input.Length - o - 2);
+            var chunk = input.AsSpan(o + 2, length);
+            while (!chunk.IsEmpty)
+            {
+                int n = socket.Send(chunk);
+                if (n <= 0)
+                    break;
+                chunk = chunk[n..];
+            }
+            o += 2 + length;
+            for (int i = 0; i < 1000 && socket.Receive(buffer) > 0; i++)
+            {
+            }
+        }
+        socket.ShutdownSend();
+        for (int i = 0; i < 1000 && socket.Receive(buffer) > 0; i++)
+        {
+        }
+        socket.Dispose();
+        if (host.ActiveFetches != 0)
+            throw new InvalidOperationException($"{host.ActiveFetches} fetches still counted after the connection ended");
+        if (Trace)
+            Console.Error.WriteLine($"http: {fetch.Started} fetches");
+    }
+
+    private sealed class FuzzFetchClient : Net.Fetch.IFetchClient
+    {
+        public int Started;
+        private readonly Dictionary<Net.Fetch.FetchExchange, int> _left = [];
+
+        public void Start(Net.Fetch.FetchExchange exchange)
+        {
+            if (++Started % 3 == 0)
+            {
+                exchange.Fail("TypeError: Failed to fetch");
+                return;
+            }
+            exchange.Respond(200, "OK", [new("Content-Type", "text/plain")], Started % 2 == 0 ? 3000 : -1);
+            _left[exchange] = 3000;
+        }
+
+        public void ReadBody(Net.Fetch.FetchExchange exchange)
+        {
+            while (_left.TryGetValue(exchange, out int left))
+            {
+                if (left == 0)
+                {
+                    _left.Remove(exchange);
+                    exchange.End();
+                    return;
+                }
+                int n = Math.Min(left, 1000);
+                _left[exchange] = left - n;
+                if (!exchange.Body(new byte[n]))
+                    return;
+            }
+        }
+
+        public void Cancel(Net.Fetch.FetchExchange exchange) => _left.Remove(exchange);
     }
 
     private sealed class FuzzNetworkHost : Net.INetworkHost

@@ -146,6 +146,17 @@ public static class SeedCorpus
 
         foreach (var seed in NetworkSeeds())
             yield return seed;
+
+        // ---- HTTP in the page (FuzzTargets.Http: a side byte, then chunks of u16 length + bytes)
+        yield return ("http", "requests", Concat([0], Frames(
+            Encoding.ASCII.GetBytes("GET /a HTTP/1.1\r\nHost: 10.0.2.2\r\n\r\nPOST /b HTTP/1.1\r\nHost: h\r\nContent-Length: 4\r\n\r\nbo"),
+            Encoding.ASCII.GetBytes("dyPUT /c HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n3;x\r\nabc\r\n0\r\nT: 1\r\n\r\n"),
+            Encoding.ASCII.GetBytes("HEAD /d HTTP/1.0\r\nConnection: keep-alive\r\n\r\nGET /e HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n"))));
+        yield return ("http", "responses", Concat([1], Frames(
+            Encoding.ASCII.GetBytes("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhel"),
+            Encoding.ASCII.GetBytes("lo\r\n0\r\n\r\n"))));
+        yield return ("http", "response-to-close", Concat([1], Frames(
+            Encoding.ASCII.GetBytes("HTTP/1.0 404 Not Found\r\nContent-Type: text/html\r\nContent-Length: 9\r\n\r\nnot here\n"))));
     }
 
     // ---- Ethernet frames from the guest (FuzzTargets.Network: each a u16 big-endian length, then the frame)
