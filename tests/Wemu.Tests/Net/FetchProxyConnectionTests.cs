@@ -344,6 +344,21 @@ public sealed class FetchProxyConnectionTests
     }
 
     [Fact]
+    public void Absolute_Form_Targets_From_A_Guest_Using_10_0_2_2_As_Its_Proxy_Are_Fetched_As_They_Name()
+    {
+        var s = Connect(UserNetwork.HostLoopback, 3128);
+        s.Send(Ascii("GET http://example.org:8080/a?b HTTP/1.1\r\nHost: example.org:8080\r\n\r\n"));
+        _fetch.Started[0].Fail("x");
+        ReadAll(s);
+        s.Send(Ascii("GET http://10.0.2.2:8000/page HTTP/1.1\r\nHost: 10.0.2.2:8000\r\n\r\n"));
+        _fetch.Started[1].Fail("x");
+        ReadAll(s);
+        s.Send(Ascii("GET /plain HTTP/1.1\r\nHost: h\r\n\r\n"));
+        Assert.Equal(["http://example.org:8080/a?b", "http://127.0.0.1:8000/page", "http://127.0.0.1:3128/plain"],
+            _fetch.Started.Select(e => e.Request.Url));
+    }
+
+    [Fact]
     public void A_Made_Up_Address_No_Name_Maps_To_Is_Refused_And_Old_Names_Are_Reused_Past_The_Bound()
     {
         Assert.Equal(HostSocketState.Failed, Connect(FetchNetworkHost.SyntheticNetwork + 5, 80).State);

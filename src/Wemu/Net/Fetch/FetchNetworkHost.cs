@@ -92,6 +92,10 @@ public sealed class FetchNetworkHost : INetworkHost
             address == UserNetwork.HostLoopback ? HostForward.FormatAddress(UserNetwork.GatewayAddress) : host);
     }
 
+    /// <summary>What http://10.0.2.2:PORT stands for: the page's host (with the page's scheme at the page's port).</summary>
+    internal string GatewayOrigin(ushort port) =>
+        Origin(port == _pagePort ? _pageScheme : "http", _pageHost.Contains(':') && !_pageHost.StartsWith('[') ? $"[{_pageHost}]" : _pageHost, port);
+
     private static string Origin(string scheme, string host, ushort port)
     {
         bool defaultPort = (scheme == "http" && port == 80) || (scheme == "https" && port == 443);

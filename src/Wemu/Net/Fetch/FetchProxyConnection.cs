@@ -245,10 +245,26 @@ internal sealed class FetchProxyConnection : IHostTcpSocket
         foreach (var f in request.Fields.All)
             if (!FetchNetworkHost.IsDroppedRequestField(f.Key))
                 headers.Add(f);
-        _exchange = new FetchExchange(new FetchRequest(request.Method, _origin + request.PathAndQuery, headers, request.Body));
+        _exchange = new FetchExchange(new FetchRequest(request.Method, UrlOf(request), headers, request.Body));
         _headWritten = false;
         _host.Client.Start(_exchange);
         return true;
+    }
+
+    /// <summary>
+    /// What to fetch: the connection's origin and the request's path; but an absolute-form target (RFC 9112 3.2.2,
+    /// a client told to use 10.0.2.2 as its http_proxy, as container2wasm's guests are) is fetched as it names,
+    /// with 10.0.2.2 in it standing for the page's host as everywhere.
+    /// </summary>
+    private string UrlOf(HttpRequest request)
+    {
+        if (_tls == null && Uri.TryCreate(request.Target, UriKind.Absolute, out var target) && target.Scheme == "http")
+        {
+            return target.Host == "10.0.2.2"
+                ? _host.GatewayOrigin((ushort)target.Port) + target.PathAndQuery
+                : target.GetLeftPart(UriPartial.Authority) + target.PathAndQuery;
+        }
+        return _origin + request.PathAndQuery;
     }
 
     private bool WriteHead(FetchExchange ex)
