@@ -377,4 +377,17 @@ public sealed class FetchProxyConnectionTests
         Assert.Null(_host.OpenUdp());
         Assert.Throws<ConfigException>(() => new FetchNetworkHost(_fetch, "file:///tmp/x.html", _log.Add));
     }
+
+    [Fact]
+    public void Connections_Beyond_The_Bound_Are_Refused_Until_One_Closes()
+    {
+        var open = Enumerable.Range(0, FetchNetworkHost.MaxProxyConnections).Select(_ => Connect()).ToList();
+        Assert.All(open, s => Assert.Equal(HostSocketState.Connected, s.State));
+        Assert.Equal(HostSocketState.Failed, Connect().State);
+        Assert.Contains(_log, l => l.Contains("connection refused", StringComparison.Ordinal));
+        open[0].Dispose();
+        open[0].Dispose();   // twice counts once
+        Assert.Equal(HostSocketState.Connected, Connect().State);
+        Assert.Equal(HostSocketState.Failed, Connect().State);
+    }
 }

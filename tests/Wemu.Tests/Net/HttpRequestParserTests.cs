@@ -131,4 +131,21 @@ public sealed class HttpRequestParserTests
         Assert.True(p.TryTake(out _));
         Assert.Equal(one.Length, p.Feed(many.AsSpan(taken)));
     }
+
+    [Fact]
+    public void Queued_Bodies_Together_Stop_The_Parser_At_The_Body_Bound()
+    {
+        // Small requests with big bodies: the count bound alone would let a connection hold four full bodies.
+        var p = new HttpRequestParser();
+        int size = HttpRequestParser.MaxBodyBytes / 2 + 1;
+        var one = Ascii($"POST /u HTTP/1.1\r\nHost: h\r\nContent-Length: {size}\r\n\r\n").Concat(new byte[size]).ToArray();
+        var many = Enumerable.Repeat(one, 4).SelectMany(x => x).ToArray();
+        int taken = p.Feed(many);
+        Assert.Equal(2, p.Count);                   // two bodies pass the bound together; the third waits
+        Assert.Equal(2 * one.Length, taken);
+        Assert.Equal(0, p.Feed(many.AsSpan(taken)));
+        Assert.True(p.TryTake(out var first));
+        Assert.Equal(size, first.Body.Length);
+        Assert.Equal(one.Length, p.Feed(many.AsSpan(taken)));
+    }
 }

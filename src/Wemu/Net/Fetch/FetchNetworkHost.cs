@@ -28,6 +28,13 @@ public sealed class FetchNetworkHost : INetworkHost
     public const int MaxNames = 4096;
     public const int MaxQueuedInbound = 32;
 
+    /// <summary>
+    /// Guest connections proxied at once. Each may hold about twice <see cref="HttpRequestParser.MaxBodyBytes"/> of
+    /// request bodies, so this bounds what a guest can make the page hold (UserNetwork alone allows 256 connections);
+    /// the next one is refused (a reset) until one closes.
+    /// </summary>
+    public const int MaxProxyConnections = 32;
+
     /// <summary>198.18.0.0/15, the made-up addresses names resolve to.</summary>
     public const uint SyntheticNetwork = 0xC6120000, SyntheticMask = 0xFFFE0000;
 
@@ -64,8 +71,18 @@ public sealed class FetchNetworkHost : INetworkHost
 
     public long Microseconds => _clock?.Invoke() ?? Stopwatch.GetTimestamp() / (Stopwatch.Frequency / 1_000_000);
 
+    /// <summary>Guest connections proxied now (opened and not yet disposed).</summary>
+    public int ProxyConnections { get; private set; }
+
+    internal void ProxyConnectionClosed() => ProxyConnections--;
+
     public IHostTcpSocket ConnectTcp(uint address, ushort port)
     {
+        if (ProxyConnections >= MaxProxyConnections)
+        {
+            _log($"{HostForward.FormatAddress(address)}:{port}: the guest has {MaxProxyConnections} connections open already; connection refused");
+            return new RefusedSocket();
+        }
         string host;
         string scheme = "http";
         if (address == UserNetwork.HostLoopback)
@@ -88,6 +105,7 @@ public sealed class FetchNetworkHost : INetworkHost
         // HTTPS: the guest's TLS ends here and the request goes on as https, except to the page's own origin,
         // which is fetched with the page's scheme whatever the guest spoke.
         string tlsScheme = address == UserNetwork.HostLoopback && port == _pagePort ? _pageScheme : "https";
+        ProxyConnections++;
         return new FetchProxyConnection(this, Origin(scheme, host, port), Origin(tlsScheme, host, port),
             address == UserNetwork.HostLoopback ? HostForward.FormatAddress(UserNetwork.GatewayAddress) : host);
     }

@@ -190,6 +190,7 @@ internal sealed class FetchProxyConnection : IHostTcpSocket
         if (_disposed)
             return;
         _disposed = true;
+        _host.ProxyConnectionClosed();
         EndExchange(cancel: true);
     }
 

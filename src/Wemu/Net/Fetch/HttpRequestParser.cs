@@ -5,8 +5,9 @@ namespace Wemu.Net.Fetch;
 /// <summary>
 /// Parses the HTTP/1.x requests (RFC 9112) a guest writes on one connection, as the bytes arrive, pipelined or
 /// not. Bounded everywhere: the head (<see cref="MaxHeadBytes"/>), the body (<see cref="MaxBodyBytes"/>, with a
-/// Content-Length or chunked), the requests parsed and not yet taken (<see cref="MaxQueuedRequests"/>: beyond that
-/// <see cref="Feed"/> takes nothing and the guest's TCP window closes). The first malformed request stops the
+/// Content-Length or chunked), the requests parsed and not yet taken (<see cref="MaxQueuedRequests"/>, and their bodies
+/// together <see cref="MaxBodyBytes"/>: beyond either <see cref="Feed"/> takes nothing and the guest's TCP window
+/// closes), so one connection holds at most about twice <see cref="MaxBodyBytes"/>. The first malformed request stops the
 /// parser with the status to answer (<see cref="ErrorStatus"/>) and a one-line reason; a proxy answers it and
 /// closes, since nothing after a bad message can be framed.
 /// </summary>
@@ -22,6 +23,7 @@ public sealed class HttpRequestParser
     private BoundedBuffer? _body;
     private long _bodyRemaining;       // Content-Length bytes still to come
     private ChunkedBodyDecoder? _chunked;
+    private long _queuedBodyBytes;     // the bodies of the requests in _ready
 
     /// <summary>The status to answer once the parser failed (400, 413, 431, 501, 505), or 0.</summary>
     public int ErrorStatus { get; private set; }
@@ -32,7 +34,13 @@ public sealed class HttpRequestParser
     /// <summary>Requests complete and waiting to be taken.</summary>
     public int Count => _ready.Count;
 
-    public bool TryTake(out HttpRequest request) => _ready.TryDequeue(out request!);
+    public bool TryTake(out HttpRequest request)
+    {
+        if (!_ready.TryDequeue(out request!))
+            return false;
+        _queuedBodyBytes -= request.Body.Length;
+        return true;
+    }
 
     /// <summary>Takes what it can of <paramref name="data"/>; returns the bytes taken (fewer when requests queue up or it failed).</summary>
     public int Feed(ReadOnlySpan<byte> data)
@@ -42,7 +50,7 @@ public sealed class HttpRequestParser
         {
             if (_current == null)
             {
-                if (_ready.Count >= MaxQueuedRequests)
+                if (_ready.Count >= MaxQueuedRequests || _queuedBodyBytes >= MaxBodyBytes)
                     break;
                 taken += _head.Feed(data[taken..]);
                 if (_head.IsTooLarge)
@@ -150,7 +158,9 @@ public sealed class HttpRequestParser
     private void Finish()
     {
         var r = _current!;
-        _ready.Enqueue(new HttpRequest { Method = r.Method, Target = r.Target, MinorVersion = r.MinorVersion, Fields = r.Fields, Body = _body!.Take() });
+        var request = new HttpRequest { Method = r.Method, Target = r.Target, MinorVersion = r.MinorVersion, Fields = r.Fields, Body = _body!.Take() };
+        _ready.Enqueue(request);
+        _queuedBodyBytes += request.Body.Length;
         _current = null;
         _body = null;
         _chunked = null;
