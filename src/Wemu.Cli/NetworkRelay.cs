@@ -29,7 +29,12 @@ public sealed class NetworkRelay : IDisposable
     private const int MaxRequestHead = 8192;
     private static readonly TimeSpan HandshakeTimeout = TimeSpan.FromSeconds(10);
     private static readonly TimeSpan CloseTimeout = TimeSpan.FromSeconds(2);
-    private static readonly TimeSpan NatStep = TimeSpan.FromMilliseconds(2);
+    // The NAT thread sleeps in select(2) on its host sockets, which a frame from the client cannot interrupt: while
+    // frames flow it looks again every BusyStep (a transfer's ACKs must not wait), after QuietAfter without any it
+    // sleeps IdleStep (an idle client with open connections costs ~200 wake-ups a second, not thousands).
+    private static readonly TimeSpan BusyStep = TimeSpan.FromMilliseconds(0.25);
+    private static readonly TimeSpan IdleStep = TimeSpan.FromMilliseconds(5);
+    private static readonly long QuietAfter = System.Diagnostics.Stopwatch.Frequency / 10;
 
     private readonly TcpListener _listener;
     private readonly HashSet<string> _allowedOrigins;
@@ -346,8 +351,10 @@ public sealed class NetworkRelay : IDisposable
         {
             var host = new HostSocketNetwork();
             using var nat = new UserNetwork(new UserNetworkOptions(), host);
+            long lastTraffic = 0;
             while (!_done)
             {
+                long moved = FramesIn + FramesOut;
                 while (_fromClient.Reader.TryRead(out var frame))
                 {
                     nat.ReceiveFrame(frame);
@@ -361,12 +368,15 @@ public sealed class NetworkRelay : IDisposable
                     nat.DequeueFrame();
                     FramesOut++;
                 }
+                long now = System.Diagnostics.Stopwatch.GetTimestamp();
+                if (FramesIn + FramesOut != moved)
+                    lastTraffic = now;
                 if (_fromClient.Reader.Count > 0)
                     continue;
                 if (host.HasSockets)
                 {
                     if (!_arrived.WaitOne(0))
-                        host.WaitForActivity(NatStep);
+                        host.WaitForActivity(now - lastTraffic < QuietAfter ? BusyStep : IdleStep);
                 }
                 else
                     _arrived.WaitOne(TimeSpan.FromMilliseconds(50));
