@@ -104,3 +104,24 @@ test('an unreachable relay ends in a visible error', { timeout: 90_000 }, async 
     await context.close();
   }
 });
+
+/** A WebSocket handshake for `/net` on the site server with these extra headers; resolves with the status code. */
+function upgradeStatus(headers) {
+  const { port } = new URL(base);
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port, path: '/net', headers: {
+      Connection: 'Upgrade', Upgrade: 'websocket', 'Sec-WebSocket-Version': '13', 'Sec-WebSocket-Key': 'dGhlIHNhbXBsZSBub25jZQ==', ...headers } });
+    req.on('upgrade', (res, socket) => { socket.destroy(); resolve(res.statusCode); });
+    req.on('response', res => { res.resume(); resolve(res.statusCode); });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+test('the site passes /net to the relay only for its own pages and local clients', { timeout: 30_000 }, async () => {
+  const { host } = new URL(base);
+  assert.equal(await upgradeStatus({ Origin: `http://${host}` }), 101);
+  assert.equal(await upgradeStatus({}), 101);                                    // a native client: no Origin
+  assert.equal(await upgradeStatus({ Origin: 'http://evil.example' }), 403);     // another site's page
+  assert.equal(await upgradeStatus({ Host: 'evil.example', Origin: 'http://evil.example' }), 403);   // DNS rebinding
+});
