@@ -192,6 +192,7 @@ export async function serveSite(root, port = 8080, host = '127.0.0.1', { relay =
   if (child) {
     server.on('upgrade', (req, socket, head) => proxyRelay(req, socket, head, child.port, allowedHosts));
     server.on('close', () => child.process.kill());
+    process.once('exit', () => child.process.kill());   // the relay never outlives its server
   }
   return new Promise((resolve, reject) => {
     server.once('error', e => { child?.process.kill(); reject(e); });
@@ -265,6 +266,8 @@ if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.me
     console.error('usage: node server.mjs SITE_DIR [--port N] [--host ADDRESS (default 127.0.0.1)] [--net]');
     process.exit(2);
   }
+  // Ctrl-C or a kill: exit normally, so the 'exit' handler stops the relay too.
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.once(signal, () => process.exit(0));
   const relay = withNet ? [path.join(path.dirname(fileURLToPath(import.meta.url)), '../../wemu'), 'relay'] : null;
   serveSite(root, port, host, { relay }).then(({ url, relayUrl }) => {
     console.log(`wemu: serving ${root} at ${url} (Ctrl-C stops)`);
