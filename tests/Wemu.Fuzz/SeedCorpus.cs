@@ -144,7 +144,7 @@ public static class SeedCorpus
         yield return ("cmdline", "network", Encoding.UTF8.GetBytes(
             "-nic user,hostfwd=tcp::8080-:80,hostfwd=udp:127.0.0.1:5353-10.0.2.15:53,restrict=off,mac=52:54:00:12:34:57 -netdev user,id=n0 -device virtio-net-device,netdev=n0"));
         yield return ("cmdline", "network-relay", Encoding.UTF8.GetBytes(
-            "-nic websocket,url=ws://127.0.0.1:8081/net,mac=52:54:00:12:34:58 -netdev websocket,id=n1,url=wss://[::1]:9/net -device virtio-net-device,netdev=n1"));
+            "-netdev websocket,id=n1,url=wss://[::1]:9/net -device virtio-net-device,netdev=n1,mac=52:54:00:12:34:58"));
 
         foreach (var seed in NetworkSeeds())
             yield return seed;
