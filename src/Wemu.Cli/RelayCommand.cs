@@ -35,7 +35,7 @@ public static class RelayCommand
             {
                 case "--port" or "-p":
                     if (!int.TryParse(Value(), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out port) || port > 65535)
-                        return Error($"invalid port (0-65535)");
+                        return Error("invalid --port (0-65535)");
                     break;
                 case "--host":
                     host = Value() ?? "";
@@ -83,8 +83,7 @@ public static class RelayCommand
 
     private static int Error(string message)
     {
-        Console.Error.WriteLine($"wemu relay: {message}");
-        Console.Error.WriteLine(Usage);
+        Console.Error.WriteLine($"wemu relay: {message} ({Usage})");
         return 2;
     }
 }

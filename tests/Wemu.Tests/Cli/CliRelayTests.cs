@@ -129,6 +129,34 @@ public class CliRelayTests
         Assert.True(flooded.Any(), relay.Output);
     }
 
+    [Theory]
+    [InlineData(2, "invalid --port (0-65535)", "--port", "http")]
+    [InlineData(2, "invalid --host 'example.org'", "--host", "example.org")]
+    [InlineData(2, "unknown option '--frobnicate'", "--frobnicate")]
+    public void Relay_Bad_Flags_Are_One_Line(int status, string message, params string[] args)
+    {
+        using var relay = new WemuProcess(["relay", .. args]);
+        Assert.Equal(status, relay.WaitForExit(CommandTimeout));
+        Thread.Sleep(100);
+        string[] lines = relay.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.True(lines.Length == 1, relay.Output);
+        Assert.StartsWith("wemu relay: " + message, lines[0]);
+    }
+
+    [Fact]
+    public void Relay_On_A_Port_In_Use_Is_One_Line_And_Status_1()
+    {
+        using var taken = new TcpListener(IPAddress.Loopback, 0);
+        taken.Start();
+        int port = ((IPEndPoint)taken.LocalEndpoint).Port;
+        using var relay = new WemuProcess("relay", "--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        Assert.Equal(1, relay.WaitForExit(CommandTimeout));
+        Thread.Sleep(100);
+        string[] lines = relay.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.True(lines.Length == 1, relay.Output);
+        Assert.StartsWith($"wemu relay: cannot listen on 127.0.0.1:{port}:", lines[0]);
+    }
+
     private static ClientWebSocket Connect(Uri uri)
     {
         var ws = new ClientWebSocket();
