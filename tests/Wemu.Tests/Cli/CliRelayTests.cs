@@ -93,12 +93,12 @@ public class CliRelayTests
         Assert.StartsWith("HTTP/1.1 403", RawRequest(uri, Upgrade("evil.example", "")));
         Assert.StartsWith("HTTP/1.1 101", RawRequest(uri, Upgrade("127.0.0.1", $"Origin: http://localhost:8080\r\n")));
 
-        // A client that floods 30 MB of full-size ARP requests (padded, as Ethernet pads) and never reads the
+        // A client that floods 90 MB of full-size ARP requests (padded, as Ethernet pads) and never reads the
         // answers: the relay's queues are bounded, so its memory stays small, and it drops what does not fit.
         using (var flood = Connect(uri))
         {
             var arp = ArpRequest(1514);
-            for (int i = 0; i < 20_000; i++)
+            for (int i = 0; i < 60_000; i++)
                 flood.SendAsync(arp, WebSocketMessageType.Binary, true, CancellationToken.None).Wait(CommandTimeout);
             Thread.Sleep(500);
             long rss = ResidentBytes(relay.Id);
