@@ -160,7 +160,7 @@ public static partial class WebMachine
                 SharedFolders = drives.Count + 2 <= (BoardCatalog.Find(c.Arch, c.MachineType)?.VirtioSlots ?? 0)
                     ? [new SharedFolder(ShareTag, s_files)] : [],
                 // -nic user: the stack runs here, its outside is the page's fetch() (PageNetwork).
-                NetworkHost = c.Network != null ? PageNetwork.Create(s_files) : null,
+                NetworkHost = c.Network != null && c.NetworkRelayUrl == null ? PageNetwork.Create(s_files) : null,
             };
             s_drives.Clear();
             s_machine = MachineFactory.Create(c, s_images);
