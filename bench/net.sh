@@ -23,7 +23,8 @@ s.listen(0, "127.0.0.1", () => require("fs").writeFileSync(process.argv[2], Stri
 server=$!
 for _ in $(seq 50); do [ -s "$port_file" ] && break; sleep 0.1; done
 port=$(cat "$port_file")
-dhcp="printf '#!/bin/sh\\ncase \"\$1\" in deconfig) ifconfig \$interface 0.0.0.0 up;; bound|renew) ifconfig \$interface \$ip netmask \$subnet up; route add default gw \$router;; esac\\n' > /tmp/dhcp.sh; chmod +x /tmp/dhcp.sh; udhcpc -i eth0 -s /tmp/dhcp.sh -q -n -t 5 >/dev/null 2>&1"
+# the images bring eth0 up by DHCP at boot (in the background); wait for the lease (resolv.conf is written last)
+dhcp='n=0; until [ -s /etc/resolv.conf ] || [ $n -ge 300 ]; do sleep 0.1; n=$((n+1)); done'
 work="$dhcp; yes 0123456789abcdefghijklmnopqrstuvwxyz | head -c $((mb << 20)) > /tmp/up; time wget -q -O /dev/null http://10.0.2.2:$port/data || echo WGET\"\"FAIL; time wget -q -O /dev/null --post-file=/tmp/up http://10.0.2.2:$port/up || echo WGET\"\"FAIL"
 net=(-netdev user,id=n0 -device virtio-net-device,netdev=n0)
 reals() { node -e "const r=JSON.parse(require('fs').readFileSync(0,'utf8')); const m=[...r.workOutput.matchAll(/real\s+(\d+)m\s*([\d.]+)s/g)].map(x=>60*+x[1]+ +x[2]); if (m.length !== 2 || /WGETFAIL/.test(r.workOutput)) { console.error('bench: a transfer failed or was not timed\n' + r.workOutput.slice(-1500)); process.exit(1); } console.log(m.join(' '))"; }

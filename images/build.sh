@@ -135,7 +135,7 @@ populate_rootfs() {
   local ROOT=$1 BBOBJ=$2 d link f a
   rm -rf "$ROOT"; mkdir -p "$ROOT"
   umask 022
-  for d in bin sbin usr/bin usr/sbin etc/init.d root tmp proc sys dev mnt/host mnt/disk; do
+  for d in bin sbin usr/bin usr/sbin etc/init.d root tmp proc sys dev mnt/host mnt/disk var/log; do
     mkdir -p "$ROOT/$d"
   done
   install -m 0755 "$BBOBJ/busybox" "$ROOT/bin/busybox"
@@ -156,10 +156,12 @@ populate_rootfs() {
     install -m 0644 "$SKEL/$f" "$ROOT/$f"
   done
   install -m 0755 "$SKEL/etc/init.d/rcS" "$ROOT/etc/init.d/rcS"
+  install -D -m 0755 "$SKEL/usr/share/udhcpc/default.script" "$ROOT/usr/share/udhcpc/default.script"
   chmod 0700 "$ROOT/root"; chmod 1777 "$ROOT/tmp"
   mknod -m 0600 "$ROOT/dev/console" c 5 1
   mknod -m 0666 "$ROOT/dev/null" c 1 3
-  for a in sh init mount cttyhack poweroff reboot gzip gunzip sha256sum md5sum dd head awk seq sync uname; do
+  for a in sh init mount cttyhack poweroff reboot gzip gunzip sha256sum md5sum dd head awk seq sync uname \
+           setsid udhcpc ifconfig route mv wget nc httpd; do
     [ -e "$ROOT/bin/$a" ] || [ -e "$ROOT/sbin/$a" ] || [ -e "$ROOT/usr/bin/$a" ] || [ -e "$ROOT/usr/sbin/$a" ] \
       || { wemu_log "ERROR: applet $a missing"; exit 1; }
   done

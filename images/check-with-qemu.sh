@@ -10,6 +10,8 @@
 #   3. ext2-mmio : rootfs.ext2 as virtio-blk-device (virtio-mmio) + a virtio-9p-device
 #                  with mount_tag=host, -smp 2, "console=ttyS0 earlycon=sbi root=/dev/vda rw";
 #                  checks rcS mounted the share on /mnt/host and both harts are up.
+#   4. initramfs-net: as 1 with -netdev user + virtio-net-device: eth0 got 10.0.2.15, the default
+#                  route and the name server by DHCP at boot, and pings the gateway.
 #
 # x86_64 (qemu-system-x86_64 -M microvm -cpu qemu64 -m 256M -nographic -no-reboot):
 #   a. x86-initramfs-acpi    : -kernel bzImage -initrd initramfs.cpio.gz (ACPI on, the microvm default),
@@ -23,7 +25,8 @@
 #   d. x86-vmlinux-pvh       : -kernel vmlinux (PVH entry) -initrd initramfs.cpio.gz, ACPI on; uses
 #                              images/x86_64/vmlinux, else $WEMU_VMLINUX, else the build tree's
 #                              vmlinux-x86_64 (not committed: > 8 MiB); skipped if none exists
-#   Why tsc_early_khz in a/c/d: the FADT is HW-reduced, so once ACPI is parsed Linux
+#   e. x86-initramfs-net     : as a with -netdev user + virtio-net-device: the boot-time DHCP lease, as 4.
+#   Why tsc_early_khz in a/c/d/e: the FADT is HW-reduced, so once ACPI is parsed Linux
 #   (acpi_reduced_hw_init) drops the legacy PIC and the PIT; microvm has no HPET or ACPI PM timer,
 #   and -cpu qemu64 (AMD vendor) has no CPUID 0x15/0x16. The only TSC reference left is the
 #   *early* quick PIT calibration (tsc_early_init, before ACPI): under TCG it succeeds on a quiet
@@ -218,6 +221,13 @@ run_boot() { # NAME EXTRA_CMD EXTRA_RE QEMU_ARGS...
   if [ -n "${WEMU_CHECK_LOGS:-}" ]; then mkdir -p "$WEMU_CHECK_LOGS"; cp "$WORK/$name.log" "$WEMU_CHECK_LOGS/"; fi
 }
 
+# With a NIC: wait (<= 30 s) for the boot-time lease, then address, default route, name server, and
+# a ping of slirp's gateway.
+# shellcheck disable=SC2016  # for the guest shell
+NET_CMD='n=0; until [ -s /etc/resolv.conf ] || [ $n -ge 300 ]; do sleep 0.1; n=$((n+1)); done; ifconfig eth0 | grep -o "inet addr:[0-9.]*"; route -n | grep ^0.0.0.0; cat /etc/resolv.conf; ping -c 1 -W 5 10.0.2.2 | grep -o "1 packets received"'
+# ('.' matches newlines in Tcl: a late kernel message may land between the lines, as for pigz below)
+NET_RE='inet addr:10\.0\.2\.15\r*\n.*0\.0\.0\.0 +10\.0\.2\.2 +0\.0\.0\.0 +UG[^\n]*eth0\r*\n.*nameserver 10\.0\.2\.3\r*\n.*1 packets received\r*\n'
+
 if want riscv64; then
 QEMU=(qemu-system-riscv64 -M virt -smp 1 -m 256M -nographic -bios "$R/fw_dynamic.bin" -kernel "$R/Image")
 
@@ -239,6 +249,11 @@ run_boot ext2-mmio-9p 'cat /mnt/host/token; nproc' "\\n$token\\r*\\n2\\r*\\n" "$
   -drive "file=$WORK/disk-mmio.ext2,if=none,format=raw,id=hd0" -device virtio-blk-device,drive=hd0 \
   -fsdev "local,id=fs0,path=$WORK/share,security_model=none" -device virtio-9p-device,fsdev=fs0,mount_tag=host \
   -append "console=ttyS0 earlycon=sbi root=/dev/vda rw"
+
+# 4. a NIC on QEMU's slirp (virtio-net-device on virtio-mmio): rcS brings eth0 up by DHCP at boot in
+# the background (udhcpc + /usr/share/udhcpc/default.script, which writes /etc/resolv.conf last)
+run_boot initramfs-net "$NET_CMD" "$NET_RE" "${QEMU[@]}" -initrd "$R/initramfs.cpio.gz" \
+  -netdev user,id=n0 -device virtio-net-device,netdev=n0 -append "console=ttyS0"
 fi # riscv64
 
 if want x86_64; then
@@ -291,6 +306,12 @@ if [ -f "$VMLINUX" ]; then
 else
   echo "--- x86-vmlinux-pvh: skipped (no vmlinux in images/x86_64/, \$WEMU_VMLINUX or $VMLINUX)"
 fi
+
+# e. a NIC on QEMU's slirp on microvm's virtio-mmio transport: the boot-time DHCP lease. (QEMU 7.2's
+# `-nic user,model=virtio-net-device` gives microvm no NIC at all; -netdev + -device does.)
+run_boot x86-initramfs-net "$NET_CMD" "$NET_RE" "${XQ[@]}" -M microvm \
+  -kernel "$X/bzImage" -initrd "$X/initramfs.cpio.gz" -netdev user,id=n0 -device virtio-net-device,netdev=n0 \
+  -append "console=ttyS0 $TSC"
 
 # optional: guest virtual time under -icount shift=0 (1 virtual ns per instruction, and the
 # TSC then runs at exactly 1 GHz; idle time also advances the clock, so this is an upper

@@ -71,7 +71,8 @@ public static class HostImages
             Drives = drives,
             SharedFolders = shares,
             Serial = serial,
-            NetworkHost = config.Network != null ? new HostSocketNetwork() : null,
+            NetworkHost = config.Network != null && config.NetworkRelayUrl == null ? new HostSocketNetwork() : null,
+            NetworkRelay = config.NetworkRelayUrl is { } url ? () => Program.s_relayLink = WebSocketEthernetLink.Connect(url) : null,
             Entropy = config.Deterministic ? SeededEntropy() : RandomNumberGenerator.Fill,
             // New IL code is prepared on one background thread (BackgroundWorkQueue) while the interpreter goes on;
             // -icount runs keep everything on one thread so they repeat exactly.

@@ -23,6 +23,8 @@ public static class Program
             return 0;
         }
         AppDomain.CurrentDomain.UnhandledException += (_, e) => Fail(e.ExceptionObject as Exception);
+        if (args.Length > 0 && args[0] == "relay")
+            return RelayCommand.Run(args[1..]);
         MachineConfig? config = null;
         try
         {
@@ -146,7 +148,7 @@ public static class Program
         {
             using var machine = MachineFactory.Create(config, images);
             s_started = true;
-            var status = RunUntilStopped(machine, serial, images.NetworkHost as HostSocketNetwork);
+            var status = RunUntilStopped(machine, serial, images.NetworkHost as HostSocketNetwork, s_relayLink?.FrameArrived);
             if (serial?.QuitRequested == true)
                 s_stopReported = true;   // Ctrl-A x was answered: the fallback has nothing to say
             if (config.DebugItems.Contains("stats"))
@@ -194,7 +196,10 @@ public static class Program
     /// <summary>Longest sleep in select(2) while the guest idles with host sockets open (console latency).</summary>
     private static readonly TimeSpan NetworkIdleStep = TimeSpan.FromMilliseconds(10);
 
-    private static MachineStatus RunUntilStopped(Machine machine, StdioSerial? serial, HostSocketNetwork? network)
+    /// <summary>The -nic websocket link of the machine running now (its frames wake the idle loop).</summary>
+    internal static WebSocketEthernetLink? s_relayLink;
+
+    private static MachineStatus RunUntilStopped(Machine machine, StdioSerial? serial, HostSocketNetwork? network, WaitHandle? frameArrived)
     {
         bool debug = Environment.GetEnvironmentVariable("WEMU_TRACE_STATE") == "1";
         var sw = System.Diagnostics.Stopwatch.StartNew();
@@ -228,6 +233,8 @@ public static class Program
                     {
                         long idleStart = System.Diagnostics.Stopwatch.GetTimestamp();
                         WaitHandle[] handles = serial != null ? [serial.InputArrived, StopSignals.Arrived] : [StopSignals.Arrived];
+                        if (frameArrived != null)
+                            handles = [.. handles, frameArrived];
                         if (network is { HasSockets: true })
                         {
                             // The guest waits, maybe for the network: sleep in select(2) on the host sockets, in
@@ -270,6 +277,8 @@ public static class Program
                                      a virtio-net NIC on the user-mode NAT (guest 10.0.2.15 by DHCP,
                                      10.0.2.2 = the host's 127.0.0.1, DNS 10.0.2.3); hostfwd repeats
           -netdev user,id=N[,...] -device virtio-net-device,netdev=N   the same
+          -nic websocket,url=ws://HOST:PORT/net[,mac=M]   a virtio-net NIC on a relay's NAT (wemu relay)
+          -netdev websocket,id=N,url=... -device virtio-net-device,netdev=N   the same
           -nographic, -serial stdio  serial console on this terminal (the default)
           -no-reboot                 exit when the guest reboots
           -icount shift=N            deterministic time (1 tick per 2^N instructions)
@@ -279,6 +288,8 @@ public static class Program
           -accel tcg,backend=native|il   x86-64 machine code (default where it runs) or IL
           -accel interp              interpreter only
         Ctrl-A x quits, Ctrl-A a sends Ctrl-A.
+        wemu relay [--port N] [--host ADDRESS] [--allow-origin ORIGIN]   a network relay for -nic websocket
+                                     and the page: each client gets its own NAT (127.0.0.1:8081 by default)
 
         """;
 }

@@ -89,7 +89,14 @@ public static partial class WebMachine
             Download("initrd", initrd);
             foreach (var d in c.Drives)
                 Download("drive", d.File);
-            json.Append("],\"summary\":");
+            json.Append(']');
+            if (c.NetworkRelayUrl != null)
+            {
+                // The worker opens the relay's WebSocket before Start (an unreachable relay is an error shown then).
+                json.Append(",\"relay\":");
+                AppendJsonString(json, c.NetworkRelayUrl);
+            }
+            json.Append(",\"summary\":");
             AppendJsonString(json, $"{c.Arch} {c.MachineType}, {QemuCommandLine.FormatSize(c.MemorySize)} RAM");
             json.Append('}');
             return json.ToString();
@@ -147,12 +154,13 @@ public static partial class WebMachine
                 Serial = c.Serial == "none" ? null : s_serial,
                 WasmLoader = BrowserWasmLoader.Instance,
                 Entropy = c.Deterministic ? SeededEntropy() : RandomNumberGenerator.Fill,
+                NetworkRelay = c.NetworkRelayUrl != null ? BrowserRelayLink.Attach : null,
                 RtcStartNanoseconds = (ulong)(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() * 1_000_000),
                 // The page's file tree, on the next free virtio slot (none left: no share, the disks win).
                 SharedFolders = drives.Count + 2 <= (BoardCatalog.Find(c.Arch, c.MachineType)?.VirtioSlots ?? 0)
                     ? [new SharedFolder(ShareTag, s_files)] : [],
                 // -nic user: the stack runs here, its outside is the page's fetch() (PageNetwork).
-                NetworkHost = c.Network != null ? PageNetwork.Create(s_files) : null,
+                NetworkHost = c.Network != null && c.NetworkRelayUrl == null ? PageNetwork.Create(s_files) : null,
             };
             s_drives.Clear();
             s_machine = MachineFactory.Create(c, s_images);

@@ -6,6 +6,8 @@
 // Guest images are sent uncompressed with Content-Length and byte ranges, so download progress
 // is exact and a disk could later be read by ranges.
 import http from 'node:http';
+import net from 'node:net';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import zlib from 'node:zlib';
@@ -178,40 +180,101 @@ const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1']);
 
 /**
  * Starts serving `root` on `host`:`port` (127.0.0.1 unless told otherwise; port 0 = any free port);
- * resolves with {server, url}. On a loopback address only requests naming a loopback host are
- * answered (DNS rebinding).
+ * resolves with {server, url, relayUrl}. On a loopback address only requests naming a loopback host are
+ * answered (DNS rebinding). With `relay` (a command, e.g. ['./wemu', 'relay']), also serves the network
+ * relay at /net (`wemu serve --net`): the command runs with `--port 0 --host 127.0.0.1`, and WebSocket
+ * requests for /net from pages of this site (their Origin is this server) are passed to it byte for byte.
  */
-export function serveSite(root, port = 8080, host = '127.0.0.1') {
+export async function serveSite(root, port = 8080, host = '127.0.0.1', { relay = null } = {}) {
   const allowedHosts = LOOPBACK.has(host) ? new Set(['127.0.0.1', 'localhost', '[::1]']) : null;
   const server = createSiteServer(root, { allowedHosts });
+  const child = relay ? await startRelay(relay) : null;
+  if (child) {
+    server.on('upgrade', (req, socket, head) => proxyRelay(req, socket, head, child.port, allowedHosts));
+    server.on('close', () => child.process.kill());
+    process.once('exit', () => child.process.kill());   // the relay never outlives its server
+  }
   return new Promise((resolve, reject) => {
-    server.once('error', reject);
+    server.once('error', e => { child?.process.kill(); reject(e); });
     server.listen(port, host, () => {
       const { address, port: bound } = server.address();
-      resolve({ server, url: `http://${address.includes(':') ? `[${address}]` : address}:${bound}/` });
+      const authority = `${address.includes(':') ? `[${address}]` : address}:${bound}`;
+      resolve({ server, url: `http://${authority}/`, relayUrl: child ? `ws://${authority}/net` : null });
     });
   });
 }
 
+/** Runs the relay command on a free loopback port; resolves with {process, port} once it says where it listens. */
+function startRelay(command) {
+  return new Promise((resolve, reject) => {
+    const p = spawn(command[0], [...command.slice(1), '--port', '0', '--host', '127.0.0.1'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let said = '', done = false;
+    p.on('error', e => { if (!done) { done = true; reject(new Error(`cannot start the network relay (${command.join(' ')}): ${e.message}`)); } });
+    p.on('exit', code => { if (!done) { done = true; reject(new Error(`the network relay exited (status ${code}) before listening`)); } });
+    p.stdout.setEncoding('utf8');
+    p.stdout.on('data', text => {
+      process.stdout.write(text);   // its log: one line per client
+      if (done) return;
+      said += text;
+      const m = /listening on ws:\/\/127\.0\.0\.1:(\d+)\/net/.exec(said);
+      if (m) { done = true; resolve({ process: p, port: Number(m[1]) }); }
+    });
+  });
+}
+
+/**
+ * A WebSocket request for /net: only from this site's own pages (Origin = this server; a page elsewhere must not
+ * use this host's network) or from clients that send no Origin; passed on without its Origin, so the relay (which
+ * lets loopback origins in) sees a local client.
+ */
+function proxyRelay(req, socket, head, relayPort, allowedHosts) {
+  const refuse = (status, text) => { socket.end(`HTTP/1.1 ${status}\r\nContent-Type: text/plain\r\nContent-Length: ${text.length + 1}\r\nConnection: close\r\n\r\n${text}\n`); };
+  socket.on('error', () => {});
+  const hostHeader = String(req.headers.host || '').toLowerCase();
+  if (new URL(req.url, 'http://x').pathname !== '/net') return refuse('404 Not Found', 'not found');
+  if (allowedHosts && !allowedHosts.has(hostHeader.replace(/:\d+$/, ''))) return refuse('403 Forbidden', 'forbidden host');
+  const origin = req.headers.origin;
+  if (origin !== undefined && origin.toLowerCase() !== `http://${hostHeader}` && origin.toLowerCase() !== `https://${hostHeader}`)
+    return refuse('403 Forbidden', `origin ${origin} not allowed`);
+  const upstream = net.connect(relayPort, '127.0.0.1', () => {
+    let text = `${req.method} ${req.url} HTTP/${req.httpVersion}\r\n`;
+    for (let i = 0; i < req.rawHeaders.length; i += 2) {
+      const name = req.rawHeaders[i];
+      if (/^origin$/i.test(name)) continue;
+      text += `${name}: ${/^host$/i.test(name) ? `127.0.0.1:${relayPort}` : req.rawHeaders[i + 1]}\r\n`;
+    }
+    upstream.write(text + '\r\n');
+    if (head?.length) upstream.write(head);
+    socket.pipe(upstream).pipe(socket);
+  });
+  upstream.on('error', () => socket.destroy());
+  socket.on('close', () => upstream.destroy());
+}
+
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const args = process.argv.slice(2);
-  let port = 8080, host = '127.0.0.1', root = null;
+  let port = 8080, host = '127.0.0.1', root = null, withNet = false;
   for (let i = 0; i < args.length; i++) {
     if (args[i] === '--port') port = Number(args[++i]);
     else if (args[i].startsWith('--port=')) port = Number(args[i].slice(7));
     else if (args[i] === '--host') host = args[++i];
     else if (args[i].startsWith('--host=')) host = args[i].slice(7);
+    else if (args[i] === '--net') withNet = true;
     else root = args[i];
   }
   if (!root || !host || !Number.isInteger(port) || port < 0 || port > 65535) {
-    console.error('usage: node server.mjs SITE_DIR [--port N] [--host ADDRESS (default 127.0.0.1)]');
+    console.error('usage: node server.mjs SITE_DIR [--port N] [--host ADDRESS (default 127.0.0.1)] [--net]');
     process.exit(2);
   }
-  serveSite(root, port, host).then(({ url }) => {
+  // Ctrl-C or a kill: exit normally, so the 'exit' handler stops the relay too.
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.once(signal, () => process.exit(0));
+  const relay = withNet ? [path.join(path.dirname(fileURLToPath(import.meta.url)), '../../wemu'), 'relay'] : null;
+  serveSite(root, port, host, { relay }).then(({ url, relayUrl }) => {
     console.log(`wemu: serving ${root} at ${url} (Ctrl-C stops)`);
+    if (relayUrl) console.log(`wemu: network relay at ${relayUrl} (a NAT into this host's network): open ${url}?args=-nic%20websocket,url=${relayUrl}`);
     if (!LOOPBACK.has(host)) console.log(`wemu: listening on ${host}: other machines can reach this server`);
   }, e => {
-    console.error(`wemu: cannot listen on ${host}:${port}: ${e.message}`);
+    console.error(e.message.startsWith('cannot start') || e.message.startsWith('the network relay') ? `wemu: ${e.message}` : `wemu: cannot listen on ${host}:${port}: ${e.message}`);
     process.exit(1);
   });
 }

@@ -143,6 +143,8 @@ public static class SeedCorpus
             "\0riscv64\0-machine\0spike\0-bios\0none\0-kernel\0k.elf\0-icount\0shift=3\0-d\0stats,jit\0-accel\0interp\0-m\0512M\0-display\0none\0-monitor\0none"));
         yield return ("cmdline", "network", Encoding.UTF8.GetBytes(
             "-nic user,hostfwd=tcp::8080-:80,hostfwd=udp:127.0.0.1:5353-10.0.2.15:53,restrict=off,mac=52:54:00:12:34:57 -netdev user,id=n0 -device virtio-net-device,netdev=n0"));
+        yield return ("cmdline", "network-relay", Encoding.UTF8.GetBytes(
+            "-netdev websocket,id=n1,url=wss://[::1]:9/net -device virtio-net-device,netdev=n1,mac=52:54:00:12:34:58"));
 
         foreach (var seed in NetworkSeeds())
             yield return seed;

@@ -145,6 +145,7 @@ const calls = {
       M.Stop();
     }
     if (state !== 'failed') setState('stopped', {});
+    relay?.close(1000, 'machine stopped');
     return true;
   },
 };
@@ -284,6 +285,44 @@ function installJitLoader(runtime) {
   });
 }
 
+// -nic websocket,url=ws://HOST:PORT/net: the relay's WebSocket lives here (BrowserRelayLink.cs is the C# side).
+// One binary message = one Ethernet frame, both ways (src/Wemu/Net/RelayFraming.cs). Frames from the relay go
+// to C# at once (this worker is one thread, so between slices) and wake an idling machine; the guest's frames are
+// dropped while the socket's send buffer is over RELAY_SEND_LIMIT, as a congested link drops them.
+const RELAY_SEND_LIMIT = 1 << 20;
+let relay = null;
+let relayLink = null;                   // BrowserRelayLink's exports
+function openRelay(runtime, url) {
+  return new Promise((resolve, reject) => {
+    let ws;
+    try {
+      ws = new WebSocket(url);
+    } catch (e) {
+      reject(new Error(`cannot reach the network relay ${url}: ${e.message || e}`));
+      return;
+    }
+    ws.binaryType = 'arraybuffer';
+    let open = false;
+    ws.onopen = () => { open = true; relay = ws; resolve(); };
+    ws.onerror = () => { if (!open) reject(new Error(`cannot reach the network relay ${url} (start one with: wemu relay --port PORT, or wemu serve --net)`)); };
+    ws.onmessage = (ev) => {
+      if (typeof ev.data === 'string' || !relayLink) return;
+      relayLink.RelayFrame(new Uint8Array(ev.data));
+      wake();
+    };
+    ws.onclose = (ev) => {
+      if (!open) return;
+      relay = null;
+      const why = ev.reason ? `: ${ev.reason}` : ` (code ${ev.code})`;
+      console.warn(`wemu: the network relay ${url} closed the connection${why}`);
+      if (state === 'running') {
+        const note = new TextEncoder().encode(`\r\n[wemu: network relay closed${why}; the guest's network is down]\r\n`);
+        post({ type: 'serial', data: note }, [note.buffer]);
+      }
+    };
+  });
+}
+
 async function start(options, pageUrl) {
   startedAt = performance.now();
   setState('booting');
@@ -300,8 +339,12 @@ async function start(options, pageUrl) {
     })
     .create();
   installJitLoader(runtime);
+  runtime.setModuleImports('wemu-relay', {
+    send(view) { if (relay && relay.bufferedAmount < RELAY_SEND_LIMIT) relay.send(view.slice()); },
+  });
   const exports = await runtime.getAssemblyExports(runtime.getConfig().mainAssemblyName);
   M = exports.Wemu.Web.WebMachine;
+  relayLink = exports.Wemu.Web.BrowserRelayLink;
   timings.runtimeMs = performance.now() - startedAt;
 
   // -nic user: the guest's HTTP(S) over fetch(), and vm.fetch into the guest (net-fetch.js).
@@ -316,6 +359,8 @@ async function start(options, pageUrl) {
   timings.configureMs = performance.now() - t0;
   if (plan.error) throw new Error(plan.error);
   post({ type: 'plan', summary: plan.summary });
+  const relayOpen = plan.relay ? openRelay(runtime, plan.relay) : null;
+  relayOpen?.catch(() => {});   // awaited below, after the downloads
 
   // The plan's images: those fetched early are adopted, the rest start now; early ones it does not list stop.
   const abort = new AbortController();
@@ -351,6 +396,7 @@ async function start(options, pageUrl) {
   for (let i = 0; i < items.length; i++) M.SetImage(items[i].role, images[i]);
   timings.setImageMs = performance.now() - t3;
 
+  if (relayOpen) await relayOpen;
   const t2 = performance.now();
   const error = M.Start();
   if (error) throw new Error(error);

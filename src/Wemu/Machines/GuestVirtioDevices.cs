@@ -32,8 +32,12 @@ public sealed class GuestVirtioDevices
         }
         if (config.Network is { } network)
         {
-            var host = images.NetworkHost ?? throw new ConfigException("-nic user: this host has no network backend (not in the page yet)");
-            Nic = new VirtioNetDevice(new Net.UserNetwork(network, host), network.MacAddress);
+            Net.IEthernetLink link;
+            if (config.NetworkRelayUrl is { } relay)
+                link = (images.NetworkRelay ?? throw new ConfigException($"-nic websocket: this host cannot reach a relay ({relay})"))();
+            else
+                link = new Net.UserNetwork(network, images.NetworkHost ?? throw new ConfigException("-nic user: this host has no network backend (not in the page yet)"));
+            Nic = new VirtioNetDevice(link, network.MacAddress);
             devices.Add(Nic);
         }
         Devices = devices;

@@ -39,6 +39,12 @@ public sealed class MachineConfig
     /// <summary>-netdev user + -device virtio-net-device, or -nic user: the one NIC's user-mode network; null: no NIC.</summary>
     public Net.UserNetworkOptions? Network { get; set; }
 
+    /// <summary>
+    /// -nic websocket,url=... / -netdev websocket: the NIC's frames go over a WebSocket to a relay that runs the NAT
+    /// (<c>wemu relay</c>), not to a local one; <see cref="Network"/> then holds only the NIC's MAC address.
+    /// </summary>
+    public string? NetworkRelayUrl { get; set; }
+
     public bool NoReboot { get; set; }
 
     public bool NoGraphic { get; set; }

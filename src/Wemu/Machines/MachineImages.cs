@@ -27,6 +27,12 @@ public sealed class MachineImages
     /// </summary>
     public Net.INetworkHost? NetworkHost { get; init; }
 
+    /// <summary>
+    /// Connects to the relay of <see cref="MachineConfig.NetworkRelayUrl"/> (called once per machine built, so again
+    /// after a guest reboot); throws <see cref="ConfigException"/> when it cannot. Null where the host has no way.
+    /// </summary>
+    public Func<Net.IEthernetLink>? NetworkRelay { get; init; }
+
     /// <summary>Entropy for virtio-rng; hosts pass a CSPRNG, deterministic runs a seeded generator.</summary>
     public Action<Span<byte>>? Entropy { get; init; }
 

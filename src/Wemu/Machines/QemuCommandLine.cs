@@ -153,8 +153,8 @@ public static class QemuCommandLine
                 {
                     var pairs = OptionPairs(Value(), "type");
                     string type = Find(pairs, "type") ?? "";
-                    if (type != "user")
-                        throw new ConfigException($"unsupported -netdev type '{type}' (supported: user)");
+                    if (type is not ("user" or "websocket"))
+                        throw new ConfigException($"unsupported -netdev type '{type}' (supported: user, websocket)");
                     string id = Find(pairs, "id") ?? throw new ConfigException("-netdev needs id=NAME");
                     if (!netdevs.TryAdd(id, pairs))
                         throw new ConfigException($"duplicate -netdev id '{id}'");
@@ -166,14 +166,14 @@ public static class QemuCommandLine
                     string type = Find(pairs, "type") ?? "";
                     if (type == "none")
                         break;
-                    if (type != "user")
-                        throw new ConfigException($"unsupported -nic type '{type}' (supported: user, none)");
+                    if (type is not ("user" or "websocket"))
+                        throw new ConfigException($"unsupported -nic type '{type}' (supported: user, websocket, none)");
                     if (c.Network != null)
                         throw new ConfigException("only one NIC is supported (one -nic or -device virtio-net-device)");
                     string model = Find(pairs, "model") ?? "virtio-net-device";
                     if (model is not ("virtio-net-device" or "virtio"))
                         throw new ConfigException($"unsupported -nic model '{model}' (supported: virtio-net-device)");
-                    c.Network = ParseUserNetwork(pairs, "-nic", ["model", "mac"]);
+                    c.Network = type == "websocket" ? ParseRelayNetwork(c, pairs, "-nic websocket", ["model", "mac"]) : ParseUserNetwork(pairs, "-nic", ["model", "mac"]);
                     if (Find(pairs, "mac") is { } mac)
                         c.Network.MacAddress = ParseMac(mac);
                     break;
@@ -252,7 +252,7 @@ public static class QemuCommandLine
             netdevs.Remove(id);
             if (c.Network != null)
                 throw new ConfigException("only one NIC is supported (one -nic or -device virtio-net-device)");
-            c.Network = ParseUserNetwork(netdev, "-netdev user", []);
+            c.Network = Find(netdev, "type") == "websocket" ? ParseRelayNetwork(c, netdev, "-netdev websocket", []) : ParseUserNetwork(netdev, "-netdev user", []);
             if (d.GetValueOrDefault("mac") is { } mac)
                 c.Network.MacAddress = ParseMac(mac);
         }
@@ -414,6 +414,29 @@ public static class QemuCommandLine
             }
         }
         return n;
+    }
+
+    /// <summary>
+    /// <c>-netdev websocket,id=N,url=ws://HOST:PORT/net</c> or <c>-nic websocket,url=...</c> (Wemu's own): the NIC's
+    /// frames go to a relay (<c>wemu relay</c>, <c>wemu serve --net</c>) that runs the NAT; sets
+    /// <see cref="MachineConfig.NetworkRelayUrl"/> and returns options that carry only the MAC.
+    /// </summary>
+    private static Net.UserNetworkOptions ParseRelayNetwork(MachineConfig c, List<(string Key, string Value)> pairs, string flag, string[] extraKeys)
+    {
+        string? url = null;
+        foreach (var (k, v) in pairs)
+        {
+            if (k == "url")
+                url = v;
+            else if (k is not ("type" or "id") && Array.IndexOf(extraKeys, k) < 0)
+                throw new ConfigException($"unknown {flag} option '{k}' (supported: id, url{string.Concat(extraKeys.Select(e => ", " + e))})");
+        }
+        if (url == null)
+            throw new ConfigException($"{flag} needs url=ws://HOST:PORT/net (a relay: wemu relay --port PORT)");
+        if (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || uri.Scheme is not ("ws" or "wss") || uri.Host.Length == 0)
+            throw new ConfigException($"invalid relay url '{url}' (ws://HOST:PORT/net or wss://...)");
+        c.NetworkRelayUrl = uri.AbsoluteUri;
+        return new Net.UserNetworkOptions();
     }
 
     /// <summary>A MAC address as QEMU spells it (52:54:00:12:34:56); a multicast one is refused.</summary>

@@ -12,7 +12,7 @@ namespace Wemu.Net;
 /// the half-open ones, so a SYN flood only fills a small table), the UDP bindings, the DNS queries in flight, and
 /// each TCP connection's buffers. A malformed frame is counted in <see cref="DroppedFrames"/> and dropped.
 /// </summary>
-public sealed class UserNetwork : IDisposable
+public sealed class UserNetwork : IEthernetLink
 {
     public const uint NetworkAddress = 0x0A000200, Netmask = 0xFFFFFF00;
     public const uint GatewayAddress = 0x0A000202, DnsAddress = 0x0A000203, GuestAddress = 0x0A00020F;

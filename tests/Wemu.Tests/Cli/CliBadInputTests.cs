@@ -37,6 +37,19 @@ public class CliBadInputTests
     }
 
     [Fact]
+    public void Unreachable_Network_Relay()
+    {
+        int port = CliNetworkTests.FreePort();   // nothing listens there
+        AssertOneLineError(["-nic", $"websocket,url=ws://127.0.0.1:{port}/net"], $"cannot reach the network relay ws://127.0.0.1:{port}/net");
+    }
+
+    [Fact]
+    public void Network_Relay_Url_Not_A_WebSocket() => AssertOneLineError(["-nic", "websocket,url=http://127.0.0.1:1/net"], "invalid relay url 'http://127.0.0.1:1/net'");
+
+    [Fact]
+    public void Network_Relay_Without_Url() => AssertOneLineError(["-netdev", "websocket,id=n0", "-device", "virtio-net-device,netdev=n0"], "-netdev websocket needs url=");
+
+    [Fact]
     public void Unknown_Flag() => AssertOneLineError(["-frobnicate"], "unknown option '-frobnicate'");
 
     [Fact]

@@ -35,6 +35,36 @@ public class QemuCommandLineNetworkTests
     }
 
     [Fact]
+    public void Nic_Websocket_Names_The_Relay_And_Keeps_The_Mac()
+    {
+        var c = QemuCommandLine.Parse(["-nic", "websocket,url=ws://127.0.0.1:8081/net,mac=52:54:00:ab:cd:ef"]);
+        Assert.Equal("ws://127.0.0.1:8081/net", c.NetworkRelayUrl);
+        var n = Assert.IsType<UserNetworkOptions>(c.Network);
+        Assert.Equal(new byte[] { 0x52, 0x54, 0x00, 0xAB, 0xCD, 0xEF }, n.MacAddress);
+        Assert.Empty(n.HostForwards);
+    }
+
+    [Fact]
+    public void Netdev_Websocket_And_Device_Spelling()
+    {
+        var c = QemuCommandLine.Parse(["x86_64", "-netdev", "websocket,id=n0,url=wss://relay.example/net", "-device", "virtio-net-device,netdev=n0"]);
+        Assert.Equal("wss://relay.example/net", c.NetworkRelayUrl);
+        Assert.NotNull(c.Network);
+    }
+
+    [Fact]
+    public void Nic_User_Has_No_Relay() => Assert.Null(QemuCommandLine.Parse(["-nic", "user"]).NetworkRelayUrl);
+
+    [Theory]
+    [InlineData("websocket", "-nic websocket needs url=")]
+    [InlineData("websocket,url=http://127.0.0.1/net", "invalid relay url")]
+    [InlineData("websocket,url=/net", "invalid relay url")]
+    [InlineData("websocket,url=ws://127.0.0.1/net,hostfwd=tcp::80-:80", "unknown -nic websocket option 'hostfwd'")]
+    [InlineData("socket,url=ws://x/net", "unsupported -nic type 'socket' (supported: user, websocket, none)")]
+    public void Bad_Websocket_Nic(string spec, string message) =>
+        Assert.Contains(message, Assert.Throws<ConfigException>(() => QemuCommandLine.Parse(["-nic", spec])).Message);
+
+    [Fact]
     public void Nic_None_Is_No_Nic() => Assert.Null(QemuCommandLine.Parse(["-nic", "none"]).Network);
 
     [Theory]

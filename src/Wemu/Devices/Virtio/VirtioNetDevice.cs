@@ -4,7 +4,8 @@ using Wemu.Net;
 namespace Wemu.Devices.Virtio;
 
 /// <summary>
-/// virtio network device (virtio spec 1.2 section 5.1), device ID 1, on a <see cref="UserNetwork"/>: queue 0 is
+/// virtio network device (virtio spec 1.2 section 5.1), device ID 1, on an <see cref="IEthernetLink"/> (the local
+/// NAT, <see cref="UserNetwork"/>, or a link to a relay): queue 0 is
 /// receiveq1, queue 1 transmitq1 (no control queue, no multiqueue). Offered: VIRTIO_NET_F_MAC,
 /// VIRTIO_NET_F_STATUS (the link is always up), and checksum offload both ways: VIRTIO_NET_F_CSUM (the device
 /// finishes the TCP/UDP checksum of a frame the guest marks NEEDS_CSUM, so the guest does not sum every byte it
@@ -37,7 +38,7 @@ public sealed class VirtioNetDevice : IVirtioDevice, IDisposable
     private const ushort LinkUp = 1;   // VIRTIO_NET_S_LINK_UP
     private const byte NeedsCsum = 1, DataValid = 2;   // VIRTIO_NET_HDR_F_NEEDS_CSUM, VIRTIO_NET_HDR_F_DATA_VALID
 
-    private readonly UserNetwork _network;
+    private readonly IEthernetLink _network;
     private readonly byte[] _config = new byte[8];
     private readonly byte[] _frame = new byte[UserNetwork.MaxFrameSize + 4];
     private readonly byte[] _header = new byte[HeaderSize];   // the header of the frame being transmitted
@@ -46,7 +47,7 @@ public sealed class VirtioNetDevice : IVirtioDevice, IDisposable
     /// <param name="network">The backend frames go to and come from.</param>
     /// <param name="mac">The NIC's MAC address (QEMU's default 52:54:00:12:34:56).</param>
     /// <param name="queueSize">QueueNumMax of each queue (QEMU: 256).</param>
-    public VirtioNetDevice(UserNetwork network, ReadOnlySpan<byte> mac, ushort queueSize = 256)
+    public VirtioNetDevice(IEthernetLink network, ReadOnlySpan<byte> mac, ushort queueSize = 256)
     {
         ArgumentNullException.ThrowIfNull(network);
         if (mac.Length != 6)
@@ -60,7 +61,7 @@ public sealed class VirtioNetDevice : IVirtioDevice, IDisposable
         BinaryPrimitives.WriteUInt16LittleEndian(_config.AsSpan(6), LinkUp);
     }
 
-    public UserNetwork Network => _network;
+    public IEthernetLink Network => _network;
 
     /// <summary>Frames the guest sent that were not frames (too short or too long): dropped.</summary>
     public long DroppedTransmits { get; private set; }
