@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import zlib from 'node:zlib';
 import { launchChromium } from '../../src/Wemu.Web/headless-chromium.mjs';
 import { serveSite } from '../../src/Wemu.Web/server.mjs';
+import { terminalText, waitForTerminal } from './page-terminal.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const site = process.env.WEMU_SITE || path.join(root, 'artifacts/site');
@@ -55,20 +56,6 @@ async function openPage(url) {
   return { page, context, log };
 }
 
-const terminalText = page => page.evaluate(() => document.querySelector('#terminal .xterm-rows')?.innerText ?? '');
-
-async function waitForTerminal(page, pattern, timeout, log) {
-  try {
-    await page.waitForFunction(
-      ([source, flags]) => new RegExp(source, flags).test(document.querySelector('#terminal .xterm-rows')?.innerText ?? '')
-        || window.wemu?.state === 'failed',
-      [pattern.source, pattern.flags], { timeout, polling: 100 });
-  } catch (e) {
-    throw new Error(`terminal never showed ${pattern}: ${e.message}\n--- terminal ---\n${await terminalText(page)}\n--- console ---\n${log.join('\n')}`);
-  }
-  const state = await page.evaluate(() => ({ state: window.wemu.state, error: window.wemu.error }));
-  assert.notEqual(state.state, 'failed', `machine failed: ${state.error}`);
-}
 
 test('the default page boots Linux to a shell prompt and runs uname -m', { timeout: BOOT_TIMEOUT + 60_000 }, async () => {
   const { page, context, log } = await openPage(base);

@@ -12,6 +12,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { launchChromium } from '../../src/Wemu.Web/headless-chromium.mjs';
 import { serveSite } from '../../src/Wemu.Web/server.mjs';
+import { terminalText, waitForTerminal } from './page-terminal.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const site = process.env.WEMU_SITE || path.join(root, 'artifacts/site');
@@ -52,20 +53,6 @@ async function openPage(args) {
   return { page, context, log };
 }
 
-const terminalText = page => page.evaluate(() => document.querySelector('#terminal .xterm-rows')?.innerText ?? '');
-
-async function waitForTerminal(page, pattern, timeout, log) {
-  try {
-    await page.waitForFunction(
-      ([source, flags]) => new RegExp(source, flags).test(document.querySelector('#terminal .xterm-rows')?.innerText ?? '')
-        || window.wemu?.state === 'failed',
-      [pattern.source, pattern.flags], { timeout, polling: 100 });
-  } catch (e) {
-    throw new Error(`terminal never showed ${pattern}: ${e.message}\n--- terminal ---\n${await terminalText(page)}\n--- console ---\n${log.join('\n')}`);
-  }
-  const state = await page.evaluate(() => ({ state: window.wemu.state, error: window.wemu.error }));
-  assert.notEqual(state.state, 'failed', `machine failed: ${state.error}\n${log.join('\n')}`);
-}
 
 test('with -nic websocket the guest reaches a loopback HTTP server on the host through the relay at /net', { timeout: BOOT_TIMEOUT + 120_000 }, async () => {
   assert.match(relayUrl, /^ws:\/\/127\.0\.0\.1:\d+\/net$/);
