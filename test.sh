@@ -42,7 +42,9 @@ fi
 
 log=$(mktemp)
 dotnet test Wemu.slnx -c Release --no-build --nologo --logger "console;verbosity=normal" 2>&1 | tee "$log" \
-  | awk '/^[ \t]+(Failed|Passed|Skipped) |Error Message|Wemu fails|Assert|^(Passed|Failed)!/ { print; if ($0 ~ /Error Message/ && (getline line) > 0) print line }' \
+  | awk '/^[ \t]+(Failed|Passed|Skipped) |Error Message|Wemu fails|Assert|^(Passed|Failed)!/ { print
+      # the message, up to 25 lines of it (a boot test's message ends with the guest's output tail), not its stack
+      if ($0 ~ /Error Message/) for (i = 0; i < 25 && (getline line) > 0 && line !~ /^ *Stack Trace:/; i++) print line }' \
   | grep -v "^\s*Passed " || true
 status=${PIPESTATUS[0]}
 passed=$(grep -Eo "Passed: +[0-9]+" "$log" | awk '{s+=$2} END {print s+0}')
