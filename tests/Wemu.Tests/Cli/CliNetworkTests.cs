@@ -77,8 +77,12 @@ public class CliNetworkTests
         Assert.Equal(0, wemu.WaitForExit(CommandTimeout));
     }
 
-    /// <summary>Waits (at most ~60 s) for the lease the default guest asks for at boot: the hook writes /etc/resolv.conf last.</summary>
-    internal const string WaitForLease = "n=0; until [ -s /etc/resolv.conf ] || [ $n -ge 600 ]; do sleep 0.1; n=$((n+1)); done";
+    /// <summary>
+    /// Waits (at most ~60 s of the guest's time) for the lease the default guest asks for at boot: the hook writes
+    /// /etc/resolv.conf last. Half-second steps: each is a fork and exec of sleep, which under a loaded host costs
+    /// the emulated guest enough that 600 short steps could outlast the test's own timeout.
+    /// </summary>
+    internal const string WaitForLease = "n=0; until [ -s /etc/resolv.conf ] || [ $n -ge 120 ]; do sleep 0.5; n=$((n+1)); done";
 
     internal static int FreePort()
     {
