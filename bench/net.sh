@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # TCP throughput through the user-mode network, RISC-V guest: Wemu's NAT (-netdev user, virtio-net)
-# beside qemu-system-riscv64's slirp (-netdev user, the same virtio-mmio NIC), same images, one run.
+# beside qemu-system-riscv64's slirp (-netdev user, the same virtio-mmio NIC), same images, one run;
+# then Wemu through the WebSocket relay (`wemu relay`, the same NAT behind a WebSocket on the host's
+# loopback; the guest's NIC is -netdev websocket).
 # Host -> guest: the guest wgets MB megabytes from an HTTP server on the host's 127.0.0.1 (through
 # 10.0.2.2) to /dev/null; guest -> host: the guest POSTs MB megabytes of text (wget --post-file, which
 # stops at a NUL byte) to the same server, which counts them (the script checks the count). Both timed inside the guest (`time`).
@@ -9,7 +11,8 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 mb=${1:-20}
 [[ "$mb" =~ ^[0-9]+$ ]] || { echo "usage: bench/net.sh [MB]" >&2; exit 2; }
-port_file=$(mktemp); posts=$(mktemp); trap 'kill "$server" 2>/dev/null || true; rm -f "$port_file" "$posts"' EXIT
+port_file=$(mktemp); posts=$(mktemp); relay_log=$(mktemp)
+trap 'kill "$server" 2>/dev/null || true; [ -z "${relay:-}" ] || kill "$relay" 2>/dev/null || true; rm -f "$port_file" "$posts" "$relay_log"' EXIT
 # the host side: GET /data sends MB MB, POST counts what it gets (printed as "post N" on stderr)
 node -e '
 const http = require("http"); const mb = +process.argv[1]; const chunk = Buffer.alloc(1 << 20, 0x61);
@@ -31,10 +34,18 @@ reals() { node -e "const r=JSON.parse(require('fs').readFileSync(0,'utf8')); con
 echo "machine: $(nproc) cores, load before: $(cut -d' ' -f1-3 /proc/loadavg); $mb MB each way"
 read -r wd wu < <(node "$root/bench/run-guest.js" --workload "$work" -- "${wemu_cmd[@]}" "${net[@]}" | reals)
 read -r qd qu < <(node "$root/bench/run-guest.js" --workload "$work" -- "${qemu_cmd[@]}" "${net[@]}" | reals)
+# the relay on any free loopback port; it says where it listens
+"$root/wemu" relay --port 0 >"$relay_log" 2>&1 &
+relay=$!
+for _ in $(seq 100); do grep -q "listening on ws://" "$relay_log" && break; sleep 0.1; done
+relay_url=$(grep -o "ws://[^ ]*" "$relay_log" | head -1)
+[ -n "$relay_url" ] || { echo "bench: wemu relay did not start: $(cat "$relay_log")" >&2; exit 1; }
+read -r rd ru < <(node "$root/bench/run-guest.js" --workload "$work" -- "${wemu_cmd[@]}" -netdev "websocket,id=n0,url=$relay_url" -device virtio-net-device,netdev=n0 | reals)
 sleep 0.5
 want=$((mb << 20))
-[ "$(grep -c "^post $want\$" "$posts")" = 2 ] || { echo "bench: the host did not get $want bytes from each guest: $(tr '\n' ' ' < "$posts")" >&2; exit 1; }
+[ "$(grep -c "^post $want\$" "$posts")" = 3 ] || { echo "bench: the host did not get $want bytes from each guest: $(tr '\n' ' ' < "$posts")" >&2; exit 1; }
 rate() { awk "BEGIN{printf \"%.1f MB/s\", $mb/$1}"; }
 echo "host -> guest (wget): wemu $wd s ($(rate "$wd")), qemu $qd s ($(rate "$qd")), wemu/qemu time $(awk "BEGIN{printf \"%.2f\", $wd/$qd}")"
 echo "guest -> host (POST): wemu $wu s ($(rate "$wu")), qemu $qu s ($(rate "$qu")), wemu/qemu time $(awk "BEGIN{printf \"%.2f\", $wu/$qu}")"
+echo "through wemu relay:   host -> guest $rd s ($(rate "$rd")), guest -> host $ru s ($(rate "$ru")); relay/-netdev user time $(awk "BEGIN{printf \"%.2f / %.2f\", $rd/$wd, $ru/$wu}")"
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
