@@ -163,6 +163,19 @@ public sealed class WemuProcess : IDisposable
         _process.StandardInput.Flush();
     }
 
+    /// <summary>
+    /// Types <paramref name="command"/> at the guest's shell prompt and returns what it printed, up to a marker the
+    /// shell echoes after it (the marker is split by quotes where it is typed, so the echo of the typing does not
+    /// match); then waits for the next prompt.
+    /// </summary>
+    public string RunShellCommand(string command, TimeSpan timeout)
+    {
+        Send(command + "; echo cmd\"\"-done\n");
+        string output = WaitFor("cmd-done", timeout);
+        WaitFor("/ # ", timeout);
+        return output;
+    }
+
     public int WaitForExit(TimeSpan timeout)
     {
         if (!_process.WaitForExit((int)timeout.TotalMilliseconds))

@@ -29,13 +29,7 @@ public class CliNetworkBulkTests
         wemu.WaitFor("Wemu guest ready", BootTimeout);
         wemu.WaitFor("/ # ", BootTimeout);
 
-        string Run(string command)
-        {
-            wemu.Send(command + "; echo cmd\"\"-done\n");
-            string output = wemu.WaitFor("cmd-done", TransferTimeout);
-            wemu.WaitFor("/ # ", TransferTimeout);
-            return output;
-        }
+        string Run(string command) => wemu.RunShellCommand(command, TransferTimeout);
 
         Run(CliNetworkTests.WaitForLease);
 

@@ -30,13 +30,7 @@ public class CliNetworkTests
         wemu.WaitFor("Wemu guest ready", BootTimeout);
         wemu.WaitFor("/ # ", CommandTimeout);
 
-        string Run(string command)
-        {
-            wemu.Send(command + "; echo cmd\"\"-done\n");
-            string output = wemu.WaitFor("cmd-done", CommandTimeout);
-            wemu.WaitFor("/ # ", CommandTimeout);
-            return output;
-        }
+        string Run(string command) => wemu.RunShellCommand(command, CommandTimeout);
 
         // The guest's rcS started udhcpc in the background at boot; its hook writes resolv.conf last.
         string dhcp = Run(WaitForLease + "; route -n; cat /etc/resolv.conf /var/log/udhcpc.log");

@@ -48,13 +48,7 @@ public class CliRelayTests
         wemu.WaitFor("Wemu guest ready", BootTimeout);
         wemu.WaitFor("/ # ", CommandTimeout);
 
-        string Run(string command)
-        {
-            wemu.Send(command + "; echo cmd\"\"-done\n");
-            string output = wemu.WaitFor("cmd-done", CommandTimeout);
-            wemu.WaitFor("/ # ", CommandTimeout);
-            return output;
-        }
+        string Run(string command) => wemu.RunShellCommand(command, CommandTimeout);
 
         string lease = Run(CliNetworkTests.WaitForLease + "; ifconfig eth0; route -n; cat /etc/resolv.conf");
         Assert.Contains("inet addr:10.0.2.15", lease);
