@@ -43,7 +43,7 @@ fi
 log=$(mktemp)
 dotnet test Wemu.slnx -c Release --no-build --nologo --logger "console;verbosity=normal" 2>&1 | tee "$log" \
   | awk '/^[ \t]+(Failed|Passed|Skipped) |Error Message|Wemu fails|Assert|^(Passed|Failed)!/ { print
-      # the message, up to 25 lines of it (a boot test's message ends with the guest's output tail), not its stack
+      # the message, up to 25 lines of it (for a boot test, the guest output tail), not its stack trace
       if ($0 ~ /Error Message/) for (i = 0; i < 25 && (getline line) > 0 && line !~ /^ *Stack Trace:/; i++) print line }' \
   | grep -v "^\s*Passed " || true
 status=${PIPESTATUS[0]}
