@@ -16,7 +16,7 @@ public sealed partial class BrowserRelayLink : IEthernetLink
 {
     private static BrowserRelayLink? s_attached;
 
-    private readonly Queue<byte[]> _toGuest = new();
+    private readonly GuestFrameQueue _toGuest = new(RelayFraming.MaxQueuedFrames);
     private bool _disposed;
 
     private BrowserRelayLink()
@@ -36,10 +36,8 @@ public sealed partial class BrowserRelayLink : IEthernetLink
         var link = s_attached;
         if (link == null || link._disposed)
             return;
-        if (!RelayFraming.IsFrameSize(frame.Length) || link._toGuest.Count >= RelayFraming.MaxQueuedFrames)
+        if (!RelayFraming.IsFrameSize(frame.Length) || !link._toGuest.TryEnqueue(frame))
             link.DroppedToGuest++;
-        else
-            link._toGuest.Enqueue(frame);
     }
 
     /// <summary>The worker's <c>send</c>: the view is valid only during the call, so the worker copies it (slice).</summary>
@@ -48,13 +46,9 @@ public sealed partial class BrowserRelayLink : IEthernetLink
 
     public int QueuedFrames => _toGuest.Count;
 
-    public ReadOnlySpan<byte> PeekFrame() => _toGuest.Count > 0 ? _toGuest.Peek() : default;
+    public ReadOnlySpan<byte> PeekFrame() => _toGuest.Peek();
 
-    public void DequeueFrame()
-    {
-        if (_toGuest.Count > 0)
-            _toGuest.Dequeue();
-    }
+    public void DequeueFrame() => _toGuest.Dequeue();
 
     public void ReceiveFrame(ReadOnlySpan<byte> frame)
     {

@@ -66,6 +66,16 @@ async function waitFor(page, pattern, timeout, log) {
 }
 
 /** Types a command and waits for its output and the next prompt; returns what it printed. */
+/** The guest takes its lease, then wgets the page's blob through 10.0.2.2 and its copy must match; returns the page's port and the blob's SHA-256. */
+async function leaseAndWgetThePagesFile(page, log) {
+  await run(page, DHCP, /^DHCP-2/m, log);
+  const port = new URL(base).port;
+  const sha = crypto.createHash('sha256').update(blob).digest('hex');
+  const out = await run(page, `wget -q -O /tmp/blob http://10.0.2.2:${port}/${blobName}; sha256sum /tmp/blob; echo WGET-$((1+1))\n`, /^WGET-2/m, log);
+  assert.match(out, new RegExp(`^${sha}  /tmp/blob`, 'm'), `the guest's copy differs from the page's file:\n${out}`);
+  return { port, sha };
+}
+
 async function run(page, command, pattern, log, timeout = 120_000) {
   await page.evaluate(() => { window.__out = ''; });
   await page.evaluate(c => window.wemu.sendSerial(c), command);
@@ -76,11 +86,7 @@ async function run(page, command, pattern, log, timeout = 120_000) {
 test('-nic user in the page: the guest wgets a file of the page\'s origin through 10.0.2.2 over HTTP and HTTPS, and a fetch the browser refuses is a 502 the log explains', { timeout: BOOT_TIMEOUT + 240_000 }, async () => {
   const { page, context, log } = await bootWithNic();
   try {
-    await run(page, DHCP, /^DHCP-2/m, log);
-    const port = new URL(base).port;
-    const sha = crypto.createHash('sha256').update(blob).digest('hex');
-    const out = await run(page, `wget -q -O /tmp/blob http://10.0.2.2:${port}/${blobName}; sha256sum /tmp/blob; echo WGET-$((1+1))\n`, /^WGET-2/m, log);
-    assert.match(out, new RegExp(`^${sha}  /tmp/blob`, 'm'), `the guest's copy differs from the page's file:\n${out}`);
+    const { port, sha } = await leaseAndWgetThePagesFile(page, log);
 
     // HTTPS: the guest's TLS ends in the page (a CA made for it, its certificate on the share), the request
     // goes on to the page's origin. BusyBox wget does not check certificates; the CA is there for clients that do.
@@ -180,11 +186,7 @@ test('vm.fetch reads a page from BusyBox httpd in the guest, and the service wor
 test('-nic user in the page on the x86_64 guest: wget of the page\'s origin through 10.0.2.2 with its checksum', { timeout: BOOT_TIMEOUT + 180_000 }, async () => {
   const { page, context, log } = await bootWithNic('x86_64');
   try {
-    await run(page, DHCP, /^DHCP-2/m, log);
-    const port = new URL(base).port;
-    const sha = crypto.createHash('sha256').update(blob).digest('hex');
-    const out = await run(page, `wget -q -O /tmp/blob http://10.0.2.2:${port}/${blobName}; sha256sum /tmp/blob; echo WGET-$((1+1))\n`, /^WGET-2/m, log);
-    assert.match(out, new RegExp(`^${sha}  /tmp/blob`, 'm'), `the guest's copy differs from the page's file:\n${out}`);
+    const { port, sha } = await leaseAndWgetThePagesFile(page, log);
   } finally {
     await context.close();
   }

@@ -42,7 +42,7 @@ public sealed class UserNetwork : IEthernetLink
     private readonly INetworkHost _host;
     private readonly UserNetworkOptions _options;
     private readonly byte[] _guestMac;
-    private readonly Queue<byte[]> _toGuest = new();
+    private readonly GuestFrameQueue _toGuest = new(MaxQueuedFrames);
     private readonly Dictionary<(uint, ushort, uint, ushort), TcpNatConnection> _tcp = [];
     private readonly List<TcpNatConnection> _tcpList = [];
     private readonly Dictionary<(uint, ushort), UdpNatBinding> _udp = [];
@@ -95,14 +95,10 @@ public sealed class UserNetwork : IEthernetLink
     public int QueuedFrames => _toGuest.Count;
 
     /// <summary>The next frame for the guest (valid while it is queued).</summary>
-    public ReadOnlySpan<byte> PeekFrame() => _toGuest.Count > 0 ? _toGuest.Peek() : default;
+    public ReadOnlySpan<byte> PeekFrame() => _toGuest.Peek();
 
     /// <summary>Removes the frame <see cref="PeekFrame"/> returned (delivered, or too large for the guest's buffer).</summary>
-    public void DequeueFrame()
-    {
-        if (_toGuest.Count > 0)
-            _toGuest.Dequeue();
-    }
+    public void DequeueFrame() => _toGuest.Dequeue();
 
     /// <summary>An Ethernet frame (without FCS) the guest sent.</summary>
     public void ReceiveFrame(ReadOnlySpan<byte> frame)
@@ -258,14 +254,11 @@ public sealed class UserNetwork : IEthernetLink
 
     private bool Enqueue(byte[] frame)
     {
-        if (_toGuest.Count >= MaxQueuedFrames)
-        {
-            DroppedToGuest++;
-            _outputBlocked = true;
-            return false;
-        }
-        _toGuest.Enqueue(frame);
-        return true;
+        if (_toGuest.TryEnqueue(frame))
+            return true;
+        DroppedToGuest++;
+        _outputBlocked = true;
+        return false;
     }
 
     // ---- ICMP (RFC 792): echo to the stack's own addresses ----
@@ -626,7 +619,7 @@ public sealed class UserNetwork : IEthernetLink
     private bool SendTcp(uint source, ushort sourcePort, uint destination, ushort destinationPort, uint seq, uint ack, TcpFlags flags,
         ushort window, ushort mss, ReadOnlySpan<byte> payload)
     {
-        if (_toGuest.Count >= MaxQueuedFrames)
+        if (_toGuest.IsFull)
         {
             _outputBlocked = true;
             return false;
