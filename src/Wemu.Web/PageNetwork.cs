@@ -14,7 +14,8 @@ namespace Wemu.Web;
 /// cancels through the imports; the worker hands results back through the exports between two slices of the
 /// machine (one thread: never while the machine runs), and the stack takes them up at its next poll. The same
 /// bridge carries <c>vm.fetch</c>: <see cref="FetchIntoGuest"/> queues a request into a guest port, and the answer
-/// goes back through <c>guestResponse</c>/<c>guestFailed</c>.
+/// goes back through <c>guestResponse</c>/<c>guestFailed</c>; with <c>-nic websocket</c> too
+/// (<see cref="WithInbound"/>).
 /// </summary>
 [SupportedOSPlatform("browser")]
 public static partial class PageNetwork
@@ -32,21 +33,42 @@ public static partial class PageNetwork
     /// <summary>Where the page's CA certificate lands on the share (the guest's /mnt/host/wemu-ca.crt).</summary>
     public const string CaCertificatePath = "/wemu-ca.crt";
 
-    /// <summary>
-    /// A fresh host for a machine with a NIC (the previous machine's fetches are dropped), with HTTPS terminated by
-    /// a CA made now, whose certificate goes on the page's share for the guest to trust.
-    /// </summary>
-    internal static INetworkHost Create(MemoryFileSystem share)
+    /// <summary>A machine is being built: the previous machine's fetches are dropped, and vm.fetch finds no network until a NIC is made.</summary>
+    internal static void Forget()
     {
         foreach (var id in s_fetches.Keys)
             CancelFetch(id);
         s_fetches.Clear();
+        foreach (var exchange in s_pending.Values.ToList())
+            exchange.Abort("the machine was restarted");   // vm.fetch's promise fails now, not at its timeout
+        s_pending.Clear();
+        s_host = null;
+    }
+
+    /// <summary>
+    /// A fresh host for a machine with a NIC, with HTTPS terminated by
+    /// a CA made now, whose certificate goes on the page's share for the guest to trust.
+    /// </summary>
+    internal static INetworkHost Create(MemoryFileSystem share)
+    {
         var made = Stopwatch.StartNew();
         var tls = new PageTlsTerminator();
         share.WriteFile(CaCertificatePath, Encoding.ASCII.GetBytes(tls.CaCertificatePem));
         Log($"HTTPS: the page's CA was made in {made.ElapsedMilliseconds} ms; the guest trusts it by installing /mnt/host{CaCertificatePath}");
         s_host = new FetchNetworkHost(new Client(), s_pageUrl ?? "http://localhost/", Log) { Tls = tls };
         return s_host;
+    }
+
+    /// <summary>
+    /// <c>-nic websocket</c>: the relay's link, shared with a local stack that only carries <c>vm.fetch</c> into the
+    /// guest (the relay's NAT cannot see the page). The local stack is restricted (it opens nothing outward) and has
+    /// no fetch behind it: its host only hands over the requests vm.fetch queues.
+    /// </summary>
+    internal static IEthernetLink WithInbound(IEthernetLink relay, byte[] mac)
+    {
+        s_host = new FetchNetworkHost(new Client(), s_pageUrl ?? "http://localhost/", Log);
+        var inbound = new UserNetwork(new UserNetworkOptions { Restrict = true, MacAddress = mac }, s_host);
+        return new InboundSplitLink(relay, inbound);
     }
 
     /// <summary>The network moved data toward the guest a moment ago: the machine loop should not sleep (<see cref="FetchNetworkHost.WantsPolling"/>).</summary>
@@ -108,7 +130,7 @@ public static partial class PageNetwork
     public static string FetchIntoGuest(int id, int port, string method, string pathAndQuery, string[] names, string[] values, byte[] body)
     {
         if (s_host == null)
-            return "the machine has no network (start it with -nic user)";
+            return "the machine has no network (start it with -nic user or -nic websocket)";
         if (port is < 1 or > 65535)
             return $"port {port} is not a TCP port";
         if (!HttpFields.IsToken(method) || !pathAndQuery.StartsWith('/') || pathAndQuery.Any(c => c <= 0x20 || c >= 0x7F))

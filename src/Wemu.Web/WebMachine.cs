@@ -145,6 +145,7 @@ public static partial class WebMachine
             }
             // Guest RAM from freshly grown WebAssembly memory needs no clearing (GuestRam.HeapEnd).
             Wemu.Memory.GuestRam.HeapEnd ??= () => (nuint)BrowserWasmLoader.HeapEnd();
+            PageNetwork.Forget();
             s_images = new MachineImages
             {
                 Firmware = s_firmware,
@@ -154,7 +155,8 @@ public static partial class WebMachine
                 Serial = c.Serial == "none" ? null : s_serial,
                 WasmLoader = BrowserWasmLoader.Instance,
                 Entropy = c.Deterministic ? SeededEntropy() : RandomNumberGenerator.Fill,
-                NetworkRelay = c.NetworkRelayUrl != null ? BrowserRelayLink.Attach : null,
+                // -nic websocket: the relay's NAT, and vm.fetch's connections into the guest beside it.
+                NetworkRelay = c.NetworkRelayUrl != null ? () => PageNetwork.WithInbound(BrowserRelayLink.Attach(), c.Network!.MacAddress) : null,
                 RtcStartNanoseconds = (ulong)(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() * 1_000_000),
                 // The page's file tree, on the next free virtio slot (none left: no share, the disks win).
                 SharedFolders = drives.Count + 2 <= (BoardCatalog.Find(c.Arch, c.MachineType)?.VirtioSlots ?? 0)

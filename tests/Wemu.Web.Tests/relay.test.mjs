@@ -1,7 +1,8 @@
 // Browser test of the network relay (issue 13, "In the page"): the site served with the relay at /net, as
 // `./wemu serve --net` does; the page boots with ?args=-nic websocket,url=ws://.../net, the guest gets its
 // address by DHCP at boot from the relay's NAT and downloads a file from an HTTP server on the host's
-// loopback (10.0.2.2), whose SHA-256 the test checks. An unreachable relay is a visible error.
+// loopback (10.0.2.2), whose SHA-256 the test checks; vm.fetch reads a page from BusyBox httpd in the guest.
+// An unreachable relay is a visible error.
 // Needs the site (src/Wemu.Web/build-site.sh) and runs ./wemu relay (built by the launcher if stale).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -54,7 +55,7 @@ async function openPage(args) {
 }
 
 
-test('with -nic websocket the guest reaches a loopback HTTP server on the host through the relay at /net', { timeout: BOOT_TIMEOUT + 120_000 }, async () => {
+test('with -nic websocket the guest reaches a loopback HTTP server on the host through the relay at /net, and vm.fetch reaches the guest', { timeout: BOOT_TIMEOUT + 120_000 }, async () => {
   assert.match(relayUrl, /^ws:\/\/127\.0\.0\.1:\d+\/net$/);
   const { page, context, log } = await openPage(`-nic websocket,url=${relayUrl}`);
   try {
@@ -67,6 +68,19 @@ test('with -nic websocket the guest reaches a loopback HTTP server on the host t
     await waitForTerminal(page, /^inet addr:10\.0\.2\.15/m, 90_000, log);
     await page.evaluate(cmd => window.wemu.sendSerial(cmd), `wget -q -O /tmp/f http://10.0.2.2:${port}/file.bin && sha256sum /tmp/f\n`);
     await waitForTerminal(page, new RegExp(`^${sha}  /tmp/f`, 'm'), 120_000, log);
+    // vm.fetch works with the relay too: the page's own small stack opens the connection into the guest.
+    const token = crypto.randomBytes(8).toString('hex');
+    await page.evaluate(cmd => window.wemu.sendSerial(cmd),
+      `mkdir -p /tmp/www && echo "relay ${token}" > /tmp/www/index.html && httpd -p 8080 -h /tmp/www && echo HTTPD-$((1+1))\n`);
+    await waitForTerminal(page, /^HTTPD-2/m, 60_000, log);
+    const answer = await page.evaluate(async () => {
+      const r = await window.wemu.fetch('http://localhost:8080/index.html');
+      return { status: r.status, text: await r.text() };
+    });
+    assert.deepEqual(answer, { status: 200, text: `relay ${token}\n` });
+    // The guest's own network still goes through the relay afterwards.
+    await page.evaluate(cmd => window.wemu.sendSerial(cmd), `wget -q -O /tmp/g http://10.0.2.2:${port}/file.bin && sha256sum /tmp/g\n`);
+    await waitForTerminal(page, new RegExp(`^${sha}  /tmp/g`, 'm'), 120_000, log);
     await page.screenshot({ path: path.join(results, 'browser-relay.png') });
   } finally {
     await context.close();

@@ -120,6 +120,26 @@ public sealed class UserNetwork : IEthernetLink
             DroppedFrames++;
     }
 
+    /// <summary>
+    /// True if <paramref name="frame"/> (from the guest) is a TCP segment of a connection this stack holds: what
+    /// <see cref="InboundSplitLink"/> asks to send a frame here rather than to the link it shares the NIC with.
+    /// Only the addresses and ports are looked at; <see cref="ReceiveFrame"/> checks the rest.
+    /// </summary>
+    public bool HoldsConnectionOf(ReadOnlySpan<byte> frame)
+    {
+        if (frame.Length < EthernetHeader + Ipv4Header + TcpHeader || BinaryPrimitives.ReadUInt16BigEndian(frame[12..]) != EtherTypeIpv4)
+            return false;
+        var ip = frame[EthernetHeader..];
+        int headerLength = (ip[0] & 15) * 4;
+        if (ip[0] >> 4 != 4 || ip[9] != ProtocolTcp || headerLength < Ipv4Header || ip.Length < headerLength + 4)
+            return false;
+        uint source = BinaryPrimitives.ReadUInt32BigEndian(ip[12..]);
+        uint destination = BinaryPrimitives.ReadUInt32BigEndian(ip[16..]);
+        ushort sourcePort = BinaryPrimitives.ReadUInt16BigEndian(ip[headerLength..]);
+        ushort destinationPort = BinaryPrimitives.ReadUInt16BigEndian(ip[(headerLength + 2)..]);
+        return _tcp.ContainsKey((source, sourcePort, destination, destinationPort));
+    }
+
     /// <summary>Services host sockets and timers (at most every <see cref="PollInterval"/> µs unless output waits).</summary>
     public void Poll()
     {

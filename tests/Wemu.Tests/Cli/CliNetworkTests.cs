@@ -36,6 +36,11 @@ public class CliNetworkTests
         string dhcp = Run(WaitForLease + "; route -n; cat /etc/resolv.conf /var/log/udhcpc.log");
         Assert.Contains("lease of 10.0.2.15 obtained from 10.0.2.2", dhcp);
         Assert.Contains("inet addr:10.0.2.15", Run("ifconfig eth0"));
+        // What Linux negotiated (bit i is character i): CSUM, GUEST_CSUM, MAC, MRG_RXBUF, STATUS.
+        var features = System.Text.RegularExpressions.Regex.Match(Run("cat /sys/bus/virtio/drivers/virtio_net/virtio*/features"), "[01]{64}");
+        Assert.True(features.Success);
+        foreach (int bit in new[] { 0, 1, 5, 15, 16 })
+            Assert.True(features.Value[bit] == '1', $"feature bit {bit} not negotiated: {features.Value}");
         Assert.Matches(@"0\.0\.0\.0\s+10\.0\.2\.2\s+0\.0\.0\.0\s+UG", dhcp);
         Assert.Contains("nameserver 10.0.2.3", dhcp);
 

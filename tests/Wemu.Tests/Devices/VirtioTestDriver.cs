@@ -100,10 +100,13 @@ internal sealed class VirtioTestDriver
         W(lowRegister + 4, (uint)(address >> 32));
     }
 
-    /// <summary>The whole init sequence with queue 0 of <paramref name="size"/> entries, ending in DRIVER_OK.</summary>
-    public void Initialize(ushort size = 16)
+    /// <summary>
+    /// The whole init sequence with queue 0 of <paramref name="size"/> entries, ending in DRIVER_OK, accepting
+    /// <paramref name="features"/> (all the device offers by default).
+    /// </summary>
+    public void Initialize(ushort size = 16, ulong? features = null)
     {
-        if (!Negotiate())
+        if (!Negotiate(features))
             throw new InvalidOperationException("features refused");
         SetupQueue(size);
         W(Status, 1 | 2 | 8 | 4);

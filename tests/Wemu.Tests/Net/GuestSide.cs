@@ -13,9 +13,9 @@ internal sealed class GuestSide
     public static readonly byte[] GuestMac = [0x52, 0x54, 0x00, 0x12, 0x34, 0x56];
     public const uint Guest = 0x0A00020F, Gateway = 0x0A000202, Dns = 0x0A000203;
 
-    public GuestSide(UserNetwork network) => Network = network;
+    public GuestSide(IEthernetLink network) => Network = network;
 
-    public UserNetwork Network { get; }
+    public IEthernetLink Network { get; }
 
     /// <summary>Every frame the stack queued for the guest so far, taken off its queue.</summary>
     public List<byte[]> Drain()

@@ -84,6 +84,38 @@ public sealed class VirtQueue
     }
 
     /// <summary>
+    /// Chains the driver made available that the device has not taken yet (0 when the queue is not ready or the
+    /// driver's index is malformed: then the transport is in DEVICE_NEEDS_RESET).
+    /// </summary>
+    public int AvailableCount
+    {
+        get
+        {
+            if (!IsReady || _transport.NeedsReset)
+                return 0;
+            // Spec 2.7.13.3, as in TryPop: the driver is never more than a queue size ahead.
+            if (!TryReadU16(DriverAreaAddress + 2, out ushort availIndex) || (ushort)(availIndex - _lastAvailIndex) > Size)
+            {
+                Fail();
+                return 0;
+            }
+            return (ushort)(availIndex - _lastAvailIndex);
+        }
+    }
+
+    /// <summary>
+    /// Gives back the last <paramref name="count"/> chains taken and not yet pushed (QEMU's virtqueue_unpop): the next
+    /// <see cref="TryPop"/> takes them again. For a device that found it cannot use them now (a frame that needs more
+    /// receive buffers than are posted).
+    /// </summary>
+    public void Unpop(int count)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(count);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(count, (int)Size);
+        _lastAvailIndex -= (ushort)count;
+    }
+
+    /// <summary>
     /// Returns a chain to the driver through the used ring (spec 2.7.8) with the number of bytes written into its
     /// writable part. Call <see cref="NotifyDriver"/> after a batch.
     /// </summary>

@@ -7,13 +7,14 @@ namespace Wemu.Devices.Virtio;
 /// virtio network device (virtio spec 1.2 section 5.1), device ID 1, on an <see cref="IEthernetLink"/> (the local
 /// NAT, <see cref="UserNetwork"/>, or a link to a relay): queue 0 is
 /// receiveq1, queue 1 transmitq1 (no control queue, no multiqueue). Offered: VIRTIO_NET_F_MAC,
-/// VIRTIO_NET_F_STATUS (the link is always up), and checksum offload both ways: VIRTIO_NET_F_CSUM (the device
+/// VIRTIO_NET_F_STATUS (the link is always up), checksum offload both ways: VIRTIO_NET_F_CSUM (the device
 /// finishes the TCP/UDP checksum of a frame the guest marks NEEDS_CSUM, so the guest does not sum every byte it
 /// sends) and VIRTIO_NET_F_GUEST_CSUM (frames to the guest are marked DATA_VALID: the stack built them, so the
-/// guest need not verify them). No segmentation offload, so every frame is a whole Ethernet frame of at most
-/// 1514 bytes each way, and no mergeable receive buffers (without TSO/GSO a frame always fits the 1518-byte
-/// buffers Linux posts). Every buffer starts with the 12-byte struct virtio_net_hdr (5.1.6: num_buffers is part
-/// of it in virtio 1.x).
+/// guest need not verify them), and VIRTIO_NET_F_MRG_RXBUF (a frame may span several receive buffers, the first
+/// one's header saying how many; Linux then posts page fragments sized to the traffic instead of whole
+/// 1518-byte buffers). No segmentation offload, so every frame is a whole Ethernet frame of at most 1514 bytes
+/// each way. Every buffer starts with the 12-byte struct virtio_net_hdr (5.1.6: num_buffers is part of it in
+/// virtio 1.x).
 /// </summary>
 public sealed class VirtioNetDevice : IVirtioDevice, IDisposable
 {
@@ -27,6 +28,9 @@ public sealed class VirtioNetDevice : IVirtioDevice, IDisposable
 
     /// <summary>VIRTIO_NET_F_MAC (bit 5): the configuration space holds the MAC address.</summary>
     public const ulong FeatureMac = 1UL << 5;
+
+    /// <summary>VIRTIO_NET_F_MRG_RXBUF (bit 15): the driver merges receive buffers (num_buffers in the first one's header).</summary>
+    public const ulong FeatureMergeRxBuffers = 1UL << 15;
 
     /// <summary>VIRTIO_NET_F_STATUS (bit 16): the configuration space holds the link status.</summary>
     public const ulong FeatureStatus = 1UL << 16;
@@ -71,7 +75,7 @@ public sealed class VirtioNetDevice : IVirtioDevice, IDisposable
 
     public uint DeviceId => Id;
 
-    public ulong DeviceFeatures => FeatureCsum | FeatureGuestCsum | FeatureMac | FeatureStatus;
+    public ulong DeviceFeatures => FeatureCsum | FeatureGuestCsum | FeatureMac | FeatureMergeRxBuffers | FeatureStatus;
 
     public int QueueCount => 2;
 
@@ -154,31 +158,25 @@ public sealed class VirtioNetDevice : IVirtioDevice, IDisposable
         return true;
     }
 
-    /// <summary>Spec 5.1.6.3: each queued frame into the next receive buffer, while the guest has buffers posted.</summary>
+    /// <summary>Spec 5.1.6.3: each queued frame into the next receive buffer(s), while the guest has buffers posted.</summary>
     private void Deliver()
     {
         var vq = _transport!.GetQueue(ReceiveQueue);
         if (!vq.IsReady)
             return;
+        bool merge = (_transport.NegotiatedFeatures & FeatureMergeRxBuffers) != 0;
         // Spec 5.1.6.4: with VIRTIO_NET_F_GUEST_CSUM the device may say the checksums were checked.
         Span<byte> header = stackalloc byte[HeaderSize];
         header.Clear();
         header[0] = (_transport.NegotiatedFeatures & FeatureGuestCsum) != 0 ? DataValid : (byte)0;
-        BinaryPrimitives.WriteUInt16LittleEndian(header[10..], 1);   // num_buffers (5.1.6.3.1)
-        while (_network.QueuedFrames > 0 && vq.TryPop(out var chain))
+        while (_network.QueuedFrames > 0)
         {
             var frame = _network.PeekFrame();
-            if (chain.WritableLength < (ulong)(HeaderSize + frame.Length))
-            {
+            var outcome = merge ? DeliverMerged(vq, header, frame) : DeliverWhole(vq, header, frame);
+            if (outcome == Outcome.Wait)
+                break;
+            if (outcome == Outcome.Dropped)
                 DroppedReceives++;
-                vq.Push(chain, 0);
-            }
-            else
-            {
-                chain.Write(0, header);
-                chain.Write(HeaderSize, frame);
-                vq.Push(chain, (uint)(HeaderSize + frame.Length));
-            }
             _network.DequeueFrame();
         }
         vq.NotifyDriver();
@@ -186,6 +184,95 @@ public sealed class VirtioNetDevice : IVirtioDevice, IDisposable
         if (_network.QueuedFrames < UserNetwork.MaxQueuedFrames / 2)
             _network.Poll();
     }
+
+    private enum Outcome { Delivered, Dropped, Wait }
+
+    /// <summary>Without MRG_RXBUF: the frame goes into one buffer, or is dropped if the next buffer is too small.</summary>
+    private static Outcome DeliverWhole(VirtQueue vq, Span<byte> header, ReadOnlySpan<byte> frame)
+    {
+        if (!vq.TryPop(out var chain))
+            return Outcome.Wait;
+        if (chain.WritableLength < (ulong)(HeaderSize + frame.Length))
+        {
+            vq.Push(chain, 0);
+            return Outcome.Dropped;
+        }
+        BinaryPrimitives.WriteUInt16LittleEndian(header[10..], 1);   // num_buffers (5.1.6.3.1)
+        chain.Write(0, header);
+        chain.Write(HeaderSize, frame);
+        vq.Push(chain, (uint)(HeaderSize + frame.Length));
+        return Outcome.Delivered;
+    }
+
+    /// <summary>
+    /// With MRG_RXBUF (spec 5.1.6.3.2): the header and the frame fill as many buffers as they need, num_buffers in
+    /// the first buffer's header saying how many. A frame that fits its first buffer (the usual case: Linux's
+    /// mergeable buffers hold a whole frame) goes in at once. Otherwise the buffers it needs are counted first and
+    /// given back, then taken again and filled, so num_buffers is written with the header before any buffer is
+    /// used. A frame waits while the guest has posted too few buffers; one that a full queue of buffers could not
+    /// hold is dropped (its buffers stay posted); a first buffer too small for the header is used empty and the frame
+    /// dropped.
+    /// </summary>
+    private Outcome DeliverMerged(VirtQueue vq, Span<byte> header, ReadOnlySpan<byte> frame)
+    {
+        ulong total = (ulong)(HeaderSize + frame.Length);
+        int available = vq.AvailableCount;
+        if (available == 0 || !vq.TryPop(out var chain))
+            return Outcome.Wait;
+        if (chain.WritableLength < HeaderSize)
+        {
+            vq.Push(chain, 0);   // Linux counts a used buffer shorter than a header as a length error and frees it
+            return Outcome.Dropped;
+        }
+        if (chain.WritableLength >= total)
+        {
+            BinaryPrimitives.WriteUInt16LittleEndian(header[10..], 1);
+            chain.Write(0, header);
+            chain.Write(HeaderSize, frame);
+            vq.Push(chain, (uint)total);
+            return Outcome.Delivered;
+        }
+        // Count the buffers the frame needs.
+        int needed = 1;
+        ulong room = chain.WritableLength;
+        while (room < total && needed < available && vq.TryPop(out chain))
+        {
+            room += chain.WritableLength;
+            needed++;
+        }
+        vq.Unpop(needed);
+        if (room < total)
+            return needed == vq.Size ? Outcome.Dropped : Outcome.Wait;
+        // Fill them: the header (with num_buffers) and the frame's first bytes, then the rest in order.
+        BinaryPrimitives.WriteUInt16LittleEndian(header[10..], (ushort)needed);
+        if (_mergedHeads.Length < needed)
+        {
+            _mergedHeads = new ushort[vq.Size];
+            _mergedLengths = new uint[vq.Size];
+        }
+        int taken = 0, done = -HeaderSize;   // bytes of the frame written so far (negative: the header's part)
+        while (taken < needed && vq.TryPop(out chain))
+        {
+            uint written = 0;
+            if (taken == 0)
+                written += (uint)chain.Write(0, header);
+            if (done + (int)written >= 0 && done + (int)written < frame.Length)
+            {
+                int from = done + (int)written;
+                written += (uint)chain.Write(written, frame[from..]);
+            }
+            done += (int)written;
+            _mergedHeads[taken] = chain.Head;
+            _mergedLengths[taken] = written;
+            taken++;
+        }
+        for (int i = 0; i < taken; i++)
+            vq.Push(_mergedHeads[i], _mergedLengths[i]);
+        return Outcome.Delivered;
+    }
+
+    private ushort[] _mergedHeads = [];
+    private uint[] _mergedLengths = [];
 
     public void Dispose() => _network.Dispose();
 }
