@@ -56,7 +56,7 @@ if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then failed=1; fi
 # Fuzzing (tests/Wemu.Fuzz): afl++ with SharpFuzz coverage, ~8 s per target from the committed
 # seeds; each target counts as one test, failed if any input crashed it.
 echo "test.sh: fuzzing"
-for target in ninep virtio-blk virtio-9p virtio-rng elf loader cmdline net http; do
+for target in ninep virtio-blk virtio-9p virtio-rng virtio-net elf loader cmdline net http; do
   if tests/Wemu.Fuzz/run.sh "$target" "${FUZZ_SECONDS:-8}"; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
 done
 

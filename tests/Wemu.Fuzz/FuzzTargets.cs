@@ -20,7 +20,7 @@ namespace Wemu.Fuzz;
 /// </summary>
 public static class FuzzTargets
 {
-    public static readonly string[] Names = ["ninep", "virtio-blk", "virtio-9p", "virtio-rng", "elf", "loader", "cmdline", "net", "http"];
+    public static readonly string[] Names = ["ninep", "virtio-blk", "virtio-9p", "virtio-rng", "virtio-net", "elf", "loader", "cmdline", "net", "http"];
 
     /// <summary>FUZZ_TRACE=1: say what each input did (for checking that seeds reach past the first error).</summary>
     public static readonly bool Trace = Environment.GetEnvironmentVariable("FUZZ_TRACE") == "1";
@@ -31,6 +31,7 @@ public static class FuzzTargets
         "virtio-blk" => VirtioBlock,
         "virtio-9p" => VirtioNineP,
         "virtio-rng" => VirtioRng,
+        "virtio-net" => VirtioNet,
         "elf" => Elf,
         "loader" => Loader,
         "cmdline" => CommandLine,
@@ -101,12 +102,54 @@ public static class FuzzTargets
         Virtio(new VirtioRngDevice(span => span.Fill(0xA5), queueSize: 16), input);
 
     /// <summary>
+    /// virtio-net's receive queue (queue 0) with every feature accepted, so mergeable receive buffers too: three
+    /// frames (60, 1000 and 1514 bytes) wait for the guest's buffers, whatever shapes the input gives them.
+    /// </summary>
+    public static void VirtioNet(byte[] input)
+    {
+        var frames = new WaitingFrames();
+        // The reset that starts the driver's sequence drops frames waiting for the guest: they arrive after it.
+        Virtio(new VirtioNetDevice(frames, [0x52, 0x54, 0x00, 0x12, 0x34, 0x56], queueSize: 16), input, afterReset: frames.Arrive);
+    }
+
+    /// <summary>A link with frames for the guest and nowhere to send the guest's.</summary>
+    private sealed class WaitingFrames : Wemu.Net.IEthernetLink
+    {
+        private readonly Queue<byte[]> _frames = new();
+
+        public void Arrive()
+        {
+            _frames.Enqueue(new byte[60]);
+            _frames.Enqueue(new byte[1000]);
+            _frames.Enqueue(new byte[1514]);
+        }
+
+        public void ReceiveFrame(ReadOnlySpan<byte> frame)
+        {
+        }
+
+        public int QueuedFrames => _frames.Count;
+
+        public ReadOnlySpan<byte> PeekFrame() => _frames.Count > 0 ? _frames.Peek() : default;
+
+        public void DequeueFrame() => _frames.TryDequeue(out _);
+
+        public void Poll()
+        {
+        }
+
+        public void Dispose()
+        {
+        }
+    }
+
+    /// <summary>
     /// The driver side of spec 3.1.1 (reset, features, queue 0 at fixed addresses, DRIVER_OK), with
     /// guest RAM (64 KiB at 0x80000000: descriptors at +0, avail ring at +0x100, used ring at +0x200,
     /// data from +0x400) taken from the input. Input: queue size[1], notifies[1], then RAM bytes.
     /// Each notify after the first makes one more avail entry visible; then the device is reset.
     /// </summary>
-    public static void Virtio(IVirtioDevice device, byte[] input)
+    public static void Virtio(IVirtioDevice device, byte[] input, Action? afterReset = null)
     {
         if (s_ram == null)
         {
@@ -128,6 +171,7 @@ public static class FuzzTargets
         }
 
         W(Status, 0);
+        afterReset?.Invoke();
         W(Status, 1);
         W(Status, 1 | 2);
         W(DeviceFeaturesSel, 0);

@@ -114,6 +114,17 @@ public static class SeedCorpus
             Desc(ram, 2, 0x600, 32, WriteOnly, 0);
             Avail(ram, 0, 0);
         }, notifies: 1));
+        yield return ("virtio-net", "one-buffer", Virtq(ram =>
+        {
+            Desc(ram, 0, 0x400, 0x700, WriteOnly, 0);
+            Avail(ram, 0);
+        }));
+        yield return ("virtio-net", "merged-small-buffers", Virtq(ram =>
+        {
+            for (int i = 0; i < 8; i++)
+                Desc(ram, i, 0x400 + 0x100 * (uint)i, 0x100, WriteOnly, 0);
+            Avail(ram, 0, 1, 2, 3, 4, 5, 6, 7);
+        }, notifies: 2));
 
         // ---- images
         byte[] elf = Elf(withSymbols: false);
