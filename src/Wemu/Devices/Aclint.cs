@@ -1,3 +1,4 @@
+using Wemu.Snapshot;
 using Wemu.Memory;
 
 namespace Wemu.Devices;
@@ -13,8 +14,15 @@ namespace Wemu.Devices;
 /// <see cref="Update"/> every time slice, and may sleep or skip the clock to <see cref="NextDeadline"/> when all
 /// harts idle.
 /// </remarks>
-public sealed class Aclint : IMmioDevice
+public sealed class Aclint : IMmioDevice, IStateful<Aclint>
 {
+    /// <summary>MSIP, MTIMECMP and MTIP of every hart, and the MTIME offset (relative to the machine clock, which is restored with it).</summary>
+    static VmState<Aclint> IStateful<Aclint>.State { get; } = new VmState<Aclint>("aclint", 1)
+        .U32s("msip", a => a._msip)
+        .U64s("mtimecmp", a => a._mtimecmp)
+        .Bools("mtip", a => a._mtip)
+        .U64("mtime-offset", a => ref a._mtimeOffset);
+
     public const ulong WindowSize = 0x10000;
 
     private const ulong MsipBase = 0x0;

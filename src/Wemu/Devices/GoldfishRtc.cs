@@ -1,3 +1,4 @@
+using Wemu.Snapshot;
 using Wemu.Memory;
 
 namespace Wemu.Devices;
@@ -8,8 +9,26 @@ namespace Wemu.Devices;
 /// constructor plus the time elapsed on the <see cref="MachineClock"/>, plus an offset the guest sets by writing
 /// TIME_LOW/TIME_HIGH. One alarm; the machine calls <see cref="Update"/> each time slice to fire it.
 /// </summary>
-public sealed class GoldfishRtc : IMmioDevice
+public sealed class GoldfishRtc : IMmioDevice, IStateful<GoldfishRtc>
 {
+    /// <summary>
+    /// The guest's wall time when saved (it goes on from there, as in a paused machine: the clock it counts from is
+    /// restored too), the alarm and the interrupt state.
+    /// </summary>
+    static VmState<GoldfishRtc> IStateful<GoldfishRtc>.State { get; } = new VmState<GoldfishRtc>("goldfish-rtc", 1)
+        .Field("time", (t, w) => w.U64(t.Nanoseconds), (t, r) =>
+        {
+            ulong saved = r.U64();
+            t._offset = 0;
+            t._offset = saved - t.Nanoseconds;   // wraps as the guest's own writes do
+        })
+        .U32("time-high", t => ref t._timeHigh)
+        .U64("alarm", t => ref t._alarm)
+        .Bool("alarm-running", t => ref t._alarmRunning)
+        .Bool("irq-enabled", t => ref t._irqEnabled)
+        .Bool("irq-pending", t => ref t._irqPending)
+        .Field("irq", (t, w) => w.Bool(t._irq.Level), (t, r) => t._irq.RestoreLevel(r.Bool()));
+
     public const ulong WindowSize = 0x1000;
 
     private const ulong RegTimeLow = 0x00, RegTimeHigh = 0x04, RegAlarmLow = 0x08, RegAlarmHigh = 0x0C,

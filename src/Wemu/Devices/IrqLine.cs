@@ -23,6 +23,9 @@ public sealed class IrqLine
         _sink.SetIrq(Number, level);
     }
 
+    /// <summary>A snapshot's level, without telling the controller (whose own state was restored with it).</summary>
+    public void RestoreLevel(bool level) => Level = level;
+
     public void Raise() => Set(true);
 
     public void Lower() => Set(false);

@@ -8,8 +8,26 @@ namespace Wemu.Devices;
 /// guest instructions retired, so runs, snapshots and tests are reproducible. In both modes an idle
 /// machine (all harts in WFI) may skip ahead to the next timer deadline with <see cref="SkipTo"/>.
 /// </summary>
-public sealed class MachineClock
+public sealed class MachineClock : Snapshot.IStateful<MachineClock>
 {
+    /// <summary>
+    /// The guest's time when saved; on load the clock goes on from there (QEMU's timers_state: virtual time does
+    /// not jump by the time the file lay on disk). In deterministic mode it follows the restored instruction count,
+    /// which is loaded first.
+    /// </summary>
+    static Snapshot.VmState<MachineClock> Snapshot.IStateful<MachineClock>.State { get; } = new Snapshot.VmState<MachineClock>("clock", 1)
+        .Field("frequency", (c, w) => w.U64(c.Frequency), (c, r) =>
+        {
+            if (r.U64() != c.Frequency)
+                throw new Snapshot.SnapshotException("snapshot: the machine's clock ran at another frequency");
+        })
+        .Field("now", (c, w) => w.U64(c.Now), (c, r) =>
+        {
+            ulong saved = r.U64();
+            c._offset = 0;
+            c._offset = saved - c.Now;
+        });
+
     private readonly long _hostStart = Stopwatch.GetTimestamp();
     private readonly ulong _hostTicksPerTick;
     private ulong _offset;

@@ -1,3 +1,4 @@
+using Wemu.Snapshot;
 using Wemu.Memory;
 
 namespace Wemu.Devices;
@@ -13,8 +14,18 @@ namespace Wemu.Devices;
 /// completion re-pends the source if its line is still high. A line that drops before the claim clears its
 /// pending bit (as QEMU's sifive_plic does).
 /// </remarks>
-public sealed class Plic : IMmioDevice, IInterruptSink
+public sealed class Plic : IMmioDevice, IInterruptSink, IStateful<Plic>
 {
+    /// <summary>Priorities, pending, claimed and level bits, enables, thresholds and each context's output (the harts' pins are restored with the harts).</summary>
+    static VmState<Plic> IStateful<Plic>.State { get; } = new VmState<Plic>("plic", 1)
+        .U32s("priority", p => p._priority)
+        .U32s("pending", p => p._pending)
+        .U32s("claimed", p => p._claimed)
+        .U32s("level", p => p._level)
+        .U32s("enable", p => p._enable)
+        .U32s("threshold", p => p._threshold)
+        .Bools("output", p => p._output);
+
     /// <summary>Number of sources of QEMU virt's PLIC (riscv,ndev = 95; source 0 means "no interrupt").</summary>
     public const int VirtSourceCount = 95;
 

@@ -1,3 +1,4 @@
+using Wemu.Snapshot;
 using Wemu.Memory;
 
 namespace Wemu.Devices;
@@ -14,8 +15,33 @@ namespace Wemu.Devices;
 /// FIFO while there is room, and raises the character-timeout interrupt for bytes that have been waiting
 /// below the trigger level for one whole poll period.
 /// </remarks>
-public sealed class Uart16550 : IMmioDevice
+public sealed class Uart16550 : IMmioDevice, IStateful<Uart16550>
 {
+    /// <summary>The registers, the receive FIFO and the interrupt line's level; output still buffered is sent first.</summary>
+    static VmState<Uart16550> IStateful<Uart16550>.State { get; } = new VmState<Uart16550>("ns16550a", 1)
+        .Bytes("rx-fifo", u => u._rxFifo)
+        .I32("rx-head", u => ref u._rxHead)
+        .I32("rx-count", u => ref u._rxCount)
+        .U8("ier", u => ref u._ier)
+        .U8("iir", u => ref u._iir)
+        .U8("fcr", u => ref u._fcr)
+        .U8("lcr", u => ref u._lcr)
+        .U8("mcr", u => ref u._mcr)
+        .U8("lsr", u => ref u._lsr)
+        .U8("msr", u => ref u._msr)
+        .U8("scr", u => ref u._scr)
+        .U16("divisor", u => ref u._divisor)
+        .Bool("thr-pending", u => ref u._thrInterruptPending)
+        .Bool("timeout-pending", u => ref u._timeoutPending)
+        .Bool("rx-activity", u => ref u._rxActivitySincePoll)
+        .Field("irq", (u, w) => w.Bool(u._irq.Level), (u, r) => u._irq.RestoreLevel(r.Bool()))
+        .PreSave(u => u.Flush())
+        .PostLoad(u =>
+        {
+            if ((uint)u._rxHead >= FifoSize || (uint)u._rxCount > FifoSize)
+                throw new SnapshotException($"snapshot: the UART's receive FIFO position {u._rxHead}+{u._rxCount} is out of range");
+        });
+
     /// <summary>Size of the register window QEMU virt maps for the UART (only offsets 0..7 are registers).</summary>
     public const ulong WindowSize = 0x100;
 

@@ -7,8 +7,21 @@ namespace Wemu.Machines;
 /// A whole emulated computer, driven by its host in slices: no threads, no host I/O. Hosts
 /// (CLI, web worker, tests) call <see cref="RunSlice"/> in a loop and idle when told to.
 /// </summary>
-public abstract class Machine : IDisposable
+public abstract class Machine : IDisposable, Snapshot.IStateful<Machine>
 {
+    /// <summary>The slice loop's own state: where the next device tick falls.</summary>
+    static Snapshot.VmState<Machine> Snapshot.IStateful<Machine>.State { get; } = new Snapshot.VmState<Machine>("machine", 1)
+        .Field("until-tick", (m, w) => w.I64(m._untilTick), (m, r) => m._untilTick = Math.Clamp(r.I64(), 1, m.TickInstructions));
+
+    /// <summary>The board a snapshot of this machine belongs to ("riscv64-virt"), or null if it cannot be saved yet.</summary>
+    public virtual string? SnapshotBoard => null;
+
+    /// <summary>
+    /// Every part with state, in a fixed order (a snapshot's sections): CPUs first, then the clock (which follows
+    /// the restored instruction count), then the devices. Guest RAM is saved apart (<see cref="Bus"/>).
+    /// </summary>
+    public virtual IEnumerable<(string Section, Snapshot.IStateful Part)> StateParts() => [];
+
     /// <summary>Instructions between device updates (timers, serial input).</summary>
     public const long TickInterval = 8192;
 

@@ -88,6 +88,21 @@ public sealed class RiscVVirtMachine : RiscVMachine
         }
     }
 
+    public override string? SnapshotBoard => "riscv64-virt";
+
+    public override IEnumerable<(string Section, Snapshot.IStateful Part)> StateParts()
+    {
+        yield return ("hart0", Hart);
+        yield return ("clock", Clock);
+        yield return ("machine", this);
+        yield return ("aclint", _aclint);
+        yield return ("plic", _plic);
+        yield return ("uart0", _uart);
+        yield return ("rtc", _rtc);
+        for (int i = 0; i < _virtio.Count; i++)
+            yield return ($"virtio{i}", _virtio[i]);
+    }
+
     private static BoardRegion Region(string name) => MemoryMap.First(r => r.Name == name);
 
     private void LoadImages(MachineConfig config, MachineImages images)

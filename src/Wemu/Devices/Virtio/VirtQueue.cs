@@ -195,6 +195,37 @@ public sealed class VirtQueue
         _usedSinceNotify = false;
     }
 
+    /// <summary>The driver's queue setup and the device's positions in it (for a snapshot; the chain being walked is not kept).</summary>
+    internal void SaveState(Snapshot.StateWriter w)
+    {
+        w.U32(Size);
+        w.Bool(IsReady);
+        w.U64(DescriptorTableAddress);
+        w.U64(DriverAreaAddress);
+        w.U64(DeviceAreaAddress);
+        w.U16(_lastAvailIndex);
+        w.U16(_usedIndex);
+        w.Bool(_usedSinceNotify);
+    }
+
+    /// <summary>Restores <see cref="SaveState"/>'s fields; a ready queue is checked as when the driver enabled it.</summary>
+    internal void LoadState(Snapshot.StateReader r)
+    {
+        Reset();
+        Size = r.U32();
+        bool ready = r.Bool();
+        DescriptorTableAddress = r.U64();
+        DriverAreaAddress = r.U64();
+        DeviceAreaAddress = r.U64();
+        ushort lastAvail = r.U16(), used = r.U16();
+        bool usedSinceNotify = r.Bool();
+        if (ready && !TryEnable())
+            throw new Snapshot.SnapshotException($"snapshot: {r.Where}: queue {Index} is not a queue this machine could have enabled");
+        _lastAvailIndex = lastAvail;
+        _usedIndex = used;
+        _usedSinceNotify = usedSinceNotify;
+    }
+
     /// <summary>Walks the chain at <paramref name="head"/> into the reusable chain object (spec 2.7.5, 2.7.5.3).</summary>
     private bool WalkChain(ushort head)
     {

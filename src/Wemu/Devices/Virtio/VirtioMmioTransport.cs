@@ -1,3 +1,4 @@
+using Wemu.Snapshot;
 using System.Buffers.Binary;
 using Wemu.Memory;
 
@@ -7,8 +8,49 @@ namespace Wemu.Devices.Virtio;
 /// The virtio-mmio transport, version 2 (virtio spec 1.2 section 4.2.2), with split virtqueues. A slot with no
 /// device reads as QEMU's empty virtio-mmio slot: magic, version and vendor ID, device ID 0 (Linux then skips it).
 /// </summary>
-public sealed class VirtioMmioTransport : IMmioDevice, IVirtioTransport
+public sealed class VirtioMmioTransport : IMmioDevice, IVirtioTransport, IStateful<VirtioMmioTransport>
 {
+    /// <summary>
+    /// The transport's registers, each queue's rings and positions, and the device's own state if it has any. The
+    /// device ID is saved to refuse a file whose slot held another device.
+    /// </summary>
+    static VmState<VirtioMmioTransport> IStateful<VirtioMmioTransport>.State { get; } = new VmState<VirtioMmioTransport>("virtio-mmio", 1)
+        .Field("device-id", (t, w) => w.U32(t._device?.DeviceId ?? 0), (t, r) =>
+        {
+            uint id = r.U32();
+            if (id != (t._device?.DeviceId ?? 0))
+                throw new SnapshotException($"snapshot: {r.Where} held a device of type {id} where this machine has type {t._device?.DeviceId ?? 0}");
+        })
+        .U32("device-features-sel", t => ref t._deviceFeaturesSel)
+        .U32("driver-features-sel", t => ref t._driverFeaturesSel)
+        .U64("driver-features", t => ref t._driverFeatures)
+        .U32("queue-sel", t => ref t._queueSel)
+        .U32("interrupt-status", t => ref t._interruptStatus)
+        .Field("status", (t, w) => w.U32((uint)t._status), (t, r) => t._status = (VirtioDeviceStatus)r.U32())
+        .U32("config-generation", t => ref t._configGeneration)
+        .Field("irq", (t, w) => w.Bool(t._irq.Level), (t, r) => t._irq.RestoreLevel(r.Bool()))
+        .Field("queues", (t, w) =>
+        {
+            w.U32((uint)t._queues.Length);
+            foreach (var q in t._queues)
+                q.SaveState(w);
+        }, (t, r) =>
+        {
+            if (r.U32() != (uint)t._queues.Length)
+                throw new SnapshotException($"snapshot: {r.Where} has another number of queues");
+            foreach (var q in t._queues)
+                q.LoadState(r);
+        })
+        .Field("device", (t, w) =>
+        {
+            if (t._device is IStateful s)
+                s.SaveState(w);
+        }, (t, r) =>
+        {
+            if (t._device is IStateful s)
+                s.LoadState(r);
+        });
+
     /// <summary>Window size of one virtio-mmio slot on QEMU virt.</summary>
     public const ulong WindowSize = 0x1000;
 

@@ -10,7 +10,7 @@ namespace Wemu.Devices.Virtio;
 /// part and room for the R-message in its device-writable part. Configuration space: le16 tag_len, then the
 /// mount tag (VIRTIO_9P_MOUNT_TAG). Requests are served synchronously on notify by a <see cref="NinePServer"/>.
 /// </summary>
-public sealed class VirtioNinePDevice : IVirtioDevice
+public sealed class VirtioNinePDevice : IVirtioDevice, Snapshot.IStateful
 {
     public const uint Id = 9;
 
@@ -64,6 +64,28 @@ public sealed class VirtioNinePDevice : IVirtioDevice
     public ushort MaxQueueSize { get; }
 
     public int ConfigSize => _config.Length;
+
+    public string StateName => "virtio-9p";
+
+    public int StateVersion => 1;
+
+    /// <summary>
+    /// The mount tag. A share the guest has attached (fids in use) is refused for now: its fids stand for files
+    /// on the host that the machine resuming would have to open again by path.
+    /// </summary>
+    public void SaveState(Snapshot.StateWriter writer)
+    {
+        if (_server.FidCount > 0)
+            throw new Snapshot.SnapshotException($"cannot save this machine: the guest has the 9p share '{MountTag}' mounted (unmount it first; saving open shares is not supported yet)");
+        writer.String(MountTag);
+    }
+
+    public void LoadState(Snapshot.StateReader reader)
+    {
+        string tag = reader.String();
+        if (tag != MountTag)
+            throw new Snapshot.SnapshotException($"snapshot: {reader.Where} was the 9p share '{tag}' where this machine has '{MountTag}'");
+    }
 
     public void Attach(IVirtioTransport transport) => _transport = transport;
 

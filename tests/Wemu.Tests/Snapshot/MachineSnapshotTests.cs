@@ -1,0 +1,145 @@
+using Wemu.Cpu;
+using Wemu.Cpu.RiscV;
+using Wemu.Jit;
+using Wemu.Machines;
+using Wemu.Snapshot;
+using Wemu.Tests.Devices;
+using Wemu.Tests.Jit;
+using Xunit;
+
+namespace Wemu.Tests.Snapshot;
+
+/// <summary>
+/// Save a booting RISC-V machine (deterministic clock) part-way, run it on, and resume the file in a new machine:
+/// the resumed machine must print exactly what the original printed after the save (on the interpreter and on both
+/// JIT backends) and, on the interpreter, end in the same state. Damaged, truncated and foreign files are refused with a SnapshotException.
+/// </summary>
+public sealed class MachineSnapshotTests
+{
+    private const long SaveAt = 60_000_000, RunAfter = 60_000_000;
+
+    private static void RunTo(Machine m, ulong target)
+    {
+        while (m.InstructionsRetired < target)
+        {
+            var status = m.RunSlice((long)Math.Min(1_000_000, target - m.InstructionsRetired));
+            if (status == MachineStatus.Idle)
+                m.SkipIdleTime();
+            else if (status is not MachineStatus.Running)
+                throw new InvalidOperationException($"machine stopped: {status}");
+        }
+    }
+
+    /// <summary>A machine saved at <see cref="SaveAt"/> instructions: the file, and what it printed and ended as after running on.</summary>
+    private static (byte[] File, string OutputAfter, string StateAfter) SaveAndRunOn()
+    {
+        var (m, serial) = LockstepBootTests.CreateMachine(new RiscVInterpreter());
+        using (m)
+        {
+            RunTo(m, SaveAt);
+            var file = new MemoryStream();
+            MachineSnapshot.Save(m, file);
+            int printed = serial.Output.Count;
+            RunTo(m, SaveAt + RunAfter);
+            return (file.ToArray(), serial.OutputText[printed..], Describe(m));
+        }
+    }
+
+    private static string Describe(RiscVVirtMachine m)
+    {
+        var h = m.Hart;
+        var regs = string.Join(",", Enumerable.Range(0, 32).Select(i => h.GetRegister(i).ToString("x")));
+        return $"pc={h.ProgramCounter:x} instret={h.InstructionsRetired} priv={h.Privilege} x={regs} now={m.Clock.Now} {m.DescribeInterrupts()}";
+    }
+
+    private static readonly Lazy<(byte[] File, string OutputAfter, string StateAfter)> s_saved = new(SaveAndRunOn);
+
+    public static TheoryData<string> Engines() => ["interp", "jit-native", "jit-il"];
+
+    private static ICpuEngine<RiscVHart> Engine(string name) => name switch
+    {
+        "interp" => new RiscVInterpreter(),
+        "jit-native" => new RiscVJitEngine(new JitOptions { NativeCode = true }),
+        _ => new RiscVJitEngine(new JitOptions { NativeCode = false }),
+    };
+
+    [Theory]
+    [MemberData(nameof(Engines))]
+    public void A_Resumed_Machine_Goes_On_Exactly_As_The_Saved_One_Did(string engine)
+    {
+        var (file, outputAfter, stateAfter) = s_saved.Value;
+        Assert.True(outputAfter.Length > 100, $"the guest printed too little after the save to compare: '{outputAfter}'");
+        var (m, serial) = LockstepBootTests.CreateMachine(Engine(engine));
+        using (m)
+        {
+            MachineSnapshot.Load(m, file);
+            Assert.Equal(SaveAt, (long)m.InstructionsRetired);
+            RunTo(m, SaveAt + RunAfter);
+            Assert.Equal(outputAfter, serial.OutputText);
+            // The interpreter stops at exactly the same instruction; compiled regions may run a few past the
+            // slice's end, so there the output (every line the kernel printed, with its timestamp) is the check.
+            if (engine == "interp")
+                Assert.Equal(stateAfter, Describe(m));
+        }
+    }
+
+    [Fact]
+    public void The_File_Is_Small_And_Saving_Twice_Gives_The_Same_Bytes()
+    {
+        var (file, _, _) = s_saved.Value;
+        Assert.True(file.Length < 32 << 20, $"{file.Length} bytes for a 256 MiB machine part-way through its boot");
+        var (m, _) = LockstepBootTests.CreateMachine(new RiscVInterpreter());
+        using (m)
+        {
+            MachineSnapshot.Load(m, file);
+            var again = new MemoryStream();
+            MachineSnapshot.Save(m, again);
+            Assert.Equal(file, again.ToArray());
+        }
+    }
+
+    private static string LoadError(byte[] file)
+    {
+        var (m, _) = LockstepBootTests.CreateMachine(new RiscVInterpreter());
+        using (m)
+            return Assert.Throws<SnapshotException>(() => MachineSnapshot.Load(m, file)).Message;
+    }
+
+    [Fact]
+    public void Truncated_Damaged_And_Foreign_Files_Are_Refused_With_One_Line()
+    {
+        var (file, _, _) = s_saved.Value;
+        foreach (int length in new[] { 0, 5, 8, 12, 40, file.Length / 3, file.Length - 1 })
+            Assert.Matches("truncated|not a Wemu snapshot", LoadError(file[..length]));
+        var damaged = (byte[])file.Clone();
+        damaged[file.Length / 2] ^= 0x40;
+        Assert.Contains("damaged", LoadError(damaged));
+        var header = (byte[])file.Clone();
+        header[20] ^= 1;
+        Assert.Matches("damaged|truncated", LoadError(header));
+        var foreign = (byte[])file.Clone();
+        foreign[0] = (byte)'X';
+        Assert.Contains("not a Wemu snapshot", LoadError(foreign));
+        var newer = (byte[])file.Clone();
+        newer[8] = 9;
+        Assert.Contains("format version 9", LoadError(newer));
+        Assert.Contains("bytes after its last section", LoadError([.. file, 0]));
+        foreach (string message in new[] { LoadError(damaged), LoadError(file[..(file.Length / 3)]) })
+            Assert.DoesNotContain('\n', message);
+    }
+
+    [Fact]
+    public void A_Machine_Of_Another_Size_Refuses_The_File()
+    {
+        var (file, _, _) = s_saved.Value;
+        string dir = Path.Combine(WemuProcess.RepoRoot, "images", "riscv64");
+        var images = new MachineImages
+        {
+            Firmware = File.ReadAllBytes(Path.Combine(dir, "fw_dynamic.bin")),
+            Kernel = File.ReadAllBytes(Path.Combine(dir, "Image")),
+            Serial = new TestCharBackend(),
+        };
+        using var smaller = new RiscVVirtMachine(new MachineConfig { Deterministic = true, MemorySize = 128UL << 20 }, images, new RiscVInterpreter());
+        Assert.Contains("use the same -m", Assert.Throws<SnapshotException>(() => MachineSnapshot.Load(smaller, file)).Message);
+    }
+}
