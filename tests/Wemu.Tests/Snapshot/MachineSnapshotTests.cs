@@ -142,4 +142,17 @@ public sealed class MachineSnapshotTests
         using var smaller = new RiscVVirtMachine(new MachineConfig { Deterministic = true, MemorySize = 128UL << 20 }, images, new RiscVInterpreter());
         Assert.Contains("use the same -m", Assert.Throws<SnapshotException>(() => MachineSnapshot.Load(smaller, file)).Message);
     }
+
+    [Fact]
+    public void The_Clock_Goes_On_From_The_Saved_Time_Not_From_Zero()
+    {
+        var saved = new Wemu.Devices.MachineClock();
+        saved.SkipTo(5_000_000_000);   // 500 s of guest time at 10 MHz
+        var w = new StateWriter();
+        ((IStateful)saved).SaveState(w);
+        var resumed = new Wemu.Devices.MachineClock();
+        ((IStateful)resumed).LoadState(new StateReader(w.WrittenSpan.ToArray(), "clock"));
+        ulong now = resumed.Now;
+        Assert.InRange(now, 5_000_000_000UL, 5_000_000_000UL + 50_000_000);   // within 5 s of host time
+    }
 }
