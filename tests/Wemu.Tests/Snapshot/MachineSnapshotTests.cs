@@ -10,13 +10,16 @@ using Xunit;
 namespace Wemu.Tests.Snapshot;
 
 /// <summary>
-/// Save a booting RISC-V machine (deterministic clock) part-way, run it on, and resume the file in a new machine:
+/// Save a RISC-V machine (deterministic clock) at its shell prompt, type a command and run it on, and resume the file in a new machine:
 /// the resumed machine must print exactly what the original printed after the save (on the interpreter and on both
 /// JIT backends) and, on the interpreter, end in the same state. Damaged, truncated and foreign files are refused with a SnapshotException.
 /// </summary>
 public sealed class MachineSnapshotTests
 {
-    private const long SaveAt = 60_000_000, RunAfter = 60_000_000;
+    private const long SaveAt = 250_000_000, RunAfter = 100_000_000;
+
+    /// <summary>Typed at the shell prompt right after the save (and after the load): the UART's receive interrupt, the PLIC and the shell must all have come back.</summary>
+    private const string Command = "echo marker-$((6*7)); cat /proc/interrupts\n";
 
     private static void RunTo(Machine m, ulong target)
     {
@@ -39,7 +42,9 @@ public sealed class MachineSnapshotTests
             RunTo(m, SaveAt);
             var file = new MemoryStream();
             MachineSnapshot.Save(m, file);
+            Assert.Contains("/ # ", serial.OutputText);   // saved at the shell's prompt
             int printed = serial.Output.Count;
+            serial.Type(Command);
             RunTo(m, SaveAt + RunAfter);
             return (file.ToArray(), serial.OutputText[printed..], Describe(m));
         }
@@ -74,7 +79,9 @@ public sealed class MachineSnapshotTests
         {
             MachineSnapshot.Load(m, file);
             Assert.Equal(SaveAt, (long)m.InstructionsRetired);
+            serial.Type(Command);
             RunTo(m, SaveAt + RunAfter);
+            Assert.Contains("marker-42", serial.OutputText);
             Assert.Equal(outputAfter, serial.OutputText);
             // The interpreter stops at exactly the same instruction; compiled regions may run a few past the
             // slice's end, so there the output (every line the kernel printed, with its timestamp) is the check.
@@ -87,7 +94,7 @@ public sealed class MachineSnapshotTests
     public void The_File_Is_Small_And_Saving_Twice_Gives_The_Same_Bytes()
     {
         var (file, _, _) = s_saved.Value;
-        Assert.True(file.Length < 32 << 20, $"{file.Length} bytes for a 256 MiB machine part-way through its boot");
+        Assert.True(file.Length < 32 << 20, $"{file.Length} bytes for a 256 MiB machine booted to its prompt");
         var (m, _) = LockstepBootTests.CreateMachine(new RiscVInterpreter());
         using (m)
         {
