@@ -147,6 +147,13 @@ public static class Program
         while (true)
         {
             using var machine = MachineFactory.Create(config, images);
+            if (config.Incoming is { } incoming)
+            {
+                // Resume instead of booting (only the first machine: a guest reset boots afresh, as in QEMU).
+                if (!Resume(machine, incoming))
+                    return 1;
+                config.Incoming = null;
+            }
             s_started = true;
             var status = RunUntilStopped(machine, serial, images.NetworkHost as HostSocketNetwork, s_relayLink?.FrameArrived);
             if (serial?.QuitRequested == true)
@@ -210,6 +217,17 @@ public static class Program
                 sw.Restart();
                 Console.Error.WriteLine($"[{machine.DescribeState()}]");
             }
+            if (serial != null && (!serial.MonitorCommands.IsEmpty || s_paused))
+            {
+                RunMonitorCommands(machine, serial);
+                if (s_paused && serial.QuitRequested != true && StopSignals.Received == null)
+                {
+                    WaitHandle.WaitAny([serial.InputArrived, StopSignals.Arrived], 100);
+                    continue;
+                }
+            }
+            if (serial?.QuitRequested == true || StopSignals.Received != null)
+                return MachineStatus.PoweredOff;
             var status = machine.RunSlice(500_000);
             serial?.Flush();
             if (serial?.QuitRequested == true || StopSignals.Received != null)
@@ -251,6 +269,102 @@ public static class Program
         }
     }
 
+    /// <summary>Set by the monitor's <c>stop</c>: the machine does not run until <c>cont</c>.</summary>
+    private static bool s_paused;
+
+    /// <summary>Loads the snapshot at <paramref name="path"/> into the machine just built; false (after one line) if it cannot.</summary>
+    private static bool Resume(Machine machine, string path)
+    {
+        byte[] file;
+        try
+        {
+            file = File.ReadAllBytes(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            Console.Error.WriteLine($"wemu: -incoming {path}: {OneLine(e.Message)}");
+            return false;
+        }
+        try
+        {
+            Wemu.Snapshot.MachineSnapshot.Load(machine, file);
+            return true;
+        }
+        catch (Wemu.Snapshot.SnapshotException e)
+        {
+            Console.Error.WriteLine($"wemu: -incoming {path}: {e.Message}");
+            return false;
+        }
+    }
+
+    /// <summary>
+    /// The monitor's commands (QEMU's spelling), carried out between slices: <c>migrate file:PATH</c> writes the
+    /// running machine (it goes on running), <c>stop</c>/<c>cont</c>, <c>info status</c>, <c>quit</c>, <c>help</c>.
+    /// </summary>
+    private static void RunMonitorCommands(Machine machine, StdioSerial serial)
+    {
+        while (serial.MonitorCommands.TryDequeue(out var line))
+        {
+            var words = line.Trim().Split(' ', 2, StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+            string answer = words.Length == 0 ? "" : words[0] switch
+            {
+                "help" or "h" or "?" => """
+                    cont|c -- resume emulation
+                    help|? -- show this help
+                    info status -- show the machine's state
+                    migrate file:PATH -- save the running machine to PATH (it keeps running); resume with -incoming file:PATH
+                    quit|q -- quit the emulator
+                    stop|s -- stop emulation
+
+                    """,
+                "stop" or "s" => Pause(true),
+                "cont" or "c" => Pause(false),
+                "info" when words.Length > 1 && words[1] == "status" => $"VM status: {(s_paused ? "paused" : "running")}\n",
+                "info" => "info status is the only info command Wemu has\n",
+                "quit" or "q" => Quit(serial),
+                "migrate" => Migrate(machine, words.Length > 1 ? words[1] : ""),
+                _ => $"unknown command: '{words[0]}' (help lists the commands)\n",
+            };
+            if (serial.QuitRequested)
+                return;
+            serial.MonitorWrite(answer + (serial.InMonitor ? "(qemu) " : ""));
+        }
+    }
+
+    private static string Pause(bool paused)
+    {
+        s_paused = paused;
+        return "";
+    }
+
+    private static string Quit(StdioSerial serial)
+    {
+        serial.QuitRequested = true;
+        return "";
+    }
+
+    private static string Migrate(Machine machine, string uri)
+    {
+        if (!uri.StartsWith("file:", StringComparison.Ordinal) || uri.Length == 5)
+            return "migrate: only file:PATH is supported\n";
+        string path = uri[5..];
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        string temporary = path + ".part";
+        try
+        {
+            machine.Flush();   // disk writes the guest completed reach the image before the state that relies on them
+            using (var f = new FileStream(temporary, FileMode.Create, FileAccess.Write))
+                Wemu.Snapshot.MachineSnapshot.Save(machine, f);
+            File.Move(temporary, path, overwrite: true);
+            return $"migrate: wrote {path} ({new FileInfo(path).Length / 1e6:F1} MB in {watch.ElapsedMilliseconds} ms)\n";
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or Wemu.Snapshot.SnapshotException)
+        {
+            try { File.Delete(temporary); } catch (IOException) { }
+            return $"migrate: {OneLine(e.Message)}\n";
+        }
+    }
+
     /// <summary>The boards of <see cref="BoardCatalog"/>, one line each, for the usage text.</summary>
     private static string Boards() => string.Join("\n", BoardCatalog.Boards.Select(b => $"      {b.Arch,-8} {b.Name,-8} {b.Description}"));
 
@@ -268,6 +382,8 @@ public static class Program
           -append STRING             kernel command line
           -drive file=F,if=virtio,format=raw[,snapshot=on][,readonly=on]
           -snapshot                  snapshot=on for every disk (writes go to a temporary file)
+          -incoming file:PATH        resume the machine saved in PATH (monitor: migrate file:PATH) instead of booting;
+                                     the same flags as when it was saved (riscv64 virt for now)
           -virtfs local,path=DIR,mount_tag=TAG[,security_model=none|mapped-xattr][,readonly=on]
                                      share DIR over virtio-9p (guest: mount -t 9p TAG /mnt);
                                      the default guest mounts tag 'host' at /mnt/host;
@@ -287,7 +403,7 @@ public static class Program
           -accel tcg[,thresh=N][,tb-size=MB]   JIT (default): compile blocks after N runs
           -accel tcg,backend=native|il   x86-64 machine code (default where it runs) or IL
           -accel interp              interpreter only
-        Ctrl-A x quits, Ctrl-A a sends Ctrl-A.
+        Ctrl-A x quits, Ctrl-A a sends Ctrl-A, Ctrl-A c switches to the monitor and back (help lists its commands).
         wemu relay [--port N] [--host ADDRESS] [--allow-origin ORIGIN]   a network relay for -nic websocket
                                      and the page: each client gets its own NAT (127.0.0.1:8081 by default)
 

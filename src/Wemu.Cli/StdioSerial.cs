@@ -7,7 +7,8 @@ namespace Wemu.Cli;
 /// <summary>
 /// The guest's serial line on the process's stdin/stdout. A background reader feeds input to
 /// the machine thread through a queue; output is buffered and flushed by the main loop.
-/// Recognises QEMU's escape: Ctrl-A x quits, Ctrl-A a sends Ctrl-A. The queue holds at most
+/// Recognises QEMU's escape: Ctrl-A x quits, Ctrl-A a sends Ctrl-A, Ctrl-A c switches between the console and
+/// the monitor (whose lines wait in <see cref="MonitorCommands"/> for the machine thread). The queue holds at most
 /// <see cref="InputCapacity"/> bytes: when a guest does not read, the reader stops reading stdin, so a fast
 /// producer (<c>yes | wemu</c>) is held back by the pipe instead of growing the emulator's memory.
 /// </summary>
@@ -42,6 +43,51 @@ public sealed class StdioSerial : ICharBackend, IDisposable
 
     /// <summary>Signalled whenever input arrives (wakes an idle machine).</summary>
     public AutoResetEvent InputArrived { get; } = new(false);
+
+    /// <summary>Lines typed at the monitor's prompt (Ctrl-A c), for the machine thread to carry out between slices.</summary>
+    public ConcurrentQueue<string> MonitorCommands { get; } = new();
+
+    /// <summary>True while keys go to the monitor rather than the guest.</summary>
+    public bool InMonitor => _monitor;
+
+    private volatile bool _monitor;
+    private readonly System.Text.StringBuilder _monitorLine = new();
+    private readonly Lock _stdoutLock = new();
+
+    /// <summary>Text from the monitor (its prompt, echo and answers), written at once.</summary>
+    public void MonitorWrite(string text)
+    {
+        lock (_stdoutLock)
+        {
+            var bytes = System.Text.Encoding.UTF8.GetBytes(text.Replace("\n", "\r\n"));
+            _stdout.Write(bytes);
+            _stdout.Flush();
+        }
+    }
+
+    private void MonitorKey(byte b)
+    {
+        if (b is (byte)'\r' or (byte)'\n')
+        {
+            MonitorWrite("\n");
+            MonitorCommands.Enqueue(_monitorLine.ToString());
+            _monitorLine.Clear();
+            InputArrived.Set();
+        }
+        else if (b is 0x7F or 0x08)
+        {
+            if (_monitorLine.Length > 0)
+            {
+                _monitorLine.Length--;
+                MonitorWrite("\b \b");
+            }
+        }
+        else if (b >= 0x20 && b < 0x7F && _monitorLine.Length < 4096)
+        {
+            _monitorLine.Append((char)b);
+            MonitorWrite(((char)b).ToString());
+        }
+    }
 
     /// <summary>Set when the user typed Ctrl-A x.</summary>
     public volatile bool QuitRequested;
@@ -88,6 +134,13 @@ public sealed class StdioSerial : ICharBackend, IDisposable
                             StopSignals.ArmFallback(null);
                             return;
                         }
+                        if (b == 'c' || b == 'C')
+                        {
+                            _monitor = !_monitor;
+                            _monitorLine.Clear();
+                            MonitorWrite(_monitor ? "\nQEMU-compatible monitor (Wemu) - type 'help' for more information\n(qemu) " : "\n");
+                            continue;
+                        }
                         if (b != CtrlA)
                             continue;
                     }
@@ -96,6 +149,11 @@ public sealed class StdioSerial : ICharBackend, IDisposable
                         _sawCtrlA = true;
                         continue;
                     }
+                }
+                if (_monitor)
+                {
+                    MonitorKey(b);
+                    continue;
                 }
                 _input.Enqueue(b);
                 Interlocked.Increment(ref _queued);
@@ -119,8 +177,11 @@ public sealed class StdioSerial : ICharBackend, IDisposable
     {
         if (_pending.Length == 0)
             return;
-        _stdout.Write(_pending.GetBuffer(), 0, (int)_pending.Length);
-        _stdout.Flush();
+        lock (_stdoutLock)
+        {
+            _stdout.Write(_pending.GetBuffer(), 0, (int)_pending.Length);
+            _stdout.Flush();
+        }
         _pending.SetLength(0);
     }
 

@@ -54,6 +54,9 @@ public sealed class MachineConfig
     /// <summary>-icount: time follows retired instructions (deterministic runs).</summary>
     public bool Deterministic { get; set; }
 
+    /// <summary><c>-incoming file:PATH</c>: the snapshot to resume instead of booting.</summary>
+    public string? Incoming { get; set; }
+
     public int IcountShift { get; set; } = 4;
 
     /// <summary>-accel: "tcg" (the JIT: interpreter for cold code, compiled blocks when hot) or "interp" (interpreter only).</summary>

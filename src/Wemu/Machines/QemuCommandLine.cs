@@ -179,6 +179,15 @@ public static class QemuCommandLine
                     break;
                 }
                 case "-snapshot": c.SnapshotAll = true; break;
+                case "-incoming":
+                {
+                    // QEMU 8.2's file:PATH, and the older exec:cat PATH that QEMU Wasm's users write.
+                    string v = Value();
+                    c.Incoming = v.StartsWith("file:", StringComparison.Ordinal) && v.Length > 5 ? v[5..]
+                        : v.StartsWith("exec:cat ", StringComparison.Ordinal) && v.Length > 9 && !v[9..].Any(ch => ch is ' ' or '|' or ';' or '&' or '<' or '>' or '$' or '`') ? v[9..]
+                        : throw new ConfigException($"unsupported -incoming '{v}' (supported: file:PATH, exec:cat PATH)");
+                    break;
+                }
                 case "-nographic": c.NoGraphic = true; break;
                 case "-no-reboot": c.NoReboot = true; break;
                 case "-serial":

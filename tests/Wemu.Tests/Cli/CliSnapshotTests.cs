@@ -1,0 +1,80 @@
+using Xunit;
+
+namespace Wemu.Tests.Cli;
+
+/// <summary>
+/// Snapshots through the real CLI (issue 14): boot the default RISC-V guest, leave a marker in tmpfs and in the
+/// shell's own state, save it from the monitor (Ctrl-A c, migrate file:PATH), quit; then -incoming resumes it (twice,
+/// on the interpreter and the JIT) with the marker and the shell variable there. Bad -incoming files are one line.
+/// </summary>
+public sealed class CliSnapshotTests : IDisposable
+{
+    private static readonly TimeSpan BootTimeout = TimeSpan.FromSeconds(240);
+    private static readonly TimeSpan CommandTimeout = TimeSpan.FromSeconds(60);
+    private readonly string _dir = Directory.CreateTempSubdirectory("wemu-snap-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    private string Save(string accel)
+    {
+        string file = Path.Combine(_dir, $"{accel}.snap");
+        using var wemu = new WemuProcess("-accel", accel);
+        wemu.WaitFor("Wemu guest ready", BootTimeout);
+        wemu.WaitFor("/ # ", CommandTimeout);
+        wemu.RunShellCommand("echo marker-$((6*7)) > /tmp/marker; kept=shell-state-$((7*8))", CommandTimeout);
+        wemu.Send("\u0001c");
+        wemu.WaitFor("(qemu) ", CommandTimeout);
+        wemu.Send("info status\n");
+        wemu.WaitFor("VM status: running", CommandTimeout);
+        wemu.Send($"migrate file:{file}\n");
+        wemu.WaitFor($"migrate: wrote {file}", CommandTimeout);
+        wemu.WaitFor("(qemu) ", CommandTimeout);
+        wemu.Send("quit\n");
+        Assert.Equal(0, wemu.WaitForExit(CommandTimeout));
+        Assert.False(File.Exists(file + ".part"));
+        return file;
+    }
+
+    private static void Resume(string file, string accel)
+    {
+        using var wemu = new WemuProcess("-accel", accel, "-incoming", $"file:{file}");
+        // No boot: the shell is where it was, so the first thing it prints is the answer.
+        string answer = wemu.RunShellCommand("cat /tmp/marker; echo $kept", CommandTimeout);
+        Assert.DoesNotContain("Wemu guest ready", wemu.Output);
+        Assert.Contains("marker-42", answer);
+        Assert.Contains("shell-state-56", answer);
+        wemu.Send("poweroff\n");
+        Assert.Equal(0, wemu.WaitForExit(CommandTimeout));
+    }
+
+    [Theory]
+    [InlineData("tcg")]
+    [InlineData("interp")]
+    public void A_Machine_Saved_From_The_Monitor_Resumes_With_Its_Files_And_Its_Shell(string accel)
+    {
+        string file = Save(accel);
+        Resume(file, accel);
+        Resume(file, accel == "tcg" ? "interp" : "tcg");   // the same file again, on the other engine
+    }
+
+    [Fact]
+    public void Missing_Truncated_And_Foreign_Files_Are_One_Line_And_Exit_1()
+    {
+        string truncated = Path.Combine(_dir, "truncated.snap"), foreign = Path.Combine(_dir, "foreign.snap");
+        File.WriteAllBytes(truncated, "WEMUSNAP\u0001\u0000"u8.ToArray());
+        File.WriteAllText(foreign, "not a snapshot at all");
+        foreach (var (file, message) in new[]
+        {
+            (Path.Combine(_dir, "missing.snap"), "Could not find"),
+            (truncated, "truncated"),
+            (foreign, "not a Wemu snapshot"),
+        })
+        {
+            using var wemu = new WemuProcess("-incoming", $"file:{file}");
+            Assert.Equal(1, wemu.WaitForExit(CommandTimeout));
+            var lines = wemu.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Where(l => l.StartsWith("wemu:", StringComparison.Ordinal) && !l.Contains("building")).ToList();
+            Assert.Single(lines);
+            Assert.Contains(message, lines[0]);
+        }
+    }
+}
