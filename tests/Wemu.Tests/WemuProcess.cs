@@ -72,7 +72,11 @@ public sealed class WemuProcess : IDisposable
         var stderr = new Thread(() => Pump(_process.StandardError.BaseStream)) { IsBackground = true };
         stdout.Start();
         stderr.Start();
+        _pumps = [stdout, stderr];
     }
+
+    /// <summary>The threads copying stdout and stderr into the output (joined at exit, so nothing printed last is missed).</summary>
+    private readonly Thread[] _pumps;
 
     public static string RepoRoot
     {
@@ -181,6 +185,10 @@ public sealed class WemuProcess : IDisposable
         if (!_process.WaitForExit((int)timeout.TotalMilliseconds))
             Assert.Fail($"wemu did not exit within {timeout.TotalSeconds}s. Output tail:\n{Tail()}");
         _process.WaitForExit();
+        // The pumps read the pipes themselves (WaitForExit does not wait for them): the last lines, such as -d
+        // jit's counters printed at exit, may still be on their way.
+        foreach (var pump in _pumps)
+            pump.Join(TimeSpan.FromSeconds(10));
         return _process.ExitCode;
     }
 
