@@ -37,7 +37,7 @@ public static partial class WebMachine
     private static readonly MemoryFileSystem s_files = new();
     private static string? s_fileError;
     private static MachineConfig? s_config;
-    private static byte[]? s_firmware, s_kernel, s_initrd;
+    private static byte[]? s_firmware, s_kernel, s_initrd, s_incoming;
     private static readonly List<byte[]> s_drives = [];
     private static MachineImages? s_images;
     private static Machine? s_machine;
@@ -55,6 +55,10 @@ public static partial class WebMachine
         {
             var all = new List<string>(args);
             all.AddRange(ShellWords.Split(argsText));
+            // In the page, -incoming takes a URL (Wemu.create({incoming}), ?args=-incoming URL); QEMU's file: prefix is optional.
+            for (int i = 0; i + 1 < all.Count; i++)
+                if (all[i] == "-incoming" && !all[i + 1].StartsWith("file:", StringComparison.Ordinal) && !all[i + 1].StartsWith("exec:", StringComparison.Ordinal))
+                    all[i + 1] = "file:" + all[i + 1];
             var c = QemuCommandLine.Parse(all);
             // The JIT compiles to WebAssembly here (BrowserWasmLoader; the IL backend's DynamicMethods
             // would only be interpreted by Mono): -accel tcg, the default, is the wasm JIT.
@@ -66,7 +70,7 @@ public static partial class WebMachine
                 c.Serial = "stdio";   // in the page, "stdio" is the terminal
             var (firmware, kernel, initrd) = DefaultGuest.Images(c, path => imagesBase + path);
             s_config = c;
-            s_firmware = s_kernel = s_initrd = null;
+            s_firmware = s_kernel = s_initrd = s_incoming = null;
             s_drives.Clear();
 
             // By hand, not Utf8JsonWriter: this is the runtime's first JSON, and the writer's first use
@@ -89,6 +93,7 @@ public static partial class WebMachine
             Download("initrd", initrd);
             foreach (var d in c.Drives)
                 Download("drive", d.File);
+            Download("incoming", c.Incoming);
             json.Append(']');
             if (c.NetworkRelayUrl != null)
             {
@@ -122,7 +127,26 @@ public static partial class WebMachine
             case "kernel": s_kernel = data; break;
             case "initrd": s_initrd = data; break;
             case "drive": s_drives.Add(data); break;
+            case "incoming": s_incoming = data; break;
             default: throw new ArgumentException($"unknown image role '{role}'", nameof(role));
+        }
+    }
+
+    /// <summary>
+    /// With -incoming, whether the machine saved had the page's share: a snapshot made natively without one resumes
+    /// into a machine without one (the layouts must match); otherwise the page adds it as usual.
+    /// </summary>
+    private static bool SnapshotHasShare()
+    {
+        if (s_incoming == null)
+            return true;
+        try
+        {
+            return Wemu.Snapshot.MachineSnapshot.ReadLayout(s_incoming).Contains($"virtio-mmio/{Wemu.Devices.Virtio.VirtioNinePDevice.Id}", StringComparison.Ordinal);
+        }
+        catch (Wemu.Snapshot.SnapshotException e)
+        {
+            throw new ConfigException($"-incoming {s_config?.Incoming}: {e.Message}");
         }
     }
 
@@ -159,13 +183,28 @@ public static partial class WebMachine
                 NetworkRelay = c.NetworkRelayUrl != null ? () => PageNetwork.WithInbound(BrowserRelayLink.Attach(), c.Network!.MacAddress) : null,
                 RtcStartNanoseconds = (ulong)(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() * 1_000_000),
                 // The page's file tree, on the next free virtio slot (none left: no share, the disks win).
-                SharedFolders = drives.Count + 2 <= (BoardCatalog.Find(c.Arch, c.MachineType)?.VirtioSlots ?? 0)
+                SharedFolders = drives.Count + 2 <= (BoardCatalog.Find(c.Arch, c.MachineType)?.VirtioSlots ?? 0) && SnapshotHasShare()
                     ? [new SharedFolder(ShareTag, s_files)] : [],
                 // -nic user: the stack runs here, its outside is the page's fetch() (PageNetwork).
                 NetworkHost = c.Network != null && c.NetworkRelayUrl == null ? PageNetwork.Create(s_files) : null,
             };
             s_drives.Clear();
             s_machine = MachineFactory.Create(c, s_images);
+            if (s_incoming is { } snapshot)
+            {
+                // Resume instead of booting: the machine just built (same flags) takes the file's state.
+                s_incoming = null;
+                try
+                {
+                    Wemu.Snapshot.MachineSnapshot.Load(s_machine, snapshot);
+                }
+                catch (Wemu.Snapshot.SnapshotException e)
+                {
+                    s_machine.Dispose();
+                    s_machine = null;
+                    throw new ConfigException($"-incoming {c.Incoming}: {e.Message}");
+                }
+            }
             s_running.Restart();
             return "";
         }

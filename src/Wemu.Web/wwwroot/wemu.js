@@ -33,6 +33,7 @@ function toArgs(o) {
   const drives = o.drive == null ? [] : Array.isArray(o.drive) ? o.drive : [o.drive];
   // QEMU option syntax: a comma inside a value is written twice
   for (const d of drives) a.push('-drive', `file=${String(d).replaceAll(',', ',,')},if=virtio,format=raw`);
+  if (o.incoming) a.push('-incoming', String(o.incoming));   // a snapshot to resume instead of booting
   if (Array.isArray(o.args)) a.push(...o.args.map(String));
   return a;
 }

@@ -189,12 +189,19 @@ const early = new Map();
 const downloadView = { items: [], quiet: true };
 
 function prefetchBundled(options, base, imagesBase) {
-  const args = Array.isArray(options.args) ? options.args.map(String) : [];
-  const text = typeof options.argsText === 'string' ? options.argsText.trim() : '';
+  let args = Array.isArray(options.args) ? options.args.map(String) : [];
+  let text = typeof options.argsText === 'string' ? options.argsText.trim() : '';
+  // A snapshot of the bundled guest (-incoming URL and nothing else) is fetched early too, with its images.
+  let incoming = null;
+  const words = text.split(/\s+/);
+  if (words.length === 2 && words[0] === '-incoming' && !/['"\\]/.test(text)) { incoming = words[1]; text = ''; }
+  const at = args.indexOf('-incoming');
+  if (at >= 0 && at + 1 < args.length && !incoming) { incoming = args[at + 1]; args = args.filter((_, i) => i !== at && i !== at + 1); }
   if (text || args.length > 1) return;
   const arch = args.length ? args[0] : 'riscv64';
-  for (const [role, path] of Object.entries(BUNDLED_IMAGES[arch] || {})) {
-    const url = new URL(imagesBase + path, base).href;
+  const files = Object.entries(BUNDLED_IMAGES[arch] || {}).map(([role, path]) => [role, new URL(imagesBase + path, base).href]);
+  if (incoming) files.push(['incoming', new URL(incoming.replace(/^file:/, ''), base).href]);
+  for (const [role, url] of files) {
     const item = { role, url, loaded: 0, total: 0 };
     const abort = new AbortController();
     const bytes = download(item, abort.signal);

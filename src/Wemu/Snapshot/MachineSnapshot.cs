@@ -24,6 +24,25 @@ public static class MachineSnapshot
 
     private const int PageSize = 4096, PagesPerBlock = 256;
 
+    /// <summary>The layout recorded in a snapshot file (its header checked), to build a machine that matches it.</summary>
+    public static string ReadLayout(ReadOnlyMemory<byte> file) => ReadHeader(file, out _).Layout;
+
+    private static (string Producer, string Board, ulong RamBytes, string Layout) ReadHeader(ReadOnlyMemory<byte> file, out StateReader rest)
+    {
+        if (file.Length < Magic.Length || !file.Span[..Magic.Length].SequenceEqual(Magic))
+            throw new SnapshotException("not a Wemu snapshot (no WEMUSNAP magic)");
+        var r = new StateReader(file[Magic.Length..], "header");
+        uint format = r.U32();
+        if (format != FormatVersion)
+            throw new SnapshotException($"snapshot format version {format}; this wemu reads version {FormatVersion}");
+        var headerBytes = r.Blob(1 << 20);
+        if (r.U32() != Crc32.HashToUInt32(headerBytes.Span))
+            throw new SnapshotException("snapshot header is damaged (checksum mismatch)");
+        var header = new StateReader(headerBytes, "header");
+        rest = r;
+        return (header.String(), header.String(), header.U64(), header.String(1 << 16));
+    }
+
     /// <summary>What a machine's layout says about it: the board, RAM, and what each state part is.</summary>
     public static string Layout(Machine machine)
     {
@@ -32,7 +51,7 @@ public static class MachineSnapshot
         foreach (var ram in machine.Bus.RamRegions)
             b.Append($" ram@{ram.BaseAddress:x}+{ram.Size:x}");
         foreach (var (name, part) in machine.StateParts())
-            b.Append($" {name}:{part.StateName}");
+            b.Append($" {name}:{part.StateLayout}");
         return b.ToString();
     }
 
@@ -80,20 +99,7 @@ public static class MachineSnapshot
     public static void Load(Machine machine, ReadOnlyMemory<byte> file)
     {
         string board = machine.SnapshotBoard ?? throw new SnapshotException("this machine cannot be resumed from a snapshot yet (only the riscv64 virt board can)");
-        if (file.Length < Magic.Length || !file.Span[..Magic.Length].SequenceEqual(Magic))
-            throw new SnapshotException("not a Wemu snapshot (no WEMUSNAP magic)");
-        var r = new StateReader(file[Magic.Length..], "header");
-        uint format = r.U32();
-        if (format != FormatVersion)
-            throw new SnapshotException($"snapshot format version {format}; this wemu reads version {FormatVersion}");
-        var headerBytes = r.Blob(1 << 20);
-        if (r.U32() != Crc32.HashToUInt32(headerBytes.Span))
-            throw new SnapshotException("snapshot header is damaged (checksum mismatch)");
-        var header = new StateReader(headerBytes, "header");
-        string producer = header.String();
-        string savedBoard = header.String();
-        ulong ramBytes = header.U64();
-        string layout = header.String(1 << 16);
+        var (producer, savedBoard, ramBytes, layout) = ReadHeader(file, out var r);
         if (savedBoard != board)
             throw new SnapshotException($"snapshot of a {savedBoard} machine; this machine is {board}");
         if (ramBytes != RamBytes(machine.Bus))

@@ -14,6 +14,9 @@ public interface IStateful
 
     int StateVersion { get; }
 
+    /// <summary>What this part is, for the machine's layout (a snapshot resumes only into the same layout).</summary>
+    string StateLayout => StateName;
+
     void SaveState(StateWriter writer);
 
     void LoadState(StateReader reader);

@@ -14,6 +14,9 @@ public sealed class VirtioMmioTransport : IMmioDevice, IVirtioTransport, IStatef
     /// The transport's registers, each queue's rings and positions, and the device's own state if it has any. The
     /// device ID is saved to refuse a file whose slot held another device.
     /// </summary>
+    /// <summary>The slot's layout: the transport and the type of device on it (0: an empty slot).</summary>
+    string IStateful.StateLayout => $"virtio-mmio/{_device?.DeviceId ?? 0}";
+
     static VmState<VirtioMmioTransport> IStateful<VirtioMmioTransport>.State { get; } = new VmState<VirtioMmioTransport>("virtio-mmio", 1)
         .Field("device-id", (t, w) => w.U32(t._device?.DeviceId ?? 0), (t, r) =>
         {
