@@ -73,7 +73,7 @@ try {
     guestSeconds: (r.prompt - r.running) / 1000,
     pageSeconds: r.created / 1000, workerStartSeconds: (r.firstProgress - r.created) / 1000, runningAtSeconds: r.running / 1000,
     instructions: r.stats.instructions, mips: r.stats.instructions / r.stats.seconds / 1e6, budget: r.stats.budget, loop: r.stats.loop,
-    engine: r.stats.engine, jit: r.stats.jit, timings: t, ...work,
+    engine: r.stats.engine, jit: r.stats.jit, timings: t, buildMs: r.stats.buildMs, resumeMs: r.stats.resumeMs, resumeDetail: r.stats.resumeDetail, ...work,
   }));
 } finally {
   await browser.close();

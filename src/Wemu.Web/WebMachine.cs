@@ -43,6 +43,9 @@ public static partial class WebMachine
     private static Machine? s_machine;
     private static readonly Stopwatch s_running = new();
 
+    /// <summary>Milliseconds building the last machine, and loading its snapshot (-incoming), for vm.stats().</summary>
+    private static double s_buildMs, s_resumeMs;
+
     /// <summary>
     /// Parses the flags (<paramref name="args"/>, then the words of <paramref name="argsText"/>) and returns
     /// JSON: <c>{"downloads":[{"role":"firmware|kernel|initrd|drive","url":...}],"summary":...}</c> with URLs
@@ -88,9 +91,13 @@ public static partial class WebMachine
                 json.Append('}');
                 any = true;
             }
-            Download("firmware", firmware);
-            Download("kernel", kernel);
-            Download("initrd", initrd);
+            if (c.Incoming == null)
+            {
+                // (a snapshot brings RAM and registers: the machine resuming it loads no firmware, kernel or initrd)
+                Download("firmware", firmware);
+                Download("kernel", kernel);
+                Download("initrd", initrd);
+            }
             foreach (var d in c.Drives)
                 Download("drive", d.File);
             Download("incoming", c.Incoming);
@@ -189,14 +196,19 @@ public static partial class WebMachine
                 NetworkHost = c.Network != null && c.NetworkRelayUrl == null ? PageNetwork.Create(s_files) : null,
             };
             s_drives.Clear();
+            var building = Stopwatch.StartNew();
             s_machine = MachineFactory.Create(c, s_images);
+            s_buildMs = building.Elapsed.TotalMilliseconds;
+            s_resumeMs = 0;
             if (s_incoming is { } snapshot)
             {
                 // Resume instead of booting: the machine just built (same flags) takes the file's state.
                 s_incoming = null;
                 try
                 {
+                    building.Restart();
                     Wemu.Snapshot.MachineSnapshot.Load(s_machine, snapshot);
+                    s_resumeMs = building.Elapsed.TotalMilliseconds;
                 }
                 catch (Wemu.Snapshot.SnapshotException e)
                 {
@@ -290,6 +302,9 @@ public static partial class WebMachine
             w.WriteNumber("seconds", s);
             w.WriteNumber("mips", s > 0 ? n / s / 1e6 : 0);
             w.WriteString("engine", m?.EngineName ?? "");
+            w.WriteNumber("buildMs", s_buildMs);
+            w.WriteNumber("resumeMs", s_resumeMs);
+            w.WriteString("resumeDetail", Wemu.Snapshot.MachineSnapshot.LastLoad);
             if (m?.JitStatistics is { } j)
             {
                 w.WriteStartObject("jit");

@@ -3,13 +3,13 @@
 // damaged file is a visible one-line error. Needs the site (src/Wemu.Web/build-site.sh) and ./wemu.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { launchChromium } from '../../src/Wemu.Web/headless-chromium.mjs';
 import { serveSite } from '../../src/Wemu.Web/server.mjs';
+import { saveAtPrompt } from '../../src/Wemu.Web/save-snapshot.mjs';
 import { terminalText, waitForTerminal } from './page-terminal.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -20,41 +20,10 @@ const snapshotName = `test-resume-${token}.snap`, damagedName = `test-damaged-${
 
 let browser, server, base;
 
-/** Boots ./wemu natively, leaves a marker, saves it from the monitor into the site, quits. */
-async function saveNatively(file) {
-  const wemu = spawn(path.join(root, 'wemu'), [], { stdio: ['pipe', 'pipe', 'pipe'] });
-  let out = '';
-  wemu.stdout.on('data', d => { out += d; });
-  wemu.stderr.on('data', d => { out += d; });
-  const exited = new Promise(resolve => wemu.on('exit', resolve));
-  async function waitFor(text, from, timeout = 240_000) {
-    const t0 = Date.now();
-    while (!out.includes(text, from)) {
-      if (Date.now() - t0 > timeout || wemu.exitCode != null) throw new Error(`native wemu never printed '${text}':\n${out.slice(-3000)}`);
-      await new Promise(r => setTimeout(r, 50));
-    }
-    return out.indexOf(text, from) + text.length;
-  }
-  try {
-    let at = await waitFor('/ # ', 0);
-    wemu.stdin.write(`echo page-marker-${token} > /tmp/marker; kept=$((6*7)); echo set-""done\n`);
-    at = await waitFor('set-done', at);
-    at = await waitFor('/ # ', at);
-    wemu.stdin.write('\u0001c');
-    at = await waitFor('(qemu) ', at);
-    wemu.stdin.write(`migrate file:${file}\n`);
-    at = await waitFor('migrate: wrote', at, 60_000);
-    wemu.stdin.write('quit\n');
-    assert.equal(await exited, 0, out.slice(-2000));
-  } finally {
-    wemu.kill();
-  }
-}
-
 before(async () => {
   assert.ok(fs.existsSync(path.join(site, 'index.html')), `no site in ${site}: run src/Wemu.Web/build-site.sh`);
   fs.mkdirSync(results, { recursive: true });
-  await saveNatively(path.join(site, snapshotName));
+  await saveAtPrompt(path.join(root, 'wemu'), path.join(site, snapshotName), `echo page-marker-${token} > /tmp/marker; kept=$((6*7))`);
   const bytes = fs.readFileSync(path.join(site, snapshotName));
   bytes[Math.floor(bytes.length / 2)] ^= 0x10;
   fs.writeFileSync(path.join(site, damagedName), bytes);
@@ -88,7 +57,7 @@ test('a machine saved natively resumes in the page with -incoming: no boot, its 
     assert.match(text, new RegExp(`page-marker-${token}`));
     assert.doesNotMatch(text, /OpenSBI|Linux version/, 'the page booted instead of resuming');
     const stats = await page.evaluate(() => window.wemu.stats());
-    assert.equal(stats.timings.prefetched, 4, 'the snapshot and the three bundled images are fetched while the runtime starts');
+    assert.equal(stats.timings.prefetched, 1, 'the snapshot, and nothing else, is fetched while the runtime starts');
     await page.screenshot({ path: path.join(results, 'browser-snapshot-resume.png') });
   } finally {
     await context.close();

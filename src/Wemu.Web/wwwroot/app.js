@@ -50,11 +50,17 @@ function showState(state, vm) {
     write(`\r\n\x1b[1;31mwemu: ${terminalSafe(vm.error)}\x1b[0m\r\n`);
   }
   if (state === 'running') term?.focus();
+  if (state === 'running' && resume && !showState.poked) { showState.poked = true; vm.sendSerial('\n'); }
 }
 
+// A site published with --snapshot names the bundled guest saved at its prompt: with no flags of its own the page
+// resumes it (a live prompt in a moment instead of a boot), and presses Enter so the prompt shows.
+const published = document.querySelector('meta[name="wemu-incoming"]')?.content;
+const resume = published && !options.args && (!options.arch || options.arch === 'riscv64') ? published : undefined;
 const vm = await Wemu.create({
   arch: options.arch || undefined,
   args: options.args,
+  incoming: resume,
   runtimeOptions: options.runtimeOptions,   // .NET runtime switches, for measurements (?debug=1 only)
   onProgress: showProgress,
   onState: showState,

@@ -191,7 +191,7 @@ const downloadView = { items: [], quiet: true };
 function prefetchBundled(options, base, imagesBase) {
   let args = Array.isArray(options.args) ? options.args.map(String) : [];
   let text = typeof options.argsText === 'string' ? options.argsText.trim() : '';
-  // A snapshot of the bundled guest (-incoming URL and nothing else) is fetched early too, with its images.
+  // A snapshot (-incoming URL and nothing else) is fetched early too.
   let incoming = null;
   const words = text.split(/\s+/);
   if (words.length === 2 && words[0] === '-incoming' && !/['"\\]/.test(text)) { incoming = words[1]; text = ''; }
@@ -199,8 +199,9 @@ function prefetchBundled(options, base, imagesBase) {
   if (at >= 0 && at + 1 < args.length && !incoming) { incoming = args[at + 1]; args = args.filter((_, i) => i !== at && i !== at + 1); }
   if (text || args.length > 1) return;
   const arch = args.length ? args[0] : 'riscv64';
-  const files = Object.entries(BUNDLED_IMAGES[arch] || {}).map(([role, path]) => [role, new URL(imagesBase + path, base).href]);
-  if (incoming) files.push(['incoming', new URL(incoming.replace(/^file:/, ''), base).href]);
+  // (a resumed machine needs only its snapshot, not the images it booted from)
+  const files = incoming ? [['incoming', new URL(incoming.replace(/^file:/, ''), base).href]]
+    : Object.entries(BUNDLED_IMAGES[arch] || {}).map(([role, path]) => [role, new URL(imagesBase + path, base).href]);
   for (const [role, url] of files) {
     const item = { role, url, loaded: 0, total: 0 };
     const abort = new AbortController();

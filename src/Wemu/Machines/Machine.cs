@@ -13,6 +13,12 @@ public abstract class Machine : IDisposable, Snapshot.IStateful<Machine>
     static Snapshot.VmState<Machine> Snapshot.IStateful<Machine>.State { get; } = new Snapshot.VmState<Machine>("machine", 1)
         .Field("until-tick", (m, w) => w.I64(m._untilTick), (m, r) => m._untilTick = Math.Clamp(r.I64(), 1, m.TickInstructions));
 
+    /// <summary>
+    /// True while guest RAM is as allocated (all zero): a board built for <c>-incoming</c> loads no images, and a
+    /// snapshot loaded into it need not clear the pages it does not hold.
+    /// </summary>
+    public bool RamUnwritten { get; set; }
+
     /// <summary>The board a snapshot of this machine belongs to ("riscv64-virt"), or null if it cannot be saved yet.</summary>
     public virtual string? SnapshotBoard => null;
 

@@ -79,7 +79,11 @@ public sealed class RiscVVirtMachine : RiscVMachine
                 slot++;
             }
 
-            LoadImages(config, images);
+            // -incoming: the snapshot brings RAM and every register; loading the images would only be overwritten.
+            if (config.Incoming == null)
+                LoadImages(config, images);
+            else
+                RamUnwritten = true;
         }
         catch
         {
