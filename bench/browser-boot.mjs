@@ -4,6 +4,7 @@
 // --workload, then types CMD at the prompt and adds workloadSeconds (sent -> "WORKDONE" printed),
 // workloadInstructions, workOutput and the counters at the end (after).
 // --workload-timeout S: how long the workload may take (default 1200 s; the page's interpreter is slow).
+// --poke: press Enter when the machine starts running (a machine resumed with -incoming sits at its prompt).
 // usage: node bench/browser-boot.mjs [SITE_DIR] [--runtime-option OPT]... [--query STRING] [--workload CMD]
 //        [--workload-timeout S]
 import path from 'node:path';
@@ -16,6 +17,7 @@ const argv = process.argv.slice(2);
 let site = path.join(root, 'artifacts/site');
 let workload = null;
 let workloadTimeout = 1200;
+let poke = false;
 const query = new URLSearchParams();
 for (let i = 0; i < argv.length; i++) {
   if (argv[i] === '--runtime-option') {   // the page honours runtime-option only with debug=1
@@ -25,6 +27,7 @@ for (let i = 0; i < argv.length; i++) {
   else if (argv[i] === '--query') for (const [k, v] of new URLSearchParams(argv[++i])) query.append(k, v);
   else if (argv[i] === '--workload') workload = argv[++i];
   else if (argv[i] === '--workload-timeout') workloadTimeout = Number(argv[++i]);
+  else if (argv[i] === '--poke') poke = true;
   else site = argv[i];
 }
 const { server, url } = await serveSite(site, 0);
@@ -34,7 +37,7 @@ try {
   const page = await context.newPage();
   // Timestamps taken inside the page, from navigation start: when the machine starts running and
   // when the serial line first ends in the shell prompt.
-  await page.addInitScript(() => {
+  await page.addInitScript(poke => {
     window.__bench = {};
     const wait = setInterval(() => {
       const vm = window.wemu;
@@ -43,7 +46,7 @@ try {
       window.__bench.created = performance.now();
       let tail = '';
       vm.onProgress(p => { window.__bench.firstProgress ??= performance.now(); });
-      vm.onState(s => { if (s === 'running') window.__bench.running = performance.now(); });
+      vm.onState(s => { if (s === 'running') { window.__bench.running = performance.now(); if (poke) vm.sendSerial('\n'); } });
       window.__bench.out = '';
       vm.onSerial(t => {
         if (window.__bench.prompt) window.__bench.out += t;
@@ -51,7 +54,7 @@ try {
         if (!window.__bench.prompt && tail.endsWith('/ # ')) window.__bench.prompt = performance.now();
       });
     }, 1);
-  });
+  }, poke);
   const q = query.toString();
   await page.goto(url + (q ? '?' + q : ''));
   await page.waitForFunction(() => window.__bench.prompt || window.wemu?.state === 'failed', null, { timeout: 600_000, polling: 50 });
@@ -71,6 +74,8 @@ try {
     promptSeconds: r.prompt / 1000,
     runtimeSeconds: t.runtimeMs / 1000, downloadSeconds: t.downloadMs / 1000, createSeconds: t.createMs / 1000,
     guestSeconds: (r.prompt - r.running) / 1000,
+    // from the worker's runtime being up to the prompt: flags, the downloads still awaited, images handed over, the machine built, the guest
+    afterRuntimeSeconds: ((t.configureMs || 0) + (t.downloadMs || 0) + (t.setImageMs || 0) + (t.createMs || 0) + (r.prompt - r.running)) / 1000,
     pageSeconds: r.created / 1000, workerStartSeconds: (r.firstProgress - r.created) / 1000, runningAtSeconds: r.running / 1000,
     instructions: r.stats.instructions, mips: r.stats.instructions / r.stats.seconds / 1e6, budget: r.stats.budget, loop: r.stats.loop,
     engine: r.stats.engine, jit: r.stats.jit, timings: t, buildMs: r.stats.buildMs, resumeMs: r.stats.resumeMs, resumeDetail: r.stats.resumeDetail, ...work,
