@@ -10,12 +10,17 @@ namespace Wemu.Cli;
 public sealed class FileBlockBackend : IBlockBackend
 {
     private readonly SafeFileHandle _handle;
+    private readonly string _path;
+
+    /// <summary>The image's path, size and last modification: a snapshot resumes only against the same image as it was.</summary>
+    public string SnapshotIdentity() => $"{_path}, {Length} bytes, modified {File.GetLastWriteTimeUtc(_path):O}";
 
     /// <param name="path">The image.</param>
     /// <param name="readOnly">Open read-only (readonly=on, or the base under snapshot=on).</param>
     /// <param name="snapshotBase">The base of a snapshot=on overlay (locks as QEMU's backing file does).</param>
     public FileBlockBackend(string path, bool readOnly, bool snapshotBase = false)
     {
+        _path = Path.GetFullPath(path);
         IsReadOnly = readOnly;
         _handle = RegularFile.Open(path, !readOnly, out long length);
         try

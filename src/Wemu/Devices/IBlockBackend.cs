@@ -16,4 +16,11 @@ public interface IBlockBackend : IDisposable
 
     /// <summary>Makes every completed write durable in the backing store.</summary>
     void Flush();
+
+    /// <summary>
+    /// What a snapshot records of this disk (after a flush), to refuse resuming against another image: a file's
+    /// path, size and modification time. Throws <see cref="Snapshot.SnapshotException"/> if the disk holds writes a
+    /// snapshot cannot keep.
+    /// </summary>
+    string SnapshotIdentity() => $"{Length} bytes";
 }

@@ -37,6 +37,11 @@ public sealed class OverlayBlockBackend : IBlockBackend
     /// <summary>Number of 4 KiB clusters written so far.</summary>
     public int DirtyClusterCount => _slots.Count;
 
+    /// <summary>The base image's identity; an overlay holding writes is refused (its content is not saved yet).</summary>
+    public string SnapshotIdentity() => DirtyClusterCount == 0
+        ? $"{_base.SnapshotIdentity()} under a temporary overlay"
+        : throw new Snapshot.SnapshotException("cannot save this machine: a disk with snapshot=on holds temporary writes, which snapshots do not keep yet");
+
     public void Read(long offset, Span<byte> destination)
     {
         CheckRange(offset, destination.Length);

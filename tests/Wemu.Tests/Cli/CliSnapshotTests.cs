@@ -77,4 +77,49 @@ public sealed class CliSnapshotTests : IDisposable
             Assert.Contains(message, lines[0]);
         }
     }
+
+    [Fact]
+    public void A_Disk_Is_Recorded_A_Changed_Image_Is_Refused_And_Temporary_Writes_Cannot_Be_Saved()
+    {
+        string image = Path.Combine(_dir, "disk.img"), file = Path.Combine(_dir, "disk.snap");
+        File.WriteAllBytes(image, new byte[1 << 20]);
+        string drive = $"file={image},if=virtio,format=raw";
+        using (var wemu = new WemuProcess("-drive", drive))
+        {
+            wemu.WaitFor("Wemu guest ready", BootTimeout);
+            wemu.WaitFor("/ # ", CommandTimeout);
+            wemu.RunShellCommand("echo disk-marker-$((6*7)) | dd of=/dev/vda conv=notrunc 2>/dev/null; sync", CommandTimeout);
+            wemu.Send("\u0001c");
+            wemu.WaitFor("(qemu) ", CommandTimeout);
+            wemu.Send($"migrate file:{file}\n");
+            wemu.WaitFor($"migrate: wrote {file}", CommandTimeout);
+            wemu.Send("quit\n");
+            Assert.Equal(0, wemu.WaitForExit(CommandTimeout));
+        }
+        using (var wemu = new WemuProcess("-drive", drive, "-incoming", $"file:{file}"))
+        {
+            Assert.Contains("disk-marker-42", wemu.RunShellCommand("head -c 20 /dev/vda; echo", CommandTimeout));
+            wemu.Send("\u0001x");
+            wemu.WaitForExit(CommandTimeout);
+        }
+        File.SetLastWriteTimeUtc(image, DateTime.UtcNow.AddMinutes(5));   // another image now, as far as the file can tell
+        using (var wemu = new WemuProcess("-drive", drive, "-incoming", $"file:{file}"))
+        {
+            Assert.Equal(1, wemu.WaitForExit(CommandTimeout));
+            Assert.Contains("the disk changed since the snapshot was made", wemu.Output);
+        }
+        using (var wemu = new WemuProcess("-drive", drive + ",snapshot=on"))
+        {
+            wemu.WaitFor("Wemu guest ready", BootTimeout);
+            wemu.WaitFor("/ # ", CommandTimeout);
+            wemu.RunShellCommand("echo temporary | dd of=/dev/vda conv=notrunc 2>/dev/null; sync", CommandTimeout);
+            wemu.Send("\u0001c");
+            wemu.WaitFor("(qemu) ", CommandTimeout);
+            wemu.Send($"migrate file:{file}.2\n");
+            wemu.WaitFor("migrate: cannot save this machine: a disk with snapshot=on holds temporary writes", CommandTimeout);
+            Assert.False(File.Exists(file + ".2") || File.Exists(file + ".2.part"));
+            wemu.Send("quit\n");
+            Assert.Equal(0, wemu.WaitForExit(CommandTimeout));
+        }
+    }
 }

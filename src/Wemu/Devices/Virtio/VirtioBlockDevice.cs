@@ -6,7 +6,7 @@ namespace Wemu.Devices.Virtio;
 /// virtio-blk (virtio spec 1.2 section 5.2), device ID 2: one request queue, requests handled synchronously when
 /// the driver notifies. Supports IN, OUT, FLUSH and GET_ID; other types complete with VIRTIO_BLK_S_UNSUPP.
 /// </summary>
-public sealed class VirtioBlockDevice : IVirtioDevice
+public sealed class VirtioBlockDevice : IVirtioDevice, Snapshot.IStateful
 {
     public const uint Id = 2;
 
@@ -79,6 +79,20 @@ public sealed class VirtioBlockDevice : IVirtioDevice
     public ulong MaxRequestBytes { get; }
 
     public void Attach(IVirtioTransport transport) => _transport = transport;
+
+    public string StateName => "virtio-blk";
+
+    public int StateVersion => 1;
+
+    /// <summary>The image the machine ran on (its requests are all complete between slices: nothing else to keep).</summary>
+    public void SaveState(Snapshot.StateWriter writer) => writer.String(_backend.SnapshotIdentity());
+
+    public void LoadState(Snapshot.StateReader reader)
+    {
+        string saved = reader.String(), now = _backend.SnapshotIdentity();
+        if (saved != now)
+            throw new Snapshot.SnapshotException($"the disk changed since the snapshot was made (then: {saved}; now: {now})");
+    }
 
     public void ReadConfig(int offset, Span<byte> destination) => _config.AsSpan(offset, destination.Length).CopyTo(destination);
 
