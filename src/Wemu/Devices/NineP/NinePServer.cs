@@ -100,6 +100,76 @@ public sealed class NinePServer
     }
 
     /// <summary>
+    /// The session for a snapshot: the agreed msize and every fid by number, as its path, owner, state and open
+    /// flags. Open files are not saved as handles: loading opens them again by path (9P reads and writes carry
+    /// their offsets, so nothing else is lost). Fids reading extended attributes are refused.
+    /// </summary>
+    public void SaveState(Snapshot.StateWriter w)
+    {
+        w.Bool(_negotiated);
+        w.U32(_messageSize);
+        w.U32((uint)_fids.Count);
+        foreach (var (number, fid) in _fids.OrderBy(f => f.Key))
+        {
+            if (fid.State == FidState.Xattr)
+                throw new Snapshot.SnapshotException("cannot save this machine: the guest is reading extended attributes on its 9p share");
+            w.U32(number);
+            w.String(fid.Path);
+            w.U32(fid.Uid);
+            w.U8((byte)fid.State);
+            w.I32(fid.OpenFlags);
+        }
+    }
+
+    /// <summary>
+    /// Restores <see cref="SaveState"/>'s session on this server's file system: each fid's path must exist (and is
+    /// checked as a walk would: plain names, no "." or ".."), open files are opened again without creating or
+    /// truncating, and the limits hold. Anything else is a <see cref="Snapshot.SnapshotException"/>.
+    /// </summary>
+    public void LoadState(Snapshot.StateReader r)
+    {
+        Reset();
+        bool negotiated = r.Bool();
+        uint messageSize = r.U32();
+        if (messageSize < MinMessageSize || messageSize > MaxMessageSize)
+            throw new Snapshot.SnapshotException($"snapshot: the 9p session's msize {messageSize} is out of this share's range");
+        uint count = r.U32();
+        if (count > (uint)_limits.MaxFids)
+            throw new Snapshot.SnapshotException($"snapshot: the 9p session holds {count} fids, more than this share allows");
+        for (uint i = 0; i < count; i++)
+        {
+            uint number = r.U32();
+            string path = r.String(MaxPathBytes);
+            uint uid = r.U32();
+            var state = (FidState)r.U8();
+            int flags = r.I32();
+            if (number == NoFid || _fids.ContainsKey(number) || state is not (FidState.Walkable or FidState.OpenFile or FidState.OpenDirectory))
+                throw new Snapshot.SnapshotException("snapshot: the 9p session's fids are damaged");
+            if (path.Length > 0 && path.Split('/').Any(n => n.Length == 0 || n is "." or ".." || n.Contains('\0') || n.Length > MaxNameBytes))
+                throw new Snapshot.SnapshotException($"snapshot: the 9p fid path '{path}' is not a path in the share");
+            if (_fs.Stat(path, out _) != 0)
+                throw new Snapshot.SnapshotException($"cannot resume: '{path}', which the guest had in use on its 9p share, is not in this share");
+            var fid = new Fid(path, uid) { State = state, OpenFlags = flags };
+            if (state == FidState.OpenFile)
+            {
+                if (_openFiles >= _limits.MaxOpenFiles)
+                    throw new Snapshot.SnapshotException("snapshot: the 9p session has more open files than this share allows");
+                int reopen = flags & ~(NinePOpenFlags.Create | NinePOpenFlags.Exclusive | NinePOpenFlags.Truncate);
+                if (_fs.IsReadOnly && NinePOpenFlags.Writes(reopen))
+                    throw new Snapshot.SnapshotException($"cannot resume: the guest had '{path}' open for writing and this share is read-only");
+                if (_fs.Open(path, reopen, uid, out var file) != 0)
+                    throw new Snapshot.SnapshotException($"cannot resume: '{path}', open in the guest, cannot be opened in this share");
+                fid.File = file;
+                _openFiles++;
+            }
+            if (AddFid(number, fid) != 0)
+                throw new Snapshot.SnapshotException("snapshot: the 9p session's paths are longer than this share allows");
+        }
+        _negotiated = negotiated;
+        _messageSize = messageSize;
+    }
+
+    /// <summary>
     /// Serves one request. <paramref name="request"/> holds the whole message (it may be followed by unused
     /// bytes); the reply goes to the start of <paramref name="reply"/>. Returns the reply length, 0 only if
     /// <paramref name="reply"/> cannot hold even an Rlerror.

@@ -69,15 +69,11 @@ public sealed class VirtioNinePDevice : IVirtioDevice, Snapshot.IStateful
 
     public int StateVersion => 1;
 
-    /// <summary>
-    /// The mount tag. A share the guest has attached (fids in use) is refused for now: its fids stand for files
-    /// on the host that the machine resuming would have to open again by path.
-    /// </summary>
+    /// <summary>The mount tag and the 9P session (its fids by path: open files are opened again on load).</summary>
     public void SaveState(Snapshot.StateWriter writer)
     {
-        if (_server.FidCount > 0)
-            throw new Snapshot.SnapshotException($"cannot save this machine: the guest has the 9p share '{MountTag}' mounted (unmount it first; saving open shares is not supported yet)");
         writer.String(MountTag);
+        _server.SaveState(writer);
     }
 
     public void LoadState(Snapshot.StateReader reader)
@@ -85,6 +81,7 @@ public sealed class VirtioNinePDevice : IVirtioDevice, Snapshot.IStateful
         string tag = reader.String();
         if (tag != MountTag)
             throw new Snapshot.SnapshotException($"snapshot: {reader.Where} was the 9p share '{tag}' where this machine has '{MountTag}'");
+        _server.LoadState(reader);
     }
 
     public void Attach(IVirtioTransport transport) => _transport = transport;
