@@ -139,6 +139,40 @@ public static partial class WebMachine
         }
     }
 
+    private static byte[]? s_saved;
+
+    /// <summary>
+    /// vm.save(): the running machine as a snapshot file (between slices: the worker calls it from its loop's
+    /// thread), kept for <see cref="TakeSaved"/>; returns "" or why it cannot be saved.
+    /// </summary>
+    [JSExport]
+    public static string Save()
+    {
+        if (s_machine == null)
+            return "no machine is running";
+        try
+        {
+            s_machine.Flush();
+            var file = new MemoryStream();
+            Wemu.Snapshot.MachineSnapshot.Save(s_machine, file);
+            s_saved = file.ToArray();
+            return "";
+        }
+        catch (Wemu.Snapshot.SnapshotException e)
+        {
+            return e.Message;
+        }
+    }
+
+    /// <summary>The file <see cref="Save"/> made (handed over once).</summary>
+    [JSExport]
+    public static byte[] TakeSaved()
+    {
+        var saved = s_saved ?? [];
+        s_saved = null;
+        return saved;
+    }
+
     /// <summary>
     /// With -incoming, whether the machine saved had the page's share: a snapshot made natively without one resumes
     /// into a machine without one (the layouts must match); otherwise the page adds it as usual.

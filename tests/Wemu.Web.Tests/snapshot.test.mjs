@@ -1,7 +1,10 @@
-// Browser test of snapshots (issue 14): a machine saved natively (./wemu, the monitor's migrate file:) resumes
-// in the page with ?args=-incoming URL: no boot, and the marker file and shell variable it had are there. A
-// damaged file is a visible one-line error. Needs the site (src/Wemu.Web/build-site.sh) and ./wemu.
+// Browser test of snapshots (issue 14), the same file both ways: a machine saved natively (./wemu, the
+// monitor's migrate file:) resumes in the page with ?args=-incoming URL (no boot; its marker file and shell
+// variable are there), and a machine saved in the page (vm.save()) resumes natively. A damaged file is a
+// visible one-line error. Needs the site (src/Wemu.Web/build-site.sh) and ./wemu.
 import { test, before, after } from 'node:test';
+import { spawn } from 'node:child_process';
+import os from 'node:os';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -72,5 +75,46 @@ test('a damaged snapshot is a visible one-line error', { timeout: 120_000 }, asy
     assert.match(await page.textContent('#error-text'), /-incoming .*test-damaged.*damaged \(checksum mismatch\)/);
   } finally {
     await context.close();
+  }
+});
+
+test('a machine saved in the page with vm.save() resumes natively, its files and shell there', { timeout: 300_000 }, async () => {
+  const context = await browser.newContext({ viewport: { width: 1100, height: 700 } });
+  const page = await context.newPage();
+  const log = [];
+  page.on('console', m => log.push(`${m.type()}: ${m.text()}`));
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wemu-page-save-'));
+  const file = path.join(dir, 'page.snap');
+  try {
+    await page.goto(base);
+    await waitForTerminal(page, /^\/ #[\s\u00a0]*$/m, 180_000, log);
+    await page.evaluate(t => window.wemu.sendSerial(`echo saved-in-page-${t} > /tmp/marker; kept=$((7*8)); echo SET-$((1+1))\n`), token);
+    await waitForTerminal(page, /^SET-2/m, 60_000, log);
+    const b64 = await page.evaluate(async () => {
+      const bytes = new Uint8Array(await (await window.wemu.save()).arrayBuffer());
+      let s = '';
+      for (let i = 0; i < bytes.length; i += 0x8000) s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+      return btoa(s);
+    });
+    fs.writeFileSync(file, Buffer.from(b64, 'base64'));
+    assert.ok(fs.statSync(file).size > 1 << 20, 'the saved file is too small to be a machine');
+    // Natively, with a share tagged "host" as the page's machine had (the guest has it mounted on /mnt/host).
+    const wemu = spawn(path.join(root, 'wemu'), ['-virtfs', `local,path=${dir},mount_tag=host,security_model=none`, '-incoming', `file:${file}`],
+      { stdio: ['pipe', 'pipe', 'pipe'] });
+    let out = '';
+    wemu.stdout.on('data', d => { out += d; });
+    wemu.stderr.on('data', d => { out += d; });
+    wemu.stdin.write('cat /tmp/marker; echo kept=$kept; ls /mnt/host; echo DONE-$((2+2))\n');
+    const t0 = Date.now();
+    while (!/DONE-4/.test(out) && wemu.exitCode == null && Date.now() - t0 < 60_000) await new Promise(r => setTimeout(r, 50));
+    wemu.stdin.write('poweroff\n');
+    await new Promise(resolve => wemu.on('exit', resolve));
+    assert.match(out, new RegExp(`saved-in-page-${token}`), out.slice(-2000));
+    assert.match(out, /kept=56/);
+    assert.match(out, /page\.snap/, 'the share the page had mounted is the native folder now');
+    assert.doesNotMatch(out, /Linux version|Wemu guest ready/, 'the native machine booted instead of resuming');
+  } finally {
+    await context.close();
+    fs.rmSync(dir, { recursive: true, force: true });
   }
 });

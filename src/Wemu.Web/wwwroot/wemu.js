@@ -123,6 +123,13 @@ export class WemuMachine {
   /** Reads a file of the shared tree: resolves with a Uint8Array; rejects if there is no such file. */
   readFile(path) { return this.call('readFile', [path]); }
 
+  /**
+   * Saves the running machine: a Blob holding the snapshot file, which `./wemu -incoming file:PATH` resumes natively
+   * (with a 9p share tagged "host", as the page's: `-virtfs local,path=DIR,mount_tag=host,security_model=none`)
+   * and Wemu.create({incoming: url}) in a page. Rejects with the reason if the machine cannot be saved.
+   */
+  async save() { return new Blob([await this.call('save')], { type: 'application/octet-stream' }); }
+
   /** Lists a directory of the shared tree: [{name, directory, size}], sorted by name. */
   listFiles(dir = '/') { return this.call('listFiles', [dir]); }
 

@@ -134,6 +134,15 @@ const calls = {
     if (answer.error) throw new Error(answer.error);
     return answer.entries;
   },
+  save() {
+    // Between slices (this runs from the message loop, never inside RunSlice): the machine's state as a file.
+    needRuntime();
+    if (state !== 'running' && state !== 'stopped') throw new Error(`no machine to save (the machine is ${state})`);
+    flushSafely();
+    const error = M.Save();
+    if (error) throw new Error(error);
+    return M.TakeSaved();
+  },
   stats() {
     const s = M ? JSON.parse(M.Stats()) : { instructions: 0, seconds: 0, mips: 0, engine: '' };
     return { ...s, state, budget, timings, loop };
