@@ -5,7 +5,7 @@ namespace Wemu.Tests.Cli;
 /// <summary>
 /// Snapshots through the real CLI (issue 14): boot the default RISC-V guest, leave a marker in tmpfs and in the
 /// shell's own state, save it from the monitor (Ctrl-A c, migrate file:PATH), quit; then -incoming resumes it (twice,
-/// on the interpreter and the JIT) with the marker and the shell variable there. Bad -incoming files are one line.
+/// on the interpreter and the JIT), RISC-V and x86_64, with the marker and the shell variable there. Bad -incoming files are one line.
 /// </summary>
 public sealed class CliSnapshotTests : IDisposable
 {
@@ -15,10 +15,10 @@ public sealed class CliSnapshotTests : IDisposable
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
-    private string Save(string accel)
+    private string Save(string arch, string accel)
     {
-        string file = Path.Combine(_dir, $"{accel}.snap");
-        using var wemu = new WemuProcess("-accel", accel);
+        string file = Path.Combine(_dir, $"{arch}-{accel}.snap");
+        using var wemu = new WemuProcess(arch, "-accel", accel);
         wemu.WaitFor("Wemu guest ready", BootTimeout);
         wemu.WaitFor("/ # ", CommandTimeout);
         wemu.RunShellCommand("echo marker-$((6*7)) > /tmp/marker; kept=shell-state-$((7*8))", CommandTimeout);
@@ -35,9 +35,9 @@ public sealed class CliSnapshotTests : IDisposable
         return file;
     }
 
-    private static void Resume(string file, string accel)
+    private static void Resume(string arch, string file, string accel)
     {
-        using var wemu = new WemuProcess("-accel", accel, "-incoming", $"file:{file}");
+        using var wemu = new WemuProcess(arch, "-accel", accel, "-incoming", $"file:{file}");
         // No boot: the shell is where it was, so the first thing it prints is the answer.
         string answer = wemu.RunShellCommand("cat /tmp/marker; echo $kept", CommandTimeout);
         Assert.DoesNotContain("Wemu guest ready", wemu.Output);
@@ -48,13 +48,24 @@ public sealed class CliSnapshotTests : IDisposable
     }
 
     [Theory]
-    [InlineData("tcg")]
-    [InlineData("interp")]
-    public void A_Machine_Saved_From_The_Monitor_Resumes_With_Its_Files_And_Its_Shell(string accel)
+    [InlineData("riscv64", "tcg")]
+    [InlineData("riscv64", "interp")]
+    [InlineData("x86_64", "tcg")]
+    [InlineData("x86_64", "interp")]
+    public void A_Machine_Saved_From_The_Monitor_Resumes_With_Its_Files_And_Its_Shell(string arch, string accel)
     {
-        string file = Save(accel);
-        Resume(file, accel);
-        Resume(file, accel == "tcg" ? "interp" : "tcg");   // the same file again, on the other engine
+        string file = Save(arch, accel);
+        Resume(arch, file, accel);
+        Resume(arch, file, accel == "tcg" ? "interp" : "tcg");   // the same file again, on the other engine
+    }
+
+    [Fact]
+    public void A_File_Of_One_Architecture_Is_Refused_By_The_Other()
+    {
+        string file = Save("riscv64", "tcg");
+        using var wemu = new WemuProcess("x86_64", "-incoming", $"file:{file}");
+        Assert.Equal(1, wemu.WaitForExit(CommandTimeout));
+        Assert.Contains("snapshot of a riscv64-virt machine; this machine is x86_64-microvm", wemu.Output);
     }
 
     [Fact]

@@ -1,3 +1,4 @@
+using Wemu.Snapshot;
 namespace Wemu.Devices.X86;
 
 /// <summary>
@@ -22,8 +23,32 @@ namespace Wemu.Devices.X86;
 /// two <see cref="Tick"/> calls one pulse is sent and the others are counted in <see cref="CoalescedTicks"/>
 /// (QEMU fires them back to back, which the PIC's single IRR bit merges the same way).</para>
 /// </remarks>
-public sealed class I8254Pit : IPortDevice
+public sealed class I8254Pit : IPortDevice, IStateful<I8254Pit>
 {
+    /// <summary>The three counters (times in PIT ticks of the machine clock, which is restored with them) and channel 0's next edge.</summary>
+    static VmState<I8254Pit> IStateful<I8254Pit>.State { get; } = new VmState<I8254Pit>("i8254", 1)
+        .Field("channels", (p, w) =>
+        {
+            foreach (var c in p._channels)
+            {
+                w.I32(c.Count); w.U16(c.LatchedCount); w.I32(c.CountLatched); w.Bool(c.StatusLatched); w.U8(c.Status);
+                w.I32(c.ReadState); w.I32(c.WriteState); w.I32(c.RwMode); w.I32(c.WriteLatch); w.I32(c.Mode);
+                w.Bool(c.Bcd); w.Bool(c.Gate); w.Bool(c.Loaded); w.Bool(c.Running); w.U64(c.LoadTime); w.U64(c.FrozenElapsed);
+            }
+        }, (p, r) =>
+        {
+            foreach (var c in p._channels)
+            {
+                c.Count = r.I32(); c.LatchedCount = r.U16(); c.CountLatched = r.I32(); c.StatusLatched = r.Bool(); c.Status = r.U8();
+                c.ReadState = r.I32(); c.WriteState = r.I32(); c.RwMode = r.I32(); c.WriteLatch = r.I32(); c.Mode = r.I32();
+                c.Bcd = r.Bool(); c.Gate = r.Bool(); c.Loaded = r.Bool(); c.Running = r.Bool(); c.LoadTime = r.U64(); c.FrozenElapsed = r.U64();
+                if (c.Count is < 1 or > 0x10000 || (uint)c.Mode > 5)
+                    throw new SnapshotException($"snapshot: {r.Where}: a PIT counter is out of range");
+            }
+        })
+        .U64("irq-next-edge", p => ref p._irqNextEdge)
+        .Field("irq", (p, w) => w.Bool(p._irq0?.Level ?? false), (p, r) => p._irq0?.RestoreLevel(r.Bool()));
+
     /// <summary>The PIT input clock, PIT_TICK_RATE in Linux: 14.31818 MHz / 12.</summary>
     public const ulong InputFrequency = 1_193_182;
 

@@ -1,3 +1,4 @@
+using Wemu.Snapshot;
 namespace Wemu.Devices.X86;
 
 /// <summary>
@@ -20,8 +21,29 @@ namespace Wemu.Devices.X86;
 /// (non-specific/specific EOI, rotate on EOI, set priority, rotate in auto-EOI), OCW3 (read IRR/ISR, poll, special
 /// mask). Not modelled, as in QEMU: level-triggered mode via ICW1.LTIM (only ELCR selects level), buffered mode.</para>
 /// </remarks>
-public sealed class I8259Pair : IInterruptSink, IPortDevice
+public sealed class I8259Pair : IInterruptSink, IPortDevice, IStateful<I8259Pair>
 {
+    /// <summary>Both chips' registers and initialisation state, and the output's level.</summary>
+    static VmState<I8259Pair> IStateful<I8259Pair>.State { get; } = new VmState<I8259Pair>("i8259", 1)
+        .Field("chips", (p, w) =>
+        {
+            foreach (var c in new[] { p._master, p._slave })
+            {
+                w.U8(c.Irr); w.U8(c.Isr); w.U8(c.Imr); w.U8(c.Elcr); w.U8(c.LastIrr); w.U8(c.PriorityAdd); w.U8(c.IrqBase);
+                w.Bool(c.ReadIsr); w.Bool(c.Poll); w.Bool(c.SpecialMask); w.Bool(c.Init4); w.Bool(c.SingleMode); w.Bool(c.AutoEoi);
+                w.Bool(c.RotateOnAutoEoi); w.Bool(c.SpecialFullyNested); w.I32(c.InitState); w.Bool(c.OutputLevel);
+            }
+        }, (p, r) =>
+        {
+            foreach (var c in new[] { p._master, p._slave })
+            {
+                c.Irr = r.U8(); c.Isr = r.U8(); c.Imr = r.U8(); c.Elcr = r.U8(); c.LastIrr = r.U8(); c.PriorityAdd = r.U8(); c.IrqBase = r.U8();
+                c.ReadIsr = r.Bool(); c.Poll = r.Bool(); c.SpecialMask = r.Bool(); c.Init4 = r.Bool(); c.SingleMode = r.Bool(); c.AutoEoi = r.Bool();
+                c.RotateOnAutoEoi = r.Bool(); c.SpecialFullyNested = r.Bool(); c.InitState = r.I32(); c.OutputLevel = r.Bool();
+            }
+        })
+        .Bool("output-level", p => ref p._outputLevel);
+
     public const ushort MasterCommandPort = 0x20, MasterDataPort = 0x21, SlaveCommandPort = 0xa0, SlaveDataPort = 0xa1,
         MasterElcrPort = 0x4d0, SlaveElcrPort = 0x4d1;
 

@@ -1,3 +1,4 @@
+using Wemu.Snapshot;
 using Wemu.Memory;
 
 namespace Wemu.Devices.X86;
@@ -20,8 +21,15 @@ namespace Wemu.Devices.X86;
 /// 8-byte accesses are two 32-bit ones, as QEMU's memory core splits them. The offset is taken modulo 0x100.
 /// QEMU's delayed re-assertion after 10000 back-to-back level EOIs (an interrupt-storm guard) is not modelled.</para>
 /// </remarks>
-public sealed class IoApic : IMmioDevice, IInterruptSink
+public sealed class IoApic : IMmioDevice, IInterruptSink, IStateful<IoApic>
 {
+    /// <summary>The redirection table, IRR, the register select and the ID.</summary>
+    static VmState<IoApic> IStateful<IoApic>.State { get; } = new VmState<IoApic>("ioapic", 1)
+        .U64s("redirection", a => a._redirection)
+        .U32("irr", a => ref a._irr)
+        .U8("ioregsel", a => ref a._ioRegSel)
+        .U8("id", a => ref a._id);
+
     public const ulong DefaultBaseAddress = 0xfec00000;
     public const ulong WindowSize = 0x1000;
     public const int PinCount = 24;

@@ -1,3 +1,4 @@
+using Wemu.Snapshot;
 using System.Numerics;
 using Wemu.Memory;
 
@@ -30,8 +31,43 @@ namespace Wemu.Devices.X86;
 /// globally disabled the register page reads 0 and ignores writes, bus messages are dropped, and the PIC's INTR and
 /// LINT1 reach the CPU directly (SDM 10.4.3: the processor behaves as one without an APIC).</para>
 /// </remarks>
-public sealed class LocalApic : IMmioDevice, IInterruptSink, IX86InterruptController
+public sealed class LocalApic : IMmioDevice, IInterruptSink, IX86InterruptController, IStateful<LocalApic>
 {
+    /// <summary>Every register, the IRR/ISR/TMR bitmaps, the timer (times in bus ticks of the restored clock) and the pending local events.</summary>
+    static VmState<LocalApic> IStateful<LocalApic>.State { get; } = new VmState<LocalApic>("lapic", 1)
+        .U64("apic-base", a => ref a._apicBase)
+        .U8("id", a => ref a._id)
+        .U8("tpr", a => ref a._tpr)
+        .U32("svr", a => ref a._spuriousVector)
+        .U8("ldr", a => ref a._logicalDestination)
+        .U8("dfr", a => ref a._destinationFormat)
+        .U32s("isr", a => a._isr)
+        .U32s("tmr", a => a._tmr)
+        .U32s("irr", a => a._irr)
+        .U32s("lvt", a => a._lvt)
+        .U32("esr", a => ref a._esr)
+        .U32("esr-pending", a => ref a._esrPending)
+        .U32("icr-low", a => ref a._icrLow)
+        .U32("icr-high", a => ref a._icrHigh)
+        .U32("divide", a => ref a._divideConfiguration)
+        .I32("count-shift", a => ref a._countShift)
+        .U32("initial-count", a => ref a._initialCount)
+        .U64("initial-count-load", a => ref a._initialCountLoadTime)
+        .U64("timer-next", a => ref a._timerNext)
+        .Bool("lint0", a => ref a._lint0Level)
+        .Bool("lint1", a => ref a._lint1Level)
+        .Bool("nmi-pending", a => ref a._nmiPending)
+        .Bool("extint-pending", a => ref a._extIntPending)
+        .Bool("init-pending", a => ref a._initPending)
+        .I32("startup-vector", a => ref a._startupVector)
+        .PostLoad(a =>
+        {
+            if ((uint)a._countShift > 7)
+                throw new SnapshotException("snapshot: the local APIC's timer divider is out of range");
+            a._highestIrr = HighestBit(a._irr);
+            a._highestIsr = HighestBit(a._isr);
+        });
+
     public const ulong DefaultBaseAddress = 0xfee00000;
     public const ulong WindowSize = 0x1000;
 

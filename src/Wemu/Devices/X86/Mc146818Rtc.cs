@@ -1,3 +1,4 @@
+using Wemu.Snapshot;
 namespace Wemu.Devices.X86;
 
 /// <summary>
@@ -27,8 +28,20 @@ namespace Wemu.Devices.X86;
 /// century byte) is an alias of 0x32. Guest-written dates are converted without range checks (QEMU's
 /// mktimegm formula), so no guest value can throw.</para>
 /// </remarks>
-public sealed class Mc146818Rtc : IPortDevice
+public sealed class Mc146818Rtc : IPortDevice, IStateful<Mc146818Rtc>
 {
+    /// <summary>CMOS, the index, the clock's base (guest seconds at a machine-clock tick: it goes on with the restored clock), the periodic timer and the IRQ level.</summary>
+    static VmState<Mc146818Rtc> IStateful<Mc146818Rtc>.State { get; } = new VmState<Mc146818Rtc>("mc146818", 1)
+        .Bytes("cmos", t => t._cmos)
+        .U8("index", t => ref t._index)
+        .Field("base-seconds", (t, w) => w.I64(t._baseSeconds), (t, r) => t._baseSeconds = r.I64())
+        .U64("last-update", t => ref t._lastUpdate)
+        .Field("offset-ns", (t, w) => w.I64(t._offsetNanoseconds), (t, r) => t._offsetNanoseconds = r.I64())
+        .Field("last-second", (t, w) => w.I64(t._lastSecond), (t, r) => t._lastSecond = r.I64())
+        .U32("period", t => ref t._period)
+        .U64("next-periodic", t => ref t._nextPeriodic)
+        .Field("irq", (t, w) => w.Bool(t._irq.Level), (t, r) => t._irq.RestoreLevel(r.Bool()));
+
     public const ushort IndexPort = 0x70, DataPort = 0x71;
     public const int Irq = 8;
 

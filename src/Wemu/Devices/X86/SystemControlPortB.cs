@@ -1,3 +1,4 @@
+using Wemu.Snapshot;
 namespace Wemu.Devices.X86;
 
 /// <summary>
@@ -5,8 +6,12 @@ namespace Wemu.Devices.X86;
 /// enables the speaker data; reads return bit 0 gate 2, bit 1 speaker data, bit 4 a refresh-clock toggle (flips on
 /// every read, as QEMU's dummy_refresh_clock) and bit 5 OUT2. Bits 6/7 (IOCHK/SERR status) read 0. No sound.
 /// </summary>
-public sealed class SystemControlPortB : IPortDevice
+public sealed class SystemControlPortB : IPortDevice, IStateful<SystemControlPortB>
 {
+    static VmState<SystemControlPortB> IStateful<SystemControlPortB>.State { get; } = new VmState<SystemControlPortB>("port61", 1)
+        .Bool("speaker-data", p => ref p._speakerData)
+        .Bool("refresh", p => ref p._refreshToggle);
+
     public const ushort Port = 0x61;
 
     private readonly I8254Pit _pit;

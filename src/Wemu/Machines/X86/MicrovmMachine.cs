@@ -29,6 +29,8 @@ public sealed class MicrovmMachine : Machine
     private readonly Mc146818Rtc _rtc;
     private readonly Uart16550 _uart;
     private readonly GuestVirtioDevices? _devices;
+    private readonly List<VirtioTransport> _virtio = [];
+    private readonly SystemControlPortB _portB = null!;
 
     public MicrovmMachine(MachineConfig config, MachineImages images)
         : base(new MachineClock(TscFrequency, config.Deterministic, config.IcountShift))
@@ -82,7 +84,8 @@ public sealed class MicrovmMachine : Machine
 
             _pit = new I8254Pit(Clock, new IrqLine(isa, 0));
             _ports.Map(0x40, 4, _pit);
-            _ports.Map(SystemControlPortB.Port, 1, new SystemControlPortB(_pit));
+            _portB = new SystemControlPortB(_pit);
+            _ports.Map(SystemControlPortB.Port, 1, _portB);
 
             var rtcStart = DateTimeOffset.FromUnixTimeMilliseconds((long)(images.RtcStartNanoseconds / 1_000_000));
             var startTicks = Clock.Now;
@@ -115,40 +118,47 @@ public sealed class MicrovmMachine : Machine
                 IInterruptSink sink = where.Gsi < 24 ? isa : _ioApics[1];
                 var transport = new VirtioTransport(Bus, new IrqLine(sink, (int)(where.Gsi < 24 ? where.Gsi : where.Gsi - 24)), dev);
                 Bus.Map(where.BaseAddress, VirtioMmioTransport.Size, transport);
+                _virtio.Add(transport);
                 if (dev != null)
                     populated.Add(where);
             }
             populated.Reverse();
 
-            var kernel = images.Kernel ?? throw new ConfigException("machine microvm needs -kernel (an x86-64 bzImage or vmlinux)");
-            string cmdline = config.Append ?? "";
-            if (!acpi)
-                cmdline += MicrovmBootSetup.VirtioCommandLine(populated);
-            else if (!cmdline.Contains("tsc_early_khz=", StringComparison.Ordinal))
-                // HW-reduced ACPI has no PIT or HPET to calibrate the TSC and the local APIC timer against,
-                // and x86 Linux reads no TSC frequency from an AMD CPU's CPUID: without this Linux waits for
-                // a timer tick that never comes (QEMU's microvm hangs there under TCG). Wemu says what its
-                // TSC rate is, as QEMU says where its virtio devices are when ACPI is off.
-                cmdline += $" tsc_early_khz={TscFrequency / 1000}";
-            var entry = X86LinuxLoader.Load(Bus, new MicrovmBootSetup
+            // -incoming: the snapshot brings RAM (with the tables the loader would write) and every register.
+            if (config.Incoming != null)
+                RamUnwritten = true;
+            else
             {
-                Kernel = kernel,
-                Initrd = images.Initrd,
-                CommandLine = cmdline,
-                Acpi = acpi,
-                VirtioMmio = populated,
-                IoApics = ioApicList,
-            });
-            Cpu.Reset();
-            Cpu.EnterLongMode(entry.Rip, entry.Cr3, entry.GdtBase, entry.GdtLimit, entry.CodeSelector, entry.CodeDescriptor,
-                entry.DataSelector, entry.DataDescriptor);
-            Cpu.IdtBase = entry.IdtBase;
-            Cpu.IdtLimit = entry.IdtLimit;
-            Cpu.SetRegister(X86Cpu.Rsp, entry.Rsp);
-            Cpu.SetRegister(X86Cpu.Rsi, entry.Rsi);
-            Cpu.SetFlags(entry.Rflags);
-            Cpu.Mxcsr = entry.Mxcsr;
-            Cpu.Fpu.Control = entry.Fcw;
+                var kernel = images.Kernel ?? throw new ConfigException("machine microvm needs -kernel (an x86-64 bzImage or vmlinux)");
+                string cmdline = config.Append ?? "";
+                if (!acpi)
+                    cmdline += MicrovmBootSetup.VirtioCommandLine(populated);
+                else if (!cmdline.Contains("tsc_early_khz=", StringComparison.Ordinal))
+                    // HW-reduced ACPI has no PIT or HPET to calibrate the TSC and the local APIC timer against,
+                    // and x86 Linux reads no TSC frequency from an AMD CPU's CPUID: without this Linux waits for
+                    // a timer tick that never comes (QEMU's microvm hangs there under TCG). Wemu says what its
+                    // TSC rate is, as QEMU says where its virtio devices are when ACPI is off.
+                    cmdline += $" tsc_early_khz={TscFrequency / 1000}";
+                var entry = X86LinuxLoader.Load(Bus, new MicrovmBootSetup
+                {
+                    Kernel = kernel,
+                    Initrd = images.Initrd,
+                    CommandLine = cmdline,
+                    Acpi = acpi,
+                    VirtioMmio = populated,
+                    IoApics = ioApicList,
+                });
+                Cpu.Reset();
+                Cpu.EnterLongMode(entry.Rip, entry.Cr3, entry.GdtBase, entry.GdtLimit, entry.CodeSelector, entry.CodeDescriptor,
+                    entry.DataSelector, entry.DataDescriptor);
+                Cpu.IdtBase = entry.IdtBase;
+                Cpu.IdtLimit = entry.IdtLimit;
+                Cpu.SetRegister(X86Cpu.Rsp, entry.Rsp);
+                Cpu.SetRegister(X86Cpu.Rsi, entry.Rsi);
+                Cpu.SetFlags(entry.Rflags);
+                Cpu.Mxcsr = entry.Mxcsr;
+                Cpu.Fpu.Control = entry.Fcw;
+            }
         }
         catch
         {
@@ -158,6 +168,25 @@ public sealed class MicrovmMachine : Machine
     }
 
     public X86Cpu Cpu { get; } = null!;
+
+    public override string? SnapshotBoard => "x86_64-microvm";
+
+    public override IEnumerable<(string Section, Snapshot.IStateful Part)> StateParts()
+    {
+        yield return ("cpu0", Cpu);
+        yield return ("clock", Clock);
+        yield return ("machine", this);
+        yield return ("lapic0", _lapic);
+        for (int i = 0; i < _ioApics.Length; i++)
+            yield return ($"ioapic{i}", _ioApics[i]);
+        yield return ("pic", _pic);
+        yield return ("pit", _pit);
+        yield return ("port61", _portB);
+        yield return ("cmos", _rtc);
+        yield return ("uart0", _uart);
+        for (int i = 0; i < _virtio.Count; i++)
+            yield return ($"virtio{i}", _virtio[i]);
+    }
 
     /// <summary><c>-accel tcg</c>: the translating engine; null with <c>-accel interp</c> (the interpreter alone).</summary>
     public X86JitEngine? Jit { get; }
