@@ -162,4 +162,72 @@ public sealed class MachineSnapshotTests
         ulong now = resumed.Now;
         Assert.InRange(now, 5_000_000_000UL, 5_000_000_000UL + 50_000_000);   // within 5 s of host time
     }
+
+    /// <summary>
+    /// Runs until the shell's prompt is out (at most <paramref name="limit"/> instructions), then 200 M more: the
+    /// x86 kernel still prints (the TSC clocksource) after the prompt.
+    /// </summary>
+    private static void RunToPrompt(Machine m, TestCharBackend serial, ulong limit)
+    {
+        while (!serial.OutputText.Contains("/ # ", StringComparison.Ordinal))
+        {
+            Assert.True(m.InstructionsRetired < limit, $"no prompt after {m.InstructionsRetired} instructions:\n{serial.OutputText[^Math.Min(2000, serial.OutputText.Length)..]}");
+            RunTo(m, m.InstructionsRetired + 1_000_000);
+        }
+        RunTo(m, m.InstructionsRetired + 200_000_000);
+    }
+
+    /// <summary>The x86_64 guest on the interpreter with a deterministic clock.</summary>
+    private static (Machine Machine, TestCharBackend Serial) X86Machine()
+    {
+        string dir = Path.Combine(WemuProcess.RepoRoot, "images", "x86_64");
+        var serial = new TestCharBackend();
+        var config = new MachineConfig { Arch = "x86_64", MachineType = "microvm", Deterministic = true, Append = "console=ttyS0", Accelerator = "interp" };
+        var images = new MachineImages
+        {
+            Kernel = File.ReadAllBytes(Path.Combine(dir, "bzImage")),
+            Initrd = File.ReadAllBytes(Path.Combine(dir, "initramfs.cpio.gz")),
+            Serial = serial,
+            Entropy = static span => span.Fill(0x5A),
+            RtcStartNanoseconds = 1_700_000_000_000_000_000,
+        };
+        return (MachineFactory.Create(config, images), serial);
+    }
+
+    /// <summary>The machine's state line without the counters of delivered exceptions and interrupts (statistics since the machine was built, not state).</summary>
+    private static string X86State(Machine m) =>
+        System.Text.RegularExpressions.Regex.Replace(m.DescribeState(), @"exceptions=\d+ interrupts=\d+ last=\([^)]*\) ", "");
+
+    [Fact]
+    public void An_X86_Machine_Saved_At_Its_Prompt_Resumes_Exactly_On_The_Interpreter()
+    {
+        byte[] file;
+        string outputAfter, stateAfter;
+        ulong savedAt;
+        var (a, serialA) = X86Machine();
+        using (a)
+        {
+            RunToPrompt(a, serialA, 3_000_000_000);
+            savedAt = a.InstructionsRetired;
+            var stream = new MemoryStream();
+            MachineSnapshot.Save(a, stream);
+            file = stream.ToArray();
+            int printed = serialA.Output.Count;
+            serialA.Type(Command);
+            RunTo(a, savedAt + RunAfter);
+            outputAfter = serialA.OutputText[printed..];
+            stateAfter = X86State(a);
+        }
+        Assert.Contains("marker-42", outputAfter);
+        var (b, serialB) = X86Machine();
+        using (b)
+        {
+            MachineSnapshot.Load(b, file);
+            Assert.Equal(savedAt, b.InstructionsRetired);
+            serialB.Type(Command);
+            RunTo(b, savedAt + RunAfter);
+            Assert.Equal(outputAfter, serialB.OutputText);
+            Assert.Equal(stateAfter, X86State(b));
+        }
+    }
 }
