@@ -383,7 +383,7 @@ public static class Program
           -drive file=F,if=virtio,format=raw[,snapshot=on][,readonly=on]
           -snapshot                  snapshot=on for every disk (writes go to a temporary file)
           -incoming file:PATH        resume the machine saved in PATH (monitor: migrate file:PATH) instead of booting;
-                                     the same flags as when it was saved (riscv64 virt for now)
+                                     the same flags as when it was saved (riscv64 virt, x86_64 microvm)
           -virtfs local,path=DIR,mount_tag=TAG[,security_model=none|mapped-xattr][,readonly=on]
                                      share DIR over virtio-9p (guest: mount -t 9p TAG /mnt);
                                      the default guest mounts tag 'host' at /mnt/host;
