@@ -16,3 +16,14 @@ export async function waitForTerminal(page, pattern, timeout, log) {
   const state = await page.evaluate(() => ({ state: window.wemu.state, error: window.wemu.error }));
   assert.notEqual(state.state, 'failed', `machine failed: ${state.error}\n${log.join('\n')}`);
 }
+
+/** A new context and page on `url` (the site, with its query), collecting the page's console and errors in `log`. */
+export async function openPage(browser, url) {
+  const context = await browser.newContext({ viewport: { width: 1100, height: 700 } });
+  const page = await context.newPage();
+  const log = [];
+  page.on('console', m => log.push(`${m.type()}: ${m.text()}`));
+  page.on('pageerror', e => log.push(`pageerror: ${e.message}`));
+  await page.goto(url);
+  return { page, context, log };
+}

@@ -13,7 +13,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { launchChromium } from '../../src/Wemu.Web/headless-chromium.mjs';
 import { serveSite } from '../../src/Wemu.Web/server.mjs';
-import { terminalText, waitForTerminal } from './page-terminal.mjs';
+import { openPage, terminalText, waitForTerminal } from './page-terminal.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const site = process.env.WEMU_SITE || path.join(root, 'artifacts/site');
@@ -44,20 +44,12 @@ after(async () => {
   files?.close();
 });
 
-async function openPage(args) {
-  const context = await browser.newContext({ viewport: { width: 1100, height: 700 } });
-  const page = await context.newPage();
-  const log = [];
-  page.on('console', m => log.push(`${m.type()}: ${m.text()}`));
-  page.on('pageerror', e => log.push(`pageerror: ${e.message}`));
-  await page.goto(base + '?args=' + encodeURIComponent(args));
-  return { page, context, log };
-}
+const openWithArgs = args => openPage(browser, base + '?args=' + encodeURIComponent(args));
 
 
 test('with -nic websocket the guest reaches a loopback HTTP server on the host through the relay at /net, and vm.fetch reaches the guest', { timeout: BOOT_TIMEOUT + 120_000 }, async () => {
   assert.match(relayUrl, /^ws:\/\/127\.0\.0\.1:\d+\/net$/);
-  const { page, context, log } = await openPage(`-nic websocket,url=${relayUrl}`);
+  const { page, context, log } = await openWithArgs(`-nic websocket,url=${relayUrl}`);
   try {
     await waitForTerminal(page, PROMPT, BOOT_TIMEOUT, log);
     const sha = crypto.createHash('sha256').update(download).digest('hex');
@@ -92,7 +84,7 @@ test('an unreachable relay ends in a visible error', { timeout: 90_000 }, async 
   await new Promise(resolve => dead.listen(0, '127.0.0.1', resolve));
   const port = dead.address().port;
   await new Promise(resolve => dead.close(resolve));   // nothing listens there now
-  const { page, context, log } = await openPage(`-nic websocket,url=ws://127.0.0.1:${port}/net`);
+  const { page, context, log } = await openWithArgs(`-nic websocket,url=ws://127.0.0.1:${port}/net`);
   try {
     try {
       await page.waitForFunction(() => window.wemu?.state === 'failed', null, { timeout: 60_000 });

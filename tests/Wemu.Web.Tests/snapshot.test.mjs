@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { launchChromium } from '../../src/Wemu.Web/headless-chromium.mjs';
 import { serveSite } from '../../src/Wemu.Web/server.mjs';
 import { saveAtPrompt } from '../../src/Wemu.Web/save-snapshot.mjs';
-import { terminalText, waitForTerminal } from './page-terminal.mjs';
+import { openPage, terminalText, waitForTerminal } from './page-terminal.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const site = process.env.WEMU_SITE || path.join(root, 'artifacts/site');
@@ -40,18 +40,10 @@ after(async () => {
   for (const name of [snapshotName, damagedName]) fs.rmSync(path.join(site, name), { force: true });
 });
 
-async function openPage(args) {
-  const context = await browser.newContext({ viewport: { width: 1100, height: 700 } });
-  const page = await context.newPage();
-  const log = [];
-  page.on('console', m => log.push(`${m.type()}: ${m.text()}`));
-  page.on('pageerror', e => log.push(`pageerror: ${e.message}`));
-  await page.goto(base + '?args=' + encodeURIComponent(args));
-  return { page, context, log };
-}
+const openWithArgs = args => openPage(browser, base + '?args=' + encodeURIComponent(args));
 
 test('a machine saved natively resumes in the page with -incoming: no boot, its files and its shell are there', { timeout: 240_000 }, async () => {
-  const { page, context, log } = await openPage(`-incoming ${snapshotName}`);
+  const { page, context, log } = await openWithArgs(`-incoming ${snapshotName}`);
   try {
     await page.waitForFunction(() => window.wemu?.state === 'running' || window.wemu?.state === 'failed', null, { timeout: 120_000 });
     await page.evaluate(() => window.wemu.sendSerial('cat /tmp/marker; echo kept=$kept\n'));
@@ -68,7 +60,7 @@ test('a machine saved natively resumes in the page with -incoming: no boot, its 
 });
 
 test('a damaged snapshot is a visible one-line error', { timeout: 120_000 }, async () => {
-  const { page, context } = await openPage(`-incoming ${damagedName}`);
+  const { page, context } = await openWithArgs(`-incoming ${damagedName}`);
   try {
     await page.waitForFunction(() => window.wemu?.state === 'failed', null, { timeout: 90_000 });
     await page.waitForSelector('#error', { state: 'visible', timeout: 5_000 });
@@ -79,14 +71,10 @@ test('a damaged snapshot is a visible one-line error', { timeout: 120_000 }, asy
 });
 
 test('a machine saved in the page with vm.save() resumes natively, its files and shell there', { timeout: 300_000 }, async () => {
-  const context = await browser.newContext({ viewport: { width: 1100, height: 700 } });
-  const page = await context.newPage();
-  const log = [];
-  page.on('console', m => log.push(`${m.type()}: ${m.text()}`));
+  const { page, context, log } = await openPage(browser, base);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wemu-page-save-'));
   const file = path.join(dir, 'page.snap');
   try {
-    await page.goto(base);
     await waitForTerminal(page, /^\/ #[\s\u00a0]*$/m, 180_000, log);
     await page.evaluate(t => window.wemu.sendSerial(`echo saved-in-page-${t} > /tmp/marker; kept=$((7*8)); echo SET-$((1+1))\n`), token);
     await waitForTerminal(page, /^SET-2/m, 60_000, log);

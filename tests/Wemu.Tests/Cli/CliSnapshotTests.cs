@@ -15,23 +15,29 @@ public sealed class CliSnapshotTests : IDisposable
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
-    private string Save(string arch, string accel)
+    /// <summary>Boots <paramref name="args"/>, runs <paramref name="command"/> at the prompt, types migrate file:<paramref name="file"/> at the monitor and waits for <paramref name="answer"/>; then quits.</summary>
+    private static void BootAndMigrate(string[] args, string command, string file, string answer)
     {
-        string file = Path.Combine(_dir, $"{arch}-{accel}.snap");
-        using var wemu = new WemuProcess(arch, "-accel", accel);
+        using var wemu = new WemuProcess(args);
         wemu.WaitFor("Wemu guest ready", BootTimeout);
         wemu.WaitFor("/ # ", CommandTimeout);
-        wemu.RunShellCommand("echo marker-$((6*7)) > /tmp/marker; kept=shell-state-$((7*8))", CommandTimeout);
+        wemu.RunShellCommand(command, CommandTimeout);
         wemu.Send("\u0001c");
         wemu.WaitFor("(qemu) ", CommandTimeout);
         wemu.Send("info status\n");
         wemu.WaitFor("VM status: running", CommandTimeout);
         wemu.Send($"migrate file:{file}\n");
-        wemu.WaitFor($"migrate: wrote {file}", CommandTimeout);
+        wemu.WaitFor(answer, CommandTimeout);
         wemu.WaitFor("(qemu) ", CommandTimeout);
         wemu.Send("quit\n");
         Assert.Equal(0, wemu.WaitForExit(CommandTimeout));
         Assert.False(File.Exists(file + ".part"));
+    }
+
+    private string Save(string arch, string accel)
+    {
+        string file = Path.Combine(_dir, $"{arch}-{accel}.snap");
+        BootAndMigrate([arch, "-accel", accel], "echo marker-$((6*7)) > /tmp/marker; kept=shell-state-$((7*8))", file, $"migrate: wrote {file}");
         return file;
     }
 
@@ -95,18 +101,7 @@ public sealed class CliSnapshotTests : IDisposable
         string image = Path.Combine(_dir, "disk.img"), file = Path.Combine(_dir, "disk.snap");
         File.WriteAllBytes(image, new byte[1 << 20]);
         string drive = $"file={image},if=virtio,format=raw";
-        using (var wemu = new WemuProcess("-drive", drive))
-        {
-            wemu.WaitFor("Wemu guest ready", BootTimeout);
-            wemu.WaitFor("/ # ", CommandTimeout);
-            wemu.RunShellCommand("echo disk-marker-$((6*7)) | dd of=/dev/vda conv=notrunc 2>/dev/null; sync", CommandTimeout);
-            wemu.Send("\u0001c");
-            wemu.WaitFor("(qemu) ", CommandTimeout);
-            wemu.Send($"migrate file:{file}\n");
-            wemu.WaitFor($"migrate: wrote {file}", CommandTimeout);
-            wemu.Send("quit\n");
-            Assert.Equal(0, wemu.WaitForExit(CommandTimeout));
-        }
+        BootAndMigrate(["-drive", drive], "echo disk-marker-$((6*7)) | dd of=/dev/vda conv=notrunc 2>/dev/null; sync", file, $"migrate: wrote {file}");
         using (var wemu = new WemuProcess("-drive", drive, "-incoming", $"file:{file}"))
         {
             Assert.Contains("disk-marker-42", wemu.RunShellCommand("head -c 20 /dev/vda; echo", CommandTimeout));
@@ -119,18 +114,8 @@ public sealed class CliSnapshotTests : IDisposable
             Assert.Equal(1, wemu.WaitForExit(CommandTimeout));
             Assert.Contains("the disk changed since the snapshot was made", wemu.Output);
         }
-        using (var wemu = new WemuProcess("-drive", drive + ",snapshot=on"))
-        {
-            wemu.WaitFor("Wemu guest ready", BootTimeout);
-            wemu.WaitFor("/ # ", CommandTimeout);
-            wemu.RunShellCommand("echo temporary | dd of=/dev/vda conv=notrunc 2>/dev/null; sync", CommandTimeout);
-            wemu.Send("\u0001c");
-            wemu.WaitFor("(qemu) ", CommandTimeout);
-            wemu.Send($"migrate file:{file}.2\n");
-            wemu.WaitFor("migrate: cannot save this machine: a disk with snapshot=on holds temporary writes", CommandTimeout);
-            Assert.False(File.Exists(file + ".2") || File.Exists(file + ".2.part"));
-            wemu.Send("quit\n");
-            Assert.Equal(0, wemu.WaitForExit(CommandTimeout));
-        }
+        BootAndMigrate(["-drive", drive + ",snapshot=on"], "echo temporary | dd of=/dev/vda conv=notrunc 2>/dev/null; sync", file + ".2",
+            "migrate: cannot save this machine: a disk with snapshot=on holds temporary writes");
+        Assert.False(File.Exists(file + ".2"));
     }
 }

@@ -177,23 +177,6 @@ public sealed class MachineSnapshotTests
         RunTo(m, m.InstructionsRetired + 200_000_000);
     }
 
-    /// <summary>The x86_64 guest on the interpreter with a deterministic clock.</summary>
-    private static (Machine Machine, TestCharBackend Serial) X86Machine()
-    {
-        string dir = Path.Combine(WemuProcess.RepoRoot, "images", "x86_64");
-        var serial = new TestCharBackend();
-        var config = new MachineConfig { Arch = "x86_64", MachineType = "microvm", Deterministic = true, Append = "console=ttyS0", Accelerator = "interp" };
-        var images = new MachineImages
-        {
-            Kernel = File.ReadAllBytes(Path.Combine(dir, "bzImage")),
-            Initrd = File.ReadAllBytes(Path.Combine(dir, "initramfs.cpio.gz")),
-            Serial = serial,
-            Entropy = static span => span.Fill(0x5A),
-            RtcStartNanoseconds = 1_700_000_000_000_000_000,
-        };
-        return (MachineFactory.Create(config, images), serial);
-    }
-
     /// <summary>The machine's state line without the counters of delivered exceptions and interrupts (statistics since the machine was built, not state).</summary>
     private static string X86State(Machine m) =>
         System.Text.RegularExpressions.Regex.Replace(m.DescribeState(), @"exceptions=\d+ interrupts=\d+ last=\([^)]*\) ", "");
@@ -204,7 +187,7 @@ public sealed class MachineSnapshotTests
         byte[] file;
         string outputAfter, stateAfter;
         ulong savedAt;
-        var (a, serialA) = X86Machine();
+        var (a, serialA) = Wemu.Tests.Cpu.X86.X86LockstepBootTests.CreateMachine("interp");
         using (a)
         {
             RunToPrompt(a, serialA, 3_000_000_000);
@@ -219,7 +202,7 @@ public sealed class MachineSnapshotTests
             stateAfter = X86State(a);
         }
         Assert.Contains("marker-42", outputAfter);
-        var (b, serialB) = X86Machine();
+        var (b, serialB) = Wemu.Tests.Cpu.X86.X86LockstepBootTests.CreateMachine("interp");
         using (b)
         {
             MachineSnapshot.Load(b, file);
