@@ -109,7 +109,9 @@ public static partial class WebMachine
                 AppendJsonString(json, c.NetworkRelayUrl);
             }
             json.Append(",\"summary\":");
-            AppendJsonString(json, $"{c.Arch} {c.MachineType}, {QemuCommandLine.FormatSize(c.MemorySize)} RAM");
+            // (the page's header: which machine runs, and whether it was resumed rather than booted)
+            string resumed = c.Incoming != null ? $", resumed from {c.Incoming[(c.Incoming.LastIndexOf('/') + 1)..]}" : "";
+            AppendJsonString(json, $"{c.Arch} {c.MachineType}, {QemuCommandLine.FormatSize(c.MemorySize)} RAM{resumed}");
             json.Append('}');
             return json.ToString();
         }

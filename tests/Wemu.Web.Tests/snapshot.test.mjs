@@ -51,6 +51,7 @@ test('a machine saved natively resumes in the page with -incoming: no boot, its 
     const text = await terminalText(page);
     assert.match(text, new RegExp(`page-marker-${token}`));
     assert.doesNotMatch(text, /OpenSBI|Linux version/, 'the page booted instead of resuming');
+    assert.match(await page.textContent('#summary'), new RegExp(`^riscv64 virt, 256M RAM, resumed from ${snapshotName}`));
     const stats = await page.evaluate(() => window.wemu.stats());
     assert.equal(stats.timings.prefetched, 1, 'the snapshot, and nothing else, is fetched while the runtime starts');
     await page.screenshot({ path: path.join(results, 'browser-snapshot-resume.png') });
