@@ -37,7 +37,8 @@ page_info() { node -e "let r={}; try { r=JSON.parse(require('fs').readFileSync(0
   console.log('whole command', r.workloadSeconds.toFixed(2), 's wall (host),', (r.workloadInstructions/1e6).toFixed(0), 'M instructions,',
     (r.workloadInstructions/r.workloadSeconds/1e6).toFixed(0), 'M/s; boot (guest part)', r.guestSeconds.toFixed(2), 's' +
     (j ? '; jit: ' + j.blocksCompiled + ' blocks, compile ' + j.compileMs.toFixed(0) + ' ms, ' + (j.compiledInstructions/1e6).toFixed(0) +
-      ' M compiled, ' + (j.coldInstructions/1e6).toFixed(0) + ' M cold' : ''))"; }
+      ' M compiled, ' + (j.coldInstructions/1e6).toFixed(0) + ' M cold (compile: translator ' + (j.frontEndMs||0).toFixed(0) +
+      ' ms, IR passes ' + (j.passMs||0).toFixed(0) + ' ms, the host loading modules ' + (j.loadMs||0).toFixed(0) + ' ms)' : ''))"; }
 stat_line() { node -e "let r={}; try { r=JSON.parse(require('fs').readFileSync(0,'utf8')) } catch {}
   console.log(((r.stderr||'').match(/$1: .*/)||['(no $1 line)'])[0])"; }
 ratio() { if [ "$1" = none ] || [ "$2" = none ]; then echo n/a; else awk "BEGIN{printf \"%.2f\", $1/$2}"; fi; }

@@ -3,7 +3,9 @@
 // line). Prints self time by kind of code and the generated WebAssembly modules that took the most:
 // a module called from Mono's interpreter is a jiterpreter trace; the JIT's regions are modules too.
 // Writes the profile to artifacts/browser-boot.cpuprofile (DevTools can open it).
-// usage: node bench/browser-profile.mjs [SITE_DIR] [--query STRING]
+// With --workload CMD, the profile covers CMD instead (typed at the prompt, until it has run) and the
+// JIT's counters over it are printed too.
+// usage: node bench/browser-profile.mjs [SITE_DIR] [--query STRING] [--workload CMD]
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -12,9 +14,10 @@ import { serveSite } from '../src/Wemu.Web/server.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const argv = process.argv.slice(2);
-let site = path.join(root, 'artifacts/site'), query = '';
+let site = path.join(root, 'artifacts/site'), query = '', workload = null;
 for (let i = 0; i < argv.length; i++) {
   if (argv[i] === '--query') query = argv[++i];
+  else if (argv[i] === '--workload') workload = argv[++i];
   else site = argv[i];
 }
 const { server, url } = await serveSite(site, 0);
@@ -23,10 +26,13 @@ try {
   const page = await (await browser.newContext()).newPage();
   const cdp = await page.context().newCDPSession(page);
   let nextId = 0;
-  const profile = new Promise(resolve => cdp.on('Target.receivedMessageFromTarget', ev => {
+  const profiles = [];
+  const waiting = [];
+  cdp.on('Target.receivedMessageFromTarget', ev => {
     const m = JSON.parse(ev.message);
-    if (m.result?.profile) resolve(m.result.profile);
-  }));
+    if (m.result?.profile) (waiting.shift() ?? (p => profiles.push(p)))(m.result.profile);
+  });
+  const nextProfile = () => profiles.length ? Promise.resolve(profiles.shift()) : new Promise(resolve => waiting.push(resolve));
   const worker = new Promise(resolve => cdp.on('Target.attachedToTarget', async ev => {
     if (ev.targetInfo.type !== 'worker') return;
     const send = (method, params = {}) => cdp.send('Target.sendMessageToTarget',
@@ -45,15 +51,34 @@ try {
       if (!vm) return;
       clearInterval(wait);
       let tail = '';
-      vm.onSerial(t => { tail = (tail + t).slice(-16); if (!window.__prompt && tail.endsWith('/ # ')) window.__prompt = performance.now(); });
+      window.__out = '';
+      vm.onSerial(t => {
+        if (window.__prompt) window.__out += t;
+        tail = (tail + t).slice(-16); if (!window.__prompt && tail.endsWith('/ # ')) window.__prompt = performance.now();
+      });
     }, 1);
   });
   await page.goto(url + (query ? '?' + query : ''));
   const send = await worker;
   await page.waitForFunction(() => window.__prompt || window.wemu?.state === 'failed', null, { timeout: 600_000, polling: 50 });
   await send('Profiler.stop');
-  const p = await profile;
+  let p = await nextProfile();
   const prompt = await page.evaluate(() => window.__prompt);
+  if (workload) {
+    const before = await page.evaluate(() => window.wemu.stats());
+    await send('Profiler.start');
+    const sent = await page.evaluate(cmd => { window.wemu.sendSerial(cmd + '; echo WORK""DONE\n'); return performance.now(); }, workload);
+    await page.waitForFunction(() => /WORKDONE\r?\n/.test(window.__out) || window.wemu?.state === 'failed', null, { timeout: 1_200_000, polling: 20 });
+    const at = await page.evaluate(() => performance.now());
+    await send('Profiler.stop');
+    p = await nextProfile();
+    const after = await page.evaluate(() => window.wemu.stats());
+    const out = await page.evaluate(() => window.__out);
+    console.log(out.slice(0, out.search(/WORKDONE\r?\n/)).split('\n').slice(-4).join('\n'));
+    const d = k => typeof after.jit?.[k] === 'number' ? +(after.jit[k] - before.jit[k]).toFixed(1) : after.jit?.[k];
+    console.log(`workload: ${((at - sent) / 1000).toFixed(2)} s wall, ${((after.instructions - before.instructions) / 1e6).toFixed(0)} M instructions; jit over it: ` +
+      JSON.stringify(Object.fromEntries(Object.keys(after.jit || {}).map(k => [k, d(k)]))) + `; exits (chained,untranslated,stop,slow) before ${before.jit?.exits} after ${after.jit?.exits}`);
+  }
   fs.mkdirSync(path.join(root, 'artifacts'), { recursive: true });
   fs.writeFileSync(path.join(root, 'artifacts/browser-boot.cpuprofile'), JSON.stringify(p));
 
@@ -71,7 +96,7 @@ try {
     add(kinds, kind, ms);
   }
   const total = [...kinds.values()].reduce((a, b) => a + b, 0);
-  console.log(`prompt at ${(prompt / 1000).toFixed(2)} s from navigation; worker profiled for ${(total / 1000).toFixed(2)} s (load ${fs.readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')})`);
+  console.log(`prompt at ${(prompt / 1000).toFixed(2)} s from navigation; ${workload ? 'workload' : 'worker'} profiled for ${(total / 1000).toFixed(2)} s (load ${fs.readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')})`);
   for (const [k, ms] of [...kinds].sort((a, b) => b[1] - a[1]).slice(0, 12))
     console.log(`${(ms / 1000).toFixed(2).padStart(7)} s ${(100 * ms / total).toFixed(1).padStart(5)} %  ${k}`);
   const top = [...modules].sort((a, b) => b[1] - a[1]);

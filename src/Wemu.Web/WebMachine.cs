@@ -356,6 +356,8 @@ public static partial class WebMachine
                 w.WriteNumber("flushes", j.Flushes);
                 w.WriteNumber("entries", j.CompiledEntries);
                 w.WriteNumber("loadMs", Stopwatch.GetElapsedTime(0, j.LoadTicks).TotalMilliseconds);
+                w.WriteNumber("frontEndMs", Stopwatch.GetElapsedTime(0, j.FrontEndTicks).TotalMilliseconds);
+                w.WriteNumber("passMs", Stopwatch.GetElapsedTime(0, j.PassTicks).TotalMilliseconds);
                 w.WriteString("exits", string.Join(",", j.ExitsByKind));
                 w.WriteEndObject();
             }

@@ -66,7 +66,10 @@ public abstract unsafe partial class JitEngine<TCpu, TFrontEnd>
         {
             Options.CompileHookForTests?.Invoke(block.VirtualPc);
             var function = _translator.Translate(block.VirtualPc, block.Mode, page, _hasRun, reuse: true);
+            long translated = Stopwatch.GetTimestamp();
             IrPipeline.Run(function);
+            Statistics.FrontEndTicks += translated - start;
+            Statistics.PassTicks += Stopwatch.GetTimestamp() - translated;
             block.GuestInstructions = function.GuestInstructions;
             switch (Backend)
             {

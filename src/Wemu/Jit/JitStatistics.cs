@@ -57,6 +57,12 @@ public sealed class JitStatistics
     /// <summary>Part of the compile time spent in the host's WebAssembly loader (compile and instantiate), in Stopwatch ticks.</summary>
     public long LoadTicks { get; internal set; }
 
+    /// <summary>Part of the machine thread's compile time spent in the guest's translator (guest code -> IR), in Stopwatch ticks.</summary>
+    public long FrontEndTicks { get; internal set; }
+
+    /// <summary>Part of the machine thread's compile time spent in the IR passes, in Stopwatch ticks.</summary>
+    public long PassTicks { get; internal set; }
+
     /// <summary>Exits of x86-64 and WebAssembly code by <see cref="CodeExit"/> kind.</summary>
     public long[] ExitsByKind { get; } = new long[4];
 

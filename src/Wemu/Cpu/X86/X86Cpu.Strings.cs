@@ -3,12 +3,18 @@ namespace Wemu.Cpu.X86;
 /// <summary>
 /// String instructions (SDM vol. 2: MOVS, CMPS, STOS, LODS, SCAS, INS, OUTS) with REP/REPE/REPNE.
 /// Registers advance element by element, so a fault in the middle leaves RSI/RDI/RCX where the
-/// architecture says and the instruction restarts from there; a long REP yields every
-/// <see cref="RepChunk"/> elements (the instruction re-executes) so interrupts are taken.
+/// architecture says and the instruction restarts from there; a long REP yields (the instruction
+/// retires and re-executes, so interrupts are taken) each time RCX reaches a multiple of
+/// <see cref="RepChunk"/>. Where it yields depends on RCX alone, not on where this execution
+/// began, so compiled code that did part of a REP can hand the rest to this loop and the
+/// instruction still retires at the same points (<see cref="RepChunkOf"/>).
 /// </summary>
 public sealed unsafe partial class X86Cpu
 {
-    private const int RepChunk = 4096;
+    public const int RepChunk = 4096;
+
+    /// <summary>Elements an execution of a REP with <paramref name="count"/> in RCX does at most: to the next multiple of <see cref="RepChunk"/> below it (a whole chunk from a multiple).</summary>
+    public static ulong RepChunkOf(ulong count) => ((count - 1) & (RepChunk - 1)) + 1;
 
     private void StringInstruction(int b)
     {
@@ -32,7 +38,7 @@ public sealed unsafe partial class X86Cpu
         ulong amask = SizeMask[a];
         ulong step = (Rflags & FlagDf) != 0 ? (ulong)-(1L << s) : 1UL << s;
         bool rep = _repPrefix != 0;
-        int limit = rep ? RepChunk : 1;
+        int limit = rep ? (int)RepChunkOf(Gpr[Rcx] & amask) : 1;
         for (int n = 0; n < limit; n++)
         {
             if (rep && (Gpr[Rcx] & amask) == 0)

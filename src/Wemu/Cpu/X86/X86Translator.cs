@@ -244,6 +244,60 @@ internal sealed unsafe class X86Translator : RegionTranslator
         }
     }
 
+    /// <summary>
+    /// REP MOVS and REP STOS forwards with 64-bit addresses and no FS/GS override (the kernel's page
+    /// clears and copies, memcpy and memset): a loop of page-sized bulk operations
+    /// (<see cref="IrOp.PageCopy"/>, <see cref="IrOp.PageFill"/>), RSI/RDI/RCX advanced after each as
+    /// the element loop would, over the interpreter's chunk (<see cref="X86Cpu.RepChunkOf"/>): a REP
+    /// that goes on past it retires and leaves to run again, as the interpreter's does. Where a bulk
+    /// operation cannot go on (a TLB miss, I/O, a code page, an overlap that repeats a pattern) or DF
+    /// is set, the interpreter takes over the instruction from the registers as they are (where the
+    /// architecture restarts an interrupted REP too), and yields at the same RCX.
+    /// False for the other string forms (the helper runs them).
+    /// </summary>
+    private bool RepMoveOrStore(ulong pc, int k)
+    {
+        long plan = HelperPlan(pc);
+        if (plan >> X86JitHelpers.PlanKindShift != X86JitHelpers.PlanString)
+            return false;
+        int op = (int)(plan & 0xFF), opSize = (int)(plan >> 8) & 0xF, addrSize = (int)(plan >> 12) & 0xF;
+        int rep = (int)(plan >> 16) & 0xFF, segment = (int)(plan >> 24) & 0xF;
+        if (op is not (0xA4 or 0xA5 or 0xAA or 0xAB) || rep != 0xF3 || addrSize != Qword || segment != 0)
+            return false;
+        bool copy = op <= 0xA5;
+        int s = (op & 1) == 0 ? X86Cpu.Byte : opSize;
+        LeaveIf(OpK(IrOp.And, R(X86Cpu.RegRflags), (long)X86Cpu.FlagDf), pc, k);
+        var f = F;
+        int top = f.NewLabel(), stuck = f.NewLabel(), finished = f.NewLabel();
+        // where this execution yields: RCX less its chunk (X86Cpu.RepChunkOf; none when RCX is 0)
+        int rcx = R(X86Cpu.Rcx);
+        int chunk = f.Select(rcx, OpK(IrOp.Add, OpK(IrOp.And, OpK(IrOp.Sub, rcx, 1), X86Cpu.RepChunk - 1), 1), C(0));
+        int chunkEnd = Op(IrOp.Sub, rcx, chunk);
+        ResetCache();
+        f.Label(top);
+        int count = R(X86Cpu.Rcx), dst = R(X86Cpu.Rdi);
+        int want = Op(IrOp.Sub, count, chunkEnd);   // elements left in this chunk (0 when RCX was 0)
+        int done = copy ? f.PageCopy(dst, R(X86Cpu.Rsi), want, 1 << s) : f.PageFill(dst, R(X86Cpu.Rax), want, 1 << s);
+        f.Branch(IrCondition.Eq, done, C(0), stuck);
+        int bytes = OpK(IrOp.Shl, done, s);
+        if (copy)
+            W(X86Cpu.Rsi, Op(IrOp.Add, R(X86Cpu.Rsi), bytes));
+        W(X86Cpu.Rdi, Op(IrOp.Add, dst, bytes));
+        int left = Op(IrOp.Sub, count, done);
+        W(X86Cpu.Rcx, left);
+        f.Branch(IrCondition.Ne, left, chunkEnd, top);
+        // the chunk is done: the end of the REP, or its yield
+        f.Branch(IrCondition.Eq, left, C(0), finished);
+        f.Exit(CodeExit.Stop, pc, k + 1);
+        f.Label(stuck);
+        ResetCache();
+        // RCX is 0 (it was 0), or the rest needs the interpreter
+        LeaveIf(R(X86Cpu.Rcx), pc, k);
+        f.Label(finished);
+        ResetCache();
+        return true;
+    }
+
     /// <summary>Runs the instruction at <paramref name="pc"/> in the interpreter (the helper) and goes on.</summary>
     private void Helper(ulong pc, ulong next, int k)
     {
@@ -364,6 +418,12 @@ internal sealed unsafe class X86Translator : RegionTranslator
             int swapped = F.Unary(IrOp.ByteSwap, R(r));
             W(r, (rex & 8) != 0 ? swapped : OpK(IrOp.ShrU, swapped, 32));   // bswap64(x) >> 32 = bswap32 of the low half, zero-extended
             return true;
+        }
+        if (op is 0x0D or (>= 0x18 and <= 0x1F))
+        {
+            // hint NOPs (PREFETCHh, PREFETCHW, NOP Ev): the operand is decoded, never accessed
+            X86Cpu.DecodeModRmInto(ref c, ref m, rex, Qword, Qword);
+            return !c.Overrun && c.Position - (int)(pc & 0xFFF) == (int)(next - pc);
         }
         if (op is not (0xBC or 0xBD or 0xA4 or 0xA5 or 0xAC or 0xAD))
             return false;
@@ -705,6 +765,8 @@ internal sealed unsafe class X86Translator : RegionTranslator
                 return true;
             default:
                 if (TwoByteOpcode(pc, out int op, out var m, out int rex, out var c) && TwoByte(op, ref m, rex, ref c, pc, next, k))
+                    return true;
+                if (RepMoveOrStore(pc, k))
                     return true;
                 // MUL/DIV, rotates, SSE/MMX it does not translate, and the generic instructions that go on
                 Helper(pc, next, k);

@@ -401,6 +401,7 @@ public static unsafe class IlBackend
                     St(i.Dst);
                     break;
                 case IrOp.Call: EmitCall(i); break;
+                case IrOp.PageCopy or IrOp.PageFill: EmitPageBulk(i); break;
                 case IrOp.Label: il.MarkLabel(_labels[i.Imm]); break;
                 case IrOp.Jump: il.Emit(OpCodes.Br, _labels[i.Imm]); break;
                 case IrOp.Branch:
@@ -748,6 +749,23 @@ public static unsafe class IlBackend
             ExitTo(() => _il.Emit(OpCodes.Ldc_I8, pc), (long)(uint)i.Completed | IlExit.InterpretBit);
             il.MarkLabel(done);
             il.Emit(OpCodes.Ldloc, _slowValue);
+            St(i.Dst);
+        }
+
+        private static readonly System.Reflection.MethodInfo PageCopyMethod = typeof(PageBulk).GetMethod(nameof(PageBulk.Copy))!,
+            PageFillMethod = typeof(PageBulk).GetMethod(nameof(PageBulk.Fill))!;
+
+        /// <summary><see cref="IrOp.PageCopy"/> and <see cref="IrOp.PageFill"/>: a call of their meaning on the TLB (they touch no guest register).</summary>
+        private void EmitPageBulk(in IrInst i)
+        {
+            var il = _il;
+            il.Emit(OpCodes.Ldarg, ArgTlb);
+            LdcI8(PageBulk.Pack(_abi.Tlb));
+            Ld(i.A);
+            Ld(i.B);
+            Ld(i.C);
+            il.Emit(OpCodes.Ldc_I4, (int)i.Size);
+            il.Emit(OpCodes.Call, i.Op == IrOp.PageCopy ? PageCopyMethod : PageFillMethod);
             St(i.Dst);
         }
 

@@ -213,6 +213,26 @@ public sealed class IrFunction
         return t;
     }
 
+    /// <summary>Elements of <paramref name="size"/> bytes copied from <paramref name="source"/> to <paramref name="destination"/> (<see cref="IrOp.PageCopy"/>).</summary>
+    public int PageCopy(int destination, int source, int count, int size) => Bulk(IrOp.PageCopy, destination, source, count, size);
+
+    /// <summary>Elements of <paramref name="size"/> bytes of <paramref name="value"/> stored at <paramref name="destination"/> onwards (<see cref="IrOp.PageFill"/>).</summary>
+    public int PageFill(int destination, int value, int count, int size) => Bulk(IrOp.PageFill, destination, value, count, size);
+
+    private int Bulk(IrOp op, int destination, int b, int count, int size)
+    {
+        if (size is not (1 or 2 or 4 or 8))
+            throw new ArgumentOutOfRangeException(nameof(size));
+        int t = NewTemp(IrType.I64);
+        ref var i = ref Append(op);
+        i.Dst = t;
+        i.A = destination;
+        i.B = b;
+        i.C = count;
+        i.Size = (byte)size;
+        return t;
+    }
+
     public void Call(int helper, int a, int b, long imm, ulong guestPc, int completed)
     {
         ref var i = ref Append(IrOp.Call);

@@ -53,6 +53,8 @@ public struct IrInst
             IrOp.Load => $"{d}load{Size}{(Signed ? "s" : "u")} [t{A} + {Imm}] @{GuestPc:x}",
             IrOp.Store => $"store{Size} [t{A} + {Imm}] = t{B} @{GuestPc:x}",
             IrOp.CompareAndSwap => $"{d}cas{Size} [t{A} + {Imm}], t{B} -> t{C} @{GuestPc:x}",
+            IrOp.PageCopy => $"{d}pagecopy{Size} [t{A}] <- [t{B}] x t{C}",
+            IrOp.PageFill => $"{d}pagefill{Size} [t{A}] <- t{B} x t{C}",
             IrOp.Call => $"{d}call h{Helper}(t{A}, t{B}, {Imm}) @{GuestPc:x}",
             IrOp.Label => $"L{Imm}:",
             IrOp.Jump => $"jump L{Imm}",

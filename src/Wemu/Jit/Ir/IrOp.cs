@@ -60,6 +60,16 @@ public enum IrOp : byte
     /// interpreter runs the instruction (a slow exit; the IL backend leaves with an interpret exit).
     /// </summary>
     CompareAndSwap,
+    /// <summary>
+    /// Dst = elements copied (I64): up to C elements of Size bytes from guest memory at B to A,
+    /// forwards, as many as fit in the rest of both pages, when the soft TLB lets both through
+    /// (A writable, B readable: RAM, no I/O or code page) and A does not lie inside the source
+    /// range (a forward copy onto its own source); otherwise 0 and nothing written. Never traps
+    /// or exits: the guest goes on with what was done (<see cref="PageBulk"/> is its meaning).
+    /// </summary>
+    PageCopy,
+    /// <summary>Dst = elements stored (I64): up to C copies of B's low Size bytes at A onwards, as many as fit in the rest of A's page, when the soft TLB lets the page be written; otherwise 0. Never traps or exits.</summary>
+    PageFill,
     /// <summary>Helper Helper(state, A, B, Imm) -> bool success; reads and writes guest registers in the state. May trap.</summary>
     Call,
 

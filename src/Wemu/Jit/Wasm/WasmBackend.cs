@@ -430,6 +430,7 @@ public static class WasmBackend
                 case IrOp.Load: EmitLoad(in i); break;
                 case IrOp.Store: EmitStore(in i); break;
                 case IrOp.CompareAndSwap: EmitCompareAndSwap(in i); break;
+                case IrOp.PageCopy or IrOp.PageFill: EmitPageBulk(in i); break;
                 case IrOp.DivS or IrOp.DivU or IrOp.RemS or IrOp.RemU when i.IsExitingDivision:
                     EmitValue(in i);
                     St(i.Dst);
@@ -810,6 +811,104 @@ public static class WasmBackend
             St(i.Dst);
             FreeScratch(IrType.I32, address);
             FreeScratch(IrType.I64, old);
+        }
+
+        /// <summary>
+        /// <see cref="IrOp.PageCopy"/> and <see cref="IrOp.PageFill"/> (<see cref="PageBulk"/> is their
+        /// meaning): k = the count, cut to the whole elements left in the page(s); 0 unless the TLB's
+        /// tags let the pages through; then one <c>memory.copy</c>, or <c>memory.fill</c> for bytes and
+        /// zeros (a store loop for other patterns).
+        /// </summary>
+        private void EmitPageBulk(in IrInst i)
+        {
+            bool copy = i.Op == IrOp.PageCopy;
+            int s = System.Numerics.BitOperations.Log2(i.Size);
+            int dst = Scratch(IrType.I64), src = Scratch(IrType.I64), k = Scratch(IrType.I64), room = Scratch(IrType.I64);
+            int hd = Scratch(IrType.I32), hs = Scratch(IrType.I32), bytes = Scratch(IrType.I32);
+            Ld(i.A); Set(dst);
+            Ld(i.B); Set(src);
+            Ld(i.C); Set(k);
+            long pageMask = (1L << _abi.Tlb.PageBits) - 1;
+            void CutToRoom(int va)
+            {
+                // room = (page - (va & mask)) >> s; k = min(k, room)
+                I64(pageMask + 1); Get(va); I64(pageMask); Op(I64And); Op(I64Sub); I64(s); Op(I64ShrU); Set(room);
+                Get(k); Get(room); Get(k); Get(room); Op(I64LtU); Op(WasmOp.Select); Set(k);
+            }
+            // host = addend + va if the tag lets va's page through, else k = 0
+            void Translate(int va, int tagOffset, int host)
+            {
+                Get(_tlb);
+                Get(va); I64(_abi.Tlb.PageBits); Op(I64ShrU); Op(I32WrapI64);
+                I32((int)_abi.Tlb.IndexMask); Op(I32And);
+                I32(_abi.Tlb.EntryShift); Op(I32Shl);
+                Op(I32Add);
+                _w.Byte(LocalTee); _w.U32((uint)_entry);
+                Mem(I64Load, 3, tagOffset);
+                Get(va); I64(~pageMask); Op(I64And);
+                Op(I64Ne);
+                BeginIf();
+                I64(0); Set(k);
+                EndBlock();
+                Get(_entry); Mem(I32Load, 2, _abi.Tlb.AddendOffset);
+                Get(va); Op(I32WrapI64);
+                Op(I32Add);
+                Set(host);
+            }
+            CutToRoom(dst);
+            if (copy)
+                CutToRoom(src);
+            Translate(dst, _abi.Tlb.WriteTagOffset, hd);
+            if (copy)
+                Translate(src, _abi.Tlb.ReadTagOffset, hs);
+            Get(k); Op(I32WrapI64); I32(s); Op(I32Shl); Set(bytes);
+            if (copy)
+            {
+                // a forward copy onto its own source (hs < hd < hs + bytes) repeats a pattern: not ours
+                Get(hd); Get(hs); Op(I32GtU);
+                Get(hd); Get(hs); Get(bytes); Op(I32Add); Op(I32LtU);
+                Op(I32And);
+                BeginIf();
+                I64(0); Set(k);
+                I32(0); Set(bytes);
+                EndBlock();
+            }
+            Get(bytes);
+            BeginIf();
+            if (copy)
+            {
+                Get(hd); Get(hs); Get(bytes);
+                _w.Byte(0xFC); _w.U32(10); _w.Byte(0); _w.Byte(0);   // memory.copy
+            }
+            else
+            {
+                // bytes, and zeros of any size: memory.fill; other patterns: a store loop
+                if (i.Size > 1)
+                {
+                    Get(src);
+                    if (i.Size < 8) { I64((1L << (8 * i.Size)) - 1); Op(I64And); }
+                    Op(I64Eqz);
+                    _w.Byte(If); _w.Byte(BlockVoid); _nest++;
+                }
+                Get(hd); Get(src); Op(I32WrapI64); Get(bytes);
+                _w.Byte(0xFC); _w.U32(11); _w.Byte(0);   // memory.fill
+                if (i.Size > 1)
+                {
+                    _w.Byte(Else);
+                    _w.Byte(Loop); _w.Byte(BlockVoid); _nest++;
+                    Get(hd); Get(src); StoreSized(i.Size);
+                    Get(hd); I32(i.Size); Op(I32Add); Set(hd);
+                    Get(bytes); I32(i.Size); Op(I32Sub); _w.Byte(LocalTee); _w.U32((uint)bytes);
+                    _w.Byte(BrIf); _w.U32(0);
+                    EndBlock();
+                    EndBlock();
+                }
+            }
+            EndBlock();
+            Get(k);
+            St(i.Dst);
+            FreeScratch(IrType.I64, dst); FreeScratch(IrType.I64, src); FreeScratch(IrType.I64, k); FreeScratch(IrType.I64, room);
+            FreeScratch(IrType.I32, hd); FreeScratch(IrType.I32, hs); FreeScratch(IrType.I32, bytes);
         }
 
         /// <summary>An i64 load of 1, 2, 4 or 8 bytes at the address on the stack.</summary>

@@ -534,6 +534,7 @@ public static class X64Backend
                 case IrOp.Load: EmitLoad(in i); break;
                 case IrOp.Store: EmitStore(in i); break;
                 case IrOp.CompareAndSwap: EmitCompareAndSwap(in i); break;
+                case IrOp.PageCopy or IrOp.PageFill: EmitPageBulk(in i); break;
                 case IrOp.DivS or IrOp.DivU or IrOp.RemS or IrOp.RemU when i.IsExitingDivision:
                     EmitValue(in i);
                     St(i.Dst, Rax);
@@ -1061,14 +1062,37 @@ public static class X64Backend
             a.Bind(ok);
         }
 
+        /// <summary>
+        /// <see cref="IrOp.PageCopy"/> and <see cref="IrOp.PageFill"/>: a call of their meaning
+        /// (<see cref="PageBulk"/>) with the operands in the exit context's helper slots, as a helper
+        /// call's; they touch no guest register, so the cached ones stay where they are.
+        /// </summary>
+        private void EmitPageBulk(in IrInst i)
+        {
+            var a = _a;
+            Ld(i.A, Rax); a.Store64(Ctx, ExitContext.HelperA, Rax);
+            Ld(i.B, Rax); a.Store64(Ctx, ExitContext.HelperB, Rax);
+            Ld(i.C, Rax); a.Store64(Ctx, ExitContext.HelperImm, Rax);
+            a.MovImm(Rax, i.Size);
+            a.Store64(Ctx, ExitContext.HelperIndex, Rax);
+            a.MovImm(Rax, PageBulk.Pack(_abi.Tlb));
+            a.Store64(Ctx, ExitContext.HelperPc, Rax);
+            a.Store64(Ctx, ExitContext.HelperRetired, Tlb);
+            CallHelperEntry(i.Op == IrOp.PageCopy ? PageBulk.CopyFromCode : PageBulk.FillFromCode);
+            St(i.Dst, Rax);
+        }
+
         /// <summary>Calls <see cref="GuestCodeAbi.HelperCall"/> (its arguments are in the exit context); the result in eax.</summary>
-        private void CallHelperEntry()
+        private void CallHelperEntry() => CallHelperEntry(_abi.HelperCall);
+
+        /// <summary>Calls the native function <paramref name="target"/>(ctx), saving what it may clobber; the result in rax.</summary>
+        private void CallHelperEntry(nint target)
         {
             var a = _a;
             // six pushes and 8 bytes of padding keep the call 16-byte aligned
             a.Push(Ctx); a.Push(Regs); a.Push(Tlb); a.Push(Count); a.Push(R10); a.Push(R11);
             a.AdjustRsp(-8);
-            a.MovImm(Rax, _abi.HelperCall);
+            a.MovImm(Rax, target);
             a.CallReg(Rax);
             a.AdjustRsp(8);
             a.Pop(R11); a.Pop(R10); a.Pop(Count); a.Pop(Tlb); a.Pop(Regs); a.Pop(Ctx);
