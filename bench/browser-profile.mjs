@@ -5,7 +5,8 @@
 // Writes the profile to artifacts/browser-boot.cpuprofile (DevTools can open it).
 // With --workload CMD, the profile covers CMD instead (typed at the prompt, until it has run) and the
 // JIT's counters over it are printed too.
-// usage: node bench/browser-profile.mjs [SITE_DIR] [--query STRING] [--workload CMD]
+// --setup CMD runs first, outside the profile.
+// usage: node bench/browser-profile.mjs [SITE_DIR] [--query STRING] [--setup CMD] [--workload CMD]
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -14,10 +15,11 @@ import { serveSite } from '../src/Wemu.Web/server.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const argv = process.argv.slice(2);
-let site = path.join(root, 'artifacts/site'), query = '', workload = null;
+let site = path.join(root, 'artifacts/site'), query = '', workload = null, setup = null;
 for (let i = 0; i < argv.length; i++) {
   if (argv[i] === '--query') query = argv[++i];
   else if (argv[i] === '--workload') workload = argv[++i];
+  else if (argv[i] === '--setup') setup = argv[++i];
   else site = argv[i];
 }
 const { server, url } = await serveSite(site, 0);
@@ -64,6 +66,11 @@ try {
   await send('Profiler.stop');
   let p = await nextProfile();
   const prompt = await page.evaluate(() => window.__prompt);
+  if (workload && setup) {
+    await page.evaluate(cmd => window.wemu.sendSerial(cmd + '; echo SET""UP\n'), setup);
+    await page.waitForFunction(() => /SETUP\r?\n/.test(window.__out), null, { timeout: 1_200_000, polling: 20 });
+    await page.evaluate(() => { window.__out = ''; });
+  }
   if (workload) {
     const before = await page.evaluate(() => window.wemu.stats());
     await send('Profiler.start');
