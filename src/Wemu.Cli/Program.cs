@@ -138,8 +138,12 @@ public static class Program
         }
     }
 
+    /// <summary>The running machine's configuration (for the monitor's named snapshots).</summary>
+    private static MachineConfig? s_config;
+
     private static int Run(MachineConfig config, MachineImages images, StdioSerial? serial)
     {
+        s_config = config;
         using var terminal = config.Serial == "none" ? null : RawTerminal.Enter();
         s_terminal = terminal;
         int exitCode;
@@ -219,7 +223,7 @@ public static class Program
             }
             if (serial != null && (!serial.MonitorCommands.IsEmpty || s_paused))
             {
-                RunMonitorCommands(machine, serial);
+                RunMonitorCommands(machine, s_config!, serial);
                 if (s_paused && serial.QuitRequested != true && StopSignals.Received == null)
                 {
                     WaitHandle.WaitAny([serial.InputArrived, StopSignals.Arrived], 100);
@@ -301,7 +305,7 @@ public static class Program
     /// The monitor's commands (QEMU's spelling), carried out between slices: <c>migrate file:PATH</c> writes the
     /// running machine (it goes on running), <c>stop</c>/<c>cont</c>, <c>info status</c>, <c>quit</c>, <c>help</c>.
     /// </summary>
-    private static void RunMonitorCommands(Machine machine, StdioSerial serial)
+    private static void RunMonitorCommands(Machine machine, MachineConfig config, StdioSerial serial)
     {
         while (serial.MonitorCommands.TryDequeue(out var line))
         {
@@ -310,19 +314,26 @@ public static class Program
             {
                 "help" or "h" or "?" => """
                     cont|c -- resume emulation
+                    delvm NAME -- delete the named snapshot (in -snapshot-dir)
                     help|? -- show this help
+                    info snapshots -- list the named snapshots (in -snapshot-dir)
                     info status -- show the machine's state
                     migrate file:PATH -- save the running machine to PATH (it keeps running); resume with -incoming file:PATH
                     quit|q -- quit the emulator
+                    savevm NAME -- save the running machine as NAME in -snapshot-dir; resume with -loadvm NAME
                     stop|s -- stop emulation
 
                     """,
                 "stop" or "s" => Pause(true),
                 "cont" or "c" => Pause(false),
                 "info" when words.Length > 1 && words[1] == "status" => $"VM status: {(s_paused ? "paused" : "running")}\n",
-                "info" => "info status is the only info command Wemu has\n",
+                "info" when words.Length > 1 && words[1] == "snapshots" => ListSnapshots(config),
+                "info" => "info status and info snapshots are the info commands Wemu has\n",
                 "quit" or "q" => Quit(serial),
                 "migrate" => Migrate(machine, words.Length > 1 ? words[1] : ""),
+                "savevm" => Named(config, words, "savevm", file => Migrate(machine, "file:" + file, "savevm")),
+                "delvm" => Named(config, words, "delvm", DeleteSnapshot),
+                "loadvm" => "loadvm: a running machine is not replaced here; start wemu again with -loadvm NAME (and the same flags)\n",
                 _ => $"unknown command: '{words[0]}' (help lists the commands)\n",
             };
             if (serial.QuitRequested)
@@ -343,7 +354,55 @@ public static class Program
         return "";
     }
 
-    private static string Migrate(Machine machine, string uri)
+    /// <summary>A command on a named snapshot: its file in -snapshot-dir, or why there is none.</summary>
+    private static string Named(MachineConfig config, string[] words, string command, Func<string, string> run)
+    {
+        if (words.Length < 2)
+            return $"{command}: a snapshot name is needed\n";
+        string file;
+        try
+        {
+            file = config.SnapshotFile(words[1]);
+        }
+        catch (ConfigException e)
+        {
+            return $"{command}: {e.Message}\n";
+        }
+        return run(file);
+    }
+
+    private static string DeleteSnapshot(string file)
+    {
+        if (!File.Exists(file))
+            return $"delvm: there is no {Path.GetFileNameWithoutExtension(file)}\n";
+        try
+        {
+            File.Delete(file);
+            return "";
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return $"delvm: {OneLine(e.Message)}\n";
+        }
+    }
+
+    /// <summary><c>info snapshots</c>: the named snapshots in -snapshot-dir, with their size and date.</summary>
+    private static string ListSnapshots(MachineConfig config)
+    {
+        if (config.SnapshotDir == null)
+            return "info snapshots: named snapshots need -snapshot-dir DIR\n";
+        if (!Directory.Exists(config.SnapshotDir))
+            return "There is no snapshot available.\n";
+        var files = new DirectoryInfo(config.SnapshotDir).GetFiles("*.snap").OrderBy(f => f.Name, StringComparer.Ordinal).ToList();
+        if (files.Count == 0)
+            return "There is no snapshot available.\n";
+        var sb = new System.Text.StringBuilder("List of snapshots present in " + config.SnapshotDir + ":\nTag                     Size        Date\n");
+        foreach (var f in files)
+            sb.Append($"{Path.GetFileNameWithoutExtension(f.Name),-24}{f.Length / 1e6,7:F1} MB  {f.LastWriteTime:yyyy-MM-dd HH:mm:ss}\n");
+        return sb.ToString();
+    }
+
+    private static string Migrate(Machine machine, string uri, string command = "migrate")
     {
         if (!uri.StartsWith("file:", StringComparison.Ordinal) || uri.Length == 5)
             return "migrate: only file:PATH is supported\n";
@@ -352,16 +411,18 @@ public static class Program
         string temporary = path + ".part";
         try
         {
+            if (Path.GetDirectoryName(path) is { Length: > 0 } directory && command == "savevm")
+                Directory.CreateDirectory(directory);
             machine.Flush();   // disk writes the guest completed reach the image before the state that relies on them
             using (var f = new FileStream(temporary, FileMode.Create, FileAccess.Write))
                 Wemu.Snapshot.MachineSnapshot.Save(machine, f);
             File.Move(temporary, path, overwrite: true);
-            return $"migrate: wrote {path} ({new FileInfo(path).Length / 1e6:F1} MB in {watch.ElapsedMilliseconds} ms)\n";
+            return $"{command}: wrote {path} ({new FileInfo(path).Length / 1e6:F1} MB in {watch.ElapsedMilliseconds} ms)\n";
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or Wemu.Snapshot.SnapshotException)
         {
             try { File.Delete(temporary); } catch (IOException) { }
-            return $"migrate: {OneLine(e.Message)}\n";
+            return $"{command}: {OneLine(e.Message)}\n";
         }
     }
 
@@ -384,6 +445,8 @@ public static class Program
           -snapshot                  snapshot=on for every disk (writes go to a temporary file)
           -incoming file:PATH        resume the machine saved in PATH (monitor: migrate file:PATH) instead of booting;
                                      the same flags as when it was saved (riscv64 virt, x86_64 microvm)
+          -snapshot-dir DIR          where the monitor's savevm NAME writes (DIR/NAME.snap)
+          -loadvm NAME               resume DIR/NAME.snap (as -incoming) instead of booting
           -virtfs local,path=DIR,mount_tag=TAG[,security_model=none|mapped-xattr][,readonly=on]
                                      share DIR over virtio-9p (guest: mount -t 9p TAG /mnt);
                                      the default guest mounts tag 'host' at /mnt/host;

@@ -57,6 +57,23 @@ public sealed class MachineConfig
     /// <summary><c>-incoming file:PATH</c>: the snapshot to resume instead of booting.</summary>
     public string? Incoming { get; set; }
 
+    /// <summary>
+    /// <c>-snapshot-dir DIR</c>: where the monitor's <c>savevm NAME</c> writes and <c>-loadvm NAME</c>
+    /// reads (<c>DIR/NAME.snap</c>, the same file as <c>migrate file:</c>). QEMU keeps these inside
+    /// qcow2 images; Wemu's raw disks cannot hold them.
+    /// </summary>
+    public string? SnapshotDir { get; set; }
+
+    /// <summary>The file of the named snapshot <paramref name="name"/> in <see cref="SnapshotDir"/>; a name is letters, digits, '.', '_' and '-', not starting with '.'.</summary>
+    public string SnapshotFile(string name)
+    {
+        if (SnapshotDir == null)
+            throw new ConfigException("named snapshots need -snapshot-dir DIR");
+        if (name.Length == 0 || name.Length > 64 || name[0] == '.' || !name.All(ch => char.IsAsciiLetterOrDigit(ch) || ch is '.' or '_' or '-'))
+            throw new ConfigException($"bad snapshot name '{name}' (letters, digits, '.', '_' and '-', at most 64)");
+        return Path.Combine(SnapshotDir, name + ".snap");
+    }
+
     public int IcountShift { get; set; } = 4;
 
     /// <summary>-accel: "tcg" (the JIT: interpreter for cold code, compiled blocks when hot) or "interp" (interpreter only).</summary>

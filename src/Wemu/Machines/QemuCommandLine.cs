@@ -31,6 +31,7 @@ public static class QemuCommandLine
             i = 1;
         }
         var driveIds = new Dictionary<string, DriveConfig>(StringComparer.Ordinal);
+        string? loadvm = null;
         for (; i < args.Count; i++)
         {
             string flag = args[i];
@@ -188,6 +189,8 @@ public static class QemuCommandLine
                         : throw new ConfigException($"unsupported -incoming '{v}' (supported: file:PATH, exec:cat PATH)");
                     break;
                 }
+                case "-snapshot-dir": c.SnapshotDir = Value(); break;
+                case "-loadvm": loadvm = Value(); break;
                 case "-nographic": c.NoGraphic = true; break;
                 case "-no-reboot": c.NoReboot = true; break;
                 case "-serial":
@@ -290,6 +293,12 @@ public static class QemuCommandLine
                 + $"machine {c.MachineType} has {slots} virtio slots, one of them for the entropy source");
         if (c.MachineType == "spike" && c.UsesDefaultGuest)
             throw new ConfigException("machine spike needs -kernel (a bare-metal ELF, with -bios none)");
+        if (loadvm != null)
+        {
+            if (c.Incoming != null)
+                throw new ConfigException("-loadvm and -incoming both name a state to start from");
+            c.Incoming = c.SnapshotFile(loadvm);
+        }
         return c;
     }
 

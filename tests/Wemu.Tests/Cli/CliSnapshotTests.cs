@@ -66,6 +66,51 @@ public sealed class CliSnapshotTests : IDisposable
     }
 
     [Fact]
+    public void Savevm_Names_A_File_In_The_Snapshot_Dir_That_Loadvm_Resumes()
+    {
+        string dir = Path.Combine(_dir, "named");
+        using (var wemu = new WemuProcess("riscv64", "-snapshot-dir", dir))
+        {
+            wemu.WaitFor("/ # ", BootTimeout);
+            wemu.RunShellCommand("echo marker-$((6*7)) > /tmp/marker; kept=shell-state-$((7*8))", CommandTimeout);
+            wemu.Send("\u0001c");
+            wemu.WaitFor("(qemu) ", CommandTimeout);
+            wemu.Send("info snapshots\n");
+            wemu.WaitFor("There is no snapshot available.", CommandTimeout);
+            wemu.Send("savevm ../escape\n");
+            wemu.WaitFor("savevm: bad snapshot name '../escape'", CommandTimeout);
+            wemu.Send("savevm at-prompt\n");
+            wemu.WaitFor("savevm: wrote " + Path.Combine(dir, "at-prompt.snap"), CommandTimeout);
+            wemu.Send("savevm spare\n");
+            wemu.WaitFor("savevm: wrote", CommandTimeout);
+            wemu.Send("delvm spare\n");
+            wemu.Send("info snapshots\n");
+            wemu.WaitFor("List of snapshots present in", CommandTimeout);
+            wemu.WaitFor("(qemu) ", CommandTimeout);
+            wemu.Send("quit\n");
+            Assert.Equal(0, wemu.WaitForExit(CommandTimeout));
+            Assert.Contains("at-prompt ", wemu.Output);
+            Assert.DoesNotContain("spare ", wemu.Output[wemu.Output.LastIndexOf("List of snapshots", StringComparison.Ordinal)..]);
+        }
+        Assert.Equal(["at-prompt.snap"], Directory.GetFiles(dir).Select(Path.GetFileName));
+        Assert.Empty(Directory.GetFiles(_dir));   // nothing escaped the directory
+        using (var wemu = new WemuProcess("riscv64", "-snapshot-dir", dir, "-loadvm", "at-prompt"))
+        {
+            string answer = wemu.RunShellCommand("cat /tmp/marker; echo $kept", CommandTimeout);
+            Assert.DoesNotContain("Wemu guest ready", wemu.Output);
+            Assert.Contains("marker-42", answer);
+            Assert.Contains("shell-state-56", answer);
+            wemu.Send("poweroff\n");
+            Assert.Equal(0, wemu.WaitForExit(CommandTimeout));
+        }
+        using (var wemu = new WemuProcess("riscv64", "-loadvm", "at-prompt"))
+        {
+            Assert.Equal(2, wemu.WaitForExit(CommandTimeout));   // a flag error, as an unknown flag
+            Assert.Contains("wemu: named snapshots need -snapshot-dir DIR", wemu.Output);
+        }
+    }
+
+    [Fact]
     public void A_File_Of_One_Architecture_Is_Refused_By_The_Other()
     {
         string file = Save("riscv64", "tcg");
