@@ -740,6 +740,18 @@ public static class WasmBackend
             FreeScratch(i.Type, b);
         }
 
+        /// <summary>entry = the TLB entry of the address in local <paramref name="va"/>; pushes its tag at <paramref name="tagOffset"/>.</summary>
+        private void LoadTag(int va, int tagOffset)
+        {
+            Get(_tlb);
+            Get(va); I64(_abi.Tlb.PageBits); Op(I64ShrU); Op(I32WrapI64);
+            I32((int)_abi.Tlb.IndexMask); Op(I32And);
+            I32(_abi.Tlb.EntryShift); Op(I32Shl);
+            Op(I32Add);
+            _w.Byte(LocalTee); _w.U32((uint)_entry);
+            Mem(I64Load, 3, tagOffset);
+        }
+
         /// <summary>va = A + Imm; entry = its TLB entry; exit to the slow path unless the tag matches; leaves the linear-memory address (i32) on the stack.</summary>
         private void EmitTlbProbe(in IrInst i, int tagOffset)
         {
@@ -750,13 +762,7 @@ public static class WasmBackend
                 Op(I64Add);
             }
             Set(_va);
-            Get(_tlb);
-            Get(_va); I64(_abi.Tlb.PageBits); Op(I64ShrU); Op(I32WrapI64);
-            I32((int)_abi.Tlb.IndexMask); Op(I32And);
-            I32(_abi.Tlb.EntryShift); Op(I32Shl);
-            Op(I32Add);
-            _w.Byte(LocalTee); _w.U32((uint)_entry);
-            Mem(I64Load, 3, tagOffset);
+            LoadTag(_va, tagOffset);
             // One compare: page tag, and (for sizes > 1) natural alignment or no page crossing.
             Get(_va);
             if (_abi.Tlb.ProbeOffset(i.Size, i.Op == IrOp.CompareAndSwap) != 0)
@@ -838,13 +844,7 @@ public static class WasmBackend
             // host = addend + va if the tag lets va's page through, else k = 0
             void Translate(int va, int tagOffset, int host)
             {
-                Get(_tlb);
-                Get(va); I64(_abi.Tlb.PageBits); Op(I64ShrU); Op(I32WrapI64);
-                I32((int)_abi.Tlb.IndexMask); Op(I32And);
-                I32(_abi.Tlb.EntryShift); Op(I32Shl);
-                Op(I32Add);
-                _w.Byte(LocalTee); _w.U32((uint)_entry);
-                Mem(I64Load, 3, tagOffset);
+                LoadTag(va, tagOffset);
                 Get(va); I64(~pageMask); Op(I64And);
                 Op(I64Ne);
                 BeginIf();
