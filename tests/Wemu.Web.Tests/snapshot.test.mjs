@@ -1,7 +1,7 @@
 // Browser test of snapshots (issue 14), the same file both ways: a machine saved natively (./wemu, the
 // monitor's migrate file:) resumes in the page with ?args=-incoming URL (no boot; its marker file and shell
 // variable are there), and a machine saved in the page (vm.save()) resumes natively. A damaged file is a
-// visible one-line error. Needs the site (src/Wemu.Web/build-site.sh) and ./wemu.
+// visible one-line error. The same both ways for x86_64 (?arch=x86_64). Needs the site (src/Wemu.Web/build-site.sh) and ./wemu.
 import { test, before, after } from 'node:test';
 import { spawn } from 'node:child_process';
 import os from 'node:os';
@@ -104,6 +104,51 @@ test('a machine saved in the page with vm.save() resumes natively, its files and
     assert.doesNotMatch(out, /Linux version|Wemu guest ready/, 'the native machine booted instead of resuming');
   } finally {
     await context.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('x86_64 both ways: a machine saved natively resumes in the page, and the page saves it again for ./wemu', { timeout: 400_000 }, async () => {
+  const name = `test-x86-${token}.snap`;
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wemu-page-save-x86-'));
+  const file = path.join(dir, 'page-x86.snap');
+  await saveAtPrompt(path.join(root, 'wemu'), path.join(site, name), `echo x86-marker-${token} > /tmp/marker; kept=$((6*7))`, ['x86_64']);
+  const { page, context, log } = await openPage(browser, base + '?arch=x86_64&args=' + encodeURIComponent(`-incoming ${name}`));
+  try {
+    await page.waitForFunction(() => window.wemu?.state === 'running' || window.wemu?.state === 'failed', null, { timeout: 120_000 });
+    await page.evaluate(() => window.wemu.sendSerial('cat /tmp/marker; echo kept=$kept; uname -m\n'));
+    await waitForTerminal(page, /^x86_64/m, 60_000, log);
+    const text = await terminalText(page);
+    assert.match(text, new RegExp(`x86-marker-${token}`));
+    assert.match(text, /kept=42/);
+    assert.doesNotMatch(text, /Linux version/, 'the page booted instead of resuming');
+    assert.match(await page.textContent('#summary'), new RegExp(`^x86_64 microvm, 256M RAM, resumed from ${name}`));
+    // the page's machine goes on, changes, and is saved for the native CLI
+    await page.evaluate(t => window.wemu.sendSerial(`echo again-in-page-${t} >> /tmp/marker; kept=$((kept+1)); echo SET-$((2+3))\n`), token);
+    await waitForTerminal(page, /^SET-5/m, 60_000, log);
+    const b64 = await page.evaluate(async () => {
+      const bytes = new Uint8Array(await (await window.wemu.save()).arrayBuffer());
+      let s = '';
+      for (let i = 0; i < bytes.length; i += 0x8000) s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+      return btoa(s);
+    });
+    fs.writeFileSync(file, Buffer.from(b64, 'base64'));
+    const wemu = spawn(path.join(root, 'wemu'), ['x86_64', '-incoming', `file:${file}`], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let out = '';
+    wemu.stdout.on('data', d => { out += d; });
+    wemu.stderr.on('data', d => { out += d; });
+    wemu.stdin.write('cat /tmp/marker; echo kept=$kept; echo DONE-$((2+2))\n');
+    const t0 = Date.now();
+    while (!/DONE-4/.test(out) && wemu.exitCode == null && Date.now() - t0 < 60_000) await new Promise(r => setTimeout(r, 50));
+    wemu.stdin.write('poweroff\n');
+    await new Promise(resolve => wemu.on('exit', resolve));
+    assert.match(out, new RegExp(`x86-marker-${token}`), out.slice(-2000));
+    assert.match(out, new RegExp(`again-in-page-${token}`));
+    assert.match(out, /kept=43/);
+    assert.doesNotMatch(out, /Linux version|Wemu guest ready/, 'the native machine booted instead of resuming');
+  } finally {
+    await context.close();
+    fs.rmSync(path.join(site, name), { force: true });
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
