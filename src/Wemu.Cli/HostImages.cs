@@ -62,7 +62,8 @@ public static class HostImages
         }
         // Nothing larger than guest RAM can be loaded into it (nor into one .NET array).
         long limit = (long)Math.Min(config.MemorySize, (ulong)Array.MaxLength);
-        serial = config.Serial == "none" ? null : new StdioSerial(escapes: true);
+        serial = config.Monitor == "stdio" ? new StdioSerial(escapes: false, monitorOnly: true)
+            : config.Serial == "none" ? null : new StdioSerial(escapes: true);
         return new MachineImages
         {
             Firmware = firmware == null ? null : ReadFile(firmware, "firmware", limit),

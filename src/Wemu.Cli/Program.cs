@@ -446,6 +446,7 @@ public static class Program
           -incoming file:PATH        resume the machine saved in PATH (monitor: migrate file:PATH) instead of booting;
                                      the same flags as when it was saved (riscv64 virt, x86_64 microvm)
           -snapshot-dir DIR          where the monitor's savevm NAME writes (DIR/NAME.snap)
+          -monitor stdio             QEMU's monitor alone on this terminal (with -serial none); else Ctrl-A c
           -loadvm NAME               resume DIR/NAME.snap (as -incoming) instead of booting
           -virtfs local,path=DIR,mount_tag=TAG[,security_model=none|mapped-xattr][,readonly=on]
                                      share DIR over virtio-9p (guest: mount -t 9p TAG /mnt);

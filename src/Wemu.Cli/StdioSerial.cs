@@ -34,9 +34,19 @@ public sealed class StdioSerial : ICharBackend, IDisposable
     private readonly bool _escapes;
     private bool _sawCtrlA;
 
-    public StdioSerial(bool escapes)
+    /// <param name="escapes">Ctrl-A x / a / c as QEMU's multiplexer.</param>
+    /// <param name="monitorOnly">
+    /// <c>-monitor stdio</c> (with <c>-serial none</c>): stdin and stdout are QEMU's monitor alone, its
+    /// prompt printed at once, lines not echoed (a terminal echoes them itself; a pipe wants none), the
+    /// guest's serial output dropped.
+    /// </param>
+    public StdioSerial(bool escapes, bool monitorOnly = false)
     {
-        _escapes = escapes;
+        _escapes = escapes && !monitorOnly;
+        _monitorOnly = monitorOnly;
+        _monitor = monitorOnly;
+        if (monitorOnly)
+            MonitorWrite("QEMU-compatible monitor (Wemu) - type 'help' for more information\n(qemu) ");
         var reader = new Thread(ReadLoop) { IsBackground = true, Name = "stdin" };
         reader.Start();
     }
@@ -51,6 +61,7 @@ public sealed class StdioSerial : ICharBackend, IDisposable
     public bool InMonitor => _monitor;
 
     private volatile bool _monitor;
+    private readonly bool _monitorOnly;
     private readonly System.Text.StringBuilder _monitorLine = new();
     private readonly Lock _stdoutLock = new();
 
@@ -69,7 +80,8 @@ public sealed class StdioSerial : ICharBackend, IDisposable
     {
         if (b is (byte)'\r' or (byte)'\n')
         {
-            MonitorWrite("\n");
+            if (!_monitorOnly)
+                MonitorWrite("\n");
             MonitorCommands.Enqueue(_monitorLine.ToString());
             _monitorLine.Clear();
             InputArrived.Set();
@@ -79,13 +91,15 @@ public sealed class StdioSerial : ICharBackend, IDisposable
             if (_monitorLine.Length > 0)
             {
                 _monitorLine.Length--;
-                MonitorWrite("\b \b");
+                if (!_monitorOnly)
+                    MonitorWrite("\b \b");
             }
         }
         else if (b >= 0x20 && b < 0x7F && _monitorLine.Length < 4096)
         {
             _monitorLine.Append((char)b);
-            MonitorWrite(((char)b).ToString());
+            if (!_monitorOnly)
+                MonitorWrite(((char)b).ToString());
         }
     }
 
@@ -162,7 +176,11 @@ public sealed class StdioSerial : ICharBackend, IDisposable
         }
     }
 
-    public void Write(ReadOnlySpan<byte> data) => _pending.Write(data);
+    public void Write(ReadOnlySpan<byte> data)
+    {
+        if (!_monitorOnly)
+            _pending.Write(data);
+    }
 
     public bool TryRead(out byte value)
     {

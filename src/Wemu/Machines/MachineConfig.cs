@@ -64,6 +64,9 @@ public sealed class MachineConfig
     /// </summary>
     public string? SnapshotDir { get; set; }
 
+    /// <summary><c>-monitor stdio</c> (QEMU's monitor alone on stdin/stdout, with <c>-serial none</c>) or null: the monitor is on the console's multiplexer (Ctrl-A c).</summary>
+    public string? Monitor { get; set; }
+
     /// <summary>The file of the named snapshot <paramref name="name"/> in <see cref="SnapshotDir"/>; a name is letters, digits, '.', '_' and '-', not starting with '.'.</summary>
     public string SnapshotFile(string name)
     {

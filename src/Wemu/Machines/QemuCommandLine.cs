@@ -190,6 +190,14 @@ public static class QemuCommandLine
                     break;
                 }
                 case "-snapshot-dir": c.SnapshotDir = Value(); break;
+                case "-monitor":
+                {
+                    string v = Value();
+                    if (v is not ("stdio" or "none" or "null"))
+                        throw new ConfigException($"unsupported -monitor '{v}' (supported: stdio, none; the console's Ctrl-A c opens it too)");
+                    c.Monitor = v == "stdio" ? v : null;
+                    break;
+                }
                 case "-loadvm": loadvm = Value(); break;
                 case "-nographic": c.NoGraphic = true; break;
                 case "-no-reboot": c.NoReboot = true; break;
@@ -206,13 +214,6 @@ public static class QemuCommandLine
                     string v = Value();
                     if (v != "none")
                         throw new ConfigException($"unsupported -display '{v}' (only none: Wemu has no graphical display yet)");
-                    break;
-                }
-                case "-monitor":
-                {
-                    string v = Value();
-                    if (v is not ("none" or "null"))
-                        throw new ConfigException($"unsupported -monitor '{v}' (only none)");
                     break;
                 }
                 case "-icount":
@@ -293,6 +294,8 @@ public static class QemuCommandLine
                 + $"machine {c.MachineType} has {slots} virtio slots, one of them for the entropy source");
         if (c.MachineType == "spike" && c.UsesDefaultGuest)
             throw new ConfigException("machine spike needs -kernel (a bare-metal ELF, with -bios none)");
+        if (c.Monitor == "stdio" && c.Serial != "none")
+            throw new ConfigException("-monitor stdio needs the serial console off stdio: add -serial none (or use Ctrl-A c on the console)");
         if (loadvm != null)
         {
             if (c.Incoming != null)

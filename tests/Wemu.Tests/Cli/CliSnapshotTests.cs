@@ -106,6 +106,35 @@ public sealed class CliSnapshotTests : IDisposable
     }
 
     [Fact]
+    public void Monitor_On_Stdio_Saves_A_Machine_That_Resumes()
+    {
+        string dir = Path.Combine(_dir, "monitor");
+        using (var wemu = new WemuProcess("riscv64", "-serial", "none", "-monitor", "stdio", "-snapshot-dir", dir))
+        {
+            wemu.WaitFor("(qemu) ", CommandTimeout);
+            wemu.Send("info status\n");
+            wemu.WaitFor("VM status: running", CommandTimeout);
+            Thread.Sleep(TimeSpan.FromSeconds(5));   // the guest boots to its prompt meanwhile (its console goes nowhere)
+            wemu.Send("savevm booted\n");
+            wemu.WaitFor("savevm: wrote", CommandTimeout);
+            wemu.Send("quit\n");
+            Assert.Equal(0, wemu.WaitForExit(CommandTimeout));
+            Assert.DoesNotContain("Linux version", wemu.Output);   // -serial none: the guest's console is not on stdout
+        }
+        using (var wemu = new WemuProcess("riscv64", "-snapshot-dir", dir, "-loadvm", "booted"))
+        {
+            Assert.Contains("alive-3", wemu.RunShellCommand("echo alive-$((1+2))", BootTimeout));
+            wemu.Send("poweroff\n");
+            Assert.Equal(0, wemu.WaitForExit(CommandTimeout));
+        }
+        using (var wemu = new WemuProcess("riscv64", "-monitor", "stdio"))
+        {
+            Assert.Equal(2, wemu.WaitForExit(CommandTimeout));
+            Assert.Contains("-monitor stdio needs the serial console off stdio", wemu.Output);
+        }
+    }
+
+    [Fact]
     public void A_File_Of_One_Architecture_Is_Refused_By_The_Other()
     {
         string file = Save("riscv64", "tcg");
