@@ -40,6 +40,31 @@ after(async () => {
   for (const name of [snapshotName, damagedName]) fs.rmSync(path.join(site, name), { force: true });
 });
 
+/** The page's running machine, saved with vm.save(), written to `file`. */
+async function savePage(page, file) {
+  const b64 = await page.evaluate(async () => {
+    const bytes = new Uint8Array(await (await window.wemu.save()).arrayBuffer());
+    let s = '';
+    for (let i = 0; i < bytes.length; i += 0x8000) s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+    return btoa(s);
+  });
+  fs.writeFileSync(file, Buffer.from(b64, 'base64'));
+}
+
+/** Runs ./wemu with `args` (a resume), types `command` at the shell it resumes, powers off; its output. */
+async function resumeNatively(args, command) {
+  const wemu = spawn(path.join(root, 'wemu'), args, { stdio: ['pipe', 'pipe', 'pipe'] });
+  let out = '';
+  wemu.stdout.on('data', d => { out += d; });
+  wemu.stderr.on('data', d => { out += d; });
+  wemu.stdin.write(`${command}; echo DONE-$((2+2))\n`);
+  const t0 = Date.now();
+  while (!/DONE-4/.test(out) && wemu.exitCode == null && Date.now() - t0 < 60_000) await new Promise(r => setTimeout(r, 50));
+  wemu.stdin.write('poweroff\n');
+  await new Promise(resolve => wemu.on('exit', resolve));
+  return out;
+}
+
 const openWithArgs = args => openPage(browser, base + '?args=' + encodeURIComponent(args));
 
 test('a machine saved natively resumes in the page with -incoming: no boot, its files and its shell are there', { timeout: 240_000 }, async () => {
@@ -79,25 +104,11 @@ test('a machine saved in the page with vm.save() resumes natively, its files and
     await waitForTerminal(page, /^\/ #[\s\u00a0]*$/m, 180_000, log);
     await page.evaluate(t => window.wemu.sendSerial(`echo saved-in-page-${t} > /tmp/marker; kept=$((7*8)); echo SET-$((1+1))\n`), token);
     await waitForTerminal(page, /^SET-2/m, 60_000, log);
-    const b64 = await page.evaluate(async () => {
-      const bytes = new Uint8Array(await (await window.wemu.save()).arrayBuffer());
-      let s = '';
-      for (let i = 0; i < bytes.length; i += 0x8000) s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
-      return btoa(s);
-    });
-    fs.writeFileSync(file, Buffer.from(b64, 'base64'));
+    await savePage(page, file);
     assert.ok(fs.statSync(file).size > 1 << 20, 'the saved file is too small to be a machine');
     // Natively, with a share tagged "host" as the page's machine had (the guest has it mounted on /mnt/host).
-    const wemu = spawn(path.join(root, 'wemu'), ['-virtfs', `local,path=${dir},mount_tag=host,security_model=none`, '-incoming', `file:${file}`],
-      { stdio: ['pipe', 'pipe', 'pipe'] });
-    let out = '';
-    wemu.stdout.on('data', d => { out += d; });
-    wemu.stderr.on('data', d => { out += d; });
-    wemu.stdin.write('cat /tmp/marker; echo kept=$kept; ls /mnt/host; echo DONE-$((2+2))\n');
-    const t0 = Date.now();
-    while (!/DONE-4/.test(out) && wemu.exitCode == null && Date.now() - t0 < 60_000) await new Promise(r => setTimeout(r, 50));
-    wemu.stdin.write('poweroff\n');
-    await new Promise(resolve => wemu.on('exit', resolve));
+    const out = await resumeNatively(['-virtfs', `local,path=${dir},mount_tag=host,security_model=none`, '-incoming', `file:${file}`],
+      'cat /tmp/marker; echo kept=$kept; ls /mnt/host');
     assert.match(out, new RegExp(`saved-in-page-${token}`), out.slice(-2000));
     assert.match(out, /kept=56/);
     assert.match(out, /page\.snap/, 'the share the page had mounted is the native folder now');
@@ -126,22 +137,8 @@ test('x86_64 both ways: a machine saved natively resumes in the page, and the pa
     // the page's machine goes on, changes, and is saved for the native CLI
     await page.evaluate(t => window.wemu.sendSerial(`echo again-in-page-${t} >> /tmp/marker; kept=$((kept+1)); echo SET-$((2+3))\n`), token);
     await waitForTerminal(page, /^SET-5/m, 60_000, log);
-    const b64 = await page.evaluate(async () => {
-      const bytes = new Uint8Array(await (await window.wemu.save()).arrayBuffer());
-      let s = '';
-      for (let i = 0; i < bytes.length; i += 0x8000) s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
-      return btoa(s);
-    });
-    fs.writeFileSync(file, Buffer.from(b64, 'base64'));
-    const wemu = spawn(path.join(root, 'wemu'), ['x86_64', '-incoming', `file:${file}`], { stdio: ['pipe', 'pipe', 'pipe'] });
-    let out = '';
-    wemu.stdout.on('data', d => { out += d; });
-    wemu.stderr.on('data', d => { out += d; });
-    wemu.stdin.write('cat /tmp/marker; echo kept=$kept; echo DONE-$((2+2))\n');
-    const t0 = Date.now();
-    while (!/DONE-4/.test(out) && wemu.exitCode == null && Date.now() - t0 < 60_000) await new Promise(r => setTimeout(r, 50));
-    wemu.stdin.write('poweroff\n');
-    await new Promise(resolve => wemu.on('exit', resolve));
+    await savePage(page, file);
+    const out = await resumeNatively(['x86_64', '-incoming', `file:${file}`], 'cat /tmp/marker; echo kept=$kept');
     assert.match(out, new RegExp(`x86-marker-${token}`), out.slice(-2000));
     assert.match(out, new RegExp(`again-in-page-${token}`));
     assert.match(out, /kept=43/);
