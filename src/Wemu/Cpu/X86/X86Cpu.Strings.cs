@@ -116,47 +116,25 @@ public sealed unsafe partial class X86Cpu
         }
     }
 
+    /// <summary>The soft TLB's layout as <see cref="Jit.PageBulk"/> takes it (what compiled code's bulk ops pass too).</summary>
+    private static readonly long BulkLayout = Jit.PageBulk.Pack(X86JitHelpers.TlbLayout);
+
     /// <summary>
     /// REP MOVS / REP STOS forwards (64-bit addresses, no override) on whole elements within one page
     /// of RAM on each side that the TLB already lets through (no I/O, no code page): up to
-    /// <paramref name="max"/> elements at once, registers advanced as the element loop would.
-    /// Returns the elements done (0: take the element loop).
+    /// <paramref name="max"/> elements at once, with the same meaning as compiled code's
+    /// <see cref="Jit.Ir.IrOp.PageCopy"/>/<see cref="Jit.Ir.IrOp.PageFill"/>, registers advanced as the
+    /// element loop would. Returns the elements done (0: take the element loop).
     /// </summary>
     private long RepBulk(bool movs, int s, ulong rsi, ulong rdi, ulong max)
     {
-        ulong room = (0x1000 - (rdi & 0xFFF)) >> s;
-        if (movs)
-            room = Math.Min(room, (0x1000 - (rsi & 0xFFF)) >> s);
-        ulong k = Math.Min(room, max);
-        if (k < 2)
+        byte* tlb = (byte*)(Tlb + (MmuContext << TlbBits));
+        ulong k = movs ? Jit.PageBulk.Copy(tlb, BulkLayout, rdi, rsi, max, 1 << s) : Jit.PageBulk.Fill(tlb, BulkLayout, rdi, Gpr[Rax], max, 1 << s);
+        if (k == 0)
             return 0;
-        ref Memory.TlbEntry w = ref Tlb[(MmuContext << TlbBits) | (int)((rdi >> 12) & TlbMask)];
-        if (w.TagWrite != (rdi & ~0xFFFUL))
-            return 0;
-        byte* d = (byte*)(w.Addend + (long)rdi);
         ulong bytes = k << s;
         if (movs)
-        {
-            ref Memory.TlbEntry r = ref Tlb[(MmuContext << TlbBits) | (int)((rsi >> 12) & TlbMask)];
-            if (r.TagRead != (rsi & ~0xFFFUL))
-                return 0;
-            byte* p = (byte*)(r.Addend + (long)rsi);
-            if (d > p && d < p + bytes)
-                return 0; // a forward copy onto its own source repeats a pattern: element by element
-            Buffer.MemoryCopy(p, d, bytes, bytes);
             Gpr[Rsi] = rsi + bytes;
-        }
-        else
-        {
-            ulong v = Gpr[Rax];
-            switch (s)
-            {
-                case Byte: new Span<byte>(d, (int)k).Fill((byte)v); break;
-                case Word: new Span<ushort>(d, (int)k).Fill((ushort)v); break;
-                case Dword: new Span<uint>(d, (int)k).Fill((uint)v); break;
-                default: new Span<ulong>(d, (int)k).Fill(v); break;
-            }
-        }
         Gpr[Rdi] = rdi + bytes;
         Gpr[Rcx] -= k;
         return (long)k;
