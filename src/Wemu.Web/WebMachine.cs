@@ -38,7 +38,8 @@ public static partial class WebMachine
     private static string? s_fileError;
     private static MachineConfig? s_config;
     private static byte[]? s_firmware, s_kernel, s_initrd, s_incoming;
-    private static readonly List<byte[]> s_drives = [];
+    private static PageDrive[] s_drives = [];
+    private static readonly List<PageDrive> s_disks = [];   // the running machine's, for stats and commits
     private static MachineImages? s_images;
     private static Machine? s_machine;
     private static readonly Stopwatch s_running = new();
@@ -74,13 +75,13 @@ public static partial class WebMachine
             var (firmware, kernel, initrd) = DefaultGuest.Images(c, path => imagesBase + path);
             s_config = c;
             s_firmware = s_kernel = s_initrd = s_incoming = null;
-            s_drives.Clear();
+            s_drives = new PageDrive[c.Drives.Count];
 
             // By hand, not Utf8JsonWriter: this is the runtime's first JSON, and the writer's first use
             // (its encoder's tables, under the page's interpreter) took ~0.19 s of start-up, once, under load.
             var json = new StringBuilder("{\"downloads\":[");
             bool any = false;
-            void Download(string role, string? url)
+            void Download(string role, string? url, string extra = "")
             {
                 if (url == null)
                     return;
@@ -88,7 +89,7 @@ public static partial class WebMachine
                 AppendJsonString(json, role);
                 json.Append(",\"url\":");
                 AppendJsonString(json, url);
-                json.Append('}');
+                json.Append(extra).Append('}');
                 any = true;
             }
             if (c.Incoming == null)
@@ -98,8 +99,10 @@ public static partial class WebMachine
                 Download("kernel", kernel);
                 Download("initrd", initrd);
             }
-            foreach (var d in c.Drives)
-                Download("drive", d.File);
+            // A drive is read by Range requests where the server allows them, else downloaded whole (the worker decides,
+            // then hands each over with SetDrive); persist names the worker matches to drives by this index.
+            for (int i = 0; i < c.Drives.Count; i++)
+                Download("drive", c.Drives[i].File, $",\"index\":{i},\"readOnly\":{(c.Drives[i].ReadOnly ? "true" : "false")}");
             Download("incoming", c.Incoming);
             json.Append(']');
             if (c.NetworkRelayUrl != null)
@@ -135,10 +138,108 @@ public static partial class WebMachine
             case "firmware": s_firmware = data; break;
             case "kernel": s_kernel = data; break;
             case "initrd": s_initrd = data; break;
-            case "drive": s_drives.Add(data); break;
             case "incoming": s_incoming = data; break;
             default: throw new ArgumentException($"unknown image role '{role}'", nameof(role));
         }
+    }
+
+    /// <summary>
+    /// One -drive as the worker found it: downloaded whole (<paramref name="image"/>), or read by Range requests from
+    /// <paramref name="url"/> (<paramref name="image"/> null, <paramref name="size"/> bytes). <paramref name="identity"/>
+    /// names the served image (size and HTTP validator): what a snapshot or a persistent overlay records of it.
+    /// </summary>
+    [JSExport]
+    public static void SetDrive(int index, byte[]? image, string url, double size, string identity)
+    {
+        var d = s_drives[index] ??= new PageDrive();
+        d.Image = image;
+        d.Url = url;
+        d.Size = image?.Length ?? (long)size;
+        d.Identity = identity;
+    }
+
+    /// <summary>
+    /// Keeps drive <paramref name="index"/>'s writes in the origin-private file system as persistent disk
+    /// <paramref name="name"/>: its map and data files, opened by the worker (their handle numbers).
+    /// </summary>
+    [JSExport]
+    public static void PersistDrive(int index, string name, int mapFile, int dataFile)
+    {
+        var d = s_drives[index] ??= new PageDrive();
+        d.Persist = name;
+        d.MapFile = mapFile;
+        d.DataFile = dataFile;
+    }
+
+    /// <summary>
+    /// Puts persistent disks' new writes on record (the worker calls it about once a second, as a write-back cache is
+    /// written back; a guest's flush does it at once). Returns "" or the first failure, which the guest also sees as
+    /// an I/O error on its next flush.
+    /// </summary>
+    [JSExport]
+    public static string CommitDisks()
+    {
+        foreach (var d in s_disks)
+        {
+            if (d.Overlay is not { IsPersistent: true, UnrecordedClusterCount: > 0 } overlay)
+                continue;
+            try
+            {
+                overlay.Flush();
+            }
+            catch (IOException e)
+            {
+                return $"the persistent disk '{d.Persist}' could not keep the guest's writes: {e.Message}";
+            }
+        }
+        return "";
+    }
+
+    /// <summary>
+    /// The machine's buffers out and its disks flushed; a persistent disk that cannot keep its last writes (a full
+    /// quota) was the guest's I/O error when it flushed, and the worker's commits say so on the page.
+    /// </summary>
+    private static void FlushMachine(Machine m)
+    {
+        CommitDisks();
+        try
+        {
+            m.Flush();
+        }
+        catch (IOException)
+        {
+        }
+    }
+
+    private static IBlockBackend OpenDrive(PageDrive d, DriveConfig config)
+    {
+        if (d.Image == null && d.Url == null)
+            throw new ConfigException($"the drive {config.File} was not handed over");
+        IBlockBackend disk;
+        if (d.Image != null)
+        {
+            // A downloaded disk lives in memory: writes stay in the tab (as -snapshot) unless read-only or persistent.
+            disk = new MemoryBlockBackend(d.Image, config.ReadOnly || d.Persist != null);
+            d.Image = null;
+        }
+        else
+        {
+            disk = d.Lazy = new RangeBlockBackend(new HttpRangeReader(d.Url!), d.Size, $"{d.Url} ({d.Identity})");
+        }
+        if (d.Persist != null)
+        {
+            try
+            {
+                return d.Overlay = OverlayBlockBackend.OpenPersistent(disk, new OpfsFile(d.MapFile), new OpfsFile(d.DataFile), d.Identity, d.Persist);
+            }
+            catch (Exception e) when (e is InvalidDataException or IOException)
+            {
+                disk.Dispose();
+                throw new ConfigException($"persist '{d.Persist}': {e.Message}; Wemu.resetDisk('{d.Persist}') discards its writes");
+            }
+        }
+        // Writes to a disk read by ranges stay in the tab, in memory (bounded by the disk's size).
+        return d.Lazy != null && !config.ReadOnly ? d.Overlay = new OverlayBlockBackend(disk) : disk;
     }
 
     private static byte[]? s_saved;
@@ -154,6 +255,9 @@ public static partial class WebMachine
             return "no machine is running";
         try
         {
+            string error = CommitDisks();
+            if (error.Length != 0)
+                return $"cannot save this machine: {error}";
             s_machine.Flush();
             var file = new MemoryStream();
             Wemu.Snapshot.MachineSnapshot.Save(s_machine, file);
@@ -204,11 +308,21 @@ public static partial class WebMachine
             if (empty != null)
                 throw new ConfigException($"the {empty} image is empty");
             var drives = new List<IBlockBackend>();
-            for (int i = 0; i < s_drives.Count; i++)
+            s_disks.Clear();
+            try
             {
-                var d = c.Drives[i];
-                // A downloaded disk lives in memory: writes stay in the tab (as -snapshot) unless read-only.
-                drives.Add(new MemoryBlockBackend(s_drives[i], d.ReadOnly));
+                for (int i = 0; i < s_drives.Length; i++)
+                {
+                    drives.Add(OpenDrive(s_drives[i] ?? new PageDrive(), c.Drives[i]));
+                    s_disks.Add(s_drives[i]);
+                }
+            }
+            catch
+            {
+                foreach (var d in drives)
+                    d.Dispose();
+                s_disks.Clear();
+                throw;
             }
             // Guest RAM from freshly grown WebAssembly memory needs no clearing (GuestRam.HeapEnd).
             Wemu.Memory.GuestRam.HeapEnd ??= () => (nuint)BrowserWasmLoader.HeapEnd();
@@ -231,7 +345,7 @@ public static partial class WebMachine
                 // -nic user: the stack runs here, its outside is the page's fetch() (PageNetwork).
                 NetworkHost = c.Network != null && c.NetworkRelayUrl == null ? PageNetwork.Create(s_files) : null,
             };
-            s_drives.Clear();
+            s_drives = [];
             var building = Stopwatch.StartNew();
             s_machine = MachineFactory.Create(c, s_images);
             s_buildMs = building.Elapsed.TotalMilliseconds;
@@ -287,7 +401,7 @@ public static partial class WebMachine
             status = MachineStatus.Running;
         }
         if (status is MachineStatus.PoweredOff or MachineStatus.ResetRequested)
-            m.Flush();
+            FlushMachine(m);
         if (status == MachineStatus.ResetRequested && !s_config!.NoReboot)
         {
             m.Dispose();
@@ -341,6 +455,30 @@ public static partial class WebMachine
             w.WriteNumber("buildMs", s_buildMs);
             w.WriteNumber("resumeMs", s_resumeMs);
             w.WriteString("resumeDetail", Wemu.Snapshot.MachineSnapshot.LastLoad);
+            w.WriteStartArray("disks");
+            foreach (var d in s_disks)
+            {
+                w.WriteStartObject();
+                w.WriteString("url", d.Url);
+                w.WriteNumber("size", d.Size);
+                w.WriteBoolean("ranges", d.Lazy != null);
+                if (d.Lazy != null)
+                {
+                    w.WriteNumber("fetchedBytes", d.Lazy.BytesFetched);
+                    w.WriteNumber("requests", d.Lazy.Requests);
+                    w.WriteNumber("cachedBytes", d.Lazy.CachedBytes);
+                }
+                if (d.Persist != null)
+                    w.WriteString("persist", d.Persist);
+                if (d.Overlay != null)
+                {
+                    // (what the guest wrote: kept in the browser for a persistent disk, else in the tab's memory)
+                    w.WriteNumber("overlayBytes", (long)d.Overlay.DirtyClusterCount * 4096);
+                    w.WriteNumber("keptBytes", d.Overlay.RecordedBytes);
+                }
+                w.WriteEndObject();
+            }
+            w.WriteEndArray();
             if (m?.JitStatistics is { } j)
             {
                 w.WriteStartObject("jit");
@@ -375,11 +513,12 @@ public static partial class WebMachine
         s_running.Stop();
         if (m == null)
             return;
-        m.Flush();
+        FlushMachine(m);
         m.Dispose();
         if (s_images != null)
             foreach (var d in s_images.Drives)
                 d.Dispose();
+        s_disks.Clear();
         s_serial.Clear();
     }
 
@@ -513,6 +652,19 @@ public static partial class WebMachine
             w.WriteEndObject();
         }
         return Encoding.UTF8.GetString(buffer.GetBuffer(), 0, (int)buffer.Length);
+    }
+
+    /// <summary>A -drive in the page: how the worker handed it over, and what it became.</summary>
+    private sealed class PageDrive
+    {
+        public byte[]? Image;
+        public string? Url;
+        public long Size;
+        public string Identity = "";
+        public string? Persist;
+        public int MapFile = -1, DataFile = -1;
+        public RangeBlockBackend? Lazy;
+        public OverlayBlockBackend? Overlay;
     }
 
     private static Action<Span<byte>> SeededEntropy()

@@ -4,7 +4,8 @@
 // compresses (precompressed .br/.gz siblings when the build made them, else Brotli or gzip on the
 // fly, cached), and the COOP/COEP headers a multithreaded runtime will need (SharedArrayBuffer).
 // Guest images are sent uncompressed with Content-Length and byte ranges, so download progress
-// is exact and a disk could later be read by ranges.
+// is exact and a disk is read by ranges (the page's lazy disks). `ranges: false` makes a server that ignores
+// Range headers, as some do (tests of the page's fallback to a whole download).
 import http from 'node:http';
 import net from 'node:net';
 import { spawn } from 'node:child_process';
@@ -32,7 +33,7 @@ const COMPRESSIBLE = new Set(['.html', '.js', '.mjs', '.css', '.json', '.wasm', 
 // only: every stream has an error handler, and the handler as a whole is wrapped (500).
 const OPEN_FLAGS = fs.constants.O_RDONLY | (fs.constants.O_NONBLOCK ?? 0) | (fs.constants.O_NOFOLLOW ?? 0);
 
-export function createSiteServer(root, { allowedHosts = null } = {}) {
+export function createSiteServer(root, { allowedHosts = null, ranges = true } = {}) {
   root = path.resolve(root);
   const realRoot = fs.realpathSync(root);
   const cache = new Map();   // path|encoding -> {mtimeMs, size, body}
@@ -127,9 +128,9 @@ export function createSiteServer(root, { allowedHosts = null } = {}) {
         }
       }
 
-      headers['Accept-Ranges'] = 'bytes';
+      if (ranges) headers['Accept-Ranges'] = 'bytes';
       let start = 0, end = stat.size - 1, status = 200;
-      const range = /^bytes=(\d*)-(\d*)$/.exec(String(req.headers.range || ''));
+      const range = ranges && /^bytes=(\d*)-(\d*)$/.exec(String(req.headers.range || ''));
       if (range && (range[1] || range[2])) {
         start = range[1] ? Number(range[1]) : Math.max(0, stat.size - Number(range[2]));
         end = range[1] && range[2] ? Math.min(Number(range[2]), stat.size - 1) : stat.size - 1;
@@ -185,9 +186,9 @@ const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1']);
  * relay at /net (`wemu serve --net`): the command runs with `--port 0 --host 127.0.0.1`, and WebSocket
  * requests for /net from pages of this site (their Origin is this server) are passed to it byte for byte.
  */
-export async function serveSite(root, port = 8080, host = '127.0.0.1', { relay = null } = {}) {
+export async function serveSite(root, port = 8080, host = '127.0.0.1', { relay = null, ranges = true } = {}) {
   const allowedHosts = LOOPBACK.has(host) ? new Set(['127.0.0.1', 'localhost', '[::1]']) : null;
-  const server = createSiteServer(root, { allowedHosts });
+  const server = createSiteServer(root, { allowedHosts, ranges });
   const child = relay ? await startRelay(relay) : null;
   if (child) {
     server.on('upgrade', (req, socket, head) => proxyRelay(req, socket, head, child.port, allowedHosts));

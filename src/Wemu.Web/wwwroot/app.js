@@ -60,13 +60,41 @@ const resume = published && !options.args && (!options.arch || options.arch === 
 const vm = await Wemu.create({
   arch: options.arch || undefined,
   args: options.args,
+  persist: options.persist,
   incoming: resume,
   runtimeOptions: options.runtimeOptions,   // .NET runtime switches, for measurements (?debug=1 only)
   onProgress: showProgress,
   onState: showState,
   onSerial: write,
+  onNotice: showNotice,
 });
 window.wemu = vm;
+
+// Trouble that does not stop the machine (a persistent disk whose quota is full): shown until dismissed.
+function showNotice(text) {
+  $('notice').hidden = false;
+  $('notice-text').textContent = text;
+}
+$('notice-close').onclick = () => { $('notice').hidden = true; };
+
+// Persistent disks (?persist=NAME): how much of the guest's writing this browser keeps, and a way to drop it.
+if (options.persist.length) {
+  $('disks').hidden = false;
+  const show = async () => {
+    if (vm.state !== 'running') return;
+    const { disks } = await vm.stats();
+    $('disks-text').textContent = disks.filter(d => d.persist)
+      .map(d => `disk '${d.persist}': ${mb(d.keptBytes)} kept in this browser`).join(' · ');
+  };
+  setInterval(() => show().catch(() => {}), 2000);
+  vm.ready.then(show, () => {});
+  $('disks-reset').onclick = async () => {
+    if (!confirm(`Discard what the guest wrote to ${options.persist.map(n => `'${n}'`).join(', ')} and restart?`)) return;
+    await vm.stop();
+    for (const name of options.persist) await Wemu.resetDisk(name);
+    location.reload();
+  };
+}
 
 const [{ Terminal }, { FitAddon }] = await Promise.all([import('./vendor/xterm.mjs'), import('./vendor/addon-fit.mjs')]);
 // (lineHeight above 1: at 1.0 the underscore falls outside its cell and is not drawn, "x86_64" read "x86 64")

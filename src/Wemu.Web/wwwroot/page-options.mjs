@@ -9,7 +9,7 @@
 export const DEBUG_PARAM = 'debug';
 
 /**
- * Reads the page's query string: {arch, args, debug, runtimeOptions, ignored}; `ignored` lists the
+ * Reads the page's query string: {arch, args, persist, debug, runtimeOptions, ignored}; `ignored` lists the
  * runtime options dropped because debug was not set (for a console warning).
  */
 export function pageOptions(search) {
@@ -19,6 +19,7 @@ export function pageOptions(search) {
   return {
     arch: params.get('arch') || '',   // the guest (riscv64, x86_64): the first of the flags, as on the CLI
     args: params.get('args') || '',
+    persist: params.getAll('persist').filter(Boolean),   // persistent disks: the first -drive(s)' writes kept in this browser
     debug,
     runtimeOptions: debug ? requested : [],
     ignored: debug ? [] : requested,

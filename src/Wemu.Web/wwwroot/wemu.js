@@ -10,7 +10,11 @@
 //
 // Options (all optional; with no kernel the bundled guest boots, as `./wemu` does):
 //   arch 'riscv64'      memory '256M'        kernel URL     initrd URL     bios URL | 'none'
-//   append '...'        drive URL | [URL...] (raw disk images, kept in memory: writes stay in the tab)
+//   append '...'        drive URL | [URL...] (raw disk images: read on demand by HTTP Range requests where the
+//                       server allows them, else downloaded whole; writes stay in the tab unless persisted)
+//   persist 'name' | [names...]  keeps the guest's writes to the first drive(s) in this browser's origin-private
+//                       file system, over the served image: a reload boots with them (Wemu.resetDisk(name) drops them)
+//   ranges false        download every drive whole instead of reading it by ranges
 //   args [...QEMU flags] or one string of them (the CLI's parser reads them, after the options above)
 //   imagesBase URL of the folder holding riscv64/{fw_dynamic.bin,Image,initramfs.cpio.gz}
 //              (default: images/ beside this file)
@@ -20,7 +24,7 @@
 // The worker protocol is in worker.js. Requests with answers go through vm.call(method, args, transfer)
 // and come back as promises; vm.stats() is one.
 
-const listeners = () => ({ serial: new Set(), state: new Set(), progress: new Set(), log: new Set() });
+const listeners = () => ({ serial: new Set(), state: new Set(), progress: new Set(), log: new Set(), notice: new Set() });
 
 function toArgs(o) {
   const a = [];
@@ -56,6 +60,10 @@ export class WemuMachine {
   exitCode = null;
   /** What the flags describe, e.g. "riscv64 virt, 256M RAM". */
   summary = '';
+  /** The names of this machine's persistent disks (the persist option). */
+  persist = [];
+  /** Things the user must see that do not stop the machine (e.g. a persistent disk whose quota is full), oldest first. */
+  notices = [];
   /** The last download progress: {phase, loaded, total, items}. */
   progress = null;
   /** Resolves when the guest starts running; rejects with the error if it cannot. */
@@ -67,6 +75,8 @@ export class WemuMachine {
     if (options.onSerial) this.onSerial(options.onSerial);
     if (options.onState) this.onState(options.onState);
     if (options.onProgress) this.onProgress(options.onProgress);
+    if (options.onNotice) this.onNotice(options.onNotice);
+    this.persist = (Array.isArray(options.persist) ? options.persist : options.persist ? [options.persist] : []).map(String);
     const workerUrl = new URL('./worker.js', import.meta.url);
     try {
       this.#worker = new Worker(workerUrl, { type: 'module' });
@@ -84,6 +94,8 @@ export class WemuMachine {
       argsText: typeof options.args === 'string' ? options.args : '',
       imagesBase: options.imagesBase ? new URL(options.imagesBase, document.baseURI).href : new URL('./images/', import.meta.url).href,
       runtimeOptions: options.runtimeOptions || [],
+      persist: this.persist,
+      ranges: options.ranges !== false,
     };
     this.#worker.postMessage({ type: 'start', options: start, pageUrl: document.baseURI });
   }
@@ -94,6 +106,8 @@ export class WemuMachine {
   onState(fn) { this.#on.state.add(fn); return () => this.#on.state.delete(fn); }
   /** Calls fn({phase: 'runtime'|'download', loaded, total, items}) while files download. */
   onProgress(fn) { this.#on.progress.add(fn); return () => this.#on.progress.delete(fn); }
+  /** Calls fn(text) with what the user must see while the machine goes on (also kept in vm.notices). */
+  onNotice(fn) { this.#on.notice.add(fn); return () => this.#on.notice.delete(fn); }
   /** Calls fn(text) with the emulator's notes (e.g. why a guest's fetch failed); without listeners they go to console.warn. */
   onLog(fn) { this.#on.log.add(fn); return () => this.#on.log.delete(fn); }
 
@@ -182,6 +196,16 @@ export class WemuMachine {
     return scope.href;
   }
 
+  /**
+   * Discards the writes kept for the persistent disk `name` (the persist option): the next machine with it starts from
+   * the served image again. Refused while this machine runs with that disk (await vm.stop() first).
+   */
+  async resetDisk(name) {
+    if (this.#worker && this.persist.includes(String(name)) && (this.state === 'booting' || this.state === 'running'))
+      throw new Error(`the disk '${name}' is in use by this machine: await vm.stop() first`);
+    return Wemu.resetDisk(name);
+  }
+
   /** Ends the machine and its worker. */
   async stop() {
     if (!this.#worker) return;
@@ -236,6 +260,11 @@ export class WemuMachine {
       case 'plan':
         this.summary = msg.summary;
         break;
+      case 'notice':
+        this.notices.push(msg.text);
+        if (this.#on.notice.size === 0) console.warn('wemu: ' + msg.text);
+        for (const fn of this.#on.notice) fn(msg.text);
+        break;
       case 'log':
         if (this.#on.log.size === 0) console.warn('wemu: ' + msg.text);
         for (const fn of this.#on.log) fn(msg.text);
@@ -289,6 +318,32 @@ function activated(registration) {
 export const Wemu = {
   /** Starts a machine in a new worker; resolves at once with it (state 'booting'): await vm.ready to know it runs. */
   async create(options = {}) { return new WemuMachine(options); },
+
+  /**
+   * Discards the writes kept for the persistent disk `name`; resolves true if there were any, false if none.
+   * Rejects if a machine (in any tab of this site) has the disk open.
+   */
+  async resetDisk(name) {
+    name = String(name);
+    if (!/^[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}$/.test(name)) throw new Error(`resetDisk: '${name}' is not a persistent disk's name`);
+    if (!navigator.storage?.getDirectory) throw new Error('resetDisk: this browser has no origin-private file system');
+    let dir;
+    try {
+      dir = await (await navigator.storage.getDirectory()).getDirectoryHandle('wemu-persist');
+    } catch (e) {
+      if (e.name === 'NotFoundError') return false;
+      throw e;
+    }
+    try {
+      await dir.removeEntry(name, { recursive: true });
+      return true;
+    } catch (e) {
+      if (e.name === 'NotFoundError') return false;
+      if (e.name === 'NoModificationAllowedError' || e.name === 'InvalidModificationError')
+        throw new Error(`resetDisk: the disk '${name}' is in use by a machine (stop it first)`);
+      throw e;
+    }
+  },
 };
 
 globalThis.Wemu = Wemu;

@@ -6,6 +6,7 @@
 //                   {type:'serial', data: Uint8Array}      typed input (buffer transferred)
 //                   {type:'call', id, method, args}        request; answered by a 'reply'
 //   worker -> page  {type:'state', state, error?, exitCode?}
+//                   {type:'notice', text}                   something the user must see (a disk that cannot keep writes)
 //                   {type:'progress', phase, loaded, total, items}
 //                   {type:'serial', data: Uint8Array}      guest output, one message per slice
 //                   {type:'reply', id, ok, value?, error?}
@@ -29,6 +30,8 @@ let startedAt = 0;
 const timings = {};
 const loop = { slices: 0, sliceMs: 0, idles: 0, idleMs: 0 };   // where the worker's time goes (vm.stats())
 let idleSince = 0;
+const COMMIT_MS = 1000;                // persistent disks put new writes on record at least this often (a guest flush: at once)
+let persisting = false, lastCommit = 0;
 
 function post(msg, transfer) { self.postMessage(msg, transfer || []); }
 function setState(s, extra) { state = s; post({ type: 'state', state: s, ...extra }); }
@@ -65,6 +68,11 @@ function step() {
   const dt = performance.now() - t0;
   loop.slices++; loop.sliceMs += dt;
   flushSerial();
+  if (persisting && t0 - lastCommit > COMMIT_MS) {
+    lastCommit = t0;
+    const error = M.CommitDisks();
+    if (error) notice(error);
+  }
   switch (status) {
     case Status.Running: {
       // Adapt the budget so one slice is ~SLICE_TARGET_MS: long enough that the per-slice cost
@@ -90,6 +98,13 @@ function step() {
       setState('stopped', { exitCode: 0, reset: true });
       break;
   }
+}
+
+let lastNotice = '';
+function notice(text) {
+  if (text === lastNotice) return;   // once per distinct trouble, not once per failing write
+  lastNotice = text;
+  post({ type: 'notice', text });
 }
 
 function flushSafely() { try { flushSerial(); } catch { /* the runtime may be unusable */ } }
@@ -145,7 +160,7 @@ const calls = {
   },
   stats() {
     const s = M ? JSON.parse(M.Stats()) : { instructions: 0, seconds: 0, mips: 0, engine: '' };
-    return { ...s, state, budget, timings, loop };
+    return { ...s, state, budget, timings, loop, ranges: { bytes: rangeBytes, requests: rangeRequests } };
   },
   stop() {
     if (M && (state === 'running' || state === 'stopped')) {
@@ -222,6 +237,7 @@ function prefetchBundled(options, base, imagesBase) {
 
 function progress(phase, items) {
   let loaded = 0, total = 0, known = true;
+  items = items.filter(it => !it.ranges);   // a disk read by ranges downloads nothing before boot
   for (const it of items) { loaded += it.loaded; if (it.total > 0) total += it.total; else known = false; }
   post({ type: 'progress', phase, loaded, total: known ? total : 0,
     items: items.map(it => ({ role: it.role, url: it.url, loaded: it.loaded, total: it.total })) });
@@ -229,10 +245,9 @@ function progress(phase, items) {
 
 // Downloads one image with progress. Percentages need the size of what the body stream yields:
 // Content-Length is that size unless the server compressed the response on the fly.
-async function download(item, signal) {
-  let res;
+async function download(item, signal, res = null) {
   try {
-    res = await fetch(item.url, { signal });
+    res ??= await fetch(item.url, { signal });
   } catch (e) {
     if (signal.aborted) throw signal.reason;
     throw new Error(`could not download the ${item.role} from ${item.url}: ${e.message || e}`);
@@ -271,6 +286,144 @@ async function download(item, signal) {
   item.total = item.loaded;
   if (!downloadView.quiet) progress('download', downloadView.items);
   return bytes;
+}
+
+// A -drive: read by Range requests if the server serves byte ranges of it as they are (206, no content coding),
+// so a large disk does not download before boot; else downloaded whole. Resolves to {bytes?, size, identity}:
+// identity (size and the server's validator) is what a snapshot or a persistent overlay records of the image.
+async function openDrive(item, signal, useRanges) {
+  let res = null;
+  if (useRanges) {
+    try {
+      res = await fetch(item.url, { signal, headers: { Range: 'bytes=0-0' } });
+    } catch (e) {
+      if (signal.aborted) throw signal.reason;
+      throw new Error(`could not download the ${item.role} from ${item.url}: ${e.message || e}`);
+    }
+    const whole = /^bytes 0-0\/(\d+)$/.exec(res.headers.get('content-range') || '');
+    const coded = (res.headers.get('content-encoding') || 'identity') !== 'identity';
+    if (res.status === 206 && whole && !coded && Number(whole[1]) > 0) {
+      res.body?.cancel().catch(() => {});
+      const size = Number(whole[1]);
+      item.ranges = true;
+      return { size, identity: identityOf(res, size) };
+    }
+    if (res.status !== 200) { res.body?.cancel().catch(() => {}); res = null; }   // (416 for an empty file...: a plain GET says why)
+  }
+  if (!res) {
+    try {
+      res = await fetch(item.url, { signal });
+    } catch (e) {
+      if (signal.aborted) throw signal.reason;
+      throw new Error(`could not download the ${item.role} from ${item.url}: ${e.message || e}`);
+    }
+  }
+  const validator = res.ok ? identityOf(res, null) : '';
+  const bytes = await download(item, signal, res);
+  return { bytes, size: bytes.length, identity: `${bytes.length} bytes${validator}` };
+}
+
+function identityOf(res, size) {
+  const etag = res.headers.get('etag'), modified = res.headers.get('last-modified');
+  const validator = etag ? `, ETag ${etag}` : modified ? `, Last-Modified ${modified}` : '';
+  return size == null ? validator : `${size} bytes${validator}`;
+}
+
+// The page's disk storage for C# (BrowserDisks.cs, module "wemu-disk"): synchronous Range requests (a dedicated
+// worker may block: the guest waits for its disk either way) and the origin-private file system's synchronous access
+// handles, numbered. Bytes go straight to and from the runtime's memory; each answers '' or a one-line reason.
+const files = [];
+let rangeBytes = 0, rangeRequests = 0;
+function installDisks(runtime) {
+  const memory = runtime.Module.wasmExports.memory;
+  const heap = (address, length) => new Uint8Array(memory.buffer, address, length);
+  const file = n => files[n] || (() => { throw new Error('the file is closed'); })();
+  const failed = (what, e) => {
+    const text = e && e.name === 'QuotaExceededError'
+      ? `the browser's storage for this site is full: ${what} failed (the guest gets an I/O error; free space or reset the disk)`
+      : `${what} failed: ${e && e.message || e}`;
+    notice(text);
+    return text;
+  };
+  runtime.setModuleImports('wemu-disk', {
+    rangeRead(url, offset, length, address) {
+      const xhr = new XMLHttpRequest();
+      try {
+        xhr.open('GET', url, false);
+        xhr.responseType = 'arraybuffer';
+        xhr.setRequestHeader('Range', `bytes=${offset}-${offset + length - 1}`);
+        xhr.send();
+      } catch (e) {
+        return failed(`reading ${url}`, e);
+      }
+      const range = xhr.getResponseHeader('content-range') || '';
+      if (xhr.status !== 206 || !range.startsWith(`bytes ${offset}-`))
+        return failed(`reading ${url} at ${offset}`, `the server answered HTTP ${xhr.status}${range ? ' ' + range : ''} to a range request`);
+      const body = new Uint8Array(xhr.response);
+      if (body.length !== length) return failed(`reading ${url} at ${offset}`, `${body.length} bytes came for ${length}`);
+      heap(address, length).set(body);
+      rangeBytes += length; rangeRequests++;
+      return '';
+    },
+    fileRead(n, offset, length, address) {
+      try {
+        const view = heap(address, length);
+        const got = file(n).read(view, { at: offset });
+        if (got < length) view.fill(0, got);
+        return '';
+      } catch (e) { return failed('reading a persistent disk', e); }
+    },
+    fileWrite(n, offset, length, address) {
+      try {
+        const wrote = file(n).write(heap(address, length), { at: offset });
+        if (wrote === length) return '';
+        // (Chromium 1xx answers some failures with base::File's error code as an unsigned count: -8 is "no space")
+        const code = wrote > length ? wrote - 2 ** 32 : 0;
+        return failed('writing a persistent disk', code === -8 ? { name: 'QuotaExceededError' }
+          : code < 0 ? `error ${code}` : `${wrote} of ${length} bytes written`);
+      } catch (e) { return failed('writing a persistent disk', e); }
+    },
+    fileFlush(n) {
+      try { file(n).flush(); return ''; } catch (e) { return failed('flushing a persistent disk', e); }
+    },
+    fileSize(n) { return file(n).getSize(); },
+    fileTruncate(n, length) {
+      try { file(n).truncate(length); return ''; } catch (e) { return failed('truncating a persistent disk', e); }
+    },
+    fileClose(n) {
+      try { files[n]?.close(); } catch { /* closing anyway */ }
+      files[n] = null;
+    },
+  });
+}
+
+// A persistent disk (Wemu.create({persist}), ?persist=NAME): its map and data files in the origin-private file
+// system, directory wemu-persist/NAME (wemu.js's Wemu.resetDisk deletes it). One machine at a time holds them.
+const PERSIST_NAME = /^[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}$/;
+async function openPersist(name) {
+  if (!navigator.storage?.getDirectory)
+    throw new Error(`persist '${name}': this browser has no origin-private file system to keep the disk in`);
+  let dir;
+  try {
+    const root = await navigator.storage.getDirectory();
+    dir = await (await root.getDirectoryHandle('wemu-persist', { create: true })).getDirectoryHandle(name, { create: true });
+  } catch (e) {
+    throw new Error(`persist '${name}': the browser's storage is not available (${e.message || e})`);
+  }
+  const open = async what => {
+    const handle = await dir.getFileHandle(what, { create: true });
+    try {
+      const access = await handle.createSyncAccessHandle();
+      files.push(access);
+      return files.length - 1;
+    } catch (e) {
+      if (e.name === 'NoModificationAllowedError' || e.name === 'InvalidStateError')
+        throw new Error(`persist '${name}': the disk is in use by another machine (another tab or window of this site)`);
+      throw new Error(`persist '${name}': cannot open the disk's ${what} (${e.message || e})`);
+    }
+  };
+  const map = await open('map');
+  return { map, data: await open('data') };
 }
 
 // The JIT's WebAssembly loader (BrowserWasmLoader.cs): C# hands over module bytes in the heap; the
@@ -356,6 +509,7 @@ async function start(options, pageUrl) {
     })
     .create();
   installJitLoader(runtime);
+  installDisks(runtime);
   runtime.setModuleImports('wemu-relay', {
     send(view) { if (relay && relay.bufferedAmount < RELAY_SEND_LIMIT) relay.send(view.slice()); },
   });
@@ -376,6 +530,17 @@ async function start(options, pageUrl) {
   timings.configureMs = performance.now() - t0;
   if (plan.error) throw new Error(plan.error);
   post({ type: 'plan', summary: plan.summary });
+  const drives = plan.downloads.filter(d => d.role === 'drive');
+  const persist = (Array.isArray(options.persist) ? options.persist : options.persist ? [options.persist] : []).map(String);
+  for (const name of persist)
+    if (!PERSIST_NAME.test(name)) throw new Error(`persist '${name}': a name is letters, digits, '.', '_' and '-' (at most 64, not starting with '.')`);
+  if (persist.length > drives.length)
+    throw new Error(drives.length === 0 ? `persist '${persist[0]}' keeps a disk's writes, and this machine has no disk (-drive)`
+      : `persist names ${persist.length} disks, and this machine has ${drives.length} (-drive)`);
+  if (new Set(persist).size !== persist.length) throw new Error('persist: two disks cannot have the same name');
+  persist.forEach((name, i) => {
+    if (drives[i].readOnly) throw new Error(`persist '${name}': the disk ${drives[i].url} is read-only, so there is nothing to keep`);
+  });
   const relayOpen = plan.relay ? openRelay(runtime, plan.relay) : null;
   relayOpen?.catch(() => {});   // awaited below, after the downloads
 
@@ -386,7 +551,10 @@ async function start(options, pageUrl) {
   for (const d of plan.downloads) {
     const url = new URL(d.url, base).href;
     const e = early.get(url);
-    if (e) {
+    if (d.role === 'drive') {
+      const item = { role: d.role, url, loaded: 0, total: 0, index: d.index };
+      items.push(item); pending.push(openDrive(item, abort.signal, options.ranges !== false));
+    } else if (e) {
       early.delete(url);
       e.item.role = d.role;
       abort.signal.addEventListener('abort', () => e.abort.abort(abort.signal.reason));
@@ -410,8 +578,17 @@ async function start(options, pageUrl) {
   timings.downloadMs = performance.now() - t1;   // what is left to wait for once the plan is known
   if (state !== 'booting') return;   // stopped while downloading
   const t3 = performance.now();
-  for (let i = 0; i < items.length; i++) M.SetImage(items[i].role, images[i]);
+  for (let i = 0; i < items.length; i++) {
+    const it = items[i], got = images[i];
+    if (it.role === 'drive') M.SetDrive(it.index, got.bytes || null, it.url, got.size, got.identity);
+    else M.SetImage(it.role, got);
+  }
   timings.setImageMs = performance.now() - t3;
+  for (let i = 0; i < persist.length; i++) {
+    const { map, data } = await openPersist(persist[i]);
+    M.PersistDrive(drives[i].index, persist[i], map, data);
+  }
+  persisting = persist.length > 0;
 
   if (relayOpen) await relayOpen;
   const t2 = performance.now();

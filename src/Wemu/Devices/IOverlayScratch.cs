@@ -10,4 +10,9 @@ public interface IOverlayScratch : IDisposable
     void Read(long offset, Span<byte> destination);
 
     void Write(long offset, ReadOnlySpan<byte> source);
+
+    /// <summary>Makes completed writes durable (a persistent overlay's, before its map names them).</summary>
+    void Flush()
+    {
+    }
 }

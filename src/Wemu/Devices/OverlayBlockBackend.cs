@@ -6,6 +6,13 @@ namespace Wemu.Devices;
 /// is how QEMU's <c>snapshot=on</c> behaves: the guest sees a writable disk, the image file stays as it was.
 /// The CLI gives it an unlinked temporary file as scratch (as QEMU's temporary qcow2), so what the guest writes
 /// costs host disk, not host RAM: only the cluster map (a few bytes per written cluster) lives in memory.
+/// <para>
+/// A persistent overlay (<see cref="OpenPersistent"/>) keeps its clusters in a file and their map in an
+/// <see cref="OverlayJournal"/>, so the writes outlive the machine (the page's <c>persist</c> disks). New clusters are
+/// put on record when the guest flushes (or the host commits): the data file is flushed first, then the map, so the
+/// map never names data that is not durable; a machine that ends without a flush loses the unflushed new clusters,
+/// as a disk with a volatile write cache loses them on power loss.
+/// </para>
 /// </summary>
 public sealed class OverlayBlockBackend : IBlockBackend
 {
@@ -19,6 +26,9 @@ public sealed class OverlayBlockBackend : IBlockBackend
     private readonly Dictionary<long, int> _slots = [];
     private int _nextSlot;
     private readonly byte[] _cluster = new byte[ClusterSize];
+    private readonly OverlayJournal? _journal;
+    private readonly List<long> _unrecorded = [];
+    private readonly string? _persistName;
 
     /// <param name="baseBackend">The disk underneath (may be read-only).</param>
     /// <param name="ownsBase">Whether disposing the overlay disposes the base.</param>
@@ -30,6 +40,50 @@ public sealed class OverlayBlockBackend : IBlockBackend
         _scratch = scratch ?? new MemoryOverlayScratch();
     }
 
+    /// <summary>
+    /// A persistent overlay over <paramref name="baseBackend"/>: its clusters in <paramref name="data"/>, their map in
+    /// <paramref name="map"/> (both empty for a new overlay). <paramref name="baseIdentity"/> names the base image (its
+    /// size, and a validator such as an HTTP ETag); a map made over another identity is refused. Throws
+    /// <see cref="InvalidDataException"/> with a one-line reason for a foreign, damaged or mismatched overlay; takes
+    /// ownership of both files (disposed with the overlay, or at once on failure).
+    /// </summary>
+    public static OverlayBlockBackend OpenPersistent(IBlockBackend baseBackend, IStorageFile map, IStorageFile data, string baseIdentity, string name, bool ownsBase = true)
+    {
+        try
+        {
+            var journal = OverlayJournal.Open(map, baseBackend.Length, baseIdentity, ClusterSize, out var clusters);
+            if (data.Length < (long)clusters.Count << ClusterShift)
+                throw new InvalidDataException($"its data is shorter ({data.Length} bytes) than its map says ({clusters.Count} clusters)");
+            var overlay = new OverlayBlockBackend(baseBackend, ownsBase, new StorageFileScratch(data), journal, name);
+            for (int slot = 0; slot < clusters.Count; slot++)
+                overlay._slots.Add(clusters[slot], slot);
+            overlay._nextSlot = clusters.Count;
+            return overlay;
+        }
+        catch
+        {
+            map.Dispose();
+            data.Dispose();
+            throw;
+        }
+    }
+
+    private OverlayBlockBackend(IBlockBackend baseBackend, bool ownsBase, IOverlayScratch scratch, OverlayJournal journal, string name)
+        : this(baseBackend, ownsBase, scratch)
+    {
+        _journal = journal;
+        _persistName = name;
+    }
+
+    /// <summary>Whether the clusters outlive the machine (<see cref="OpenPersistent"/>).</summary>
+    public bool IsPersistent => _journal != null;
+
+    /// <summary>Bytes of written clusters on record (durable), for a persistent overlay.</summary>
+    public long RecordedBytes => (long)(_journal?.Count ?? 0) << ClusterShift;
+
+    /// <summary>New clusters written since the last <see cref="Flush"/> (a persistent overlay puts them on record then).</summary>
+    public int UnrecordedClusterCount => _unrecorded.Count;
+
     public long Length => _base.Length;
 
     public bool IsReadOnly => false;
@@ -39,8 +93,10 @@ public sealed class OverlayBlockBackend : IBlockBackend
 
     /// <summary>The base image's identity; an overlay holding writes is refused (its content is not saved yet).</summary>
     public string SnapshotIdentity() => DirtyClusterCount == 0
-        ? $"{_base.SnapshotIdentity()} under a temporary overlay"
-        : throw new Snapshot.SnapshotException("cannot save this machine: a disk with snapshot=on holds temporary writes, which snapshots do not keep yet");
+        ? $"{_base.SnapshotIdentity()} under {(IsPersistent ? $"the empty persistent overlay '{_persistName}'" : "a temporary overlay")}"
+        : throw new Snapshot.SnapshotException(IsPersistent
+            ? $"cannot save this machine: the persistent disk '{_persistName}' holds writes, which snapshots do not keep yet"
+            : "cannot save this machine: a disk with snapshot=on holds temporary writes, which snapshots do not keep yet");
 
     public void Read(long offset, Span<byte> destination)
     {
@@ -96,20 +152,36 @@ public sealed class OverlayBlockBackend : IBlockBackend
                 source[..n].CopyTo(data[within..]);
                 _scratch.Write((long)_nextSlot << ClusterShift, data);
                 _slots.Add(cluster, _nextSlot++);
+                if (_journal != null)
+                    _unrecorded.Add(cluster);
             }
             source = source[n..];
             offset += n;
         }
     }
 
-    /// <summary>Nothing to make durable: the overlay is thrown away at exit and the base is never written.</summary>
+    /// <summary>
+    /// A temporary overlay has nothing to make durable (it is thrown away at exit, the base is never written). A
+    /// persistent one flushes its data, then puts the new clusters on record; if that fails (a full quota), they stay
+    /// waiting for the next flush and the failure reaches the guest as an I/O error.
+    /// </summary>
     public void Flush()
     {
+        if (_journal == null)
+            return;
+        _scratch.Flush();
+        if (_unrecorded.Count > 0)
+        {
+            _journal.Append(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_unrecorded));
+            _unrecorded.Clear();
+        }
     }
 
-    /// <summary>Drops every write: the disk reads as the base again (scratch slots are reused).</summary>
+    /// <summary>Drops every write: the disk reads as the base again (scratch slots are reused). Temporary overlays only.</summary>
     public void Discard()
     {
+        if (_journal != null)
+            throw new InvalidOperationException("a persistent overlay is discarded by deleting its files");
         _slots.Clear();
         _nextSlot = 0;
     }
@@ -118,6 +190,7 @@ public sealed class OverlayBlockBackend : IBlockBackend
     {
         _slots.Clear();
         _scratch.Dispose();
+        _journal?.Dispose();
         if (_ownsBase)
             _base.Dispose();
     }

@@ -1,0 +1,56 @@
+namespace Wemu.Devices;
+
+/// <summary>
+/// A random-access file a disk keeps its data in: a host file (<see cref="HostStorageFile"/>), or in the page a file of
+/// the browser's origin-private file system. Reads past the end give zeros; failures are IOExceptions (a full quota
+/// is one, and reaches the guest as an I/O error).
+/// </summary>
+public interface IStorageFile : IDisposable
+{
+    long Length { get; }
+
+    void Read(long offset, Span<byte> destination);
+
+    void Write(long offset, ReadOnlySpan<byte> source);
+
+    void SetLength(long length);
+
+    /// <summary>Makes every completed write durable.</summary>
+    void Flush();
+}
+
+/// <summary>An <see cref="IStorageFile"/> on a host file (tests, and hosts with a file system).</summary>
+public sealed class HostStorageFile(string path) : IStorageFile
+{
+    private readonly FileStream _file = new(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.Read, 1, FileOptions.RandomAccess);
+
+    public long Length => _file.Length;
+
+    public void Read(long offset, Span<byte> destination)
+    {
+        int n = offset >= _file.Length ? 0 : RandomAccess.Read(_file.SafeFileHandle, destination, offset);
+        destination[n..].Clear();
+    }
+
+    public void Write(long offset, ReadOnlySpan<byte> source) => RandomAccess.Write(_file.SafeFileHandle, source, offset);
+
+    public void SetLength(long length) => _file.SetLength(length);
+
+    public void Flush() => _file.Flush(flushToDisk: true);
+
+    public void Dispose() => _file.Dispose();
+}
+
+/// <summary>An overlay's written clusters in an <see cref="IStorageFile"/>: slot times cluster size is the offset there.</summary>
+public sealed class StorageFileScratch(IStorageFile file) : IOverlayScratch
+{
+    public long Length => file.Length;
+
+    public void Read(long offset, Span<byte> destination) => file.Read(offset, destination);
+
+    public void Write(long offset, ReadOnlySpan<byte> source) => file.Write(offset, source);
+
+    public void Flush() => file.Flush();
+
+    public void Dispose() => file.Dispose();
+}
