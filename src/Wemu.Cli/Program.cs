@@ -154,7 +154,7 @@ public static class Program
             if (config.Incoming is { } incoming)
             {
                 // Resume instead of booting (only the first machine: a guest reset boots afresh, as in QEMU).
-                if (!Resume(machine, incoming))
+                if (!Resume(machine, incoming, config.ForceResume))
                     return 1;
                 config.Incoming = null;
             }
@@ -277,7 +277,7 @@ public static class Program
     private static bool s_paused;
 
     /// <summary>Loads the snapshot at <paramref name="path"/> into the machine just built; false (after one line) if it cannot.</summary>
-    private static bool Resume(Machine machine, string path)
+    private static bool Resume(Machine machine, string path, bool force)
     {
         byte[] file;
         try
@@ -291,7 +291,7 @@ public static class Program
         }
         try
         {
-            Wemu.Snapshot.MachineSnapshot.Load(machine, file);
+            Wemu.Snapshot.MachineSnapshot.Load(machine, file, force, note => Console.Error.WriteLine($"wemu: -incoming {path}: {note}"));
             return true;
         }
         catch (Wemu.Snapshot.SnapshotException e)
@@ -448,6 +448,7 @@ public static class Program
           -snapshot-dir DIR          where the monitor's savevm NAME writes (DIR/NAME.snap)
           -monitor stdio             QEMU's monitor alone on this terminal (with -serial none); else Ctrl-A c
           -loadvm NAME               resume DIR/NAME.snap (as -incoming) instead of booting
+          -force-resume              resume even if a disk image changed since the save (refused by default)
           -virtfs local,path=DIR,mount_tag=TAG[,security_model=none|mapped-xattr][,readonly=on]
                                      share DIR over virtio-9p (guest: mount -t 9p TAG /mnt);
                                      the default guest mounts tag 'host' at /mnt/host;

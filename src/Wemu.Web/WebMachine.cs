@@ -243,6 +243,16 @@ public static partial class WebMachine
     }
 
     private static byte[]? s_saved;
+    private static readonly List<string> s_notes = [];
+
+    /// <summary>What the user must see that did not stop the machine (e.g. a forced resume), one per line, once.</summary>
+    [JSExport]
+    public static string TakeNotes()
+    {
+        string notes = string.Join('\n', s_notes);
+        s_notes.Clear();
+        return notes;
+    }
 
     /// <summary>
     /// vm.save(): the running machine as a snapshot file (between slices: the worker calls it from its loop's
@@ -357,7 +367,7 @@ public static partial class WebMachine
                 try
                 {
                     building.Restart();
-                    Wemu.Snapshot.MachineSnapshot.Load(s_machine, snapshot);
+                    Wemu.Snapshot.MachineSnapshot.Load(s_machine, snapshot, c.ForceResume, note => s_notes.Add($"-incoming {c.Incoming}: {note}"));
                     s_resumeMs = building.Elapsed.TotalMilliseconds;
                 }
                 catch (Wemu.Snapshot.SnapshotException e)

@@ -595,6 +595,7 @@ async function start(options, pageUrl) {
   const error = M.Start();
   if (error) throw new Error(error);
   timings.createMs = performance.now() - t2;
+  for (const text of M.TakeNotes().split('\n')) if (text) notice(text);
   for (const d of pendingInput) M.SendSerial(d);
   pendingInput = [];
   setState('running', { summary: plan.summary });

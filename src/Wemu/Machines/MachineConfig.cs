@@ -58,6 +58,13 @@ public sealed class MachineConfig
     public string? Incoming { get; set; }
 
     /// <summary>
+    /// <c>-force-resume</c> (Wemu's): resume <see cref="Incoming"/> even where a disk image changed since the save
+    /// (a note says so); by default that is refused, since the guest's page cache and filesystem state belong to the
+    /// image as it was.
+    /// </summary>
+    public bool ForceResume { get; set; }
+
+    /// <summary>
     /// <c>-snapshot-dir DIR</c>: where the monitor's <c>savevm NAME</c> writes and <c>-loadvm NAME</c>
     /// reads (<c>DIR/NAME.snap</c>, the same file as <c>migrate file:</c>). QEMU keeps these inside
     /// qcow2 images; Wemu's raw disks cannot hold them.

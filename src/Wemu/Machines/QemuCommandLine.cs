@@ -201,6 +201,7 @@ public static class QemuCommandLine
                 case "-loadvm": loadvm = Value(); break;
                 case "-nographic": c.NoGraphic = true; break;
                 case "-no-reboot": c.NoReboot = true; break;
+                case "-force-resume": c.ForceResume = true; break;
                 case "-serial":
                 {
                     string v = Value();
@@ -302,6 +303,8 @@ public static class QemuCommandLine
                 throw new ConfigException("-loadvm and -incoming both name a state to start from");
             c.Incoming = c.SnapshotFile(loadvm);
         }
+        if (c.ForceResume && c.Incoming == null)
+            throw new ConfigException("-force-resume applies to a resume: add -incoming file:PATH or -loadvm NAME");
         return c;
     }
 

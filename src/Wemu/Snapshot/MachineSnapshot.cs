@@ -99,7 +99,7 @@ public static class MachineSnapshot
     /// Loads <paramref name="file"/> into <paramref name="machine"/>, a machine just built with the same
     /// configuration (not yet run). Everything is checked first; then RAM and every part are loaded.
     /// </summary>
-    public static void Load(Machine machine, ReadOnlyMemory<byte> file)
+    public static void Load(Machine machine, ReadOnlyMemory<byte> file, bool force = false, Action<string>? note = null)
     {
         string board = machine.SnapshotBoard ?? throw new SnapshotException("this machine cannot be resumed from a snapshot yet (only the riscv64 virt board can)");
         var watch = System.Diagnostics.Stopwatch.StartNew();
@@ -152,7 +152,7 @@ public static class MachineSnapshot
         double ramMs = watch.Elapsed.TotalMilliseconds - checkedMs;
         foreach (var (name, part) in parts)
         {
-            var reader = new StateReader(sections[name].Payload, name);
+            var reader = new StateReader(sections[name].Payload, name) { Force = force, Note = note };
             part.LoadState(reader);
             if (!reader.AtEnd)
                 throw new SnapshotException($"snapshot section {name} is longer than this machine's");

@@ -14,6 +14,15 @@ public sealed class StateReader(ReadOnlyMemory<byte> data, string where)
 
     public string Where { get; set; } = where;
 
+    /// <summary>
+    /// <c>-force-resume</c>: a part whose outside world changed since the save (a disk image) goes on with a
+    /// <see cref="Note"/> instead of refusing the load.
+    /// </summary>
+    public bool Force { get; init; }
+
+    /// <summary>Where a part reports what it let through because of <see cref="Force"/>.</summary>
+    public Action<string>? Note { get; init; }
+
     public int Remaining => data.Length - _position;
 
     public bool AtEnd => _position == data.Length;

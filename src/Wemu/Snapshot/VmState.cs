@@ -119,7 +119,7 @@ public sealed class VmState<T>(string name, int version) where T : class
             string got = reader.String(256);
             if (got != field)
                 throw new SnapshotException($"snapshot section {where}: field '{got}' where {Name} has '{field}'");
-            var value = new StateReader(reader.Blob(), $"{where}.{field}");
+            var value = new StateReader(reader.Blob(), $"{where}.{field}") { Force = reader.Force, Note = reader.Note };
             load(owner, value);
             if (!value.AtEnd)
                 throw new SnapshotException($"snapshot section {where}.{field} is longer than this machine's");

@@ -165,7 +165,7 @@ public sealed class CliSnapshotTests : IDisposable
     }
 
     [Fact]
-    public void A_Disk_Is_Recorded_A_Changed_Image_Is_Refused_And_Temporary_Writes_Cannot_Be_Saved()
+    public void A_Disk_Is_Recorded_A_Changed_Image_Is_Refused_Unless_Forced_And_Temporary_Writes_Cannot_Be_Saved()
     {
         string image = Path.Combine(_dir, "disk.img"), file = Path.Combine(_dir, "disk.snap");
         File.WriteAllBytes(image, new byte[1 << 20]);
@@ -182,6 +182,16 @@ public sealed class CliSnapshotTests : IDisposable
         {
             Assert.Equal(1, wemu.WaitForExit(CommandTimeout));
             Assert.Contains("the disk changed since the snapshot was made", wemu.Output);
+            Assert.Contains("-force-resume resumes anyway", wemu.Output);
+        }
+        // Forced, it resumes (saying so once) and the guest reads the image as it is now.
+        using (var wemu = new WemuProcess("-drive", drive, "-incoming", $"file:{file}", "-force-resume"))
+        {
+            Assert.Contains("disk-marker-42", wemu.RunShellCommand("head -c 20 /dev/vda; echo", CommandTimeout));
+            Assert.Single(wemu.Output.Split('\n').Where(l => l.Contains("resuming anyway (-force-resume)", StringComparison.Ordinal)));
+            Assert.DoesNotContain("Wemu guest ready", wemu.Output);
+            wemu.Send("\u0001x");
+            wemu.WaitForExit(CommandTimeout);
         }
         BootAndMigrate(["-drive", drive + ",snapshot=on"], "echo temporary | dd of=/dev/vda conv=notrunc 2>/dev/null; sync", file + ".2",
             "migrate: cannot save this machine: a disk with snapshot=on holds temporary writes");

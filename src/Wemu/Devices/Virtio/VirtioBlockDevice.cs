@@ -90,8 +90,12 @@ public sealed class VirtioBlockDevice : IVirtioDevice, Snapshot.IStateful
     public void LoadState(Snapshot.StateReader reader)
     {
         string saved = reader.String(), now = _backend.SnapshotIdentity();
-        if (saved != now)
-            throw new Snapshot.SnapshotException($"the disk changed since the snapshot was made (then: {saved}; now: {now})");
+        if (saved == now)
+            return;
+        string changed = $"the disk changed since the snapshot was made (then: {saved}; now: {now})";
+        if (!reader.Force)
+            throw new Snapshot.SnapshotException(changed + "; -force-resume resumes anyway");
+        reader.Note?.Invoke(changed + ": resuming anyway (-force-resume); the guest's cached view of it may be wrong");
     }
 
     public void ReadConfig(int offset, Span<byte> destination) => _config.AsSpan(offset, destination.Length).CopyTo(destination);
