@@ -215,16 +215,18 @@ public static partial class WebMachine
     {
         if (d.Image == null && d.Url == null)
             throw new ConfigException($"the drive {config.File} was not handed over");
+        // The served image is never written: writes go to an overlay over it (in memory, or in the browser for a
+        // persistent disk), which is also what a snapshot of the machine carries.
+        string identity = $"{d.Url} ({d.Identity})";
         IBlockBackend disk;
         if (d.Image != null)
         {
-            // A downloaded disk lives in memory: writes stay in the tab (as -snapshot) unless read-only or persistent.
-            disk = new MemoryBlockBackend(d.Image, config.ReadOnly || d.Persist != null);
+            disk = new MemoryBlockBackend(d.Image, readOnly: true) { Identity = identity };
             d.Image = null;
         }
         else
         {
-            disk = d.Lazy = new RangeBlockBackend(new HttpRangeReader(d.Url!), d.Size, $"{d.Url} ({d.Identity})");
+            disk = d.Lazy = new RangeBlockBackend(new HttpRangeReader(d.Url!), d.Size, identity);
         }
         if (d.Persist != null)
         {
@@ -238,8 +240,8 @@ public static partial class WebMachine
                 throw new ConfigException($"persist '{d.Persist}': {e.Message}; Wemu.resetDisk('{d.Persist}') discards its writes");
             }
         }
-        // Writes to a disk read by ranges stay in the tab, in memory (bounded by the disk's size).
-        return d.Lazy != null && !config.ReadOnly ? d.Overlay = new OverlayBlockBackend(disk) : disk;
+        // Writes stay in the tab, in memory (bounded by the disk's size).
+        return config.ReadOnly ? disk : d.Overlay = new OverlayBlockBackend(disk);
     }
 
     private static byte[]? s_saved;

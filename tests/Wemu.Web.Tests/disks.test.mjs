@@ -23,6 +23,7 @@ const MiB = 1 << 20;
 const bigName = `test-big-${token}.img`, bigSize = 512 * MiB, bigMarkerAt = 300 * MiB;
 // A small image for the whole-download fallback and the persistent disk.
 const smallName = `test-small-${token}.img`, smallSize = 8 * MiB, smallMarkerAt = 5 * MiB;
+const savedName = `test-disk-${token}.snap`;
 
 let browser, server, base, plain, plainBase;
 
@@ -48,7 +49,7 @@ after(async () => {
   await browser?.close();
   server?.close();
   plain?.close();
-  for (const name of [bigName, smallName]) fs.rmSync(path.join(site, name), { force: true });
+  for (const name of [bigName, smallName, savedName]) fs.rmSync(path.join(site, name), { force: true });
 });
 
 const drive = name => `-drive file=${name},if=virtio,format=raw`;
@@ -67,7 +68,7 @@ async function readDisk(page, log, offset, length, tag) {
   return lines[1].trim();
 }
 
-test('a large disk is read by Range requests: the boot and a read at 300 MiB fetch a few MiB of its 512', { timeout: BOOT_TIMEOUT + 60_000 }, async () => {
+test('a large disk is read by Range requests (a read at 300 MiB fetches a few MiB of its 512); a snapshot carries its writes', { timeout: BOOT_TIMEOUT + 60_000 }, async () => {
   const { page, context, log } = await openPage(browser, pageUrl(base, drive(bigName)));
   try {
     await waitForTerminal(page, PROMPT, BOOT_TIMEOUT, log);
@@ -83,6 +84,21 @@ test('a large disk is read by Range requests: the boot and a read at 300 MiB fet
     // The page never waited for the disk: the progress bar did not list it.
     const items = await page.evaluate(() => window.wemu.progress?.items.map(i => i.url) ?? []);
     assert.ok(!items.some(u => u.endsWith(bigName)), `the progress bar listed the disk: ${items}`);
+
+    // A write goes to the tab's overlay; a snapshot carries it, and a page resuming the snapshot reads it back.
+    await type(page, `printf 'saved-${token}' | dd of=/dev/vda bs=1 seek=${bigMarkerAt + 100} conv=notrunc 2>/dev/null; sync; echo SYNCED-$((5+5))`);
+    await waitForTerminal(page, /SYNCED-10/, 60_000, log);
+    const b64 = await page.evaluate(async () => {
+      const bytes = new Uint8Array(await (await window.wemu.save()).arrayBuffer());
+      let s = '';
+      for (let i = 0; i < bytes.length; i += 0x8000) s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+      return btoa(s);
+    });
+    fs.writeFileSync(path.join(site, savedName), Buffer.from(b64, 'base64'));
+    await page.goto(pageUrl(base, `${drive(bigName)} -incoming ${savedName}`));
+    await page.waitForFunction(() => window.wemu?.state === 'running' || window.wemu?.state === 'failed', null, { timeout: 120_000 });
+    assert.equal(await readDisk(page, log, bigMarkerAt + 96, 25, 'RESUMED'), `....saved-${token}`.padEnd(25, '.'));
+    assert.doesNotMatch(await terminalText(page), /Linux version/, 'the page booted instead of resuming');
   } finally {
     await context.close();
   }

@@ -32,6 +32,11 @@ public sealed class MemoryBlockBackend : IBlockBackend
 
     public bool IsReadOnly { get; }
 
+    /// <summary>What a snapshot records of this disk (default: its size); the page gives its image's URL and validator.</summary>
+    public string? Identity { get; init; }
+
+    public string SnapshotIdentity() => Identity ?? $"{Length} bytes";
+
     /// <summary>Bytes of memory the allocated chunks use.</summary>
     public long AllocatedBytes
     {

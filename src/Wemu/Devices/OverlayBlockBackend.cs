@@ -91,12 +91,53 @@ public sealed class OverlayBlockBackend : IBlockBackend
     /// <summary>Number of 4 KiB clusters written so far.</summary>
     public int DirtyClusterCount => _slots.Count;
 
-    /// <summary>The base image's identity; an overlay holding writes is refused (its content is not saved yet).</summary>
-    public string SnapshotIdentity() => DirtyClusterCount == 0
-        ? $"{_base.SnapshotIdentity()} under {(IsPersistent ? $"the empty persistent overlay '{_persistName}'" : "a temporary overlay")}"
-        : throw new Snapshot.SnapshotException(IsPersistent
-            ? $"cannot save this machine: the persistent disk '{_persistName}' holds writes, which snapshots do not keep yet"
-            : "cannot save this machine: a disk with snapshot=on holds temporary writes, which snapshots do not keep yet");
+    /// <summary>The base image's identity: the overlay's content goes into the snapshot itself (<see cref="SaveClusters"/>).</summary>
+    public string SnapshotIdentity() => $"{_base.SnapshotIdentity()} under an overlay";
+
+    /// <summary>
+    /// The written clusters, for a snapshot: a count, then each cluster's number and bytes in ascending order (the
+    /// snapshot holds what the guest wrote, so a machine resumed on the same base with an overlay sees its disk as it was).
+    /// </summary>
+    public void SaveClusters(Snapshot.StateWriter writer)
+    {
+        var clusters = _slots.Keys.Order().ToList();
+        writer.U32((uint)clusters.Count);
+        var data = _cluster.AsSpan();
+        foreach (long cluster in clusters)
+        {
+            writer.U64((ulong)cluster);
+            _scratch.Read((long)_slots[cluster] << ClusterShift, data);
+            writer.Bytes(data);
+        }
+    }
+
+    /// <summary>
+    /// Replaces the overlay's content with a snapshot's (<see cref="SaveClusters"/>). A temporary overlay drops what it
+    /// held; a persistent one must be empty (its own writes would otherwise mix with the snapshot's) unless
+    /// <see cref="Snapshot.StateReader.Force"/>, where the snapshot's clusters are written over it.
+    /// </summary>
+    public void LoadClusters(Snapshot.StateReader reader)
+    {
+        uint count = reader.U32();
+        long limit = (Length + ClusterSize - 1) >> ClusterShift;
+        if (count > limit)
+            throw new Snapshot.SnapshotException($"snapshot section {reader.Where}: {count} written clusters on a disk of {limit}");
+        if (IsPersistent && DirtyClusterCount > 0 && !reader.Force)
+            throw new Snapshot.SnapshotException($"the persistent disk '{_persistName}' holds writes of its own; reset it (Wemu.resetDisk('{_persistName}')) to resume this snapshot, or -force-resume");
+        if (!IsPersistent)
+            Discard();
+        long previous = -1;
+        for (uint i = 0; i < count; i++)
+        {
+            long cluster = (long)reader.U64();
+            if (cluster <= previous || cluster >= limit)
+                throw new Snapshot.SnapshotException($"snapshot section {reader.Where}: written cluster {cluster} is out of order or beyond the disk");
+            previous = cluster;
+            var data = reader.Bytes(ClusterSize);
+            long start = cluster << ClusterShift;
+            Write(start, data[..(int)Math.Min(ClusterSize, Length - start)]);
+        }
+    }
 
     public void Read(long offset, Span<byte> destination)
     {

@@ -165,7 +165,7 @@ public sealed class CliSnapshotTests : IDisposable
     }
 
     [Fact]
-    public void A_Disk_Is_Recorded_A_Changed_Image_Is_Refused_Unless_Forced_And_Temporary_Writes_Cannot_Be_Saved()
+    public void A_Disk_Is_Recorded_A_Changed_Image_Is_Refused_Unless_Forced_And_Temporary_Writes_Are_Saved()
     {
         string image = Path.Combine(_dir, "disk.img"), file = Path.Combine(_dir, "disk.snap");
         File.WriteAllBytes(image, new byte[1 << 20]);
@@ -193,8 +193,26 @@ public sealed class CliSnapshotTests : IDisposable
             wemu.Send("\u0001x");
             wemu.WaitForExit(CommandTimeout);
         }
-        BootAndMigrate(["-drive", drive + ",snapshot=on"], "echo temporary | dd of=/dev/vda conv=notrunc 2>/dev/null; sync", file + ".2",
-            "migrate: cannot save this machine: a disk with snapshot=on holds temporary writes");
-        Assert.False(File.Exists(file + ".2"));
+        // A disk with snapshot=on: its temporary writes are in the file, the image is never written, and only a disk with an
+        // overlay can take them.
+        var before = File.ReadAllBytes(image);
+        BootAndMigrate(["-drive", drive + ",snapshot=on"], "echo temporary-$((6*7)) | dd of=/dev/vda bs=512 seek=8 conv=notrunc 2>/dev/null; sync", file + ".2",
+            $"migrate: wrote {file}.2");
+        for (int i = 0; i < 2; i++)
+        {
+            using var wemu = new WemuProcess("-drive", drive + ",snapshot=on", "-incoming", $"file:{file}.2");
+            string answer = wemu.RunShellCommand("dd if=/dev/vda bs=512 skip=8 count=1 2>/dev/null | head -c 12; echo; head -c 15 /dev/vda; echo", CommandTimeout);
+            Assert.Contains("temporary-42", answer);
+            Assert.Contains("disk-marker-42", answer);
+            wemu.Send("\u0001x");
+            wemu.WaitForExit(CommandTimeout);
+        }
+        Assert.Equal(before, File.ReadAllBytes(image));
+        using (var wemu = new WemuProcess("-drive", drive, "-incoming", $"file:{file}.2", "-force-resume"))
+        {
+            Assert.Equal(1, wemu.WaitForExit(CommandTimeout));
+            Assert.Contains("the snapshot holds writes to a disk with an overlay (snapshot=on), and this disk has none", wemu.Output);
+        }
+        Assert.Equal(before, File.ReadAllBytes(image));
     }
 }

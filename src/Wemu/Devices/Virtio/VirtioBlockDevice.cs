@@ -84,18 +84,48 @@ public sealed class VirtioBlockDevice : IVirtioDevice, Snapshot.IStateful
 
     public int StateVersion => 1;
 
-    /// <summary>The image the machine ran on (its requests are all complete between slices: nothing else to keep).</summary>
-    public void SaveState(Snapshot.StateWriter writer) => writer.String(_backend.SnapshotIdentity());
+    /// <summary>
+    /// The image the machine ran on, and for a disk with an overlay (snapshot=on, the page's disks) what the guest
+    /// wrote to it (its requests are all complete between slices: nothing else to keep).
+    /// </summary>
+    public void SaveState(Snapshot.StateWriter writer)
+    {
+        writer.String(_backend.SnapshotIdentity());
+        if (_backend is OverlayBlockBackend overlay)
+            overlay.SaveClusters(writer);
+    }
 
     public void LoadState(Snapshot.StateReader reader)
     {
         string saved = reader.String(), now = _backend.SnapshotIdentity();
-        if (saved == now)
-            return;
+        if (saved != now)
+            Changed(reader, saved, now);
+        LoadContent(reader);
+    }
+
+    private static void Changed(Snapshot.StateReader reader, string saved, string now)
+    {
         string changed = $"the disk changed since the snapshot was made (then: {saved}; now: {now})";
         if (!reader.Force)
             throw new Snapshot.SnapshotException(changed + "; -force-resume resumes anyway");
         reader.Note?.Invoke(changed + ": resuming anyway (-force-resume); the guest's cached view of it may be wrong");
+    }
+
+    /// <summary>After the identity: an overlay's content, which only a disk with an overlay can take (the base is never written).</summary>
+    private void LoadContent(Snapshot.StateReader reader)
+    {
+        if (_backend is OverlayBlockBackend overlay)
+        {
+            // (a file from before overlays were saved has no content: the overlay starts empty, as it was then)
+            if (!reader.AtEnd)
+                overlay.LoadClusters(reader);
+            else if (overlay.DirtyClusterCount > 0 && !overlay.IsPersistent)
+                overlay.Discard();
+        }
+        else if (!reader.AtEnd)
+        {
+            throw new Snapshot.SnapshotException("the snapshot holds writes to a disk with an overlay (snapshot=on), and this disk has none: add snapshot=on to its -drive");
+        }
     }
 
     public void ReadConfig(int offset, Span<byte> destination) => _config.AsSpan(offset, destination.Length).CopyTo(destination);
