@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using Wemu.Jit.Il;
 using Wemu.Jit.Ir;
 using Wemu.Jit.Passes;
@@ -35,6 +36,30 @@ public abstract unsafe partial class JitEngine<TCpu, TFrontEnd>
     private X64Backend.Compiler? _x64Compiler;
     private int _wasmLive;
 
+    /// <summary>The page and the next page's first bytes, for translators that take instructions crossing the page's end.</summary>
+    private byte* _crossPage;
+
+    /// <summary>
+    /// The code the translator reads: <paramref name="page"/>, or a copy of it followed by the next page's first bytes
+    /// when the translator takes crossing instructions, the next page is mapped for execution now (a fetch translation
+    /// that raises nothing; like a CPU's prefetch it may set the page's accessed bit) and the backend's loads leave for
+    /// the interpreter on a miss (the translator guards those bytes with loads at run time; the IL backend's slow loads
+    /// raise data faults instead, so it does not get them).
+    /// </summary>
+    private byte* WithNextPage(TCpu cpu, ulong pc, byte* page, out int nextPageBytes)
+    {
+        nextPageBytes = 0;
+        int want = _translator.CrossPageBytes;
+        ulong next = (pc & ~PageOffsetMask) + PageSize;
+        if (want <= 0 || Backend == JitBackendKind.Il || next == 0 || !_isa.TryTranslateFetch(cpu, next, out byte* nextPage, out _))
+            return page;
+        _crossPage = _crossPage != null ? _crossPage : (byte*)NativeMemory.Alloc(PageSize + 64);
+        Buffer.MemoryCopy(page, _crossPage, PageSize, PageSize);
+        Buffer.MemoryCopy(nextPage, _crossPage + PageSize, want, want);
+        nextPageBytes = want;
+        return _crossPage;
+    }
+
     [MethodImpl(MethodImplOptions.NoInlining)]
     private void Compile(TCpu cpu, TranslatedBlock<TCpu> block)
     {
@@ -65,8 +90,15 @@ public abstract unsafe partial class JitEngine<TCpu, TFrontEnd>
         try
         {
             Options.CompileHookForTests?.Invoke(block.VirtualPc);
-            var function = _translator.Translate(block.VirtualPc, block.Mode, page, _hasRun, reuse: true);
+            byte* code = WithNextPage(cpu, block.VirtualPc, page, out int nextPageBytes);
+            var function = _translator.Translate(block.VirtualPc, block.Mode, code, _hasRun, reuse: true, nextPageBytes);
             long translated = Stopwatch.GetTimestamp();
+            if (function.GuestInstructions == 0)
+            {
+                // (its first instruction cannot be compiled: one that crosses into a page there were no bytes of)
+                block.NoCompile = true;
+                return;
+            }
             IrPipeline.Run(function);
             Statistics.FrontEndTicks += translated - start;
             Statistics.PassTicks += Stopwatch.GetTimestamp() - translated;

@@ -427,6 +427,11 @@ public abstract unsafe partial class JitEngine<TCpu, TFrontEnd> : ICpuEngine<TCp
                 ReleaseCode(b);
         _x64?.Dispose();
         _x64 = null;
+        if (_crossPage != null)
+        {
+            NativeMemory.Free(_crossPage);
+            _crossPage = null;
+        }
         if (_stateHandle.IsAllocated)
             _stateHandle.Free();
         if (_context != null)

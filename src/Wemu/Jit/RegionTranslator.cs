@@ -43,7 +43,10 @@ public abstract unsafe class RegionTranslator : IGuestTranslator
     /// <summary>Guest instructions translated so far (a block ends with a chained exit once it reaches <see cref="MaxInstructions"/>).</summary>
     protected int Total { get; set; }
 
-    public abstract IrFunction Translate(ulong entryPc, ulong mode, byte* page, Func<ulong, bool> include, bool reuse);
+    /// <summary>None by default: a region ends before an instruction that crosses the page's end.</summary>
+    public virtual int CrossPageBytes => 0;
+
+    public abstract IrFunction Translate(ulong entryPc, ulong mode, byte* page, Func<ulong, bool> include, bool reuse, int nextPageBytes = 0);
 
     public abstract bool IsInterpretedOnly(ulong pc, ulong mode, byte* page);
 

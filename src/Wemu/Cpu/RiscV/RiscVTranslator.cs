@@ -32,7 +32,7 @@ internal sealed unsafe class RiscVTranslator : RegionTranslator
         BuildRegion(entryPc, page, include, reuse);
 
     /// <summary>RISC-V code means the same in every privilege mode: <paramref name="mode"/> is always 0.</summary>
-    public override IrFunction Translate(ulong entryPc, ulong mode, byte* page, Func<ulong, bool> include, bool reuse) =>
+    public override IrFunction Translate(ulong entryPc, ulong mode, byte* page, Func<ulong, bool> include, bool reuse, int nextPageBytes = 0) =>
         Translate(entryPc, page, include, reuse);
 
     public override bool IsInterpretedOnly(ulong pc, ulong mode, byte* page) => IsInterpretedOnly(pc, page);

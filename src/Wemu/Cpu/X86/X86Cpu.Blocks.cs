@@ -505,22 +505,30 @@ public sealed unsafe partial class X86Cpu
 
     // ---- the decoder ----
 
-    /// <summary>Reads code bytes of one page; running off its end marks the instruction as crossing.</summary>
+    /// <summary>
+    /// Reads code bytes of one page (and, for the JIT's translator, the first bytes of the next: <see cref="Limit"/>);
+    /// running off the end marks the instruction as crossing.
+    /// </summary>
     internal ref struct CodeCursor
     {
         public byte* Page;
         public int Position;
         public bool Overrun;
 
+        /// <summary>The offset where the bytes end: the page's end (0x1000, the default), or past it when the next page's bytes follow.</summary>
+        public int Limit;
+
         public int U8()
         {
-            if (Position >= 0x1000)
+            if (Position >= End)
             {
                 Overrun = true;
                 return 0;
             }
             return Page[Position++];
         }
+
+        public readonly int End => Limit == 0 ? 0x1000 : Limit;
 
         public int S8() => (sbyte)U8();
 
@@ -534,13 +542,14 @@ public sealed unsafe partial class X86Cpu
     /// <summary>
     /// Decodes the instruction at <paramref name="offset"/> of the code page into <paramref name="d"/>:
     /// a fast operation, or <see cref="X86FastOp.Generic"/> with its length when known. False when the
-    /// instruction does not fit in the page.
+    /// instruction does not fit in the page (or in the <paramref name="limit"/> bytes there are: the JIT's
+    /// translator may have the next page's first bytes after the page).
     /// </summary>
-    internal static bool DecodeInstruction(byte* page, int offset, ref X86Insn d)
+    internal static bool DecodeInstruction(byte* page, int offset, ref X86Insn d, int limit = 0x1000)
     {
         d = default;
         d.Base = d.Index = X86Insn.NoRegister;
-        var c = new CodeCursor { Page = page, Position = offset };
+        var c = new CodeCursor { Page = page, Position = offset, Limit = limit };
         int rex = 0, rep = 0;
         bool opSizePrefix = false, lockPrefix = false, addr32 = false;
         int b;
@@ -571,7 +580,7 @@ public sealed unsafe partial class X86Cpu
         if (addr32)
             d.Flags |= X86Insn.Addr32;
         int size = (rex & 8) != 0 ? Qword : opSizePrefix ? Word : Dword;
-        if (b == 0x0F && !lockPrefix && !c.Overrun && c.Position < 0x1000 && IsSseOpcode(page[c.Position]))
+        if (b == 0x0F && !lockPrefix && !c.Overrun && c.Position < c.End && IsSseOpcode(page[c.Position]))
         {
             int modrm = c.Position + 1 - offset;
             if (TwoByteLength(ref c, size) < 0 || c.Overrun)
@@ -588,7 +597,7 @@ public sealed unsafe partial class X86Cpu
                 d.Op = X86FastOp.Generic;
             return true;
         }
-        bool fast = !lockPrefix && (rep == 0 || (b == 0xC3) || (b == 0x0F && rep == 0xF3 && c.Position < 0x1000 && page[c.Position] == 0x1E));
+        bool fast = !lockPrefix && (rep == 0 || (b == 0xC3) || (b == 0x0F && rep == 0xF3 && c.Position < c.End && page[c.Position] == 0x1E));
         int prefixEnd = c.Position - 1;
         if (fast && DecodeFast(ref c, ref d, b, rex, size, opSizePrefix))
         {
@@ -996,7 +1005,7 @@ public sealed unsafe partial class X86Cpu
         int modrm = -1;
         if ((format & 1) != 0)
         {
-            if (c.Position >= 0x1000) { c.Overrun = true; return 0; }
+            if (c.Position >= c.End) { c.Overrun = true; return 0; }
             modrm = c.Page[c.Position];
             SkipModRm(ref c);
         }

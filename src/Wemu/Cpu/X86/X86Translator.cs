@@ -54,8 +54,15 @@ internal sealed unsafe class X86Translator : RegionTranslator
     {
     }
 
-    public override IrFunction Translate(ulong entryPc, ulong mode, byte* page, Func<ulong, bool> include, bool reuse)
+    /// <summary>The longest instruction's bytes past the page (15 bytes, at least one on this page).</summary>
+    public override int CrossPageBytes => 16;
+
+    /// <summary>Where this translation's code bytes end: the page's end, or past it by the next page's bytes the engine gave.</summary>
+    private int _limit = 0x1000;
+
+    public override IrFunction Translate(ulong entryPc, ulong mode, byte* page, Func<ulong, bool> include, bool reuse, int nextPageBytes = 0)
     {
+        _limit = 0x1000 + Math.Clamp(nextPageBytes, 0, CrossPageBytes);
         _sse = (mode & X86Cpu.ModeNoSse) == 0;
         _assumedCc.Clear();
         TranslatePass(entryPc, page, include, reuse);
@@ -86,8 +93,9 @@ internal sealed unsafe class X86Translator : RegionTranslator
             return true;
         X86Insn d = default;
         if (!X86Cpu.DecodeInstruction(page, (int)(pc & 0xFFF), ref d))
-            return true;
-        return d.Op == X86FastOp.Generic && (d.Length == 0 || !RunsAsHelper(page, (int)(pc & 0xFFF)));
+            return false;   // it crosses into the next page: a region may take it if the engine gives that page's bytes
+
+        return d.Op == X86FastOp.Generic && (d.Length == 0 || !RunsAsHelper(page, (int)(pc & 0xFFF), 0x1000));
     }
 
     /// <summary>
@@ -95,9 +103,9 @@ internal sealed unsafe class X86Translator : RegionTranslator
     /// the helper inside a region: it goes on to the next instruction (or faults) and changes no
     /// mode, segment base, interrupt flag or device. Anything else ends the region.
     /// </summary>
-    private static bool RunsAsHelper(byte* page, int offset)
+    private static bool RunsAsHelper(byte* page, int offset, int limit)
     {
-        int end = Math.Min(offset + 15, 0x1000);
+        int end = Math.Min(offset + 15, limit);
         int p = offset;
         int b;
         int rex = 0;
@@ -225,22 +233,50 @@ internal sealed unsafe class X86Translator : RegionTranslator
             if (BlockEndsAt(pc, k))
                 return;
             X86Insn d = default;
-            if (!X86Cpu.DecodeInstruction(Page, (int)(pc & 0xFFF), ref d))
+            if (!X86Cpu.DecodeInstruction(Page, (int)(pc & 0xFFF), ref d, _limit))
             {
                 f.Exit(CodeExit.Chain, pc, k);
                 return;
             }
-            if (d.Op == X86FastOp.Generic && (d.Length == 0 || !RunsAsHelper(Page, (int)(pc & 0xFFF))))
+            if (d.Op == X86FastOp.Generic && (d.Length == 0 || !RunsAsHelper(Page, (int)(pc & 0xFFF), _limit)))
             {
                 f.Exit(CodeExit.Interpret, pc, k);
                 return;
             }
+            int tail = (int)(pc & 0xFFF) + d.Length - 0x1000;
+            if (tail > 0)
+                GuardNextPageBytes(pc, k, tail);
             Total++;
             ulong next = pc + d.Length;
             if (!EmitInstruction(ref d, pc, next, k))
                 return; // a control transfer ended the block
             k++;
             pc = next;
+        }
+    }
+
+    /// <summary>
+    /// An instruction that crosses into the next page was translated from that page's bytes as they were: it runs only
+    /// while they still are. Each 8 bytes are read with a guest load (the next page's mapping, from the soft TLB or a
+    /// refill, as the fetch would find it) and compared; a difference, a miss the refill cannot fill, or a fault leaves
+    /// for the interpreter before the instruction, which fetches it (and raises the fetch's fault) itself. The load reads
+    /// where the fetch would execute: a page that became non-executable without changing its bytes is not noticed
+    /// (docs/JIT.md). The instruction after it starts on the next page, so the block ends there (a chained exit).
+    /// </summary>
+    private void GuardNextPageBytes(ulong pc, int k, int tail)
+    {
+        ulong nextPage = (pc | 0xFFF) + 1;
+        int address = C((long)nextPage);
+        for (int at = 0; at < tail; at += 8)
+        {
+            int n = Math.Min(8, tail - at);
+            ulong expected = 0;
+            for (int i = 0; i < n; i++)
+                expected |= (ulong)Page[0x1000 + at + i] << (8 * i);
+            int bytes = F.Load(address, at, 8, false, pc, k);
+            if (n < 8)
+                bytes = OpK(IrOp.And, bytes, (long)((1UL << (8 * n)) - 1));
+            F.Branch(IrCondition.Ne, bytes, C((long)expected), LeaveLabel(pc, k));
         }
     }
 
@@ -381,7 +417,7 @@ internal sealed unsafe class X86Translator : RegionTranslator
     private bool TwoByteOpcode(ulong pc, out int op, out X86Insn m, out int rex, out X86Cpu.CodeCursor c)
     {
         int p = (int)(pc & 0xFFF);
-        int end = Math.Min(p + 15, 0x1000);
+        int end = Math.Min(p + 15, _limit);
         m = new X86Insn { Base = X86Insn.NoRegister, Index = X86Insn.NoRegister };
         rex = 0;
         op = 0;
@@ -400,7 +436,7 @@ internal sealed unsafe class X86Translator : RegionTranslator
         if (p + 2 > end || Page[p] != 0x0F)
             return false;
         op = Page[p + 1];
-        c = new X86Cpu.CodeCursor { Page = Page, Position = p + 2 };
+        c = new X86Cpu.CodeCursor { Page = Page, Position = p + 2, Limit = _limit };
         return true;
     }
 
@@ -441,7 +477,7 @@ internal sealed unsafe class X86Translator : RegionTranslator
     private long HelperPlan(ulong pc)
     {
         int p = (int)(pc & 0xFFF);
-        int end = Math.Min(p + 15, 0x1000);
+        int end = Math.Min(p + 15, _limit);
         bool opSizePrefix = false;
         int addrSize = X86Cpu.Qword, rep = 0, segment = -1, rex = 0;
         while (p < end)
@@ -975,7 +1011,7 @@ internal sealed unsafe class X86Translator : RegionTranslator
         int op = d.Sub, rex = d.Reg;
         int pfx = d.Size == 0xF3 ? 2 : d.Size == 0xF2 ? 3 : d.Scale != 0 ? 1 : 0;
         var m = new X86Insn { Base = X86Insn.NoRegister, Index = X86Insn.NoRegister, Flags = (byte)(d.Flags & (X86Insn.Addr32 | X86Insn.SegFs | X86Insn.SegGs)), Length = d.Length };
-        var c = new X86Cpu.CodeCursor { Page = Page, Position = (int)(pc & 0xFFF) + d.Rm };
+        var c = new X86Cpu.CodeCursor { Page = Page, Position = (int)(pc & 0xFFF) + d.Rm, Limit = _limit };
         X86Cpu.DecodeModRmInto(ref c, ref m, rex, Qword, Qword);
         if (c.Overrun)
             return false;
@@ -1157,7 +1193,7 @@ internal sealed unsafe class X86Translator : RegionTranslator
             }
             case 0x70 when pfx is 2 or 3: // PSHUFHW (F3), PSHUFLW (F2) xmm, xmm/m128, imm8
             {
-                if (c.Position >= 0x1000)
+                if (c.Position >= _limit)
                     return false;
                 int imm = Page[c.Position];
                 var (slo, shi) = ReadXmm128(ref m, rm, mem, true, pc, next, k);
@@ -1199,7 +1235,7 @@ internal sealed unsafe class X86Translator : RegionTranslator
             }
             case 0x70 when pfx == 1: // PSHUFD xmm, xmm/m128, imm8
             {
-                if (c.Position >= 0x1000)
+                if (c.Position >= _limit)
                     return false;
                 int imm = Page[c.Position];
                 var (slo, shi) = ReadXmm128(ref m, rm, mem, true, pc, next, k);

@@ -80,6 +80,79 @@ public sealed class X86JitTests
         return b;
     }
 
+    /// <summary>
+    /// A loop whose <c>MOV RAX, imm64</c> starts 4 bytes before the end of the code page: the x86-64 backend compiles it
+    /// into the page's region (behind a check of its 6 bytes on the next page) instead of leaving for the interpreter on
+    /// every iteration; the IL backend leaves. Half-way, the loop rewrites the immediate's first byte on the next page
+    /// (a page the region does not cover, so no invalidation tells it): the check must see it, and every backend must
+    /// add up what the stepped interpreter does. The patch is made again at each of the 6 bytes in turn.
+    /// </summary>
+    [Theory]
+    [InlineData("native", 0)]
+    [InlineData("native", 3)]
+    [InlineData("native", 5)]
+    [InlineData("il", 0)]
+    public void An_Instruction_Crossing_The_Code_Page_Runs_Compiled_And_Sees_Its_Next_Page_Bytes_Change(string backend, int patched)
+    {
+        const int Iterations = 400, Crossing = 0xFFC;
+        ulong code = HostX86Oracle.CodeAddress;
+        static byte[] Chunk(ulong at, Action<Assembler, Label> build)
+        {
+            var a = new Assembler(64);
+            var top = a.CreateLabel();
+            a.Label(ref top);
+            build(a, top);
+            using var s = new MemoryStream();
+            a.Assemble(new StreamCodeWriter(s), at);
+            return s.ToArray();
+        }
+        // top: cmp r8d, N/2; jne skip; mov byte [rcx], 0x99; skip: mov rax, imm64 (crossing); add rbx, rax; dec r8d; jnz top
+        void Head(Assembler a, Label top)
+        {
+            var skip = a.CreateLabel();
+            a.cmp(r8d, Iterations / 2);
+            a.jne(skip);
+            a.mov(__byte_ptr[rcx], 0x99);
+            a.Label(ref skip);
+        }
+        int headLength = Chunk(code, (a, top) => { Head(a, top); a.nop(); }).Length - 1;
+        ulong topAt = code + (ulong)(Crossing - headLength);
+        var loop = Chunk(topAt, (a, top) =>
+        {
+            Head(a, top);
+            a.mov(rax, 0x1122334455667788UL);
+            a.add(rbx, rax);
+            a.dec(r8d);
+            a.jnz(top);
+        });
+        var start = Chunk(code, (a, _) =>
+        {
+            a.mov(r8d, Iterations);
+            a.xor(ebx, ebx);
+            a.mov(rcx, code + 0x1000 + (ulong)patched);   // the immediate's bytes on the next page: 0x1000.. is its 3rd..8th byte
+            a.jmp(topAt);
+        });
+        var program = new byte[Crossing - headLength + loop.Length];
+        start.CopyTo(program, 0);
+        loop.CopyTo(program, Crossing - headLength);
+        Assert.Equal((0x48, 0xB8), (program[Crossing], program[Crossing + 1]));   // REX.W B8: the MOV starts where it should
+        using var stepped = new X86TestBench();
+        using var compiled = new X86TestBench();
+        using var engine = Engine(backend);
+        stepped.Cpu.UseBlockCache = false;
+        compiled.Engine = engine;
+        var state = new X86TestState();
+        var data = new byte[HostX86Oracle.DataSize];
+        var a = stepped.Run(program, state, (byte[])data.Clone(), maxSteps: 1_000_000);
+        var b = compiled.Run(program, state, (byte[])data.Clone(), maxSteps: 1_000_000, wholeProgram: true);
+        a.AssertSameAs(b, $"crossing loop ({backend}, patched byte {patched})", "stepped", "compiled");
+        ulong before = 0x1122334455667788UL, after = before & ~(0xFFUL << (8 * (2 + patched))) | (0x99UL << (8 * (2 + patched)));
+        Assert.Equal(unchecked(before * (Iterations / 2) + after * (Iterations / 2)), b.State.Gpr[3]);
+        if (backend == "native")
+            Assert.True(engine.Statistics.ColdInstructions < Iterations / 4,
+                $"{engine.Statistics.ColdInstructions} instructions ran in the interpreter: the crossing MOV was not compiled");
+    }
+
     [Theory]
     [MemberData(nameof(Backends))]
     public void Rep_String_Instructions_Longer_Than_A_Chunk_In_Both_Directions_Match(string backend)
