@@ -45,8 +45,12 @@ public sealed class OverlayJournal : IDisposable
         string identity = Encoding.UTF8.GetByteCount(baseIdentity) <= IdentityLimit ? baseIdentity
             : "xxh128:" + Convert.ToHexString(XxHash128.Hash(Encoding.UTF8.GetBytes(baseIdentity)));
         clusters = [];
-        if (file.Length == 0)
+        if (file.Length < HeaderSize)
         {
+            // A new map (or one whose header never got written whole: no entry can follow a header that was not
+            // durable, so nothing was on record and starting afresh loses nothing).
+            if (file.Length != 0)
+                file.SetLength(0);
             var header = new byte[HeaderSize];
             Magic.CopyTo(header);
             BinaryPrimitives.WriteUInt32LittleEndian(header.AsSpan(8), Version);
@@ -61,8 +65,6 @@ public sealed class OverlayJournal : IDisposable
         }
 
         var h = new byte[HeaderSize];
-        if (file.Length < HeaderSize)
-            throw new InvalidDataException($"its map is damaged ({file.Length} bytes, shorter than its header)");
         file.Read(0, h);
         if (!h.AsSpan(0, 8).SequenceEqual(Magic))
             throw new InvalidDataException("its map is not a Wemu overlay map");
