@@ -439,12 +439,27 @@ public sealed unsafe partial class X86Cpu
         return FetchSlow(va);
     }
 
+    /// <summary>
+    /// An instruction crossing into <paramref name="va"/>'s page: compiled code checks its bytes there with a data load
+    /// (the JIT's cross-page guard), and a miss of that load leaves for this interpreter, which only fetches. A read
+    /// translation of the page (as compiled code's own TLB refill makes) lets the next check hit.
+    /// </summary>
+    private void PrimeCrossingRead(ulong va)
+    {
+        var layout = X86JitHelpers.TlbLayout;
+        ref TlbEntry e = ref DataTlb[(int)((va >> layout.PageBits) & (ulong)layout.IndexMask)];
+        if (e.TagRead != (va & ~0xFFFUL))
+            JitFillTlb(va & ~0xFFFUL, 8);
+    }
+
     [MethodImpl(MethodImplOptions.NoInlining)]
     private byte FetchSlow(ulong va)
     {
         ulong pa = PhysicalPage(va, Access.Execute) | (va & 0xFFF);
         if (_bus.TryGetRam(pa & ~0xFFFUL, 4096, out byte* page))
         {
+            if ((va >> 12) != (InstructionStart >> 12))
+                PrimeCrossingRead(va);
             _fetchPage = va >> 12;
             _fetchPhysPage = pa & ~0xFFFUL;
             _fetchHost = page;

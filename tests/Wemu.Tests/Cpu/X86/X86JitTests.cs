@@ -153,6 +153,29 @@ public sealed class X86JitTests
                 $"{engine.Statistics.ColdInstructions} instructions ran in the interpreter: the crossing MOV was not compiled");
     }
 
+    /// <summary>
+    /// The interpreter running an instruction that crosses into the next page leaves that page readable in the data TLB:
+    /// compiled code's check of the bytes there is a data load, and on the WebAssembly backend its miss leaves for the
+    /// interpreter (which only fetches), so without this every run of the instruction would leave again.
+    /// </summary>
+    [Fact]
+    public unsafe void Interpreting_A_Crossing_Instruction_Makes_Its_Next_Page_Readable_In_The_Data_Tlb()
+    {
+        var program = new byte[0x1006];
+        program[0] = 0xE9;   // jmp rel32 to 0xFFC
+        BitConverter.GetBytes(0xFFC - 5).CopyTo(program, 1);
+        program[0xFFC] = 0x48;   // mov rax, imm64 from 0xFFC to 0x1005
+        program[0xFFD] = 0xB8;
+        using var bench = new X86TestBench();
+        bench.Cpu.UseBlockCache = false;
+        var outcome = bench.Run(program, new X86TestState(), new byte[HostX86Oracle.DataSize], wholeProgram: true);
+        Assert.Equal(0UL, outcome.State.Gpr[0]);
+        ulong next = HostX86Oracle.CodeAddress + 0x1000;
+        var layout = X86JitHelpers.TlbLayout;
+        var entry = bench.Cpu.DataTlb[(int)((next >> layout.PageBits) & (ulong)layout.IndexMask)];
+        Assert.Equal(next, entry.TagRead);
+    }
+
     [Theory]
     [MemberData(nameof(Backends))]
     public void Rep_String_Instructions_Longer_Than_A_Chunk_In_Both_Directions_Match(string backend)
