@@ -112,25 +112,7 @@ public static class MachineSnapshot
         if (layout != ours)
             throw new SnapshotException($"snapshot of another machine layout (saved: {layout}; this one: {ours}): start it with the same devices");
 
-        uint count = r.U32();
-        var sections = new Dictionary<string, (int Version, ReadOnlyMemory<byte> Payload)>();
-        for (uint i = 0; i < count; i++)
-        {
-            r.Where = $"{i} of {count}";
-            string name = r.String(256);
-            int version = (int)r.U32();
-            ulong length = r.U64();
-            uint crc = r.U32();
-            if (length > (ulong)r.Remaining)
-                throw new SnapshotException($"snapshot is truncated (section {name})");
-            var payload = r.Memory((int)length);
-            if (Crc32.HashToUInt32(payload.Span) != crc)
-                throw new SnapshotException($"snapshot section {name} is damaged (checksum mismatch)");
-            if (!sections.TryAdd(name, (version, payload)))
-                throw new SnapshotException($"snapshot has section {name} twice");
-        }
-        if (!r.AtEnd)
-            throw new SnapshotException("snapshot has bytes after its last section");
+        var sections = ReadSections(r);
         var parts = machine.StateParts().ToList();
         foreach (var (name, part) in parts)
         {
@@ -158,6 +140,98 @@ public static class MachineSnapshot
                 throw new SnapshotException($"snapshot section {name} is longer than this machine's");
         }
         LastLoad = $"checks {checkedMs:F0} ms, ram {ramMs:F0} ms, parts {watch.Elapsed.TotalMilliseconds - checkedMs - ramMs:F0} ms";
+    }
+
+    /// <summary>The sections after the header, each checked against its length and CRC.</summary>
+    private static Dictionary<string, (int Version, ReadOnlyMemory<byte> Payload)> ReadSections(StateReader r)
+    {
+        uint count = r.U32();
+        var sections = new Dictionary<string, (int Version, ReadOnlyMemory<byte> Payload)>();
+        for (uint i = 0; i < count; i++)
+        {
+            r.Where = $"{i} of {count}";
+            string name = r.String(256);
+            int version = (int)r.U32();
+            ulong length = r.U64();
+            uint crc = r.U32();
+            if (length > (ulong)r.Remaining)
+                throw new SnapshotException($"snapshot is truncated (section {name})");
+            var payload = r.Memory((int)length);
+            if (Crc32.HashToUInt32(payload.Span) != crc)
+                throw new SnapshotException($"snapshot section {name} is damaged (checksum mismatch)");
+            if (!sections.TryAdd(name, (version, payload)))
+                throw new SnapshotException($"snapshot has section {name} twice");
+        }
+        if (!r.AtEnd)
+            throw new SnapshotException("snapshot has bytes after its last section");
+        return sections;
+    }
+
+    /// <summary>
+    /// Where <paramref name="machine"/>'s state differs from the state in <paramref name="file"/>, by the parts'
+    /// descriptions: <c>section.field</c> for a part described field by field (<see cref="VmState{T}"/>, nested fields
+    /// as <c>section.field.inner</c>), the section's name for other parts and for RAM. Empty when they are the same.
+    /// The lockstep and resume tests' state diff: one description serves saving, loading and comparing.
+    /// </summary>
+    public static List<string> Differences(Machine machine, ReadOnlyMemory<byte> file)
+    {
+        var ours = new MemoryStream();
+        Save(machine, ours);
+        ReadHeader(ours.ToArray(), out var a);
+        ReadHeader(file, out var b);
+        var mine = ReadSections(a);
+        var theirs = ReadSections(b);
+        var differences = new List<string>();
+        foreach (var (name, (_, payload)) in mine)
+        {
+            if (!theirs.TryGetValue(name, out var other))
+                differences.Add(name);
+            else
+                FieldDifferences(name, payload, other.Payload, differences);
+        }
+        differences.AddRange(theirs.Keys.Where(n => !mine.ContainsKey(n)));
+        return differences;
+    }
+
+    /// <summary>Compares two payloads; where both read as a field list (count, then name and value), field by field.</summary>
+    private static void FieldDifferences(string where, ReadOnlyMemory<byte> a, ReadOnlyMemory<byte> b, List<string> differences)
+    {
+        if (a.Span.SequenceEqual(b.Span))
+            return;
+        var fa = Fields(a);
+        var fb = Fields(b);
+        if (fa == null || fb == null || !fa.Select(f => f.Name).SequenceEqual(fb.Select(f => f.Name)))
+        {
+            differences.Add(where);
+            return;
+        }
+        for (int i = 0; i < fa.Count; i++)
+            FieldDifferences($"{where}.{fa[i].Name}", fa[i].Value, fb[i].Value, differences);
+    }
+
+    /// <summary>A <see cref="VmState{T}"/> payload's fields, or null if the bytes are not one.</summary>
+    private static List<(string Name, ReadOnlyMemory<byte> Value)>? Fields(ReadOnlyMemory<byte> payload)
+    {
+        try
+        {
+            var r = new StateReader(payload, "");
+            uint count = r.U32();
+            if (count == 0 || count > 4096)
+                return null;
+            var fields = new List<(string, ReadOnlyMemory<byte>)>();
+            for (uint i = 0; i < count; i++)
+            {
+                var name = r.Blob(256);
+                if (name.Length == 0 || name.Span.IndexOfAnyExceptInRange((byte)0x20, (byte)0x7E) >= 0)
+                    return null;
+                fields.Add((Encoding.ASCII.GetString(name.Span), r.Blob()));
+            }
+            return r.AtEnd ? fields : null;
+        }
+        catch (SnapshotException)
+        {
+            return null;
+        }
     }
 
     private static ulong RamBytes(PhysicalBus bus) => bus.RamRegions.Aggregate(0UL, (sum, r) => sum + r.Size);

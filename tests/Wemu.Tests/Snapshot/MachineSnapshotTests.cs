@@ -34,7 +34,7 @@ public sealed class MachineSnapshotTests
     }
 
     /// <summary>A machine saved at <see cref="SaveAt"/> instructions: the file, and what it printed and ended as after running on.</summary>
-    private static (byte[] File, string OutputAfter, string StateAfter) SaveAndRunOn()
+    private static (byte[] File, string OutputAfter, string StateAfter, byte[] FileAfter) SaveAndRunOn()
     {
         var (m, serial) = LockstepBootTests.CreateMachine(new RiscVInterpreter());
         using (m)
@@ -46,7 +46,9 @@ public sealed class MachineSnapshotTests
             int printed = serial.Output.Count;
             serial.Type(Command);
             RunTo(m, SaveAt + RunAfter);
-            return (file.ToArray(), serial.OutputText[printed..], Describe(m));
+            var after = new MemoryStream();
+            MachineSnapshot.Save(m, after);
+            return (file.ToArray(), serial.OutputText[printed..], Describe(m), after.ToArray());
         }
     }
 
@@ -57,7 +59,7 @@ public sealed class MachineSnapshotTests
         return $"pc={h.ProgramCounter:x} instret={h.InstructionsRetired} priv={h.Privilege} x={regs} now={m.Clock.Now} {m.DescribeInterrupts()}";
     }
 
-    private static readonly Lazy<(byte[] File, string OutputAfter, string StateAfter)> s_saved = new(SaveAndRunOn);
+    private static readonly Lazy<(byte[] File, string OutputAfter, string StateAfter, byte[] FileAfter)> s_saved = new(SaveAndRunOn);
 
     public static TheoryData<string> Engines() => ["interp", "jit-native", "jit-il"];
 
@@ -72,7 +74,7 @@ public sealed class MachineSnapshotTests
     [MemberData(nameof(Engines))]
     public void A_Resumed_Machine_Goes_On_Exactly_As_The_Saved_One_Did(string engine)
     {
-        var (file, outputAfter, stateAfter) = s_saved.Value;
+        var (file, outputAfter, stateAfter, fileAfter) = s_saved.Value;
         Assert.True(outputAfter.Length > 100, $"the guest printed too little after the save to compare: '{outputAfter}'");
         var (m, serial) = LockstepBootTests.CreateMachine(Engine(engine));
         using (m)
@@ -86,14 +88,18 @@ public sealed class MachineSnapshotTests
             // The interpreter stops at exactly the same instruction; compiled regions may run a few past the
             // slice's end, so there the output (every line the kernel printed, with its timestamp) is the check.
             if (engine == "interp")
+            {
                 Assert.Equal(stateAfter, Describe(m));
+                // Every part, field by field through its description, and RAM: the state diff of the two runs.
+                Assert.Empty(MachineSnapshot.Differences(m, fileAfter));
+            }
         }
     }
 
     [Fact]
     public void The_File_Is_Small_And_Saving_Twice_Gives_The_Same_Bytes()
     {
-        var (file, _, _) = s_saved.Value;
+        var (file, _, _, _) = s_saved.Value;
         Assert.True(file.Length < 32 << 20, $"{file.Length} bytes for a 256 MiB machine booted to its prompt");
         var (m, _) = LockstepBootTests.CreateMachine(new RiscVInterpreter());
         using (m)
@@ -115,7 +121,7 @@ public sealed class MachineSnapshotTests
     [Fact]
     public void Truncated_Damaged_And_Foreign_Files_Are_Refused_With_One_Line()
     {
-        var (file, _, _) = s_saved.Value;
+        var (file, _, _, _) = s_saved.Value;
         foreach (int length in new[] { 0, 5, 8, 12, 40, file.Length / 3, file.Length - 1 })
             Assert.Matches("truncated|not a Wemu snapshot", LoadError(file[..length]));
         var damaged = (byte[])file.Clone();
@@ -138,7 +144,7 @@ public sealed class MachineSnapshotTests
     [Fact]
     public void A_Machine_Of_Another_Size_Refuses_The_File()
     {
-        var (file, _, _) = s_saved.Value;
+        var (file, _, _, _) = s_saved.Value;
         string dir = Path.Combine(WemuProcess.RepoRoot, "images", "riscv64");
         var images = new MachineImages
         {
@@ -186,6 +192,7 @@ public sealed class MachineSnapshotTests
     {
         byte[] file;
         string outputAfter, stateAfter;
+        byte[] fileAfter;
         ulong savedAt;
         var (a, serialA) = Wemu.Tests.Cpu.X86.X86LockstepBootTests.CreateMachine("interp");
         using (a)
@@ -200,6 +207,9 @@ public sealed class MachineSnapshotTests
             RunTo(a, savedAt + RunAfter);
             outputAfter = serialA.OutputText[printed..];
             stateAfter = X86State(a);
+            var after = new MemoryStream();
+            MachineSnapshot.Save(a, after);
+            fileAfter = after.ToArray();
         }
         Assert.Contains("marker-42", outputAfter);
         var (b, serialB) = Wemu.Tests.Cpu.X86.X86LockstepBootTests.CreateMachine("interp");
@@ -211,6 +221,12 @@ public sealed class MachineSnapshotTests
             RunTo(b, savedAt + RunAfter);
             Assert.Equal(outputAfter, serialB.OutputText);
             Assert.Equal(stateAfter, X86State(b));
+            Assert.Empty(MachineSnapshot.Differences(b, fileAfter));
+            // The diff names what differs, field by field: the same machine a few instructions on differs in its CPU.
+            RunTo(b, b.InstructionsRetired + 1000);
+            var moved = MachineSnapshot.Differences(b, fileAfter);
+            Assert.Contains("cpu0.rip", moved);
+            Assert.DoesNotContain("ioapic0", moved);
         }
     }
 }
