@@ -33,11 +33,22 @@ public static class ExitContext
 
     /// <summary>
     /// A jump-cache entry: the virtual pc, an i32 stamp, and the code (a native entry address, or a
-    /// wasm function-table index in the low half); indexed by
-    /// <c>(pc &gt;&gt; <see cref="GuestCodeAbi.PcAlignShift"/>) &amp; (2^<see cref="GuestCodeAbi.JumpCacheBits"/> - 1)</c>.
+    /// wasm function-table index in the low half); indexed by <see cref="JumpCacheIndex"/>.
     /// </summary>
     public const int JumpCacheEntry = 32, JumpCacheEntryShift = 5;
     public const int EntryPc = 0, EntryStamp = 8, EntryCode = 16;
+
+    /// <summary>
+    /// The jump-cache slot of <paramref name="pc"/>: with x = pc &gt;&gt; <paramref name="shift"/> (<see cref="GuestCodeAbi.PcAlignShift"/>),
+    /// (x ^ (x &gt;&gt; <paramref name="bits"/>)) mod 2^<paramref name="bits"/>. The fold mixes the page number in: with the
+    /// low bits alone, x86 code at the same offset of different pages (4 KiB apart, 2^12 entries) took the same slot and
+    /// hot targets evicted each other (chained exits back to the host). Generated code computes the same.
+    /// </summary>
+    public static int JumpCacheIndex(ulong pc, int shift, int bits)
+    {
+        ulong x = pc >> shift;
+        return (int)((x ^ (x >> bits)) & ((1UL << bits) - 1));
+    }
 
     /// <summary>Bytes of one jump cache of 2^<paramref name="bits"/> entries.</summary>
     public static int JumpCacheBytes(int bits) => JumpCacheEntry << bits;

@@ -26,7 +26,7 @@ public abstract unsafe partial class JitEngine<TCpu, TFrontEnd> : ICpuEngine<TCp
     where TCpu : CpuCore
     where TFrontEnd : struct, IJitFrontEnd<TCpu>
 {
-    private const int JumpCacheBits = 12;
+    private const int JumpCacheBits = 14;
     private const int JumpCacheMask = (1 << JumpCacheBits) - 1;
     private const ulong PageOffsetMask = TranslationCache<TCpu>.PageOffsetMask;
 
@@ -175,7 +175,7 @@ public abstract unsafe partial class JitEngine<TCpu, TFrontEnd> : ICpuEngine<TCp
     private TranslatedBlock<TCpu>? Find(TCpu cpu, int context, ulong pc)
     {
         ulong stamp = cpu.TlbGeneration + _epoch;
-        ref JumpEntry entry = ref _jumpCache[(context << JumpCacheBits) | (int)((pc >> _pcShift) & JumpCacheMask)];
+        ref JumpEntry entry = ref _jumpCache[(context << JumpCacheBits) | ExitContext.JumpCacheIndex(pc, _pcShift, JumpCacheBits)];
         var block = entry.Pc == pc && entry.Stamp == stamp ? entry.Block : null;
         if (block == null && _hot.Bump(pc) && (block = Lookup(cpu, pc)) != null)
         {
@@ -217,7 +217,7 @@ public abstract unsafe partial class JitEngine<TCpu, TFrontEnd> : ICpuEngine<TCp
         // (after any compile: a flush there changes the stamp, retiring entries to freed code)
         int chainStamp = ChainStamp(cpu);
         byte* jumpCache = ctx + ExitContext.Size + context * _jumpCacheBytes;
-        byte* slot = jumpCache + (int)((pc >> _pcShift) & JumpCacheMask) * ExitContext.JumpCacheEntry;
+        byte* slot = jumpCache + ExitContext.JumpCacheIndex(pc, _pcShift, JumpCacheBits) * ExitContext.JumpCacheEntry;
         *(ulong*)(slot + ExitContext.EntryPc) = pc;
         *(int*)(slot + ExitContext.EntryStamp) = chainStamp;
         *(long*)(slot + ExitContext.EntryCode) = block.Entry;

@@ -307,11 +307,14 @@ public static class WasmBackend
                 Op(I32And);
                 w.Byte(If); w.Byte(BlockVoid);
                 Get(ArgCtx); Mem(I32Load, 2, ExitContext.JumpCache);
+                // (the slot: ExitContext.JumpCacheIndex)
                 Get(_exitPc);
                 if (_abi.PcAlignShift != 0)
                 {
                     I64(_abi.PcAlignShift); Op(I64ShrU);
                 }
+                Get(_exitPc); I64(_abi.PcAlignShift + _abi.JumpCacheBits); Op(I64ShrU);
+                Op(I64Xor);
                 Op(I32WrapI64);
                 I32((1 << _abi.JumpCacheBits) - 1); Op(I32And);
                 I32(ExitContext.JumpCacheEntryShift); Op(I32Shl); Op(I32Add);

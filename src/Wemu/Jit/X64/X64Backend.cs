@@ -394,9 +394,13 @@ public static class X64Backend
             StoreCached();
             a.CmpRM(Count, Ctx, ExitContext.Budget);
             a.Jcc(Cc.GE, exitStored);
+            // (the slot: ExitContext.JumpCacheIndex)
             a.MovRR(Rdx, Rax);
             if (_abi.PcAlignShift != 0)
                 a.ShiftImm(5, Rdx, _abi.PcAlignShift, true);
+            a.MovRR(Rcx, Rdx);
+            a.ShiftImm(5, Rcx, _abi.JumpCacheBits, true);
+            a.AluRR(Alu.Xor, Rdx, Rcx, true);
             a.AluRI(Alu.And, Rdx, (1 << _abi.JumpCacheBits) - 1, false);
             a.ShiftImm(4, Rdx, ExitContext.JumpCacheEntryShift, false);
             a.Load64(Rcx, Ctx, ExitContext.JumpCache);

@@ -176,6 +176,35 @@ public sealed class X86JitTests
         Assert.Equal(next, entry.TagRead);
     }
 
+    /// <summary>
+    /// Two regions 4 KiB apart (the same offset in consecutive pages) jump to each other 10,000 times: generated code
+    /// finds each in the jump cache, so the host enters compiled code a handful of times, not on every jump. With the
+    /// slot taken from the pc's low bits alone both took one slot and every jump went back to the host.
+    /// </summary>
+    [Fact]
+    public void Regions_At_The_Same_Offset_Of_Two_Pages_Chain_Without_The_Host()
+    {
+        var program = new byte[0x1105];
+        byte[] Jmp(int from, int to) => [0xE9, .. BitConverter.GetBytes(to - (from + 5))];
+        new byte[] { 0xB9, 0x10, 0x27, 0x00, 0x00 }.CopyTo(program, 0);          // mov ecx, 10000
+        Jmp(5, 0x100).CopyTo(program, 5);
+        new byte[] { 0xFF, 0xC9, 0x0F, 0x84 }.CopyTo(program, 0x100);               // dec ecx; jz end
+        BitConverter.GetBytes(0x1105 - 0x108).CopyTo(program, 0x104);
+        Jmp(0x108, 0x1100).CopyTo(program, 0x108);
+        Jmp(0x1100, 0x100).CopyTo(program, 0x1100);
+        using var stepped = new X86TestBench();
+        using var compiled = new X86TestBench();
+        using var engine = Engine("native");
+        stepped.Cpu.UseBlockCache = false;
+        compiled.Engine = engine;
+        var a = stepped.Run(program, new X86TestState(), new byte[HostX86Oracle.DataSize], maxSteps: 1_000_000);
+        var b = compiled.Run(program, new X86TestState(), new byte[HostX86Oracle.DataSize], maxSteps: 1_000_000, wholeProgram: true);
+        a.AssertSameAs(b, "two regions chaining", "stepped", "compiled");
+        Assert.Equal(0UL, b.State.Gpr[1]);
+        Assert.True(engine.Statistics.CompiledEntries < 100, $"{engine.Statistics.CompiledEntries} entries into compiled code for 20,000 jumps between two regions");
+        Assert.Equal(ExitContext.JumpCacheIndex(0x1100, 0, 12) == ExitContext.JumpCacheIndex(0x100, 0, 12), false);
+    }
+
     [Theory]
     [MemberData(nameof(Backends))]
     public void Rep_String_Instructions_Longer_Than_A_Chunk_In_Both_Directions_Match(string backend)

@@ -55,6 +55,41 @@ public sealed unsafe class WasmBackendTests(ITestOutputHelper output)
 
     private static ulong Reg(byte[] image, int r) => BitConverter.ToUInt64(image, Regs + r * 8);
 
+    /// <summary>
+    /// A chained exit tail-calls its target found at <see cref="ExitContext.JumpCacheIndex"/>, the slot the engine
+    /// publishes to (the pc's page number folded in); at the unfolded slot, or with another pc there, it leaves.
+    /// </summary>
+    [Fact]
+    public void A_Chained_Exit_Finds_Its_Target_At_The_Folded_Jump_Cache_Slot()
+    {
+        const ulong Target = 0x1234_5678_9ABC;
+        int folded = ExitContext.JumpCacheIndex(Target, Abi.PcAlignShift, JumpCacheBits);
+        int plain = (int)((Target >> Abi.PcAlignShift) & ((1UL << JumpCacheBits) - 1));
+        Assert.NotEqual(plain, folded);
+        var source = new IrFunction(0x1000, 32);
+        source.Exit(CodeExit.Chain, Target, 1);
+        var target = new IrFunction(Target, 32);
+        target.SetReg(5, target.Const(IrType.I64, 0x77));
+        target.Exit(CodeExit.Stop, 0x9998, 1);
+        byte[][] modules = [WasmBackend.Compile(source, Abi, chain: true), WasmBackend.Compile(target, Abi, chain: true)];
+        var cases = new List<NodeWasmRunner.Case>();
+        foreach (var (slot, pc) in new[] { (folded, Target), (plain, Target), (folded, Target + 2) })
+        {
+            var image = new byte[MemorySize];
+            SetContext(image, 1000, 7);
+            int e = JumpCache + slot * ExitContext.JumpCacheEntry;
+            BitConverter.TryWriteBytes(image.AsSpan(e + ExitContext.EntryPc), pc);
+            BitConverter.TryWriteBytes(image.AsSpan(e + ExitContext.EntryStamp), 7);
+            BitConverter.TryWriteBytes(image.AsSpan(e + ExitContext.EntryCode), 2);   // the target's table index
+            cases.Add(new(modules, image, Ctx, 0));
+        }
+        var results = NodeWasmRunner.Run(cases);
+        Assert.Null(results[0].Error);
+        Assert.Equal((2, CodeExit.Stop, 0x9998UL, 0x77UL), (results[0].Count, ExitOf(results[0].Memory).Kind, ExitOf(results[0].Memory).Pc, Reg(results[0].Memory, 5)));
+        for (int c = 1; c < 3; c++)
+            Assert.Equal((1, CodeExit.Chain, Target, 0UL), (results[c].Count, ExitOf(results[c].Memory).Kind, ExitOf(results[c].Memory).Pc, Reg(results[c].Memory, 5)));
+    }
+
     [Fact]
     public void Random_Ir_Functions_Match_The_Evaluator()
     {
@@ -353,7 +388,7 @@ public sealed unsafe class WasmBackendTests(ITestOutputHelper output)
             IrPipeline.Run(f);
             modules.Add(WasmBackend.Compile(f, Abi, chain));
             int index = modules.Count;   // table index (the runner puts module k at k + 1)
-            int slot = JumpCache + (int)((t >> 1) & ((1 << JumpCacheBits) - 1)) * ExitContext.JumpCacheEntry;
+            int slot = JumpCache + ExitContext.JumpCacheIndex(t, 1, JumpCacheBits) * ExitContext.JumpCacheEntry;
             BitConverter.TryWriteBytes(image.AsSpan(slot + ExitContext.EntryPc), t);
             BitConverter.TryWriteBytes(image.AsSpan(slot + ExitContext.EntryStamp), rng.Next(8) == 0 ? 6 : 7);
             BitConverter.TryWriteBytes(image.AsSpan(slot + ExitContext.EntryCode), index);

@@ -68,6 +68,47 @@ public sealed unsafe class X64BackendTests(ITestOutputHelper output) : IDisposab
         return (n, (CodeExit)(*(int*)(_ctx + ExitContext.ExitKind)), *(ulong*)(_ctx + ExitContext.ExitPc));
     }
 
+    /// <summary>
+    /// A chained exit finds its target in the jump cache at <see cref="ExitContext.JumpCacheIndex"/>, the slot the engine
+    /// publishes to (the pc's page number folded into its offset bits), and follows it; at the unfolded slot, or with
+    /// another pc in the right one, it leaves.
+    /// </summary>
+    [Fact]
+    public void A_Chained_Exit_Finds_Its_Target_At_The_Folded_Jump_Cache_Slot()
+    {
+        if (_arena == null)
+            return;
+        const ulong Target = 0x1234_5678_9ABC;
+        int folded = ExitContext.JumpCacheIndex(Target, Abi.PcAlignShift, Abi.JumpCacheBits);
+        int plain = (int)((Target >> Abi.PcAlignShift) & ((1UL << Abi.JumpCacheBits) - 1));
+        Assert.NotEqual(plain, folded);
+        var target = new IrFunction(Target, 32);
+        target.SetReg(5, target.Const(IrType.I64, 0x77));
+        target.Exit(CodeExit.Stop, 0x9998, 1);
+        byte* code = AddCode(X64Backend.Compile(target, Abi));
+        var source = new IrFunction(0x1000, 32);
+        source.Exit(CodeExit.Chain, Target, 1);
+        void Publish(int slot, ulong pc)
+        {
+            NativeMemory.Clear(_jumpCache, (nuint)ExitContext.JumpCacheBytes(Abi.JumpCacheBits));
+            byte* e = _jumpCache + slot * ExitContext.JumpCacheEntry;
+            *(ulong*)(e + ExitContext.EntryPc) = pc;
+            *(int*)(e + ExitContext.EntryStamp) = 7;
+            *(long*)(e + ExitContext.EntryCode) = (long)code;
+        }
+        Publish(folded, Target);
+        _regs[5] = 0;
+        Assert.Equal((2L, CodeExit.Stop, 0x9998UL), Run(source, 100));
+        Assert.Equal(0x77UL, _regs[5]);
+        foreach (var (slot, pc) in new[] { (plain, Target), (folded, Target + 2) })
+        {
+            Publish(slot, pc);
+            _regs[5] = 0;
+            Assert.Equal((1L, CodeExit.Chain, Target), Run(source, 100));
+            Assert.Equal(0UL, _regs[5]);
+        }
+    }
+
     /// <summary>Generated code is never in memory that is writable and executable at once (W^X): it runs from a read-execute view of a memfd whose only writable view is not executable.</summary>
     [Fact]
     public void Code_Memory_Is_Never_Writable_And_Executable()
