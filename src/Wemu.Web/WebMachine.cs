@@ -172,8 +172,8 @@ public static partial class WebMachine
     }
 
     /// <summary>
-    /// Puts persistent disks' new writes on record (the worker calls it about once a second, as a write-back cache is
-    /// written back; a guest's flush does it at once). Returns "" or the first failure, which the guest also sees as
+    /// Makes persistent disks' writes durable and puts new clusters on record (the worker calls it about once a second,
+    /// as a write-back cache is written back; a guest's flush does it at once). Returns "" or the first failure, which the guest also sees as
     /// an I/O error on its next flush.
     /// </summary>
     [JSExport]
@@ -181,7 +181,8 @@ public static partial class WebMachine
     {
         foreach (var d in s_disks)
         {
-            if (d.Overlay is not { IsPersistent: true, UnrecordedClusterCount: > 0 } overlay)
+            // (new clusters a failed flush left waiting count too: they are retried)
+            if (d.Overlay is not { IsPersistent: true } overlay || !(overlay.WrittenSinceFlush || overlay.UnrecordedClusterCount > 0))
                 continue;
             try
             {

@@ -84,6 +84,9 @@ public sealed class OverlayBlockBackend : IBlockBackend
     /// <summary>New clusters written since the last <see cref="Flush"/> (a persistent overlay puts them on record then).</summary>
     public int UnrecordedClusterCount => _unrecorded.Count;
 
+    /// <summary>Whether anything was written since the last <see cref="Flush"/> (new clusters or over recorded ones).</summary>
+    public bool WrittenSinceFlush { get; private set; }
+
     public long Length => _base.Length;
 
     public bool IsReadOnly => false;
@@ -166,6 +169,7 @@ public sealed class OverlayBlockBackend : IBlockBackend
     public void Write(long offset, ReadOnlySpan<byte> source)
     {
         CheckRange(offset, source.Length);
+        WrittenSinceFlush = true;
         while (!source.IsEmpty)
         {
             long cluster = offset >> ClusterShift;
@@ -211,6 +215,7 @@ public sealed class OverlayBlockBackend : IBlockBackend
         if (_journal == null)
             return;
         _scratch.Flush();
+        WrittenSinceFlush = false;
         if (_unrecorded.Count > 0)
         {
             _journal.Append(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_unrecorded));

@@ -465,6 +465,21 @@ public sealed class PersistentOverlayTests : IDisposable
         Assert.Contains("not a Wemu overlay map", Refused(new Files(RandomBytes(600, 4)), baseDisk));
     }
 
+    /// <summary>A write over a cluster already on record makes no new cluster, yet the host's periodic commit must still flush it.</summary>
+    [Fact]
+    public void Overwrites_Of_Recorded_Clusters_Are_Seen_As_Written_Until_A_Flush()
+    {
+        var baseDisk = new MemoryBlockBackend(DiskLength);
+        var files = Recorded(baseDisk);
+        using var overlay = files.Open(baseDisk);
+        Assert.False(overlay.WrittenSinceFlush);
+        overlay.Write(5 * Cluster + 10, new byte[] { 9 });
+        Assert.Equal((true, 0), (overlay.WrittenSinceFlush, overlay.UnrecordedClusterCount));
+        overlay.Flush();
+        Assert.False(overlay.WrittenSinceFlush);
+        Assert.Equal(9, files.Data.Durable[(int)(overlay.RecordedBytes - 2 * Cluster) + 10]);
+    }
+
     [Fact]
     public void Map_Torn_In_Its_Header_Starts_Afresh()
     {
