@@ -84,7 +84,7 @@ if (options.persist.length) {
     if (vm.state !== 'running') return;
     const { disks } = await vm.stats();
     $('disks-text').textContent = disks.filter(d => d.persist)
-      .map(d => `disk '${d.persist}': ${mb(d.keptBytes)} kept in this browser`).join(' · ');
+      .map(d => `disk '${d.persist}': ${d.keptBytes < 1048576 ? Math.round(d.keptBytes / 1024) + ' KB' : mb(d.keptBytes)} kept in this browser`).join(' · ');
   };
   setInterval(() => show().catch(() => {}), 2000);
   vm.ready.then(show, () => {});
