@@ -3,20 +3,14 @@ namespace Wemu.Devices;
 /// <summary>
 /// A random-access file a disk keeps its data in: a host file (<see cref="HostStorageFile"/>), or in the page a file of
 /// the browser's origin-private file system. Reads past the end give zeros; failures are IOExceptions (a full quota
-/// is one, and reaches the guest as an I/O error).
+/// is one, and reaches the guest as an I/O error). It serves as an overlay's scratch as it is (slot times cluster
+/// size is the offset there).
 /// </summary>
-public interface IStorageFile : IDisposable
+public interface IStorageFile : IOverlayScratch
 {
     long Length { get; }
 
-    void Read(long offset, Span<byte> destination);
-
-    void Write(long offset, ReadOnlySpan<byte> source);
-
     void SetLength(long length);
-
-    /// <summary>Makes every completed write durable.</summary>
-    void Flush();
 }
 
 /// <summary>An <see cref="IStorageFile"/> on a host file (tests, and hosts with a file system).</summary>
@@ -39,18 +33,4 @@ public sealed class HostStorageFile(string path) : IStorageFile
     public void Flush() => _file.Flush(flushToDisk: true);
 
     public void Dispose() => _file.Dispose();
-}
-
-/// <summary>An overlay's written clusters in an <see cref="IStorageFile"/>: slot times cluster size is the offset there.</summary>
-public sealed class StorageFileScratch(IStorageFile file) : IOverlayScratch
-{
-    public long Length => file.Length;
-
-    public void Read(long offset, Span<byte> destination) => file.Read(offset, destination);
-
-    public void Write(long offset, ReadOnlySpan<byte> source) => file.Write(offset, source);
-
-    public void Flush() => file.Flush();
-
-    public void Dispose() => file.Dispose();
 }

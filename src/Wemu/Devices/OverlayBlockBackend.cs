@@ -54,7 +54,7 @@ public sealed class OverlayBlockBackend : IBlockBackend
             var journal = OverlayJournal.Open(map, baseBackend.Length, baseIdentity, ClusterSize, out var clusters);
             if (data.Length < (long)clusters.Count << ClusterShift)
                 throw new InvalidDataException($"its data is shorter ({data.Length} bytes) than its map says ({clusters.Count} clusters)");
-            var overlay = new OverlayBlockBackend(baseBackend, ownsBase, new StorageFileScratch(data), journal, name);
+            var overlay = new OverlayBlockBackend(baseBackend, ownsBase, data, journal, name);
             for (int slot = 0; slot < clusters.Count; slot++)
                 overlay._slots.Add(clusters[slot], slot);
             overlay._nextSlot = clusters.Count;
