@@ -47,26 +47,54 @@ public abstract unsafe class CpuCore
     internal ulong TlbGeneration;
 
     /// <summary>
+    /// Bumped (with <see cref="TlbGeneration"/>) on every flush that may drop a global translation: all but the
+    /// flushes of non-global entries alone (<see cref="NoteLocalTlbFlush"/>, x86's CR3 write with CR4.PGE), which
+    /// leave code on global pages where it was. Engines keep what they cached for such code across those.
+    /// </summary>
+    internal ulong GlobalTlbGeneration;
+
+    /// <summary>
     /// A 64-bit Bloom filter of the virtual pages engines cached translations for since the last
     /// <see cref="TlbGeneration"/> change (<see cref="NoteCachedCodePage"/>): a page flush bumps the
     /// generation only if it may hit one of them.
     /// </summary>
     internal ulong CachedCodePages;
 
-    internal void NoteCachedCodePage(ulong va) => CachedCodePages |= CodePageBit(va >> 12);
+    /// <summary>The same for the global pages among them, since the last <see cref="GlobalTlbGeneration"/> change.</summary>
+    internal ulong GlobalCachedCodePages;
+
+    internal void NoteCachedCodePage(ulong va, bool global = false)
+    {
+        CachedCodePages |= CodePageBit(va >> 12);
+        if (global)
+            GlobalCachedCodePages |= CodePageBit(va >> 12);
+    }
 
     /// <summary>A flush of virtual page <paramref name="page"/>: engines must drop what they cached for it, if they may have.</summary>
     protected void NoteTlbPageFlush(ulong page)
     {
-        if ((CachedCodePages & CodePageBit(page)) != 0)
+        if ((GlobalCachedCodePages & CodePageBit(page)) != 0)
             NoteTlbFlush();
+        else if ((CachedCodePages & CodePageBit(page)) != 0)
+            NoteLocalTlbFlush();
     }
 
     /// <summary>A full TLB flush: every translation engines cached is stale.</summary>
     protected void NoteTlbFlush()
     {
         TlbGeneration++;
-        CachedCodePages = 0;
+        GlobalTlbGeneration++;
+        CachedCodePages = GlobalCachedCodePages = 0;
+    }
+
+    /// <summary>
+    /// A flush of every non-global translation: what engines cached for code on global pages stays valid, the rest
+    /// is stale.
+    /// </summary>
+    protected void NoteLocalTlbFlush()
+    {
+        TlbGeneration++;
+        CachedCodePages = GlobalCachedCodePages;
     }
 
     private static ulong CodePageBit(ulong page) => 1UL << (int)((page * 0x9E3779B97F4A7C15UL) >> 58);

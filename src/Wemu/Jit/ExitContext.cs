@@ -29,6 +29,12 @@ public static class ExitContext
     public const int State = 56;
     /// <summary>A helper call's arguments (<see cref="Ir.IrOp.Call"/>): helper number, A, B, Imm, guest pc, instructions retired before it.</summary>
     public const int HelperIndex = 64, HelperA = 72, HelperB = 80, HelperImm = 88, HelperPc = 96, HelperRetired = 104;
+    /// <summary>
+    /// i32: the stamp an entry for code on a global page carries (x86 kernel text with CR4.PGE): it changes only when a
+    /// flush may drop global translations, so such entries outlive the CR3 writes of context switches (which change
+    /// <see cref="Stamp"/>). An entry is followed if its stamp is either; both come from one counter, so they never meet.
+    /// </summary>
+    public const int GlobalStamp = 112;
     public const int Size = 128;
 
     /// <summary>

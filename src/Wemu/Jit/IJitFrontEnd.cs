@@ -45,6 +45,12 @@ public unsafe interface IJitFrontEnd<TCpu> where TCpu : CpuCore
     /// <summary>Translates <paramref name="pc"/> for execution without raising anything: the host address of its 4 KiB page and the physical page, or false.</summary>
     bool TryTranslateFetch(TCpu cpu, ulong pc, out byte* page, out ulong physPage);
 
+    /// <summary>
+    /// True if the fetch translation of <paramref name="pc"/> cached now is global and maps it to <paramref name="physicalPc"/>:
+    /// it survives the flushes <see cref="CpuCore.GlobalTlbGeneration"/> does not count (x86: CR3 writes with CR4.PGE).
+    /// </summary>
+    bool IsGlobalCode(TCpu cpu, ulong pc, ulong physicalPc);
+
     /// <summary>Makes stores to <paramref name="physPage"/> take the slow path (it now holds translated code).</summary>
     void ProtectCodePage(TCpu cpu, ulong physPage);
 

@@ -34,6 +34,8 @@ public abstract unsafe partial class JitEngine<TCpu, TFrontEnd> : ICpuEngine<TCp
     {
         public ulong Pc;
         public ulong Stamp;
+        /// <summary>The block's code is on a global page: <see cref="Stamp"/> is the global TLB generation's.</summary>
+        public bool Global;
         public TranslatedBlock<TCpu>? Block;
     }
 
@@ -56,9 +58,11 @@ public abstract unsafe partial class JitEngine<TCpu, TFrontEnd> : ICpuEngine<TCp
     /// <summary>x86-64 and WebAssembly: the <see cref="ExitContext"/>, then one jump cache per fetch context.</summary>
     private byte* _context;
     private readonly int _jumpCacheBytes;
-    private int _chainStamp = 1;
+    private int _chainStamp = 1, _globalChainStamp = 2, _stampCounter = 2;
     /// <summary>TLB generation + epoch when <see cref="_chainStamp"/> was last bumped (both only grow: the sum changes whenever either does).</summary>
     private ulong _chainKey;
+    /// <summary>Global TLB generation + epoch when <see cref="_globalChainStamp"/> was last bumped.</summary>
+    private ulong _globalChainKey;
 
     protected JitEngine(JitOptions? options, Func<HotTable, TFrontEnd> createFrontEnd)
     {
@@ -174,14 +178,14 @@ public abstract unsafe partial class JitEngine<TCpu, TFrontEnd> : ICpuEngine<TCp
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private TranslatedBlock<TCpu>? Find(TCpu cpu, int context, ulong pc)
     {
-        ulong stamp = cpu.TlbGeneration + _epoch;
         ref JumpEntry entry = ref _jumpCache[(context << JumpCacheBits) | ExitContext.JumpCacheIndex(pc, _pcShift, JumpCacheBits)];
-        var block = entry.Pc == pc && entry.Stamp == stamp ? entry.Block : null;
+        var block = entry.Pc == pc && entry.Stamp == (entry.Global ? cpu.GlobalTlbGeneration : cpu.TlbGeneration) + _epoch ? entry.Block : null;
         if (block == null && _hot.Bump(pc) && (block = Lookup(cpu, pc)) != null)
         {
-            cpu.NoteCachedCodePage(pc);
+            entry.Global = _isa.IsGlobalCode(cpu, pc, block.PhysicalPc);
+            cpu.NoteCachedCodePage(pc, entry.Global);
             entry.Pc = pc;
-            entry.Stamp = stamp;
+            entry.Stamp = (entry.Global ? cpu.GlobalTlbGeneration : cpu.TlbGeneration) + _epoch;
             entry.Block = block;
         }
         return block;
@@ -212,19 +216,23 @@ public abstract unsafe partial class JitEngine<TCpu, TFrontEnd> : ICpuEngine<TCp
         byte* ctx = _context;
         ulong pc = block.VirtualPc;
         // Publish the block for chained exits of other code (a page flush of this pc's page must
-        // then change the stamp: CpuCore.NoteTlbPageFlush).
-        cpu.NoteCachedCodePage(pc);
+        // then change the stamp: CpuCore.NoteTlbPageFlush). Code on a global page carries the global
+        // stamp, which the CR3 writes of context switches leave alone.
+        bool global = _isa.IsGlobalCode(cpu, pc, block.PhysicalPc);
+        cpu.NoteCachedCodePage(pc, global);
         // (after any compile: a flush there changes the stamp, retiring entries to freed code)
-        int chainStamp = ChainStamp(cpu);
+        UpdateChainStamps(cpu);
+        int chainStamp = _chainStamp;
         byte* jumpCache = ctx + ExitContext.Size + context * _jumpCacheBytes;
         byte* slot = jumpCache + ExitContext.JumpCacheIndex(pc, _pcShift, JumpCacheBits) * ExitContext.JumpCacheEntry;
         *(ulong*)(slot + ExitContext.EntryPc) = pc;
-        *(int*)(slot + ExitContext.EntryStamp) = chainStamp;
+        *(int*)(slot + ExitContext.EntryStamp) = global ? _globalChainStamp : chainStamp;
         *(long*)(slot + ExitContext.EntryCode) = block.Entry;
         *(ulong*)(ctx + ExitContext.Tlb) = (ulong)dtlb;
         *(long*)(ctx + ExitContext.Budget) = Math.Min(budget - executed, int.MaxValue);
         *(ulong*)(ctx + ExitContext.JumpCache) = (ulong)jumpCache;
         *(int*)(ctx + ExitContext.Stamp) = chainStamp;
+        *(int*)(ctx + ExitContext.GlobalStamp) = _globalChainStamp;
         long n = Backend == JitBackendKind.Wasm
             ? ((delegate* unmanaged<int, int, int>)block.Entry)((int)ctx, 0)
             : _helperCalls
@@ -327,26 +335,50 @@ public abstract unsafe partial class JitEngine<TCpu, TFrontEnd> : ICpuEngine<TCp
     /// </summary>
     internal int ChainStamp(TCpu cpu)
     {
-        ulong key = cpu.TlbGeneration + _epoch;
-        if (key != _chainKey)
+        UpdateChainStamps(cpu);
+        return _chainStamp;
+    }
+
+    /// <summary>
+    /// The stamp entries for code on global pages carry (<see cref="ExitContext.GlobalStamp"/>): it changes whenever the
+    /// global TLB generation or the epoch does. Both stamps come from one counter, so an entry's stamp is never both.
+    /// </summary>
+    internal int GlobalChainStamp(TCpu cpu)
+    {
+        UpdateChainStamps(cpu);
+        return _globalChainStamp;
+    }
+
+    private void UpdateChainStamps(TCpu cpu)
+    {
+        ulong key = cpu.TlbGeneration + _epoch, globalKey = cpu.GlobalTlbGeneration + _epoch;
+        if (key == _chainKey && globalKey == _globalChainKey)
+            return;
+        bool wrap = _stampCounter >= int.MaxValue - 1;
+        if (wrap)
+        {
+            ClearJumpCaches();
+            _stampCounter = 0;
+            Statistics.StampWraps++;
+        }
+        // (a global change always comes with a local one: the global generation never moves alone)
+        if (wrap || key != _chainKey)
         {
             _chainKey = key;
-            if (_chainStamp == int.MaxValue)
-            {
-                ClearJumpCaches();
-                _chainStamp = 0;
-                Statistics.StampWraps++;
-            }
-            _chainStamp++;
+            _chainStamp = ++_stampCounter;
         }
-        return _chainStamp;
+        if (wrap || globalKey != _globalChainKey)
+        {
+            _globalChainKey = globalKey;
+            _globalChainStamp = ++_stampCounter;
+        }
     }
 
     /// <summary>For tests: the chain stamp now, settable to force a wrap.</summary>
     internal int ChainStampForTests
     {
-        get => _chainStamp;
-        set => _chainStamp = value;
+        get => _stampCounter;
+        set => _stampCounter = value;
     }
 
     /// <summary>For tests: the jump caches generated code follows (one per fetch context, after the context block); empty with IL.</summary>

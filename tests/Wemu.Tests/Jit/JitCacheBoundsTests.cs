@@ -155,13 +155,21 @@ public sealed class JitCacheBoundsTests
         jit.ChainStampForTests = int.MaxValue;
         m.Hart.TlbGeneration++;
         int stamp = jit.ChainStamp(m.Hart);
+        // (the wrap gives both stamps, the context's and the global pages', fresh values from the one counter)
         Assert.Equal(1, stamp);
+        Assert.Equal(2, jit.GlobalChainStamp(m.Hart));
         Assert.Equal(1, jit.Statistics.StampWraps);
         Assert.True(jit.CodeJumpCachesForTests.IndexOfAnyExcept((byte)0) < 0, "the stamp wrapped with wasm jump-cache entries left");
-        // Below the end, a new stamp leaves the caches alone (entries are retired by the stamp alone).
+        // Below the end, a new stamp leaves the caches alone (entries are retired by the stamp alone); a local
+        // generation change leaves the global stamp, a global one changes both.
         jit.CodeJumpCachesForTests.Fill(0xA5);
         m.Hart.TlbGeneration++;
-        Assert.Equal(2, jit.ChainStamp(m.Hart));
+        Assert.Equal(3, jit.ChainStamp(m.Hart));
+        Assert.Equal(2, jit.GlobalChainStamp(m.Hart));
+        m.Hart.TlbGeneration++;
+        m.Hart.GlobalTlbGeneration++;
+        Assert.Equal(4, jit.ChainStamp(m.Hart));
+        Assert.Equal(5, jit.GlobalChainStamp(m.Hart));
         Assert.True(jit.CodeJumpCachesForTests.IndexOfAnyExcept((byte)0xA5) < 0);
     }
 

@@ -34,6 +34,9 @@ public readonly unsafe struct RiscVJitFrontEnd : IJitFrontEnd<RiscVHart>
     public bool TryTranslateFetch(RiscVHart cpu, ulong pc, out byte* page, out ulong physPage) =>
         cpu.TryTranslateFetch(pc, out page, out physPage);
 
+    /// <summary>(Every flush RISC-V does counts for all pages: sfence.vma and satp writes alike.)</summary>
+    public bool IsGlobalCode(RiscVHart cpu, ulong pc, ulong physicalPc) => false;
+
     public void ProtectCodePage(RiscVHart cpu, ulong physPage) => cpu.ProtectCodePage(physPage);
 
     /// <summary>An instruction is 2 or 4 bytes: anything else was a jump or a trap.</summary>

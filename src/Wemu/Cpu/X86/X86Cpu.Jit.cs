@@ -31,6 +31,16 @@ public sealed unsafe partial class X86Cpu
     /// Translates <paramref name="pc"/> for execution without raising anything: the host address of
     /// its page and the physical page, or false (a fault, or not RAM: the interpreter then takes it).
     /// </summary>
+    /// <summary>True if the fetch TLB holds a global translation of <paramref name="pc"/>'s page to <paramref name="physicalPc"/>'s, with CR4.PGE (so CR3 writes keep it).</summary>
+    internal bool IsGlobalFetch(ulong pc, ulong physicalPc)
+    {
+        if ((Cr4 & Cr4Pge) == 0)
+            return false;
+        int index = ((MmuContext + MmuContexts) << TlbBits) | (int)((pc >> 12) & TlbMask);
+        ref TlbEntry e = ref Tlb[index];
+        return _tlbGlobal[index] && e.TagExec == (pc & ~0xFFFUL) && e.PhysPage == (physicalPc & ~0xFFFUL);
+    }
+
     internal bool TryTranslateFetch(ulong pc, out byte* pageHost, out ulong physPage)
     {
         ref TlbEntry e = ref Tlb[((MmuContext + MmuContexts) << TlbBits) | (int)((pc >> 12) & TlbMask)];

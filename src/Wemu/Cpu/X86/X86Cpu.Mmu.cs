@@ -50,7 +50,10 @@ public sealed unsafe partial class X86Cpu
             t[i].TagRead = t[i].TagWrite = t[i].TagExec = TlbEntry.Invalid;
             _tlbGlobal[i] = false;
         }
-        NoteTlbFlush();
+        if (keepGlobal)
+            NoteLocalTlbFlush();
+        else
+            NoteTlbFlush();
         _fetchPage = ulong.MaxValue;
         _fetchFastEnd = 0;
         _checkInterrupts = true; // a running block stops: its next instructions may map elsewhere now

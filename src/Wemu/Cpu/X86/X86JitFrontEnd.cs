@@ -34,6 +34,8 @@ public readonly unsafe struct X86JitFrontEnd : IJitFrontEnd<X86Cpu>
     public bool TryTranslateFetch(X86Cpu cpu, ulong pc, out byte* page, out ulong physPage) =>
         cpu.TryTranslateFetch(pc, out page, out physPage);
 
+    public bool IsGlobalCode(X86Cpu cpu, ulong pc, ulong physicalPc) => cpu.IsGlobalFetch(pc, physicalPc);
+
     public void ProtectCodePage(X86Cpu cpu, ulong physPage) => cpu.ProtectCodePage(physPage);
 
     public bool WentOn(X86Cpu cpu, ulong from) => cpu.WentOnQuietly(from);

@@ -111,7 +111,7 @@ public static class WasmBackend
         private readonly int _segments;
         private int _segment;                // segment being emitted
         private int _nest;                   // structured blocks opened inside the current segment
-        private readonly int _regsBase, _tlb, _budget, _exitPc, _exitKind, _va, _entry, _label;
+        private readonly int _regsBase, _tlb, _budget, _exitPc, _exitKind, _va, _entry, _label, _stamp;
 
         // Temps, as in the IL backend: a single-use pure temp with nothing in between that could
         // change what it reads is emitted as an expression at its use; others get locals, reused
@@ -209,6 +209,7 @@ public static class WasmBackend
             _exitKind = NewLocal(TypeI32);
             _entry = NewLocal(TypeI32);
             _label = NewLocal(TypeI32);
+            _stamp = NewLocal(TypeI32);
             _exitPc = NewLocal(TypeI64);
             _va = NewLocal(TypeI64);
             _regs = new int[nregs];
@@ -320,8 +321,11 @@ public static class WasmBackend
                 I32(ExitContext.JumpCacheEntryShift); Op(I32Shl); Op(I32Add);
                 Set(_entry);
                 Get(_entry); Mem(I64Load, 3, ExitContext.EntryPc); Get(_exitPc); Op(I64Eq);
-                Get(_entry); Mem(I32Load, 2, ExitContext.EntryStamp);
-                Get(ArgCtx); Mem(I32Load, 2, ExitContext.Stamp); Op(I32Eq);
+                // (the stamp: the context's, or its global one)
+                Get(_entry); Mem(I32Load, 2, ExitContext.EntryStamp); Set(_stamp);
+                Get(_stamp); Get(ArgCtx); Mem(I32Load, 2, ExitContext.Stamp); Op(I32Eq);
+                Get(_stamp); Get(ArgCtx); Mem(I32Load, 2, ExitContext.GlobalStamp); Op(I32Eq);
+                Op(I32Or);
                 Op(I32And);
                 w.Byte(If); w.Byte(BlockVoid);
                 Get(ArgCtx); Get(ArgCount);

@@ -408,8 +408,12 @@ public static class X64Backend
             a.CmpRM(Rax, Rdx, ExitContext.EntryPc);
             a.Jcc(Cc.NE, exitStored);
             a.Load64(Rcx, Rdx, ExitContext.EntryStamp);
+            int stampOk = a.NewLabel();
             a.CmpRM32(Rcx, Ctx, ExitContext.Stamp);
+            a.Jcc(Cc.E, stampOk);
+            a.CmpRM32(Rcx, Ctx, ExitContext.GlobalStamp);
             a.Jcc(Cc.NE, exitStored);
+            a.Bind(stampOk);
             a.AdjustRsp(frame);
             RestoreSaved();
             a.MovRR(Rsi, Count);

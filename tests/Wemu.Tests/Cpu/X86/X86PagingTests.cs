@@ -161,6 +161,53 @@ public sealed unsafe class X86PagingTests : IDisposable
         Assert.Equal(DataVa, _cpu.ControlRegister2);
     }
 
+    /// <summary>
+    /// What engines cached for code on a global page survives CR3 writes (the global TLB generation stays) and nothing
+    /// else does; an INVLPG of that page, or a CR3 write without CR4.PGE, retires it too. An INVLPG of a non-global code
+    /// page retires the non-global code alone.
+    /// </summary>
+    [Fact]
+    public void Code_On_Global_Pages_Keeps_Its_Generation_Across_Cr3_Writes_Only()
+    {
+        W(Pt + 0 * 8, CodePa | P | Rw | G);
+        Assert.Equal(-1, Run(a => a.nop()));
+        Assert.True(_cpu.TryTranslateFetch(CodeVa, out _, out ulong phys));
+        Assert.Equal(CodePa, phys);
+        Assert.True(_cpu.IsGlobalFetch(CodeVa, CodePa + 0x10));
+        Assert.False(_cpu.IsGlobalFetch(CodeVa, DataPa), "a global fetch translation to another page");
+        Assert.True(_cpu.TryTranslateFetch(DataVa, out _, out _));
+        Assert.False(_cpu.IsGlobalFetch(DataVa, DataPa), "a non-global page");
+        _cpu.NoteCachedCodePage(CodeVa, global: true);
+        _cpu.NoteCachedCodePage(DataVa);
+
+        (ulong Local, ulong Global) Generations() => (_cpu.TlbGeneration, _cpu.GlobalTlbGeneration);
+        var g0 = Generations();
+        _cpu.FlushTlb(global: false);   // a CR3 write with CR4.PGE
+        var g1 = Generations();
+        Assert.True(g1.Local > g0.Local);
+        Assert.Equal(g0.Global, g1.Global);
+        Assert.True(_cpu.IsGlobalFetch(CodeVa, CodePa), "the CR3 write dropped the global translation");
+
+        _cpu.NoteCachedCodePage(DataVa);
+        _cpu.FlushTlbPage(DataVa);   // INVLPG of the non-global code page
+        var g2 = Generations();
+        Assert.True(g2.Local > g1.Local);
+        Assert.Equal(g1.Global, g2.Global);
+
+        _cpu.FlushTlbPage(CodeVa);   // INVLPG of the global code page
+        var g3 = Generations();
+        Assert.True(g3.Local > g2.Local && g3.Global > g2.Global, "INVLPG of a cached global code page kept its generation");
+        Assert.False(_cpu.IsGlobalFetch(CodeVa, CodePa));
+
+        Assert.True(_cpu.TryTranslateFetch(CodeVa, out _, out _));
+        _cpu.NoteCachedCodePage(CodeVa, global: true);
+        _cpu.Cr4 &= ~X86Cpu.Cr4Pge;
+        Assert.False(_cpu.IsGlobalFetch(CodeVa, CodePa), "global without CR4.PGE");
+        _cpu.FlushTlb(global: false);   // a CR3 write without CR4.PGE drops everything
+        var g4 = Generations();
+        Assert.True(g4.Local > g3.Local && g4.Global > g3.Global);
+    }
+
     [Fact]
     public void Global_Translations_Survive_A_Cr3_Write_And_Invlpg_Drops_Them()
     {

@@ -47,6 +47,47 @@ public sealed unsafe class WasmBackendTests(ITestOutputHelper output)
             *(int*)(p + Ctx + ExitContext.ExitKind) = -1;
             *(int*)(p + Ctx + ExitContext.JumpCache) = JumpCache;
             *(int*)(p + Ctx + ExitContext.Stamp) = stamp;
+            *(int*)(p + Ctx + ExitContext.GlobalStamp) = stamp + GlobalStampOffset;
+        }
+    }
+
+    /// <summary>The context's global stamp is its stamp plus this (they never meet, as the engine's never do).</summary>
+    private const int GlobalStampOffset = 1000;
+
+    /// <summary>
+    /// A chained exit follows an entry carrying the context's stamp or its global one (code on global pages, kept across
+    /// CR3 writes), and leaves for any other stamp: the one before, the one after, the global stamp's neighbours.
+    /// </summary>
+    [Fact]
+    public void A_Chained_Exit_Follows_The_Context_Stamp_Or_The_Global_Stamp_And_No_Other()
+    {
+        const ulong Target = 0x4000_2000;
+        int slot = ExitContext.JumpCacheIndex(Target, Abi.PcAlignShift, JumpCacheBits);
+        var source = new IrFunction(0x1000, 32);
+        source.Exit(CodeExit.Chain, Target, 1);
+        var target = new IrFunction(Target, 32);
+        target.SetReg(5, target.Const(IrType.I64, 0x77));
+        target.Exit(CodeExit.Stop, 0x9998, 1);
+        byte[][] modules = [WasmBackend.Compile(source, Abi, chain: true), WasmBackend.Compile(target, Abi, chain: true)];
+        int[] stamps = [7, 7 + GlobalStampOffset, 6, 8, 6 + GlobalStampOffset, 8 + GlobalStampOffset, 0];
+        var cases = new List<NodeWasmRunner.Case>();
+        foreach (int stamp in stamps)
+        {
+            var image = new byte[MemorySize];
+            SetContext(image, 1000, 7);
+            int e = JumpCache + slot * ExitContext.JumpCacheEntry;
+            BitConverter.TryWriteBytes(image.AsSpan(e + ExitContext.EntryPc), Target);
+            BitConverter.TryWriteBytes(image.AsSpan(e + ExitContext.EntryStamp), stamp);
+            BitConverter.TryWriteBytes(image.AsSpan(e + ExitContext.EntryCode), 2);
+            cases.Add(new(modules, image, Ctx, 0));
+        }
+        var results = NodeWasmRunner.Run(cases);
+        for (int c = 0; c < stamps.Length; c++)
+        {
+            Assert.Null(results[c].Error);
+            bool follow = c < 2;
+            Assert.Equal(follow ? (2, CodeExit.Stop, 0x9998UL, 0x77UL) : (1, CodeExit.Chain, Target, 0UL),
+                (results[c].Count, ExitOf(results[c].Memory).Kind, ExitOf(results[c].Memory).Pc, Reg(results[c].Memory, 5)));
         }
     }
 

@@ -64,8 +64,44 @@ public sealed unsafe class X64BackendTests(ITestOutputHelper output) : IDisposab
         *(int*)(_ctx + ExitContext.ExitKind) = -1;
         *(byte**)(_ctx + ExitContext.JumpCache) = _jumpCache;
         *(int*)(_ctx + ExitContext.Stamp) = 7;
+        *(int*)(_ctx + ExitContext.GlobalStamp) = 7 + GlobalStampOffset;
         long n = ((delegate* unmanaged<byte*, long, long>)entry)(_ctx, 0);
         return (n, (CodeExit)(*(int*)(_ctx + ExitContext.ExitKind)), *(ulong*)(_ctx + ExitContext.ExitPc));
+    }
+
+    /// <summary>The context's global stamp is its stamp plus this (they never meet, as the engine's never do).</summary>
+    private const int GlobalStampOffset = 1000;
+
+    /// <summary>
+    /// A chained exit follows an entry carrying the context's stamp or its global one (code on global pages, kept across
+    /// CR3 writes), and leaves for any other stamp: the one before, the one after, the global stamp's neighbours.
+    /// </summary>
+    [Fact]
+    public void A_Chained_Exit_Follows_The_Context_Stamp_Or_The_Global_Stamp_And_No_Other()
+    {
+        if (_arena == null)
+            return;
+        const ulong Target = 0x4000_2000;
+        int slot = ExitContext.JumpCacheIndex(Target, Abi.PcAlignShift, Abi.JumpCacheBits);
+        var target = new IrFunction(Target, 32);
+        target.SetReg(5, target.Const(IrType.I64, 0x77));
+        target.Exit(CodeExit.Stop, 0x9998, 1);
+        byte* code = AddCode(X64Backend.Compile(target, Abi));
+        var source = new IrFunction(0x1000, 32);
+        source.Exit(CodeExit.Chain, Target, 1);
+        int[] stamps = [7, 7 + GlobalStampOffset, 6, 8, 6 + GlobalStampOffset, 8 + GlobalStampOffset, 0];
+        for (int c = 0; c < stamps.Length; c++)
+        {
+            NativeMemory.Clear(_jumpCache, (nuint)ExitContext.JumpCacheBytes(Abi.JumpCacheBits));
+            byte* e = _jumpCache + slot * ExitContext.JumpCacheEntry;
+            *(ulong*)(e + ExitContext.EntryPc) = Target;
+            *(int*)(e + ExitContext.EntryStamp) = stamps[c];
+            *(long*)(e + ExitContext.EntryCode) = (long)code;
+            _regs[5] = 0;
+            bool follow = c < 2;
+            Assert.Equal(follow ? (2L, CodeExit.Stop, 0x9998UL) : (1L, CodeExit.Chain, Target), Run(source, 100));
+            Assert.Equal(follow ? 0x77UL : 0UL, _regs[5]);
+        }
     }
 
     /// <summary>
