@@ -3,8 +3,9 @@
 # worktree) and the current tree's, alternating N times (default 3) on the same page query and workload,
 # so load and thermal drift fall on both alike. Default: the x86_64 guest's pigz step of
 # bench/browser-pigz.sh. Prints, per run: the load average before it, the guest's `real` time of the
-# workload's timed part, the page's wall time for the whole command, and the JIT's exits
-# (chained returns to the host, untranslated, stop, slow path); then the medians.
+# workload's timed part (the median when it times several), the page's wall time for the whole command, and the JIT's exits
+# (chained, untranslated, stop, slow path; after the ";" the chained exits that came back to the host by why:
+# budget spent, target not in the jump cache, old stamp); then the medians.
 # usage: bench/browser-ab.sh BASE [N] [--query STRING] [--workload CMD]
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -38,9 +39,10 @@ for i in $(seq "$runs"); do
     load=$(cut -d' ' -f1-3 /proc/loadavg)
     node "$root/bench/browser-boot.mjs" "$site" --query "$query" --workload "$workload" 2>/dev/null \
       | node -e "let r={}; try { r=JSON.parse(require('fs').readFileSync(0,'utf8')) } catch {}
-        const m=(r.workOutput||'').match(/real\s+(\d+)m\s*([\d.]+)s/); const j=(r.after||{}).jit||{};
-        const real=m ? (60*m[1] + +m[2]).toFixed(2) : 'none', whole=r.workloadSeconds!=null ? r.workloadSeconds.toFixed(2) : 'none';
-        console.log('$side', real, whole, j.exits||'-', '$load')" >> "$results"
+        const t=[...(r.workOutput||'').matchAll(/real\s+(\d+)m\s*([\d.]+)s/g)].map(m => 60*m[1] + +m[2]).sort((x, y) => x - y);
+        const j=(r.after||{}).jit||{};
+        const real=t.length ? ((t[(t.length-1)>>1] + t[t.length>>1]) / 2).toFixed(2) : 'none', whole=r.workloadSeconds!=null ? r.workloadSeconds.toFixed(2) : 'none';
+        console.log('$side', real, whole, (j.exits||'-') + ';' + (j.chainReturns||'-'), '$load')" >> "$results"
     tail -1 "$results" | awk '{printf "%s run '"$i"': real %s s, whole command %s s, exits %s (load before %s %s %s)\n", $1, $2, $3, $4, $5, $6, $7}'
   done
 done

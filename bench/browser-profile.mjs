@@ -84,7 +84,7 @@ try {
     console.log(out.slice(0, out.search(/WORKDONE\r?\n/)).split('\n').slice(-4).join('\n'));
     const d = k => typeof after.jit?.[k] === 'number' ? +(after.jit[k] - before.jit[k]).toFixed(1) : after.jit?.[k];
     console.log(`workload: ${((at - sent) / 1000).toFixed(2)} s wall, ${((after.instructions - before.instructions) / 1e6).toFixed(0)} M instructions; jit over it: ` +
-      JSON.stringify(Object.fromEntries(Object.keys(after.jit || {}).map(k => [k, d(k)]))) + `; exits (chained,untranslated,stop,slow) before ${before.jit?.exits} after ${after.jit?.exits}`);
+      JSON.stringify(Object.fromEntries(Object.keys(after.jit || {}).map(k => [k, d(k)]))) + `; exits (chained,untranslated,stop,slow) before ${before.jit?.exits} after ${after.jit?.exits}; chained exits back to the host (budget,missing,stale) before ${before.jit?.chainReturns} after ${after.jit?.chainReturns}`);
   }
   fs.mkdirSync(path.join(root, 'artifacts'), { recursive: true });
   fs.writeFileSync(path.join(root, 'artifacts/browser-boot.cpuprofile'), JSON.stringify(p));

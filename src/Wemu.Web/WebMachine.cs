@@ -510,6 +510,7 @@ public static partial class WebMachine
                 w.WriteNumber("frontEndMs", Stopwatch.GetElapsedTime(0, j.FrontEndTicks).TotalMilliseconds);
                 w.WriteNumber("passMs", Stopwatch.GetElapsedTime(0, j.PassTicks).TotalMilliseconds);
                 w.WriteString("exits", string.Join(",", j.ExitsByKind));
+                w.WriteString("chainReturns", string.Join(",", j.ChainReturns));
                 w.WriteEndObject();
             }
             w.WriteEndObject();

@@ -239,7 +239,21 @@ public abstract unsafe partial class JitEngine<TCpu, TFrontEnd> : ICpuEngine<TCp
                 // (code that calls back into managed helpers must leave cooperative mode first)
                 ? ((delegate* unmanaged<byte*, long, long>)block.Entry)(ctx, 0)
                 : ((delegate* unmanaged[SuppressGCTransition]<byte*, long, long>)block.Entry)(ctx, 0);
-        return AfterExit(cpu, (CodeExit)(*(int*)(ctx + ExitContext.ExitKind)), *(ulong*)(ctx + ExitContext.ExitPc), n, ref executed, ref dtlb);
+        var kind = (CodeExit)(*(int*)(ctx + ExitContext.ExitKind));
+        ulong at = *(ulong*)(ctx + ExitContext.ExitPc);
+        if (kind == CodeExit.Chain)
+            CountChainReturn(jumpCache, at, executed + n >= budget);
+        return AfterExit(cpu, kind, at, n, ref executed, ref dtlb);
+    }
+
+    /// <summary>Why a chained exit came back here (<see cref="JitStatistics.ChainReturns"/>): the slot generated code looked in.</summary>
+    private void CountChainReturn(byte* jumpCache, ulong at, bool budgetSpent)
+    {
+        byte* slot = jumpCache + ExitContext.JumpCacheIndex(at, _pcShift, JumpCacheBits) * ExitContext.JumpCacheEntry;
+        int why = budgetSpent ? JitStatistics.ChainBudget
+            : *(ulong*)(slot + ExitContext.EntryPc) != at || *(long*)(slot + ExitContext.EntryCode) == 0 ? JitStatistics.ChainMissing
+            : JitStatistics.ChainStale;
+        Statistics.ChainReturns[why]++;
     }
 
     /// <summary>Runs an IL block (it calls the slow paths itself and encodes its exit in its result, <see cref="IlExit"/>); true to keep dispatching.</summary>

@@ -66,6 +66,14 @@ public sealed class JitStatistics
     /// <summary>Exits of x86-64 and WebAssembly code by <see cref="CodeExit"/> kind.</summary>
     public long[] ExitsByKind { get; } = new long[4];
 
+    /// <summary>
+    /// The chained exits that came back to the host, by why generated code did not go on: the instruction budget
+    /// was spent, the jump cache's slot held no entry for the target (never entered from the host, another pc in
+    /// the slot, or no compiled code), or its entry carried an old stamp (a TLB flush or invalidation since).
+    /// </summary>
+    public long[] ChainReturns { get; } = new long[3];
+    public const int ChainBudget = 0, ChainMissing = 1, ChainStale = 2;
+
     /// <summary>Compiled blocks dropped because the guest wrote their page.</summary>
     public long Invalidations { get; internal set; }
 
@@ -92,6 +100,7 @@ public sealed class JitStatistics
         $"cache {CacheBytes / 1024} KiB, {Invalidations} invalidated, {Flushes} flushes; instructions: " +
         $"{CompiledInstructions} compiled, {ColdInstructions} cold in the interpreter, {Fallbacks} fallbacks to the interpreter" +
         (CompiledEntries == 0 ? "" : $"; {CompiledEntries} calls into compiled code, exits: {ExitsByKind[0]} chained, " +
-            $"{ExitsByKind[1]} untranslated, {ExitsByKind[2]} stop, {ExitsByKind[3]} slow path") +
+            $"{ExitsByKind[1]} untranslated, {ExitsByKind[2]} stop, {ExitsByKind[3]} slow path; chained exits back to the host: " +
+            $"{ChainReturns[ChainBudget]} budget spent, {ChainReturns[ChainMissing]} target not in the jump cache, {ChainReturns[ChainStale]} old stamp") +
         (CompileFailures == 0 ? "" : $"; {CompileFailures} regions failed to compile and were interpreted (first {FirstCompileFailure})");
 }

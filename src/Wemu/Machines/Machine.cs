@@ -11,7 +11,7 @@ public abstract class Machine : IDisposable, Snapshot.IStateful<Machine>
 {
     /// <summary>The slice loop's own state: where the next device tick falls.</summary>
     static Snapshot.VmState<Machine> Snapshot.IStateful<Machine>.State { get; } = new Snapshot.VmState<Machine>("machine", 1)
-        .Field("until-tick", (m, w) => w.I64(m._untilTick), (m, r) => m._untilTick = Math.Clamp(r.I64(), 1, m.TickInstructions));
+        .Field("until-tick", (m, w) => w.I64(m._untilTick), (m, r) => m._untilTick = Math.Clamp(r.I64(), 1, Math.Max(m.TickInstructions, m.MaxTickInstructions)));
 
     /// <summary>
     /// True while guest RAM is as allocated (all zero): a board built for <c>-incoming</c> loads no images, and a
@@ -34,7 +34,16 @@ public abstract class Machine : IDisposable, Snapshot.IStateful<Machine>
     /// <summary>This machine's instructions between device updates (<see cref="TickInterval"/> unless a board says otherwise).</summary>
     protected virtual long TickInstructions => TickInterval;
 
+    /// <summary>
+    /// The most instructions between device updates while no timer is due (see <see cref="NextTickInstructions"/>):
+    /// <see cref="TickInstructions"/> unless a board allows more. Every update is an exit from compiled code back to
+    /// the machine loop, which in the page runs under Mono's interpreter.
+    /// </summary>
+    protected virtual long MaxTickInstructions => TickInstructions;
+
     private long _untilTick = TickInterval;
+    /// <summary>The clock and the instruction count at the last device update (the guest's recent speed).</summary>
+    private ulong _tickClock, _tickInstructions;
     private MachineStatus? _stop;
 
     protected Machine(MachineClock clock)
@@ -116,13 +125,34 @@ public abstract class Machine : IDisposable, Snapshot.IStateful<Machine>
             _untilTick -= n;
             if (_untilTick <= 0 || (Clock.Deterministic && InstructionsUntilDeadline() <= 0))
             {
-                _untilTick = TickInstructions;
                 Tick();
+                _untilTick = NextTickInstructions();
             }
             if (n == 0 && !CpuWaiting)
                 break; // the CPU stopped itself (e.g. shut down): let the board report it
         }
         return _stop ?? MachineStatus.Running;
+    }
+
+    /// <summary>
+    /// Instructions until the next device update: <see cref="TickInstructions"/>, or up to <see cref="MaxTickInstructions"/>
+    /// when the next timer deadline is further off than that at half the speed the guest ran since the last update (so
+    /// a timer is not taken late for a slower stretch). Deterministic clocks keep the fixed interval: their chunks end
+    /// at the deadline anyway.
+    /// </summary>
+    private long NextTickInstructions()
+    {
+        long min = TickInstructions, max = MaxTickInstructions;
+        if (max <= min || Clock.Deterministic)
+            return min;
+        ulong now = Clock.Now, retired = InstructionsRetired, deadline = NextDeadline;
+        ulong lastClock = _tickClock, lastRetired = _tickInstructions;
+        _tickClock = now;
+        _tickInstructions = retired;
+        if (deadline <= now || now <= lastClock || retired < lastRetired)
+            return min;   // (a timer due, no time measured, or a restored machine's counts)
+        UInt128 until = (UInt128)(deadline - now) * (retired - lastRetired) / (now - lastClock) / 2;
+        return until >= (ulong)max ? max : Math.Max(min, (long)(ulong)until);
     }
 
     private long InstructionsUntilDeadline()

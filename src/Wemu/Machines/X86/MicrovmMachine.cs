@@ -221,6 +221,9 @@ public sealed class MicrovmMachine : Machine
     /// </summary>
     protected override long TickInstructions => Jit != null ? 4 * TickInterval : TickInterval;
 
+    /// <summary>With no timer due, up to 4 intervals between updates (the page's exits back to the machine loop cost microseconds).</summary>
+    protected override long MaxTickInstructions => 4 * TickInstructions;
+
     protected override bool CpuWaiting => Cpu.IsHalted;
 
     protected override bool CpuHasWakeUp => Cpu.HasWakeUpInterrupt;
