@@ -146,12 +146,24 @@ public abstract class Machine : IDisposable, Snapshot.IStateful<Machine>
         if (max <= min || Clock.Deterministic)
             return min;
         ulong now = Clock.Now, retired = InstructionsRetired, deadline = NextDeadline;
-        ulong lastClock = _tickClock, lastRetired = _tickInstructions;
+        long gap = TickGap(min, max, now - _tickClock, retired - _tickInstructions, deadline - now,
+            known: deadline > now && now > _tickClock && retired >= _tickInstructions);
         _tickClock = now;
         _tickInstructions = retired;
-        if (deadline <= now || now <= lastClock || retired < lastRetired)
-            return min;   // (a timer due, no time measured, or a restored machine's counts)
-        UInt128 until = (UInt128)(deadline - now) * (retired - lastRetired) / (now - lastClock) / 2;
+        return gap;
+    }
+
+    /// <summary>
+    /// The instructions to the next device update: half of what the guest would retire until the deadline <paramref name="untilDeadline"/>
+    /// clock ticks away at the speed it had over the last <paramref name="elapsed"/> ticks (<paramref name="ran"/> instructions),
+    /// within [<paramref name="min"/>, <paramref name="max"/>]; <paramref name="min"/> unless all of it is <paramref name="known"/>
+    /// (a timer due, no time measured, or a restored machine's counts).
+    /// </summary>
+    internal static long TickGap(long min, long max, ulong elapsed, ulong ran, ulong untilDeadline, bool known)
+    {
+        if (!known || elapsed == 0)
+            return min;
+        UInt128 until = (UInt128)untilDeadline * ran / elapsed / 2;
         return until >= (ulong)max ? max : Math.Max(min, (long)(ulong)until);
     }
 
