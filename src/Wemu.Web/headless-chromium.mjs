@@ -1,5 +1,6 @@
 // The headless Chromium the browser tests and the bench/browser-* scripts drive (Debian's chromium
-// through playwright-core; CHROMIUM names another binary), launched the same way everywhere.
+// through playwright-core; CHROMIUM names another binary, CHROMIUM_FLAGS adds switches, e.g.
+// CHROMIUM_FLAGS=--js-flags=--no-liftoff), launched the same way everywhere.
 import { chromium } from 'playwright-core';
 
 export function launchChromium() {
@@ -7,6 +8,6 @@ export function launchChromium() {
     executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
     headless: true,
     args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-quic', '--no-first-run',
-      '--disable-component-update', '--disable-sync'],
+      '--disable-component-update', '--disable-sync', ...(process.env.CHROMIUM_FLAGS || '').split(' ').filter(Boolean)],
   });
 }
