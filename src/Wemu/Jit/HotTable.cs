@@ -44,33 +44,48 @@ public sealed unsafe class HotTable : IDisposable
     /// <summary>log2 of the guest's instruction alignment (RISC-V with C: 1; x86: 0).</summary>
     public int PcShift { get; }
 
-    /// <summary>Counts one more arrival at <paramref name="pc"/>; true once it is hot (<paramref name="pcShift"/>: <see cref="PcShift"/>).</summary>
+    /// <summary>
+    /// Counts an arrival at <paramref name="pc"/> as <paramref name="weight"/> arrivals; true once it is hot
+    /// (<paramref name="pcShift"/>: <see cref="PcShift"/>).
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static bool Bump(Entry* table, ulong pc, int threshold, int pcShift)
+    public static bool Bump(Entry* table, ulong pc, int threshold, int pcShift, int weight = 1)
     {
-        Entry* e = table + ((pc >> pcShift) & Mask);
+        Entry* e = table + Index(pc, pcShift);
         if (e->Pc != pc)
         {
             e->Pc = pc;
-            e->Count = 1;
-            return threshold <= 1;
+            e->Count = weight;
+            return weight >= threshold;
         }
-        return ++e->Count >= threshold;
+        return (e->Count += weight) >= threshold;
     }
 
-    public bool Bump(ulong pc) => Bump(Entries, pc, Threshold, PcShift);
+    public bool Bump(ulong pc, int weight = 1) => Bump(Entries, pc, Threshold, PcShift, weight);
+
+    /// <summary>
+    /// The entry of <paramref name="pc"/>: with x = pc &gt;&gt; <paramref name="pcShift"/>, x's low <see cref="Bits"/> bits
+    /// folded with the two <see cref="Bits"/>-bit groups above them. With the low bits alone, x86 code at the same
+    /// offset of 64 KiB-aligned places (kernel text against a library's, one library in two processes) shared an entry.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static ulong Index(ulong pc, int pcShift)
+    {
+        ulong x = pc >> pcShift;
+        return (x ^ (x >> Bits) ^ (x >> (2 * Bits))) & Mask;
+    }
 
     /// <summary>True if <paramref name="pc"/> has been a branch target (region building includes it).</summary>
     public bool HasRun(ulong pc)
     {
-        Entry* e = Entries + ((pc >> PcShift) & Mask);
+        Entry* e = Entries + Index(pc, PcShift);
         return e->Pc == pc && e->Count > 0;
     }
 
     /// <summary>Starts counting <paramref name="pc"/> again (it cannot be compiled).</summary>
     public void Cool(ulong pc)
     {
-        Entry* e = Entries + ((pc >> PcShift) & Mask);
+        Entry* e = Entries + Index(pc, PcShift);
         if (e->Pc == pc)
             e->Count = 0;
     }

@@ -44,6 +44,9 @@ public abstract unsafe partial class JitEngine<TCpu, TFrontEnd> : ICpuEngine<TCp
     private readonly bool _helperCalls;
     private readonly int _pcShift;
     private readonly HotTable _hot;
+    /// <summary>What the next arrival at a cold target counts for: <see cref="_chainedArrivalWeight"/> right after a chained exit.</summary>
+    private int _arrivalWeight = 1;
+    private readonly int _chainedArrivalWeight;
     /// <summary><see cref="HotTable.HasRun"/> as the translator's include test (one delegate, not one per compile).</summary>
     private readonly Func<ulong, bool> _hasRun;
     private readonly TranslationCache<TCpu> _cache = new();
@@ -78,6 +81,7 @@ public abstract unsafe partial class JitEngine<TCpu, TFrontEnd> : ICpuEngine<TCp
             JitBackendKind.Wasm => JitOptions.DefaultWasmThreshold,
             _ => JitOptions.DefaultThreshold,
         }, _pcShift);
+        _chainedArrivalWeight = Math.Max(1, Options.ChainedArrivalWeight ?? (Backend == JitBackendKind.Wasm ? JitOptions.DefaultWasmChainedArrivalWeight : 1));
         _isa = createFrontEnd(_hot);
         // The tags' flag bits against the backends' one-compare probe (fails loudly, before any code runs).
         TlbTagLayout.Check(_isa.CodeAbi.Tlb.PageBits, _isa.CodeAbi.Tlb.TagFlags);
@@ -180,7 +184,9 @@ public abstract unsafe partial class JitEngine<TCpu, TFrontEnd> : ICpuEngine<TCp
     {
         ref JumpEntry entry = ref _jumpCache[(context << JumpCacheBits) | ExitContext.JumpCacheIndex(pc, _pcShift, JumpCacheBits)];
         var block = entry.Pc == pc && entry.Stamp == (entry.Global ? cpu.GlobalTlbGeneration : cpu.TlbGeneration) + _epoch ? entry.Block : null;
-        if (block == null && _hot.Bump(pc) && (block = Lookup(cpu, pc)) != null)
+        int weight = _arrivalWeight;
+        _arrivalWeight = 1;
+        if (block == null && _hot.Bump(pc, weight) && (block = Lookup(cpu, pc)) != null)
         {
             entry.Global = _isa.IsGlobalCode(cpu, pc, block.PhysicalPc);
             cpu.NoteCachedCodePage(pc, entry.Global);
@@ -301,7 +307,10 @@ public abstract unsafe partial class JitEngine<TCpu, TFrontEnd> : ICpuEngine<TCp
         Statistics.CompiledEntries++;
         Statistics.ExitsByKind[(int)kind & 3]++;
         if (kind == CodeExit.Chain)
+        {
+            _arrivalWeight = _chainedArrivalWeight;   // (the dispatcher's next look-up is of the exit's target)
             return true;
+        }
         if (kind is CodeExit.Slow or CodeExit.Interpret)
         {
             uint mmio = cpu.MmioAccesses;

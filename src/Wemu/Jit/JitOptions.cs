@@ -14,6 +14,22 @@ public sealed class JitOptions
     /// </summary>
     public const int DefaultWasmThreshold = 20_000;
 
+    /// <summary>
+    /// How many arrivals a chained exit from compiled code to a cold target counts for (<see cref="ChainedArrivalWeight"/>)
+    /// on the WebAssembly backend. Each such exit is a round trip through the dispatcher, which in the page runs under
+    /// Mono's interpreter (~3-4 µs; a region costs ~2 ms to compile): at 20,000 arrivals apiece, code the kernel reaches
+    /// from compiled code tens of thousands of times a second (system calls, interrupts) cost ~60 ms of round trips per
+    /// target before it compiled. With 32, such a target compiles after 625.
+    /// </summary>
+    public const int DefaultWasmChainedArrivalWeight = 32;
+
+    /// <summary>
+    /// Arrivals one chained exit from compiled code to a not yet compiled target counts for in the hot table; null: the
+    /// backend's default (<see cref="DefaultWasmChainedArrivalWeight"/> for WebAssembly, else 1: natively a round trip
+    /// costs about as much as interpreting the target).
+    /// </summary>
+    public int? ChainedArrivalWeight { get; init; }
+
     /// <summary>Default cap on the translation cache, in MiB of generated code (x86-64 code, IL, or wasm modules).</summary>
     public const int DefaultCacheMegabytes = 64;
 

@@ -25,4 +25,38 @@ public sealed class HotTableTests
         }
         Assert.True(aHot && bHot, $"after 200 arrivals each: a hot {aHot}, b hot {bHot}");
     }
+
+    /// <summary>
+    /// x86 pcs are byte-aligned: code at the same offset of 64 KiB-aligned places (a library in two processes, the
+    /// kernel against a library) must not share an entry, so the index folds the higher bits in.
+    /// </summary>
+    [Theory]
+    [InlineData(0x7F33_BA65_E990UL, 0x7F33_BA66_E990UL)]
+    [InlineData(0x7F33_BA65_E990UL, 0x0000_0000_005E_E990UL)]
+    [InlineData(0xFFFF_FFFF_8117_2990UL, 0xFFFF_FFFF_8118_2990UL)]
+    public void Byte_Aligned_Targets_64_KiB_Apart_Both_Get_Hot(ulong a, ulong b)
+    {
+        using var hot = new HotTable(100, pcShift: 0);
+        Assert.NotEqual(HotTable.Index(a, 0), HotTable.Index(b, 0));
+        bool aHot = false, bHot = false;
+        for (int i = 0; i < 200; i++)
+        {
+            aHot |= hot.Bump(a);
+            bHot |= hot.Bump(b);
+        }
+        Assert.True(aHot && bHot, $"after 200 arrivals each: a hot {aHot}, b hot {bHot}");
+    }
+
+    /// <summary>A weighted arrival counts for its weight, also as a target's first (which takes the entry over).</summary>
+    [Fact]
+    public void A_Weighted_Arrival_Counts_For_Its_Weight()
+    {
+        using var hot = new HotTable(100, pcShift: 0);
+        const ulong Pc = 0x40_1000;
+        Assert.False(hot.Bump(Pc, 32));
+        Assert.False(hot.Bump(Pc, 32));
+        Assert.False(hot.Bump(Pc, 32));
+        Assert.True(hot.Bump(Pc, 32));
+        Assert.True(new HotTable(100, pcShift: 0).Bump(Pc, 100), "a first arrival of the threshold's weight is hot");
+    }
 }

@@ -67,6 +67,57 @@ public sealed class JitCacheBoundsTests
     private static RandomProgramBatch.Program Program(int seed, string source) =>
         RandomProgramBatch.Assemble(seed, [string.Format(source, seed) + "\n"], compressed: false, RiscVHart.PrivMachine)[0];
 
+    /// <summary>
+    /// M-mode: a loop that calls a function through a pointer loaded from memory (an indirect call, a chained exit)
+    /// on one iteration in 16: once the loop is compiled, the function is reached only from compiled code.
+    /// </summary>
+    private const string RareIndirectCall = """
+            li s2, 10000
+            la s3, p{0}_fptr
+        p{0}_loop:
+            andi t0, s2, 15
+            bnez t0, p{0}_skip
+            ld t1, 0(s3)
+            jalr ra, 0(t1)
+        p{0}_skip:
+            addi s2, s2, -1
+            bnez s2, p{0}_loop
+        p{0}_end:
+            wfi
+            j p{0}_end
+        p{0}_f:
+            addi a0, a0, 1
+            ret
+        p{0}_trap:
+            mret
+            .balign 8
+        p{0}_fptr:
+            .dword p{0}_f
+        """;
+
+    /// <summary>
+    /// A chained exit to a target without code counts for <see cref="JitOptions.ChainedArrivalWeight"/> arrivals: with a
+    /// weight of 100 and a threshold of 1,000 the function reached only from compiled code compiles after ~10 such round
+    /// trips to the dispatcher; counted one by one it stays cold for the whole run, every call a round trip.
+    /// </summary>
+    [Fact]
+    public void A_Chained_Exit_To_Cold_Code_Counts_For_The_Chained_Arrival_Weight()
+    {
+        if (!X64CodeArena.Supported)
+            return;   // (chained exits are the x86-64 and wasm backends')
+        var p = Program(9202, RareIndirectCall);
+        long Missing(int weight)
+        {
+            var jit = JitLockstep.Run(p.CreateMachine, new JitOptions { Threshold = 1000, ChainedArrivalWeight = weight }, 7, $"weight {weight}",
+                atEnd: m => Assert.Equal(625UL, m.Hart.GetRegister(10)));
+            Assert.True(jit.UsesNativeCode);
+            return jit.Statistics.ChainReturns[JitStatistics.ChainMissing];
+        }
+        long one = Missing(1), hundred = Missing(100);
+        Assert.True(one > 400, $"weight 1: only {one} chained exits found no code");
+        Assert.True(hundred < 60, $"weight 100: {hundred} chained exits found no code");
+    }
+
     [Fact]
     public void Chain_Stamp_Wrap_Clears_Every_Jump_Cache()
     {
