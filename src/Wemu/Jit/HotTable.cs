@@ -64,15 +64,16 @@ public sealed unsafe class HotTable : IDisposable
     public bool Bump(ulong pc, int weight = 1) => Bump(Entries, pc, Threshold, PcShift, weight);
 
     /// <summary>
-    /// The entry of <paramref name="pc"/>: with x = pc &gt;&gt; <paramref name="pcShift"/>, x's low <see cref="Bits"/> bits
-    /// folded with the two <see cref="Bits"/>-bit groups above them. With the low bits alone, x86 code at the same
-    /// offset of 64 KiB-aligned places (kernel text against a library's, one library in two processes) shared an entry.
+    /// The entry of <paramref name="pc"/>: with x = pc &gt;&gt; <paramref name="pcShift"/>, x's low <see cref="Bits"/> bits,
+    /// for byte-aligned pcs (x86) folded with the two <see cref="Bits"/>-bit groups above them: with the low bits alone,
+    /// x86 code at the same offset of 64 KiB-aligned places (kernel text against a library's, one library in two
+    /// processes) shared an entry. (RISC-V keeps the plain index its page boot was tuned with.)
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static ulong Index(ulong pc, int pcShift)
     {
         ulong x = pc >> pcShift;
-        return (x ^ (x >> Bits) ^ (x >> (2 * Bits))) & Mask;
+        return (pcShift == 0 ? x ^ (x >> Bits) ^ (x >> (2 * Bits)) : x) & Mask;
     }
 
     /// <summary>True if <paramref name="pc"/> has been a branch target (region building includes it).</summary>

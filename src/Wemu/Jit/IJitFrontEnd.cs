@@ -14,6 +14,12 @@ public unsafe interface IJitFrontEnd<TCpu> where TCpu : CpuCore
     /// <summary>log2 of the instruction alignment: the pc bits the jump cache and the hot table drop (RISC-V with C: 1; x86: 0).</summary>
     int PcAlignShift { get; }
 
+    /// <summary>
+    /// On the WebAssembly backend, the arrivals a chained exit to a target without code counts for (see
+    /// <see cref="JitOptions.ChainedArrivalWeight"/>): measured per guest in the page, docs/PERFORMANCE.md.
+    /// </summary>
+    int WasmChainedArrivalWeight { get; }
+
     /// <summary>Fetch contexts (one jump cache each), <see cref="FetchContext"/> below this.</summary>
     int FetchContexts { get; }
 
@@ -50,6 +56,9 @@ public unsafe interface IJitFrontEnd<TCpu> where TCpu : CpuCore
     /// it survives the flushes <see cref="CpuCore.GlobalTlbGeneration"/> does not count (x86: CR3 writes with CR4.PGE).
     /// </summary>
     bool IsGlobalCode(TCpu cpu, ulong pc, ulong physicalPc);
+
+    /// <summary>False if <see cref="IsGlobalCode"/> never says true (the dispatcher then does not ask: in the page every step of it runs under Mono's interpreter).</summary>
+    bool HasGlobalCode { get; }
 
     /// <summary>Makes stores to <paramref name="physPage"/> take the slow path (it now holds translated code).</summary>
     void ProtectCodePage(TCpu cpu, ulong physPage);

@@ -47,6 +47,7 @@ public abstract unsafe partial class JitEngine<TCpu, TFrontEnd> : ICpuEngine<TCp
     /// <summary>What the next arrival at a cold target counts for: <see cref="_chainedArrivalWeight"/> right after a chained exit.</summary>
     private int _arrivalWeight = 1;
     private readonly int _chainedArrivalWeight;
+    private readonly bool _hasGlobalCode;
     /// <summary><see cref="HotTable.HasRun"/> as the translator's include test (one delegate, not one per compile).</summary>
     private readonly Func<ulong, bool> _hasRun;
     private readonly TranslationCache<TCpu> _cache = new();
@@ -81,8 +82,9 @@ public abstract unsafe partial class JitEngine<TCpu, TFrontEnd> : ICpuEngine<TCp
             JitBackendKind.Wasm => JitOptions.DefaultWasmThreshold,
             _ => JitOptions.DefaultThreshold,
         }, _pcShift);
-        _chainedArrivalWeight = Math.Max(1, Options.ChainedArrivalWeight ?? (Backend == JitBackendKind.Wasm ? JitOptions.DefaultWasmChainedArrivalWeight : 1));
+        _chainedArrivalWeight = Math.Max(1, Options.ChainedArrivalWeight ?? (Backend == JitBackendKind.Wasm ? probe.WasmChainedArrivalWeight : 1));
         _isa = createFrontEnd(_hot);
+        _hasGlobalCode = _isa.HasGlobalCode;
         // The tags' flag bits against the backends' one-compare probe (fails loudly, before any code runs).
         TlbTagLayout.Check(_isa.CodeAbi.Tlb.PageBits, _isa.CodeAbi.Tlb.TagFlags);
         TlbTagLayout.Check(_isa.IlAbi.Tlb.PageBits, _isa.IlAbi.Tlb.TagFlags);
@@ -188,7 +190,7 @@ public abstract unsafe partial class JitEngine<TCpu, TFrontEnd> : ICpuEngine<TCp
         _arrivalWeight = 1;
         if (block == null && _hot.Bump(pc, weight) && (block = Lookup(cpu, pc)) != null)
         {
-            entry.Global = _isa.IsGlobalCode(cpu, pc, block.PhysicalPc);
+            entry.Global = _hasGlobalCode && _isa.IsGlobalCode(cpu, pc, block.PhysicalPc);
             cpu.NoteCachedCodePage(pc, entry.Global);
             entry.Pc = pc;
             entry.Stamp = (entry.Global ? cpu.GlobalTlbGeneration : cpu.TlbGeneration) + _epoch;
@@ -224,10 +226,11 @@ public abstract unsafe partial class JitEngine<TCpu, TFrontEnd> : ICpuEngine<TCp
         // Publish the block for chained exits of other code (a page flush of this pc's page must
         // then change the stamp: CpuCore.NoteTlbPageFlush). Code on a global page carries the global
         // stamp, which the CR3 writes of context switches leave alone.
-        bool global = _isa.IsGlobalCode(cpu, pc, block.PhysicalPc);
+        bool global = _hasGlobalCode && _isa.IsGlobalCode(cpu, pc, block.PhysicalPc);
         cpu.NoteCachedCodePage(pc, global);
         // (after any compile: a flush there changes the stamp, retiring entries to freed code)
-        UpdateChainStamps(cpu);
+        if (cpu.TlbGeneration + _epoch != _chainKey || cpu.GlobalTlbGeneration + _epoch != _globalChainKey)
+            UpdateChainStamps(cpu);
         int chainStamp = _chainStamp;
         byte* jumpCache = ctx + ExitContext.Size + context * _jumpCacheBytes;
         byte* slot = jumpCache + ExitContext.JumpCacheIndex(pc, _pcShift, JumpCacheBits) * ExitContext.JumpCacheEntry;

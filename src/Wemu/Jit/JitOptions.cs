@@ -15,18 +15,11 @@ public sealed class JitOptions
     public const int DefaultWasmThreshold = 20_000;
 
     /// <summary>
-    /// How many arrivals a chained exit from compiled code to a cold target counts for (<see cref="ChainedArrivalWeight"/>)
-    /// on the WebAssembly backend. Each such exit is a round trip through the dispatcher, which in the page runs under
-    /// Mono's interpreter (~3-4 µs; a region costs ~2 ms to compile): at 20,000 arrivals apiece, code the kernel reaches
-    /// from compiled code tens of thousands of times a second (system calls, interrupts) cost ~60 ms of round trips per
-    /// target before it compiled. With 32, such a target compiles after 625.
-    /// </summary>
-    public const int DefaultWasmChainedArrivalWeight = 32;
-
-    /// <summary>
     /// Arrivals one chained exit from compiled code to a not yet compiled target counts for in the hot table; null: the
-    /// backend's default (<see cref="DefaultWasmChainedArrivalWeight"/> for WebAssembly, else 1: natively a round trip
-    /// costs about as much as interpreting the target).
+    /// guest's <see cref="IJitFrontEnd{TCpu}.WasmChainedArrivalWeight"/> on the WebAssembly backend, else 1 (natively a
+    /// round trip costs about as much as interpreting the target). In the page every exit back to the dispatcher runs C#
+    /// under Mono's interpreter (~3-4 µs with the next entry; a region costs ~1.5 ms to compile), so at the wasm
+    /// threshold of 20,000 a target reached from compiled code cost ~60 ms of round trips before it compiled.
     /// </summary>
     public int? ChainedArrivalWeight { get; init; }
 

@@ -17,6 +17,9 @@ public readonly unsafe struct RiscVJitFrontEnd : IJitFrontEnd<RiscVHart>
 
     public int PcAlignShift => 1;
 
+    /// <summary>1: with 32 the page's boot compiled 4-5x the regions and reached the prompt ~25 % later.</summary>
+    public int WasmChainedArrivalWeight => 1;
+
     public int FetchContexts => RiscVHart.MmuContexts;
 
     public GuestCodeAbi CodeAbi => RiscVJitHelpers.CodeAbi;
@@ -36,6 +39,8 @@ public readonly unsafe struct RiscVJitFrontEnd : IJitFrontEnd<RiscVHart>
 
     /// <summary>(Every flush RISC-V does counts for all pages: sfence.vma and satp writes alike.)</summary>
     public bool IsGlobalCode(RiscVHart cpu, ulong pc, ulong physicalPc) => false;
+
+    public bool HasGlobalCode => false;
 
     public void ProtectCodePage(RiscVHart cpu, ulong physPage) => cpu.ProtectCodePage(physPage);
 

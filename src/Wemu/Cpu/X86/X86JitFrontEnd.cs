@@ -17,6 +17,9 @@ public readonly unsafe struct X86JitFrontEnd : IJitFrontEnd<X86Cpu>
 
     public int PcAlignShift => 0;
 
+    /// <summary>32: pigz in the page ~10 % faster (chained exits back to the dispatcher 1.7 M -> 0.5 M over boot and three runs), boot ~4 % slower (twice the regions compiled).</summary>
+    public int WasmChainedArrivalWeight => 32;
+
     public int FetchContexts => X86Cpu.MmuContexts;
 
     public GuestCodeAbi CodeAbi => X86JitHelpers.CodeAbi;
@@ -35,6 +38,8 @@ public readonly unsafe struct X86JitFrontEnd : IJitFrontEnd<X86Cpu>
         cpu.TryTranslateFetch(pc, out page, out physPage);
 
     public bool IsGlobalCode(X86Cpu cpu, ulong pc, ulong physicalPc) => cpu.IsGlobalFetch(pc, physicalPc);
+
+    public bool HasGlobalCode => true;
 
     public void ProtectCodePage(X86Cpu cpu, ulong physPage) => cpu.ProtectCodePage(physPage);
 
