@@ -16,7 +16,13 @@ public sealed class HotTableTests
     public void Alternating_Targets_A_Distance_Apart_Both_Get_Hot(ulong distance)
     {
         using var hot = new HotTable(100, pcShift: 1);
-        ulong a = 0xFFFF_FFFF_8020_1000, b = a + distance;
+        ulong a = 0xFFFF_FFFF_8020_1000;
+        AssertBothGetHot(hot, a, a + distance);
+    }
+
+    /// <summary>200 alternating arrivals at <paramref name="a"/> and <paramref name="b"/> (threshold 100) make both hot.</summary>
+    private static void AssertBothGetHot(HotTable hot, ulong a, ulong b)
+    {
         bool aHot = false, bHot = false;
         for (int i = 0; i < 200; i++)
         {
@@ -38,13 +44,7 @@ public sealed class HotTableTests
     {
         using var hot = new HotTable(100, pcShift: 0);
         Assert.NotEqual(HotTable.Index(a, 0), HotTable.Index(b, 0));
-        bool aHot = false, bHot = false;
-        for (int i = 0; i < 200; i++)
-        {
-            aHot |= hot.Bump(a);
-            bHot |= hot.Bump(b);
-        }
-        Assert.True(aHot && bHot, $"after 200 arrivals each: a hot {aHot}, b hot {bHot}");
+        AssertBothGetHot(hot, a, b);
     }
 
     /// <summary>A weighted arrival counts for its weight, also as a target's first (which takes the entry over).</summary>
