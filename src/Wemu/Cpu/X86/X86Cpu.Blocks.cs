@@ -307,6 +307,35 @@ public sealed unsafe partial class X86Cpu
                 case X86FastOp.BitTest:
                     BitTestDecoded(ref d);
                     break;
+                case X86FastOp.Cmpxchg:
+                    {
+                        // as the decoding interpreter (0F B0/B1): the destination is written either way (a locked RMW)
+                        int s = d.Size;
+                        ulong ea = DecodedAddress(ref d);
+                        ulong dest = ReadForWrite(ea, s);
+                        ulong acc = GetReg(s, Rax);
+                        Alu(7, s, acc, dest);
+                        if (acc == dest)
+                        {
+                            Write(ea, s, GetOperandRegister(s, d.Reg));
+                        }
+                        else
+                        {
+                            Write(ea, s, dest);
+                            SetReg(s, Rax, dest);
+                        }
+                        break;
+                    }
+                case X86FastOp.Xadd:
+                    {
+                        int s = d.Size;
+                        ulong ea = DecodedAddress(ref d);
+                        ulong dest = ReadForWrite(ea, s), src = GetOperandRegister(s, d.Reg);
+                        ulong sum = Alu(0, s, dest, src);
+                        SetOperandRegister(s, d.Reg, dest);
+                        Write(ea, s, sum);
+                        break;
+                    }
                 case X86FastOp.Sse:
                     {
                         // the decoder's state after the prefixes and the opcode, as ExecuteOne would leave it
@@ -597,7 +626,9 @@ public sealed unsafe partial class X86Cpu
                 d.Op = X86FastOp.Generic;
             return true;
         }
-        bool fast = !lockPrefix && (rep == 0 || (b == 0xC3) || (b == 0x0F && rep == 0xF3 && c.Position < c.End && page[c.Position] == 0x1E));
+        // (LOCK: CMPXCHG and XADD, whose fast forms are memory forms; a lone guest CPU makes every RMW atomic)
+        bool fast = (!lockPrefix || (b == 0x0F && rep == 0 && c.Position < c.End && page[c.Position] is 0xB0 or 0xB1 or 0xC0 or 0xC1))
+            && (rep == 0 || (b == 0xC3) || (b == 0x0F && rep == 0xF3 && c.Position < c.End && page[c.Position] == 0x1E));
         int prefixEnd = c.Position - 1;
         if (fast && DecodeFast(ref c, ref d, b, rex, size, opSizePrefix))
         {
@@ -938,6 +969,14 @@ public sealed unsafe partial class X86Cpu
                     d.Sub = (byte)kind;
                     d.Imm = (ulong)(c.U8() & (SizeBits[size] - 1));
                     return true;
+                }
+            case 0xB0: case 0xB1: case 0xC0: case 0xC1: // CMPXCHG, XADD Eb,Gb / Ev,Gv: memory forms (registers: the decoding interpreter's)
+                {
+                    int s = (op & 1) == 0 ? Byte : size;
+                    d.Op = op < 0xC0 ? X86FastOp.Cmpxchg : X86FastOp.Xadd;
+                    d.Size = (byte)s;
+                    DecodeModRmInto(ref c, ref d, rex, s, s);
+                    return (d.Flags & X86Insn.Mem) != 0;
                 }
             case 0xAF:
                 d.Op = X86FastOp.Imul2;

@@ -37,6 +37,8 @@ internal enum X86FastOp : byte
     BitTest,     // BT/BTS/BTR/BTC (0F A3/AB/B3/BB, 0F BA /4-/7): Sub = 0-3, Imm = the bit offset or ImmRegister (Reg holds it)
     Sse,         // 0F xx of the SSE/MMX space: the prefixes restored, then the SSE decoder from ModR/M on
                  // (Sub = the opcode, Reg = REX, Rm = ModR/M's offset, Size = F2/F3 or 0, Scale = 66)
+    Cmpxchg,     // CMPXCHG Eb,Gb / Ev,Gv (0F B0/B1), memory forms only, LOCK or not
+    Xadd,        // XADD Eb,Gb / Ev,Gv (0F C0/C1), memory forms only, LOCK or not
     // control transfers: they end a block
     Jcc,         // Sub = condition, Imm = displacement
     Jmp,

@@ -772,6 +772,34 @@ internal sealed unsafe class X86Translator : RegionTranslator
             case X86FastOp.BitTest:
                 BitTest(ref d, pc, next, k);
                 return true;
+            case X86FastOp.Cmpxchg:
+            {
+                // (memory forms: the load, then the store of the new value or the old one; a fault in either leaves the
+                // registers as they were, for the interpreter to run the instruction again)
+                int ea = EffectiveAddress(ref d, next);
+                int dest = f.Load(ea, 0, 1 << s, false, pc, k);
+                int acc = GetOperand(s, Rax);
+                var cc = Alu(7, s, acc, dest);
+                int equal = f.Compare(IrCondition.Eq, acc, dest);
+                f.Store(ea, 0, f.Select(equal, GetOperand(s, d.Reg), dest), 1 << s, pc, k);
+                // rAX takes the old value on a mismatch (a 32-bit write zeroes the upper half); on a match it keeps all of it
+                if (s >= Dword)
+                    W(Rax, f.Select(equal, R(Rax), dest));
+                else
+                    SetOperand(s, Rax, f.Select(equal, acc, dest));
+                SetCc(cc);
+                return true;
+            }
+            case X86FastOp.Xadd:
+            {
+                int ea = EffectiveAddress(ref d, next);
+                int dest = f.Load(ea, 0, 1 << s, false, pc, k);
+                var cc = Alu(0, s, dest, GetOperand(s, d.Reg));
+                f.Store(ea, 0, cc.Value, 1 << s, pc, k);
+                SetOperand(s, d.Reg, dest);
+                SetCc(cc);
+                return true;
+            }
             case X86FastOp.MulDiv when d.Sub is 4 or 5 && s >= Dword:
             {
                 // MUL/IMUL rDX:rAX = rAX * Ev, with the interpreter's lazy state (CcDst the product, CcSrc the overflow witness)

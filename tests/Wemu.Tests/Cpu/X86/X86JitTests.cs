@@ -23,7 +23,7 @@ public sealed class X86JitTests
     {
         var data = new TheoryData<int, string>();
         foreach (var backend in new[] { "native", "il" })
-            for (int seed = 1; seed <= 7; seed++)
+            for (int seed = 1; seed <= Mixes.Length; seed++)
                 data.Add(seed, backend);
         return data;
     }
@@ -45,6 +45,8 @@ public sealed class X86JitTests
          Mnemonic.Comisd, Mnemonic.Ucomisd, Mnemonic.Comisd, Mnemonic.Ucomisd, Mnemonic.Seta, Mnemonic.Setp, Mnemonic.Sete],
         // bit tests (register and immediate offsets, register and memory operands), scans, BSWAP and rotates between flag setters and readers
         [Mnemonic.Bt, Mnemonic.Bts, Mnemonic.Btr, Mnemonic.Btc, Mnemonic.Bsf, Mnemonic.Bsr, Mnemonic.Bswap, Mnemonic.Rol, Mnemonic.Ror, Mnemonic.Add, Mnemonic.Sub, Mnemonic.Inc, Mnemonic.Cmp, Mnemonic.Adc, Mnemonic.Setb, Mnemonic.Cmovae, Mnemonic.Sete, Mnemonic.Setl],
+        // CMPXCHG and XADD (memory forms as IR, LOCK or not; register forms through the helper) between flag setters and readers
+        [Mnemonic.Cmpxchg, Mnemonic.Xadd, Mnemonic.Mov, Mnemonic.Add, Mnemonic.Sub, Mnemonic.Cmp, Mnemonic.Adc, Mnemonic.Sete, Mnemonic.Setb, Mnemonic.Cmovne],
     ];
 
     private static byte[] Assemble(Action<Assembler> build)

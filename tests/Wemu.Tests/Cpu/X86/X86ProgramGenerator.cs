@@ -179,6 +179,8 @@ public sealed class X86ProgramGenerator
                 default: return null;
             }
         }
+        if (info.Mnemonic is Mnemonic.Cmpxchg or Mnemonic.Xadd && ins.Op0Kind == OpKind.Memory)
+            ins.HasLockPrefix = _random.Next(2) == 0;   // (the locked form is the one kernels use)
         if ((info.Mnemonic is Mnemonic.Shld or Mnemonic.Shrd) && info.OperandSize == 16)
         {
             // a count above 16 leaves a 16-bit SHLD/SHRD result undefined (vendors differ)
