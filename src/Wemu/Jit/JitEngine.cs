@@ -134,7 +134,7 @@ public abstract unsafe partial class JitEngine<TCpu, TFrontEnd> : ICpuEngine<TCp
         while (executed < budget)
         {
             ulong pc = cpu.Pc;
-            var block = Find(cpu, context, pc);
+            var block = Find(cpu, context, pc, out bool global);
             if (block != null && !block.IsRunnable)
             {
                 if (block.Requested)
@@ -157,7 +157,7 @@ public abstract unsafe partial class JitEngine<TCpu, TFrontEnd> : ICpuEngine<TCp
 
             if (block != null)
             {
-                if (Backend == JitBackendKind.Il ? EnterIl(cpu, block, ref dtlb, budget, ref executed) : EnterCode(cpu, block, context, ref dtlb, budget, ref executed))
+                if (Backend == JitBackendKind.Il ? EnterIl(cpu, block, ref dtlb, budget, ref executed) : EnterCode(cpu, block, global, context, ref dtlb, budget, ref executed))
                     continue;
                 return executed;
             }
@@ -182,7 +182,7 @@ public abstract unsafe partial class JitEngine<TCpu, TFrontEnd> : ICpuEngine<TCp
     /// translation table, then cached; null while it is cold.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private TranslatedBlock<TCpu>? Find(TCpu cpu, int context, ulong pc)
+    private TranslatedBlock<TCpu>? Find(TCpu cpu, int context, ulong pc, out bool global)
     {
         ref JumpEntry entry = ref _jumpCache[(context << JumpCacheBits) | ExitContext.JumpCacheIndex(pc, _pcShift, JumpCacheBits)];
         var block = entry.Pc == pc && entry.Stamp == (entry.Global ? cpu.GlobalTlbGeneration : cpu.TlbGeneration) + _epoch ? entry.Block : null;
@@ -196,6 +196,7 @@ public abstract unsafe partial class JitEngine<TCpu, TFrontEnd> : ICpuEngine<TCp
             entry.Stamp = (entry.Global ? cpu.GlobalTlbGeneration : cpu.TlbGeneration) + _epoch;
             entry.Block = block;
         }
+        global = entry.Global;
         return block;
     }
 
@@ -219,18 +220,16 @@ public abstract unsafe partial class JitEngine<TCpu, TFrontEnd> : ICpuEngine<TCp
 
     /// <summary>Runs an x86-64 or WebAssembly block through the <see cref="ExitContext"/>; true to keep dispatching.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private bool EnterCode(TCpu cpu, TranslatedBlock<TCpu> block, int context, ref TlbEntry* dtlb, long budget, ref long executed)
+    private bool EnterCode(TCpu cpu, TranslatedBlock<TCpu> block, bool global, int context, ref TlbEntry* dtlb, long budget, ref long executed)
     {
         byte* ctx = _context;
         ulong pc = block.VirtualPc;
         // Publish the block for chained exits of other code (a page flush of this pc's page must
         // then change the stamp: CpuCore.NoteTlbPageFlush). Code on a global page carries the global
-        // stamp, which the CR3 writes of context switches leave alone.
-        bool global = _hasGlobalCode && _isa.IsGlobalCode(cpu, pc, block.PhysicalPc);
+        // stamp, which the CR3 writes of context switches leave alone (Find asked once, when it cached the block).
         cpu.NoteCachedCodePage(pc, global);
         // (after any compile: a flush there changes the stamp, retiring entries to freed code)
-        if (cpu.TlbGeneration + _epoch != _chainKey || cpu.GlobalTlbGeneration + _epoch != _globalChainKey)
-            UpdateChainStamps(cpu);
+        UpdateChainStamps(cpu);
         int chainStamp = _chainStamp;
         byte* jumpCache = ctx + ExitContext.Size + context * _jumpCacheBytes;
         byte* slot = jumpCache + ExitContext.JumpCacheIndex(pc, _pcShift, JumpCacheBits) * ExitContext.JumpCacheEntry;
@@ -375,11 +374,17 @@ public abstract unsafe partial class JitEngine<TCpu, TFrontEnd> : ICpuEngine<TCp
         return _globalChainStamp;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void UpdateChainStamps(TCpu cpu)
     {
+        if (cpu.TlbGeneration + _epoch != _chainKey || cpu.GlobalTlbGeneration + _epoch != _globalChainKey)
+            RenewChainStamps(cpu);
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void RenewChainStamps(TCpu cpu)
+    {
         ulong key = cpu.TlbGeneration + _epoch, globalKey = cpu.GlobalTlbGeneration + _epoch;
-        if (key == _chainKey && globalKey == _globalChainKey)
-            return;
         bool wrap = _stampCounter >= int.MaxValue - 1;
         if (wrap)
         {
