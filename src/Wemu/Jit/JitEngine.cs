@@ -67,6 +67,8 @@ public abstract unsafe partial class JitEngine<TCpu, TFrontEnd> : ICpuEngine<TCp
     private ulong _chainKey;
     /// <summary>Global TLB generation + epoch when <see cref="_globalChainStamp"/> was last bumped.</summary>
     private ulong _globalChainKey;
+    /// <summary>The native code's entry trampoline (<see cref="X64CodeArena.Enter"/>).</summary>
+    private readonly nint _x64Enter;
 
     protected JitEngine(JitOptions? options, Func<HotTable, TFrontEnd> createFrontEnd)
     {
@@ -85,6 +87,7 @@ public abstract unsafe partial class JitEngine<TCpu, TFrontEnd> : ICpuEngine<TCp
         _chainedArrivalWeight = Math.Max(1, Options.ChainedArrivalWeight ?? (Backend == JitBackendKind.Wasm ? probe.WasmChainedArrivalWeight : 1));
         _isa = createFrontEnd(_hot);
         _hasGlobalCode = _isa.HasGlobalCode;
+        _x64Enter = _x64 != null ? (nint)_x64.Enter : 0;
         // The tags' flag bits against the backends' one-compare probe (fails loudly, before any code runs).
         TlbTagLayout.Check(_isa.CodeAbi.Tlb.PageBits, _isa.CodeAbi.Tlb.TagFlags);
         TlbTagLayout.Check(_isa.IlAbi.Tlb.PageBits, _isa.IlAbi.Tlb.TagFlags);
@@ -245,8 +248,8 @@ public abstract unsafe partial class JitEngine<TCpu, TFrontEnd> : ICpuEngine<TCp
             ? ((delegate* unmanaged<int, int, int>)block.Entry)((int)ctx, 0)
             : _helperCalls
                 // (code that calls back into managed helpers must leave cooperative mode first)
-                ? ((delegate* unmanaged<byte*, long, long>)block.Entry)(ctx, 0)
-                : ((delegate* unmanaged[SuppressGCTransition]<byte*, long, long>)block.Entry)(ctx, 0);
+                ? ((delegate* unmanaged<byte*, long, nint, long>)_x64Enter)(ctx, 0, block.Entry)
+                : ((delegate* unmanaged[SuppressGCTransition]<byte*, long, nint, long>)_x64Enter)(ctx, 0, block.Entry);
         var kind = (CodeExit)(*(int*)(ctx + ExitContext.ExitKind));
         ulong at = *(ulong*)(ctx + ExitContext.ExitPc);
         if (kind == CodeExit.Chain)

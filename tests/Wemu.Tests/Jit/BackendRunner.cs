@@ -103,7 +103,7 @@ internal static unsafe class BackendRunner
             *(ulong**)(ctx + ExitContext.Regs) = r;
             *(IntPtr*)(ctx + ExitContext.Tlb) = tlb;
             *(long*)(ctx + ExitContext.Budget) = Budget;
-            long n = ((delegate* unmanaged<byte*, long, long>)entry)(ctx, 0);
+            long n = arena.Run(ctx, entry);
             return ((CodeExit)(*(int*)(ctx + ExitContext.ExitKind)), *(ulong*)(ctx + ExitContext.ExitPc), n);
         }
     });

@@ -141,7 +141,7 @@ public sealed unsafe class SoftTlbLayoutTests
             *(TlbEntry**)(ctx + ExitContext.Tlb) = tlb;
             *(long*)(ctx + ExitContext.Budget) = 100;
             byte* entry = arena.Add(X64Backend.Compile(Build(), CodeAbi));
-            ((delegate* unmanaged<byte*, long, long>)entry)(ctx, 0);
+            arena.Run(ctx, entry);
             var kind = (CodeExit)(*(int*)(ctx + ExitContext.ExitKind));
             ulong pc = *(ulong*)(ctx + ExitContext.ExitPc);
             Verify(poison, "x86-64", regs[2], ram, decoy, kind == CodeExit.Slow ? pc : 0);

@@ -184,7 +184,7 @@ public sealed unsafe class TlbProbeAttackTests
                 *(long*)(ctx + ExitContext.Budget) = 1000;
                 *(int*)(ctx + ExitContext.ExitKind) = -1;
                 *(byte**)(ctx + ExitContext.JumpCache) = jumpCache;
-                long count = ((delegate* unmanaged<byte*, long, long>)entry)(ctx, 0);
+                long count = arena.Run(ctx, entry);
                 Verify(a, misaligned, (CodeExit)(*(int*)(ctx + ExitContext.ExitKind)), *(ulong*)(ctx + ExitContext.ExitPc), count, regs[2],
                     new ReadOnlySpan<byte>(ram, 0x1000), new ReadOnlySpan<byte>(canary, 0x2000));
                 for (int i = 0x1000; i < 0x2000; i++)

@@ -327,6 +327,9 @@ public sealed class X64Assembler
 
     public void Pop(Reg r) { if ((int)r >= 8) Byte(0x41); Byte(0x58 | ((int)r & 7)); }
 
+    /// <summary>jmp r (an absolute address in a register).</summary>
+    public void JmpReg(Reg r) { if ((int)r >= 8) Byte(0x41); Byte(0xFF); RegReg(4, (int)r); }
+
     /// <summary>call r (an absolute address in a register).</summary>
     public void CallReg(Reg r) { if ((int)r >= 8) Byte(0x41); Byte(0xFF); RegReg(2, (int)r); }
 

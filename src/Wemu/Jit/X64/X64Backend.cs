@@ -20,9 +20,11 @@ namespace Wemu.Jit.X64;
 /// A chained exit with budget left looks the next pc up in the jump cache (filled by the engine,
 /// stamped like the WebAssembly backend's) and jumps straight to that code, its count passed on.
 /// Fixed registers: rdi ctx, rsi guest registers, r8 TLB, r9 retired count (the budget is compared
-/// in the context); rax, rcx, rdx scratch; the callee-saved registers a function uses (rbx, rbp,
-/// r12-r15: temps' and cached guest registers') are pushed at its entry and popped at its exits
-/// (before a chained jump too); r11 and r10, temps' too, are saved around helper calls.
+/// in the context); rax, rcx, rdx scratch; r11 and r10, temps' too, are saved around helper calls.
+/// Code is entered through one trampoline (<see cref="Compiler.EnterCode"/>, in the code arena) that
+/// saves the callee-saved registers (rbx, rbp, r12-r15: temps' and cached guest registers') and sets
+/// up a frame of <see cref="Compiler.FrameSlots"/> stack slots for every region; regions chain by
+/// jumping, and the exit that returns to the host releases the frame and restores the registers.
 /// </summary>
 public static class X64Backend
 {
@@ -97,8 +99,6 @@ public static class X64Backend
         /// <summary>The registers temps live in this function: <see cref="HostRegisters"/> less the cache's.</summary>
         private readonly Reg[] _tempRegs = new Reg[8];
         private int _tempRegCount;
-        /// <summary>The callee-saved registers this function uses (pushed at its entry, popped at its exits).</summary>
-        private readonly List<Reg> _savedRegs = [];
 
         /// <summary>Each temp's host register (an index into <see cref="_tempRegs"/>), or -1: a stack slot.</summary>
         private int[] _reg = [];
@@ -117,7 +117,6 @@ public static class X64Backend
             Array.Fill(_reg, -1, 0, n);
             var active = _activeTemp.AsSpan(0, _tempRegCount);
             active.Fill(-1);
-            Span<bool> used = stackalloc bool[8];
             for (int k = 0; k < code.Length; k++)
             {
                 ref var i = ref code[k];
@@ -156,15 +155,9 @@ public static class X64Backend
                 {
                     active[free] = t;
                     _reg[t] = free;
-                    used[free] = true;
                 }
             }
-            for (int r = 0; r < _tempRegCount; r++)
-                if (used[r] && IsCalleeSaved(_tempRegs[r]))
-                    _savedRegs.Add(_tempRegs[r]);
         }
-
-        private static bool IsCalleeSaved(Reg r) => r is Rbx or Rbp or R12 or R13 or R14 or R15;
 
         /// <summary>
         /// Picks the guest registers to hold in host registers (see <see cref="_cached"/>): those
@@ -223,9 +216,6 @@ public static class X64Backend
             foreach (var r in HostRegisters)
                 if (!_cachedHost.AsSpan(0, regs).Contains(r))
                     _tempRegs[_tempRegCount++] = r;
-            _savedRegs.Clear();
-            foreach (var (_, host) in _cached)
-                _savedRegs.Add(host);
         }
 
         /// <summary>True (and its host register) if guest register <paramref name="guest"/> is held in one.</summary>
@@ -336,14 +326,16 @@ public static class X64Backend
         private ReadOnlySpan<byte> Emit()
         {
             var a = _a;
-            a.MovRR(Count, Rsi);
-            a.Load64(Regs, Ctx, ExitContext.Regs);
-            a.Load64(Tlb, Ctx, ExitContext.Tlb);
-            foreach (var r in _savedRegs)
-                a.Push(r);
-            // sub rsp, frame (patched once the slot count is known)
-            a.AdjustRsp(-1);
-            int frameAt = a.Length - 4;
+            // The frame the entry trampoline set up holds FrameSlots slots; a region that may need
+            // more (an upper bound: every temp that has neither a register nor an immediate) widens it
+            // at its entry by a multiple of 16 (patched once the slot count is known) and narrows it
+            // again at its exits.
+            int frameAt = -1;
+            if (SpillBound() > FrameSlots)
+            {
+                a.AdjustRsp(-1);
+                frameAt = a.Length - 4;
+            }
             LoadCached();
 
             var code = _f.Code;
@@ -384,12 +376,11 @@ public static class X64Backend
                 ExitWith(kind, completed);
             }
 
-            // The frame keeps rsp 8 below a 16-byte boundary (as at entry) for helper calls.
-            int saved = _savedRegs.Count;
-            int frame = (((_slots + saved) * 8 + 15) & ~15) - saved * 8;
+            // The extra frame is a multiple of 16: rsp stays 8 below a 16-byte boundary (as the trampoline leaves it) for helper calls.
+            int extra = frameAt < 0 ? 0 : (Math.Max(0, _slots - FrameSlots) * 8 + 15) & ~15;
             int exitStored = a.NewLabel();
             // Chained exits (rax: the next pc): with budget left, jump to the next code if the jump
-            // cache has it under the current stamp, passing the count on in rsi.
+            // cache has it under the current stamp; the count stays in r9, the frame as the trampoline made it.
             a.Bind(_chainExit);
             StoreCached();
             a.CmpRM(Count, Ctx, ExitContext.Budget);
@@ -414,29 +405,59 @@ public static class X64Backend
             a.CmpRM32(Rcx, Ctx, ExitContext.GlobalStamp);
             a.Jcc(Cc.NE, exitStored);
             a.Bind(stampOk);
-            a.AdjustRsp(frame);
-            RestoreSaved();
-            a.MovRR(Rsi, Count);
+            if (extra != 0)
+                a.AdjustRsp(extra);
             a.JmpMem(Rdx, ExitContext.EntryCode);
 
-            // The shared exit: rax holds the next pc, the kind is stored.
+            // The shared exit: rax holds the next pc, the kind is stored; back to the trampoline's caller.
             a.Bind(_exit);
             StoreCached();
             a.Bind(exitStored);
             a.Store64(Ctx, ExitContext.ExitPc, Rax);
             a.MovRR(Rax, Count);
-            a.AdjustRsp(frame);
-            RestoreSaved();
+            a.AdjustRsp(FrameSlots * 8 + extra);
+            for (int r = CalleeSaved - 1; r >= 0; r--)
+                a.Pop(HostRegisters[r]);
             a.Ret();
-            a.PatchInt32(frameAt, frame);
+            if (frameAt >= 0)
+                a.PatchInt32(frameAt, extra);
             a.Finish();
             return a.Code;
         }
 
-        private void RestoreSaved()
+        /// <summary>Stack slots of the frame every region shares (set up by <see cref="EnterCode"/>).</summary>
+        public const int FrameSlots = 32;
+
+        /// <summary>
+        /// The entry trampoline, <c>long enter(byte* ctx (rdi), long count (rsi), byte* code (rdx))</c>: pushes the
+        /// callee-saved registers (the first six of <see cref="HostRegisters"/>, which regions then use freely),
+        /// reserves <see cref="FrameSlots"/> slots (leaving rsp 8 below a 16-byte boundary, as at a function's
+        /// entry), loads the fixed registers (r9 count, rsi guest registers, r8 TLB) and jumps to the region.
+        /// Regions chain to each other by jumping, so the registers are saved once per entry from the host, not
+        /// once per region; a region's exit releases the frame, pops them and returns.
+        /// </summary>
+        public static byte[] EnterCode()
         {
-            for (int r = _savedRegs.Count - 1; r >= 0; r--)
-                _a.Pop(_savedRegs[r]);
+            var a = new X64Assembler();
+            for (int r = 0; r < CalleeSaved; r++)
+                a.Push(HostRegisters[r]);
+            a.AdjustRsp(-FrameSlots * 8);
+            a.MovRR(Count, Rsi);
+            a.Load64(Regs, Ctx, ExitContext.Regs);
+            a.Load64(Tlb, Ctx, ExitContext.Tlb);
+            a.JmpReg(Rdx);
+            a.Finish();
+            return a.Code.ToArray();
+        }
+
+        /// <summary>An upper bound of the stack slots the function takes: its temps with neither a register nor an immediate.</summary>
+        private int SpillBound()
+        {
+            int n = 0;
+            for (int t = 0; t < _f.TempCount; t++)
+                if (_def[t] >= 0 && !_inline[t] && _uses[t] > 0 && _reg[t] < 0)
+                    n++;
+            return n;
         }
 
         /// <summary>Leaves through the shared exit with the next pc in rax: kind, count + <paramref name="completed"/>.</summary>

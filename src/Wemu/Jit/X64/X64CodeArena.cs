@@ -34,13 +34,27 @@ public sealed unsafe partial class X64CodeArena : IDisposable
     /// <summary>The read-write view (where code is copied in) and the read-execute view (where it runs).</summary>
     private byte* _write, _base;
     private int _used;
+    /// <summary>Bytes at the start that <see cref="Reset"/> keeps: the <see cref="Enter"/> trampoline.</summary>
+    private readonly int _reserved;
 
     private X64CodeArena(byte* write, byte* exec, int size)
     {
         _write = write;
         _base = exec;
         Capacity = size;
+        Enter = Add(X64Backend.Compiler.EnterCode());
+        _reserved = _used;
     }
+
+    /// <summary>
+    /// The one way into generated code, <c>long enter(byte* ctx, long count, byte* code)</c>: it saves the
+    /// callee-saved registers and sets up the frame every region shares, then jumps to <c>code</c> (see
+    /// <see cref="X64Backend.Compiler.EnterCode"/>); the region's exit returns to the caller.
+    /// </summary>
+    public byte* Enter { get; }
+
+    /// <summary>Runs the code at <paramref name="entry"/> (from <see cref="Add"/>) with the exit context <paramref name="ctx"/>; returns the count.</summary>
+    public long Run(byte* ctx, byte* entry, long count = 0) => ((delegate* unmanaged<byte*, long, byte*, long>)Enter)(ctx, count, entry);
 
     public int Capacity { get; }
 
@@ -96,7 +110,7 @@ public sealed unsafe partial class X64CodeArena : IDisposable
     }
 
     /// <summary>Forgets all code (the caller guarantees none of it is running or referenced).</summary>
-    public void Reset() => _used = 0;
+    public void Reset() => _used = _reserved;
 
     public void Dispose()
     {

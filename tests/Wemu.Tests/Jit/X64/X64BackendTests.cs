@@ -65,7 +65,7 @@ public sealed unsafe class X64BackendTests(ITestOutputHelper output) : IDisposab
         *(byte**)(_ctx + ExitContext.JumpCache) = _jumpCache;
         *(int*)(_ctx + ExitContext.Stamp) = 7;
         *(int*)(_ctx + ExitContext.GlobalStamp) = 7 + GlobalStampOffset;
-        long n = ((delegate* unmanaged<byte*, long, long>)entry)(_ctx, 0);
+        long n = _arena!.Run(_ctx, entry);
         return (n, (CodeExit)(*(int*)(_ctx + ExitContext.ExitKind)), *(ulong*)(_ctx + ExitContext.ExitPc));
     }
 
@@ -196,11 +196,89 @@ public sealed unsafe class X64BackendTests(ITestOutputHelper output) : IDisposab
         *(TlbEntry**)(_ctx + ExitContext.Tlb) = _tlb;
         *(long*)(_ctx + ExitContext.Budget) = 100;
         *(byte**)(_ctx + ExitContext.JumpCache) = _jumpCache;
-        long n = ((delegate* unmanaged<byte*, long, long>)entry)(_ctx, 0);
+        long n = _arena!.Run(_ctx, entry);
         Assert.Equal((CodeExit.Stop, 0x2000UL), ((CodeExit)(*(int*)(_ctx + ExitContext.ExitKind)), *(ulong*)(_ctx + ExitContext.ExitPc)));
         Assert.Equal(0, n);
         for (int j = 0; j < live.Count; j++)
             Assert.Equal((ulong)(((1 + j % 8) * 0x1_0000_0001L + 1000 * (j + 1)) ^ j), _regs[16 + j]);
+    }
+
+    /// <summary>
+    /// Regions share the frame the entry trampoline sets up (<see cref="X64Backend.Compiler.FrameSlots"/> slots) and
+    /// chain by jumping, so a region with more temps than that widens the frame at its entry and must narrow it again
+    /// before every chained jump and exit. This region has far more live temps than registers and slots, calls a
+    /// helper (machine code that records rsp) and chains to itself until the budget runs out: rsp at every call is
+    /// the same and 16-byte aligned at the call, and every temp keeps its value (two sizes: an odd and an even
+    /// number of extra slots).
+    /// </summary>
+    [Theory]
+    [InlineData(24)]
+    [InlineData(25)]
+    public void A_Region_Beyond_The_Shared_Frame_Chains_With_Its_Stack_Restored(int beyond)
+    {
+        if (_arena == null)
+            return;
+        ulong* cells = (ulong*)NativeMemory.AllocZeroed(64 * 8);
+        try
+        {
+            // helper: cells[++cells[0]] = rsp; return 1
+            var record = new X64Assembler();
+            record.MovImm(Reg.Rcx, (long)cells);
+            record.Load64(Reg.Rdx, Reg.Rcx, 0);
+            record.AluRI(X64Assembler.Alu.Add, Reg.Rdx, 1, true);
+            record.Store64(Reg.Rcx, 0, Reg.Rdx);
+            record.ShiftImm(4, Reg.Rdx, 3, true);
+            record.AluRR(X64Assembler.Alu.Add, Reg.Rcx, Reg.Rdx, true);
+            record.Store64(Reg.Rcx, 0, Reg.Rsp);
+            record.MovImm(Reg.Rax, 1);
+            record.Ret();
+            record.Finish();
+            byte* helper = AddCode(record.Code.ToArray());
+            var abi = new GuestCodeAbi { Tlb = Abi.Tlb, JumpCacheBits = Abi.JumpCacheBits, PcAlignShift = Abi.PcAlignShift, HelperCall = (nint)helper };
+            const ulong Pc = 0x1000;
+            int Temps = X64Backend.Compiler.FrameSlots + beyond;
+            var f = new IrFunction(Pc, 64);
+            var live = new List<int>();
+            for (int j = 0; j < Temps; j++)
+                live.Add(f.Binary(IrOp.Add, f.GetReg(1 + j % 8), f.Const(IrType.I64, 1000 * (j + 1))));
+            f.Call(0, live[0], live[1], 7, Pc, 0);
+            int sum = live[0];
+            for (int j = 1; j < live.Count; j++)
+                sum = f.Binary(IrOp.Xor, sum, f.Binary(IrOp.Add, live[j], f.Const(IrType.I64, j)));
+            f.SetReg(20, sum);
+            f.Exit(CodeExit.Chain, Pc, 1);
+            byte* entry = AddCode(X64Backend.Compile(f, abi));
+            NativeMemory.Clear(_jumpCache, (nuint)ExitContext.JumpCacheBytes(Abi.JumpCacheBits));
+            byte* e = _jumpCache + ExitContext.JumpCacheIndex(Pc, Abi.PcAlignShift, Abi.JumpCacheBits) * ExitContext.JumpCacheEntry;
+            *(ulong*)(e + ExitContext.EntryPc) = Pc;
+            *(int*)(e + ExitContext.EntryStamp) = 7;
+            *(long*)(e + ExitContext.EntryCode) = (long)entry;
+            NativeMemory.Clear(_regs, 64 * 8);
+            for (int r = 1; r <= 8; r++)
+                _regs[r] = (ulong)(r * 0x1_0000_0001L);
+            ulong expected = 0;
+            for (int j = 0; j < Temps; j++)
+                expected ^= (ulong)((1 + j % 8) * 0x1_0000_0001L + 1000 * (j + 1)) + (ulong)j;
+            *(ulong**)(_ctx + ExitContext.Regs) = _regs;
+            *(TlbEntry**)(_ctx + ExitContext.Tlb) = _tlb;
+            *(long*)(_ctx + ExitContext.Budget) = 5;
+            *(byte**)(_ctx + ExitContext.JumpCache) = _jumpCache;
+            *(int*)(_ctx + ExitContext.Stamp) = 7;
+            *(int*)(_ctx + ExitContext.GlobalStamp) = 7 + GlobalStampOffset;
+            long n = _arena.Run(_ctx, entry);
+            Assert.Equal((5L, CodeExit.Chain, Pc), (n, (CodeExit)(*(int*)(_ctx + ExitContext.ExitKind)), *(ulong*)(_ctx + ExitContext.ExitPc)));
+            Assert.Equal(5UL, cells[0]);
+            for (int k = 1; k <= 5; k++)
+            {
+                Assert.Equal(cells[1], cells[k]);
+                Assert.True((cells[k] + 8) % 16 == 0, $"call {k}: rsp 0x{cells[k]:x} is not 16-byte aligned at the call");
+            }
+            Assert.Equal(expected, _regs[20]);
+        }
+        finally
+        {
+            NativeMemory.Free(cells);
+        }
     }
 
     [Fact]
