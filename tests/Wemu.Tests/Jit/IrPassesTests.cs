@@ -167,4 +167,53 @@ public sealed class IrPassesTests
                 ands++;
         Assert.Equal(2, ands);
     }
+
+    /// <summary>
+    /// x86's `xor eax, eax` reads the register twice and masks each read: the repeated mask is the first one's temp,
+    /// so the xor is of a value with itself and folds to 0; a repeated sum with its operands swapped is one sum.
+    /// </summary>
+    [Fact]
+    public void Repeated_Ops_Share_One_Temp_And_A_Value_Xored_With_Itself_Is_Zero()
+    {
+        var f = new IrFunction(0x1000, 16);
+        const long M = 0xFFFF_FFFF;
+        int eax = f.GetReg(0);
+        int low1 = f.Binary(IrOp.And, eax, f.Const(IrType.I64, M));
+        int low2 = f.Binary(IrOp.And, eax, f.Const(IrType.I64, M));
+        f.SetReg(0, f.Binary(IrOp.Xor, low2, low1));
+        int x = f.GetReg(1), y = f.GetReg(2);
+        f.SetReg(3, f.Binary(IrOp.Add, x, y));
+        f.SetReg(4, f.Binary(IrOp.Add, y, x));
+        f.Exit(CodeExit.Stop, 0x1000, 0);
+        IrPipeline.Run(f);
+        var ops = f.Code.ToArray();
+        Assert.DoesNotContain(ops, i => i.Op is IrOp.Xor or IrOp.And);
+        var zero = Assert.Single(ops, i => i.Op == IrOp.SetReg && i.Imm == 0);
+        Assert.Contains(ops, i => i.Op == IrOp.Const && i.Dst == zero.A && i.Imm == 0);
+        Assert.Single(ops, i => i.Op == IrOp.Add);
+    }
+
+    /// <summary>
+    /// A value computed before a label need not have been computed on every path to it: the same sum after the label
+    /// is computed again, not taken from the one the branch jumps over.
+    /// </summary>
+    [Fact]
+    public void Values_Are_Not_Shared_Across_A_Label()
+    {
+        var f = new IrFunction(0x1000, 16);
+        int x = f.GetReg(1);
+        int skip = f.NewLabel();
+        f.Branch(IrCondition.Eq, x, f.Const(IrType.I64, 0), skip);
+        f.SetReg(2, f.Binary(IrOp.Add, x, f.Const(IrType.I64, 5)));
+        f.Label(skip);
+        f.SetReg(3, f.Binary(IrOp.Add, x, f.Const(IrType.I64, 5)));
+        f.Exit(CodeExit.Stop, 0x1000, 0);
+        IrPipeline.Run(f);
+        var ops = f.Code.ToArray();
+        int label = Array.FindIndex(ops, i => i.Op == IrOp.Label);
+        int set3 = Array.FindIndex(ops, i => i.Op == IrOp.SetReg && i.Imm == 3);
+        int def = Array.FindIndex(ops, i => i.HasDst && i.Dst == ops[set3].A);
+        Assert.True(def > label, $"r3's value is defined at {def}, before the label at {label}\n{f}");
+        Assert.Equal(2, ops.Count(i => i.Op == IrOp.Add));
+    }
 }

@@ -10,6 +10,10 @@ namespace Wemu.Jit.Passes;
 /// and zero-extensions mask values that are often masked already) to its operand. A branch on a
 /// compare's result against zero branches on the compare itself, and a compare's result xor 1 is the
 /// negated compare (x86 condition codes come out so).
+/// Within a stretch without labels it also gives every repeated pure op (the same op on the same
+/// operands, and the same constant) the first one's temp, and folds x^x and x-x to 0 and x&amp;x, x|x
+/// to x: an x86 instruction reads its operands afresh, so `xor eax, eax` masks the register twice
+/// and xors the two, and address arithmetic repeats.
 /// Relies on temps being defined once, before their uses (see <see cref="IrFunction"/>).
 /// </summary>
 public static class ConstantFolding
@@ -32,6 +36,8 @@ public static class ConstantFolding
         var compareAt = new int[n];
         Array.Fill(compareAt, -1);
 
+        // the pure ops seen since the last label, by what they compute
+        var seen = new Dictionary<(IrOp, IrType, IrCondition, IrDivision, int, int, int, long), int>();
         var code = f.Code;
         for (int k = 0; k < code.Length; k++)
         {
@@ -40,8 +46,15 @@ public static class ConstantFolding
             if (i.B >= 0) i.B = alias[i.B];
             if (i.C >= 0) i.C = alias[i.C];
 
+            if (i.Op == IrOp.Label)
+            {
+                seen.Clear();   // a value from before a label need not have been computed on every path to it
+                continue;
+            }
             if (i.Op == IrOp.Const)
             {
+                if (Repeated(ref i, seen, alias))
+                    continue;
                 isConst[i.Dst] = true;
                 value[i.Dst] = i.Imm;
                 bits[i.Dst] = i.Type == IrType.I32 ? (uint)i.Imm : (ulong)i.Imm;
@@ -118,7 +131,42 @@ public static class ConstantFolding
                 Forward(ref i, i.A, alias);
             else if (aConst && i.B >= 0 && IsLeftIdentity(i.Op, value[i.A], i.Type))
                 Forward(ref i, i.B, alias);
+            else if (i.A >= 0 && i.A == i.B && i.Op is IrOp.And or IrOp.Or)
+                Forward(ref i, i.A, alias);
+            else if (i.A >= 0 && i.A == i.B && i.Op is IrOp.Xor or IrOp.Sub)
+            {
+                i.Op = IrOp.Const;
+                i.Imm = 0;
+                i.A = i.B = i.C = IrInst.NoTemp;
+                if (!Repeated(ref i, seen, alias))
+                {
+                    isConst[i.Dst] = true;
+                    value[i.Dst] = 0;
+                    bits[i.Dst] = 0;
+                }
+            }
+            else if (i.Op is not (IrOp.DivS or IrOp.DivU or IrOp.RemS or IrOp.RemU))
+                Repeated(ref i, seen, alias);
         }
+    }
+
+    /// <summary>
+    /// True (and <paramref name="i"/> forwarded to it) if a pure op computing the same has been seen since
+    /// the last label; else records <paramref name="i"/>. Commutative ops are keyed with their operands in order.
+    /// </summary>
+    private static bool Repeated(ref IrInst i, Dictionary<(IrOp, IrType, IrCondition, IrDivision, int, int, int, long), int> seen, int[] alias)
+    {
+        int a = i.A, b = i.B;
+        if (i.Op is IrOp.Add or IrOp.Mul or IrOp.And or IrOp.Or or IrOp.Xor && b >= 0 && b < a)
+            (a, b) = (b, a);
+        var key = (i.Op, i.Type, i.Op == IrOp.Compare ? i.Cond : default, i.Division, a, b, i.C, i.Imm);
+        if (seen.TryGetValue(key, out int earlier))
+        {
+            Forward(ref i, earlier, alias);
+            return true;
+        }
+        seen[key] = i.Dst;
+        return false;
     }
 
     private static IrCondition Negate(IrCondition cond) => cond switch
