@@ -33,6 +33,7 @@ public sealed class X64Assembler
     /// <summary>Empties the buffer and forgets all labels (the buffer's memory is kept).</summary>
     public void Reset()
     {
+        LastBind = -1;
         _len = 0;
         _labels.Clear();
         _fixups.Clear();
@@ -69,7 +70,10 @@ public sealed class X64Assembler
         return _labels.Count - 1;
     }
 
-    public void Bind(int label) => _labels[label] = _len;
+    public void Bind(int label) => _labels[label] = LastBind = _len;
+
+    /// <summary>Where a label was last bound (code there may be reached by a jump, whatever the registers hold).</summary>
+    public int LastBind { get; private set; } = -1;
 
     public void Jmp(int label)
     {

@@ -257,6 +257,7 @@ public static class X64Backend
             _stubWrites.Clear();
             _freeSlots.Clear();
             _slots = 0;
+            _spilled = _spilledEnd = -1;
             var code = f.Code;
             int n = f.TempCount;
             Ensure(ref _def, n);
@@ -485,9 +486,21 @@ public static class X64Backend
             }
             if (_reg[temp] >= 0)
                 _a.MovRR(r, _tempRegs[_reg[temp]]);
+            else if (temp == _spilled && _a.Length == _spilledEnd && _a.LastBind != _a.Length)
+            {
+                // just stored from a register, and nothing since: take it from there (a label bound in between
+                // would be a jump target; valid IR cannot reach one there, as the temp's definition must come
+                // first on every path, but the register need not hold it on a jump)
+                if (r != _spilledFrom)
+                    _a.MovRR(r, _spilledFrom);
+            }
             else
                 _a.Load64(r, Rsp, SlotDisp(_slot[temp]));
         }
+
+        /// <summary>The temp <see cref="St"/> last stored to its stack slot, the register it came from, and where the store ends.</summary>
+        private int _spilled = -1, _spilledEnd = -1;
+        private Reg _spilledFrom;
 
         /// <summary>Stores <paramref name="r"/> as the value of <paramref name="temp"/>.</summary>
         private void St(int temp, Reg r)
@@ -502,6 +515,7 @@ public static class X64Backend
             if (_slot[temp] < 0)
                 _slot[temp] = _freeSlots.Count > 0 ? _freeSlots.Pop() : _slots++;
             _a.Store64(Rsp, SlotDisp(_slot[temp]), r);
+            (_spilled, _spilledFrom, _spilledEnd) = (temp, r, _a.Length);
         }
 
         private bool W64(int temp) => _f.TypeOf(temp) == IrType.I64;
