@@ -331,6 +331,17 @@ public sealed class X64Assembler
 
     public void Pop(Reg r) { if ((int)r >= 8) Byte(0x41); Byte(0x58 | ((int)r & 7)); }
 
+    /// <summary>rorx dst, src, imm (BMI2: a 64-bit rotate right into another register, flags untouched).</summary>
+    public void Rorx(Reg dst, Reg src, int imm)
+    {
+        Byte(0xC4);
+        Byte(((~(int)dst >> 3) & 1) << 7 | 1 << 6 | ((~(int)src >> 3) & 1) << 5 | 0x03);   // R, X, B inverted; map 0F3A
+        Byte(0x80 | 0xF << 3 | 0x03);                                                         // W1, no vvvv, L0, F2
+        Byte(0xF0);
+        RegReg((int)dst, (int)src);
+        Byte(imm);
+    }
+
     /// <summary>jmp r (an absolute address in a register).</summary>
     public void JmpReg(Reg r) { if ((int)r >= 8) Byte(0x41); Byte(0xFF); RegReg(4, (int)r); }
 

@@ -34,11 +34,15 @@ public static class X64Backend
     /// <summary>A reusable compiler: its buffers stay allocated between regions (one per engine, one thread).</summary>
     public sealed class Compiler
     {
-        public Compiler(GuestCodeAbi abi)
+        /// <param name="bmi2">Use BMI2 (rorx in the TLB probe) if the host has it (tests turn it off to cover the other form).</param>
+        public Compiler(GuestCodeAbi abi, bool bmi2 = true)
         {
             TlbTagLayout.Check(abi.Tlb.PageBits, abi.Tlb.TagFlags);   // the one-compare probe below relies on it
             _abi = abi;
+            _bmi2 = bmi2 && System.Runtime.Intrinsics.X86.Bmi2.X64.IsSupported;
         }
+
+        private readonly bool _bmi2;
 
         private const Reg Ctx = Rdi, Regs = Rsi, Tlb = R8, Count = R9;
 
@@ -1177,8 +1181,16 @@ public static class X64Backend
                 }
             }
             // ((va >> PageBits) & IndexMask) << EntryShift, as (va >> (PageBits - EntryShift)) & (IndexMask << EntryShift)
-            a.MovRR(Rdx, va);
-            a.ShiftImm(5, Rdx, _abi.Tlb.PageBits - _abi.Tlb.EntryShift, true);
+            // (with BMI2 a rotate into rdx: the bits it brings round to the top are masked off)
+            if (_bmi2)
+            {
+                a.Rorx(Rdx, va, _abi.Tlb.PageBits - _abi.Tlb.EntryShift);
+            }
+            else
+            {
+                a.MovRR(Rdx, va);
+                a.ShiftImm(5, Rdx, _abi.Tlb.PageBits - _abi.Tlb.EntryShift, true);
+            }
             a.AluRI(Alu.And, Rdx, (int)(_abi.Tlb.IndexMask << _abi.Tlb.EntryShift), false);
             // One compare: page tag, and (for sizes > 1) natural alignment or no page crossing.
             long probeOffset = _abi.Tlb.ProbeOffset(i.Size, i.Op == IrOp.CompareAndSwap);
