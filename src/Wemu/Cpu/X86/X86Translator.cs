@@ -140,7 +140,7 @@ internal sealed unsafe class X86Translator : RegionTranslator
                 0x8C or 0x8F or 0x9C or 0x9E or 0x9F or 0xD7 => true,          // MOV Ev,Sreg; POP Ev; PUSHF; SAHF; LAHF; XLAT
                 (>= 0xA0 and <= 0xA7) or (>= 0xAA and <= 0xAF) => true,         // MOV moffs; string operations
                 0xC8 or 0xC9 or 0x9B or (>= 0xD8 and <= 0xDF) => true,         // ENTER, LEAVE, FWAIT, x87
-                0xF5 or 0xF8 or 0xF9 or 0xFC or 0xFD => true,                   // CMC, CLC, STC, CLD, STD
+                0xF5 or 0xF8 or 0xF9 or 0xFA or 0xFC or 0xFD => true,           // CMC, CLC, STC, CLI, CLD, STD
                 (>= 0xC0 and <= 0xC1) or (>= 0xD0 and <= 0xD3) or 0xF6 or 0xF7 or 0x69 or 0x6B => true,
                 _ => false,
             };
@@ -332,6 +332,28 @@ internal sealed unsafe class X86Translator : RegionTranslator
         f.Label(finished);
         ResetCache();
         return true;
+    }
+
+    /// <summary>
+    /// PUSHF and CLI without prefixes as IR (the kernel's local_irq_save is PUSHF, POP, CLI: in the page a helper is a
+    /// round trip to the dispatcher). PUSHF pushes the materialized RFLAGS with VM and RF read as 0; CLI clears IF at
+    /// CPL 0 (CS.RPL, which the CPU keeps equal to CPL in long mode) and otherwise leaves for the interpreter, which
+    /// checks IOPL. Neither can let an interrupt in, so the region goes on.
+    /// </summary>
+    private bool PushfOrCli(ulong pc, int k)
+    {
+        switch (Page[(int)(pc & 0xFFF)])
+        {
+            case 0x9C:
+                Push(OpK(IrOp.And, OpK(IrOp.Or, MaterializedFlags(), 2), 0xFC_FFFF), pc, k);
+                return true;
+            case 0xFA:
+                LeaveIf(OpK(IrOp.And, R(X86Cpu.RegSegments + X86Cpu.Cs * X86Cpu.SegmentSlots), 3), pc, k);
+                W(X86Cpu.RegRflags, OpK(IrOp.And, R(X86Cpu.RegRflags), ~(long)X86Cpu.FlagIf));
+                return true;
+            default:
+                return false;
+        }
     }
 
     /// <summary>Runs the instruction at <paramref name="pc"/> in the interpreter (the helper) and goes on.</summary>
@@ -831,6 +853,8 @@ internal sealed unsafe class X86Translator : RegionTranslator
                 if (TwoByteOpcode(pc, out int op, out var m, out int rex, out var c) && TwoByte(op, ref m, rex, ref c, pc, next, k))
                     return true;
                 if (RepMoveOrStore(pc, k))
+                    return true;
+                if (next == pc + 1 && PushfOrCli(pc, k))
                     return true;
                 // MUL/DIV, rotates, SSE/MMX it does not translate, and the generic instructions that go on
                 Helper(pc, next, k);
