@@ -7,7 +7,7 @@ public sealed class GuestCodeAbi
     public required SoftTlbLayout Tlb { get; init; }
 
     /// <summary>log2 of the jump cache's entry count.</summary>
-    public int JumpCacheBits { get; init; } = 12;
+    public int JumpCacheBits { get; init; } = 14;
 
     /// <summary>log2 of the guest's instruction alignment: the low pc bits the jump-cache hash drops (RISC-V with C: 1; x86: 0).</summary>
     public int PcAlignShift { get; init; }

@@ -26,7 +26,7 @@ public abstract unsafe partial class JitEngine<TCpu, TFrontEnd> : ICpuEngine<TCp
     where TCpu : CpuCore
     where TFrontEnd : struct, IJitFrontEnd<TCpu>
 {
-    private const int JumpCacheBits = 12;
+    private const int JumpCacheBits = 14;
     private const int JumpCacheMask = (1 << JumpCacheBits) - 1;
     private const ulong PageOffsetMask = TranslationCache<TCpu>.PageOffsetMask;
 
