@@ -72,14 +72,26 @@ public sealed unsafe class X64BackendTests(ITestOutputHelper output) : IDisposab
     /// <summary>The context's global stamp is its stamp plus this (they never meet, as the engine's never do).</summary>
     private const int GlobalStampOffset = 1000;
 
-    /// <summary>A region that chains to <paramref name="target"/>, and the target's code (x5 = 0x77, then a stop at 0x9998).</summary>
-    private (IrFunction Source, nint TargetCode) ChainPair(ulong target)
+    /// <summary>
+    /// A region that chains to <paramref name="target"/> (a constant pc, whose jump-cache slot the backend computes when
+    /// it compiles; or, <paramref name="computed"/>, a pc from a register, hashed at run time), and the target's code
+    /// (x5 = 0x77, then a stop at 0x9998).
+    /// </summary>
+    private (IrFunction Source, nint TargetCode) ChainPair(ulong target, bool computed = false)
     {
         var t = new IrFunction(target, 32);
         t.SetReg(5, t.Const(IrType.I64, 0x77));
         t.Exit(CodeExit.Stop, 0x9998, 1);
         var source = new IrFunction(0x1000, 32);
-        source.Exit(CodeExit.Chain, target, 1);
+        if (computed)
+        {
+            _regs[9] = target;
+            source.ExitTo(CodeExit.Chain, source.GetReg(9), 1);
+        }
+        else
+        {
+            source.Exit(CodeExit.Chain, target, 1);
+        }
         return (source, (nint)AddCode(X64Backend.Compile(t, Abi)));
     }
 
@@ -102,14 +114,16 @@ public sealed unsafe class X64BackendTests(ITestOutputHelper output) : IDisposab
     /// A chained exit follows an entry carrying the context's stamp or its global one (code on global pages, kept across
     /// CR3 writes), and leaves for any other stamp: the one before, the one after, the global stamp's neighbours.
     /// </summary>
-    [Fact]
-    public void A_Chained_Exit_Follows_The_Context_Stamp_Or_The_Global_Stamp_And_No_Other()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void A_Chained_Exit_Follows_The_Context_Stamp_Or_The_Global_Stamp_And_No_Other(bool computed)
     {
         if (_arena == null)
             return;
         const ulong Target = 0x4000_2000;
         int slot = ExitContext.JumpCacheIndex(Target, Abi.PcAlignShift, Abi.JumpCacheBits);
-        var (source, code) = ChainPair(Target);
+        var (source, code) = ChainPair(Target, computed);
         int[] stamps = [7, 7 + GlobalStampOffset, 6, 8, 6 + GlobalStampOffset, 8 + GlobalStampOffset, 0];
         for (int c = 0; c < stamps.Length; c++)
             Assert.True(Chains(source, Target, slot, Target, stamps[c], code) == c < 2, $"stamp {stamps[c]}");
@@ -120,8 +134,10 @@ public sealed unsafe class X64BackendTests(ITestOutputHelper output) : IDisposab
     /// publishes to (the pc's page number folded into its offset bits), and follows it; at the unfolded slot, or with
     /// another pc in the right one, it leaves.
     /// </summary>
-    [Fact]
-    public void A_Chained_Exit_Finds_Its_Target_At_The_Folded_Jump_Cache_Slot()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void A_Chained_Exit_Finds_Its_Target_At_The_Folded_Jump_Cache_Slot(bool computed)
     {
         if (_arena == null)
             return;
@@ -129,7 +145,7 @@ public sealed unsafe class X64BackendTests(ITestOutputHelper output) : IDisposab
         int folded = ExitContext.JumpCacheIndex(Target, Abi.PcAlignShift, Abi.JumpCacheBits);
         int plain = (int)((Target >> Abi.PcAlignShift) & ((1UL << Abi.JumpCacheBits) - 1));
         Assert.NotEqual(plain, folded);
-        var (source, code) = ChainPair(Target);
+        var (source, code) = ChainPair(Target, computed);
         Assert.True(Chains(source, Target, folded, Target, 7, code));
         Assert.False(Chains(source, Target, plain, Target, 7, code));
         Assert.False(Chains(source, Target, folded, Target + 2, 7, code));
