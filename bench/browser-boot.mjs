@@ -2,6 +2,7 @@
 // JSON timings: {promptSeconds (navigation -> "/ # "), runtimeSeconds, downloadSeconds, createSeconds,
 // guestSeconds (machine running -> prompt), instructions, mips, budget, engine, jit counters}; with
 // --workload, then types CMD at the prompt and adds workloadSeconds (sent -> "WORKDONE" printed),
+// marks (for each line TIMEMARK<n> the workload prints, when it arrived, in seconds after the command was sent),
 // workloadInstructions, workOutput and the counters at the end (after).
 // --workload-timeout S: how long the workload may take (default 1200 s; the page's interpreter is slow).
 // --poke: press Enter when the machine starts running (a machine resumed with -incoming sits at its prompt).
@@ -48,8 +49,16 @@ try {
       vm.onProgress(p => { window.__bench.firstProgress ??= performance.now(); });
       vm.onState(s => { if (s === 'running') { window.__bench.running = performance.now(); if (poke) vm.sendSerial('\n'); } });
       window.__bench.out = '';
+      window.__bench.marks = {};
+      let markTail = '';
       vm.onSerial(t => {
-        if (window.__bench.prompt) window.__bench.out += t;
+        if (window.__bench.prompt) {
+          window.__bench.out += t;
+          // a line TIMEMARK<n> the workload prints (echo TIMEMARK''1): when the page saw it, by the host's clock
+          markTail = (markTail + t).slice(-64);
+          for (const m of markTail.matchAll(/TIMEMARK(\d+)\r?\n/g))
+            window.__bench.marks[m[1]] ??= performance.now();
+        }
         tail = (tail + t).slice(-16);
         if (!window.__bench.prompt && tail.endsWith('/ # ')) window.__bench.prompt = performance.now();
       });
@@ -65,9 +74,10 @@ try {
   if (workload) {
     await page.evaluate(cmd => { window.__bench.sent = performance.now(); window.wemu.sendSerial(cmd + '; echo WORK""DONE\n'); }, workload);
     await page.waitForFunction(() => /WORKDONE\r?\n/.test(window.__bench.out) || window.wemu?.state === 'failed', null, { timeout: workloadTimeout * 1000, polling: 20 });
-    const w = await page.evaluate(async () => ({ at: performance.now(), sent: window.__bench.sent, out: window.__bench.out, stats: await window.wemu.stats() }));
+    const w = await page.evaluate(async () => ({ at: performance.now(), sent: window.__bench.sent, out: window.__bench.out, marks: window.__bench.marks, stats: await window.wemu.stats() }));
     const done = w.out.search(/WORKDONE\r?\n/);
-    work = { workloadSeconds: (w.at - w.sent) / 1000, workloadInstructions: w.stats.instructions - r.stats.instructions,
+    const marks = Object.fromEntries(Object.entries(w.marks).map(([k, v]) => [k, (v - w.sent) / 1000]));
+    work = { workloadSeconds: (w.at - w.sent) / 1000, marks, workloadInstructions: w.stats.instructions - r.stats.instructions,
       workOutput: w.out.slice(0, done + 8), after: { jit: w.stats.jit, instructions: w.stats.instructions } };
   }
   console.log(JSON.stringify({
