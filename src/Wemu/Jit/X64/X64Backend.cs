@@ -51,7 +51,6 @@ public static class X64Backend
         private readonly X64Assembler _a = new();
         private int[] _labels = [];
         private int _exit, _chainExit, _knownChainExit;
-        private bool _knownChainUsed;
         /// <summary>Out-of-line exits at an instruction: the slow path of loads, stores and CAS, and exiting divisions (interpret).</summary>
         private readonly List<(int Label, ulong Pc, int Completed, CodeExit Kind, int WritesFrom, int WritesCount)> _slowStubs = [];
         /// <summary>Out-of-line TLB refills: the helper call, back to the probe on success, else the slow stub.</summary>
@@ -327,7 +326,6 @@ public static class X64Backend
             _exit = _a.NewLabel();
             _chainExit = _a.NewLabel();
             _knownChainExit = _a.NewLabel();
-            _knownChainUsed = false;
             return Emit();
         }
 
@@ -387,38 +385,11 @@ public static class X64Backend
             // The extra frame is a multiple of 16: rsp stays 8 below a 16-byte boundary (as the trampoline leaves it) for helper calls.
             int extra = frameAt < 0 ? 0 : (Math.Max(0, _slots - FrameSlots) * 8 + 15) & ~15;
             int exitStored = a.NewLabel(), chainLeave = a.NewLabel();
-            // Chained exits (rax: the next pc; the exit kind is stored only if they leave): with budget left, jump to
-            // the next code if the jump cache has it under the current stamp; the count stays in r9, the frame as the
-            // trampoline made it. Exits to a constant pc come with their slot's offset in rdx, computed here at compile time.
-            void FollowSlot()
-            {
-                a.Load64(Rcx, Ctx, ExitContext.JumpCache);
-                a.AluRR(Alu.Add, Rdx, Rcx, true);
-                a.CmpRM(Rax, Rdx, ExitContext.EntryPc);
-                a.Jcc(Cc.NE, chainLeave);
-                a.Load64(Rcx, Rdx, ExitContext.EntryStamp);
-                int stampOk = a.NewLabel();
-                a.CmpRM32(Rcx, Ctx, ExitContext.Stamp);
-                a.Jcc(Cc.E, stampOk);
-                a.CmpRM32(Rcx, Ctx, ExitContext.GlobalStamp);
-                a.Jcc(Cc.NE, chainLeave);
-                a.Bind(stampOk);
-                if (extra != 0)
-                    a.AdjustRsp(extra);
-                a.JmpMem(Rdx, ExitContext.EntryCode);
-            }
-            if (_knownChainUsed)
-            {
-                a.Bind(_knownChainExit);
-                StoreCached();
-                a.CmpRM(Count, Ctx, ExitContext.Budget);
-                a.Jcc(Cc.GE, chainLeave);
-                FollowSlot();
-            }
+            // Chained exits (rax: the next pc; the exit kind is stored only if they leave): the slot's offset in the jump
+            // cache into rdx (exits to a constant pc computed it at compile time and come in below); then, with budget
+            // left, jump to the next code if the jump cache has it under the current stamp. The count stays in r9, the
+            // frame as the trampoline made it.
             a.Bind(_chainExit);
-            StoreCached();
-            a.CmpRM(Count, Ctx, ExitContext.Budget);
-            a.Jcc(Cc.GE, chainLeave);
             // (the slot: ExitContext.JumpCacheIndex)
             a.MovRR(Rdx, Rax);
             if (_abi.PcAlignShift != 0)
@@ -428,7 +399,24 @@ public static class X64Backend
             a.AluRR(Alu.Xor, Rdx, Rcx, true);
             a.AluRI(Alu.And, Rdx, (1 << _abi.JumpCacheBits) - 1, false);
             a.ShiftImm(4, Rdx, ExitContext.JumpCacheEntryShift, false);
-            FollowSlot();
+            a.Bind(_knownChainExit);
+            StoreCached();
+            a.CmpRM(Count, Ctx, ExitContext.Budget);
+            a.Jcc(Cc.GE, chainLeave);
+            a.Load64(Rcx, Ctx, ExitContext.JumpCache);
+            a.AluRR(Alu.Add, Rdx, Rcx, true);
+            a.CmpRM(Rax, Rdx, ExitContext.EntryPc);
+            a.Jcc(Cc.NE, chainLeave);
+            a.Load64(Rcx, Rdx, ExitContext.EntryStamp);
+            int stampOk = a.NewLabel();
+            a.CmpRM32(Rcx, Ctx, ExitContext.Stamp);
+            a.Jcc(Cc.E, stampOk);
+            a.CmpRM32(Rcx, Ctx, ExitContext.GlobalStamp);
+            a.Jcc(Cc.NE, chainLeave);
+            a.Bind(stampOk);
+            if (extra != 0)
+                a.AdjustRsp(extra);
+            a.JmpMem(Rdx, ExitContext.EntryCode);
             a.Bind(chainLeave);
             a.StoreImm32(Ctx, ExitContext.ExitKind, (int)CodeExit.Chain);
             a.Jmp(exitStored);
@@ -502,7 +490,6 @@ public static class X64Backend
                 _a.AluRI(Alu.Add, Count, completed, true);
             _a.MovImm(Rdx, ExitContext.JumpCacheIndex(pc, _abi.PcAlignShift, _abi.JumpCacheBits) << ExitContext.JumpCacheEntryShift);
             _a.Jmp(_knownChainExit);
-            _knownChainUsed = true;
         }
 
         private static int SlotDisp(int slot) => slot * 8;
