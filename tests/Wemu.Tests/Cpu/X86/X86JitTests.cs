@@ -388,42 +388,47 @@ public sealed class X86JitTests
 
     /// <summary>
     /// PUSHF as IR pushes RFLAGS with the arithmetic flags of whatever set them last (known in the region, or read from
-    /// the lazy state at its entry) and VM and RF as 0; the popped values are compared whole. CLI at CPL 3 with IOPL 0
+    /// the lazy state at its entry) and VM and RF as 0, to an aligned stack and to one where every push crosses a page;
+    /// the popped values are compared whole. CLI at CPL 3 with IOPL 0
     /// leaves for the interpreter, which raises #GP at it.
     /// </summary>
     [Theory]
     [MemberData(nameof(Backends))]
     public void Pushf_Materializes_The_Flags_And_Cli_In_User_Mode_Faults(string backend)
     {
-        var state = new X86TestState { Rflags = 0x2 | 0x1 | 0x80 };
-        state.Gpr[4] = HostX86Oracle.DataAddress + 0x2000;   // rsp: in the data area (compared as memory)
-        RunBoth(backend, Assemble(a =>
+        // rsp in the data area (compared as memory): aligned, and misaligned so that each push crosses into the next page
+        foreach (ulong rsp in new[] { HostX86Oracle.DataAddress + 0x2000, HostX86Oracle.DataAddress + 0x1004 })
         {
-            a.pushfq();                          // the lazy state at the region's entry
-            a.pop(r8);
-            a.mov(eax, 0x7FFF_FFFF);
-            a.add(eax, 1);                       // OF, SF, AF, PF
-            a.pushfq();
-            a.pop(r9);
-            a.sub(ebx, ebx);                     // ZF, PF
-            a.pushfq();
-            a.pop(r10);
-            a.stc();
-            a.rcl(ecx, 1);                       // CF from the rotate
-            a.pushfq();
-            a.pop(r11);
-            a.mov(edx, 0x80);
-            a.shl(dl, 1);                        // CF, ZF, OF, a byte result
-            a.pushfq();
-            a.pop(r12);
-            a.std();                             // DF
-            a.pushfq();
-            a.pop(r13);
-            a.cld();
-            a.inc(esi);                          // CF kept from before
-            a.pushfq();
-            a.pop(r14);
-        }), state);
+            var state = new X86TestState { Rflags = 0x2 | 0x1 | 0x80 };
+            state.Gpr[4] = rsp;
+            RunBoth(backend, Assemble(a =>
+            {
+                a.pushfq();                          // the lazy state at the region's entry
+                a.pop(r8);
+                a.mov(eax, 0x7FFF_FFFF);
+                a.add(eax, 1);                       // OF, SF, AF, PF
+                a.pushfq();
+                a.pop(r9);
+                a.sub(ebx, ebx);                     // ZF, PF
+                a.pushfq();
+                a.pop(r10);
+                a.stc();
+                a.rcl(ecx, 1);                       // CF from the rotate
+                a.pushfq();
+                a.pop(r11);
+                a.mov(edx, 0x80);
+                a.shl(dl, 1);                        // CF, ZF, OF, a byte result
+                a.pushfq();
+                a.pop(r12);
+                a.std();                             // DF
+                a.pushfq();
+                a.pop(r13);
+                a.cld();
+                a.inc(esi);                          // CF kept from before
+                a.pushfq();
+                a.pop(r14);
+            }), state);
+        }
         var faulted = RunBoth(backend, Assemble(a =>
         {
             var top = a.CreateLabel();
