@@ -55,9 +55,11 @@ try {
         if (window.__bench.prompt) {
           window.__bench.out += t;
           // a line TIMEMARK<n> the workload prints (echo TIMEMARK''1): when the page saw it, by the host's clock
-          markTail = (markTail + t).slice(-64);
-          for (const m of markTail.matchAll(/TIMEMARK(\d+)\r?\n/g))
+          // (the whole chunk is searched: one chunk may carry a mark and more than 64 characters after it)
+          const text = markTail + t;
+          for (const m of text.matchAll(/TIMEMARK(\d+)\r?\n/g))
             window.__bench.marks[m[1]] ??= performance.now();
+          markTail = text.slice(-64);
         }
         tail = (tail + t).slice(-16);
         if (!window.__bench.prompt && tail.endsWith('/ # ')) window.__bench.prompt = performance.now();

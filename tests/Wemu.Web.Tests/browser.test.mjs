@@ -187,6 +187,13 @@ test('?arch=x86_64 boots the x86_64 guest in the page: its images only, uname -m
     const shown = await terminalText(page);
     assert.match(shown, new RegExp(`^rt=${md5(text)}[\\s\\u00a0]+-[\\s\\u00a0]*$`, 'm'), 'pigz -d of pigz in the guest did not give back its input');
     if (gz) assert.match(shown, new RegExp(`^gz=${gz}[\\s\\u00a0]+-[\\s\\u00a0]*$`, 'm'), 'pigz in the guest wrote another stream than on the host');
+    // The guest keeps the TSC as its clock (CPUID announces an invariant TSC with TSC_ADJUST): a page that runs the
+    // guest late (compiling code) once made the clocksource watchdog, comparing the TSC with the jiffies, throw it out
+    // for refined-jiffies, and the guest's clock then ran slow.
+    await page.evaluate(cmd => window.wemu.sendSerial(cmd),
+      'echo "c""s=$(cat /sys/devices/system/clocksource/clocksource0/current_clocksource) unstable=$(dmesg | grep -c -i unstable)"\n');
+    await waitForTerminal(page, /^cs=\S+ unstable=\d+[\s\u00a0]*$/m, 30_000, log);
+    assert.match(await terminalText(page), /^cs=tsc(-early)? unstable=0[\s\u00a0]*$/m, 'the guest gave up the TSC as its clocksource');
     await page.screenshot({ path: path.join(results, 'browser-x86_64.png') });
     const stats = await page.evaluate(() => window.wemu.stats());
     assert.equal(stats.engine, 'jit');   // the x86 translator on the WebAssembly backend

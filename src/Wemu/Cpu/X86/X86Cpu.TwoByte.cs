@@ -603,6 +603,9 @@ public sealed unsafe partial class X86Cpu
         switch (msr)
         {
             case 0x10: value = ReadTimeStampCounter(); return true; // IA32_TSC
+            // IA32_TSC_ADJUST (SDM 17.17.3): what software added to the TSC by writing either MSR since reset, which is
+            // the offset over the machine's clock
+            case 0x3B: value = (ulong)_tscOffset; return true;
             case 0x1B: value = ReadApicBase?.Invoke() ?? 0; return ReadApicBase != null; // IA32_APIC_BASE
             case 0x174: value = SysenterCs; return true;
             case 0x175: value = SysenterEsp; return true;
@@ -629,6 +632,7 @@ public sealed unsafe partial class X86Cpu
         switch (msr)
         {
             case 0x10: _tscOffset = (long)(v - ReadTsc()); return true;
+            case 0x3B: _tscOffset = (long)v; return true; // the TSC moves by the change
             case 0x1B:
                 if (WriteApicBase == null) return false;
                 WriteApicBase(v);

@@ -22,6 +22,9 @@ public sealed class X86CpuModel
     private const uint Syscall = 1 << 11, Nx = 1 << 20, Rdtscp = 1 << 27, Lm = 1 << 29;
     private const uint LahfLm = 1;
 
+    // CPUID.(7,0):EBX
+    private const uint TscAdjust = 1 << 1;
+
     public static readonly X86CpuModel Qemu64 = new("qemu64",
         Fpu | De | Pse | Tsc | Msr | Pae | Cx8 | Apic | Sep | Pge | Cmov | Pat | Pse36 | Clflush | Mmx | Fxsr | Sse | Sse2,
         Sse3 | Cx16 | Hypervisor, Syscall | Nx | Lm, LahfLm);
@@ -80,6 +83,11 @@ public sealed class X86CpuModel
         {
             case 0: return (0xD, VendorEbx, VendorEcx, VendorEdx);
             case 1: return (Signature, 8 << 8, Features1Ecx, Features1Edx);
+            // leaf 7 subleaf 0: only IA32_TSC_ADJUST (EBX bit 1; MSR 0x3B). With the invariant TSC of leaf 0x80000007 it
+            // is what Linux (5.17+, check_system_tsc_reliable) takes as a TSC it need not check against another clock:
+            // without it the clocksource watchdog compares the TSC with jiffies, which fall behind on a host that runs
+            // the guest late (a page compiling code), and throws the TSC out for jiffies.
+            case 7: return (0, subleaf == 0 ? TscAdjust : 0, 0, 0);
             case 0x80000000: return (0x8000000A, VendorEbx, VendorEcx, VendorEdx);
             // AMD mirrors most CPUID.1:EDX bits here (QEMU's CPUID_EXT2_AMD_ALIASES)
             case 0x80000001: return (Signature, 0, FeaturesExtEcx, FeaturesExtEdx | (Features1Edx & 0x0183F3FF));
@@ -94,8 +102,7 @@ public sealed class X86CpuModel
             case 0x80000007: return (0, 0, 0, 1 << 8); // invariant TSC: it runs at one rate whatever the guest does
             case 0x80000008: return (0x3028, 0, 0, 0); // 40 physical, 48 virtual address bits
             default:
-                _ = subleaf;
-                return (0, 0, 0, 0); // leaves up to 0xD and 0x8000000A exist with no features (no XSAVE, no leaf-7 extensions)
+                return (0, 0, 0, 0); // leaves up to 0xD and 0x8000000A exist with no features (no XSAVE)
         }
     }
 }

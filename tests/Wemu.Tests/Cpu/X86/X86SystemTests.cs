@@ -168,4 +168,32 @@ public sealed unsafe class X86SystemTests : IDisposable
         Assert.Equal((13, 0u), _cpu.LastException);
         Assert.Equal(KernelCode + 5, _cpu.GetRegister(12)); // the fault reports the RDMSR itself (mov ecx is 5 bytes)
     }
+
+    /// <summary>
+    /// IA32_TSC_ADJUST (SDM 17.17.3), which CPUID.(7,0):EBX[1] announces (with the invariant TSC Linux then keeps the TSC
+    /// without the watchdog): 0 at reset; a write moves the TSC by the change; a write to IA32_TSC moves it by what the
+    /// TSC moved. The machine's clock stands still at 5000 here.
+    /// </summary>
+    [Fact]
+    public void Tsc_Adjust_Is_Announced_And_Follows_Writes_To_Either_Msr()
+    {
+        _cpu.ReadTsc = static () => 5000;
+        Load(KernelCode, a =>
+        {
+            a.mov(eax, 7); a.xor(ecx, ecx); a.cpuid(); a.mov(r8, rbx);
+            a.mov(ecx, 0x3B); a.rdmsr(); a.mov(r9, rax);
+            a.mov(ecx, 0x3B); a.mov(eax, 1000); a.xor(edx, edx); a.wrmsr();
+            a.rdtsc(); a.mov(r10, rax);
+            a.mov(ecx, 0x10); a.mov(eax, 20000); a.xor(edx, edx); a.wrmsr();
+            a.mov(ecx, 0x3B); a.rdmsr(); a.mov(r11, rax);
+            a.rdtsc(); a.mov(r12, rax);
+            a.hlt();
+        });
+        RunKernel();
+        Assert.Equal(2UL, _cpu.GetRegister(8) & 2);   // TSC_ADJUST
+        Assert.Equal(0UL, _cpu.GetRegister(9));
+        Assert.Equal(6000UL, _cpu.GetRegister(10));
+        Assert.Equal(15000UL, _cpu.GetRegister(11));  // 1000 + (20000 - 6000)
+        Assert.Equal(20000UL, _cpu.GetRegister(12));
+    }
 }
