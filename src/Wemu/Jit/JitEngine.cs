@@ -33,8 +33,8 @@ public abstract unsafe partial class JitEngine<TCpu, TFrontEnd> : ICpuEngine<TCp
     private struct JumpEntry
     {
         public ulong Pc;
-        public ulong Stamp;
-        /// <summary>The block's code is on a global page: <see cref="Stamp"/> is the global TLB generation's.</summary>
+        public int Stamp;
+        /// <summary>The block's code is on a global page: <see cref="Stamp"/> is the global chain stamp.</summary>
         public bool Global;
         public TranslatedBlock<TCpu>? Block;
     }
@@ -54,19 +54,15 @@ public abstract unsafe partial class JitEngine<TCpu, TFrontEnd> : ICpuEngine<TCp
     private readonly JumpEntry[] _jumpCache;
     private PhysicalBus? _bus;
     private TCpu? _cpu;
-    /// <summary>Bumped whenever compiled code is dropped (invalidation or flush). Like the CPU's
-    /// <see cref="CpuCore.TlbGeneration"/> it only grows, 64-bit, so their sum (the jump caches'
-    /// stamp) changes whenever either does and never comes back to an old value.</summary>
+    /// <summary>Bumped whenever compiled code is dropped (invalidation or flush): every jump-cache stamp changes.</summary>
     private ulong _epoch;
 
     /// <summary>x86-64 and WebAssembly: the <see cref="ExitContext"/>, then one jump cache per fetch context.</summary>
     private byte* _context;
     private readonly int _jumpCacheBytes;
     private int _chainStamp = 1, _globalChainStamp = 2, _stampCounter = 2;
-    /// <summary>TLB generation + epoch when <see cref="_chainStamp"/> was last bumped (both only grow: the sum changes whenever either does).</summary>
-    private ulong _chainKey;
-    /// <summary>Global TLB generation + epoch when <see cref="_globalChainStamp"/> was last bumped.</summary>
-    private ulong _globalChainKey;
+    /// <summary>The TLB generation, global TLB generation and epoch <see cref="_chainStamp"/> and <see cref="_globalChainStamp"/> stand for.</summary>
+    private ulong _chainGeneration, _globalChainGeneration, _stampEpoch;
     /// <summary>The native code's entry trampoline (<see cref="X64CodeArena.Enter"/>).</summary>
     private readonly nint _x64Enter;
 
@@ -188,7 +184,8 @@ public abstract unsafe partial class JitEngine<TCpu, TFrontEnd> : ICpuEngine<TCp
     private TranslatedBlock<TCpu>? Find(TCpu cpu, int context, ulong pc, out bool global)
     {
         ref JumpEntry entry = ref _jumpCache[(context << JumpCacheBits) | ExitContext.JumpCacheIndex(pc, _pcShift, JumpCacheBits)];
-        var block = entry.Pc == pc && entry.Stamp == (entry.Global ? cpu.GlobalTlbGeneration : cpu.TlbGeneration) + _epoch ? entry.Block : null;
+        UpdateChainStamps(cpu);
+        var block = entry.Pc == pc && entry.Stamp == (entry.Global ? _globalChainStamp : _chainStamp) ? entry.Block : null;
         int weight = _arrivalWeight;
         _arrivalWeight = 1;
         if (block == null && _hot.Bump(pc, weight) && (block = Lookup(cpu, pc)) != null)
@@ -196,7 +193,8 @@ public abstract unsafe partial class JitEngine<TCpu, TFrontEnd> : ICpuEngine<TCp
             entry.Global = _hasGlobalCode && _isa.IsGlobalCode(cpu, pc, block.PhysicalPc);
             cpu.NoteCachedCodePage(pc, entry.Global);
             entry.Pc = pc;
-            entry.Stamp = (entry.Global ? cpu.GlobalTlbGeneration : cpu.TlbGeneration) + _epoch;
+            UpdateChainStamps(cpu);   // (the look-up may have compiled, and a compile may flush)
+            entry.Stamp = entry.Global ? _globalChainStamp : _chainStamp;
             entry.Block = block;
         }
         global = entry.Global;
@@ -356,8 +354,10 @@ public abstract unsafe partial class JitEngine<TCpu, TFrontEnd> : ICpuEngine<TCp
     private GCHandle _stateHandle;
 
     /// <summary>
-    /// The stamp a jump-cache entry in generated code's memory must carry to be followed: it changes
-    /// whenever the TLB generation or the invalidation epoch does, which retires every entry at once.
+    /// The stamp a jump-cache entry must carry to be followed (generated code's and the dispatcher's): one for each
+    /// TLB generation in each invalidation epoch. A flush or an invalidation moves to a new one, which retires every
+    /// entry at once; a switch back to an address space whose translations the CPU kept (x86 PCIDs) brings its
+    /// generation back, and with it the stamp, so the entries made for that space then are followed again.
     /// It is 32-bit (the wasm entry's field): before it would wrap, every jump cache is cleared and
     /// it starts again, so an entry from before can never match again.
     /// </summary>
@@ -380,14 +380,13 @@ public abstract unsafe partial class JitEngine<TCpu, TFrontEnd> : ICpuEngine<TCp
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void UpdateChainStamps(TCpu cpu)
     {
-        if (cpu.TlbGeneration + _epoch != _chainKey || cpu.GlobalTlbGeneration + _epoch != _globalChainKey)
+        if (cpu.TlbGeneration != _chainGeneration || cpu.GlobalTlbGeneration != _globalChainGeneration || _epoch != _stampEpoch)
             RenewChainStamps(cpu);
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
     private void RenewChainStamps(TCpu cpu)
     {
-        ulong key = cpu.TlbGeneration + _epoch, globalKey = cpu.GlobalTlbGeneration + _epoch;
         bool wrap = _stampCounter >= int.MaxValue - 1;
         if (wrap)
         {
@@ -395,18 +394,27 @@ public abstract unsafe partial class JitEngine<TCpu, TFrontEnd> : ICpuEngine<TCp
             _stampCounter = 0;
             Statistics.StampWraps++;
         }
+        bool newEpoch = wrap || _epoch != _stampEpoch;
+        if (newEpoch || _stampOfGeneration.Count >= MaxRememberedGenerations)
+            _stampOfGeneration.Clear();   // (an old epoch's stamps lead to dropped code; past the cap, only reuse is lost)
+        _stampEpoch = _epoch;
         // (a global change always comes with a local one: the global generation never moves alone)
-        if (wrap || key != _chainKey)
+        if (newEpoch || cpu.TlbGeneration != _chainGeneration)
         {
-            _chainKey = key;
-            _chainStamp = ++_stampCounter;
+            _chainGeneration = cpu.TlbGeneration;
+            if (!_stampOfGeneration.TryGetValue(_chainGeneration, out _chainStamp))
+                _stampOfGeneration[_chainGeneration] = _chainStamp = ++_stampCounter;
         }
-        if (wrap || globalKey != _globalChainKey)
+        if (newEpoch || cpu.GlobalTlbGeneration != _globalChainGeneration)
         {
-            _globalChainKey = globalKey;
+            _globalChainGeneration = cpu.GlobalTlbGeneration;
             _globalChainStamp = ++_stampCounter;
         }
     }
+
+    /// <summary>The stamps of the TLB generations seen in this epoch (<see cref="RenewChainStamps"/>).</summary>
+    private readonly Dictionary<ulong, int> _stampOfGeneration = [];
+    private const int MaxRememberedGenerations = 256;
 
     /// <summary>For tests: the chain stamp now, settable to force a wrap.</summary>
     internal int ChainStampForTests

@@ -224,6 +224,32 @@ public sealed class JitCacheBoundsTests
         Assert.True(jit.CodeJumpCachesForTests.IndexOfAnyExcept((byte)0xA5) < 0);
     }
 
+    /// <summary>
+    /// A TLB generation that comes back (x86: a CR3 write that keeps a PCID's translations) brings back the stamp the
+    /// jump caches' entries for it carry, so they are followed again; once code was dropped (a new epoch) no stamp of
+    /// before comes back, whatever the generation.
+    /// </summary>
+    [Fact]
+    public void A_Returning_Tlb_Generation_Brings_Its_Stamp_Back_Within_An_Epoch()
+    {
+        using var m = new BareHart(1 << 20);
+        var jit = new RiscVJitEngine(new JitOptions { WasmLoader = new UnusedWasmLoader() });
+        jit.Run(m.Hart, 1);
+        ulong g = m.Hart.TlbGeneration;
+        int first = jit.ChainStamp(m.Hart), global = jit.GlobalChainStamp(m.Hart);
+        m.Hart.TlbGeneration = g + 1000;   // another address space
+        int other = jit.ChainStamp(m.Hart);
+        Assert.NotEqual(first, other);
+        m.Hart.TlbGeneration = g;           // back, its translations kept
+        Assert.Equal(first, jit.ChainStamp(m.Hart));
+        Assert.Equal(global, jit.GlobalChainStamp(m.Hart));
+        jit.FlushCache();                   // the code is gone
+        int after = jit.ChainStamp(m.Hart);
+        Assert.True(after != first && after != other && jit.GlobalChainStamp(m.Hart) != global, "a stamp of before the flush came back");
+        m.Hart.TlbGeneration = g + 1000;
+        Assert.True(jit.ChainStamp(m.Hart) is int s && s != first && s != other && s != after);
+    }
+
     public static TheoryData<bool> Backends() => new() { true, false };
 
     [Theory]

@@ -17,6 +17,9 @@ public sealed unsafe partial class X86Cpu
     /// <summary>Physical address bits (CPUID 0x80000008): 40. Bits 40-51 of an entry are reserved.</summary>
     private const ulong PteReservedHigh = 0x000F_FF00_0000_0000;
 
+    /// <summary>CR3's bits above the 40 physical address bits: reserved (bit 63 is the keep flag of a write with CR4.PCIDE, never stored).</summary>
+    private const ulong Cr3ReservedHigh = 0xFFFF_FF00_0000_0000;
+
     private const uint PfPresent = 1, PfWrite = 2, PfUser = 4, PfReserved = 8, PfFetch = 16;
 
     internal enum Access { Read = 0, Write = 1, Execute = 2 }
@@ -42,6 +45,26 @@ public sealed unsafe partial class X86Cpu
     internal void FlushTlb(bool global)
     {
         bool keepGlobal = !global && (Cr4 & Cr4Pge) != 0;
+        DropTlbEntries(keepGlobal);
+        if (keepGlobal)
+            NoteLocalTlbFlush();
+        else
+            NoteTlbFlush();
+    }
+
+    /// <summary>
+    /// MOV to CR3 with CR4.PCIDE (SDM 4.10.4.1): the entered PCID's non-global translations go unless bit 63 says keep
+    /// them, every other PCID's stay. The soft TLB holds one address space, so its non-global entries go either way (a
+    /// walk refills them); what engines cached for the entered PCID's code comes back with its generation.
+    /// </summary>
+    private void SwitchPcid(int leaving, int entering, bool keep)
+    {
+        DropTlbEntries(keepGlobal: true);
+        SwitchTlbSpace(leaving, entering, keep);
+    }
+
+    private void DropTlbEntries(bool keepGlobal)
+    {
         TlbEntry* t = Tlb;
         for (int i = 0; i < TlbEntries; i++)
         {
@@ -50,10 +73,11 @@ public sealed unsafe partial class X86Cpu
             t[i].TagRead = t[i].TagWrite = t[i].TagExec = TlbEntry.Invalid;
             _tlbGlobal[i] = false;
         }
-        if (keepGlobal)
-            NoteLocalTlbFlush();
-        else
-            NoteTlbFlush();
+        if (!keepGlobal)
+        {
+            _largePagesCached = false;
+            _largeRegions.Clear();
+        }
         _fetchPage = ulong.MaxValue;
         _fetchFastEnd = 0;
         _checkInterrupts = true; // a running block stops: its next instructions may map elsewhere now
@@ -69,8 +93,9 @@ public sealed unsafe partial class X86Cpu
             ref TlbEntry e = ref Tlb[(c << TlbBits) | index];
             e.TagRead = e.TagWrite = e.TagExec = TlbEntry.Invalid;
         }
-        // a 2 MiB page fills granule by granule; INVLPG of any address in it must drop them all
-        if (_largePagesCached)
+        // a 2 MiB page fills granule by granule; INVLPG of any address in it must drop them all (rare: Linux maps its
+        // own memory with them, and INVLPGs user pages, which are never in one)
+        if (_largePagesCached && (_largeRegions.Count >= MaxLargeRegions || _largeRegions.Contains(va >> 21)))
             FlushTlb(global: true);
         NoteTlbPageFlush(va >> 12);
         _fetchPage = ulong.MaxValue;
@@ -80,6 +105,13 @@ public sealed unsafe partial class X86Cpu
     }
 
     private bool _largePagesCached;
+
+    /// <summary>
+    /// The 2 MiB regions (va &gt;&gt; 21) a large page was cached for since the last full flush; past
+    /// <see cref="MaxLargeRegions"/> the set stops growing and every INVLPG flushes everything, as if all were.
+    /// </summary>
+    private readonly HashSet<ulong> _largeRegions = [];
+    private const int MaxLargeRegions = 4096;
 
     internal static bool IsCanonical(ulong va) => (ulong)((long)va >> 47) + 1 <= 1;
 
@@ -155,6 +187,8 @@ public sealed unsafe partial class X86Cpu
         {
             pageBase = (entry & PteAddress & ~0x1FFFFFUL) + (va & 0x1FF000);
             _largePagesCached = true;
+            if (_largeRegions.Count < MaxLargeRegions)
+                _largeRegions.Add(va >> 21);
         }
         else
         {

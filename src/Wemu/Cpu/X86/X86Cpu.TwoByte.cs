@@ -488,14 +488,29 @@ public sealed unsafe partial class X86Cpu
             case 0: WriteCr0(v); break;
             case 2: Cr2 = v; break;
             case 3:
-                if ((v & PteReservedHigh) != 0) Fault(VectorGp, 0);
+                if ((Cr4 & Cr4Pcide) != 0)
+                {
+                    // bits 11:0 are the PCID, bit 63 (not stored) keeps its translations (SDM 4.10.4.1)
+                    bool keep = (long)v < 0;
+                    v &= ~(1UL << 63);
+                    if ((v & Cr3ReservedHigh) != 0) Fault(VectorGp, 0);
+                    int leaving = (int)(Cr3 & 0xFFF);
+                    Cr3 = v;
+                    SwitchPcid(leaving, (int)(v & 0xFFF), keep);
+                    break;
+                }
+                if ((v & Cr3ReservedHigh) != 0) Fault(VectorGp, 0);
                 Cr3 = v;
                 FlushTlb(global: false);
                 break;
             case 4:
                 {
-                    const ulong supported = Cr4Vme | Cr4Pvi | Cr4Tsd | Cr4De | Cr4Pse | Cr4Pae | Cr4Mce | Cr4Pge | Cr4Pce | Cr4Osfxsr | Cr4Osxmmexcpt;
+                    ulong supported = Cr4Vme | Cr4Pvi | Cr4Tsd | Cr4De | Cr4Pse | Cr4Pae | Cr4Mce | Cr4Pge | Cr4Pce | Cr4Osfxsr | Cr4Osxmmexcpt
+                        | (Model.Has1Ecx(X86CpuModel.Pcid) ? Cr4Pcide : 0);
                     if ((v & ~supported) != 0 || ((Efer & EferLma) != 0 && (v & Cr4Pae) == 0))
+                        Fault(VectorGp, 0);
+                    // PCIDE may be set only in IA-32e mode with CR3's PCID 0 (SDM vol. 3 2.5; MOV CR vol. 2B)
+                    if ((v & ~Cr4 & Cr4Pcide) != 0 && ((Efer & EferLma) == 0 || (Cr3 & 0xFFF) != 0))
                         Fault(VectorGp, 0);
                     Cr4 = v;
                     FlushTlb(global: true);

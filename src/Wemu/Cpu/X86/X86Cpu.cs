@@ -29,7 +29,7 @@ public sealed unsafe partial class X86Cpu : CpuCore, IDisposable
     public const ulong Cr0Pe = 1, Cr0Mp = 2, Cr0Em = 4, Cr0Ts = 8, Cr0Et = 16, Cr0Ne = 32, Cr0Wp = 1 << 16, Cr0Am = 1 << 18,
         Cr0Nw = 1UL << 29, Cr0Cd = 1UL << 30, Cr0Pg = 1UL << 31;
     public const ulong Cr4Vme = 1, Cr4Pvi = 2, Cr4Tsd = 4, Cr4De = 8, Cr4Pse = 16, Cr4Pae = 32, Cr4Mce = 64, Cr4Pge = 128,
-        Cr4Pce = 256, Cr4Osfxsr = 512, Cr4Osxmmexcpt = 1024;
+        Cr4Pce = 256, Cr4Osfxsr = 512, Cr4Osxmmexcpt = 1024, Cr4Pcide = 1 << 17;
     public const ulong EferSce = 1, EferLme = 1 << 8, EferLma = 1 << 10, EferNxe = 1 << 11;
 
     // Exception vectors (SDM vol. 3, table 6-1)

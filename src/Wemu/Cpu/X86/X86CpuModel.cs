@@ -7,6 +7,9 @@ namespace Wemu.Cpu.X86;
 /// vendor keeps Linux from enabling page-table isolation (a CR3 switch on every kernel entry). Like
 /// every QEMU model it sets the hypervisor bit (CPUID.1:ECX[31]): Linux then leaves the performance
 /// counters alone instead of probing MSRs a virtual CPU does not have.
+/// <para>Beyond QEMU's model, for what Wemu's engine makes of them: an invariant TSC with IA32_TSC_ADJUST (the guest
+/// keeps the TSC as its clock without a watchdog that a late-running host trips), and PCIDs (a context switch that
+/// keeps the entered process's translations also keeps the chains between its compiled regions).</para>
 /// </summary>
 public sealed class X86CpuModel
 {
@@ -16,7 +19,7 @@ public sealed class X86CpuModel
         Fxsr = 1 << 24, Sse = 1 << 25, Sse2 = 1 << 26;
 
     // CPUID.1:ECX
-    internal const uint Sse3 = 1, Ssse3 = 1 << 9, Cx16 = 1 << 13, Sse41 = 1 << 19, Sse42 = 1 << 20, Popcnt = 1 << 23, Hypervisor = 1u << 31;
+    internal const uint Sse3 = 1, Ssse3 = 1 << 9, Cx16 = 1 << 13, Pcid = 1 << 17, Sse41 = 1 << 19, Sse42 = 1 << 20, Popcnt = 1 << 23, Hypervisor = 1u << 31;
 
     // CPUID.80000001:EDX / ECX
     private const uint Syscall = 1 << 11, Nx = 1 << 20, Rdtscp = 1 << 27, Lm = 1 << 29;
@@ -27,7 +30,7 @@ public sealed class X86CpuModel
 
     public static readonly X86CpuModel Qemu64 = new("qemu64",
         Fpu | De | Pse | Tsc | Msr | Pae | Cx8 | Apic | Sep | Pge | Cmov | Pat | Pse36 | Clflush | Mmx | Fxsr | Sse | Sse2,
-        Sse3 | Cx16 | Hypervisor, Syscall | Nx | Lm, LahfLm);
+        Sse3 | Cx16 | Pcid | Hypervisor, Syscall | Nx | Lm, LahfLm);
 
     /// <summary><c>-cpu max</c>: qemu64 plus what Wemu implements beyond it — the rest of x86-64-v2 (SSSE3,
     /// SSE4.1, SSE4.2, POPCNT; CX16 and LAHF_LM qemu64 has) and RDTSCP. Nothing more: a CPUID bit for an

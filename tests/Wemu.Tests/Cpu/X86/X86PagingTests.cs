@@ -66,6 +66,7 @@ public sealed unsafe class X86PagingTests : IDisposable
         asm.Assemble(new StreamCodeWriter(stream), CodeVa);
         byte[] code = stream.ToArray();
         code.CopyTo(new Span<byte>(_ram.Pointer + CodePa, code.Length));
+        _cpu.ClearBlocks();   // (the code was written behind the CPU's back: no decoded block of an earlier run may stay)
         _cpu.Reset();
         _cpu.Efer |= X86Cpu.EferNxe;
         _cpu.Cr4 |= X86Cpu.Cr4Pge;
@@ -206,6 +207,125 @@ public sealed unsafe class X86PagingTests : IDisposable
         _cpu.FlushTlb(global: false);   // a CR3 write without CR4.PGE drops everything
         var g4 = Generations();
         Assert.True(g4.Local > g3.Local && g4.Global > g3.Global);
+    }
+
+    /// <summary>Runs <paramref name="build"/>'s code at CodeVa at CPL 0 one instruction at a time: the TLB generation after each (-1 for a fault).</summary>
+    private List<ulong> Generations(Action<Assembler> build)
+    {
+        Assert.Equal(-1, Run(a => a.nop()));   // (sets up the CPU)
+        var asm = new Assembler(64);
+        build(asm);
+        using var stream = new MemoryStream();
+        asm.Assemble(new StreamCodeWriter(stream), CodeVa);
+        byte[] code = stream.ToArray();
+        code.CopyTo(new Span<byte>(_ram.Pointer + CodePa, code.Length));
+        _cpu.ClearBlocks();
+        _cpu.UseBlockCache = false;   // one instruction a step
+        _cpu.ProgramCounter = CodeVa;
+        var seen = new List<ulong>();
+        for (ulong end = CodeVa + (ulong)code.Length; _cpu.ProgramCounter != end && seen.Count < 100;)
+        {
+            _cpu.Run(1);
+            seen.Add(_cpu.LastException.Vector >= 0 ? ulong.MaxValue : _cpu.TlbGeneration);
+            if (_cpu.LastException.Vector >= 0)
+                break;
+        }
+        return seen;
+    }
+
+    /// <summary>
+    /// PCIDs (SDM 4.10.1, MOV CR3 with CR4.PCIDE): a CR3 write with bit 63 keeps the entered PCID's translations, so its
+    /// TLB generation (and what engines cached for its code) comes back; without bit 63 it starts afresh. A PCID left
+    /// keeps its translations through other PCIDs' flushes (INVLPG, CR3 writes); a full flush (CR4.PGE toggled)
+    /// forgets them all. Bit 63 is not stored.
+    /// </summary>
+    [Fact]
+    public void A_Cr3_Write_That_Keeps_A_Pcid_Brings_Back_Its_Generation()
+    {
+        const ulong Keep = 1UL << 63;
+        var g = Generations(a =>
+        {
+            a.mov(rax, cr4); a.or(eax, (int)X86Cpu.Cr4Pcide); a.mov(cr4, rax);   // [0..2] PCIDE (CR3's PCID is 0)
+            a.mov(rax, Pml4 | 1); a.mov(cr3, rax);                                 // [3,4] PCID 1, afresh
+            a.mov(rax, Pml4 | 2 | Keep); a.mov(cr3, rax);                          // [5,6] PCID 2: never seen, afresh
+            a.mov(rax, Pml4 | 1 | Keep); a.mov(cr3, rax);                          // [7,8] back to PCID 1, kept
+            a.mov(rbx, cr3);                                                        // [9]   bit 63 not stored
+            a.mov(rax, Pml4 | 2); a.mov(cr3, rax);                                 // [10,11] PCID 2 afresh
+            a.invlpg(__[DataVa]);                                                     // [12] INVLPG in PCID 2
+            a.mov(rax, Pml4 | 1 | Keep); a.mov(cr3, rax);                          // [13,14] PCID 1 kept through it
+            a.mov(rax, cr4); a.xor(eax, (int)X86Cpu.Cr4Pge); a.mov(cr4, rax);    // [15..17] full flush
+            a.xor(eax, (int)X86Cpu.Cr4Pge); a.mov(cr4, rax);                        // [18,19]
+            a.mov(rax, Pml4 | 2 | Keep); a.mov(cr3, rax);                          // [20,21] PCID 2: forgotten
+            a.mov(rax, Pml4 | 1 | Keep); a.mov(cr3, rax);                          // [22,23] PCID 1: forgotten
+        });
+        Assert.Equal(24, g.Count);
+        Assert.DoesNotContain(ulong.MaxValue, g);
+        ulong pcid0 = g[2], pcid1 = g[4], pcid2 = g[6];
+        Assert.True(pcid1 != pcid0 && pcid2 != pcid1 && pcid2 != pcid0);
+        Assert.Equal(pcid1, g[8]);
+        Assert.Equal(Pml4 | 1, _cpu.GetRegister(3));
+        Assert.True(g[11] != pcid2 && g[11] != pcid1, "a CR3 write without bit 63 kept PCID 2's translations");
+        Assert.Equal(pcid1, g[14]);
+        Assert.True(g[21] != g[11] && g[23] != pcid1 && g[21] != g[23], "a full flush left kept translations");
+    }
+
+    [Fact]
+    public void Pcide_Is_Set_Only_In_Long_Mode_With_Pcid_0()
+    {
+        Assert.Equal(13, Run(a => { a.mov(rax, Pml4 | 5); a.mov(cr3, rax); a.mov(rax, cr4); a.or(eax, (int)X86Cpu.Cr4Pcide); a.mov(cr4, rax); }));
+        Assert.Equal(0UL, _cpu.Cr4 & X86Cpu.Cr4Pcide);
+        // without PCIDE, bit 63 of CR3 is reserved
+        Assert.Equal(13, Run(a => { a.mov(rax, Pml4 | (1UL << 63)); a.mov(cr3, rax); }));
+        Assert.Equal(-1, Run(a => { a.mov(rax, cr4); a.or(eax, (int)X86Cpu.Cr4Pcide); a.mov(cr4, rax); }));
+    }
+
+    /// <summary>
+    /// INVLPG with 2 MiB pages cached (as Linux maps its own memory): an address outside every cached large page flushes
+    /// that page alone (it once flushed everything: every INVLPG of a user page dropped all the kernel's translations
+    /// and the chains of its compiled code), one inside such a page drops every 4 KiB granule of it, which the soft TLB
+    /// holds apart.
+    /// </summary>
+    [Fact]
+    public void Invlpg_Flushes_Everything_Only_For_An_Address_In_A_Cached_Large_Page()
+    {
+        const ulong LargeVa = 0x60_0000, OldPa = 0x40_0000, NewPa = 0x80_0000;
+        W(Pd + 3 * 8, OldPa | P | Rw | Ps | G);
+        W(OldPa + 0x1000, 0x0101);
+        W(NewPa + 0x1000, 0x0202);
+        Assert.Equal(-1, Run(a =>
+        {
+            a.mov(rax, __qword_ptr[LargeVa]); a.mov(rax, __qword_ptr[LargeVa + 0x1000]);   // two granules cached
+            a.mov(rax, __qword_ptr[DataVa]);
+        }));
+        ulong global = _cpu.GlobalTlbGeneration;
+        _cpu.NoteCachedCodePage(LargeVa, global: true);
+        _cpu.FlushTlbPage(DataVa);   // a 4 KiB page elsewhere
+        Assert.Equal(global, _cpu.GlobalTlbGeneration);
+        // the guest remaps the large page and INVLPGs its first granule: the second reads the new page
+        Assert.Equal(-1, Run(a =>
+        {
+            a.mov(rax, __qword_ptr[LargeVa + 0x1000]);
+            a.mov(rbx, NewPa | P | Rw | Ps | G); a.mov(__qword_ptr[Pd + 3 * 8], rbx);
+            a.invlpg(__[LargeVa]);
+            a.mov(rcx, __qword_ptr[LargeVa + 0x1000]);
+        }));
+        Assert.Equal(0x0101UL, _cpu.GetRegister(0));
+        Assert.Equal(0x0202UL, _cpu.GetRegister(1));
+    }
+
+    /// <summary>The filter of pages engines cached code for holds the two halves of the address space apart: hundreds of kernel code pages do not make a user page's INVLPG look like theirs.</summary>
+    [Fact]
+    public void Hundreds_Of_Kernel_Code_Pages_Do_Not_Make_A_User_Invlpg_Retire_Them()
+    {
+        Assert.Equal(-1, Run(a => a.nop()));
+        for (ulong i = 0; i < 600; i++)
+            _cpu.NoteCachedCodePage(0xFFFF_FFFF_8100_0000 + (i << 12), global: true);
+        ulong local = _cpu.TlbGeneration, global = _cpu.GlobalTlbGeneration;
+        for (ulong i = 0; i < 64; i++)
+            _cpu.FlushTlbPage(0x7F00_0000_0000 + (i << 12));
+        Assert.Equal((local, global), (_cpu.TlbGeneration, _cpu.GlobalTlbGeneration));
+        _cpu.FlushTlbPage(0xFFFF_FFFF_8100_0000 + (7 << 12));
+        Assert.True(_cpu.GlobalTlbGeneration > global, "an INVLPG of a cached kernel code page kept its generation");
     }
 
     [Fact]
