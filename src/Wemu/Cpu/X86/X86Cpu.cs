@@ -114,6 +114,10 @@ public sealed unsafe partial class X86Cpu : CpuCore, IDisposable
         Xmm = Gpr + RegXmm;
         Segments = (X86Segment*)(Gpr + RegSegments);
         Tlb = (TlbEntry*)((byte*)_nativeBlock + RegisterBytes);
+        // (flushes visit only the entries filled since: every one starts invalid here)
+        NativeMemory.Clear(Tlb, (nuint)(TlbEntries * sizeof(TlbEntry)));
+        for (int i = 0; i < TlbEntries; i++)
+            Tlb[i].TagRead = Tlb[i].TagWrite = Tlb[i].TagExec = TlbEntry.Invalid;
         X86Segment probe = default;
         if (sizeof(X86Segment) != SegmentSlots * 8 || (byte*)&probe.Base - (byte*)&probe != 8)
             throw new InvalidOperationException("X86Segment's layout is not the register file's");

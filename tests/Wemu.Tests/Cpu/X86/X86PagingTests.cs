@@ -328,6 +328,41 @@ public sealed unsafe class X86PagingTests : IDisposable
         Assert.True(_cpu.GlobalTlbGeneration > global, "an INVLPG of a cached kernel code page kept its generation");
     }
 
+    /// <summary>
+    /// A flush visits only the entries filled since the last one (as non-global or global): a TLB slot filled with a
+    /// global page and then, for another page with the same index, with a non-global one must still go at the CR3 write,
+    /// and after a full flush nothing of either may be left.
+    /// </summary>
+    [Fact]
+    public void A_Slot_Refilled_As_Non_Global_Goes_At_The_Next_Cr3_Write()
+    {
+        const ulong AliasVa = DataVa + ((ulong)X86Cpu.TlbSize << 12), ExtraPt = 0x7000;
+        W(Pd + (AliasVa >> 21) * 8, ExtraPt | P | Rw);
+        W(ExtraPt + ((AliasVa >> 12) & 511) * 8, (DataPa + 0x2000) | P | Rw | G);
+        W(DataPa, 0x1111);
+        W(DataPa + 0x2000, 0x2222);
+        W(DataPa + 0x3000, 0x3333);
+        W(DataPa + 0x4000, 0x4444);
+        Assert.Equal(-1, Run(a =>
+        {
+            a.mov(rax, __qword_ptr[AliasVa]);                  // the slot: global
+            a.mov(rax, __qword_ptr[DataVa]);                   // the same slot: non-global
+            a.mov(rbx, (DataPa + 0x3000) | P | Rw | Us); a.mov(__qword_ptr[Pt + 8], rbx);
+            a.mov(rax, cr3); a.mov(cr3, rax);
+            a.mov(r8, __qword_ptr[DataVa]);                    // the new page
+            a.mov(r9, __qword_ptr[AliasVa]);                   // the slot: global again
+            a.mov(rbx, (DataPa + 0x4000) | P | Rw | G); a.mov(__qword_ptr[ExtraPt + ((AliasVa >> 12) & 511) * 8], rbx);
+            a.mov(rax, cr3); a.mov(cr3, rax);
+            a.mov(r11, __qword_ptr[AliasVa]);                  // kept across the CR3 write: the old page yet
+            a.mov(rax, cr4); a.xor(eax, (int)X86Cpu.Cr4Pge); a.mov(cr4, rax); a.xor(eax, (int)X86Cpu.Cr4Pge); a.mov(cr4, rax);
+            a.mov(r10, __qword_ptr[AliasVa]);                  // after a full flush: the new page
+        }));
+        Assert.Equal(0x3333UL, _cpu.GetRegister(8));
+        Assert.Equal(0x2222UL, _cpu.GetRegister(9));
+        Assert.Equal(0x2222UL, _cpu.GetRegister(11));
+        Assert.Equal(0x4444UL, _cpu.GetRegister(10));
+    }
+
     [Fact]
     public void Global_Translations_Survive_A_Cr3_Write_And_Invlpg_Drops_Them()
     {
