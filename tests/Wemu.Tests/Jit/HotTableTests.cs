@@ -47,6 +47,28 @@ public sealed class HotTableTests
         AssertBothGetHot(hot, a, b);
     }
 
+    /// <summary>
+    /// Any two targets of one set that alternate both get hot (two ways, the most recent first): x86 kernel pcs in
+    /// pairs whose 16-bit groups XOR alike (the index before: 0xffffffff810ef7d3 and 0xffffffff8131f7ec) shared a
+    /// direct-mapped entry and never got hot. A third target of the set that arrives between takes the older way only.
+    /// </summary>
+    [Theory]
+    [InlineData(0)]
+    [InlineData(1)]
+    public void Two_Targets_Of_One_Set_Both_Get_Hot(int pcShift)
+    {
+        using var hot = new HotTable(100, pcShift);
+        ulong a = 0xFFFF_FFFF_810E_F7D2, b = a + 2;
+        while (HotTable.Index(b, pcShift) != HotTable.Index(a, pcShift))
+            b += 2;
+        AssertBothGetHot(hot, a, b);
+        using var again = new HotTable(100, pcShift);
+        Assert.False(again.Bump(a, 60));
+        Assert.False(again.Bump(b, 60));
+        Assert.True(again.Bump(a, 60), "a's count went when b took the set's other way");
+        Assert.True(HotTable.Index(0xFFFF_FFFF_810E_F7D3, 0) != HotTable.Index(0xFFFF_FFFF_8131_F7EC, 0));
+    }
+
     /// <summary>A weighted arrival counts for its weight, also as a target's first (which takes the entry over).</summary>
     [Fact]
     public void A_Weighted_Arrival_Counts_For_Its_Weight()
