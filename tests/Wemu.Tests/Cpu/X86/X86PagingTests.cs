@@ -57,8 +57,8 @@ public sealed unsafe class X86PagingTests : IDisposable
 
     private ulong R(ulong pa) => *(ulong*)(_ram.Pointer + pa);
 
-    /// <summary>Runs <paramref name="build"/>'s code at CodeVa (CPL 0 or 3) until it passes its end or faults; returns the fault vector or -1.</summary>
-    private int Run(Action<Assembler> build, bool user = false, ulong cr0Extra = 0)
+    /// <summary>Assembles <paramref name="build"/>'s code at CodeVa into CodePa; the CPU keeps no decoded block of earlier code there (it was written behind its back).</summary>
+    private byte[] Place(Action<Assembler> build)
     {
         var asm = new Assembler(64);
         build(asm);
@@ -66,7 +66,14 @@ public sealed unsafe class X86PagingTests : IDisposable
         asm.Assemble(new StreamCodeWriter(stream), CodeVa);
         byte[] code = stream.ToArray();
         code.CopyTo(new Span<byte>(_ram.Pointer + CodePa, code.Length));
-        _cpu.ClearBlocks();   // (the code was written behind the CPU's back: no decoded block of an earlier run may stay)
+        _cpu.ClearBlocks();
+        return code;
+    }
+
+    /// <summary>Runs <paramref name="build"/>'s code at CodeVa (CPL 0 or 3) until it passes its end or faults; returns the fault vector or -1.</summary>
+    private int Run(Action<Assembler> build, bool user = false, ulong cr0Extra = 0)
+    {
+        byte[] code = Place(build);
         _cpu.Reset();
         _cpu.Efer |= X86Cpu.EferNxe;
         _cpu.Cr4 |= X86Cpu.Cr4Pge;
@@ -213,13 +220,7 @@ public sealed unsafe class X86PagingTests : IDisposable
     private List<ulong> Generations(Action<Assembler> build)
     {
         Assert.Equal(-1, Run(a => a.nop()));   // (sets up the CPU)
-        var asm = new Assembler(64);
-        build(asm);
-        using var stream = new MemoryStream();
-        asm.Assemble(new StreamCodeWriter(stream), CodeVa);
-        byte[] code = stream.ToArray();
-        code.CopyTo(new Span<byte>(_ram.Pointer + CodePa, code.Length));
-        _cpu.ClearBlocks();
+        byte[] code = Place(build);
         _cpu.UseBlockCache = false;   // one instruction a step
         _cpu.ProgramCounter = CodeVa;
         var seen = new List<ulong>();
