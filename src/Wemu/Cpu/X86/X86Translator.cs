@@ -141,6 +141,7 @@ internal sealed unsafe class X86Translator : RegionTranslator
                 (>= 0xA0 and <= 0xA7) or (>= 0xAA and <= 0xAF) => true,         // MOV moffs; string operations
                 0xC8 or 0xC9 or 0x9B or (>= 0xD8 and <= 0xDF) => true,         // ENTER, LEAVE, FWAIT, x87
                 0xF5 or 0xF8 or 0xF9 or 0xFA or 0xFC or 0xFD => true,           // CMC, CLC, STC, CLI, CLD, STD
+                0xFB => p == offset + 1 && p < end && page[p] != 0xF4,           // STI without prefixes, not STI; HLT
                 (>= 0xC0 and <= 0xC1) or (>= 0xD0 and <= 0xD3) or 0xF6 or 0xF7 or 0x69 or 0x6B => true,
                 _ => false,
             };
@@ -339,6 +340,12 @@ internal sealed unsafe class X86Translator : RegionTranslator
     /// round trip to the dispatcher). PUSHF pushes the materialized RFLAGS with VM and RF read as 0; CLI clears IF at
     /// CPL 0 (CS.RPL, which the CPU keeps equal to CPL in long mode) and otherwise leaves for the interpreter, which
     /// checks IOPL. Neither can let an interrupt in, so the region goes on.
+    /// <para>STI (the kernel's local_irq_enable, ~17 K a pigz run, each a round trip in the page) sets IF at CPL 0 when
+    /// no interrupt waits (<see cref="X86Cpu.RegInterruptWaiting"/>, set before compiled code runs) and goes on: with
+    /// nothing waiting there is nothing for it to let in. Otherwise, or at CPL &gt; 0, it leaves for the interpreter,
+    /// which runs STI with its one-instruction shadow and takes the interrupt after it. STI; HLT (safe_halt) always
+    /// leaves (<see cref="RunsAsHelper"/> does not take it): an interrupt the host raised while compiled code ran must
+    /// not be taken between the two, or the HLT would sleep past it.</para>
     /// </summary>
     private bool PushfOrCli(ulong pc, int k)
     {
@@ -351,6 +358,15 @@ internal sealed unsafe class X86Translator : RegionTranslator
                 LeaveIf(OpK(IrOp.And, R(X86Cpu.RegSegments + X86Cpu.Cs * X86Cpu.SegmentSlots), 3), pc, k);
                 W(X86Cpu.RegRflags, OpK(IrOp.And, R(X86Cpu.RegRflags), ~(long)X86Cpu.FlagIf));
                 return true;
+            case 0xFB:
+            {
+                int at = (int)(pc & 0xFFF);
+                if (at + 1 >= _limit || Page[at + 1] == 0xF4)
+                    return false;
+                LeaveIf(Op(IrOp.Or, OpK(IrOp.And, R(X86Cpu.RegSegments + X86Cpu.Cs * X86Cpu.SegmentSlots), 3), R(X86Cpu.RegInterruptWaiting)), pc, k);
+                W(X86Cpu.RegRflags, OpK(IrOp.Or, R(X86Cpu.RegRflags), (long)X86Cpu.FlagIf));
+                return true;
+            }
             default:
                 return false;
         }

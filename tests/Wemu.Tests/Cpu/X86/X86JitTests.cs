@@ -442,6 +442,20 @@ public sealed class X86JitTests
         }));
         Assert.Equal(13, faulted.Vector);
         Assert.Equal(1275UL, faulted.State.Gpr[0]);
+        // STI too (translated at CPL 0 when no interrupt waits): at CPL 3 it leaves for the interpreter, which faults
+        faulted = RunBoth(backend, Assemble(a =>
+        {
+            var top = a.CreateLabel();
+            a.mov(ecx, 40);
+            a.Label(ref top);
+            a.add(eax, ecx);
+            a.dec(ecx);
+            a.jnz(top);
+            a.sti();                             // #GP
+            a.mov(eax, 2);
+        }));
+        Assert.Equal(13, faulted.Vector);
+        Assert.Equal(820UL, faulted.State.Gpr[0]);
     }
 
     /// <summary>
