@@ -196,4 +196,75 @@ public sealed unsafe class X86SystemTests : IDisposable
         Assert.Equal(15000UL, _cpu.GetRegister(11));  // 1000 + (20000 - 6000)
         Assert.Equal(20000UL, _cpu.GetRegister(12));
     }
+
+    /// <summary>An interrupt controller with one request for vector 0x30, until acknowledged.</summary>
+    private sealed class OneRequest : Wemu.Devices.X86.IX86InterruptController
+    {
+        public bool Pending = true;
+        public bool HasMaskableInterrupt => Pending;
+        public int AcknowledgeMaskableInterrupt()
+        {
+            Pending = false;
+            return 0x30;
+        }
+        public bool HasNmi => false;
+        public void TakeNmi() { }
+    }
+
+    /// <summary>
+    /// STI; HLT (Linux's safe_halt) with an interrupt waiting, after a loop that runs compiled: the HLT must come first
+    /// and the interrupt wake it, so the handler returns past the HLT. (If compiled code ran the STI, the interpreter,
+    /// which takes what waits before it runs an instruction, took it before the HLT: the handler returned to the HLT,
+    /// which slept with nothing left to wake it.) Run as the machine does: the interpreter takes what is deliverable,
+    /// the JIT runs, and a halted CPU wakes for a deliverable interrupt. A lone STI does run compiled (IF set).
+    /// </summary>
+    [Theory]
+    [InlineData("native")]
+    [InlineData("il")]
+    public void Sti_Hlt_After_Compiled_Code_Sleeps_Until_The_Waiting_Interrupt(string backend)
+    {
+        Load(KernelCode, a =>
+        {
+            var top = a.CreateLabel();
+            a.cli();
+            a.mov(ecx, 300);
+            a.Label(ref top);
+            a.add(eax, ecx);
+            a.dec(ecx);
+            a.jnz(top);
+            a.sti();
+            a.hlt();
+            a.mov(r10, 5);
+            a.hlt();
+        });
+        Gate(0x30, KernelCode + 0x800);
+        Load(KernelCode + 0x800, a => { a.mov(r14, 7); a.iretq(); });
+        var controller = new OneRequest();
+        _cpu.InterruptController = controller;
+        _cpu.Reset();
+        _cpu.Cr4 |= X86Cpu.Cr4Osfxsr;
+        _cpu.EnterLongMode(KernelCode, Pml4, Gdt, 0x4F, (ushort)KernelCs, 0x00AF_9B00_0000_FFFF, (ushort)KernelSs, 0x00CF_9300_0000_FFFF);
+        _cpu.IdtBase = Idt;
+        _cpu.IdtLimit = 0xFFF;
+        _cpu.SetRegister(X86Cpu.Rsp, KernelStack - 0x100);
+        using var jit = new Wemu.Cpu.X86.X86JitEngine(new Wemu.Jit.JitOptions { Threshold = 1, NativeCode = backend == "native" });
+        for (int i = 0; i < 10_000 && !_cpu.ShutdownRequested; i++)
+        {
+            if (_cpu.IsHalted)
+            {
+                if (!_cpu.HasWakeUpInterrupt)
+                    break;
+                _cpu.IsHalted = false;
+            }
+            if (_cpu.InterruptCheckPending)
+                _cpu.Run(1);
+            if (!_cpu.IsHalted)
+                jit.Run(_cpu, 50);
+        }
+        Assert.Equal(7UL, _cpu.GetRegister(14));   // the handler ran
+        Assert.False(controller.Pending);
+        Assert.Equal(5UL, _cpu.GetRegister(10));   // and returned past the first HLT
+        Assert.Equal(45150UL, _cpu.GetRegister(0));
+        Assert.True(jit.Statistics.CompiledInstructions > 300, "the loop did not run compiled");
+    }
 }
