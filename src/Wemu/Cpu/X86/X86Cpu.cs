@@ -56,7 +56,17 @@ public sealed unsafe partial class X86Cpu : CpuCore, IDisposable
     // them): what compiled code reads and writes. RAX..R15, the lazy-flag state, RFLAGS, the six
     // segment registers (3 slots each: selector, base, limit and attributes), then XMM0..XMM15.
     internal const int RegCcOp = 16, RegCcDst = 17, RegCcSrc = 18, RegCcSrc2 = 19, RegRflags = 20, RegSegments = 21,
-        SegmentSlots = 3, RegXmm = 40, RegisterSlots = RegXmm + 32;
+        SegmentSlots = 3, RegInterruptWaiting = 39, RegXmm = 40, RegisterSlots = RegXmm + 32;
+
+    /// <summary>
+    /// Before compiled code runs (<see cref="NoteInterruptWaiting"/>): 1 in register slot <see cref="RegInterruptWaiting"/>
+    /// if an NMI or a maskable interrupt waits (taken once IF allows), else 0. A compiled STI goes on only while it is 0.
+    /// </summary>
+    public void NoteInterruptWaiting()
+    {
+        var apic = InterruptController;
+        Gpr[RegInterruptWaiting] = apic != null && (apic.HasNmi || apic.HasMaskableInterrupt) ? 1UL : 0;
+    }
 
     /// <summary>The register slot holding segment <paramref name="segment"/>'s base.</summary>
     internal static int SegmentBaseRegister(int segment) => RegSegments + segment * SegmentSlots + 1;

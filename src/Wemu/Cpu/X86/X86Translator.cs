@@ -340,12 +340,13 @@ internal sealed unsafe class X86Translator : RegionTranslator
     /// round trip to the dispatcher). PUSHF pushes the materialized RFLAGS with VM and RF read as 0; CLI clears IF at
     /// CPL 0 (CS.RPL, which the CPU keeps equal to CPL in long mode) and otherwise leaves for the interpreter, which
     /// checks IOPL. Neither can let an interrupt in, so the region goes on.
-    /// <para>STI (the kernel's local_irq_enable, ~17 K a pigz run, each a round trip in the page) sets IF at CPL 0 and
-    /// goes on; at CPL &gt; 0 it leaves for the interpreter (IOPL). Compiled code takes no interrupt, so one that waits
-    /// is taken where the machine next looks (the next return to it), as it was when the interpreter ran STI and
-    /// compiled code went on after the shadow's instruction. STI; HLT (safe_halt) never joins a region
-    /// (<see cref="RunsAsHelper"/>): the interpreter, which takes what waits before it runs an instruction, would
-    /// take it between the two, and the HLT would then sleep past it.</para>
+    /// <para>STI (the kernel's local_irq_enable, ~17 K a pigz run, each a round trip in the page) sets IF at CPL 0 when
+    /// no interrupt waits (<see cref="X86Cpu.RegInterruptWaiting"/>, set before compiled code runs) and goes on: with
+    /// nothing waiting there is nothing for it to let in. Otherwise, or at CPL &gt; 0, it leaves for the interpreter,
+    /// which runs STI with its one-instruction shadow and looks for the interrupt after it (compiled code sets no flag
+    /// that makes the CPU look again: a waiting interrupt would wait for the next device tick). STI; HLT (safe_halt) always
+    /// leaves (<see cref="RunsAsHelper"/> does not take it): an interrupt the host raised while compiled code ran must
+    /// not be taken between the two, or the HLT would sleep past it.</para>
     /// </summary>
     private bool PushfOrCli(ulong pc, int k)
     {
@@ -363,7 +364,7 @@ internal sealed unsafe class X86Translator : RegionTranslator
                 int at = (int)(pc & 0xFFF);
                 if (at + 1 >= _limit || Page[at + 1] == 0xF4)
                     return false;
-                LeaveIf(OpK(IrOp.And, R(X86Cpu.RegSegments + X86Cpu.Cs * X86Cpu.SegmentSlots), 3), pc, k);
+                LeaveIf(Op(IrOp.Or, OpK(IrOp.And, R(X86Cpu.RegSegments + X86Cpu.Cs * X86Cpu.SegmentSlots), 3), R(X86Cpu.RegInterruptWaiting)), pc, k);
                 W(X86Cpu.RegRflags, OpK(IrOp.Or, R(X86Cpu.RegRflags), (long)X86Cpu.FlagIf));
                 return true;
             }

@@ -239,7 +239,10 @@ public sealed class MicrovmMachine : Machine
             // become deliverable (a device, a tick) at this instruction boundary, then the engine runs.
             n = Cpu.InterruptCheckPending ? Cpu.Run(1) : 0;
             if (n < budget && !Cpu.IsHalted && !Cpu.ShutdownRequested)
+            {
+                Cpu.NoteInterruptWaiting();   // (a compiled STI leaves for the interpreter while one waits)
                 n += Jit.Run(Cpu, budget - n);
+            }
         }
         else
         {

@@ -241,14 +241,72 @@ public sealed unsafe class X86SystemTests : IDisposable
         Load(KernelCode + 0x800, a => { a.mov(r14, 7); a.iretq(); });
         var controller = new OneRequest();
         _cpu.InterruptController = controller;
+        StartKernel();
+        using var jit = new Wemu.Cpu.X86.X86JitEngine(new Wemu.Jit.JitOptions { Threshold = 1, NativeCode = backend == "native" });
+        RunAsTheMachine(jit);
+        Assert.Equal(7UL, _cpu.GetRegister(14));   // the handler ran
+        Assert.False(controller.Pending);
+        Assert.Equal(5UL, _cpu.GetRegister(10));   // and returned past the first HLT
+        Assert.Equal(45150UL, _cpu.GetRegister(0));
+        Assert.True(jit.Statistics.CompiledInstructions > 300, "the loop did not run compiled");
+    }
+
+    /// <summary>
+    /// An interrupt that waits while IF is clear is taken soon after a compiled STI, not when something next makes the
+    /// CPU look (a device tick): the CPU looked once, found IF clear and stopped looking, and compiled code sets no flag,
+    /// so a compiled STI leaves for the interpreter while one waits (register slot 39, set before compiled code runs).
+    /// With STI compiled regardless, the interrupt waited here for the whole spin loop, and natively the boot with two
+    /// pigz runs took 3.5x the untranslated exits.
+    /// </summary>
+    [Theory]
+    [InlineData("native")]
+    [InlineData("il")]
+    public void A_Waiting_Interrupt_Is_Taken_Soon_After_Sti(string backend)
+    {
+        Load(KernelCode, a =>
+        {
+            var top = a.CreateLabel();
+            var spin = a.CreateLabel();
+            a.cli();
+            a.mov(ecx, 300);
+            a.Label(ref top);
+            a.add(eax, ecx);
+            a.dec(ecx);
+            a.jnz(top);
+            a.sti();
+            a.xor(r11d, r11d);
+            a.Label(ref spin);
+            a.inc(r11);
+            a.cmp(r11, 100_000);
+            a.jne(spin);
+            a.hlt();
+        });
+        Gate(0x30, KernelCode + 0x800);
+        Load(KernelCode + 0x800, a => { a.mov(r12, r11); a.mov(r14, 7); a.iretq(); });
+        var controller = new OneRequest();
+        _cpu.InterruptController = controller;
+        StartKernel();
+        using var jit = new Wemu.Cpu.X86.X86JitEngine(new Wemu.Jit.JitOptions { Threshold = 1, NativeCode = backend == "native" });
+        RunAsTheMachine(jit);
+        Assert.Equal(7UL, _cpu.GetRegister(14));
+        Assert.Equal(100_000UL, _cpu.GetRegister(11));
+        Assert.True(_cpu.GetRegister(12) < 1_000, $"the interrupt came after {_cpu.GetRegister(12)} spins");
+    }
+
+    private void StartKernel()
+    {
         _cpu.Reset();
         _cpu.Cr4 |= X86Cpu.Cr4Osfxsr;
         _cpu.EnterLongMode(KernelCode, Pml4, Gdt, 0x4F, (ushort)KernelCs, 0x00AF_9B00_0000_FFFF, (ushort)KernelSs, 0x00CF_9300_0000_FFFF);
         _cpu.IdtBase = Idt;
         _cpu.IdtLimit = 0xFFF;
         _cpu.SetRegister(X86Cpu.Rsp, KernelStack - 0x100);
-        using var jit = new Wemu.Cpu.X86.X86JitEngine(new Wemu.Jit.JitOptions { Threshold = 1, NativeCode = backend == "native" });
-        for (int i = 0; i < 10_000 && !_cpu.ShutdownRequested; i++)
+    }
+
+    /// <summary>As MicrovmMachine runs the CPU with the JIT: a halted CPU wakes for a deliverable interrupt, the interpreter takes what is deliverable, then compiled code runs. No device ticks.</summary>
+    private void RunAsTheMachine(Wemu.Cpu.X86.X86JitEngine jit)
+    {
+        for (int i = 0; i < 100_000 && !_cpu.ShutdownRequested; i++)
         {
             if (_cpu.IsHalted)
             {
@@ -259,12 +317,10 @@ public sealed unsafe class X86SystemTests : IDisposable
             if (_cpu.InterruptCheckPending)
                 _cpu.Run(1);
             if (!_cpu.IsHalted)
+            {
+                _cpu.NoteInterruptWaiting();
                 jit.Run(_cpu, 50);
+            }
         }
-        Assert.Equal(7UL, _cpu.GetRegister(14));   // the handler ran
-        Assert.False(controller.Pending);
-        Assert.Equal(5UL, _cpu.GetRegister(10));   // and returned past the first HLT
-        Assert.Equal(45150UL, _cpu.GetRegister(0));
-        Assert.True(jit.Statistics.CompiledInstructions > 300, "the loop did not run compiled");
     }
 }
