@@ -429,33 +429,23 @@ public sealed class X86JitTests
                 a.pop(r14);
             }), state);
         }
-        var faulted = RunBoth(backend, Assemble(a =>
+        // CLI and STI (translated at CPL 0): at CPL 3 they leave for the interpreter, which faults at them
+        foreach (var (interruptFlag, count) in new (Action<Assembler>, int)[] { (a => a.cli(), 50), (a => a.sti(), 40) })
         {
-            var top = a.CreateLabel();
-            a.mov(ecx, 50);
-            a.Label(ref top);
-            a.add(eax, ecx);
-            a.dec(ecx);
-            a.jnz(top);
-            a.cli();                             // #GP
-            a.mov(eax, 2);
-        }));
-        Assert.Equal(13, faulted.Vector);
-        Assert.Equal(1275UL, faulted.State.Gpr[0]);
-        // STI too (translated at CPL 0 when no interrupt waits): at CPL 3 it leaves for the interpreter, which faults
-        faulted = RunBoth(backend, Assemble(a =>
-        {
-            var top = a.CreateLabel();
-            a.mov(ecx, 40);
-            a.Label(ref top);
-            a.add(eax, ecx);
-            a.dec(ecx);
-            a.jnz(top);
-            a.sti();                             // #GP
-            a.mov(eax, 2);
-        }));
-        Assert.Equal(13, faulted.Vector);
-        Assert.Equal(820UL, faulted.State.Gpr[0]);
+            var faulted = RunBoth(backend, Assemble(a =>
+            {
+                var top = a.CreateLabel();
+                a.mov(ecx, count);
+                a.Label(ref top);
+                a.add(eax, ecx);
+                a.dec(ecx);
+                a.jnz(top);
+                interruptFlag(a);                // #GP
+                a.mov(eax, 2);
+            }));
+            Assert.Equal(13, faulted.Vector);
+            Assert.Equal((ulong)(count * (count + 1) / 2), faulted.State.Gpr[0]);
+        }
     }
 
     /// <summary>

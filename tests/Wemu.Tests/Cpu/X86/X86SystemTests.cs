@@ -72,12 +72,7 @@ public sealed unsafe class X86SystemTests : IDisposable
     /// <summary>Starts the kernel code at CPL 0 (IDT, TR and the syscall MSRs set up) and runs until HLT.</summary>
     private void RunKernel()
     {
-        _cpu.Reset();
-        _cpu.Cr4 |= X86Cpu.Cr4Osfxsr;
-        _cpu.EnterLongMode(KernelCode, Pml4, Gdt, 0x4F, (ushort)KernelCs, 0x00AF_9B00_0000_FFFF, (ushort)KernelSs, 0x00CF_9300_0000_FFFF);
-        _cpu.IdtBase = Idt;
-        _cpu.IdtLimit = 0xFFF;
-        _cpu.SetRegister(X86Cpu.Rsp, KernelStack - 0x100);
+        StartKernel();
         for (int i = 0; i < 200 && !_cpu.IsHalted && !_cpu.ShutdownRequested; i++)
             _cpu.Run(1);
     }
@@ -225,13 +220,7 @@ public sealed unsafe class X86SystemTests : IDisposable
     {
         Load(KernelCode, a =>
         {
-            var top = a.CreateLabel();
-            a.cli();
-            a.mov(ecx, 300);
-            a.Label(ref top);
-            a.add(eax, ecx);
-            a.dec(ecx);
-            a.jnz(top);
+            CompiledLoopWithInterruptsOff(a);
             a.sti();
             a.hlt();
             a.mov(r10, 5);
@@ -265,14 +254,8 @@ public sealed unsafe class X86SystemTests : IDisposable
     {
         Load(KernelCode, a =>
         {
-            var top = a.CreateLabel();
             var spin = a.CreateLabel();
-            a.cli();
-            a.mov(ecx, 300);
-            a.Label(ref top);
-            a.add(eax, ecx);
-            a.dec(ecx);
-            a.jnz(top);
+            CompiledLoopWithInterruptsOff(a);
             a.sti();
             a.xor(r11d, r11d);
             a.Label(ref spin);
@@ -293,6 +276,19 @@ public sealed unsafe class X86SystemTests : IDisposable
         Assert.True(_cpu.GetRegister(12) < 1_000, $"the interrupt came after {_cpu.GetRegister(12)} spins");
     }
 
+    /// <summary>CLI, then a loop of 300 (RAX = 45,150) that gets hot and runs compiled.</summary>
+    private static void CompiledLoopWithInterruptsOff(Assembler a)
+    {
+        var top = a.CreateLabel();
+        a.cli();
+        a.mov(ecx, 300);
+        a.Label(ref top);
+        a.add(eax, ecx);
+        a.dec(ecx);
+        a.jnz(top);
+    }
+
+    /// <summary>Resets the CPU into the kernel code at CPL 0 (the IDT, kernel stack and long mode set up).</summary>
     private void StartKernel()
     {
         _cpu.Reset();
