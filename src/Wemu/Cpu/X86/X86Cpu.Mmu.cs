@@ -97,10 +97,6 @@ public sealed unsafe partial class X86Cpu
                 _tlbGlobal[i] = false;
             }
             _tlbFilledGlobalCount = 0;
-        }
-        if (!keepGlobal)
-        {
-            _largePagesCached = false;
             _largeRegions.Clear();
         }
         _fetchPage = ulong.MaxValue;
@@ -120,7 +116,7 @@ public sealed unsafe partial class X86Cpu
         }
         // a 2 MiB page fills granule by granule; INVLPG of any address in it must drop them all (rare: Linux maps its
         // own memory with them, and INVLPGs user pages, which are never in one)
-        if (_largePagesCached && (_largeRegions.Count >= MaxLargeRegions || _largeRegions.Contains(va >> 21)))
+        if (_largeRegions.Count >= MaxLargeRegions || _largeRegions.Contains(va >> 21))
             FlushTlb(global: true);
         NoteTlbPageFlush(va >> 12);
         _fetchPage = ulong.MaxValue;
@@ -128,8 +124,6 @@ public sealed unsafe partial class X86Cpu
         _checkInterrupts = true; // a running block stops: its next instructions may map elsewhere now
         _linkEpoch++;
     }
-
-    private bool _largePagesCached;
 
     /// <summary>
     /// The 2 MiB regions (va &gt;&gt; 21) a large page was cached for since the last full flush; past
@@ -211,7 +205,6 @@ public sealed unsafe partial class X86Cpu
         if (level == 1)
         {
             pageBase = (entry & PteAddress & ~0x1FFFFFUL) + (va & 0x1FF000);
-            _largePagesCached = true;
             if (_largeRegions.Count < MaxLargeRegions)
                 _largeRegions.Add(va >> 21);
         }

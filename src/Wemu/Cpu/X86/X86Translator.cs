@@ -141,7 +141,7 @@ internal sealed unsafe class X86Translator : RegionTranslator
                 (>= 0xA0 and <= 0xA7) or (>= 0xAA and <= 0xAF) => true,         // MOV moffs; string operations
                 0xC8 or 0xC9 or 0x9B or (>= 0xD8 and <= 0xDF) => true,         // ENTER, LEAVE, FWAIT, x87
                 0xF5 or 0xF8 or 0xF9 or 0xFA or 0xFC or 0xFD => true,           // CMC, CLC, STC, CLI, CLD, STD
-                0xFB => p == offset + 1 && p < end && page[p] != 0xF4,           // STI without prefixes, not STI; HLT
+                0xFB => p == offset + 1 && StiJoinsRegion(page, offset, limit), // STI without prefixes, not STI; HLT
                 (>= 0xC0 and <= 0xC1) or (>= 0xD0 and <= 0xD3) or 0xF6 or 0xF7 or 0x69 or 0x6B => true,
                 _ => false,
             };
@@ -348,7 +348,7 @@ internal sealed unsafe class X86Translator : RegionTranslator
     /// leaves (<see cref="RunsAsHelper"/> does not take it): an interrupt the host raised while compiled code ran must
     /// not be taken between the two, or the HLT would sleep past it.</para>
     /// </summary>
-    private bool PushfOrCli(ulong pc, int k)
+    private bool PushfCliSti(ulong pc, int k)
     {
         switch (Page[(int)(pc & 0xFFF)])
         {
@@ -356,22 +356,23 @@ internal sealed unsafe class X86Translator : RegionTranslator
                 Push(OpK(IrOp.And, OpK(IrOp.Or, MaterializedFlags(), 2), 0xFC_FFFF), pc, k);
                 return true;
             case 0xFA:
-                LeaveIf(OpK(IrOp.And, R(X86Cpu.RegSegments + X86Cpu.Cs * X86Cpu.SegmentSlots), 3), pc, k);
+                LeaveIf(CsRpl(), pc, k);
                 W(X86Cpu.RegRflags, OpK(IrOp.And, R(X86Cpu.RegRflags), ~(long)X86Cpu.FlagIf));
                 return true;
-            case 0xFB:
-            {
-                int at = (int)(pc & 0xFFF);
-                if (at + 1 >= _limit || Page[at + 1] == 0xF4)
-                    return false;
-                LeaveIf(Op(IrOp.Or, OpK(IrOp.And, R(X86Cpu.RegSegments + X86Cpu.Cs * X86Cpu.SegmentSlots), 3), R(X86Cpu.RegInterruptWaiting)), pc, k);
+            case 0xFB when StiJoinsRegion(Page, (int)(pc & 0xFFF), _limit):
+                LeaveIf(Op(IrOp.Or, CsRpl(), R(X86Cpu.RegInterruptWaiting)), pc, k);
                 W(X86Cpu.RegRflags, OpK(IrOp.Or, R(X86Cpu.RegRflags), (long)X86Cpu.FlagIf));
                 return true;
-            }
             default:
                 return false;
         }
     }
+
+    /// <summary>CS.RPL (the CPL in long mode): nonzero outside ring 0.</summary>
+    private int CsRpl() => OpK(IrOp.And, R(X86Cpu.RegSegments + X86Cpu.Cs * X86Cpu.SegmentSlots), 3);
+
+    /// <summary>STI at <paramref name="offset"/> may run in a region: the next byte is there to see and is not HLT.</summary>
+    private static bool StiJoinsRegion(byte* page, int offset, int limit) => offset + 1 < limit && page[offset + 1] != 0xF4;
 
     /// <summary>Runs the instruction at <paramref name="pc"/> in the interpreter (the helper) and goes on.</summary>
     private void Helper(ulong pc, ulong next, int k)
@@ -871,7 +872,7 @@ internal sealed unsafe class X86Translator : RegionTranslator
                     return true;
                 if (RepMoveOrStore(pc, k))
                     return true;
-                if (next == pc + 1 && PushfOrCli(pc, k))
+                if (next == pc + 1 && PushfCliSti(pc, k))
                     return true;
                 // MUL/DIV, rotates, SSE/MMX it does not translate, and the generic instructions that go on
                 Helper(pc, next, k);
