@@ -18,6 +18,7 @@ public sealed unsafe partial class RiscVHart
         if (((csr >> 8) & 3) > Priv || (writes && (csr >> 10) == 3))
             return Fault(RvException.IllegalInstruction, inst);
 
+        CsrWriteEndsRun = false;
         ulong old = 0;
         if (reads || writes)
         {
@@ -35,13 +36,35 @@ public sealed unsafe partial class RiscVHart
                 RvOp.Csrrs or RvOp.Csrrsi => rmwBase | operand,
                 _ => rmwBase & ~operand,
             };
+            ulong mstatusBefore = Mstatus, mieBefore = Mie;
             if (!TryWriteCsr(csr, value))
                 return Fault(RvException.IllegalInstruction, inst);
+            CsrWriteEndsRun = WriteEndsRun(csr, mstatusBefore, mieBefore);
         }
         if (rd != 0)
             X[rd] = old;
         return true;
     }
+
+    /// <summary>
+    /// After <see cref="ExecCsr"/>: the instruction wrote state the machine loop must see before the hart goes on (an
+    /// enable of an interrupt that is pending, a pending bit, delegation, translation, PMP, the counters). Reads,
+    /// writes of trap-handling state, and enables while nothing they enable is pending leave it false: Linux makes them on every trap and
+    /// every interrupt-flag save, and a run that ended at each cost ~2 µs in the page (a return to the machine loop
+    /// and back under Mono's interpreter).
+    /// </summary>
+    internal bool CsrWriteEndsRun;
+
+    private bool WriteEndsRun(int csr, ulong mstatusBefore, ulong mieBefore) => csr switch
+    {
+        Csr.Sscratch or Csr.Sepc or Csr.Scause or Csr.Stval or Csr.Stvec or Csr.Scounteren or Csr.Senvcfg
+            or Csr.Mscratch or Csr.Mepc or Csr.Mcause or Csr.Mtval or Csr.Mtvec or Csr.Mcounteren or Csr.Menvcfg
+            or Csr.Fflags or Csr.Frm or Csr.Fcsr => false,
+        // (an enable with nothing pending changes nothing yet: devices raise their lines in the machine loop)
+        Csr.Sstatus or Csr.Mstatus => (Mstatus & ~mstatusBefore & (RvStatus.Sie | RvStatus.Mie)) != 0 && (Mip & Mie) != 0,
+        Csr.Sie or Csr.Mie => (Mie & ~mieBefore & Mip) != 0,
+        _ => true,
+    };
 
     private bool CounterAccessible(int index)
     {

@@ -41,11 +41,18 @@ public sealed unsafe partial class RiscVHart
         NoteTlbPageFlush(page);
     }
 
-    private bool TranslationOn => (Satp >> 60) != 0;
+    private bool TranslationOn
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get => (Satp >> 60) != 0;
+    }
 
     /// <summary>The MMU context for loads and stores (MPRV applies, Priv. spec 3.1.6.3).</summary>
     internal int DataMmuContext
     {
+        // (inlined: the interpreter reads it whenever it starts, ~500 K times a boot, and in the page a call ends
+        // the jiterpreter's trace)
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         get
         {
             int eff = Priv;
@@ -60,8 +67,13 @@ public sealed unsafe partial class RiscVHart
     }
 
     /// <summary>The MMU context for instruction fetch (MPRV does not apply).</summary>
-    internal int FetchMmuContext => Priv == PrivMachine || !TranslationOn ? MmuPhysical : Priv == PrivUser ? MmuUser : MmuSupervisor;
+    internal int FetchMmuContext
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get => Priv == PrivMachine || !TranslationOn ? MmuPhysical : Priv == PrivUser ? MmuUser : MmuSupervisor;
+    }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal TlbEntry* TlbFor(int context) => Tlb + (context << TlbBits);
 
     private static int PageFaultCause(Access access) => access switch

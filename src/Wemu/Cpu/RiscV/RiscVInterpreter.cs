@@ -57,7 +57,8 @@ public sealed unsafe class RiscVInterpreter : ICpuEngine<RiscVHart>
 
     /// <summary>
     /// Runs up to <paramref name="budget"/> instructions. Returns early after anything that may
-    /// change interrupt state (CSR writes, xRET, device accesses), on WFI, and on fence.i.
+    /// change interrupt state (CSR writes that enable or raise an interrupt, xRET, device accesses), on WFI,
+    /// and on fence.i.
     /// Returns the number of instructions retired.
     /// </summary>
     [SkipLocalsInit]
@@ -72,12 +73,14 @@ public sealed unsafe class RiscVInterpreter : ICpuEngine<RiscVHart>
         int hotThreshold = _hot != null ? _hot.Threshold : 0;
         ulong pc;
         TlbEntry* dtlb;
+        TlbEntry* itlb;
         ulong fetchBase;
         byte* fetchHost;
 
     Reload:
         pc = h.Pc;
         dtlb = h.TlbFor(h.DataMmuContext);
+        itlb = h.TlbFor(h.FetchMmuContext);
         fetchBase = 0;
         fetchHost = s_noPage;
 
@@ -87,6 +90,14 @@ public sealed unsafe class RiscVInterpreter : ICpuEngine<RiscVHart>
             ulong off = pc - fetchBase;
             if (off <= 0xFFC)
                 inst = *(uint*)(fetchHost + off);
+            else if ((pc & 0xFFF) <= 0xFFC && itlb[(pc >> 12) & RiscVHart.TlbMask].TagExec == (pc & ~0xFFFUL))
+            {
+                // Another page the TLB lets us execute from: no call (in the page, a call ends the
+                // jiterpreter's trace, and jumps between pages come every ~20 instructions at boot).
+                fetchBase = pc & ~0xFFFUL;
+                fetchHost = (byte*)(itlb[(pc >> 12) & RiscVHart.TlbMask].Addend + (long)fetchBase);
+                inst = *(uint*)(fetchHost + (pc & 0xFFF));
+            }
             else
             {
                 h.Pc = pc;
@@ -309,7 +320,8 @@ public sealed unsafe class RiscVInterpreter : ICpuEngine<RiscVHart>
                     if (h.MmioAccessed) { h.MmioAccessed = false; budget = executed; }
                     break;
 
-                // Zicsr: may change privilege-relevant state, so reload the cached context afterwards
+                // Zicsr: may change privilege-relevant state (SUM, MPRV), so reload the cached contexts afterwards;
+                // leave for the machine loop only after a write it must see (RiscVHart.CsrWriteEndsRun)
                 case >= RvOp.Csrrw and <= RvOp.Csrrci:
                     h.Pc = pc;
                     // instret/cycle read by this instruction count every earlier instruction, not
@@ -321,9 +333,21 @@ public sealed unsafe class RiscVInterpreter : ICpuEngine<RiscVHart>
                         goto TrapTaken;   // already left out of instret above
                     if (!h.InstRetWritten)
                         h.InstRet++;
-                    h.Pc = pc + len;
-                    budget = executed;
-                    goto Exit;
+                    pc += len;
+                    h.Pc = pc;
+                    if (h.CsrWriteEndsRun)
+                    {
+                        budget = executed;
+                        goto Exit;
+                    }
+                    // Compiled code stops before CSR instructions, so the next one starts a block: count it as
+                    // an arrival, and leave for its code if it is hot.
+                    if (hot != null && Jit.HotTable.Bump(hot, pc, hotThreshold, pcShift: 1))
+                    {
+                        h.HotExit = true;
+                        goto Exit;
+                    }
+                    goto Reload;
 
                 case RvOp.Illegal:
                     if (off <= 0xFFC && fetchHost == s_noPage)

@@ -264,6 +264,33 @@ public class PrivPagingTests
             TEST_EQ 18, a3, 0x77
         """);
 
+    /// <summary>
+    /// The interpreter's inline fetch probe follows an entry's execute tag only: a page a load has just put in the TLB
+    /// (readable, not executable) still faults when jumped to, and a jump from it back to executable code goes on.
+    /// </summary>
+    [Fact]
+    public void A_Jump_To_A_Page_The_Tlb_Holds_For_Loads_Only_Faults() => BareMetal.AssertPasses(PrivAsm.WithPaging + """
+            SATP_SV39
+            la s8, 1f
+            GOTO_MODE 1, 2f
+            2: li a1, 0x7000
+            ld a0, 0(a1)
+            ld a0, 8(a1)
+            jr a1
+            1: CHECK_CAUSE 2, 12
+            CHECK_TVAL 3, 0x7000
+            # the same from a read-only page, loaded twice first
+            la s8, 1f
+            GOTO_MODE 1, 2f
+            2: li a1, 0x2000
+            ld a0, 0(a1)
+            ld a0, 16(a1)
+            jr a1
+            1: CHECK_CAUSE 4, 12
+            CHECK_TVAL 5, 0x2000
+            csrw satp, zero
+        """);
+
     /// <summary>satp is WARL (Priv. 4.1.11): writing an unsupported MODE (Sv64, reserved 1) leaves it unchanged.</summary>
     [Fact]
     public void Satp_Unsupported_Mode_Is_Ignored() => BareMetal.AssertPasses(PrivAsm.WithPaging + """
