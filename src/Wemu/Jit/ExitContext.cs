@@ -35,6 +35,8 @@ public static class ExitContext
     /// <see cref="Stamp"/>). An entry is followed if its stamp is either; both come from one counter, so they never meet.
     /// </summary>
     public const int GlobalStamp = 112;
+    /// <summary>Pointer: the soft TLB of the current fetch context (what an interpreter in wasm fetches through, <see cref="IJitFrontEnd{TCpu}.BuildWasmInterpreter"/>).</summary>
+    public const int FetchTlb = 120;
     public const int Size = 128;
 
     /// <summary>

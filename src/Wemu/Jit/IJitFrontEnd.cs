@@ -68,4 +68,13 @@ public unsafe interface IJitFrontEnd<TCpu> where TCpu : CpuCore
 
     /// <summary>A translator for one thread, with regions of at most <paramref name="maxInstructions"/>.</summary>
     IGuestTranslator CreateTranslator(int maxInstructions);
+
+    /// <summary>
+    /// The guest's interpreter for cold code as a WebAssembly module (compiled code's ABI, <see cref="ExitContext"/>),
+    /// counting arrivals in <paramref name="hot"/>; null if the guest has none (its C# interpreter then runs cold code).
+    /// </summary>
+    byte[]? BuildWasmInterpreter(HotTable hot);
+
+    /// <summary>The soft TLB instruction fetch goes through now (<see cref="ExitContext.FetchTlb"/>).</summary>
+    TlbEntry* FetchTlb(TCpu cpu);
 }

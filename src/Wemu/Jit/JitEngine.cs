@@ -101,7 +101,18 @@ public abstract unsafe partial class JitEngine<TCpu, TFrontEnd> : ICpuEngine<TCp
             _context = (byte*)NativeMemory.AlignedAlloc(size, 64);
             NativeMemory.Clear(_context, size);
         }
+        if (Backend == JitBackendKind.Wasm && Options.WasmInterpreter && _isa.BuildWasmInterpreter(_hot) is { } module)
+        {
+            fixed (byte* p = module)
+                _coldCode = Options.WasmLoader!.Load(p, module.Length);
+        }
     }
+
+    /// <summary>The WebAssembly interpreter for cold code (a function-table index), or 0: the guest's C# interpreter runs it.</summary>
+    private readonly int _coldCode;
+
+    /// <summary>True when cold code runs in the guest's WebAssembly interpreter (<see cref="IJitFrontEnd{TCpu}.BuildWasmInterpreter"/>).</summary>
+    public bool InterpretsInWasm => _coldCode != 0;
 
     public string Name => "jit";
 
@@ -158,6 +169,17 @@ public abstract unsafe partial class JitEngine<TCpu, TFrontEnd> : ICpuEngine<TCp
             {
                 if (Backend == JitBackendKind.Il ? EnterIl(cpu, block, ref dtlb, budget, ref executed) : EnterCode(cpu, block, global, context, ref dtlb, budget, ref executed))
                     continue;
+                return executed;
+            }
+
+            if (_coldCode != 0)
+            {
+                if (EnterCold(cpu, pc, context, dtlb, budget, ref executed))
+                {
+                    context = _isa.FetchContext(cpu);
+                    dtlb = _isa.DataTlb(cpu);
+                    continue;
+                }
                 return executed;
             }
 
@@ -255,6 +277,25 @@ public abstract unsafe partial class JitEngine<TCpu, TFrontEnd> : ICpuEngine<TCp
         return AfterExit(cpu, kind, at, n, ref executed, ref dtlb);
     }
 
+    /// <summary>
+    /// Runs cold code from <paramref name="pc"/> in the WebAssembly interpreter (the exits are compiled code's: a hot
+    /// target leaves as <see cref="CodeExit.Chain"/>, an instruction it does not run as Slow or Interpret); true to keep
+    /// dispatching.
+    /// </summary>
+    private bool EnterCold(TCpu cpu, ulong pc, int context, TlbEntry* dtlb, long budget, ref long executed)
+    {
+        byte* ctx = _context;
+        *(ulong*)(ctx + ExitContext.Tlb) = (ulong)dtlb;
+        *(ulong*)(ctx + ExitContext.FetchTlb) = (ulong)_isa.FetchTlb(cpu);
+        *(long*)(ctx + ExitContext.Budget) = Math.Min(budget - executed, int.MaxValue);
+        *(ulong*)(ctx + ExitContext.ExitPc) = pc;
+        long n = ((delegate* unmanaged<int, int, int>)_coldCode)((int)ctx, 0);
+        var kind = (CodeExit)(*(int*)(ctx + ExitContext.ExitKind));
+        ulong at = *(ulong*)(ctx + ExitContext.ExitPc);
+        Statistics.ColdInstructions += n;
+        return AfterExit(cpu, kind, at, n, ref executed, ref dtlb, compiled: false);
+    }
+
     /// <summary>Why a chained exit came back here (<see cref="JitStatistics.ChainReturns"/>): the slot generated code looked in.</summary>
     private void CountChainReturn(byte* jumpCache, ulong at, bool budgetSpent)
     {
@@ -301,13 +342,16 @@ public abstract unsafe partial class JitEngine<TCpu, TFrontEnd> : ICpuEngine<TCp
     /// keep dispatching: a chained exit, or a load, store or helper that went on to the next
     /// instruction without a device access (nothing the machine loop watches changed).
     /// </summary>
-    private bool AfterExit(TCpu cpu, CodeExit kind, ulong at, long n, ref long executed, ref TlbEntry* dtlb)
+    private bool AfterExit(TCpu cpu, CodeExit kind, ulong at, long n, ref long executed, ref TlbEntry* dtlb, bool compiled = true)
     {
         cpu.Pc = at;
         cpu.InstRet += (ulong)n;
         executed += n;
-        Statistics.CompiledInstructions += n;
-        Statistics.CompiledEntries++;
+        if (compiled)
+        {
+            Statistics.CompiledInstructions += n;
+            Statistics.CompiledEntries++;
+        }
         Statistics.ExitsByKind[(int)kind & 3]++;
         if (kind == CodeExit.Chain)
         {

@@ -51,6 +51,13 @@ public sealed class JitOptions
     /// <summary>Most live WebAssembly instances; at the cap the cache is flushed (browsers run out of memory otherwise).</summary>
     public int MaxWasmInstances { get; init; } = 15_000;
 
+    /// <summary>
+    /// With <see cref="WasmLoader"/>: run cold code in the guest's interpreter written in WebAssembly (RISC-V:
+    /// <see cref="Cpu.RiscV.RiscVWasmInterpreter"/>) rather than its C# interpreter, which Mono's interpreter runs several
+    /// times slower. <c>-accel tcg,wasm-interp=off</c> turns it off.
+    /// </summary>
+    public bool WasmInterpreter { get; init; } = true;
+
     /// <summary>Chain compiled WebAssembly functions to each other through the jump cache (tail calls) instead of returning to the dispatcher.</summary>
     public bool WasmChaining { get; init; } = true;
 

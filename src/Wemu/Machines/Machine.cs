@@ -75,6 +75,7 @@ public abstract class Machine : IDisposable, Snapshot.IStateful<Machine>
                 CacheBytes = (long)config.JitCacheMegabytes << 20,
                 Background = images.BackgroundWorker,
                 WasmLoader = images.WasmLoader,
+                WasmInterpreter = config.JitWasmInterpreter,
             };
 
     /// <summary>One line about the CPU and interrupt state, for WEMU_TRACE_STATE debugging.</summary>

@@ -95,6 +95,9 @@ public sealed class MachineConfig
     /// <summary>-accel tcg,backend=native|il: what compiled regions become (native: x86-64 machine code where the host can run it; il: IL for the runtime's JIT).</summary>
     public string JitBackend { get; set; } = "native";
 
+    /// <summary>-accel tcg,wasm-interp=on|off: in the page, cold code in the guest's WebAssembly interpreter (where it has one).</summary>
+    public bool JitWasmInterpreter { get; set; } = true;
+
     /// <summary>-accel tcg,tb-size=MB: translation cache cap.</summary>
     public int JitCacheMegabytes { get; set; } = Jit.JitOptions.DefaultCacheMegabytes;
 

@@ -308,7 +308,7 @@ public static class QemuCommandLine
         return c;
     }
 
-    /// <summary><c>-accel tcg[,thresh=N][,tb-size=MB][,backend=native|il]</c> or <c>-accel interp</c>.</summary>
+    /// <summary><c>-accel tcg[,thresh=N][,tb-size=MB][,backend=native|il][,wasm-interp=on|off]</c> or <c>-accel interp</c>.</summary>
     private static void ParseAccel(MachineConfig c, string spec)
     {
         var o = Options(spec, "accel");
@@ -336,6 +336,11 @@ public static class QemuCommandLine
                     if (v is not ("native" or "il"))
                         throw new ConfigException($"invalid -accel backend '{v}' (native or il)");
                     c.JitBackend = v;
+                    break;
+                case "wasm-interp" when accel == "tcg":
+                    if (v is not ("on" or "off"))
+                        throw new ConfigException($"invalid -accel wasm-interp '{v}' (on or off)");
+                    c.JitWasmInterpreter = v == "on";
                     break;
                 case "thread":
                     break;   // QEMU's MTTCG switch: one hart, nothing to choose

@@ -31,7 +31,7 @@ public struct TlbEntry
     public static readonly int SizeShift = ShiftOfSize();
 
     /// <summary>Where the fields generated code reads sit in an entry (what the backends' ABIs are made of).</summary>
-    public static readonly int TagReadOffset = OffsetOf(0), TagWriteOffset = OffsetOf(1), AddendOffset = OffsetOf(3);
+    public static readonly int TagReadOffset = OffsetOf(0), TagWriteOffset = OffsetOf(1), TagExecOffset = OffsetOf(2), AddendOffset = OffsetOf(3);
 
     /// <summary>
     /// A translator or decoded-instruction cache started using <paramref name="physPage"/> as code:
@@ -59,7 +59,7 @@ public struct TlbEntry
     private static unsafe int OffsetOf(int field)
     {
         TlbEntry e = default;
-        byte* at = field switch { 0 => (byte*)&e.TagRead, 1 => (byte*)&e.TagWrite, _ => (byte*)&e.Addend };
+        byte* at = field switch { 0 => (byte*)&e.TagRead, 1 => (byte*)&e.TagWrite, 2 => (byte*)&e.TagExec, _ => (byte*)&e.Addend };
         return (int)(at - (byte*)&e);
     }
 

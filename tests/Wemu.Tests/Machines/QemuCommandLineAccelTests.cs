@@ -17,12 +17,16 @@ public class QemuCommandLineAccelTests
         var d = QemuCommandLine.Parse([]);
         Assert.Null(d.JitThreshold);
         Assert.Equal("native", d.JitBackend);
+        Assert.True(d.JitWasmInterpreter);
+        Assert.False(QemuCommandLine.Parse(["-accel", "tcg,wasm-interp=off"]).JitWasmInterpreter);
+        Assert.True(QemuCommandLine.Parse(["-accel", "tcg,wasm-interp=on"]).JitWasmInterpreter);
     }
 
     [Theory]
     [InlineData("tcg,backend=llvm", "invalid -accel backend 'llvm' (native or il)")]
     [InlineData("tcg,thresh=0", "invalid -accel thresh '0' (a count of 1 or more)")]
     [InlineData("interp,backend=il", "unknown -accel option 'backend'")]
+    [InlineData("tcg,wasm-interp=yes", "invalid -accel wasm-interp 'yes' (on or off)")]
     public void Bad_Accel_Options_Are_Config_Errors(string spec, string message)
     {
         var e = Assert.Throws<ConfigException>(() => QemuCommandLine.Parse(["-accel", spec]));

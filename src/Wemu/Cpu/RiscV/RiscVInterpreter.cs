@@ -23,6 +23,13 @@ public sealed unsafe class RiscVInterpreter : ICpuEngine<RiscVHart>
     /// as illegal, and the illegal path notices and fetches for real.</summary>
     private static readonly byte* s_noPage = (byte*)NativeMemory.AllocZeroed(4096 + 8);
 
+    /// <summary>The decode tables and the page of zeros in native memory (what <see cref="RiscVWasmInterpreter"/> reads too).</summary>
+    internal static nint PrimaryTable => (nint)s_primary;
+
+    internal static nint ExpandTable => (nint)s_expand;
+
+    internal static nint NoPage => (nint)s_noPage;
+
     // (plain loops, not Array.ConvertAll with a lambda: a delegate call per entry is slow in the page)
     private static byte* PrimaryToNative()
     {

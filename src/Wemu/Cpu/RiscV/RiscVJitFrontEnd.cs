@@ -48,4 +48,16 @@ public readonly unsafe struct RiscVJitFrontEnd : IJitFrontEnd<RiscVHart>
     public bool WentOn(RiscVHart cpu, ulong from) => cpu.Pc - from is 2 or 4;
 
     public IGuestTranslator CreateTranslator(int maxInstructions) => new RiscVTranslator(maxInstructions);
+
+    /// <summary>(None where native pointers are not linear-memory addresses: the WebAssembly backend's tests outside a browser.)</summary>
+    public byte[]? BuildWasmInterpreter(HotTable hot)
+    {
+        nint[] addresses = [RiscVInterpreter.PrimaryTable, RiscVInterpreter.ExpandTable, RiscVInterpreter.NoPage, (nint)hot.Entries];
+        if (addresses.Any(a => a <= 0 || a > int.MaxValue))
+            return null;
+        return RiscVWasmInterpreter.Build(new RiscVWasmInterpreter.Layout(
+            (int)addresses[0], (int)addresses[1], (int)addresses[2], (int)addresses[3], hot.Threshold));
+    }
+
+    public TlbEntry* FetchTlb(RiscVHart cpu) => cpu.TlbFor(cpu.FetchMmuContext);
 }

@@ -46,4 +46,9 @@ public readonly unsafe struct X86JitFrontEnd : IJitFrontEnd<X86Cpu>
     public bool WentOn(X86Cpu cpu, ulong from) => cpu.WentOnQuietly(from);
 
     public IGuestTranslator CreateTranslator(int maxInstructions) => new X86Translator(maxInstructions);
+
+    /// <summary>None yet: the x86 page interprets cold code in C#.</summary>
+    public byte[]? BuildWasmInterpreter(HotTable hot) => null;
+
+    public TlbEntry* FetchTlb(X86Cpu cpu) => null;
 }

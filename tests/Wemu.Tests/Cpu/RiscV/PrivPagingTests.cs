@@ -291,6 +291,33 @@ public class PrivPagingTests
             csrw satp, zero
         """);
 
+    /// <summary>
+    /// The interpreter's inline AMOs, LR and SC follow an entry's write tag: on a read-only page a load has just put in
+    /// the TLB, an AMO faults (15), an LR reads, and an SC holding the reservation faults (15).
+    /// </summary>
+    [Fact]
+    public void Amos_And_Sc_On_A_Page_The_Tlb_Holds_For_Loads_Only_Fault() => BareMetal.AssertPasses(PrivAsm.WithPaging + """
+            SATP_SV39
+            la s8, 1f
+            GOTO_MODE 1, 2f
+            2: li a1, 0x2000
+            ld a0, 0(a1)
+            3: amoadd.d a0, a0, (a1)
+            1: CHECK_CAUSE 2, 15
+            CHECK_TVAL 3, 0x2000
+            CHECK_EPC 4, 3b
+            la s8, 1f
+            GOTO_MODE 1, 2f
+            2: li a1, 0x2000
+            lr.d a2, (a1)
+            3: sc.d a3, a2, (a1)
+            1: CHECK_CAUSE 5, 15
+            CHECK_TVAL 6, 0x2000
+            CHECK_EPC 7, 3b
+            TEST_EQ 8, a2, 0x2222
+            csrw satp, zero
+        """);
+
     /// <summary>satp is WARL (Priv. 4.1.11): writing an unsupported MODE (Sv64, reserved 1) leaves it unchanged.</summary>
     [Fact]
     public void Satp_Unsupported_Mode_Is_Ignored() => BareMetal.AssertPasses(PrivAsm.WithPaging + """

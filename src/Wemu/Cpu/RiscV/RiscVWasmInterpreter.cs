@@ -1,0 +1,593 @@
+using Wemu.Jit;
+using Wemu.Jit.Wasm;
+using Wemu.Memory;
+using static Wemu.Jit.Wasm.WasmOp;
+
+namespace Wemu.Cpu.RiscV;
+
+/// <summary>
+/// The page's interpreter for cold RISC-V code, written in WebAssembly: a module exporting
+/// <c>f(ctx: i32, count: i32) -> i32</c> with the ABI of compiled regions (<see cref="ExitContext"/>; it starts at
+/// <see cref="ExitContext.ExitPc"/> and fetches through <see cref="ExitContext.FetchTlb"/>). Under Mono's interpreter in
+/// the browser, <see cref="RiscVInterpreter"/> runs ~50 M instructions/s however it is shaped (the jiterpreter keeps
+/// C# locals in memory); V8 compiles this loop once and runs it several times faster, with no compile per region.
+/// <para>
+/// It runs RV64I, M (but MULH*), the C extension (through <see cref="RvcExpander"/>'s table) and the AMOs that are
+/// plain arithmetic, with the soft TLB probed inline as compiled code does. Everything else leaves with an exit the
+/// engine already handles for compiled code: <see cref="CodeExit.Slow"/> (a TLB miss, a device, a misaligned or
+/// page-crossing access, LR/SC, floating point; interpreted, then back here) or <see cref="CodeExit.Interpret"/> (CSRs,
+/// system instructions, fence.i; interpreted, then the machine loop). Every taken branch counts its target in the
+/// <see cref="HotTable"/> exactly as <see cref="HotTable.Bump"/> does; at a hot target it leaves with
+/// <see cref="CodeExit.Chain"/> so the engine can compile or enter the code there. Tables, the hot table and the
+/// page of zeros it fetches from before its first page are linear-memory addresses fixed when the module is built.
+/// </para>
+/// </summary>
+internal static class RiscVWasmInterpreter
+{
+    /// <summary>Linear-memory addresses and constants the module is built with.</summary>
+    public readonly record struct Layout(int Primary, int Expand, int NoPage, int HotTable, int HotThreshold);
+
+    // params
+    private const int Ctx = 0, Count = 1;
+    // i64 locals
+    private const int Pc = 2, FBase = 3, Va = 4, Res = 5, Target = 6, A = 7, B = 8, Len = 9, T = 10;
+    // i32 locals
+    private const int Regs = 11, DTlb = 12, ITlb = 13, Budget = 14, Inst = 15, OpLocal = 16, RdOff = 17, FHost = 18,
+        E = 19, Kind = 20, SetLocal = 21;
+    private const int I64Locals = 9, I32Locals = 12;
+
+    /// <summary>The ops handled here; any other op leaves (<see cref="ExitFor"/>).</summary>
+    public static bool Handles(RvOp op) => op is >= RvOp.Lui and <= RvOp.Fence and not RvOp.FenceI and not RvOp.Ecall and not RvOp.Ebreak
+        || op is RvOp.Mul or RvOp.Div or RvOp.Divu or RvOp.Rem or RvOp.Remu or RvOp.Mulw or RvOp.Divw or RvOp.Divuw or RvOp.Remw or RvOp.Remuw
+        || IsPlainAmo(op);
+
+    private static bool IsPlainAmo(RvOp op) => op is >= RvOp.AmoswapW and <= RvOp.AmoorW or >= RvOp.AmoswapD and <= RvOp.AmoorD;
+
+    /// <summary>
+    /// How an op this module does not run leaves: state the machine loop watches (CSRs, system) stops there. (Secondary
+    /// is told apart by its major opcode: SYSTEM stops, LR and floating point do not.)
+    /// </summary>
+    public static CodeExit ExitFor(RvOp op) =>
+        op is RvOp.FenceI or RvOp.Ecall or RvOp.Ebreak or >= RvOp.Csrrw and <= RvOp.SfenceVma ? CodeExit.Interpret : CodeExit.Slow;
+
+    public static byte[] Build(Layout layout)
+    {
+        TlbTagLayout.Check(RiscVHart.TlbLayout.PageBits, RiscVHart.TlbLayout.TagFlags);
+        var body = new Body(layout).Emit();
+        var m = new WasmWriter(body.Length + 256);
+        m.Bytes([0x00, 0x61, 0x73, 0x6D, 0x01, 0x00, 0x00, 0x00]);
+        var s = new WasmWriter();
+        s.U32(2);
+        s.Bytes([FuncType, 2, TypeI32, TypeI32, 1, TypeI32]);
+        s.Bytes([FuncType, 2, TypeI64, TypeI64, 1, TypeI64]);
+        m.Section(1, s);
+        s.Clear();
+        s.U32(1);
+        s.Name("m"); s.Name("h"); s.Byte(0x02); s.Byte(0x00); s.U32(1);
+        m.Section(2, s);
+        s.Clear();
+        s.U32(1); s.U32(0);
+        m.Section(3, s);
+        s.Clear();
+        s.U32(1); s.Name("f"); s.Byte(0x00); s.U32(0);
+        m.Section(7, s);
+        s.Clear();
+        s.U32(1);
+        s.U32((uint)body.Length);
+        s.Bytes(body.Written);
+        m.Section(10, s);
+        return m.ToArray();
+    }
+
+    private sealed class Body(Layout layout)
+    {
+        private readonly WasmWriter _w = new(8192);
+        private readonly List<string> _labels = [];
+
+        public WasmWriter Emit()
+        {
+            _w.U32(2);
+            _w.U32(I64Locals); _w.Byte(TypeI64);
+            _w.U32(I32Locals); _w.Byte(TypeI32);
+
+            LoadCtx32(ExitContext.Regs, Regs);
+            LoadCtx32(ExitContext.Tlb, DTlb);
+            LoadCtx32(ExitContext.FetchTlb, ITlb);
+            LoadCtx32(ExitContext.Budget, Budget);
+            Get(Ctx); Mem(I64Load, ExitContext.ExitPc); Set(Pc);
+            // no fetch page yet: an odd base no page starts at, and the page of zeros (which decodes as illegal: Slow)
+            I64(unchecked((long)0xFFFF_FFFF_FFFF_F001UL)); Set(FBase);
+            I32(layout.NoPage); Set(FHost);
+
+            Block("exit");
+            Loop("next");
+            // budget
+            Get(Count); Get(Budget); Op(I32GeS);
+            If(); I32((int)CodeExit.Chain); Set(Kind); Br("exit"); End();
+            EmitFetch();
+            EmitDecode();
+
+            Block("wb");
+            Block("adv");
+            Block("taken");
+            Block("slow");
+            Block("interp");
+            EmitDispatch();
+            End();   // interp
+            I32((int)CodeExit.Interpret); Set(Kind); Br("exit");
+            End();   // slow
+            I32((int)CodeExit.Slow); Set(Kind); Br("exit");
+            End();   // taken
+            Get(Count); I32(1); Op(I32Add); Set(Count);
+            Get(Target); Set(Pc);
+            EmitHotBump();
+            Br("next");
+            End();   // adv
+            Advance();
+            Br("next");
+            End();   // wb
+            WriteRd(() => Get(Res));
+            Advance();
+            Br("next");
+            End();   // loop
+            End();   // exit
+            Get(Ctx); Get(Kind); Mem(I32Store, ExitContext.ExitKind);
+            Get(Ctx); Get(Pc); Mem(I64Store, ExitContext.ExitPc);
+            Get(Count);
+            _w.Byte(WasmOp.End);
+            return _w;
+        }
+
+        private void EmitFetch()
+        {
+            Block("fetched");
+            // on the current page
+            Get(Pc); Get(FBase); Op(I64Sub); Set(T);
+            Get(T); I64(0xFFC); Op(I64LeU);
+            If();
+            Get(FHost); Get(T); Op(I32WrapI64); Op(I32Add); Mem(I32Load, 0); Set(Inst);
+            Br("fetched");
+            End();
+            // another page the fetch TLB lets us execute from (a 4-byte read that stays inside it)
+            Get(Pc); I64(0xFFF); Op(I64And); I64(0xFFC); Op(I64LeU);
+            If();
+            Entry(ITlb, Pc);
+            Get(E); Mem(I64Load, TlbEntryLayout.TagExec); Get(Pc); I64(~0xFFFL); Op(I64And); Op(I64Eq);
+            If();
+            Get(Pc); I64(~0xFFFL); Op(I64And); Set(FBase);
+            Get(E); Mem(I64Load, TlbEntryLayout.Addend); Get(FBase); Op(I64Add); Op(I32WrapI64); Set(FHost);
+            Get(FHost); Get(Pc); I64(0xFFF); Op(I64And); Op(I32WrapI64); Op(I32Add); Mem(I32Load, 0); Set(Inst);
+            Br("fetched");
+            End();
+            End();
+            // a TLB miss, a fault, or an instruction that may cross the page: the host fetches it
+            I32((int)CodeExit.Slow); Set(Kind); Br("exit");
+            End();
+        }
+
+        private void EmitDecode()
+        {
+            I64(4); Set(Len);
+            Get(Inst); I32(3); Op(I32And); I32(3); Op(I32Ne);
+            If();
+            I32(layout.Expand); Get(Inst); I32(0xFFFF); Op(I32And); I32(2); Op(I32Shl); Op(I32Add); Mem(I32Load, 0); Set(Inst);
+            I64(2); Set(Len);
+            End();
+            // the primary key (RvKey.Of): bits 6:2, 14:12 and 31:25
+            I32(layout.Primary);
+            Get(Inst); I32(2); Op(I32ShrU); I32(0x1F); Op(I32And);
+            Get(Inst); I32(7); Op(I32ShrU); I32(0xE0); Op(I32And); Op(I32Or);
+            Get(Inst); I32(17); Op(I32ShrU); I32(0x7F00); Op(I32And); Op(I32Or);
+            Op(I32Add); Mem(WasmOp.I32Load8U, 0); Set(Op_);
+            Get(Inst); I32(7); Op(I32ShrU); I32(31); Op(I32And); I32(3); Op(I32Shl); Set(RdOff);
+            LoadReg(15, A);
+            LoadReg(20, B);
+        }
+
+        private const int Op_ = OpLocal;
+
+        private void LoadReg(int shift, int dst)
+        {
+            Get(Regs); Get(Inst); I32(shift); Op(I32ShrU); I32(31); Op(I32And); I32(3); Op(I32Shl); Op(I32Add);
+            Mem(I64Load, 0); Set(dst);
+        }
+
+        private void EmitDispatch()
+        {
+            var handled = new List<RvOp> { RvOp.Secondary };
+            for (int v = 0; v < (int)RvOp.Count; v++)
+            {
+                if (Handles((RvOp)v))
+                    handled.Add((RvOp)v);
+            }
+            for (int k = handled.Count - 1; k >= 0; k--)
+                Block("op" + k);
+            Get(Op_);
+            _w.Byte(BrTable);
+            _w.U32((uint)RvOp.Count);
+            for (int v = 0; v < (int)RvOp.Count; v++)
+            {
+                int k = handled.IndexOf((RvOp)v);
+                _w.U32((uint)Depth(k >= 0 ? "op" + k : ExitFor((RvOp)v) == CodeExit.Interpret ? "interp" : "slow"));
+            }
+            _w.U32((uint)Depth("slow"));
+            for (int k = 0; k < handled.Count; k++)
+            {
+                End();
+                EmitHandler(handled[k]);
+            }
+        }
+
+        private void EmitHandler(RvOp op)
+        {
+            switch (op)
+            {
+                case RvOp.Secondary:
+                    Get(Inst); I32(0x7F); Op(I32And); I32(0x73); Op(I32Eq);
+                    If(); Br("interp"); End();
+                    Br("slow");
+                    return;
+                case RvOp.Lui: ImmU(); Set(Res); Br("wb"); return;
+                case RvOp.Auipc: Get(Pc); ImmU(); Op(I64Add); Set(Res); Br("wb"); return;
+                case RvOp.Jal:
+                    Get(Pc); ImmJ(); Op(I64Add); Set(Target);
+                    WriteRd(() => { Get(Pc); Get(Len); Op(I64Add); });
+                    Br("taken");
+                    return;
+                case RvOp.Jalr:
+                    Get(A); ImmI(); Op(I64Add); I64(~1L); Op(I64And); Set(Target);
+                    WriteRd(() => { Get(Pc); Get(Len); Op(I64Add); });
+                    Br("taken");
+                    return;
+                case RvOp.Beq: Branch(I64Eq); return;
+                case RvOp.Bne: Branch(I64Ne); return;
+                case RvOp.Blt: Branch(I64LtS); return;
+                case RvOp.Bge: Branch(I64GeS); return;
+                case RvOp.Bltu: Branch(I64LtU); return;
+                case RvOp.Bgeu: Branch(I64GeU); return;
+                case RvOp.Lb: Load(I64Load8S); return;
+                case RvOp.Lh: Load(I64Load16S); return;
+                case RvOp.Lw: Load(I64Load32S); return;
+                case RvOp.Ld: Load(I64Load); return;
+                case RvOp.Lbu: Load(I64Load8U); return;
+                case RvOp.Lhu: Load(I64Load16U); return;
+                case RvOp.Lwu: Load(I64Load32U); return;
+                case RvOp.Sb: Store(I64Store8); return;
+                case RvOp.Sh: Store(I64Store16); return;
+                case RvOp.Sw: Store(I64Store32); return;
+                case RvOp.Sd: Store(I64Store); return;
+                case RvOp.Addi: Get(A); ImmI(); Op(I64Add); Result(); return;
+                case RvOp.Slti: Get(A); ImmI(); Op(I64LtS); Op(I64ExtendI32U); Result(); return;
+                case RvOp.Sltiu: Get(A); ImmI(); Op(I64LtU); Op(I64ExtendI32U); Result(); return;
+                case RvOp.Xori: Get(A); ImmI(); Op(I64Xor); Result(); return;
+                case RvOp.Ori: Get(A); ImmI(); Op(I64Or); Result(); return;
+                case RvOp.Andi: Get(A); ImmI(); Op(I64And); Result(); return;
+                case RvOp.Slli: Get(A); Shamt(63); Op(I64Shl); Result(); return;
+                case RvOp.Srli: Get(A); Shamt(63); Op(I64ShrU); Result(); return;
+                case RvOp.Srai: Get(A); Shamt(63); Op(I64ShrS); Result(); return;
+                case RvOp.Addiw: Get(A); Op(I32WrapI64); ImmI(); Op(I32WrapI64); Op(I32Add); Op(I64ExtendI32S); Result(); return;
+                case RvOp.Slliw: Word32Shift(I32Shl, imm: true); return;
+                case RvOp.Srliw: Word32Shift(I32ShrU, imm: true); return;
+                case RvOp.Sraiw: Word32Shift(I32ShrS, imm: true); return;
+                case RvOp.Add: Binary(I64Add); return;
+                case RvOp.Sub: Binary(I64Sub); return;
+                case RvOp.Sll: Binary(I64Shl); return;   // (wasm masks 64-bit shift counts to 6 bits, as RISC-V does)
+                case RvOp.Slt: Get(A); Get(B); Op(I64LtS); Op(I64ExtendI32U); Result(); return;
+                case RvOp.Sltu: Get(A); Get(B); Op(I64LtU); Op(I64ExtendI32U); Result(); return;
+                case RvOp.Xor: Binary(I64Xor); return;
+                case RvOp.Srl: Binary(I64ShrU); return;
+                case RvOp.Sra: Binary(I64ShrS); return;
+                case RvOp.Or: Binary(I64Or); return;
+                case RvOp.And: Binary(I64And); return;
+                case RvOp.Addw: Word32(I32Add); return;
+                case RvOp.Subw: Word32(I32Sub); return;
+                case RvOp.Sllw: Word32Shift(I32Shl, imm: false); return;
+                case RvOp.Srlw: Word32Shift(I32ShrU, imm: false); return;
+                case RvOp.Sraw: Word32Shift(I32ShrS, imm: false); return;
+                case RvOp.Fence: Br("adv"); return;
+                case RvOp.Mul: Binary(I64Mul); return;
+                case RvOp.Mulw: Word32(I32Mul); return;
+                case RvOp.Div: Divide(wide: true, signed: true, remainder: false); return;
+                case RvOp.Divu: Divide(wide: true, signed: false, remainder: false); return;
+                case RvOp.Rem: Divide(wide: true, signed: true, remainder: true); return;
+                case RvOp.Remu: Divide(wide: true, signed: false, remainder: true); return;
+                case RvOp.Divw: Divide(wide: false, signed: true, remainder: false); return;
+                case RvOp.Divuw: Divide(wide: false, signed: false, remainder: false); return;
+                case RvOp.Remw: Divide(wide: false, signed: true, remainder: true); return;
+                case RvOp.Remuw: Divide(wide: false, signed: false, remainder: true); return;
+                default:
+                    if (IsPlainAmo(op))
+                    {
+                        Amo(op);
+                        return;
+                    }
+                    throw new InvalidOperationException($"no handler for {op}");
+            }
+        }
+
+        private void Result()
+        {
+            Set(Res);
+            Br("wb");
+        }
+
+        private void Binary(byte op)
+        {
+            Get(A); Get(B); Op(op);
+            Result();
+        }
+
+        private void Word32(byte op)
+        {
+            Get(A); Op(I32WrapI64); Get(B); Op(I32WrapI64); Op(op); Op(I64ExtendI32S);
+            Result();
+        }
+
+        /// <summary>SLLW/SRLW/SRAW and their immediate forms: wasm masks 32-bit shift counts to 5 bits, as RISC-V does.</summary>
+        private void Word32Shift(byte op, bool imm)
+        {
+            Get(A); Op(I32WrapI64);
+            if (imm)
+            {
+                Get(Inst); I32(20); Op(I32ShrU);
+            }
+            else
+            {
+                Get(B); Op(I32WrapI64);
+            }
+            Op(op); Op(I64ExtendI32S);
+            Result();
+        }
+
+        /// <summary>RISC-V's division never traps (M, 7.2): by zero, all ones (or the dividend for REM); the signed overflow, the dividend (REM: 0).</summary>
+        private void Divide(bool wide, bool signed, bool remainder)
+        {
+            // b == 0
+            Get(B); if (!wide) Op(I32WrapI64); Op(wide ? I64Eqz : I32Eqz);
+            If();
+            if (remainder)
+            {
+                Get(A);
+                if (!wide) { Op(I32WrapI64); Op(I64ExtendI32S); }
+            }
+            else
+            {
+                I64(-1);
+            }
+            Set(Res); Br("wb");
+            End();
+            if (signed)
+            {
+                // b == -1: a / -1 = -a (the overflow case wraps to itself), a % -1 = 0
+                Get(B); if (!wide) Op(I32WrapI64);
+                if (wide) I64(-1); else I32(-1);
+                Op(wide ? I64Eq : I32Eq);
+                If();
+                if (remainder)
+                {
+                    I64(0);
+                }
+                else if (wide)
+                {
+                    I64(0); Get(A); Op(I64Sub);
+                }
+                else
+                {
+                    I32(0); Get(A); Op(I32WrapI64); Op(I32Sub); Op(I64ExtendI32S);
+                }
+                Set(Res); Br("wb");
+                End();
+            }
+            Get(A); if (!wide) Op(I32WrapI64);
+            Get(B); if (!wide) Op(I32WrapI64);
+            byte op = (wide, signed, remainder) switch
+            {
+                (true, true, false) => I64DivS,
+                (true, false, false) => I64DivU,
+                (true, true, true) => I64RemS,
+                (true, false, true) => I64RemU,
+                (false, true, false) => I32DivS,
+                (false, false, false) => I32DivU,
+                (false, true, true) => I32RemS,
+                _ => I32RemU,
+            };
+            Op(op);
+            if (!wide)
+                Op(I64ExtendI32S);
+            Result();
+        }
+
+        private void Branch(byte compare)
+        {
+            Get(A); Get(B); Op(compare);
+            If();
+            Get(Pc); ImmB(); Op(I64Add); Set(Target);
+            Br("taken");
+            End();
+            Br("adv");
+        }
+
+        /// <summary>e = the TLB entry of the page of local <paramref name="address"/> in the TLB at local <paramref name="tlb"/>.</summary>
+        private void Entry(int tlb, int address)
+        {
+            Get(tlb);
+            Get(address); I64(12); Op(I64ShrU); Op(I32WrapI64); I32((int)RiscVHart.TlbMask); Op(I32And);
+            I32(Memory.TlbEntry.SizeShift); Op(I32Shl); Op(I32Add); Set(E);
+        }
+
+        /// <summary>On a TLB hit for <paramref name="tag"/> with the access inside the page (as <see cref="RiscVInterpreter"/>
+        /// checks: offset at most 0xFF8), runs <paramref name="hit"/> with the host address on the stack; otherwise Slow.</summary>
+        private void Access(int tag, Action hit)
+        {
+            Entry(DTlb, Va);
+            Get(E); Mem(I64Load, tag); Get(Va); I64(~0xFFFL); Op(I64And); Op(I64Eq);
+            Get(Va); I64(0xFFF); Op(I64And); I64(0xFF8); Op(I64LeU);
+            Op(I32And);
+            If();
+            Get(E); Mem(I64Load, TlbEntryLayout.Addend); Get(Va); Op(I64Add); Op(I32WrapI64);
+            hit();
+            End();
+            Br("slow");
+        }
+
+        private void Load(byte load)
+        {
+            Get(A); ImmI(); Op(I64Add); Set(Va);
+            Access(TlbEntryLayout.TagRead, () => { Mem(load, 0); Set(Res); Br("wb"); });
+        }
+
+        private void Store(byte store)
+        {
+            Get(A); ImmS(); Op(I64Add); Set(Va);
+            Access(TlbEntryLayout.TagWrite, () => { Get(B); Mem(store, 0); Br("adv"); });
+        }
+
+        /// <summary>AMOSWAP/ADD/XOR/AND/OR .W/.D, naturally aligned on a page stores may reach directly (W implies R); else Slow.</summary>
+        private void Amo(RvOp op)
+        {
+            bool word = op <= RvOp.AmomaxuW;
+            Get(A); Set(Va);
+            Get(Va); I64(word ? 3 : 7); Op(I64And); Op(I64Eqz);
+            If();
+            Entry(DTlb, Va);
+            Get(E); Mem(I64Load, TlbEntryLayout.TagWrite); Get(Va); I64(~0xFFFL); Op(I64And); Op(I64Eq);
+            If();
+            Get(E); Mem(I64Load, TlbEntryLayout.Addend); Get(Va); Op(I64Add); Op(I32WrapI64); Set(FHostTemp);
+            Get(FHostTemp); Mem(word ? I64Load32S : I64Load, 0); Set(Res);
+            Get(FHostTemp);
+            RvOp plain = word ? op : op - (RvOp.AmoswapD - RvOp.AmoswapW);
+            if (plain == RvOp.AmoswapW)
+            {
+                Get(B);
+            }
+            else
+            {
+                Get(Res); Get(B);
+                Op(plain switch { RvOp.AmoaddW => I64Add, RvOp.AmoxorW => I64Xor, RvOp.AmoandW => I64And, _ => I64Or });
+            }
+            Mem(word ? I64Store32 : I64Store, 0);
+            Br("wb");
+            End();
+            End();
+            Br("slow");
+        }
+
+        // (the AMO's host address: Set is free there, the fetch page's host address is not)
+        private const int FHostTemp = SetLocal;
+
+        /// <summary>Counts an arrival at pc (the taken target) as <see cref="HotTable.Bump"/> does with weight 1; leaves with Chain once it is hot.</summary>
+        private void EmitHotBump()
+        {
+            I32(layout.HotTable);
+            Get(Pc); I64(1); Op(I64ShrU); Op(I32WrapI64); I32((int)HotTable.Mask); Op(I32And); I32(5); Op(I32Shl);
+            Op(I32Add); Set(Set_);
+            Get(Set_); Mem(I64Load, 0); Get(Pc); Op(I64Eq);
+            If();
+            Get(Set_); Mem(I64Load, 8); I64(1); Op(I64Add); Set(T);
+            Get(Set_); Get(T); Mem(I64Store, 8);
+            _w.Byte(WasmOp.Else);
+            // the second way's count (or a new entry's), then the way moves to the front
+            Get(Set_); Mem(I64Load, 16); Get(Pc); Op(I64Eq);
+            If();
+            Get(Set_); Mem(I64Load, 24); I64(1); Op(I64Add); Set(T);
+            _w.Byte(WasmOp.Else);
+            I64(1); Set(T);
+            End();
+            Get(Set_); Get(Set_); Mem(I64Load, 0); Mem(I64Store, 16);
+            Get(Set_); Get(Set_); Mem(I64Load, 8); Mem(I64Store, 24);
+            Get(Set_); Get(Pc); Mem(I64Store, 0);
+            Get(Set_); Get(T); Mem(I64Store, 8);
+            End();
+            Get(T); I64(layout.HotThreshold); Op(I64GeS);
+            If(); I32((int)CodeExit.Chain); Set(Kind); Br("exit"); End();
+        }
+
+        private const int Set_ = SetLocal;
+
+        private void Advance()
+        {
+            Get(Count); I32(1); Op(I32Add); Set(Count);
+            Get(Pc); Get(Len); Op(I64Add); Set(Pc);
+        }
+
+        /// <summary>x[rd] = value, and x0 stays zero (written back to zero after).</summary>
+        private void WriteRd(Action value)
+        {
+            Get(Regs); Get(RdOff); Op(I32Add); value(); Mem(I64Store, 0);
+            Get(Regs); I64(0); Mem(I64Store, 0);
+        }
+
+        private void ImmI() { Get(Inst); I32(20); Op(I32ShrS); Op(I64ExtendI32S); }
+
+        private void ImmU() { Get(Inst); I32(unchecked((int)0xFFFF_F000)); Op(I32And); Op(I64ExtendI32S); }
+
+        private void Shamt(int mask) { Get(Inst); I32(20); Op(I32ShrU); I32(mask); Op(I32And); Op(I64ExtendI32U); }
+
+        private void ImmS()
+        {
+            Get(Inst); I32(unchecked((int)0xFE00_0000)); Op(I32And); I32(20); Op(I32ShrS);
+            Get(Inst); I32(7); Op(I32ShrU); I32(0x1F); Op(I32And); Op(I32Or);
+            Op(I64ExtendI32S);
+        }
+
+        private void ImmB()
+        {
+            Get(Inst); I32(unchecked((int)0x8000_0000)); Op(I32And); I32(19); Op(I32ShrS);
+            Get(Inst); I32(0x80); Op(I32And); I32(4); Op(I32Shl); Op(I32Or);
+            Get(Inst); I32(20); Op(I32ShrU); I32(0x7E0); Op(I32And); Op(I32Or);
+            Get(Inst); I32(7); Op(I32ShrU); I32(0x1E); Op(I32And); Op(I32Or);
+            Op(I64ExtendI32S);
+        }
+
+        private void ImmJ()
+        {
+            Get(Inst); I32(unchecked((int)0x8000_0000)); Op(I32And); I32(11); Op(I32ShrS);
+            Get(Inst); I32(0xFF000); Op(I32And); Op(I32Or);
+            Get(Inst); I32(9); Op(I32ShrU); I32(0x800); Op(I32And); Op(I32Or);
+            Get(Inst); I32(20); Op(I32ShrU); I32(0x7FE); Op(I32And); Op(I32Or);
+            Op(I64ExtendI32S);
+        }
+
+        private void LoadCtx32(int offset, int local)
+        {
+            Get(Ctx); Mem(I32Load, offset); Set(local);
+        }
+
+        private void Get(int local) { _w.Byte(LocalGet); _w.U32((uint)local); }
+
+        private void Set(int local) { _w.Byte(LocalSet); _w.U32((uint)local); }
+
+        private void I32(int v) { _w.Byte(I32Const); _w.S64(v); }
+
+        private void I64(long v) { _w.Byte(I64Const); _w.S64(v); }
+
+        private void Op(byte op) => _w.Byte(op);
+
+        /// <summary>A load or store with alignment hint 0 (any address) and a constant offset.</summary>
+        private void Mem(byte op, int offset)
+        {
+            _w.Byte(op);
+            _w.U32(0);
+            _w.U32((uint)offset);
+        }
+
+        private void Block(string label) { _w.Byte(WasmOp.Block); _w.Byte(BlockVoid); _labels.Add(label); }
+
+        private void Loop(string label) { _w.Byte(WasmOp.Loop); _w.Byte(BlockVoid); _labels.Add(label); }
+
+        private void If() { _w.Byte(WasmOp.If); _w.Byte(BlockVoid); _labels.Add(""); }
+
+        private void End() { _w.Byte(WasmOp.End); _labels.RemoveAt(_labels.Count - 1); }
+
+        private int Depth(string label) => _labels.Count - 1 - _labels.LastIndexOf(label);
+
+        private void Br(string label) { _w.Byte(WasmOp.Br); _w.U32((uint)Depth(label)); }
+    }
+
+    private static class TlbEntryLayout
+    {
+        public static readonly int TagRead = Memory.TlbEntry.TagReadOffset, TagWrite = Memory.TlbEntry.TagWriteOffset,
+            TagExec = Memory.TlbEntry.TagExecOffset, Addend = Memory.TlbEntry.AddendOffset;
+    }
+
+}

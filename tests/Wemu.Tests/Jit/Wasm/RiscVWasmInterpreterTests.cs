@@ -1,0 +1,335 @@
+using Wemu.Cpu.RiscV;
+using Wemu.Jit;
+using Wemu.Memory;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace Wemu.Tests.Jit.Wasm;
+
+/// <summary>
+/// The page's WebAssembly interpreter for cold RISC-V code (<see cref="RiscVWasmInterpreter"/>), run in Node against
+/// <see cref="RiscVInterpreter"/>: random programs and the access sweep, entered at points all through them, with the
+/// data and fetch TLBs the interpreter built (some entries dropped or made read-only, the device's I/O entries aimed at
+/// a canary area), on a copy of the code and data pages. After as many instructions as the wasm retired, the C#
+/// interpreter must be at the same pc with the same registers, data and hot table (every taken branch counted as
+/// <see cref="HotTable.Bump"/> does), and a Chain exit before the budget must be at the first target that got hot.
+/// </summary>
+public sealed unsafe class RiscVWasmInterpreterTests(ITestOutputHelper output)
+{
+    private const int Ctx = 0x100, Regs = 0x1000, DataTlb = 0x4000, FetchTlb = 0x14000, NoPage = 0x24000,
+        CanaryArea = 0x26000, CanarySize = 0x2000, Primary = 0x28000, Expand = 0x30000, Hot = 0x70000,
+        DataPages = 0x170000, CodePages = DataPages + RandomProgramGenerator.DataSize;
+    private const byte Canary = 0xA5;
+    private const int HotBytes = 16 << HotTable.Bits;
+
+    public static TheoryData<int, bool> Modes()
+    {
+        var data = new TheoryData<int, bool>();
+        for (int mode = 0; mode < 3; mode++)
+        {
+            data.Add(mode, false);
+            data.Add(mode, true);
+        }
+        return data;
+    }
+
+    [Theory]
+    [MemberData(nameof(Modes))]
+    public void Random_Programs_Match_The_Interpreter(int modeIndex, bool compressed)
+    {
+        int mode = ModeOf(modeIndex);
+        var programs = RandomProgramBatch.Assemble(7000 + modeIndex * 100 + (compressed ? 50 : 0), 6, compressed, mode);
+        var rng = new Random(modeIndex * 2 + (compressed ? 1 : 0));
+        var starts = new List<(RandomProgramBatch.Program, int)>();
+        foreach (var p in programs)
+            for (int start = 0; start < 6; start++)
+                starts.Add((p, rng.Next(start * 400, start * 400 + 600)));
+        var kinds = Check(starts, rng, $"random programs ({mode}, compressed {compressed})");
+        Assert.True(kinds.GetValueOrDefault(CodeExit.Slow) > 0, "no Slow exit");
+    }
+
+    /// <summary>
+    /// A loop of what the module runs itself (loads and stores of every size, the plain AMOs, division by zero, by -1 and
+    /// of the most negative value, shifts by counts past the width, calls and returns), long runs from points all
+    /// through it: most end at the budget or at a target that got hot.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(Modes))]
+    public void A_Loop_Of_Handled_Instructions_Matches_The_Interpreter(int modeIndex, bool compressed)
+    {
+        int mode = ModeOf(modeIndex);
+        int seed = 9500 + modeIndex * 2 + (compressed ? 1 : 0);
+        var p = RandomProgramBatch.Assemble(seed, [LoopSource(seed, mode)], compressed, mode)[0] with { Paging = true };
+        var rng = new Random(seed);
+        var starts = new List<(RandomProgramBatch.Program, int)>();
+        for (int start = 5; start < 4000; start += 131)
+            starts.Add((p, start));
+        var kinds = Check(starts, rng, $"loop ({mode}, compressed {compressed})", minimumInstructions: 10_000);
+        Assert.True(kinds.GetValueOrDefault(CodeExit.Chain) >= 5, "fewer than 5 Chain exits");
+    }
+
+    private static string LoopSource(int seed, int mode)
+    {
+        string q = $"p{seed}";
+        ulong data = mode == RiscVHart.PrivMachine ? RandomProgramGenerator.DataBase : RandomProgramGenerator.VirtualDataBase;
+        string body = $$"""
+                li s2, 300
+                li a1, {{data + 0x1100}}
+                addi a2, a1, 16
+                addi a3, a1, 24
+                li s5, 0x8000000000000000
+                li s6, 0x80000000
+                li t6, -1
+            {{q}}_loop:
+                ld t0, 0(a1)
+                addi t0, t0, 3
+                sd t0, 0(a1)
+                lw t1, 8(a1)
+                xor t1, t1, s2
+                sw t1, 8(a1)
+                lh t2, 10(a1)
+                lhu t3, 10(a1)
+                sh t2, 12(a1)
+                lb t2, 13(a1)
+                lbu t3, 13(a1)
+                sb t3, 14(a1)
+                lwu t4, 8(a1)
+                amoadd.d t2, s2, (a1)
+                amoswap.w t3, t1, (a2)
+                amoxor.d t4, t0, (a3)
+                amoand.w t5, s2, (a2)
+                amoor.d t5, t1, (a3)
+                amoadd.w t5, t6, (a2)
+                div t4, t0, s2
+                rem t5, t0, s2
+                divu t4, t0, s2
+                remu t5, t0, s2
+                div t4, t0, zero
+                rem t5, t0, zero
+                divu t4, t0, zero
+                remu t5, t0, zero
+                div t4, s5, t6
+                rem t5, s5, t6
+                divw t4, s6, t6
+                remw t5, s6, t6
+                divw t4, t0, zero
+                remw t5, t0, zero
+                divuw t4, t0, zero
+                remuw t5, t0, zero
+                divuw t4, t0, s2
+                remuw t5, t1, s2
+                mul t4, t0, t1
+                mulw t5, t0, t1
+                sll t4, t0, s2
+                srl t5, t0, s2
+                sra t4, s5, s2
+                sllw t5, t1, s2
+                srlw t4, t1, s2
+                sraw t5, s6, s2
+                slliw t4, t1, 7
+                srliw t5, s6, 3
+                sraiw t4, s6, 3
+                slt t5, t0, s2
+                sltu t4, s5, t0
+                slti t5, t0, -5
+                sltiu t4, t0, -5
+                addw t5, t0, t1
+                subw t4, t0, t1
+                lui t5, 0xfffff
+                auipc t4, 0x12
+                jal ra, {{q}}_fn
+                bltu s2, t6, 1f
+                addi t0, t0, 1
+            1:  bge s5, zero, 1f
+                andi t0, t0, 0x7f
+            1:  addi s2, s2, -1
+                bnez s2, {{q}}_loop
+                j {{q}}_end
+            {{q}}_fn:
+                addi a0, a0, 1
+                srai a0, a0, 1
+                ori a0, a0, 2
+                ret
+            {{q}}_end:
+
+            """;
+        var s = new System.Text.StringBuilder(body);
+        if (mode == RiscVHart.PrivUser)
+        {
+            s.AppendLine($"    li tp, 0x{ProbeDevice.Base:x}");
+            s.AppendLine($"    sd zero, {RandomProgramGenerator.HaltOffset}(tp)");
+        }
+        else
+        {
+            s.AppendLine("    wfi");
+        }
+        s.AppendLine($"    j {q}_end");
+        RandomProgramGenerator.AppendTrapHandler(s, q, mode == RiscVHart.PrivMachine ? "m" : "s");
+        return s.ToString();
+    }
+
+    [Theory]
+    [MemberData(nameof(Modes))]
+    public void The_Access_Sweep_Matches_The_Interpreter(int modeIndex, bool paging)
+    {
+        int mode = ModeOf(modeIndex);
+        if (mode == RiscVHart.PrivMachine && !paging)
+            return;   // (M-mode has one form; the theory's other row runs it)
+        int seed = 9400 + modeIndex * 2 + (paging ? 1 : 0);
+        var p = RandomProgramBatch.Assemble(seed, [JitAccessSweepTests.Source(seed, mode, paging)], false, mode)[0] with { Paging = paging || mode == RiscVHart.PrivMachine };
+        var rng = new Random(seed);
+        var starts = new List<(RandomProgramBatch.Program, int)>();
+        for (int start = 300; start < 6000; start += 97)
+            starts.Add((p, start));
+        var kinds = Check(starts, rng, $"access sweep ({mode}, paging {paging})");
+        Assert.True(kinds.GetValueOrDefault(CodeExit.Slow) >= 5, "fewer than 5 Slow exits");
+    }
+
+    private static int ModeOf(int index) => index switch { 0 => RiscVHart.PrivMachine, 1 => RiscVHart.PrivSupervisor, _ => RiscVHart.PrivUser };
+
+    private Dictionary<CodeExit, int> Check(List<(RandomProgramBatch.Program Program, int Steps)> starts, Random rng, string what, long minimumInstructions = 0)
+    {
+        var cases = new List<NodeWasmRunner.Case>();
+        var built = new List<(RandomProgramBatch.Program Program, int Steps, int Threshold, int Budget)>();
+        foreach (var (p, steps) in starts)
+        {
+            int threshold = rng.Next(3) == 0 ? rng.Next(1, 6) : 1 << 30;
+            int budget = rng.Next(4) == 0 ? rng.Next(1, 40) : rng.Next(40, 3000);
+            var c = BuildCase(p, steps, threshold, budget, rng);
+            if (c == null)
+                continue;
+            cases.Add(c);
+            built.Add((p, steps, threshold, budget));
+        }
+        var results = NodeWasmRunner.Run(cases);
+        var kinds = new Dictionary<CodeExit, int>();
+        var leftAt = new Dictionary<string, int>();
+        long total = 0;
+        for (int c = 0; c < cases.Count; c++)
+        {
+            var (p, steps, threshold, budget) = built[c];
+            var r = results[c];
+            string name = $"{what}: {p.Name} from step {steps}, threshold {threshold}, budget {budget}";
+            Assert.True(r.Error == null, $"{name}: {r.Error}");
+            var kind = (CodeExit)BitConverter.ToInt32(r.Memory, Ctx + ExitContext.ExitKind);
+            ulong pc = BitConverter.ToUInt64(r.Memory, Ctx + ExitContext.ExitPc);
+            kinds[kind] = kinds.GetValueOrDefault(kind) + 1;
+            total += r.Count;
+            Assert.True(r.Count >= 0 && r.Count <= budget, $"{name}: count {r.Count}");
+
+            using var m = p.CreateMachine();
+            var interp = new RiscVInterpreter();
+            Step(m, interp, steps);
+            // the rest as the JIT's profiling interpreter, which counts every taken branch's target
+            using var hot = new HotTable(threshold, 1);
+            var profiling = new RiscVInterpreter(hot);
+            bool hotSeen = false;
+            for (int n = 0; n < r.Count; n++)
+            {
+                Assert.False(hotSeen, $"{name}: went on after a hot target");
+                m.Hart.HotExit = false;
+                Assert.True(profiling.Run(m.Hart, 1) == 1, $"{name}: the interpreter did not retire instruction {n} of {r.Count}");
+                hotSeen = m.Hart.HotExit;
+            }
+            Assert.True(m.Hart.ProgramCounter == pc, $"{name}: after {r.Count} instructions ({kind} exit) wasm is at 0x{pc:x}, the interpreter at 0x{m.Hart.ProgramCounter:x}");
+            for (int reg = 0; reg < 32; reg++)
+                Assert.True(m.Hart.GetRegister(reg) == BitConverter.ToUInt64(r.Memory, Regs + reg * 8),
+                    $"{name}: after {r.Count} instructions x{reg} = 0x{BitConverter.ToUInt64(r.Memory, Regs + reg * 8):x}, interpreter 0x{m.Hart.GetRegister(reg):x}");
+            var data = new Span<byte>(m.Ram.Pointer + (RandomProgramGenerator.DataBase - BareHart.RamBase), RandomProgramGenerator.DataSize);
+            Assert.True(data.SequenceEqual(r.Memory.AsSpan(DataPages, RandomProgramGenerator.DataSize)), $"{name}: data memory differs");
+            Assert.True(r.Memory.AsSpan(CanaryArea, CanarySize).IndexOfAnyExcept(Canary) < 0, $"{name}: an access through an I/O TLB entry reached linear memory");
+            Assert.True(new Span<byte>(hot.Entries, HotBytes).SequenceEqual(r.Memory.AsSpan(Hot, HotBytes)), $"{name}: the hot tables differ");
+            if (hotSeen)
+                Assert.True(kind == CodeExit.Chain, $"{name}: a target got hot and the wasm left with {kind}");
+            if (kind == CodeExit.Chain && r.Count < budget)
+                Assert.True(hotSeen, $"{name}: a Chain exit before the budget with no hot target");
+            if (kind is CodeExit.Slow or CodeExit.Interpret)
+            {
+                m.Hart.TryReadVirtual(pc, 4, out ulong word);
+                uint inst = (word & 3) == 3 ? (uint)word : RvcExpander.Table[(ushort)word];
+                var op = RvOpcodeTable.Decode(inst);
+                leftAt[$"{kind} {op}"] = leftAt.GetValueOrDefault($"{kind} {op}") + 1;
+                // the instruction it left at is one it does not run here, or its access or fetch missed
+                Assert.True(r.Count < budget, $"{name}: {kind} exit at the budget");
+            }
+        }
+        output.WriteLine($"{what}: {cases.Count} cases, {total} instructions; exits: {string.Join(", ", kinds.Select(k => $"{k.Key} {k.Value}"))}; left at {string.Join(", ", leftAt.Select(k => $"{k.Key} {k.Value}"))}");
+        Assert.True(cases.Count >= 10, $"{what}: only {cases.Count} cases");
+        Assert.True(total >= minimumInstructions, $"{what}: only {total} instructions ran in wasm");
+        return kinds;
+    }
+
+    private static void Step(BareHart m, RiscVInterpreter interp, int steps)
+    {
+        for (int i = 0; i < steps && !m.Finished; i++)
+            interp.Run(m.Hart, 1);
+    }
+
+    /// <summary>The image and the module for a run from <paramref name="steps"/> instructions into the program, or null if it ended before.</summary>
+    private static NodeWasmRunner.Case? BuildCase(RandomProgramBatch.Program p, int steps, int threshold, int budget, Random rng)
+    {
+        using var m = p.CreateMachine();
+        var interp = new RiscVInterpreter();
+        Step(m, interp, steps);
+        if (m.Finished)
+            return null;
+        var h = m.Hart;
+        int codeBytes = (p.Code.Length + 0xFFF) & ~0xFFF;
+        var image = new byte[CodePages + codeBytes + 0x1000];
+        image.AsSpan(CanaryArea, CanarySize).Fill(Canary);
+        fixed (byte* img = image)
+        {
+            *(int*)(img + Ctx + ExitContext.Regs) = Regs;
+            *(int*)(img + Ctx + ExitContext.Tlb) = DataTlb;
+            *(int*)(img + Ctx + ExitContext.FetchTlb) = FetchTlb;
+            *(int*)(img + Ctx + ExitContext.Budget) = budget;
+            *(int*)(img + Ctx + ExitContext.ExitKind) = -1;
+            *(ulong*)(img + Ctx + ExitContext.ExitPc) = h.ProgramCounter;
+            for (int r = 0; r < 32; r++)
+                *(ulong*)(img + Regs + r * 8) = h.GetRegister(r);
+            new Span<byte>((void*)RiscVInterpreter.PrimaryTable, 1 << 15).CopyTo(image.AsSpan(Primary));
+            new Span<byte>((void*)RiscVInterpreter.ExpandTable, 4 << 16).CopyTo(image.AsSpan(Expand));
+            for (int i = 0; i < 1 << HotTable.Bits; i++)
+                *(ulong*)(img + Hot + i * 16) = ulong.MaxValue;
+            new Span<byte>(m.Ram.Pointer + (RandomProgramGenerator.DataBase - BareHart.RamBase), RandomProgramGenerator.DataSize)
+                .CopyTo(image.AsSpan(DataPages));
+            new Span<byte>(m.Ram.Pointer, codeBytes).CopyTo(image.AsSpan(CodePages));
+            CopyTlb(h.TlbFor(h.DataMmuContext), (TlbEntry*)(img + DataTlb), RandomProgramGenerator.DataBase, RandomProgramGenerator.DataSize, DataPages, rng);
+            CopyTlb(h.TlbFor(h.FetchMmuContext), (TlbEntry*)(img + FetchTlb), BareHart.RamBase, codeBytes, CodePages, rng);
+        }
+        var module = RiscVWasmInterpreter.Build(new RiscVWasmInterpreter.Layout(Primary, Expand, NoPage, Hot, threshold));
+        return new NodeWasmRunner.Case([module], image, Ctx, 0);
+    }
+
+    /// <summary>
+    /// A TLB as the hart left it, pointed at the image's copy of the physical range [<paramref name="physBase"/>,
+    /// + <paramref name="size"/>) at <paramref name="imageAt"/>: entries for other RAM dropped, one in 16 dropped at
+    /// random and one in 16 made read-only; I/O entries kept with their tags, their delta aimed at the canary area.
+    /// </summary>
+    private static void CopyTlb(TlbEntry* src, TlbEntry* dst, ulong physBase, int size, int imageAt, Random rng)
+    {
+        for (int i = 0; i < RiscVHart.TlbSize; i++)
+        {
+            dst[i].TagRead = dst[i].TagWrite = dst[i].TagExec = TlbEntry.Invalid;
+            ulong phys = src[i].PhysPage;
+            ulong tag = src[i].TagRead != TlbEntry.Invalid ? src[i].TagRead : src[i].TagWrite != TlbEntry.Invalid ? src[i].TagWrite : src[i].TagExec;
+            if (tag != TlbEntry.Invalid && (tag & TlbEntry.IoFlag) != 0)
+            {
+                dst[i].TagRead = src[i].TagRead;
+                dst[i].TagWrite = src[i].TagWrite;
+                dst[i].Addend = CanaryArea - (long)(tag & ~0xFFFUL);
+                continue;
+            }
+            if (tag == TlbEntry.Invalid || phys < physBase || phys >= physBase + (ulong)size)
+                continue;
+            int roll = rng.Next(16);
+            if (roll == 0)
+                continue;
+            ulong vpage = tag & ~0xFFFUL;
+            dst[i].TagRead = src[i].TagRead;
+            dst[i].TagWrite = roll == 1 ? TlbEntry.Invalid : src[i].TagWrite;
+            dst[i].TagExec = src[i].TagExec;
+            dst[i].Addend = imageAt + (long)(phys - physBase) - (long)vpage;
+        }
+    }
+}
