@@ -37,7 +37,14 @@ public static class ExitContext
     public const int GlobalStamp = 112;
     /// <summary>Pointer: the soft TLB of the current fetch context (what an interpreter in wasm fetches through, <see cref="IJitFrontEnd{TCpu}.BuildWasmInterpreter"/>).</summary>
     public const int FetchTlb = 120;
-    public const int Size = 128;
+    /// <summary>
+    /// i32: the function-table index of the guest's interpreter in wasm (0: none). A chained exit whose target the jump
+    /// cache lacks tail-calls it with the target in <see cref="ExitPc"/> instead of returning to the host.
+    /// </summary>
+    public const int ColdCode = 128;
+    /// <summary>i64: instructions that interpreter retired since the host last read and cleared it (for the statistics).</summary>
+    public const int ColdRetired = 136;
+    public const int Size = 144;
 
     /// <summary>
     /// A jump-cache entry: the virtual pc, an i32 stamp, and the code (a native entry address, or a

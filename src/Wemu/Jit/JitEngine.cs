@@ -105,6 +105,7 @@ public abstract unsafe partial class JitEngine<TCpu, TFrontEnd> : ICpuEngine<TCp
         {
             fixed (byte* p = module)
                 _coldCode = Options.WasmLoader!.Load(p, module.Length);
+            *(int*)(_context + ExitContext.ColdCode) = _coldCode;
         }
     }
 
@@ -259,11 +260,7 @@ public abstract unsafe partial class JitEngine<TCpu, TFrontEnd> : ICpuEngine<TCp
         *(ulong*)(slot + ExitContext.EntryPc) = pc;
         *(int*)(slot + ExitContext.EntryStamp) = global ? _globalChainStamp : chainStamp;
         *(long*)(slot + ExitContext.EntryCode) = block.Entry;
-        *(ulong*)(ctx + ExitContext.Tlb) = (ulong)dtlb;
-        *(long*)(ctx + ExitContext.Budget) = Math.Min(budget - executed, int.MaxValue);
-        *(ulong*)(ctx + ExitContext.JumpCache) = (ulong)jumpCache;
-        *(int*)(ctx + ExitContext.Stamp) = chainStamp;
-        *(int*)(ctx + ExitContext.GlobalStamp) = _globalChainStamp;
+        SetRunContext(cpu, dtlb, jumpCache, chainStamp, budget - executed);
         long n = Backend == JitBackendKind.Wasm
             ? ((delegate* unmanaged<int, int, int>)block.Entry)((int)ctx, 0)
             : _helperCalls
@@ -274,26 +271,39 @@ public abstract unsafe partial class JitEngine<TCpu, TFrontEnd> : ICpuEngine<TCp
         ulong at = *(ulong*)(ctx + ExitContext.ExitPc);
         if (kind == CodeExit.Chain)
             CountChainReturn(jumpCache, at, executed + n >= budget);
+        Statistics.CompiledEntries++;
         return AfterExit(cpu, kind, at, n, ref executed, ref dtlb);
+    }
+
+    /// <summary>What compiled code and the wasm interpreter read in the <see cref="ExitContext"/> for a run of at most <paramref name="budget"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void SetRunContext(TCpu cpu, TlbEntry* dtlb, byte* jumpCache, int chainStamp, long budget)
+    {
+        byte* ctx = _context;
+        *(ulong*)(ctx + ExitContext.Tlb) = (ulong)dtlb;
+        *(long*)(ctx + ExitContext.Budget) = Math.Min(budget, int.MaxValue);
+        *(ulong*)(ctx + ExitContext.JumpCache) = (ulong)jumpCache;
+        *(int*)(ctx + ExitContext.Stamp) = chainStamp;
+        *(int*)(ctx + ExitContext.GlobalStamp) = _globalChainStamp;
+        if (_coldCode != 0)
+            *(ulong*)(ctx + ExitContext.FetchTlb) = (ulong)_isa.FetchTlb(cpu);
     }
 
     /// <summary>
     /// Runs cold code from <paramref name="pc"/> in the WebAssembly interpreter (the exits are compiled code's: a hot
-    /// target leaves as <see cref="CodeExit.Chain"/>, an instruction it does not run as Slow or Interpret); true to keep
-    /// dispatching.
+    /// target whose code the jump cache lacks leaves as <see cref="CodeExit.Chain"/>, an instruction it does not run as
+    /// Slow or Interpret; it chains into compiled code and compiled code back into it); true to keep dispatching.
     /// </summary>
     private bool EnterCold(TCpu cpu, ulong pc, int context, TlbEntry* dtlb, long budget, ref long executed)
     {
         byte* ctx = _context;
-        *(ulong*)(ctx + ExitContext.Tlb) = (ulong)dtlb;
-        *(ulong*)(ctx + ExitContext.FetchTlb) = (ulong)_isa.FetchTlb(cpu);
-        *(long*)(ctx + ExitContext.Budget) = Math.Min(budget - executed, int.MaxValue);
+        UpdateChainStamps(cpu);
+        SetRunContext(cpu, dtlb, ctx + ExitContext.Size + context * _jumpCacheBytes, _chainStamp, budget - executed);
         *(ulong*)(ctx + ExitContext.ExitPc) = pc;
-        long n = ((delegate* unmanaged<int, int, int>)_coldCode)((int)ctx, 0);
+        long n = ((delegate* unmanaged<int, int, int>)_coldCode)((int)ctx, -1);
         var kind = (CodeExit)(*(int*)(ctx + ExitContext.ExitKind));
         ulong at = *(ulong*)(ctx + ExitContext.ExitPc);
-        Statistics.ColdInstructions += n;
-        return AfterExit(cpu, kind, at, n, ref executed, ref dtlb, compiled: false);
+        return AfterExit(cpu, kind, at, n, ref executed, ref dtlb);
     }
 
     /// <summary>Why a chained exit came back here (<see cref="JitStatistics.ChainReturns"/>): the slot generated code looked in.</summary>
@@ -325,6 +335,7 @@ public abstract unsafe partial class JitEngine<TCpu, TFrontEnd> : ICpuEngine<TCp
             block.Ran = true;
         }
         cpu.InstRetInFlight = 0;
+        Statistics.CompiledEntries++;
         var kind = IlExit.KindOf(result);
         if (cpu.MmioAccessed)
         {
@@ -342,16 +353,20 @@ public abstract unsafe partial class JitEngine<TCpu, TFrontEnd> : ICpuEngine<TCp
     /// keep dispatching: a chained exit, or a load, store or helper that went on to the next
     /// instruction without a device access (nothing the machine loop watches changed).
     /// </summary>
-    private bool AfterExit(TCpu cpu, CodeExit kind, ulong at, long n, ref long executed, ref TlbEntry* dtlb, bool compiled = true)
+    private bool AfterExit(TCpu cpu, CodeExit kind, ulong at, long n, ref long executed, ref TlbEntry* dtlb)
     {
         cpu.Pc = at;
         cpu.InstRet += (ulong)n;
         executed += n;
-        if (compiled)
+        // (of which the wasm interpreter ran ColdRetired: compiled code and it chain into each other)
+        long cold = 0;
+        if (_coldCode != 0)
         {
-            Statistics.CompiledInstructions += n;
-            Statistics.CompiledEntries++;
+            cold = *(long*)(_context + ExitContext.ColdRetired);
+            *(long*)(_context + ExitContext.ColdRetired) = 0;
+            Statistics.ColdInstructions += cold;
         }
+        Statistics.CompiledInstructions += n - cold;
         Statistics.ExitsByKind[(int)kind & 3]++;
         if (kind == CodeExit.Chain)
         {

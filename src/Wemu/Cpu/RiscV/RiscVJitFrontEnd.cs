@@ -56,7 +56,7 @@ public readonly unsafe struct RiscVJitFrontEnd : IJitFrontEnd<RiscVHart>
         if (addresses.Any(a => a <= 0 || a > int.MaxValue))
             return null;
         return RiscVWasmInterpreter.Build(new RiscVWasmInterpreter.Layout(
-            (int)addresses[0], (int)addresses[1], (int)addresses[2], (int)addresses[3], hot.Threshold));
+            (int)addresses[0], (int)addresses[1], (int)addresses[2], (int)addresses[3], hot.Threshold, CodeAbi.JumpCacheBits));
     }
 
     public TlbEntry* FetchTlb(RiscVHart cpu) => cpu.TlbFor(cpu.FetchMmuContext);

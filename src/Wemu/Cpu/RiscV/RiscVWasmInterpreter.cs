@@ -17,15 +17,17 @@ namespace Wemu.Cpu.RiscV;
 /// engine already handles for compiled code: <see cref="CodeExit.Slow"/> (a TLB miss, a device, a misaligned or
 /// page-crossing access, LR/SC, floating point; interpreted, then back here) or <see cref="CodeExit.Interpret"/> (CSRs,
 /// system instructions, fence.i; interpreted, then the machine loop). Every taken branch counts its target in the
-/// <see cref="HotTable"/> exactly as <see cref="HotTable.Bump"/> does; at a hot target it leaves with
-/// <see cref="CodeExit.Chain"/> so the engine can compile or enter the code there. Tables, the hot table and the
+/// <see cref="HotTable"/> exactly as <see cref="HotTable.Bump"/> does; at a hot target whose code the jump cache holds
+/// it tail-calls that code (as compiled code chains), at any other hot target it leaves with <see cref="CodeExit.Chain"/>
+/// so the engine can compile the code there. Compiled code chains to it in turn (<see cref="ExitContext.ColdCode"/>):
+/// entered with a count of 0 or more, it counts its first pc as an arrival; the engine enters it with -1. Tables, the hot table and the
 /// page of zeros it fetches from before its first page are linear-memory addresses fixed when the module is built.
 /// </para>
 /// </summary>
 internal static class RiscVWasmInterpreter
 {
     /// <summary>Linear-memory addresses and constants the module is built with.</summary>
-    public readonly record struct Layout(int Primary, int Expand, int NoPage, int HotTable, int HotThreshold);
+    public readonly record struct Layout(int Primary, int Expand, int NoPage, int HotTable, int HotThreshold, int JumpCacheBits);
 
     // params
     private const int Ctx = 0, Count = 1;
@@ -33,8 +35,8 @@ internal static class RiscVWasmInterpreter
     private const int Pc = 2, FBase = 3, Va = 4, Res = 5, Target = 6, A = 7, B = 8, Len = 9, T = 10;
     // i32 locals
     private const int Regs = 11, DTlb = 12, ITlb = 13, Budget = 14, Inst = 15, OpLocal = 16, RdOff = 17, FHost = 18,
-        E = 19, Kind = 20, SetLocal = 21;
-    private const int I64Locals = 9, I32Locals = 12;
+        E = 19, Kind = 20, SetLocal = 21, Start = 22, Stamp = 23;
+    private const int I64Locals = 9, I32Locals = 14;
 
     /// <summary>The ops handled here; any other op leaves (<see cref="ExitFor"/>).</summary>
     public static bool Handles(RvOp op) => op is >= RvOp.Lui and <= RvOp.Fence and not RvOp.FenceI and not RvOp.Ecall and not RvOp.Ebreak
@@ -62,8 +64,9 @@ internal static class RiscVWasmInterpreter
         s.Bytes([FuncType, 2, TypeI64, TypeI64, 1, TypeI64]);
         m.Section(1, s);
         s.Clear();
-        s.U32(1);
+        s.U32(2);
         s.Name("m"); s.Name("h"); s.Byte(0x02); s.Byte(0x00); s.U32(1);
+        s.Name("m"); s.Name("t"); s.Byte(0x01); s.Byte(TypeFuncRef); s.Byte(0x00); s.U32(0);
         m.Section(2, s);
         s.Clear();
         s.U32(1); s.U32(0);
@@ -100,6 +103,16 @@ internal static class RiscVWasmInterpreter
             I32(layout.NoPage); Set(FHost);
 
             Block("exit");
+            // count < 0: entered by the engine, which counted the arrival; else chained to from compiled code, and the
+            // target counts as an arrival (the dispatcher counts a chained exit's target so)
+            Get(Count); I32(0); Op(I32LtS);
+            If();
+            I32(0); Set(Count);
+            Op(WasmOp.Else);
+            Get(Count); Set(Start);
+            EmitHotBump(chain: false);
+            End();
+            Get(Count); Set(Start);
             Loop("next");
             // budget
             Get(Count); Get(Budget); Op(I32GeS);
@@ -120,7 +133,7 @@ internal static class RiscVWasmInterpreter
             End();   // taken
             Get(Count); I32(1); Op(I32Add); Set(Count);
             Get(Target); Set(Pc);
-            EmitHotBump();
+            EmitHotBump(chain: true);
             Br("next");
             End();   // adv
             Advance();
@@ -131,6 +144,7 @@ internal static class RiscVWasmInterpreter
             Br("next");
             End();   // loop
             End();   // exit
+            AddRetired();
             Get(Ctx); Get(Kind); Mem(I32Store, ExitContext.ExitKind);
             Get(Ctx); Get(Pc); Mem(I64Store, ExitContext.ExitPc);
             Get(Count);
@@ -475,8 +489,21 @@ internal static class RiscVWasmInterpreter
         // (the AMO's host address: Set is free there, the fetch page's host address is not)
         private const int FHostTemp = SetLocal;
 
-        /// <summary>Counts an arrival at pc (the taken target) as <see cref="HotTable.Bump"/> does with weight 1; leaves with Chain once it is hot.</summary>
-        private void EmitHotBump()
+        /// <summary>ColdRetired += what this run retired here (count - start).</summary>
+        private void AddRetired()
+        {
+            Get(Ctx);
+            Get(Ctx); Mem(I64Load, ExitContext.ColdRetired);
+            Get(Count); Get(Start); Op(I32Sub); Op(I64ExtendI32U); Op(I64Add);
+            Mem(I64Store, ExitContext.ColdRetired);
+        }
+
+        /// <summary>
+        /// Counts an arrival at pc (a taken target, or where compiled code chained to) as <see cref="HotTable.Bump"/> does
+        /// with weight 1. Once it is hot: with <paramref name="chain"/>, tail-calls its code if the jump cache has it (as a
+        /// chained exit of compiled code does) and the budget allows; else leaves with Chain.
+        /// </summary>
+        private void EmitHotBump(bool chain)
         {
             I32(layout.HotTable);
             Get(Pc); I64(1); Op(I64ShrU); Op(I32WrapI64); I32((int)HotTable.Mask); Op(I32And); I32(5); Op(I32Shl);
@@ -499,7 +526,30 @@ internal static class RiscVWasmInterpreter
             Get(Set_); Get(T); Mem(I64Store, 8);
             End();
             Get(T); I64(layout.HotThreshold); Op(I64GeS);
-            If(); I32((int)CodeExit.Chain); Set(Kind); Br("exit"); End();
+            If();
+            if (chain)
+            {
+                // the jump-cache slot (ExitContext.JumpCacheIndex with shift 1)
+                Get(Ctx); Mem(I32Load, ExitContext.JumpCache);
+                Get(Pc); I64(1); Op(I64ShrU);
+                Get(Pc); I64(1 + layout.JumpCacheBits); Op(I64ShrU);
+                Op(I64Xor); Op(I32WrapI64); I32((1 << layout.JumpCacheBits) - 1); Op(I32And);
+                I32(ExitContext.JumpCacheEntryShift); Op(I32Shl); Op(I32Add); Set(E);
+                Get(E); Mem(I64Load, ExitContext.EntryPc); Get(Pc); Op(I64Eq);
+                Get(E); Mem(I32Load, ExitContext.EntryStamp); Set(Stamp);
+                Get(Stamp); Get(Ctx); Mem(I32Load, ExitContext.Stamp); Op(I32Eq);
+                Get(Stamp); Get(Ctx); Mem(I32Load, ExitContext.GlobalStamp); Op(I32Eq);
+                Op(I32Or); Op(I32And);
+                Get(Count); Get(Budget); Op(I32LtS); Op(I32And);
+                If();
+                AddRetired();
+                Get(Ctx); Get(Count);
+                Get(E); Mem(I32Load, ExitContext.EntryCode);
+                _w.Byte(ReturnCallIndirect); _w.U32(0); _w.U32(0);
+                End();
+            }
+            I32((int)CodeExit.Chain); Set(Kind); Br("exit");
+            End();
         }
 
         private const int Set_ = SetLocal;

@@ -332,6 +332,14 @@ public static class WasmBackend
                 Get(_entry); Mem(I32Load, 2, ExitContext.EntryCode);
                 w.Byte(ReturnCallIndirect); w.U32(0); w.U32(0);
                 w.Byte(End);
+                // Not there: the guest's interpreter in wasm, if it has one, starts at the target.
+                Get(ArgCtx); Mem(I32Load, 2, ExitContext.ColdCode); Set(_stamp);
+                Get(_stamp);
+                w.Byte(If); w.Byte(BlockVoid);
+                Get(ArgCtx); Get(_exitPc); Mem(I64Store, 3, ExitContext.ExitPc);
+                Get(ArgCtx); Get(ArgCount); Get(_stamp);
+                w.Byte(ReturnCallIndirect); w.U32(0); w.U32(0);
+                w.Byte(End);
                 w.Byte(End);
             }
             Get(ArgCtx); Get(_exitKind); Mem(I32Store, 2, ExitContext.ExitKind);

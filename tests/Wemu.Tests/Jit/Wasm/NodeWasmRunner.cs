@@ -7,12 +7,13 @@ namespace Wemu.Tests.Jit.Wasm;
 /// Runs WebAssembly modules from the backend in Node.js (V8, the engine Chromium runs them with):
 /// each case is a set of modules (table index k+1 holds module k's <c>f</c>), a linear-memory
 /// image, the context address and the module to enter. Node instantiates every module against one
-/// memory and one function table, as the browser host does, calls <c>f(ctx, 0)</c> and sends back
+/// memory and one function table, as the browser host does, calls <c>f(ctx, count)</c> (the case's count, 0 unless
+/// given) and sends back
 /// its result and the whole memory. One Node process per batch of cases.
 /// </summary>
 internal static class NodeWasmRunner
 {
-    public sealed record Case(byte[][] Modules, byte[] Memory, int Context, int Entry);
+    public sealed record Case(byte[][] Modules, byte[] Memory, int Context, int Entry, int Count = 0);
 
     public sealed record Result(string? Error, int Count, byte[] Memory);
 
@@ -29,7 +30,7 @@ internal static class NodeWasmRunner
           const modules = [];
           for (let n = u32(), k = 0; k < n; k++) modules.push(bytes(u32()));
           const image = bytes(u32());
-          const ctx = u32(), entry = u32();
+          const ctx = u32(), entry = u32(), first = dv.getInt32(at, true); at += 4;
           const memory = new WebAssembly.Memory({ initial: Math.ceil(image.length / 65536) });
           new Uint8Array(memory.buffer).set(image);
           const table = new WebAssembly.Table({ element: 'anyfunc', initial: modules.length + 1 });
@@ -40,7 +41,7 @@ internal static class NodeWasmRunner
               table.set(k + 1, inst.exports.f);
               return inst.exports.f;
             });
-            count = fns[entry](ctx, 0);
+            count = fns[entry](ctx, first);
           } catch (e) {
             error = String(e && e.stack || e);
           }
@@ -77,6 +78,7 @@ internal static class NodeWasmRunner
                 w.Write(c.Memory);
                 w.Write(c.Context);
                 w.Write(c.Entry);
+                w.Write(c.Count);
             }
         }
         ProcessStartInfo psi;

@@ -18,7 +18,10 @@ public sealed unsafe class RiscVWasmInterpreterTests(ITestOutputHelper output)
 {
     private const int Ctx = 0x100, Regs = 0x1000, DataTlb = 0x4000, FetchTlb = 0x14000, NoPage = 0x24000,
         CanaryArea = 0x26000, CanarySize = 0x2000, Primary = 0x28000, Expand = 0x30000, Hot = 0x70000,
-        DataPages = 0x170000, CodePages = DataPages + RandomProgramGenerator.DataSize;
+        JumpCache = 0x170000, DataPages = 0x172000, CodePages = DataPages + RandomProgramGenerator.DataSize;
+    private const int JumpCacheBits = 8, Stamp = 7;
+
+    private static readonly GuestCodeAbi RegionAbi = new() { Tlb = RiscVHart.TlbLayout, JumpCacheBits = JumpCacheBits, PcAlignShift = 1 };
     private const byte Canary = 0xA5;
     private const int HotBytes = 16 << HotTable.Bits;
 
@@ -62,9 +65,9 @@ public sealed unsafe class RiscVWasmInterpreterTests(ITestOutputHelper output)
         var p = RandomProgramBatch.Assemble(seed, [LoopSource(seed, mode)], compressed, mode)[0] with { Paging = true };
         var rng = new Random(seed);
         var starts = new List<(RandomProgramBatch.Program, int)>();
-        for (int start = 5; start < 4000; start += 131)
+        for (int start = 5; start < 4000; start += 89)
             starts.Add((p, start));
-        var kinds = Check(starts, rng, $"loop ({mode}, compressed {compressed})", minimumInstructions: 10_000);
+        var kinds = Check(starts, rng, $"loop ({mode}, compressed {compressed})", minimumInstructions: 4_000, regions: true);
         Assert.True(kinds.GetValueOrDefault(CodeExit.Chain) >= 5, "fewer than 5 Chain exits");
     }
 
@@ -187,35 +190,45 @@ public sealed unsafe class RiscVWasmInterpreterTests(ITestOutputHelper output)
 
     private static int ModeOf(int index) => index switch { 0 => RiscVHart.PrivMachine, 1 => RiscVHart.PrivSupervisor, _ => RiscVHart.PrivUser };
 
-    private Dictionary<CodeExit, int> Check(List<(RandomProgramBatch.Program Program, int Steps)> starts, Random rng, string what, long minimumInstructions = 0)
+    /// <summary>
+    /// Runs each start in wasm and checks it against the C# interpreter. With <paramref name="regions"/>, half the cases
+    /// also have compiled regions for the targets ahead in the jump cache (low thresholds, so the interpreter chains into
+    /// them and they chain back), and half of those start in a region.
+    /// </summary>
+    private Dictionary<CodeExit, int> Check(List<(RandomProgramBatch.Program Program, int Steps)> starts, Random rng, string what,
+        long minimumInstructions = 0, bool regions = false)
     {
         var cases = new List<NodeWasmRunner.Case>();
-        var built = new List<(RandomProgramBatch.Program Program, int Steps, int Threshold, int Budget)>();
+        var built = new List<(RandomProgramBatch.Program Program, int Steps, int Threshold, int Budget, bool Regions, bool Chained)>();
         foreach (var (p, steps) in starts)
         {
-            int threshold = rng.Next(3) == 0 ? rng.Next(1, 6) : 1 << 30;
+            bool withRegions = regions && rng.Next(2) == 0;
+            bool chained = rng.Next(3) == 0;   // entered as compiled code's chained exit (count 0), else by the engine (-1)
+            int threshold = withRegions ? rng.Next(1, 4) : rng.Next(3) == 0 ? rng.Next(1, 6) : 1 << 30;
             int budget = rng.Next(4) == 0 ? rng.Next(1, 40) : rng.Next(40, 3000);
-            var c = BuildCase(p, steps, threshold, budget, rng);
+            var c = BuildCase(p, steps, threshold, budget, withRegions, chained, rng);
             if (c == null)
                 continue;
             cases.Add(c);
-            built.Add((p, steps, threshold, budget));
+            built.Add((p, steps, threshold, budget, withRegions, chained));
         }
+        long mixed = 0;
         var results = NodeWasmRunner.Run(cases);
         var kinds = new Dictionary<CodeExit, int>();
         var leftAt = new Dictionary<string, int>();
         long total = 0;
         for (int c = 0; c < cases.Count; c++)
         {
-            var (p, steps, threshold, budget) = built[c];
+            var (p, steps, threshold, budget, withRegions, chained) = built[c];
             var r = results[c];
-            string name = $"{what}: {p.Name} from step {steps}, threshold {threshold}, budget {budget}";
+            string name = $"{what}: {p.Name} from step {steps}, threshold {threshold}, budget {budget}{(withRegions ? ", with regions" : "")}{(chained ? ", chained to" : "")}";
             Assert.True(r.Error == null, $"{name}: {r.Error}");
             var kind = (CodeExit)BitConverter.ToInt32(r.Memory, Ctx + ExitContext.ExitKind);
             ulong pc = BitConverter.ToUInt64(r.Memory, Ctx + ExitContext.ExitPc);
             kinds[kind] = kinds.GetValueOrDefault(kind) + 1;
             total += r.Count;
-            Assert.True(r.Count >= 0 && r.Count <= budget, $"{name}: count {r.Count}");
+            // (a region checks the budget where it chains or loops, so it may end up to a region past it)
+            Assert.True(r.Count >= 0 && r.Count <= budget + (withRegions ? 256 : 0), $"{name}: count {r.Count}");
 
             using var m = p.CreateMachine();
             var interp = new RiscVInterpreter();
@@ -223,7 +236,20 @@ public sealed unsafe class RiscVWasmInterpreterTests(ITestOutputHelper output)
             // the rest as the JIT's profiling interpreter, which counts every taken branch's target
             using var hot = new HotTable(threshold, 1);
             var profiling = new RiscVInterpreter(hot);
-            bool hotSeen = false;
+            bool hotSeen = chained && !withRegions && hot.Bump(m.Hart.ProgramCounter);   // (chained to: its first pc is an arrival)
+            long cold = (long)BitConverter.ToUInt64(r.Memory, Ctx + ExitContext.ColdRetired);
+            Assert.True(cold >= 0 && cold <= r.Count, $"{name}: {cold} of {r.Count} instructions counted as the interpreter's");
+            if (withRegions)
+            {
+                // (regions retire without counting arrivals: only the machine state is compared)
+                profiling = interp;
+                if (cold > 0 && cold < r.Count)
+                    mixed++;
+            }
+            else
+            {
+                Assert.True(cold == r.Count, $"{name}: {cold} of {r.Count} instructions counted as the interpreter's");
+            }
             for (int n = 0; n < r.Count; n++)
             {
                 Assert.False(hotSeen, $"{name}: went on after a hot target");
@@ -238,11 +264,14 @@ public sealed unsafe class RiscVWasmInterpreterTests(ITestOutputHelper output)
             var data = new Span<byte>(m.Ram.Pointer + (RandomProgramGenerator.DataBase - BareHart.RamBase), RandomProgramGenerator.DataSize);
             Assert.True(data.SequenceEqual(r.Memory.AsSpan(DataPages, RandomProgramGenerator.DataSize)), $"{name}: data memory differs");
             Assert.True(r.Memory.AsSpan(CanaryArea, CanarySize).IndexOfAnyExcept(Canary) < 0, $"{name}: an access through an I/O TLB entry reached linear memory");
-            Assert.True(new Span<byte>(hot.Entries, HotBytes).SequenceEqual(r.Memory.AsSpan(Hot, HotBytes)), $"{name}: the hot tables differ");
-            if (hotSeen)
-                Assert.True(kind == CodeExit.Chain, $"{name}: a target got hot and the wasm left with {kind}");
-            if (kind == CodeExit.Chain && r.Count < budget)
-                Assert.True(hotSeen, $"{name}: a Chain exit before the budget with no hot target");
+            if (!withRegions)
+            {
+                Assert.True(new Span<byte>(hot.Entries, HotBytes).SequenceEqual(r.Memory.AsSpan(Hot, HotBytes)), $"{name}: the hot tables differ");
+                if (hotSeen)
+                    Assert.True(kind == CodeExit.Chain, $"{name}: a target got hot and the wasm left with {kind}");
+                if (kind == CodeExit.Chain && r.Count < budget)
+                    Assert.True(hotSeen, $"{name}: a Chain exit before the budget with no hot target");
+            }
             if (kind is CodeExit.Slow or CodeExit.Interpret)
             {
                 m.Hart.TryReadVirtual(pc, 4, out ulong word);
@@ -250,12 +279,14 @@ public sealed unsafe class RiscVWasmInterpreterTests(ITestOutputHelper output)
                 var op = RvOpcodeTable.Decode(inst);
                 leftAt[$"{kind} {op}"] = leftAt.GetValueOrDefault($"{kind} {op}") + 1;
                 // the instruction it left at is one it does not run here, or its access or fetch missed
-                Assert.True(r.Count < budget, $"{name}: {kind} exit at the budget");
+                Assert.True(r.Count < budget || withRegions, $"{name}: {kind} exit at the budget");
             }
         }
-        output.WriteLine($"{what}: {cases.Count} cases, {total} instructions; exits: {string.Join(", ", kinds.Select(k => $"{k.Key} {k.Value}"))}; left at {string.Join(", ", leftAt.Select(k => $"{k.Key} {k.Value}"))}");
+        output.WriteLine($"{what}: {cases.Count} cases, {total} instructions; exits: {string.Join(", ", kinds.Select(k => $"{k.Key} {k.Value}"))}; left at {string.Join(", ", leftAt.Select(k => $"{k.Key} {k.Value}"))}; {mixed} runs through both");
         Assert.True(cases.Count >= 10, $"{what}: only {cases.Count} cases");
         Assert.True(total >= minimumInstructions, $"{what}: only {total} instructions ran in wasm");
+        if (regions)
+            Assert.True(mixed >= 1, $"{what}: only {mixed} runs went between the interpreter and compiled code");
         return kinds;
     }
 
@@ -266,7 +297,7 @@ public sealed unsafe class RiscVWasmInterpreterTests(ITestOutputHelper output)
     }
 
     /// <summary>The image and the module for a run from <paramref name="steps"/> instructions into the program, or null if it ended before.</summary>
-    private static NodeWasmRunner.Case? BuildCase(RandomProgramBatch.Program p, int steps, int threshold, int budget, Random rng)
+    private static NodeWasmRunner.Case? BuildCase(RandomProgramBatch.Program p, int steps, int threshold, int budget, bool regions, bool chained, Random rng)
     {
         using var m = p.CreateMachine();
         var interp = new RiscVInterpreter();
@@ -285,6 +316,10 @@ public sealed unsafe class RiscVWasmInterpreterTests(ITestOutputHelper output)
             *(int*)(img + Ctx + ExitContext.Budget) = budget;
             *(int*)(img + Ctx + ExitContext.ExitKind) = -1;
             *(ulong*)(img + Ctx + ExitContext.ExitPc) = h.ProgramCounter;
+            *(int*)(img + Ctx + ExitContext.JumpCache) = JumpCache;
+            *(int*)(img + Ctx + ExitContext.Stamp) = Stamp;
+            *(int*)(img + Ctx + ExitContext.GlobalStamp) = Stamp + 1000;
+            *(int*)(img + Ctx + ExitContext.ColdCode) = 1;   // (the runner puts module k at table index k + 1)
             for (int r = 0; r < 32; r++)
                 *(ulong*)(img + Regs + r * 8) = h.GetRegister(r);
             new Span<byte>((void*)RiscVInterpreter.PrimaryTable, 1 << 15).CopyTo(image.AsSpan(Primary));
@@ -297,8 +332,46 @@ public sealed unsafe class RiscVWasmInterpreterTests(ITestOutputHelper output)
             CopyTlb(h.TlbFor(h.DataMmuContext), (TlbEntry*)(img + DataTlb), RandomProgramGenerator.DataBase, RandomProgramGenerator.DataSize, DataPages, rng);
             CopyTlb(h.TlbFor(h.FetchMmuContext), (TlbEntry*)(img + FetchTlb), BareHart.RamBase, codeBytes, CodePages, rng);
         }
-        var module = RiscVWasmInterpreter.Build(new RiscVWasmInterpreter.Layout(Primary, Expand, NoPage, Hot, threshold));
-        return new NodeWasmRunner.Case([module], image, Ctx, 0);
+        var modules = new List<byte[]> { RiscVWasmInterpreter.Build(new RiscVWasmInterpreter.Layout(Primary, Expand, NoPage, Hot, threshold, JumpCacheBits)) };
+        int entry = 0;
+        if (regions)
+        {
+            // Regions for where the program goes next (the first, its entry, half the time), in the jump cache.
+            ulong start = h.ProgramCounter;
+            var targets = new List<ulong>();
+            using (var ahead = p.CreateMachine())
+            {
+                Step(ahead, interp, steps);
+                for (int i = 0; i < 3000 && !ahead.Finished && targets.Count < 16; i++)
+                {
+                    ulong before = ahead.Hart.ProgramCounter;
+                    interp.Run(ahead.Hart, 1);
+                    ulong after = ahead.Hart.ProgramCounter;
+                    if (after - before is not (2 or 4) && !targets.Contains(after) && after != start)
+                        targets.Add(after);
+                }
+            }
+            if (rng.Next(2) == 0)
+                targets.Insert(0, start);
+            var translator = new RiscVTranslator(256);
+            foreach (ulong t in targets)
+            {
+                bool inCode = t >= BareHart.RamBase && t < BareHart.RamBase + (ulong)p.Code.Length;
+                byte* page = m.Ram.Pointer + ((t & ~0xFFFUL) - BareHart.RamBase);
+                if (!inCode || RiscVTranslator.IsInterpretedOnly(t, page))
+                    continue;
+                var f = translator.Translate(t, page, _ => true);
+                Wemu.Jit.Passes.IrPipeline.Run(f);
+                modules.Add(Wemu.Jit.Wasm.WasmBackend.Compile(f, RegionAbi, chain: true));
+                int slot = JumpCache + ExitContext.JumpCacheIndex(t, 1, JumpCacheBits) * ExitContext.JumpCacheEntry;
+                BitConverter.TryWriteBytes(image.AsSpan(slot + ExitContext.EntryPc), t);
+                BitConverter.TryWriteBytes(image.AsSpan(slot + ExitContext.EntryStamp), rng.Next(8) == 0 ? Stamp - 1 : Stamp);
+                BitConverter.TryWriteBytes(image.AsSpan(slot + ExitContext.EntryCode), modules.Count);
+                if (t == start)
+                    entry = modules.Count - 1;
+            }
+        }
+        return new NodeWasmRunner.Case([.. modules], image, Ctx, entry, entry != 0 ? 0 : chained ? 0 : -1);
     }
 
     /// <summary>
