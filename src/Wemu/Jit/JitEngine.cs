@@ -297,13 +297,22 @@ public abstract unsafe partial class JitEngine<TCpu, TFrontEnd> : ICpuEngine<TCp
     private bool EnterCold(TCpu cpu, ulong pc, int context, TlbEntry* dtlb, long budget, ref long executed)
     {
         byte* ctx = _context;
-        UpdateChainStamps(cpu);
-        SetRunContext(cpu, dtlb, ctx + ExitContext.Size + context * _jumpCacheBytes, _chainStamp, budget - executed);
-        *(ulong*)(ctx + ExitContext.ExitPc) = pc;
-        long n = ((delegate* unmanaged<int, int, int>)_coldCode)((int)ctx, -1);
-        var kind = (CodeExit)(*(int*)(ctx + ExitContext.ExitKind));
-        ulong at = *(ulong*)(ctx + ExitContext.ExitPc);
-        return AfterExit(cpu, kind, at, n, ref executed, ref dtlb);
+        byte* jumpCache = ctx + ExitContext.Size + context * _jumpCacheBytes;
+        while (true)
+        {
+            UpdateChainStamps(cpu);   // (a slow path may have dropped code: a store to a code page)
+            SetRunContext(cpu, dtlb, jumpCache, _chainStamp, budget - executed);
+            *(ulong*)(ctx + ExitContext.ExitPc) = pc;
+            long n = ((delegate* unmanaged<int, int, int>)_coldCode)((int)ctx, -1);
+            var kind = (CodeExit)(*(int*)(ctx + ExitContext.ExitKind));
+            ulong at = *(ulong*)(ctx + ExitContext.ExitPc);
+            bool go = AfterExit(cpu, kind, at, n, ref executed, ref dtlb);
+            // A slow path that went on to the next instruction: straight back in (that pc is no branch target to count
+            // or look up; the dispatcher's loop would only find it cold again).
+            if (!go || kind != CodeExit.Slow || executed >= budget)
+                return go;
+            pc = cpu.Pc;
+        }
     }
 
     /// <summary>Why a chained exit came back here (<see cref="JitStatistics.ChainReturns"/>): the slot generated code looked in.</summary>

@@ -46,8 +46,14 @@ public sealed unsafe partial class RiscVHart : CpuCore, IHartInterruptPins, IDis
     internal readonly ulong[] PmpAddr = new ulong[64];
     internal readonly byte[] PmpCfg = new byte[64];
 
-    /// <summary>LR/SC reservation (physical-independent: the virtual address of the last LR).</summary>
-    internal ulong ReservationAddress = ulong.MaxValue;
+    /// <summary>
+    /// LR/SC reservation (physical-independent: the virtual address of the last LR), in the native block after the
+    /// registers (<see cref="ReservationSlot"/>) so the page's wasm interpreter runs LR and SC too.
+    /// </summary>
+    internal ref ulong ReservationAddress => ref X[ReservationSlot];
+
+    /// <summary>The register-block slot (8 bytes each) of <see cref="ReservationAddress"/>.</summary>
+    internal const int ReservationSlot = 64;
 
     /// <summary>Pending exception of the current instruction (set by slow paths that return failure).</summary>
     internal int ExceptionCause;
@@ -59,7 +65,8 @@ public sealed unsafe partial class RiscVHart : CpuCore, IHartInterruptPins, IDis
     private readonly PhysicalBus _bus;
     private readonly void* _nativeBlock;
 
-    private const int RegisterBytes = 64 * sizeof(ulong);
+    /// <summary>x, f, the reservation, padding: a multiple of 64 bytes, where the TLB starts.</summary>
+    private const int RegisterBytes = 72 * sizeof(ulong);
 
     public RiscVHart(PhysicalBus bus, int hartId = 0) : this(bus, hartId, AllocateNativeBlock())
     {
@@ -73,6 +80,7 @@ public sealed unsafe partial class RiscVHart : CpuCore, IHartInterruptPins, IDis
         _nativeBlock = nativeBlock;
         F = X + 32;
         Tlb = (TlbEntry*)((byte*)_nativeBlock + RegisterBytes);
+        ReservationAddress = ulong.MaxValue;
         FlushTlb();
     }
 

@@ -44,8 +44,16 @@ public readonly unsafe struct RiscVJitFrontEnd : IJitFrontEnd<RiscVHart>
 
     public void ProtectCodePage(RiscVHart cpu, ulong physPage) => cpu.ProtectCodePage(physPage);
 
-    /// <summary>An instruction is 2 or 4 bytes: anything else was a jump or a trap.</summary>
-    public bool WentOn(RiscVHart cpu, ulong from) => cpu.Pc - from is 2 or 4;
+    /// <summary>
+    /// An instruction is 2 or 4 bytes: anything else was a jump or a trap; and a CSR write the machine loop must see
+    /// (<see cref="RiscVHart.CsrWriteEndsRun"/>, consumed here) ends the run too.
+    /// </summary>
+    public bool WentOn(RiscVHart cpu, ulong from)
+    {
+        bool ended = cpu.CsrWriteEndsRun;
+        cpu.CsrWriteEndsRun = false;
+        return !ended && cpu.Pc - from is 2 or 4;
+    }
 
     public IGuestTranslator CreateTranslator(int maxInstructions) => new RiscVTranslator(maxInstructions);
 

@@ -12,11 +12,11 @@ namespace Wemu.Cpu.RiscV;
 /// the browser, <see cref="RiscVInterpreter"/> runs ~50 M instructions/s however it is shaped (the jiterpreter keeps
 /// C# locals in memory); V8 compiles this loop once and runs it several times faster, with no compile per region.
 /// <para>
-/// It runs RV64I, M (but MULH*), the C extension (through <see cref="RvcExpander"/>'s table) and the AMOs that are
-/// plain arithmetic, with the soft TLB probed inline as compiled code does. Everything else leaves with an exit the
+/// It runs RV64I, M (but MULH*), the C extension (through <see cref="RvcExpander"/>'s table), LR/SC (the reservation is in
+/// the register block) and the AMOs that are plain arithmetic, with the soft TLB probed inline as compiled code does. Everything else leaves with an exit the
 /// engine already handles for compiled code: <see cref="CodeExit.Slow"/> (a TLB miss, a device, a misaligned or
-/// page-crossing access, LR/SC, floating point; interpreted, then back here) or <see cref="CodeExit.Interpret"/> (CSRs,
-/// system instructions, fence.i; interpreted, then the machine loop). Every taken branch counts its target in the
+/// page-crossing access, CSRs, floating point; interpreted, then back here) or <see cref="CodeExit.Interpret"/> (system
+/// instructions, fence.i; interpreted, then the machine loop). Every taken branch counts its target in the
 /// <see cref="HotTable"/> exactly as <see cref="HotTable.Bump"/> does; at a hot target whose code the jump cache holds
 /// it tail-calls that code (as compiled code chains), at any other hot target it leaves with <see cref="CodeExit.Chain"/>
 /// so the engine can compile the code there. Compiled code chains to it in turn (<see cref="ExitContext.ColdCode"/>):
@@ -39,18 +39,19 @@ internal static class RiscVWasmInterpreter
     private const int I64Locals = 9, I32Locals = 14;
 
     /// <summary>The ops handled here; any other op leaves (<see cref="ExitFor"/>).</summary>
-    public static bool Handles(RvOp op) => op is >= RvOp.Lui and <= RvOp.Fence and not RvOp.FenceI and not RvOp.Ecall and not RvOp.Ebreak
+    public static bool Handles(RvOp op) => op is >= RvOp.Lui and <= RvOp.Fence
         || op is RvOp.Mul or RvOp.Div or RvOp.Divu or RvOp.Rem or RvOp.Remu or RvOp.Mulw or RvOp.Divw or RvOp.Divuw or RvOp.Remw or RvOp.Remuw
-        || IsPlainAmo(op);
+        || op is RvOp.ScW or RvOp.ScD || IsPlainAmo(op);
 
     private static bool IsPlainAmo(RvOp op) => op is >= RvOp.AmoswapW and <= RvOp.AmoorW or >= RvOp.AmoswapD and <= RvOp.AmoorD;
 
     /// <summary>
-    /// How an op this module does not run leaves: state the machine loop watches (CSRs, system) stops there. (Secondary
-    /// is told apart by its major opcode: SYSTEM stops, LR and floating point do not.)
+    /// How an op this module does not run leaves: system instructions stop for the machine loop there; CSR instructions
+    /// go on unless the write needs the machine loop (<see cref="RiscVJitFrontEnd.WentOn"/>), like the other slow paths.
+    /// (Secondary is told apart by its major opcode: SYSTEM stops, floating point does not; LR runs here.)
     /// </summary>
     public static CodeExit ExitFor(RvOp op) =>
-        op is RvOp.FenceI or RvOp.Ecall or RvOp.Ebreak or >= RvOp.Csrrw and <= RvOp.SfenceVma ? CodeExit.Interpret : CodeExit.Slow;
+        op is RvOp.FenceI or RvOp.Ecall or RvOp.Ebreak or >= RvOp.Mret and <= RvOp.SfenceVma ? CodeExit.Interpret : CodeExit.Slow;
 
     public static byte[] Build(Layout layout)
     {
@@ -237,10 +238,17 @@ internal static class RiscVWasmInterpreter
             switch (op)
             {
                 case RvOp.Secondary:
+                    // LR.W / LR.D (rs2 = 0 keeps them out of the primary key)
+                    Get(Inst); I32(unchecked((int)0xF9F0707F)); Op(I32And); I32(0x1000202F); Op(I32Eq);
+                    If(); LoadReserved(word: true); End();
+                    Get(Inst); I32(unchecked((int)0xF9F0707F)); Op(I32And); I32(0x1000302F); Op(I32Eq);
+                    If(); LoadReserved(word: false); End();
                     Get(Inst); I32(0x7F); Op(I32And); I32(0x73); Op(I32Eq);
                     If(); Br("interp"); End();
                     Br("slow");
                     return;
+                case RvOp.ScW: StoreConditional(word: true); return;
+                case RvOp.ScD: StoreConditional(word: false); return;
                 case RvOp.Lui: ImmU(); Set(Res); Br("wb"); return;
                 case RvOp.Auipc: Get(Pc); ImmU(); Op(I64Add); Set(Res); Br("wb"); return;
                 case RvOp.Jal:
@@ -481,6 +489,51 @@ internal static class RiscVWasmInterpreter
             }
             Mem(word ? I64Store32 : I64Store, 0);
             Br("wb");
+            End();
+            End();
+            Br("slow");
+        }
+
+        /// <summary>LR: naturally aligned, on a page loads may reach directly; the reservation is its address. Else Slow.</summary>
+        private void LoadReserved(bool word)
+        {
+            Get(A); Set(Va);
+            Get(Va); I64(word ? 3 : 7); Op(I64And); Op(I64Eqz);
+            If();
+            Entry(DTlb, Va);
+            Get(E); Mem(I64Load, TlbEntryLayout.TagRead); Get(Va); I64(~0xFFFL); Op(I64And); Op(I64Eq);
+            If();
+            Get(E); Mem(I64Load, TlbEntryLayout.Addend); Get(Va); Op(I64Add); Op(I32WrapI64);
+            Mem(word ? I64Load32S : I64Load, 0); Set(Res);
+            Get(Regs); Get(Va); Mem(I64Store, RiscVHart.ReservationSlot * 8);
+            Br("wb");
+            End();
+            End();
+            Br("slow");
+        }
+
+        /// <summary>
+        /// SC (as <see cref="RiscVHart.ExecAtomic"/>): naturally aligned (else Slow: the misaligned fault); without the
+        /// reservation it fails (rd = 1) touching no memory; with it, on a page stores may reach directly, it stores
+        /// (rd = 0), else Slow. Either way the reservation goes.
+        /// </summary>
+        private void StoreConditional(bool word)
+        {
+            Get(A); Set(Va);
+            Get(Va); I64(word ? 3 : 7); Op(I64And); Op(I64Eqz);
+            If();
+            Get(Regs); Mem(I64Load, RiscVHart.ReservationSlot * 8); Get(Va); Op(I64Ne);
+            If();
+            Get(Regs); I64(-1); Mem(I64Store, RiscVHart.ReservationSlot * 8);
+            I64(1); Set(Res); Br("wb");
+            End();
+            Entry(DTlb, Va);
+            Get(E); Mem(I64Load, TlbEntryLayout.TagWrite); Get(Va); I64(~0xFFFL); Op(I64And); Op(I64Eq);
+            If();
+            Get(E); Mem(I64Load, TlbEntryLayout.Addend); Get(Va); Op(I64Add); Op(I32WrapI64);
+            Get(B); Mem(word ? I64Store32 : I64Store, 0);
+            Get(Regs); I64(-1); Mem(I64Store, RiscVHart.ReservationSlot * 8);
+            I64(0); Set(Res); Br("wb");
             End();
             End();
             Br("slow");

@@ -56,6 +56,29 @@ public class RvInterpreterRunTests
         }
     }
 
+    /// <summary>The JIT's test after an instruction it had interpreted for compiled code (or the page's wasm interpreter): a CSR write that ends the run stops dispatch, once.</summary>
+    [Fact]
+    public void A_Csr_Write_That_Ends_The_Run_Stops_The_Dispatch_Once()
+    {
+        var (m, _) = Run([CsrsiMstatusMie, Wfi], h =>
+        {
+            h.Mie = RvStatus.MtipBit;
+            h.SetInterruptPending(RvStatus.IrqMTimer, true);
+        });
+        using (m)
+        {
+            var isa = new RiscVJitFrontEnd(new Wemu.Jit.HotTable(100, 1));
+            Assert.False(isa.WentOn(m.Hart, BareHart.RamBase));
+            Assert.True(isa.WentOn(m.Hart, BareHart.RamBase));
+        }
+        var (n, _) = Run([CsrwSscratchT0, Wfi]);
+        using (n)
+        {
+            n.Hart.Pc = BareHart.RamBase + 4;
+            Assert.True(new RiscVJitFrontEnd(new Wemu.Jit.HotTable(100, 1)).WentOn(n.Hart, BareHart.RamBase));
+        }
+    }
+
     [Fact]
     public void Enabling_Interrupts_With_None_Pending_Goes_On()
     {

@@ -52,7 +52,8 @@ public sealed unsafe class RiscVWasmInterpreterTests(ITestOutputHelper output)
     }
 
     /// <summary>
-    /// A loop of what the module runs itself (loads and stores of every size, the plain AMOs, division by zero, by -1 and
+    /// A loop of what the module runs itself (loads and stores of every size, the plain AMOs, LR/SC that succeed and
+    /// fail, division by zero, by -1 and
     /// of the most negative value, shifts by counts past the width, calls and returns), long runs from points all
     /// through it: most end at the budget or at a target that got hot.
     /// </summary>
@@ -103,6 +104,14 @@ public sealed unsafe class RiscVWasmInterpreterTests(ITestOutputHelper output)
                 amoand.w t5, s2, (a2)
                 amoor.d t5, t1, (a3)
                 amoadd.w t5, t6, (a2)
+                lr.d t2, (a1)
+                addi t2, t2, 1
+                sc.d t3, t2, (a1)
+                sc.d t4, t2, (a1)
+                lr.w t2, (a2)
+                sc.w t3, t1, (a3)
+                lr.w t2, (a2)
+                sc.w t4, t1, (a2)
                 div t4, t0, s2
                 rem t5, t0, s2
                 divu t4, t0, s2
@@ -261,6 +270,8 @@ public sealed unsafe class RiscVWasmInterpreterTests(ITestOutputHelper output)
             for (int reg = 0; reg < 32; reg++)
                 Assert.True(m.Hart.GetRegister(reg) == BitConverter.ToUInt64(r.Memory, Regs + reg * 8),
                     $"{name}: after {r.Count} instructions x{reg} = 0x{BitConverter.ToUInt64(r.Memory, Regs + reg * 8):x}, interpreter 0x{m.Hart.GetRegister(reg):x}");
+            ulong reservation = BitConverter.ToUInt64(r.Memory, Regs + RiscVHart.ReservationSlot * 8);
+            Assert.True(m.Hart.ReservationAddress == reservation, $"{name}: the reservation is 0x{reservation:x}, the interpreter's 0x{m.Hart.ReservationAddress:x}");
             var data = new Span<byte>(m.Ram.Pointer + (RandomProgramGenerator.DataBase - BareHart.RamBase), RandomProgramGenerator.DataSize);
             Assert.True(data.SequenceEqual(r.Memory.AsSpan(DataPages, RandomProgramGenerator.DataSize)), $"{name}: data memory differs");
             Assert.True(r.Memory.AsSpan(CanaryArea, CanarySize).IndexOfAnyExcept(Canary) < 0, $"{name}: an access through an I/O TLB entry reached linear memory");
@@ -322,6 +333,7 @@ public sealed unsafe class RiscVWasmInterpreterTests(ITestOutputHelper output)
             *(int*)(img + Ctx + ExitContext.ColdCode) = 1;   // (the runner puts module k at table index k + 1)
             for (int r = 0; r < 32; r++)
                 *(ulong*)(img + Regs + r * 8) = h.GetRegister(r);
+            *(ulong*)(img + Regs + RiscVHart.ReservationSlot * 8) = h.ReservationAddress;
             new Span<byte>((void*)RiscVInterpreter.PrimaryTable, 1 << 15).CopyTo(image.AsSpan(Primary));
             new Span<byte>((void*)RiscVInterpreter.ExpandTable, 4 << 16).CopyTo(image.AsSpan(Expand));
             for (int i = 0; i < 1 << HotTable.Bits; i++)
