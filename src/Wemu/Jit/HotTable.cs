@@ -106,14 +106,11 @@ public sealed unsafe class HotTable : IDisposable
             set[1].Count = 0;
     }
 
-    public void Clear()
-    {
-        for (int i = 0; i < 1 << Bits; i++)
-        {
-            Entries[i].Pc = ulong.MaxValue;
-            Entries[i].Count = 0;
-        }
-    }
+    /// <summary>
+    /// Empties every entry: all bits set, so no pc matches (its count is never read). One memset: a loop over the
+    /// 65,536 entries took ~15 ms under the page's interpreter, at start-up and at every invalidation.
+    /// </summary>
+    public void Clear() => NativeMemory.Fill(Entries, (nuint)(sizeof(Entry) << Bits), 0xFF);
 
     public void Dispose()
     {
