@@ -496,6 +496,7 @@ public static partial class WebMachine
             {
                 w.WriteStartObject("jit");
                 w.WriteString("backend", m.JitBackend ?? "");
+                w.WriteBoolean("wasmInterpreter", m.JitInterpretsInWasm);
                 w.WriteNumber("blocksCompiled", j.BlocksCompiled);
                 w.WriteNumber("instructionsCompiled", j.InstructionsCompiled);
                 w.WriteNumber("compileMs", j.CompileTime.TotalMilliseconds);

@@ -97,6 +97,8 @@ test('the default page boots Linux to a shell prompt and runs uname -m', { timeo
     assert.ok(stats.instructions > 50_000_000, `only ${stats.instructions} guest instructions retired`);
     assert.equal(stats.engine, 'jit');   // the page's default: the JIT, compiling to WebAssembly
     assert.equal(stats.jit.backend, 'wasm');
+    assert.equal(stats.jit.wasmInterpreter, true);   // cold RISC-V code in the interpreter written in WebAssembly
+    assert.ok(stats.jit.coldInstructions > 0, `nothing ran in the interpreter: ${JSON.stringify(stats.jit)}`);
     assert.ok(stats.jit.blocksCompiled > 0, `no block compiled: ${JSON.stringify(stats.jit)}`);
     assert.ok(stats.jit.compiledInstructions > 0, `nothing ran compiled: ${JSON.stringify(stats.jit)}`);
     // The workload ran mostly in compiled code.
@@ -198,6 +200,7 @@ test('?arch=x86_64 boots the x86_64 guest in the page: its images only, uname -m
     const stats = await page.evaluate(() => window.wemu.stats());
     assert.equal(stats.engine, 'jit');   // the x86 translator on the WebAssembly backend
     assert.equal(stats.jit.backend, 'wasm');
+    assert.equal(stats.jit.wasmInterpreter, false);   // (x86 cold code: the C# interpreter)
     assert.ok(stats.jit.compiledInstructions > 0, `nothing ran compiled: ${JSON.stringify(stats.jit)}`);
     assert.equal(await page.isVisible('#error'), false);
   } finally {

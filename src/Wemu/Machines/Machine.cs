@@ -61,6 +61,9 @@ public abstract class Machine : IDisposable, Snapshot.IStateful<Machine>
     /// <summary>Which backend the JIT compiles to ("native", "il", "wasm"), if a JIT runs this machine.</summary>
     public virtual string? JitBackend => null;
 
+    /// <summary>True when the JIT runs cold code in the guest's interpreter written in WebAssembly (the page, RISC-V).</summary>
+    public virtual bool JitInterpretsInWasm => false;
+
     /// <summary>
     /// The JIT's options <paramref name="config"/> asks for (<c>-accel tcg,backend=...,tb-size=...</c>, the
     /// JIT threshold); <paramref name="wasmThreshold"/>: the board's own default threshold in the page.

@@ -31,6 +31,8 @@ public abstract class RiscVMachine : Machine
 
     public override Jit.JitStatistics? JitStatistics => (Engine as RiscVJitEngine)?.Statistics;
 
+    public override bool JitInterpretsInWasm => Engine is RiscVJitEngine { InterpretsInWasm: true };
+
     public override string? JitBackend => Engine is RiscVJitEngine jit ? jit.Backend switch { Jit.JitBackendKind.Wasm => "wasm", Jit.JitBackendKind.X64 => "native", _ => "il" } : null;
 
     public override string DescribeState()

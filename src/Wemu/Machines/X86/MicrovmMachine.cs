@@ -197,6 +197,8 @@ public sealed class MicrovmMachine : Machine
 
     public override Jit.JitStatistics? JitStatistics => Jit?.Statistics;
 
+    public override bool JitInterpretsInWasm => Jit?.InterpretsInWasm ?? false;
+
     public override string? JitBackend => Jit?.Backend switch { null => null, Wemu.Jit.JitBackendKind.Wasm => "wasm", Wemu.Jit.JitBackendKind.X64 => "native", _ => "il" };
 
     public override ulong InstructionsRetired => Cpu.InstructionsRetired;
