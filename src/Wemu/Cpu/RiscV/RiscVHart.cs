@@ -33,11 +33,20 @@ public sealed unsafe partial class RiscVHart : CpuCore, IHartInterruptPins, IDis
     internal readonly ulong* F;
     internal readonly TlbEntry* Tlb;
 
-    internal int Priv = PrivMachine;
+    // In the native block after the registers, so the page's wasm interpreter runs sstatus CSR instructions (Linux's
+    // interrupt-flag saves and restores): the privilege level, mstatus, and the interrupt enables and pending bits.
+    internal ref int Priv => ref *(int*)(X + PrivSlot);
 
     // CSRs (Priv. spec chapters 3 and 4)
-    internal ulong Mstatus;
-    internal ulong Medeleg, Mideleg, Mie, MipSoft, MipPins;
+    internal ref ulong Mstatus => ref X[MstatusSlot];
+    internal ref ulong Mie => ref X[MieSlot];
+    internal ref ulong MipSoft => ref X[MipSoftSlot];
+    internal ref ulong MipPins => ref X[MipPinsSlot];
+
+    /// <summary>Register-block slots (8 bytes each) of the state above.</summary>
+    internal const int MstatusSlot = 65, PrivSlot = 66, MieSlot = 67, MipSoftSlot = 68, MipPinsSlot = 69;
+
+    internal ulong Medeleg, Mideleg;
     internal ulong Mtvec, Mscratch, Mepc, Mcause, Mtval;
     internal ulong Stvec, Sscratch, Sepc, Scause, Stval, Satp;
     internal uint Mcounteren, Scounteren, Mcountinhibit;
@@ -65,7 +74,7 @@ public sealed unsafe partial class RiscVHart : CpuCore, IHartInterruptPins, IDis
     private readonly PhysicalBus _bus;
     private readonly void* _nativeBlock;
 
-    /// <summary>x, f, the reservation, padding: a multiple of 64 bytes, where the TLB starts.</summary>
+    /// <summary>x, f, the reservation, priv, mstatus, mie, mip: a multiple of 64 bytes, where the TLB starts.</summary>
     private const int RegisterBytes = 72 * sizeof(ulong);
 
     public RiscVHart(PhysicalBus bus, int hartId = 0) : this(bus, hartId, AllocateNativeBlock())
@@ -81,6 +90,7 @@ public sealed unsafe partial class RiscVHart : CpuCore, IHartInterruptPins, IDis
         F = X + 32;
         Tlb = (TlbEntry*)((byte*)_nativeBlock + RegisterBytes);
         ReservationAddress = ulong.MaxValue;
+        Priv = PrivMachine;
         FlushTlb();
     }
 

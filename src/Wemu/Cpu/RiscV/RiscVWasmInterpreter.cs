@@ -13,7 +13,8 @@ namespace Wemu.Cpu.RiscV;
 /// C# locals in memory); V8 compiles this loop once and runs it several times faster, with no compile per region.
 /// <para>
 /// It runs RV64I, M (but MULH*), the C extension (through <see cref="RvcExpander"/>'s table), LR/SC (the reservation is in
-/// the register block) and the AMOs that are plain arithmetic, with the soft TLB probed inline as compiled code does. Everything else leaves with an exit the
+/// the register block), the AMOs that are plain arithmetic and the common sstatus CSR instructions (mstatus, the privilege
+/// level and the interrupt bits are in the register block too), with the soft TLB probed inline as compiled code does. Everything else leaves with an exit the
 /// engine already handles for compiled code: <see cref="CodeExit.Slow"/> (a TLB miss, a device, a misaligned or
 /// page-crossing access, CSRs, floating point; interpreted, then back here) or <see cref="CodeExit.Interpret"/> (system
 /// instructions, fence.i; interpreted, then the machine loop). Every taken branch counts its target in the
@@ -41,7 +42,7 @@ internal static class RiscVWasmInterpreter
     /// <summary>The ops handled here; any other op leaves (<see cref="ExitFor"/>).</summary>
     public static bool Handles(RvOp op) => op is >= RvOp.Lui and <= RvOp.Fence
         || op is RvOp.Mul or RvOp.Div or RvOp.Divu or RvOp.Rem or RvOp.Remu or RvOp.Mulw or RvOp.Divw or RvOp.Divuw or RvOp.Remw or RvOp.Remuw
-        || op is RvOp.ScW or RvOp.ScD || IsPlainAmo(op);
+        || op is RvOp.ScW or RvOp.ScD || IsPlainAmo(op) || op is >= RvOp.Csrrw and <= RvOp.Csrrci;
 
     private static bool IsPlainAmo(RvOp op) => op is >= RvOp.AmoswapW and <= RvOp.AmoorW or >= RvOp.AmoswapD and <= RvOp.AmoorD;
 
@@ -247,6 +248,7 @@ internal static class RiscVWasmInterpreter
                     If(); Br("interp"); End();
                     Br("slow");
                     return;
+                case >= RvOp.Csrrw and <= RvOp.Csrrci: Sstatus(op); return;
                 case RvOp.ScW: StoreConditional(word: true); return;
                 case RvOp.ScD: StoreConditional(word: false); return;
                 case RvOp.Lui: ImmU(); Set(Res); Br("wb"); return;
@@ -492,6 +494,80 @@ internal static class RiscVWasmInterpreter
             End();
             End();
             Br("slow");
+        }
+
+        /// <summary>
+        /// A CSR instruction on sstatus from S- or M-mode (Linux's interrupt-flag saves and restores), as
+        /// <see cref="RiscVHart.ExecCsr"/> does it, when the write changes only SIE, SPIE or SPP and does not enable an
+        /// interrupt that is pending (<see cref="RiscVHart.CsrWriteEndsRun"/>); any other CSR, privilege or change (SUM,
+        /// MXR, FS) leaves as Slow before touching anything. The next pc counts as an arrival, as the C# interpreter counts it
+        /// (compiled code stops before CSR instructions).
+        /// </summary>
+        private void Sstatus(RvOp op)
+        {
+            bool imm = op >= RvOp.Csrrwi, swap = op is RvOp.Csrrw or RvOp.Csrrwi;
+            RvOp kind = imm ? op - (RvOp.Csrrwi - RvOp.Csrrw) : op;
+            Get(Inst); I32(20); Op(I32ShrU); I32(Csr.Sstatus); Op(I32Ne);
+            Get(Regs); Mem(I32Load, RiscVHart.PrivSlot * 8); I32(RiscVHart.PrivSupervisor); Op(I32LtS);
+            Op(I32Or);
+            If(); Br("slow"); End();
+            // old sstatus: mstatus (with SD when FS is dirty) under the sstatus mask
+            Get(Regs); Mem(I64Load, RiscVHart.MstatusSlot * 8); Set(Va);
+            Get(Va);
+            Get(Va); I64((long)RvStatus.Fs); Op(I64And); I64((long)RvStatus.Fs); Op(I64Eq);
+            If(); I64(unchecked((long)RvStatus.Sd)); Set(T); Op(WasmOp.Else); I64(0); Set(T); End();
+            Get(T); Op(I64Or); I64(unchecked((long)RvStatus.SstatusMask)); Op(I64And); Set(Res);
+            if (!swap)
+            {
+                // csrrs/csrrc write only with rs1 (or the immediate) not zero
+                Get(Inst); I32(15); Op(I32ShrU); I32(31); Op(I32And);
+                If();
+            }
+            // the new sstatus
+            if (kind == RvOp.Csrrw)
+                Operand(imm);
+            else if (kind == RvOp.Csrrs)
+            {
+                Get(Res); Operand(imm); Op(I64Or);
+            }
+            else
+            {
+                Get(Res); Operand(imm); I64(-1); Op(I64Xor); Op(I64And);
+            }
+            Set(T);
+            // mstatus as WriteMstatus makes it: the sstatus bits from the value, the writable bits only, no SD
+            Get(Va); I64(unchecked((long)~RvStatus.SstatusMask)); Op(I64And);
+            Get(T); I64(unchecked((long)RvStatus.SstatusMask)); Op(I64And); Op(I64Or); Set(T);
+            Get(Va); I64(unchecked((long)~RvStatus.MstatusWritable)); Op(I64And);
+            Get(T); I64((long)RvStatus.MstatusWritable); Op(I64And); Op(I64Or);
+            I64(unchecked((long)~RvStatus.Sd)); Op(I64And); Set(T);
+            // anything but SIE, SPIE and SPP changing, or SIE rising with an interrupt pending and enabled: the host
+            Get(T); Get(Va); Op(I64Xor); I64(unchecked((long)~(RvStatus.Sie | RvStatus.Spie | RvStatus.Spp))); Op(I64And); Op(I64Eqz); Op(I32Eqz);
+            Get(T); Get(Va); I64(-1); Op(I64Xor); Op(I64And); I64((long)RvStatus.Sie); Op(I64And); Op(I64Eqz); Op(I32Eqz);
+            Get(Regs); Mem(I64Load, RiscVHart.MipSoftSlot * 8); Get(Regs); Mem(I64Load, RiscVHart.MipPinsSlot * 8); Op(I64Or);
+            Get(Regs); Mem(I64Load, RiscVHart.MieSlot * 8); Op(I64And); Op(I64Eqz); Op(I32Eqz);
+            Op(I32And);
+            Op(I32Or);
+            If(); Br("slow"); End();
+            Get(Regs); Get(T); Mem(I64Store, RiscVHart.MstatusSlot * 8);
+            if (!swap)
+                End();
+            WriteRd(() => Get(Res));
+            Get(Pc); Get(Len); Op(I64Add); Set(Target);
+            Br("taken");
+        }
+
+        /// <summary>A CSR instruction's operand: x[rs1] (loaded as A) or the 5-bit immediate in the rs1 field.</summary>
+        private void Operand(bool imm)
+        {
+            if (imm)
+            {
+                Get(Inst); I32(15); Op(I32ShrU); I32(31); Op(I32And); Op(I64ExtendI32U);
+            }
+            else
+            {
+                Get(A);
+            }
         }
 
         /// <summary>LR: naturally aligned, on a page loads may reach directly; the reservation is its address. Else Slow.</summary>

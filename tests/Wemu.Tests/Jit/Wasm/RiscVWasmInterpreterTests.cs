@@ -47,7 +47,7 @@ public sealed unsafe class RiscVWasmInterpreterTests(ITestOutputHelper output)
         foreach (var p in programs)
             for (int start = 0; start < 6; start++)
                 starts.Add((p, rng.Next(start * 400, start * 400 + 600)));
-        var kinds = Check(starts, rng, $"random programs ({mode}, compressed {compressed})");
+        var (kinds, _) = Check(starts, rng, $"random programs ({mode}, compressed {compressed})");
         Assert.True(kinds.GetValueOrDefault(CodeExit.Slow) > 0, "no Slow exit");
     }
 
@@ -62,20 +62,57 @@ public sealed unsafe class RiscVWasmInterpreterTests(ITestOutputHelper output)
     public void A_Loop_Of_Handled_Instructions_Matches_The_Interpreter(int modeIndex, bool compressed)
     {
         int mode = ModeOf(modeIndex);
-        int seed = 9500 + modeIndex * 2 + (compressed ? 1 : 0);
-        var p = RandomProgramBatch.Assemble(seed, [LoopSource(seed, mode)], compressed, mode)[0] with { Paging = true };
-        var rng = new Random(seed);
-        var starts = new List<(RandomProgramBatch.Program, int)>();
-        for (int start = 5; start < 4000; start += 89)
-            starts.Add((p, start));
-        var kinds = Check(starts, rng, $"loop ({mode}, compressed {compressed})", minimumInstructions: 4_000, regions: true);
-        Assert.True(kinds.GetValueOrDefault(CodeExit.Chain) >= 5, "fewer than 5 Chain exits");
+        // Without CSR instructions, with compiled regions (which stop before every CSR instruction) in half the cases;
+        // with them, in the interpreter alone.
+        foreach (bool csrs in new[] { false, true })
+        {
+            int seed = 9500 + modeIndex * 2 + (compressed ? 1 : 0) + (csrs ? 10 : 0);
+            var p = RandomProgramBatch.Assemble(seed, [LoopSource(seed, mode, csrs)], compressed, mode)[0] with { Paging = true };
+            var rng = new Random(seed);
+            var starts = new List<(RandomProgramBatch.Program, int)>();
+            for (int start = 5; start < 4000; start += 89)
+                starts.Add((p, start));
+            var (kinds, leftAt) = Check(starts, rng, $"loop ({mode}, compressed {compressed}, CSRs {csrs})", minimumInstructions: 4_000, regions: !csrs);
+            Assert.True(kinds.GetValueOrDefault(CodeExit.Chain) >= 5, "fewer than 5 Chain exits");
+            if (csrs && mode != RiscVHart.PrivUser)
+            {
+                // the writes the host must make (FS cleared by csrrc) and SIE set with an interrupt pending (csrrsi)
+                Assert.True(leftAt.GetValueOrDefault("Slow Csrrc") > 0, "no sstatus write that clears FS left for the host");
+                Assert.True(leftAt.GetValueOrDefault("Slow Csrrsi") > 0, "no SIE write with an interrupt pending left for the host");
+            }
+        }
     }
 
-    private static string LoopSource(int seed, int mode)
+    private static string LoopSource(int seed, int mode, bool csrs)
     {
         string q = $"p{seed}";
         ulong data = mode == RiscVHart.PrivMachine ? RandomProgramGenerator.DataBase : RandomProgramGenerator.VirtualDataBase;
+        // sstatus from S and M: interrupt-flag saves and restores every iteration, and every 16th the host's cases (FS
+        // cleared and set again, SUM set and cleared) and writes of whole values
+        string sstatus = mode == RiscVHart.PrivUser || !csrs ? "" : $$"""
+                csrrci t0, sstatus, 2
+                andi t0, t0, 2
+                csrr t1, sstatus
+                csrrsi zero, sstatus, 2
+                csrrc zero, sstatus, t0
+                csrrs zero, sstatus, t0
+                andi a5, s2, 15
+                bnez a5, 2f
+                li t2, 0x2000
+                csrs sstatus, t2
+                csrr t1, sstatus
+                csrrc t3, sstatus, t1
+                csrrs zero, sstatus, t1
+                li t2, 0x40000
+                csrs sstatus, t2
+                csrc sstatus, t2
+                csrrw t4, sstatus, t1
+                csrrw zero, sstatus, t4
+                csrrwi t5, sstatus, 0
+                csrw sstatus, t5
+                csrs sstatus, t1
+            2:
+            """;
         string body = $$"""
                 li s2, 300
                 li a1, {{data + 0x1100}}
@@ -149,6 +186,7 @@ public sealed unsafe class RiscVWasmInterpreterTests(ITestOutputHelper output)
                 subw t4, t0, t1
                 lui t5, 0xfffff
                 auipc t4, 0x12
+            {{sstatus}}
                 jal ra, {{q}}_fn
                 bltu s2, t6, 1f
                 addi t0, t0, 1
@@ -193,7 +231,7 @@ public sealed unsafe class RiscVWasmInterpreterTests(ITestOutputHelper output)
         var starts = new List<(RandomProgramBatch.Program, int)>();
         for (int start = 300; start < 6000; start += 97)
             starts.Add((p, start));
-        var kinds = Check(starts, rng, $"access sweep ({mode}, paging {paging})");
+        var (kinds, _) = Check(starts, rng, $"access sweep ({mode}, paging {paging})");
         Assert.True(kinds.GetValueOrDefault(CodeExit.Slow) >= 5, "fewer than 5 Slow exits");
     }
 
@@ -204,22 +242,23 @@ public sealed unsafe class RiscVWasmInterpreterTests(ITestOutputHelper output)
     /// also have compiled regions for the targets ahead in the jump cache (low thresholds, so the interpreter chains into
     /// them and they chain back), and half of those start in a region.
     /// </summary>
-    private Dictionary<CodeExit, int> Check(List<(RandomProgramBatch.Program Program, int Steps)> starts, Random rng, string what,
-        long minimumInstructions = 0, bool regions = false)
+    private (Dictionary<CodeExit, int> Kinds, Dictionary<string, int> LeftAt) Check(List<(RandomProgramBatch.Program Program, int Steps)> starts,
+        Random rng, string what, long minimumInstructions = 0, bool regions = false)
     {
         var cases = new List<NodeWasmRunner.Case>();
-        var built = new List<(RandomProgramBatch.Program Program, int Steps, int Threshold, int Budget, bool Regions, bool Chained)>();
+        var built = new List<(RandomProgramBatch.Program Program, int Steps, int Threshold, int Budget, bool Regions, bool Chained, bool Pending)>();
         foreach (var (p, steps) in starts)
         {
             bool withRegions = regions && rng.Next(2) == 0;
             bool chained = rng.Next(3) == 0;   // entered as compiled code's chained exit (count 0), else by the engine (-1)
             int threshold = withRegions ? rng.Next(1, 4) : rng.Next(3) == 0 ? rng.Next(1, 6) : 1 << 30;
             int budget = rng.Next(4) == 0 ? rng.Next(1, 40) : rng.Next(40, 3000);
-            var c = BuildCase(p, steps, threshold, budget, withRegions, chained, rng);
+            bool pending = rng.Next(3) == 0;   // a supervisor software interrupt pending and enabled
+            var c = BuildCase(p, steps, threshold, budget, withRegions, chained, pending, rng);
             if (c == null)
                 continue;
             cases.Add(c);
-            built.Add((p, steps, threshold, budget, withRegions, chained));
+            built.Add((p, steps, threshold, budget, withRegions, chained, pending));
         }
         long mixed = 0;
         var results = NodeWasmRunner.Run(cases);
@@ -228,7 +267,7 @@ public sealed unsafe class RiscVWasmInterpreterTests(ITestOutputHelper output)
         long total = 0;
         for (int c = 0; c < cases.Count; c++)
         {
-            var (p, steps, threshold, budget, withRegions, chained) = built[c];
+            var (p, steps, threshold, budget, withRegions, chained, pending) = built[c];
             var r = results[c];
             string name = $"{what}: {p.Name} from step {steps}, threshold {threshold}, budget {budget}{(withRegions ? ", with regions" : "")}{(chained ? ", chained to" : "")}";
             Assert.True(r.Error == null, $"{name}: {r.Error}");
@@ -243,6 +282,11 @@ public sealed unsafe class RiscVWasmInterpreterTests(ITestOutputHelper output)
             var interp = new RiscVInterpreter();
             Step(m, interp, steps);
             // the rest as the JIT's profiling interpreter, which counts every taken branch's target
+            if (pending)
+            {
+                m.Hart.Mie |= RvStatus.SsipBit;
+                m.Hart.MipSoft |= RvStatus.SsipBit;
+            }
             using var hot = new HotTable(threshold, 1);
             var profiling = new RiscVInterpreter(hot);
             bool hotSeen = chained && !withRegions && hot.Bump(m.Hart.ProgramCounter);   // (chained to: its first pc is an arrival)
@@ -263,13 +307,18 @@ public sealed unsafe class RiscVWasmInterpreterTests(ITestOutputHelper output)
             {
                 Assert.False(hotSeen, $"{name}: went on after a hot target");
                 m.Hart.HotExit = false;
+                m.Hart.CsrWriteEndsRun = false;
                 Assert.True(profiling.Run(m.Hart, 1) == 1, $"{name}: the interpreter did not retire instruction {n} of {r.Count}");
                 hotSeen = m.Hart.HotExit;
+                // (a CSR write the machine loop must see first: the wasm must have left before it, for the host to run it)
+                Assert.False(m.Hart.CsrWriteEndsRun, $"{name}: the wasm ran instruction {n}, a CSR write that ends the run");
             }
             Assert.True(m.Hart.ProgramCounter == pc, $"{name}: after {r.Count} instructions ({kind} exit) wasm is at 0x{pc:x}, the interpreter at 0x{m.Hart.ProgramCounter:x}");
             for (int reg = 0; reg < 32; reg++)
                 Assert.True(m.Hart.GetRegister(reg) == BitConverter.ToUInt64(r.Memory, Regs + reg * 8),
                     $"{name}: after {r.Count} instructions x{reg} = 0x{BitConverter.ToUInt64(r.Memory, Regs + reg * 8):x}, interpreter 0x{m.Hart.GetRegister(reg):x}");
+            ulong mstatus = BitConverter.ToUInt64(r.Memory, Regs + RiscVHart.MstatusSlot * 8);
+            Assert.True(m.Hart.Mstatus == mstatus, $"{name}: mstatus is 0x{mstatus:x}, the interpreter's 0x{m.Hart.Mstatus:x}");
             ulong reservation = BitConverter.ToUInt64(r.Memory, Regs + RiscVHart.ReservationSlot * 8);
             Assert.True(m.Hart.ReservationAddress == reservation, $"{name}: the reservation is 0x{reservation:x}, the interpreter's 0x{m.Hart.ReservationAddress:x}");
             var data = new Span<byte>(m.Ram.Pointer + (RandomProgramGenerator.DataBase - BareHart.RamBase), RandomProgramGenerator.DataSize);
@@ -298,7 +347,7 @@ public sealed unsafe class RiscVWasmInterpreterTests(ITestOutputHelper output)
         Assert.True(total >= minimumInstructions, $"{what}: only {total} instructions ran in wasm");
         if (regions)
             Assert.True(mixed >= 1, $"{what}: only {mixed} runs went between the interpreter and compiled code");
-        return kinds;
+        return (kinds, leftAt);
     }
 
     private static void Step(BareHart m, RiscVInterpreter interp, int steps)
@@ -308,7 +357,7 @@ public sealed unsafe class RiscVWasmInterpreterTests(ITestOutputHelper output)
     }
 
     /// <summary>The image and the module for a run from <paramref name="steps"/> instructions into the program, or null if it ended before.</summary>
-    private static NodeWasmRunner.Case? BuildCase(RandomProgramBatch.Program p, int steps, int threshold, int budget, bool regions, bool chained, Random rng)
+    private static NodeWasmRunner.Case? BuildCase(RandomProgramBatch.Program p, int steps, int threshold, int budget, bool regions, bool chained, bool pending, Random rng)
     {
         using var m = p.CreateMachine();
         var interp = new RiscVInterpreter();
@@ -334,6 +383,14 @@ public sealed unsafe class RiscVWasmInterpreterTests(ITestOutputHelper output)
             for (int r = 0; r < 32; r++)
                 *(ulong*)(img + Regs + r * 8) = h.GetRegister(r);
             *(ulong*)(img + Regs + RiscVHart.ReservationSlot * 8) = h.ReservationAddress;
+            *(ulong*)(img + Regs + RiscVHart.MstatusSlot * 8) = h.Mstatus;
+            *(int*)(img + Regs + RiscVHart.PrivSlot * 8) = h.Priv;
+            // A supervisor software interrupt pending and enabled in a third of the cases: an sstatus write that sets SIE
+            // must then leave for the host. (Stepping one instruction at a time, the C# interpreter goes on the same
+            // either way: only the machine loop takes interrupts.)
+            *(ulong*)(img + Regs + RiscVHart.MieSlot * 8) = h.Mie | (pending ? RvStatus.SsipBit : 0);
+            *(ulong*)(img + Regs + RiscVHart.MipSoftSlot * 8) = h.MipSoft | (pending ? RvStatus.SsipBit : 0);
+            *(ulong*)(img + Regs + RiscVHart.MipPinsSlot * 8) = h.MipPins;
             new Span<byte>((void*)RiscVInterpreter.PrimaryTable, 1 << 15).CopyTo(image.AsSpan(Primary));
             new Span<byte>((void*)RiscVInterpreter.ExpandTable, 4 << 16).CopyTo(image.AsSpan(Expand));
             image.AsSpan(Hot, HotBytes).Fill(0xFF);   // (empty, as HotTable.Clear leaves it)
