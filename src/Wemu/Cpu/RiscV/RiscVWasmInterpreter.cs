@@ -57,31 +57,7 @@ internal static class RiscVWasmInterpreter
     public static byte[] Build(Layout layout)
     {
         TlbTagLayout.Check(RiscVHart.TlbLayout.PageBits, RiscVHart.TlbLayout.TagFlags);
-        var body = new Body(layout).Emit();
-        var m = new WasmWriter(body.Length + 256);
-        m.Bytes([0x00, 0x61, 0x73, 0x6D, 0x01, 0x00, 0x00, 0x00]);
-        var s = new WasmWriter();
-        s.U32(2);
-        s.Bytes([FuncType, 2, TypeI32, TypeI32, 1, TypeI32]);
-        s.Bytes([FuncType, 2, TypeI64, TypeI64, 1, TypeI64]);
-        m.Section(1, s);
-        s.Clear();
-        s.U32(2);
-        s.Name("m"); s.Name("h"); s.Byte(0x02); s.Byte(0x00); s.U32(1);
-        s.Name("m"); s.Name("t"); s.Byte(0x01); s.Byte(TypeFuncRef); s.Byte(0x00); s.U32(0);
-        m.Section(2, s);
-        s.Clear();
-        s.U32(1); s.U32(0);
-        m.Section(3, s);
-        s.Clear();
-        s.U32(1); s.Name("f"); s.Byte(0x00); s.U32(0);
-        m.Section(7, s);
-        s.Clear();
-        s.U32(1);
-        s.U32((uint)body.Length);
-        s.Bytes(body.Written);
-        m.Section(10, s);
-        return m.ToArray();
+        return WasmBackend.Module(table: true, (new Body(layout).Emit(), 0));
     }
 
     private sealed class Body(Layout layout)
@@ -470,13 +446,8 @@ internal static class RiscVWasmInterpreter
         private void Amo(RvOp op)
         {
             bool word = op <= RvOp.AmomaxuW;
-            Get(A); Set(Va);
-            Get(Va); I64(word ? 3 : 7); Op(I64And); Op(I64Eqz);
-            If();
-            Entry(DTlb, Va);
-            Get(E); Mem(I64Load, TlbEntryLayout.TagWrite); Get(Va); I64(~0xFFFL); Op(I64And); Op(I64Eq);
-            If();
-            Get(E); Mem(I64Load, TlbEntryLayout.Addend); Get(Va); Op(I64Add); Op(I32WrapI64); Set(FHostTemp);
+            AlignedProbe(word, TlbEntryLayout.TagWrite);
+            Set(FHostTemp);
             Get(FHostTemp); Mem(word ? I64Load32S : I64Load, 0); Set(Res);
             Get(FHostTemp);
             RvOp plain = word ? op : op - (RvOp.AmoswapD - RvOp.AmoswapW);
@@ -570,16 +541,25 @@ internal static class RiscVWasmInterpreter
             }
         }
 
-        /// <summary>LR: naturally aligned, on a page loads may reach directly; the reservation is its address. Else Slow.</summary>
-        private void LoadReserved(bool word)
+        /// <summary>
+        /// Va = x[rs1]; opens two ifs, naturally aligned (.W or .D) and a hit on <paramref name="tag"/>, with the host
+        /// address on the stack inside both (the caller closes them, then leaves as Slow).
+        /// </summary>
+        private void AlignedProbe(bool word, int tag)
         {
             Get(A); Set(Va);
             Get(Va); I64(word ? 3 : 7); Op(I64And); Op(I64Eqz);
             If();
             Entry(DTlb, Va);
-            Get(E); Mem(I64Load, TlbEntryLayout.TagRead); Get(Va); I64(~0xFFFL); Op(I64And); Op(I64Eq);
+            Get(E); Mem(I64Load, tag); Get(Va); I64(~0xFFFL); Op(I64And); Op(I64Eq);
             If();
             Get(E); Mem(I64Load, TlbEntryLayout.Addend); Get(Va); Op(I64Add); Op(I32WrapI64);
+        }
+
+        /// <summary>LR: naturally aligned, on a page loads may reach directly; the reservation is its address. Else Slow.</summary>
+        private void LoadReserved(bool word)
+        {
+            AlignedProbe(word, TlbEntryLayout.TagRead);
             Mem(word ? I64Load32S : I64Load, 0); Set(Res);
             Get(Regs); Get(Va); Mem(I64Store, RiscVHart.ReservationSlot * 8);
             Br("wb");

@@ -30,11 +30,20 @@ public static class WasmBackend
     public static byte[] Compile(IrFunction f, GuestCodeAbi abi, bool chain = true)
     {
         var body = new Emitter(f, abi, chain).Emit();
-        var m = new WasmWriter(body.Length + 128);
+        return Module(chain, (body, 0), (MulHighUBody(), 1));
+    }
+
+    /// <summary>
+    /// A module of <paramref name="functions"/> (each a body and its type: 0 = (i32, i32) -> i32, 1 = (i64, i64) -> i64)
+    /// importing the host's memory as <c>m.h</c> and, with <paramref name="table"/>, its function table as <c>m.t</c>;
+    /// the first function is exported as <c>f</c>. (The RISC-V interpreter in wasm is built with it too.)
+    /// </summary>
+    internal static byte[] Module(bool table, params (WasmWriter Body, int Type)[] functions)
+    {
+        var m = new WasmWriter(functions.Sum(f => f.Body.Length) + 128);
         m.Bytes([0x00, 0x61, 0x73, 0x6D, 0x01, 0x00, 0x00, 0x00]);
         var s = new WasmWriter();
 
-        // types: 0 = (i32, i32) -> i32, 1 = (i64, i64) -> i64
         s.U32(2);
         s.Bytes([FuncType, 2, TypeI32, TypeI32, 1, TypeI32]);
         s.Bytes([FuncType, 2, TypeI64, TypeI64, 1, TypeI64]);
@@ -42,16 +51,18 @@ public static class WasmBackend
 
         // imports: m.h memory (min 1 page, no max), m.t function table
         s.Clear();
-        s.U32(chain ? 2u : 1u);
+        s.U32(table ? 2u : 1u);
         s.Name("m"); s.Name("h"); s.Byte(0x02); s.Byte(0x00); s.U32(1);
-        if (chain)
+        if (table)
         {
             s.Name("m"); s.Name("t"); s.Byte(0x01); s.Byte(TypeFuncRef); s.Byte(0x00); s.U32(0);
         }
         m.Section(2, s);
 
         s.Clear();
-        s.U32(2); s.U32(0); s.U32(1);
+        s.U32((uint)functions.Length);
+        foreach (var (_, type) in functions)
+            s.U32((uint)type);
         m.Section(3, s);
 
         s.Clear();
@@ -59,12 +70,12 @@ public static class WasmBackend
         m.Section(7, s);
 
         s.Clear();
-        s.U32(2);
-        s.U32((uint)body.Length);
-        s.Bytes(body.Written);
-        var mulh = MulHighUBody();
-        s.U32((uint)mulh.Length);
-        s.Bytes(mulh.Written);
+        s.U32((uint)functions.Length);
+        foreach (var (body, _) in functions)
+        {
+            s.U32((uint)body.Length);
+            s.Bytes(body.Written);
+        }
         m.Section(10, s);
         return m.ToArray();
     }

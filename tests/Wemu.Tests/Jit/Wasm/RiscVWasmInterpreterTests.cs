@@ -25,19 +25,8 @@ public sealed unsafe class RiscVWasmInterpreterTests(ITestOutputHelper output)
     private const byte Canary = 0xA5;
     private const int HotBytes = 16 << HotTable.Bits;
 
-    public static TheoryData<int, bool> Modes()
-    {
-        var data = new TheoryData<int, bool>();
-        for (int mode = 0; mode < 3; mode++)
-        {
-            data.Add(mode, false);
-            data.Add(mode, true);
-        }
-        return data;
-    }
-
     [Theory]
-    [MemberData(nameof(Modes))]
+    [MemberData(nameof(WasmBackendTests.ProgramCases), MemberType = typeof(WasmBackendTests))]
     public void Random_Programs_Match_The_Interpreter(int modeIndex, bool compressed)
     {
         int mode = ModeOf(modeIndex);
@@ -58,7 +47,7 @@ public sealed unsafe class RiscVWasmInterpreterTests(ITestOutputHelper output)
     /// through it: most end at the budget or at a target that got hot.
     /// </summary>
     [Theory]
-    [MemberData(nameof(Modes))]
+    [MemberData(nameof(WasmBackendTests.ProgramCases), MemberType = typeof(WasmBackendTests))]
     public void A_Loop_Of_Handled_Instructions_Matches_The_Interpreter(int modeIndex, bool compressed)
     {
         int mode = ModeOf(modeIndex);
@@ -219,7 +208,7 @@ public sealed unsafe class RiscVWasmInterpreterTests(ITestOutputHelper output)
     }
 
     [Theory]
-    [MemberData(nameof(Modes))]
+    [MemberData(nameof(WasmBackendTests.ProgramCases), MemberType = typeof(WasmBackendTests))]
     public void The_Access_Sweep_Matches_The_Interpreter(int modeIndex, bool paging)
     {
         int mode = ModeOf(modeIndex);
@@ -280,7 +269,7 @@ public sealed unsafe class RiscVWasmInterpreterTests(ITestOutputHelper output)
 
             using var m = p.CreateMachine();
             var interp = new RiscVInterpreter();
-            Step(m, interp, steps);
+            WasmBackendTests.Step(m, interp, steps);
             // the rest as the JIT's profiling interpreter, which counts every taken branch's target
             if (pending)
             {
@@ -350,18 +339,12 @@ public sealed unsafe class RiscVWasmInterpreterTests(ITestOutputHelper output)
         return (kinds, leftAt);
     }
 
-    private static void Step(BareHart m, RiscVInterpreter interp, int steps)
-    {
-        for (int i = 0; i < steps && !m.Finished; i++)
-            interp.Run(m.Hart, 1);
-    }
-
     /// <summary>The image and the module for a run from <paramref name="steps"/> instructions into the program, or null if it ended before.</summary>
     private static NodeWasmRunner.Case? BuildCase(RandomProgramBatch.Program p, int steps, int threshold, int budget, bool regions, bool chained, bool pending, Random rng)
     {
         using var m = p.CreateMachine();
         var interp = new RiscVInterpreter();
-        Step(m, interp, steps);
+        WasmBackendTests.Step(m, interp, steps);
         if (m.Finished)
             return null;
         var h = m.Hart;
@@ -397,8 +380,8 @@ public sealed unsafe class RiscVWasmInterpreterTests(ITestOutputHelper output)
             new Span<byte>(m.Ram.Pointer + (RandomProgramGenerator.DataBase - BareHart.RamBase), RandomProgramGenerator.DataSize)
                 .CopyTo(image.AsSpan(DataPages));
             new Span<byte>(m.Ram.Pointer, codeBytes).CopyTo(image.AsSpan(CodePages));
-            CopyTlb(h.TlbFor(h.DataMmuContext), (TlbEntry*)(img + DataTlb), RandomProgramGenerator.DataBase, RandomProgramGenerator.DataSize, DataPages, rng);
-            CopyTlb(h.TlbFor(h.FetchMmuContext), (TlbEntry*)(img + FetchTlb), BareHart.RamBase, codeBytes, CodePages, rng);
+            WasmBackendTests.CopyTlb(h.TlbFor(h.DataMmuContext), (TlbEntry*)(img + DataTlb), RandomProgramGenerator.DataBase, RandomProgramGenerator.DataSize, DataPages, CanaryArea, rng);
+            WasmBackendTests.CopyTlb(h.TlbFor(h.FetchMmuContext), (TlbEntry*)(img + FetchTlb), BareHart.RamBase, codeBytes, CodePages, CanaryArea, rng);
         }
         var modules = new List<byte[]> { RiscVWasmInterpreter.Build(new RiscVWasmInterpreter.Layout(Primary, Expand, NoPage, Hot, threshold, JumpCacheBits)) };
         int entry = 0;
@@ -406,21 +389,10 @@ public sealed unsafe class RiscVWasmInterpreterTests(ITestOutputHelper output)
         {
             // Regions for where the program goes next (the first, its entry, half the time), in the jump cache.
             ulong start = h.ProgramCounter;
-            var targets = new List<ulong>();
-            using (var ahead = p.CreateMachine())
-            {
-                Step(ahead, interp, steps);
-                for (int i = 0; i < 3000 && !ahead.Finished && targets.Count < 16; i++)
-                {
-                    ulong before = ahead.Hart.ProgramCounter;
-                    interp.Run(ahead.Hart, 1);
-                    ulong after = ahead.Hart.ProgramCounter;
-                    if (after - before is not (2 or 4) && !targets.Contains(after) && after != start)
-                        targets.Add(after);
-                }
-            }
-            if (rng.Next(2) == 0)
-                targets.Insert(0, start);
+            var targets = new List<ulong> { start };
+            WasmBackendTests.AddTargetsAhead(p, steps, targets, 17);
+            if (rng.Next(2) != 0)
+                targets.RemoveAt(0);
             var translator = new RiscVTranslator(256);
             foreach (ulong t in targets)
             {
@@ -440,37 +412,5 @@ public sealed unsafe class RiscVWasmInterpreterTests(ITestOutputHelper output)
             }
         }
         return new NodeWasmRunner.Case([.. modules], image, Ctx, entry, entry != 0 ? 0 : chained ? 0 : -1);
-    }
-
-    /// <summary>
-    /// A TLB as the hart left it, pointed at the image's copy of the physical range [<paramref name="physBase"/>,
-    /// + <paramref name="size"/>) at <paramref name="imageAt"/>: entries for other RAM dropped, one in 16 dropped at
-    /// random and one in 16 made read-only; I/O entries kept with their tags, their delta aimed at the canary area.
-    /// </summary>
-    private static void CopyTlb(TlbEntry* src, TlbEntry* dst, ulong physBase, int size, int imageAt, Random rng)
-    {
-        for (int i = 0; i < RiscVHart.TlbSize; i++)
-        {
-            dst[i].TagRead = dst[i].TagWrite = dst[i].TagExec = TlbEntry.Invalid;
-            ulong phys = src[i].PhysPage;
-            ulong tag = src[i].TagRead != TlbEntry.Invalid ? src[i].TagRead : src[i].TagWrite != TlbEntry.Invalid ? src[i].TagWrite : src[i].TagExec;
-            if (tag != TlbEntry.Invalid && (tag & TlbEntry.IoFlag) != 0)
-            {
-                dst[i].TagRead = src[i].TagRead;
-                dst[i].TagWrite = src[i].TagWrite;
-                dst[i].Addend = CanaryArea - (long)(tag & ~0xFFFUL);
-                continue;
-            }
-            if (tag == TlbEntry.Invalid || phys < physBase || phys >= physBase + (ulong)size)
-                continue;
-            int roll = rng.Next(16);
-            if (roll == 0)
-                continue;
-            ulong vpage = tag & ~0xFFFUL;
-            dst[i].TagRead = src[i].TagRead;
-            dst[i].TagWrite = roll == 1 ? TlbEntry.Invalid : src[i].TagWrite;
-            dst[i].TagExec = src[i].TagExec;
-            dst[i].Addend = imageAt + (long)(phys - physBase) - (long)vpage;
-        }
     }
 }

@@ -327,10 +327,29 @@ public sealed unsafe class WasmBackendTests(ITestOutputHelper output)
         Assert.True(slow >= 5, $"only {slow} of {cases.Count} cases left through the slow path");
     }
 
-    private static void Step(BareHart m, RiscVInterpreter interp, int steps)
+    internal static void Step(BareHart m, RiscVInterpreter interp, int steps)
     {
         for (int i = 0; i < steps && !m.Finished; i++)
             interp.Run(m.Hart, 1);
+    }
+
+    /// <summary>
+    /// Adds to <paramref name="targets"/> the pcs control goes to (not the next instruction) in the 3000 instructions
+    /// after <paramref name="steps"/> into <paramref name="p"/>, each once, until the list holds <paramref name="most"/>.
+    /// </summary>
+    internal static void AddTargetsAhead(RandomProgramBatch.Program p, int steps, List<ulong> targets, int most)
+    {
+        var interp = new RiscVInterpreter();
+        using var ahead = p.CreateMachine();
+        Step(ahead, interp, steps);
+        for (int i = 0; i < 3000 && !ahead.Finished && targets.Count < most; i++)
+        {
+            ulong before = ahead.Hart.ProgramCounter;
+            interp.Run(ahead.Hart, 1);
+            ulong after = ahead.Hart.ProgramCounter;
+            if (after - before is not (2 or 4) && !targets.Contains(after))
+                targets.Add(after);
+        }
     }
 
     /// <summary>The image and modules for a run from <paramref name="steps"/> instructions into the program, or null if it ended before.</summary>
@@ -348,18 +367,7 @@ public sealed unsafe class WasmBackendTests(ITestOutputHelper output)
 
         // Where the program goes next: the targets of control transfers in the next 3000 instructions.
         var targets = new List<ulong> { entry };
-        using (var ahead = p.CreateMachine())
-        {
-            Step(ahead, interp, steps);
-            for (int i = 0; i < 3000 && !ahead.Finished && targets.Count < 24; i++)
-            {
-                ulong before = ahead.Hart.ProgramCounter;
-                interp.Run(ahead.Hart, 1);
-                ulong after = ahead.Hart.ProgramCounter;
-                if (after - before is not (2 or 4) && !targets.Contains(after))
-                    targets.Add(after);
-            }
-        }
+        AddTargetsAhead(p, steps, targets, 24);
         var image = new byte[MemorySize];
         int budget = rng.Next(4) == 0 ? rng.Next(1, 40) : rng.Next(40, 4000);
         SetContext(image, budget, 7);
@@ -372,31 +380,7 @@ public sealed unsafe class WasmBackendTests(ITestOutputHelper output)
                 .CopyTo(image.AsSpan(Pages));
             // The data TLB as the interpreter left it, pointed at the image's copy of the data pages;
             // some entries dropped or made read-only, every other page (code, tables, devices) missing.
-            TlbEntry* src = h.TlbFor(h.DataMmuContext);
-            var dst = (TlbEntry*)(img + Tlb);
-            for (int i = 0; i < RiscVHart.TlbSize; i++)
-            {
-                dst[i].TagRead = dst[i].TagWrite = dst[i].TagExec = TlbEntry.Invalid;
-                ulong phys = src[i].PhysPage;
-                ulong tag = src[i].TagRead != TlbEntry.Invalid ? src[i].TagRead : src[i].TagWrite;
-                if (tag != TlbEntry.Invalid && (tag & TlbEntry.IoFlag) != 0)
-                {
-                    // An I/O page (the device): its tags as the hart made them, its delta aimed at the canary.
-                    dst[i].TagRead = src[i].TagRead;
-                    dst[i].TagWrite = src[i].TagWrite;
-                    dst[i].Addend = CanaryArea - (long)(tag & ~0xFFFUL);
-                    continue;
-                }
-                if (tag == TlbEntry.Invalid || phys < RandomProgramGenerator.DataBase || phys >= RandomProgramGenerator.DataBase + RandomProgramGenerator.DataSize)
-                    continue;
-                int roll = rng.Next(16);
-                if (roll == 0)
-                    continue;
-                ulong vpage = tag & ~0xFFFUL;
-                dst[i].TagRead = src[i].TagRead;
-                dst[i].TagWrite = roll == 1 ? TlbEntry.Invalid : src[i].TagWrite;
-                dst[i].Addend = Pages + (long)(phys - RandomProgramGenerator.DataBase) - (long)vpage;
-            }
+            CopyTlb(h.TlbFor(h.DataMmuContext), (TlbEntry*)(img + Tlb), RandomProgramGenerator.DataBase, RandomProgramGenerator.DataSize, Pages, CanaryArea, rng);
         }
 
         // Compile the regions (the entry's first), chained through the jump cache.
@@ -427,5 +411,37 @@ public sealed unsafe class WasmBackendTests(ITestOutputHelper output)
         if (modules.Count == 0)
             return null;
         return new NodeWasmRunner.Case([.. modules], image, Ctx, 0);
+    }
+
+    /// <summary>
+    /// A TLB as the hart left it, pointed at the image's copy of the physical range [<paramref name="physBase"/>,
+    /// + <paramref name="size"/>) at <paramref name="imageAt"/>: entries for other RAM dropped, one in 16 dropped at
+    /// random and one in 16 made read-only; I/O entries kept with their tags, their delta aimed at <paramref name="canaryArea"/>.
+    /// </summary>
+    internal static void CopyTlb(TlbEntry* src, TlbEntry* dst, ulong physBase, int size, int imageAt, int canaryArea, Random rng)
+    {
+        for (int i = 0; i < RiscVHart.TlbSize; i++)
+        {
+            dst[i].TagRead = dst[i].TagWrite = dst[i].TagExec = TlbEntry.Invalid;
+            ulong phys = src[i].PhysPage;
+            ulong tag = src[i].TagRead != TlbEntry.Invalid ? src[i].TagRead : src[i].TagWrite != TlbEntry.Invalid ? src[i].TagWrite : src[i].TagExec;
+            if (tag != TlbEntry.Invalid && (tag & TlbEntry.IoFlag) != 0)
+            {
+                dst[i].TagRead = src[i].TagRead;
+                dst[i].TagWrite = src[i].TagWrite;
+                dst[i].Addend = canaryArea - (long)(tag & ~0xFFFUL);
+                continue;
+            }
+            if (tag == TlbEntry.Invalid || phys < physBase || phys >= physBase + (ulong)size)
+                continue;
+            int roll = rng.Next(16);
+            if (roll == 0)
+                continue;
+            ulong vpage = tag & ~0xFFFUL;
+            dst[i].TagRead = src[i].TagRead;
+            dst[i].TagWrite = roll == 1 ? TlbEntry.Invalid : src[i].TagWrite;
+            dst[i].TagExec = src[i].TagExec;
+            dst[i].Addend = imageAt + (long)(phys - physBase) - (long)vpage;
+        }
     }
 }
