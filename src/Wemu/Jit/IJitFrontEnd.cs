@@ -71,9 +71,11 @@ public unsafe interface IJitFrontEnd<TCpu> where TCpu : CpuCore
 
     /// <summary>
     /// The guest's interpreter for cold code as a WebAssembly module (compiled code's ABI, <see cref="ExitContext"/>),
-    /// counting arrivals in <paramref name="hot"/>; null if the guest has none (its C# interpreter then runs cold code).
+    /// counting arrivals in <paramref name="hot"/> (where compiled code chained to as <paramref name="chainedArrivalWeight"/>
+    /// arrivals, as the dispatcher counts a chained exit's target); null if the guest has none (its C# interpreter then
+    /// runs cold code).
     /// </summary>
-    byte[]? BuildWasmInterpreter(HotTable hot);
+    byte[]? BuildWasmInterpreter(HotTable hot, int chainedArrivalWeight);
 
     /// <summary>The soft TLB instruction fetch goes through now (<see cref="ExitContext.FetchTlb"/>).</summary>
     TlbEntry* FetchTlb(TCpu cpu);

@@ -101,7 +101,7 @@ public abstract unsafe partial class JitEngine<TCpu, TFrontEnd> : ICpuEngine<TCp
             _context = (byte*)NativeMemory.AlignedAlloc(size, 64);
             NativeMemory.Clear(_context, size);
         }
-        if (Backend == JitBackendKind.Wasm && Options.WasmInterpreter && _isa.BuildWasmInterpreter(_hot) is { } module)
+        if (Backend == JitBackendKind.Wasm && Options.WasmInterpreter && _isa.BuildWasmInterpreter(_hot, _chainedArrivalWeight) is { } module)
         {
             fixed (byte* p = module)
                 _coldCode = Options.WasmLoader!.Load(p, module.Length);

@@ -122,17 +122,7 @@ public sealed class JitAccessSweepTests(ITestOutputHelper output)
         }
         s.AppendLine("    addi s2, s2, -1");
         s.AppendLine($"    bnez s2, {p}_loop");
-        s.AppendLine($"{p}_end:");
-        if (mode == RiscVHart.PrivUser)
-        {
-            s.AppendLine($"    li tp, {Hex(ProbeDevice.Base)}");
-            s.AppendLine($"    sd zero, {RandomProgramGenerator.HaltOffset}(tp)");
-        }
-        else
-        {
-            s.AppendLine("    wfi");
-        }
-        s.AppendLine($"    j {p}_end");
+        RandomProgramGenerator.AppendEnd(s, p, mode);
 
         // The trap handler skips the faulting instruction.
         RandomProgramGenerator.AppendTrapHandler(s, p, x);

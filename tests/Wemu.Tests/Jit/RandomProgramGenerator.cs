@@ -157,17 +157,7 @@ internal sealed class RandomProgramGenerator
         for (int i = 0; i < chunks; i++)
             Chunk(s, depth: 0, inFunction: false);
 
-        s.AppendLine($"{_prefix}_end:");
-        if (_mode == RiscVHart.PrivUser)
-        {
-            s.AppendLine($"    li tp, {Hex((long)ProbeDevice.Base)}");
-            s.AppendLine($"    sd zero, {HaltOffset}(tp)");
-        }
-        else
-        {
-            s.AppendLine("    wfi");
-        }
-        s.AppendLine($"    j {_prefix}_end");
+        AppendEnd(s, _prefix, _mode);
 
         // Leaf functions: straight-line code with forward branches, no loops, no calls.
         foreach (var (label, viaGp) in _functionLabels)
@@ -193,6 +183,25 @@ internal sealed class RandomProgramGenerator
     /// restored. For U-mode programs it runs in S-mode (<paramref name="x"/> = "s"; at an S-only alias
     /// of the code, reading the U code through SUM).
     /// </summary>
+    /// <summary>
+    /// The label <c>{prefix}_end</c> and how a program in <paramref name="mode"/> stops there: U-mode writes the probe
+    /// device's halt register, S and M wait (WFI with nothing pending), again and again.
+    /// </summary>
+    public static void AppendEnd(StringBuilder s, string prefix, int mode)
+    {
+        s.AppendLine($"{prefix}_end:");
+        if (mode == RiscVHart.PrivUser)
+        {
+            s.AppendLine($"    li tp, {Hex((long)ProbeDevice.Base)}");
+            s.AppendLine($"    sd zero, {HaltOffset}(tp)");
+        }
+        else
+        {
+            s.AppendLine("    wfi");
+        }
+        s.AppendLine($"    j {prefix}_end");
+    }
+
     public static void AppendTrapHandler(StringBuilder t, string prefix, string x)
     {
         t.AppendLine("    .balign 4");

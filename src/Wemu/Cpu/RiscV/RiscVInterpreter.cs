@@ -81,6 +81,7 @@ public sealed unsafe class RiscVInterpreter : ICpuEngine<RiscVHart>
         ulong pc;
         TlbEntry* dtlb;
         TlbEntry* itlb;
+        TlbEntry* fetchEntry;
         ulong fetchBase;
         byte* fetchHost;
 
@@ -97,12 +98,12 @@ public sealed unsafe class RiscVInterpreter : ICpuEngine<RiscVHart>
             ulong off = pc - fetchBase;
             if (off <= 0xFFC)
                 inst = *(uint*)(fetchHost + off);
-            else if ((pc & 0xFFF) <= 0xFFC && itlb[(pc >> 12) & RiscVHart.TlbMask].TagExec == (pc & ~0xFFFUL))
+            else if ((pc & 0xFFF) <= 0xFFC && (fetchEntry = itlb + ((pc >> 12) & RiscVHart.TlbMask))->TagExec == (pc & ~0xFFFUL))
             {
                 // Another page the TLB lets us execute from: no call (in the page, a call ends the
                 // jiterpreter's trace, and jumps between pages come every ~20 instructions at boot).
                 fetchBase = pc & ~0xFFFUL;
-                fetchHost = (byte*)(itlb[(pc >> 12) & RiscVHart.TlbMask].Addend + (long)fetchBase);
+                fetchHost = (byte*)(fetchEntry->Addend + (long)fetchBase);
                 inst = *(uint*)(fetchHost + (pc & 0xFFF));
             }
             else

@@ -21,14 +21,16 @@ namespace Wemu.Cpu.RiscV;
 /// <see cref="HotTable"/> exactly as <see cref="HotTable.Bump"/> does; at a hot target whose code the jump cache holds
 /// it tail-calls that code (as compiled code chains), at any other hot target it leaves with <see cref="CodeExit.Chain"/>
 /// so the engine can compile the code there. Compiled code chains to it in turn (<see cref="ExitContext.ColdCode"/>):
-/// entered with a count of 0 or more, it counts its first pc as an arrival; the engine enters it with -1. Tables, the hot table and the
+/// entered with a count of 0 or more, it counts its first pc as an arrival (with the engine's weight for a chained exit's
+/// target, <see cref="Layout.ChainedArrivalWeight"/>); the engine enters it with -1. Tables, the hot table and the
 /// page of zeros it fetches from before its first page are linear-memory addresses fixed when the module is built.
 /// </para>
 /// </summary>
 internal static class RiscVWasmInterpreter
 {
     /// <summary>Linear-memory addresses and constants the module is built with.</summary>
-    public readonly record struct Layout(int Primary, int Expand, int NoPage, int HotTable, int HotThreshold, int JumpCacheBits);
+    public readonly record struct Layout(int Primary, int Expand, int NoPage, int HotTable, int HotThreshold, int JumpCacheBits,
+        int ChainedArrivalWeight = 1);
 
     // params
     private const int Ctx = 0, Count = 1;
@@ -88,7 +90,7 @@ internal static class RiscVWasmInterpreter
             I32(0); Set(Count);
             Op(WasmOp.Else);
             Get(Count); Set(Start);
-            EmitHotBump(chain: false);
+            EmitHotBump(chain: false, weight: layout.ChainedArrivalWeight);
             End();
             Get(Count); Set(Start);
             Loop("next");
@@ -111,7 +113,7 @@ internal static class RiscVWasmInterpreter
             End();   // taken
             Get(Count); I32(1); Op(I32Add); Set(Count);
             Get(Target); Set(Pc);
-            EmitHotBump(chain: true);
+            EmitHotBump(chain: true, weight: 1);
             Br("next");
             End();   // adv
             Advance();
@@ -608,26 +610,26 @@ internal static class RiscVWasmInterpreter
         }
 
         /// <summary>
-        /// Counts an arrival at pc (a taken target, or where compiled code chained to) as <see cref="HotTable.Bump"/> does
-        /// with weight 1. Once it is hot: with <paramref name="chain"/>, tail-calls its code if the jump cache has it (as a
+        /// Counts an arrival at pc as <see cref="HotTable.Bump"/> does with <paramref name="weight"/> (a taken target: 1;
+        /// where compiled code chained to: the engine's weight for a chained exit's target). Once it is hot: with <paramref name="chain"/>, tail-calls its code if the jump cache has it (as a
         /// chained exit of compiled code does) and the budget allows; else leaves with Chain.
         /// </summary>
-        private void EmitHotBump(bool chain)
+        private void EmitHotBump(bool chain, int weight)
         {
             I32(layout.HotTable);
             Get(Pc); I64(1); Op(I64ShrU); Op(I32WrapI64); I32((int)HotTable.Mask); Op(I32And); I32(5); Op(I32Shl);
             Op(I32Add); Set(Set_);
             Get(Set_); Mem(I64Load, 0); Get(Pc); Op(I64Eq);
             If();
-            Get(Set_); Mem(I64Load, 8); I64(1); Op(I64Add); Set(T);
+            Get(Set_); Mem(I64Load, 8); I64(weight); Op(I64Add); Set(T);
             Get(Set_); Get(T); Mem(I64Store, 8);
             _w.Byte(WasmOp.Else);
             // the second way's count (or a new entry's), then the way moves to the front
             Get(Set_); Mem(I64Load, 16); Get(Pc); Op(I64Eq);
             If();
-            Get(Set_); Mem(I64Load, 24); I64(1); Op(I64Add); Set(T);
+            Get(Set_); Mem(I64Load, 24); I64(weight); Op(I64Add); Set(T);
             _w.Byte(WasmOp.Else);
-            I64(1); Set(T);
+            I64(weight); Set(T);
             End();
             Get(Set_); Get(Set_); Mem(I64Load, 0); Mem(I64Store, 16);
             Get(Set_); Get(Set_); Mem(I64Load, 8); Mem(I64Store, 24);

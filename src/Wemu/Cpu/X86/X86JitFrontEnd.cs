@@ -48,7 +48,7 @@ public readonly unsafe struct X86JitFrontEnd : IJitFrontEnd<X86Cpu>
     public IGuestTranslator CreateTranslator(int maxInstructions) => new X86Translator(maxInstructions);
 
     /// <summary>None yet: the x86 page interprets cold code in C#.</summary>
-    public byte[]? BuildWasmInterpreter(HotTable hot) => null;
+    public byte[]? BuildWasmInterpreter(HotTable hot, int chainedArrivalWeight) => null;
 
     public TlbEntry* FetchTlb(X86Cpu cpu) => null;
 }

@@ -189,20 +189,10 @@ public sealed unsafe class RiscVWasmInterpreterTests(ITestOutputHelper output)
                 srai a0, a0, 1
                 ori a0, a0, 2
                 ret
-            {{q}}_end:
 
             """;
         var s = new System.Text.StringBuilder(body);
-        if (mode == RiscVHart.PrivUser)
-        {
-            s.AppendLine($"    li tp, 0x{ProbeDevice.Base:x}");
-            s.AppendLine($"    sd zero, {RandomProgramGenerator.HaltOffset}(tp)");
-        }
-        else
-        {
-            s.AppendLine("    wfi");
-        }
-        s.AppendLine($"    j {q}_end");
+        RandomProgramGenerator.AppendEnd(s, q, mode);
         RandomProgramGenerator.AppendTrapHandler(s, q, mode == RiscVHart.PrivMachine ? "m" : "s");
         return s.ToString();
     }
