@@ -12,7 +12,7 @@ namespace Wemu.Cpu.RiscV;
 /// the browser, <see cref="RiscVInterpreter"/> runs ~50 M instructions/s however it is shaped (the jiterpreter keeps
 /// C# locals in memory); V8 compiles this loop once and runs it several times faster, with no compile per region.
 /// <para>
-/// It runs RV64I, M (but MULH*), the C extension (through <see cref="RvcExpander"/>'s table), LR/SC (the reservation is in
+/// It runs RV64I, M, the C extension (through <see cref="RvcExpander"/>'s table), LR/SC (the reservation is in
 /// the register block), the AMOs that are plain arithmetic and the common sstatus CSR instructions (mstatus, the privilege
 /// level and the interrupt bits are in the register block too), with the soft TLB probed inline as compiled code does. Everything else leaves with an exit the
 /// engine already handles for compiled code: <see cref="CodeExit.Slow"/> (a TLB miss, a device, a misaligned or
@@ -22,7 +22,9 @@ namespace Wemu.Cpu.RiscV;
 /// it tail-calls that code (as compiled code chains), at any other hot target it leaves with <see cref="CodeExit.Chain"/>
 /// so the engine can compile the code there. Compiled code chains to it in turn (<see cref="ExitContext.ColdCode"/>):
 /// entered with a count of 0 or more, it counts its first pc as an arrival (with the engine's weight for a chained exit's
-/// target, <see cref="Layout.ChainedArrivalWeight"/>); the engine enters it with -1. Tables, the hot table and the
+/// target, <see cref="Layout.ChainedArrivalWeight"/>); entered with a negative c, it starts counting at ~c and counts no
+/// arrival: the engine enters it with -1, and a region that stops at an instruction it does not run (an AMO, a CSR
+/// instruction, floating point) tail-calls it there with ~count, so that instruction and the cold code after it run here. Tables, the hot table and the
 /// page of zeros it fetches from before its first page are linear-memory addresses fixed when the module is built.
 /// </para>
 /// </summary>
@@ -43,7 +45,7 @@ internal static class RiscVWasmInterpreter
 
     /// <summary>The ops handled here; any other op leaves (<see cref="ExitFor"/>).</summary>
     public static bool Handles(RvOp op) => op is >= RvOp.Lui and <= RvOp.Fence
-        || op is RvOp.Mul or RvOp.Div or RvOp.Divu or RvOp.Rem or RvOp.Remu or RvOp.Mulw or RvOp.Divw or RvOp.Divuw or RvOp.Remw or RvOp.Remuw
+        || op is RvOp.Mul or RvOp.Mulh or RvOp.Mulhsu or RvOp.Mulhu or RvOp.Div or RvOp.Divu or RvOp.Rem or RvOp.Remu or RvOp.Mulw or RvOp.Divw or RvOp.Divuw or RvOp.Remw or RvOp.Remuw
         || op is RvOp.ScW or RvOp.ScD || IsPlainAmo(op) || op is >= RvOp.Csrrw and <= RvOp.Csrrci;
 
     private static bool IsPlainAmo(RvOp op) => op is >= RvOp.AmoswapW and <= RvOp.AmoorW or >= RvOp.AmoswapD and <= RvOp.AmoorD;
@@ -59,7 +61,7 @@ internal static class RiscVWasmInterpreter
     public static byte[] Build(Layout layout)
     {
         TlbTagLayout.Check(RiscVHart.TlbLayout.PageBits, RiscVHart.TlbLayout.TagFlags);
-        return WasmBackend.Module(table: true, (new Body(layout).Emit(), 0));
+        return WasmBackend.Module(table: true, (new Body(layout).Emit(), 0), (WasmBackend.MulHighUBody(), 1));
     }
 
     private sealed class Body(Layout layout)
@@ -83,11 +85,12 @@ internal static class RiscVWasmInterpreter
             I32(layout.NoPage); Set(FHost);
 
             Block("exit");
-            // count < 0: entered by the engine, which counted the arrival; else chained to from compiled code, and the
-            // target counts as an arrival (the dispatcher counts a chained exit's target so)
+            // count < 0: ~count, with no arrival to count (entered by the engine with -1, which counted it; or by compiled code
+            // at an instruction it does not run); else chained to from compiled code, and the target counts as an arrival
+            // (the dispatcher counts a chained exit's target so)
             Get(Count); I32(0); Op(I32LtS);
             If();
-            I32(0); Set(Count);
+            Get(Count); I32(-1); Op(I32Xor); Set(Count);
             Op(WasmOp.Else);
             Get(Count); Set(Start);
             EmitHotBump(chain: false, weight: layout.ChainedArrivalWeight);
@@ -142,17 +145,21 @@ internal static class RiscVWasmInterpreter
             Get(FHost); Get(T); Op(I32WrapI64); Op(I32Add); Mem(I32Load, 0); Set(Inst);
             Br("fetched");
             End();
-            // another page the fetch TLB lets us execute from (a 4-byte read that stays inside it)
-            Get(Pc); I64(0xFFF); Op(I64And); I64(0xFFC); Op(I64LeU);
-            If();
+            // another page the fetch TLB lets us execute from: a 4-byte read that stays inside it, or at its last two bytes a
+            // compressed instruction (a 4-byte one there crosses the page)
             Entry(ITlb, Pc);
             Get(E); Mem(I64Load, TlbEntryLayout.TagExec); Get(Pc); I64(~0xFFFL); Op(I64And); Op(I64Eq);
             If();
             Get(Pc); I64(~0xFFFL); Op(I64And); Set(FBase);
             Get(E); Mem(I64Load, TlbEntryLayout.Addend); Get(FBase); Op(I64Add); Op(I32WrapI64); Set(FHost);
+            Get(Pc); I64(0xFFF); Op(I64And); I64(0xFFC); Op(I64LeU);
+            If();
             Get(FHost); Get(Pc); I64(0xFFF); Op(I64And); Op(I32WrapI64); Op(I32Add); Mem(I32Load, 0); Set(Inst);
             Br("fetched");
             End();
+            Get(FHost); Get(Pc); I64(0xFFF); Op(I64And); Op(I32WrapI64); Op(I32Add); Mem(WasmOp.I32Load16U, 0); Set(Inst);
+            Get(Inst); I32(3); Op(I32And); I32(3); Op(I32Ne);
+            If(); Br("fetched"); End();
             End();
             // a TLB miss, a fault, or an instruction that may cross the page: the host fetches it
             I32((int)CodeExit.Slow); Set(Kind); Br("exit");
@@ -288,6 +295,9 @@ internal static class RiscVWasmInterpreter
                 case RvOp.Sraw: Word32Shift(I32ShrS, imm: false); return;
                 case RvOp.Fence: Br("adv"); return;
                 case RvOp.Mul: Binary(I64Mul); return;
+                case RvOp.Mulh: WasmBackend.MulHigh64(_w, A, B, signedB: true); Result(); return;
+                case RvOp.Mulhsu: WasmBackend.MulHigh64(_w, A, B, signedB: false); Result(); return;
+                case RvOp.Mulhu: Get(A); Get(B); _w.Byte(WasmOp.Call); _w.U32(1); Result(); return;
                 case RvOp.Mulw: Word32(I32Mul); return;
                 case RvOp.Div: Divide(wide: true, signed: true, remainder: false); return;
                 case RvOp.Divu: Divide(wide: true, signed: false, remainder: false); return;

@@ -26,6 +26,13 @@ public static class WasmBackend
     private const int ArgCtx = 0, ArgCount = 1;
     private const int FuncMain = 0, FuncMulHighU = 1;
 
+    /// <summary>
+    /// Or-ed into a region's exit kind (inside the region only) where it stops at an instruction it does not run (a
+    /// helper call, an untranslated instruction): with <see cref="ExitContext.ColdCode"/> set, that code is tail-called at
+    /// the instruction with the count complemented (<c>~count</c>), and tries it before leaving for the host.
+    /// </summary>
+    private const int ColdFlag = 4;
+
     /// <summary>Compiles <paramref name="f"/> (after <see cref="Passes.IrPipeline"/>) to module bytes.</summary>
     public static byte[] Compile(IrFunction f, GuestCodeAbi abi, bool chain = true)
     {
@@ -80,8 +87,27 @@ public static class WasmBackend
         return m.ToArray();
     }
 
+    /// <summary>
+    /// Pushes the high 64 bits of the 128-bit product of i64 locals <paramref name="a"/> (signed) and <paramref name="b"/>
+    /// (signed if <paramref name="signedB"/>) through <see cref="MulHighUBody"/> (function 1 of the module): signed x
+    /// signed is hu - (a &lt; 0 ? b : 0) - (b &lt; 0 ? a : 0); signed x unsigned, hu - (a &lt; 0 ? b : 0).
+    /// </summary>
+    internal static void MulHigh64(WasmWriter w, int a, int b, bool signedB)
+    {
+        void Get(int l) { w.Byte(LocalGet); w.U32((uint)l); }
+        void Correct(int negative, int other)
+        {
+            Get(negative); w.Byte(I64Const); w.S64(63); w.Byte(I64ShrS); Get(other); w.Byte(I64And); w.Byte(I64Sub);
+        }
+        Get(a); Get(b);
+        w.Byte(Call); w.U32(FuncMulHighU);
+        Correct(a, b);
+        if (signedB)
+            Correct(b, a);
+    }
+
     /// <summary>The high 64 bits of the unsigned 128-bit product, from 32-bit halves (wasm has no wide multiply).</summary>
-    private static WasmWriter MulHighUBody()
+    internal static WasmWriter MulHighUBody()
     {
         var w = new WasmWriter();
         // params a=0, b=1; locals: 2 = ll, 3 = lh, 4 = hl, 5 = hh (i64)
@@ -352,8 +378,20 @@ public static class WasmBackend
                 w.Byte(ReturnCallIndirect); w.U32(0); w.U32(0);
                 w.Byte(End);
                 w.Byte(End);
+                // An instruction the region does not run: the interpreter in wasm starts at it, with ~count (no arrival
+                // to count there: at a hot pc it would chain straight back here).
+                Get(_exitKind); I32(ColdFlag); Op(I32And);
+                w.Byte(If); w.Byte(BlockVoid);
+                Get(ArgCtx); Mem(I32Load, 2, ExitContext.ColdCode); Set(_stamp);
+                Get(_stamp);
+                w.Byte(If); w.Byte(BlockVoid);
+                Get(ArgCtx); Get(_exitPc); Mem(I64Store, 3, ExitContext.ExitPc);
+                Get(ArgCtx); Get(ArgCount); I32(-1); Op(I32Xor); Get(_stamp);
+                w.Byte(ReturnCallIndirect); w.U32(0); w.U32(0);
+                w.Byte(End);
+                w.Byte(End);
             }
-            Get(ArgCtx); Get(_exitKind); Mem(I32Store, 2, ExitContext.ExitKind);
+            Get(ArgCtx); Get(_exitKind); I32(3); Op(I32And); Mem(I32Store, 2, ExitContext.ExitKind);
             Get(ArgCtx); Get(_exitPc); Mem(I64Store, 3, ExitContext.ExitPc);
             Get(ArgCount);
             w.Byte(End);
@@ -378,12 +416,16 @@ public static class WasmBackend
             return full;
         }
 
-        /// <summary>Leaves through the shared exit: kind, pc from <paramref name="pushPc"/>, count + <paramref name="completed"/>.</summary>
-        private void ExitWith(CodeExit kind, Action pushPc, int completed)
+        /// <summary>
+        /// Leaves through the shared exit: kind, pc from <paramref name="pushPc"/>, count + <paramref name="completed"/>.
+        /// With <paramref name="cold"/> (an instruction the region does not run), the guest's interpreter in wasm, if it has
+        /// one, is tried at the pc first (<see cref="ColdFlag"/>).
+        /// </summary>
+        private void ExitWith(CodeExit kind, Action pushPc, int completed, bool cold = false)
         {
             pushPc();
             Set(_exitPc);
-            I32((int)kind);
+            I32((int)kind | (cold ? ColdFlag : 0));
             Set(_exitKind);
             if (completed != 0)
             {
@@ -463,9 +505,10 @@ public static class WasmBackend
                     break;
                 case IrOp.Call:
                 {
-                    // Helpers (atomics, F/D) run in the host's interpreter.
+                    // Helpers (atomics, F/D) run in the guest's interpreter in wasm if it has one (which leaves for the
+                    // host where it cannot run them), else in the host's.
                     long pc = (long)i.GuestPc;
-                    ExitWith(CodeExit.Slow, () => I64(pc), i.Completed);
+                    ExitWith(CodeExit.Slow, () => I64(pc), i.Completed, cold: true);
                     break;
                 }
                 case IrOp.Label:
@@ -510,7 +553,7 @@ public static class WasmBackend
                 {
                     int a = i.A;
                     long pc = i.Imm;
-                    ExitWith(i.Kind, a >= 0 ? () => Ld(a) : () => I64(pc), i.Completed);
+                    ExitWith(i.Kind, a >= 0 ? () => Ld(a) : () => I64(pc), i.Completed, cold: i.Kind == CodeExit.Interpret && a < 0);
                     break;
                 }
                 default:
@@ -648,17 +691,10 @@ public static class WasmBackend
                 _w.Byte(Call); _w.U32(FuncMulHighU);
                 return;
             }
-            // signed x signed: hu - (a < 0 ? b : 0) - (b < 0 ? a : 0); signed x unsigned: hu - (a < 0 ? b : 0)
             int a = Scratch(IrType.I64), b = Scratch(IrType.I64);
             Ld(i.A); Set(a);
             Ld(i.B); Set(b);
-            Get(a); Get(b);
-            _w.Byte(Call); _w.U32(FuncMulHighU);
-            Get(a); I64(63); Op(I64ShrS); Get(b); Op(I64And); Op(I64Sub);
-            if (i.Op == IrOp.MulHighS)
-            {
-                Get(b); I64(63); Op(I64ShrS); Get(a); Op(I64And); Op(I64Sub);
-            }
+            MulHigh64(_w, a, b, signedB: i.Op == IrOp.MulHighS);
             FreeScratch(IrType.I64, a);
             FreeScratch(IrType.I64, b);
         }

@@ -8,7 +8,7 @@ internal static class WasmOp
         ReturnCallIndirect = 0x13, Drop = 0x1A, Select = 0x1B,
         LocalGet = 0x20, LocalSet = 0x21, LocalTee = 0x22;
 
-    public const byte I32Load = 0x28, I64Load = 0x29, I32Load8U = 0x2D,
+    public const byte I32Load = 0x28, I64Load = 0x29, I32Load8U = 0x2D, I32Load16U = 0x2F,
         I64Load8S = 0x30, I64Load8U = 0x31, I64Load16S = 0x32, I64Load16U = 0x33, I64Load32S = 0x34, I64Load32U = 0x35,
         I32Store = 0x36, I64Store = 0x37, I64Store8 = 0x3C, I64Store16 = 0x3D, I64Store32 = 0x3E;
 
