@@ -15,6 +15,12 @@ public sealed unsafe class RiscVInterpreter : ICpuEngine<RiscVHart>
     /// <summary>The primary decode table with one byte an entry (every <see cref="RvOp"/> fits): 32 KiB
     /// instead of 64, so more of it stays in the L1 cache when code jumps around (boot).</summary>
     private static readonly byte* s_primary = PrimaryToNative();
+    /// <summary>
+    /// The op of each primary key's low byte (opcode[6:2] and funct3) where funct7 does not matter (loads, stores,
+    /// branches, the immediate forms: most instructions), else 0xFF: 256 bytes that stay in the L1 cache, looked up first
+    /// by <see cref="RiscVWasmInterpreter"/>.
+    /// </summary>
+    private static readonly byte* s_short = ShortToNative(s_primary);
     /// <summary>The RVC expansion table with illegal entries (0) replaced by 0xFFFFFFFF, whose
     /// primary key (opcode 1111111) decodes as Illegal: no extra test on the hot path.</summary>
     private static readonly uint* s_expand = ExpansionToNative();
@@ -28,6 +34,11 @@ public sealed unsafe class RiscVInterpreter : ICpuEngine<RiscVHart>
 
     internal static nint ExpandTable => (nint)s_expand;
 
+    internal static nint ShortTable => (nint)s_short;
+
+    /// <summary>In <see cref="ShortTable"/>: the primary table must be read (funct7 matters).</summary>
+    internal const byte ShortNeedsFunct7 = 0xFF;
+
     internal static nint NoPage => (nint)s_noPage;
 
     // (plain loops, not Array.ConvertAll with a lambda: a delegate call per entry is slow in the page)
@@ -37,6 +48,22 @@ public sealed unsafe class RiscVInterpreter : ICpuEngine<RiscVHart>
         var p = (byte*)NativeMemory.Alloc((nuint)table.Length);
         for (int i = 0; i < table.Length; i++)
             p[i] = checked((byte)table[i]);
+        return p;
+    }
+
+    private static byte* ShortToNative(byte* primary)
+    {
+        var p = (byte*)NativeMemory.Alloc(256);
+        for (int low = 0; low < 256; low++)
+        {
+            byte op = primary[low];
+            for (int funct7 = 1; funct7 < 128 && op != ShortNeedsFunct7; funct7++)
+            {
+                if (primary[low | (funct7 << 8)] != op)
+                    op = ShortNeedsFunct7;
+            }
+            p[low] = op;
+        }
         return p;
     }
 

@@ -60,11 +60,12 @@ public readonly unsafe struct RiscVJitFrontEnd : IJitFrontEnd<RiscVHart>
     /// <summary>(None where native pointers are not linear-memory addresses: the WebAssembly backend's tests outside a browser.)</summary>
     public byte[]? BuildWasmInterpreter(HotTable hot, int chainedArrivalWeight)
     {
-        nint[] addresses = [RiscVInterpreter.PrimaryTable, RiscVInterpreter.ExpandTable, RiscVInterpreter.NoPage, (nint)hot.Entries];
+        nint[] addresses = [RiscVInterpreter.PrimaryTable, RiscVInterpreter.ShortTable, RiscVInterpreter.ExpandTable, RiscVInterpreter.NoPage, (nint)hot.Entries];
         if (addresses.Any(a => a <= 0 || a > int.MaxValue))
             return null;
         return RiscVWasmInterpreter.Build(new RiscVWasmInterpreter.Layout(
-            (int)addresses[0], (int)addresses[1], (int)addresses[2], (int)addresses[3], hot.Threshold, CodeAbi.JumpCacheBits, chainedArrivalWeight));
+            (int)addresses[0], (int)addresses[1], (int)addresses[2], (int)addresses[3], (int)addresses[4], hot.Threshold, CodeAbi.JumpCacheBits,
+            chainedArrivalWeight));
     }
 
     public TlbEntry* FetchTlb(RiscVHart cpu) => cpu.TlbFor(cpu.FetchMmuContext);

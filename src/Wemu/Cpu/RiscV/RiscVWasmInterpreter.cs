@@ -31,7 +31,7 @@ namespace Wemu.Cpu.RiscV;
 internal static class RiscVWasmInterpreter
 {
     /// <summary>Linear-memory addresses and constants the module is built with.</summary>
-    public readonly record struct Layout(int Primary, int Expand, int NoPage, int HotTable, int HotThreshold, int JumpCacheBits,
+    public readonly record struct Layout(int Primary, int Short, int Expand, int NoPage, int HotTable, int HotThreshold, int JumpCacheBits,
         int ChainedArrivalWeight = 1);
 
     // params
@@ -174,18 +174,28 @@ internal static class RiscVWasmInterpreter
             I32(layout.Expand); Get(Inst); I32(0xFFFF); Op(I32And); I32(2); Op(I32Shl); Op(I32Add); Mem(I32Load, 0); Set(Inst);
             I64(2); Set(Len);
             End();
-            // the primary key (RvKey.Of): bits 6:2, 14:12 and 31:25
-            I32(layout.Primary);
+            // the primary key (RvKey.Of): bits 6:2, 14:12 and 31:25; its low byte first, in the 256-byte table
+            // (RiscVInterpreter.ShortTable), then where funct7 matters the whole key in the primary table
             Get(Inst); I32(2); Op(I32ShrU); I32(0x1F); Op(I32And);
             Get(Inst); I32(7); Op(I32ShrU); I32(0xE0); Op(I32And); Op(I32Or);
-            Get(Inst); I32(17); Op(I32ShrU); I32(0x7F00); Op(I32And); Op(I32Or);
-            Op(I32Add); Mem(WasmOp.I32Load8U, 0); Set(Op_);
+            Set(Op_);
+            I32(layout.Short); Get(Op_); Op(I32Add); Mem(WasmOp.I32Load8U, 0); Set(ShortOp);
+            Get(ShortOp); I32(RiscVInterpreter.ShortNeedsFunct7); Op(I32Eq);
+            If();
+            I32(layout.Primary); Get(Op_); Op(I32Add);
+            Get(Inst); I32(17); Op(I32ShrU); I32(0x7F00); Op(I32And); Op(I32Add);
+            Mem(WasmOp.I32Load8U, 0); Set(ShortOp);
+            End();
+            Get(ShortOp); Set(Op_);
             Get(Inst); I32(7); Op(I32ShrU); I32(31); Op(I32And); I32(3); Op(I32Shl); Set(RdOff);
             LoadReg(15, A);
             LoadReg(20, B);
         }
 
         private const int Op_ = OpLocal;
+
+        // (the short table's answer: free until a handler uses SetLocal)
+        private const int ShortOp = SetLocal;
 
         private void LoadReg(int shift, int dst)
         {

@@ -17,7 +17,7 @@ namespace Wemu.Tests.Jit.Wasm;
 public sealed unsafe class RiscVWasmInterpreterTests(ITestOutputHelper output)
 {
     private const int Ctx = 0x100, Regs = 0x1000, DataTlb = 0x4000, FetchTlb = 0x14000, NoPage = 0x24000,
-        CanaryArea = 0x26000, CanarySize = 0x2000, Primary = 0x28000, Expand = 0x30000, Hot = 0x70000,
+        CanaryArea = 0x26000, CanarySize = 0x2000, Primary = 0x28000, Short = 0x2F000, Expand = 0x30000, Hot = 0x70000,
         JumpCache = 0x170000, DataPages = 0x172000, CodePages = DataPages + RandomProgramGenerator.DataSize;
     private const int JumpCacheBits = 8, Stamp = 7;
 
@@ -201,6 +201,28 @@ public sealed unsafe class RiscVWasmInterpreterTests(ITestOutputHelper output)
         RandomProgramGenerator.AppendEnd(s, q, mode);
         RandomProgramGenerator.AppendTrapHandler(s, q, mode == RiscVHart.PrivMachine ? "m" : "s");
         return s.ToString();
+    }
+
+    /// <summary>
+    /// The 256-byte table the interpreter looks in first: for every primary key it gives the primary table's op, or says
+    /// the key's funct7 matters; and it answers itself for the ops where funct7 does not (loads, stores, branches, ADDI).
+    /// </summary>
+    [Fact]
+    public void The_Short_Decode_Table_Agrees_With_The_Primary_Table()
+    {
+        byte* primary = (byte*)RiscVInterpreter.PrimaryTable, shortTable = (byte*)RiscVInterpreter.ShortTable;
+        int answered = 0;
+        for (int key = 0; key < 1 << 15; key++)
+        {
+            byte op = shortTable[key & 0xFF];
+            Assert.True(op == RiscVInterpreter.ShortNeedsFunct7 || op == primary[key], $"key 0x{key:x}: {(RvOp)op}, the primary table {(RvOp)primary[key]}");
+            if (op != RiscVInterpreter.ShortNeedsFunct7)
+                answered++;
+        }
+        foreach (uint inst in new uint[] { 0x00A58593 /* addi a1,a1,10 */, 0x0085B503 /* ld a0,8(a1) */, 0x00A5B423 /* sd a0,8(a1) */, 0xFE059EE3 /* bnez a1 */ })
+            Assert.NotEqual(RiscVInterpreter.ShortNeedsFunct7, shortTable[RvOpcodeTable.Key(inst) & 0xFF]);
+        Assert.Equal(RiscVInterpreter.ShortNeedsFunct7, shortTable[RvOpcodeTable.Key(0x40B50533 /* sub a0,a0,a1 */) & 0xFF]);
+        Assert.True(answered > 20 * 128, $"only {answered} keys answered by the short table");
     }
 
     /// <summary>
@@ -518,6 +540,7 @@ public sealed unsafe class RiscVWasmInterpreterTests(ITestOutputHelper output)
             *(ulong*)(img + Regs + RiscVHart.MipSoftSlot * 8) = h.MipSoft | (pending ? RvStatus.SsipBit : 0);
             *(ulong*)(img + Regs + RiscVHart.MipPinsSlot * 8) = h.MipPins;
             new Span<byte>((void*)RiscVInterpreter.PrimaryTable, 1 << 15).CopyTo(image.AsSpan(Primary));
+            new Span<byte>((void*)RiscVInterpreter.ShortTable, 256).CopyTo(image.AsSpan(Short));
             new Span<byte>((void*)RiscVInterpreter.ExpandTable, 4 << 16).CopyTo(image.AsSpan(Expand));
             image.AsSpan(Hot, HotBytes).Fill(0xFF);   // (empty, as HotTable.Clear leaves it)
             new Span<byte>(m.Ram.Pointer + (RandomProgramGenerator.DataBase - BareHart.RamBase), RandomProgramGenerator.DataSize)
@@ -526,7 +549,7 @@ public sealed unsafe class RiscVWasmInterpreterTests(ITestOutputHelper output)
             WasmBackendTests.CopyTlb(h.TlbFor(h.DataMmuContext), (TlbEntry*)(img + DataTlb), RandomProgramGenerator.DataBase, RandomProgramGenerator.DataSize, DataPages, CanaryArea, rng);
             WasmBackendTests.CopyTlb(h.TlbFor(h.FetchMmuContext), (TlbEntry*)(img + FetchTlb), BareHart.RamBase, codeBytes, CodePages, CanaryArea, rng);
         }
-        var modules = new List<byte[]> { RiscVWasmInterpreter.Build(new RiscVWasmInterpreter.Layout(Primary, Expand, NoPage, Hot, threshold, JumpCacheBits)) };
+        var modules = new List<byte[]> { RiscVWasmInterpreter.Build(new RiscVWasmInterpreter.Layout(Primary, Short, Expand, NoPage, Hot, threshold, JumpCacheBits)) };
         int entry = 0;
         if (regions)
         {
