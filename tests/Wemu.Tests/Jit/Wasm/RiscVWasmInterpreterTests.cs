@@ -233,9 +233,9 @@ public sealed unsafe class RiscVWasmInterpreterTests(ITestOutputHelper output)
     [Fact]
     public void A_Region_That_Starts_At_An_Amo_Goes_On_In_The_Interpreter()
     {
-        const int seed = 9700, mode = RiscVHart.PrivMachine;
+        const int seed = 9700;
         string q = $"p{seed}";
-        var source = new System.Text.StringBuilder($$"""
+        var p = MachineProgram(seed, $$"""
                 li s2, 40
                 li a1, {{RandomProgramGenerator.DataBase + 0x1100}}
             {{q}}_loop:
@@ -244,10 +244,7 @@ public sealed unsafe class RiscVWasmInterpreterTests(ITestOutputHelper output)
                 bnez s2, {{q}}_loop
                 j {{q}}_end
 
-            """);
-        RandomProgramGenerator.AppendEnd(source, q, mode);
-        RandomProgramGenerator.AppendTrapHandler(source, q, "m");
-        var p = RandomProgramBatch.Assemble(seed, [source.ToString()], false, mode)[0];
+            """, compressed: false);
         var rng = new Random(seed);
         var cases = new List<NodeWasmRunner.Case>();
         var names = new List<string>();
@@ -284,6 +281,15 @@ public sealed unsafe class RiscVWasmInterpreterTests(ITestOutputHelper output)
         throw new InvalidOperationException("no such instruction");
     }
 
+    /// <summary>An M-mode program of <paramref name="body"/> (labels <c>p{seed}_*</c>), with the common ending and trap handler.</summary>
+    private static RandomProgramBatch.Program MachineProgram(int seed, string body, bool compressed)
+    {
+        var source = new System.Text.StringBuilder(body);
+        RandomProgramGenerator.AppendEnd(source, $"p{seed}", RiscVHart.PrivMachine);
+        RandomProgramGenerator.AppendTrapHandler(source, $"p{seed}", "m");
+        return RandomProgramBatch.Assemble(seed, [source.ToString()], compressed, RiscVHart.PrivMachine)[0];
+    }
+
     /// <summary>The step counts at which <paramref name="p"/>, run from its start, is at <paramref name="pc"/> (the first <paramref name="most"/>).</summary>
     private static List<int> StepsAt(RandomProgramBatch.Program p, ulong pc, int most)
     {
@@ -308,10 +314,10 @@ public sealed unsafe class RiscVWasmInterpreterTests(ITestOutputHelper output)
     [Fact]
     public void Fetches_At_A_Page_End_Need_Only_The_Pages_They_Touch()
     {
-        const int seed = 9710, mode = RiscVHart.PrivMachine;
+        const int seed = 9710;
         string q = $"p{seed}";
         // (the only program of its batch: .org is from its start)
-        var source = new System.Text.StringBuilder($$"""
+        var p = MachineProgram(seed, $$"""
                 li s3, 2
             {{q}}_again:
                 j {{q}}_edge
@@ -331,10 +337,7 @@ public sealed unsafe class RiscVWasmInterpreterTests(ITestOutputHelper output)
                 addi a1, a0, 1000
                 j {{q}}_end
 
-            """);
-        RandomProgramGenerator.AppendEnd(source, q, mode);
-        RandomProgramGenerator.AppendTrapHandler(source, q, "m");
-        var p = RandomProgramBatch.Assemble(seed, [source.ToString()], true, mode)[0];
+            """, compressed: true);
         ulong edge = BareHart.RamBase + 0x1FFA, cross = BareHart.RamBase + 0x2FFE;
         Assert.True((BitConverter.ToUInt16(p.Code, 0x1FFE) & 3) != 3, "no compressed instruction at 0x1ffe");
         Assert.True((BitConverter.ToUInt16(p.Code, 0x2FFE) & 3) == 3, "no 4-byte instruction at 0x2ffe");
