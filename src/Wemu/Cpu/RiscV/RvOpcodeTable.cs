@@ -202,35 +202,73 @@ public static class RvOpcodeTable
     {
         // The candidates of each key are the entries whose key bits match it, in table order. Each
         // entry is scattered over the keys it matches (its free key bits enumerated) rather than every
-        // key scanning every entry: the same table, ~20x less work (this runs at start-up, under the
-        // page's interpreter too, where the scan took ~0.3 s).
-        var candidates = new List<Entry>?[Primary.Length];
-        foreach (var e in Entries)
+        // key scanning every entry (this runs at start-up, under the page's interpreter too, where the
+        // scan took ~0.3 s). The first pass only counts and keeps each key's first candidate; only the
+        // keys that need the full decode get candidate lists, in a second pass. The tables are statics of
+        // this class and the loops work on locals: under the page's interpreter every access to a static
+        // of a class still being initialized goes through the runtime (this constructor took 50-75 ms
+        // there, ~20 ms on locals).
+        var primary = Primary;
+        var secondaryCandidates = SecondaryCandidates;
+        var count = new byte[primary.Length];
+        var first = new short[primary.Length];
+        var entries = Entries;
+        for (int n = 0; n < entries.Length; n++)
         {
+            var e = entries[n];
             if ((e.Match & 3) != 3)
                 continue;
             uint fixedBits = RvKey.Of(e.Mask & KeyMask), value = RvKey.Of(e.Match & e.Mask & KeyMask);
-            uint free = (uint)(Primary.Length - 1) & ~fixedBits;
+            uint free = (uint)(primary.Length - 1) & ~fixedBits;
             uint sub = 0;
             do
             {
-                (candidates[value | sub] ??= []).Add(e);
+                uint key = value | sub;
+                if (count[key]++ == 0)
+                    first[key] = (short)n;
                 sub = (sub - free) & free;   // the next subset of the free bits
             }
             while (sub != 0);
         }
-        for (uint key = 0; key < Primary.Length; key++)
+        var secondary = new List<Entry>?[primary.Length];
+        bool anySecondary = false;
+        for (int key = 0; key < primary.Length; key++)
         {
-            var c = candidates[key];
-            if (c == null)
-                Primary[key] = RvOp.Illegal;
-            else if (c.Count == 1 && (c[0].Mask & ~KeyMask & ~3u) == 0)
-                Primary[key] = c[0].Op;
+            if (count[key] == 0)
+            {
+                primary[key] = RvOp.Illegal;
+            }
+            else if (count[key] == 1 && (entries[first[key]].Mask & ~KeyMask & ~3u) == 0)
+            {
+                primary[key] = entries[first[key]].Op;
+            }
             else
             {
-                Primary[key] = RvOp.Secondary;
-                SecondaryCandidates[key] = [.. c];
+                primary[key] = RvOp.Secondary;
+                secondary[key] = [];
+                anySecondary = true;
             }
+        }
+        if (!anySecondary)
+            return;
+        foreach (var e in entries)
+        {
+            if ((e.Match & 3) != 3)
+                continue;
+            uint fixedBits = RvKey.Of(e.Mask & KeyMask), value = RvKey.Of(e.Match & e.Mask & KeyMask);
+            uint free = (uint)(primary.Length - 1) & ~fixedBits;
+            uint sub = 0;
+            do
+            {
+                secondary[value | sub]?.Add(e);
+                sub = (sub - free) & free;
+            }
+            while (sub != 0);
+        }
+        for (int key = 0; key < primary.Length; key++)
+        {
+            if (secondary[key] is { } c)
+                secondaryCandidates[key] = [.. c];
         }
     }
 

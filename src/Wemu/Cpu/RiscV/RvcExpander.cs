@@ -59,7 +59,17 @@ public static class RvcExpander
     internal static IEnumerable<(ushort Mask, ushort Match, Func<uint, uint> Expand)> RowsForTests => Rows.Select(r => (r.Mask, r.Match, r.Expand));
 
     /// <summary>Expansion of every halfword whose low two bits are not 11; 0 means illegal.</summary>
-    internal static readonly uint[] Table = Build();
+    internal static uint[] Table => Expansion.Table;
+
+    /// <summary>
+    /// The table, built once this class's statics are initialized: under the page's interpreter a call to a static
+    /// method of a class still being initialized goes through the runtime, and the build makes ~100 K calls to this
+    /// class's helpers.
+    /// </summary>
+    private static class Expansion
+    {
+        internal static readonly uint[] Table = Build();
+    }
 
     /// <summary>Expands a compressed instruction to its 32-bit equivalent, or 0 if illegal/reserved.</summary>
     public static uint Expand(ushort c) => Table[c];
