@@ -305,9 +305,9 @@ internal static class RiscVWasmInterpreter
                 case RvOp.Sraw: Word32Shift(I32ShrS, imm: false); return;
                 case RvOp.Fence: Br("adv"); return;
                 case RvOp.Mul: Binary(I64Mul); return;
-                case RvOp.Mulh: WasmBackend.MulHigh64(_w, A, B, signedB: true); Result(); return;
-                case RvOp.Mulhsu: WasmBackend.MulHigh64(_w, A, B, signedB: false); Result(); return;
-                case RvOp.Mulhu: Get(A); Get(B); _w.Byte(WasmOp.Call); _w.U32(1); Result(); return;
+                case RvOp.Mulh: WasmBackend.MulHigh64(_w, A, B, signedA: true, signedB: true); Result(); return;
+                case RvOp.Mulhsu: WasmBackend.MulHigh64(_w, A, B, signedA: true, signedB: false); Result(); return;
+                case RvOp.Mulhu: WasmBackend.MulHigh64(_w, A, B, signedA: false, signedB: false); Result(); return;
                 case RvOp.Mulw: Word32(I32Mul); return;
                 case RvOp.Div: Divide(wide: true, signed: true, remainder: false); return;
                 case RvOp.Divu: Divide(wide: true, signed: false, remainder: false); return;

@@ -88,11 +88,12 @@ public static class WasmBackend
     }
 
     /// <summary>
-    /// Pushes the high 64 bits of the 128-bit product of i64 locals <paramref name="a"/> (signed) and <paramref name="b"/>
-    /// (signed if <paramref name="signedB"/>) through <see cref="MulHighUBody"/> (function 1 of the module): signed x
-    /// signed is hu - (a &lt; 0 ? b : 0) - (b &lt; 0 ? a : 0); signed x unsigned, hu - (a &lt; 0 ? b : 0).
+    /// Pushes the high 64 bits of the 128-bit product of i64 locals <paramref name="a"/> and <paramref name="b"/> (each
+    /// signed if <paramref name="signedA"/>, <paramref name="signedB"/>; a signed b needs a signed a) through
+    /// <see cref="MulHighUBody"/> (function 1 of the module): signed x signed is hu - (a &lt; 0 ? b : 0) - (b &lt; 0 ? a : 0);
+    /// signed x unsigned, hu - (a &lt; 0 ? b : 0).
     /// </summary>
-    internal static void MulHigh64(WasmWriter w, int a, int b, bool signedB)
+    internal static void MulHigh64(WasmWriter w, int a, int b, bool signedA, bool signedB)
     {
         void Get(int l) { w.Byte(LocalGet); w.U32((uint)l); }
         void Correct(int negative, int other)
@@ -101,7 +102,8 @@ public static class WasmBackend
         }
         Get(a); Get(b);
         w.Byte(Call); w.U32(FuncMulHighU);
-        Correct(a, b);
+        if (signedA)
+            Correct(a, b);
         if (signedB)
             Correct(b, a);
     }
@@ -370,25 +372,13 @@ public static class WasmBackend
                 w.Byte(ReturnCallIndirect); w.U32(0); w.U32(0);
                 w.Byte(End);
                 // Not there: the guest's interpreter in wasm, if it has one, starts at the target.
-                Get(ArgCtx); Mem(I32Load, 2, ExitContext.ColdCode); Set(_stamp);
-                Get(_stamp);
-                w.Byte(If); w.Byte(BlockVoid);
-                Get(ArgCtx); Get(_exitPc); Mem(I64Store, 3, ExitContext.ExitPc);
-                Get(ArgCtx); Get(ArgCount); Get(_stamp);
-                w.Byte(ReturnCallIndirect); w.U32(0); w.U32(0);
-                w.Byte(End);
+                TailCallColdCode(complementCount: false);
                 w.Byte(End);
                 // An instruction the region does not run: the interpreter in wasm starts at it, with ~count (no arrival
                 // to count there: at a hot pc it would chain straight back here).
                 Get(_exitKind); I32(ColdFlag); Op(I32And);
                 w.Byte(If); w.Byte(BlockVoid);
-                Get(ArgCtx); Mem(I32Load, 2, ExitContext.ColdCode); Set(_stamp);
-                Get(_stamp);
-                w.Byte(If); w.Byte(BlockVoid);
-                Get(ArgCtx); Get(_exitPc); Mem(I64Store, 3, ExitContext.ExitPc);
-                Get(ArgCtx); Get(ArgCount); I32(-1); Op(I32Xor); Get(_stamp);
-                w.Byte(ReturnCallIndirect); w.U32(0); w.U32(0);
-                w.Byte(End);
+                TailCallColdCode(complementCount: true);
                 w.Byte(End);
             }
             Get(ArgCtx); Get(_exitKind); I32(3); Op(I32And); Mem(I32Store, 2, ExitContext.ExitKind);
@@ -414,6 +404,27 @@ public static class WasmBackend
             }
             full.Bytes(w.Written);
             return full;
+        }
+
+        /// <summary>
+        /// If the guest has an interpreter in wasm (<see cref="ExitContext.ColdCode"/>), tail-calls it at the exit pc with
+        /// the count (with <paramref name="complementCount"/>, ~count: no arrival counted there).
+        /// </summary>
+        private void TailCallColdCode(bool complementCount)
+        {
+            var w = _w;
+            Get(ArgCtx); Mem(I32Load, 2, ExitContext.ColdCode); Set(_stamp);
+            Get(_stamp);
+            w.Byte(If); w.Byte(BlockVoid);
+            Get(ArgCtx); Get(_exitPc); Mem(I64Store, 3, ExitContext.ExitPc);
+            Get(ArgCtx); Get(ArgCount);
+            if (complementCount)
+            {
+                I32(-1); Op(I32Xor);
+            }
+            Get(_stamp);
+            w.Byte(ReturnCallIndirect); w.U32(0); w.U32(0);
+            w.Byte(End);
         }
 
         /// <summary>
@@ -694,7 +705,7 @@ public static class WasmBackend
             int a = Scratch(IrType.I64), b = Scratch(IrType.I64);
             Ld(i.A); Set(a);
             Ld(i.B); Set(b);
-            MulHigh64(_w, a, b, signedB: i.Op == IrOp.MulHighS);
+            MulHigh64(_w, a, b, signedA: true, signedB: i.Op == IrOp.MulHighS);
             FreeScratch(IrType.I64, a);
             FreeScratch(IrType.I64, b);
         }
