@@ -24,6 +24,7 @@ public sealed class JitAccessSweepTests(ITestOutputHelper output)
 {
     private static readonly string[] Loads = ["lb", "lbu", "lh", "lhu", "lw", "lwu", "ld", "flw", "fld"];
     private static readonly string[] Stores = ["sb", "sh", "sw", "sd", "fsw", "fsd"];
+    private static readonly string[] Atomics = ["amoadd.w", "amoswap.d", "amomax.w", "lr.w", "sc.w", "lr.d", "sc.d"];
 
     private static int SizeOf(string op) => op switch
     {
@@ -88,6 +89,14 @@ public sealed class JitAccessSweepTests(ITestOutputHelper output)
                     s.AppendLine(op.StartsWith('f') ? $"    {op} f0, {off}(a1)" : $"    {op} t0, {off}(a1)");
                 foreach (string op in Stores)
                     s.AppendLine(op.StartsWith('f') ? $"    {op} f1, {off}(a1)" : $"    {op} s4, {off}(a1)");
+                // atomics (no offset field: the address in a2) aligned for both sizes, for .w only, and for neither;
+                // misaligned ones fault, as on a device
+                if (off is 0 or 3 or 4)
+                {
+                    s.AppendLine($"    addi a2, a1, {off}");
+                    foreach (string op in Atomics)
+                        s.AppendLine(op.StartsWith("lr") ? $"    {op} t0, (a2)" : $"    {op} t0, s4, (a2)");
+                }
             }
         }
         // Code pages: every store size at every offset writes back what is there (the page's
