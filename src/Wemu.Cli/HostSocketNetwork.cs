@@ -129,7 +129,7 @@ public sealed class HostSocketNetwork : INetworkHost
         }
         if (read.Count == 0)
         {
-            Thread.Sleep(timeout);
+            LibC.SleepFor(timeout);
             return;
         }
         // Connecting sockets show up as writable once connected; connected ones nearly always are, so only the former.

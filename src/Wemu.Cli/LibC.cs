@@ -28,6 +28,30 @@ internal static unsafe partial class LibC
 
     public static int Errno => Marshal.GetLastPInvokeError();
 
+    [StructLayout(LayoutKind.Sequential)]
+    private struct TimeSpec
+    {
+        public long Seconds, Nanoseconds;
+    }
+
+    [LibraryImport(Lib, EntryPoint = "nanosleep", SetLastError = true)]
+    private static partial int NanoSleep(in TimeSpec duration, TimeSpec* remaining);
+
+    /// <summary>
+    /// Sleeps for <paramref name="duration"/> at the host's timer resolution (microseconds), where the .NET waits
+    /// round down to whole milliseconds (and below one return at once). Elsewhere than Linux and macOS, at least 1 ms.
+    /// </summary>
+    public static void SleepFor(TimeSpan duration)
+    {
+        if (!OperatingSystem.IsLinux() && !OperatingSystem.IsMacOS())
+        {
+            Thread.Sleep(Math.Max(1, (int)Math.Ceiling(duration.TotalMilliseconds)));
+            return;
+        }
+        long ns = duration.Ticks * 100;
+        NanoSleep(new TimeSpec { Seconds = ns / 1_000_000_000, Nanoseconds = ns % 1_000_000_000 }, null);
+    }
+
     [LibraryImport(Lib, EntryPoint = "open", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     public static partial int Open(string path, int flags, uint mode);
 

@@ -264,8 +264,10 @@ public static class Program
                             if (WaitHandle.WaitAny(handles, 0) == WaitHandle.WaitTimeout)
                                 network.WaitForActivity(wait < NetworkIdleStep ? wait : NetworkIdleStep);
                         }
+                        else if (wait >= TimeSpan.FromMilliseconds(1))
+                            WaitHandle.WaitAny(handles, wait);   // (whole milliseconds: what is left comes back here below 1 ms)
                         else
-                            WaitHandle.WaitAny(handles, wait);
+                            LibC.SleepFor(wait);   // the last fraction of a millisecond: WaitAny would return at once and spin
                         s_idleTicks += System.Diagnostics.Stopwatch.GetTimestamp() - idleStart;
                     }
                     break;
@@ -465,6 +467,7 @@ public static class Program
           -icount shift=N            deterministic time (1 tick per 2^N instructions)
           -d stats                   print instructions executed and speed at exit
           -d jit                     print JIT counters at exit (blocks, compile time, cache, fallbacks)
+          -perfmap                   name generated code for Linux perf (/tmp/perf-PID.map)
           -accel tcg[,thresh=N][,tb-size=MB]   JIT (default): compile blocks after N runs
           -accel tcg,backend=native|il   x86-64 machine code (default where it runs) or IL
           -accel interp              interpreter only

@@ -159,6 +159,7 @@ public abstract unsafe partial class JitEngine<TCpu, TFrontEnd>
         block.Entry = (nint)entry;
         block.CodeSize = code.Length;
         Statistics.CacheBytes += code.Length;
+        Options.PerfMap?.Add((nint)entry, code.Length, block.VirtualPc);
     }
 
     private void LoadWasm(TranslatedBlock<TCpu> block, IrFunction function)

@@ -82,6 +82,9 @@ public sealed class JitOptions
     /// </summary>
     public int MaxBlocks { get; init; } = 1 << 17;
 
+    /// <summary>-perfmap: names each region of generated x86-64 code for Linux perf (<see cref="PerfMapWriter"/>).</summary>
+    public PerfMapWriter? PerfMap { get; init; }
+
     /// <summary>For tests: called with a block's pc before it is translated in line (an exception
     /// thrown here stands for a translator or backend failure).</summary>
     internal Action<ulong>? CompileHookForTests { get; init; }

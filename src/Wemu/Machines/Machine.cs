@@ -79,6 +79,7 @@ public abstract class Machine : IDisposable, Snapshot.IStateful<Machine>
                 Background = images.BackgroundWorker,
                 WasmLoader = images.WasmLoader,
                 WasmInterpreter = config.JitWasmInterpreter,
+                PerfMap = config.PerfMap ? Jit.PerfMapWriter.ForThisProcess() : null,
             };
 
     /// <summary>One line about the CPU and interrupt state, for WEMU_TRACE_STATE debugging.</summary>

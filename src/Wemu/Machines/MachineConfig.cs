@@ -101,6 +101,9 @@ public sealed class MachineConfig
     /// <summary>-accel tcg,tb-size=MB: translation cache cap.</summary>
     public int JitCacheMegabytes { get; set; } = Jit.JitOptions.DefaultCacheMegabytes;
 
+    /// <summary>-perfmap (as QEMU's): write /tmp/perf-PID.map naming each region of generated x86-64 code, for Linux perf.</summary>
+    public bool PerfMap { get; set; }
+
     /// <summary>-d items (QEMU's log switches); Wemu knows "stats" (instruction counts and speed at exit) and "jit" (translation counters at exit).</summary>
     public HashSet<string> DebugItems { get; } = new(StringComparer.Ordinal);
 

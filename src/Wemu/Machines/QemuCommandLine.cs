@@ -200,6 +200,7 @@ public static class QemuCommandLine
                 }
                 case "-loadvm": loadvm = Value(); break;
                 case "-nographic": c.NoGraphic = true; break;
+                case "-perfmap": c.PerfMap = true; break;
                 case "-no-reboot": c.NoReboot = true; break;
                 case "-force-resume": c.ForceResume = true; break;
                 case "-serial":
