@@ -47,6 +47,9 @@ public sealed class IrFunction
 
     public IrType TypeOf(int temp) => _temps[temp];
 
+    /// <summary>Changes a temp's type (a backend narrowing an op whose result is masked to 32 bits); the caller updates its definition's too.</summary>
+    public void SetType(int temp, IrType type) => _temps[temp] = type;
+
     public int NewLabel() => LabelCount++;
 
     public int NewTemp(IrType type)

@@ -94,7 +94,9 @@ public static class X64Backend
         /// slow stubs too), around helper calls (stored before, loaded after) and before a TLB refill.
         /// They take callee-saved registers from the end of <see cref="HostRegisters"/>' six.
         /// </summary>
-        private const int MaxCached = 4, CacheMinReferences = 4;
+        private const int MaxCached = 4, CacheMinReferences = 4, LoopWeight = 8;
+        private readonly IrLoops _loops = new();
+        private int[] _loopDepth = [];
         private Reg[] _cachedHost = [];
         private readonly List<(int Guest, Reg Host)> _cached = [];
         private bool[] _cachedWritten = [];
@@ -180,20 +182,24 @@ public static class X64Backend
             // A read counts twice (a load on the way to what uses it); a write counts once, and not
             // at all if a later write of the register overwrites it before anything reads the
             // register file (those are mostly deferred: x86's lazy-flag state at every instruction).
+            // A reference inside a loop of the region counts LoopWeight times more (per loop around it).
             Ensure(ref _nextWrite, regs);
             Array.Fill(_nextWrite, -1, 0, regs);
+            Ensure(ref _loopDepth, code.Length);
+            _loops.Depths(code, _f.LabelCount, _loopDepth);
             for (int k = code.Length - 1; k >= 0; k--)
             {
                 ref var i = ref code[k];
+                int weight = _loopDepth[k] switch { 0 => 1, 1 => LoopWeight, _ => LoopWeight * LoopWeight };
                 if (i.Op == IrOp.SetReg)
                 {
                     if (_nextWrite[(int)i.Imm] < 0)
-                        _references[(int)i.Imm]++;
+                        _references[(int)i.Imm] += weight;
                     _nextWrite[(int)i.Imm] = k;
                 }
                 else if (i.Op == IrOp.GetReg)
                 {
-                    _references[(int)i.Imm] += 2;
+                    _references[(int)i.Imm] += 2 * weight;
                     _nextWrite[(int)i.Imm] = -1;
                 }
                 else if (!i.IsPure && i.Op is not (IrOp.Load or IrOp.Store or IrOp.CompareAndSwap or IrOp.Retire))
@@ -250,6 +256,57 @@ public static class X64Backend
                 array = new T[Math.Max(n, array.Length * 2)];
         }
 
+        /// <summary>
+        /// x86-64 forms the IR does not spell out, rewritten before anything else looks at the function: a 64-bit
+        /// add, sub, and, or, xor or mul whose only use masks it to 32 bits becomes the 32-bit op (which zero-extends
+        /// on x86-64, so the mask, now an ExtendU of it, is free where it takes the same register); a shift left by
+        /// 32 whose only use shifts it right arithmetically by 32 becomes a sign extension (movsxd).
+        /// </summary>
+        private void Narrow(Span<IrInst> code, int temps)
+        {
+            Ensure(ref _def, temps);
+            Ensure(ref _uses, temps);
+            Array.Fill(_def, -1, 0, temps);
+            Array.Clear(_uses, 0, temps);
+            for (int k = 0; k < code.Length; k++)
+            {
+                ref var i = ref code[k];
+                if (i.HasDst) _def[i.Dst] = k;
+                if (i.A >= 0) _uses[i.A]++;
+                if (i.B >= 0) _uses[i.B]++;
+                if (i.C >= 0) _uses[i.C]++;
+            }
+            for (int k = 0; k < code.Length; k++)
+            {
+                ref var i = ref code[k];
+                if (i.Type != IrType.I64 || i.A < 0 || i.B < 0 || _uses[i.A] != 1 || _def[i.A] < 0 || _def[i.B] < 0)
+                    continue;
+                ref var a = ref code[_def[i.A]];
+                ref var b = ref code[_def[i.B]];
+                if (i.Op == IrOp.And && b.Op == IrOp.Const && b.Imm == 0xFFFF_FFFF && a.Type == IrType.I64
+                    && a.Op is IrOp.Add or IrOp.Sub or IrOp.And or IrOp.Or or IrOp.Xor or IrOp.Mul)
+                {
+                    a.Type = IrType.I32;
+                    _f.SetType(a.Dst, IrType.I32);
+                    i.Op = IrOp.ExtendU;
+                    i.B = IrInst.NoTemp;
+                }
+                else if (i.Op == IrOp.ShrS && b.Op == IrOp.Const && b.Imm == 32 && a.Op == IrOp.Shl && a.Type == IrType.I64
+                    && a.B >= 0 && _def[a.B] >= 0 && code[_def[a.B]].Op == IrOp.Const && code[_def[a.B]].Imm == 32)
+                {
+                    i.Op = IrOp.ExtendS;
+                    i.A = a.A;
+                    i.B = IrInst.NoTemp;
+                    a.Op = IrOp.Nop;   // (its operands: no longer used)
+                    a.Dst = a.A = a.B = IrInst.NoTemp;
+                }
+            }
+        }
+
+        /// <summary>True if <paramref name="temp"/>'s register holds it zero-extended: a 32-bit add, sub, and, or, xor or mul (see <see cref="Narrow"/>).</summary>
+        private bool ZeroExtended(int temp) =>
+            _f.TypeOf(temp) == IrType.I32 && _def[temp] >= 0 && _f.Code[_def[temp]].Op is IrOp.Add or IrOp.Sub or IrOp.And or IrOp.Or or IrOp.Xor or IrOp.Mul;
+
         /// <summary>Compiles <paramref name="f"/>; the code is valid until the next call.</summary>
         public ReadOnlySpan<byte> Compile(IrFunction f)
         {
@@ -264,6 +321,7 @@ public static class X64Backend
             _spilled = _spilledEnd = -1;
             var code = f.Code;
             int n = f.TempCount;
+            Narrow(code, n);
             Ensure(ref _def, n);
             Ensure(ref _inline, n);
             Ensure(ref _slot, n);
@@ -560,7 +618,7 @@ public static class X64Backend
         {
             var a = _a;
             System.Diagnostics.Debug.Assert(_pending.Count == 0 || i.IsPure || i.IsExitingDivision
-                || i.Op is IrOp.SetReg or IrOp.Load or IrOp.Store or IrOp.CompareAndSwap or IrOp.Retire,
+                || i.Op is IrOp.SetReg or IrOp.Load or IrOp.Store or IrOp.CompareAndSwap or IrOp.Retire or IrOp.Label or IrOp.Jump or IrOp.Branch,
                 $"x64 backend: deferred register writes pending at {i.Op}");
             switch (i.Op)
             {
@@ -614,12 +672,17 @@ public static class X64Backend
                     ExitWith(CodeExit.Slow, i.Completed);
                     break;
                 }
-                case IrOp.Label: a.Bind(_labels[i.Imm]); break;
+                case IrOp.Label:
+                    _pending.Clear();   // (dead here: see FindDeferredWrites)
+                    a.Bind(_labels[i.Imm]);
+                    break;
                 case IrOp.Jump:
+                    _pending.Clear();
                     if (!FallsInto(in i))
                         a.Jmp(_labels[i.Imm]);
                     break;
                 case IrOp.Branch:
+                    _pending.Clear();
                     CompareOperands(i.A, i.B);
                     a.Jcc(CcOf(i.Cond), _labels[i.Imm]);
                     break;
@@ -694,11 +757,32 @@ public static class X64Backend
             int regs = _f.GuestRegisterCount;
             Ensure(ref _nextWrite, regs);
             Array.Fill(_nextWrite, -1, 0, regs);
+            FindLabelKills(code);
+            // clean[r]: from here on, r is written before anything reads it or could leave (not even a slow path)
+            var clean = _cleanScratch.Length >= regs ? _cleanScratch : _cleanScratch = new bool[Math.Max(regs, 64)];
+            Array.Clear(clean, 0, regs);
             for (int k = code.Length - 1; k >= 0; k--)
             {
                 ref var i = ref code[k];
                 switch (i.Op)
                 {
+                    // A write still pending at a label, jump or branch is dead if every block it flows into
+                    // overwrites the register before it reads it or could leave (see FindLabelKills): it is
+                    // dropped there (slow paths before it still store it).
+                    case IrOp.Label or IrOp.Jump:
+                        for (int r = 0; r < regs; r++)
+                        {
+                            clean[r] = _labelKills[(int)i.Imm * regs + r];
+                            _nextWrite[r] = clean[r] ? k : -1;
+                        }
+                        break;
+                    case IrOp.Branch:
+                        for (int r = 0; r < regs; r++)
+                        {
+                            clean[r] &= _labelKills[(int)i.Imm * regs + r];
+                            _nextWrite[r] = clean[r] ? k : -1;
+                        }
+                        break;
                     case IrOp.SetReg:
                     {
                         int r = (int)i.Imm;
@@ -712,22 +796,71 @@ public static class X64Backend
                                 _lastUse[i.A] = next;
                         }
                         _nextWrite[r] = k;
+                        clean[r] = true;
                         break;
                     }
                     case IrOp.GetReg:
                         _nextWrite[(int)i.Imm] = -1;
+                        clean[(int)i.Imm] = false;
                         break;
-                    case IrOp.Load or IrOp.Store or IrOp.CompareAndSwap or IrOp.Retire:
+                    case IrOp.Retire:
+                        break;
+                    case IrOp.Load or IrOp.Store or IrOp.CompareAndSwap:
+                        Array.Clear(clean, 0, regs);
                         break;   // their slow paths store what is pending
                     case IrOp.DivS or IrOp.DivU or IrOp.RemS or IrOp.RemU:
+                        if (i.IsExitingDivision)
+                            Array.Clear(clean, 0, regs);
                         break;   // pure, or an exiting division: its exit is a slow stub too
                     default:
                         if (!i.IsPure)
-                            Array.Fill(_nextWrite, -1, 0, regs);   // labels, jumps, branches, exits, helper calls
+                        {
+                            Array.Fill(_nextWrite, -1, 0, regs);   // exits, helper calls
+                            Array.Clear(clean, 0, regs);
+                        }
                         break;
                 }
             }
         }
+
+        /// <summary>Per label and guest register: the block the label starts writes the register before anything reads it or could leave.</summary>
+        private bool[] _labelKills = [];
+
+        /// <summary>
+        /// Fills <see cref="_labelKills"/>: from each label forward, the registers set before any read of them and before
+        /// anything that could leave the function (a load's or store's slow path, a helper, an exit, the budget check) or
+        /// the block's end. Such a register's value at the label is never seen, so a write pending there is dead.
+        /// </summary>
+        private void FindLabelKills(Span<IrInst> code)
+        {
+            int regs = _f.GuestRegisterCount;
+            int size = _f.LabelCount * regs;
+            Ensure(ref _labelKills, size);
+            Array.Clear(_labelKills, 0, size);
+            for (int k = 0; k < code.Length; k++)
+            {
+                if (code[k].Op != IrOp.Label)
+                    continue;
+                int at = (int)code[k].Imm * regs;
+                var read = _readScratch.Length >= regs ? _readScratch : _readScratch = new bool[Math.Max(regs, 64)];
+                Array.Clear(read, 0, regs);
+                for (int j = k + 1; j < code.Length; j++)
+                {
+                    ref var i = ref code[j];
+                    if (i.Op == IrOp.SetReg)
+                    {
+                        if (!read[(int)i.Imm])
+                            _labelKills[at + (int)i.Imm] = true;
+                    }
+                    else if (i.Op == IrOp.GetReg)
+                        read[(int)i.Imm] = true;
+                    else if (!(i.IsPure || i.Op is IrOp.Retire or IrOp.Nop))
+                        break;   // a label, jump, branch, exit, memory access, helper or exiting division
+                }
+            }
+        }
+
+        private bool[] _readScratch = [], _cleanScratch = [];
 
         /// <summary>True if the jump's label is the next instruction (labels are only bound, so nothing lies between).</summary>
         private bool FallsInto(in IrInst jump)
@@ -834,25 +967,36 @@ public static class X64Backend
                     var op = i.Op switch { IrOp.Add => Alu.Add, IrOp.Sub => Alu.Sub, IrOp.And => Alu.And, IrOp.Or => Alu.Or, _ => Alu.Xor };
                     if (w && i.Op == IrOp.And && _inline[i.B] && _f.Code[_def[i.B]].Op == IrOp.Const && _f.Code[_def[i.B]].Imm == 0xFFFF_FFFF)
                     {
-                        // mov r32, r32 zero-extends
+                        // mov r32, r32 zero-extends (as a 32-bit load of a guest register from the register file)
                         if (!InReg(i.A, out var src))
                         {
+                            if (_inline[i.A] && _f.Code[_def[i.A]].Op == IrOp.GetReg)
+                            {
+                                a.LoadSized(d, Regs, (int)_f.Code[_def[i.A]].Imm * 8, 4, false);
+                                break;
+                            }
                             Ld(i.A, d);
                             src = d;
                         }
                         a.MovRR(d, src, w64: false);
                         break;
                     }
-                    if (InReg(i.B, out var rb) && rb == d && i.A != i.B)
-                        d = Rax;   // the result took B's register: compute aside
-                    LdTo(i.A, d);
-                    if (IsImm32(i.B, out int imm))
+                    int x = i.A, y = i.B;
+                    if (InReg(y, out var rb) && rb == d && x != y)
+                    {
+                        if (i.Op == IrOp.Sub)
+                            d = Rax;   // the result took B's register: compute aside
+                        else
+                            (x, y) = (y, x);   // (commutative: d op= A)
+                    }
+                    LdTo(x, d);
+                    if (IsImm32(y, out int imm))
                         a.AluRI(op, d, imm, w);
-                    else if (InReg(i.B, out rb))
+                    else if (InReg(y, out rb))
                         a.AluRR(op, d, rb, w);
                     else
                     {
-                        Ld(i.B, Rcx);
+                        Ld(y, Rcx);
                         a.AluRR(op, d, Rcx, w);
                     }
                     break;
@@ -871,7 +1015,10 @@ public static class X64Backend
                         src = d;
                     }
                     if (i.Op == IrOp.ExtendU)
-                        a.MovRR(d, src, w64: false);
+                    {
+                        if (src != d || !ZeroExtended(i.A))
+                            a.MovRR(d, src, w64: false);
+                    }
                     else if (i.Op == IrOp.ExtendS)
                         a.Movsxd(d, src);
                     else if (src != d)

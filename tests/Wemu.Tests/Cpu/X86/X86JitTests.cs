@@ -482,6 +482,42 @@ public sealed class X86JitTests
     }
 
     /// <summary>
+    /// The lazy flags a branch leaves behind are dropped there only when every block after it sets them before it could
+    /// leave: here both blocks after the JAE load first (and set the flags after), so when the load faults its #PF must
+    /// see the CMP's flags (CF and SF set), not those the previous iteration's DEC left in the register file. Threshold
+    /// 50: the loop's region is compiled once both blocks have run, so they are labels of it.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(Backends))]
+    public void A_Fault_After_A_Branch_Sees_The_Flags_Set_Before_It(string backend)
+    {
+        var faulted = RunBoth(backend, Assemble(a =>
+        {
+            var top = a.CreateLabel();
+            var skip = a.CreateLabel();
+            var next = a.CreateLabel();
+            a.mov(ecx, 100);
+            a.mov(rbx, (long)HostX86Oracle.DataAddress);
+            a.mov(rsi, 0x1000);                  // not mapped
+            a.Label(ref top);
+            a.cmp(ecx, 20);
+            a.cmovb(rbx, rsi);                   // from ecx = 19 on, the loads fault
+            a.cmp(ecx, 60);                      // ecx < 60: CF and SF set
+            a.jae(skip);
+            a.add(eax, __dword_ptr[rbx]);        // load first, flags after
+            a.jmp(next);
+            a.Label(ref skip);
+            a.add(eax, __dword_ptr[rbx + 8]);    // the same
+            a.Label(ref next);
+            a.dec(ecx);
+            a.jnz(top);
+        }), threshold: 50);
+        Assert.Equal(14, faulted.Vector);
+        Assert.Equal(19UL, faulted.State.Gpr[1]);
+        Assert.Equal(0x81UL, faulted.State.Rflags & 0x8C1);    // SF and CF set, ZF and OF clear
+    }
+
+    /// <summary>
     /// String instructions (every operation and size, REP/REPE/REPNE, 32-bit addressing, both
     /// directions) run by the helper from what the translator decoded, against the stepped interpreter.
     /// </summary>
