@@ -9,6 +9,7 @@ public static class IrPipeline
     {
         ConstantFolding.Run(f);
         DemandedBits.Run(f);
+        DeadRegisterWrites.Run(f);
         DeadCodeElimination.Run(f);
         f.Compact();
     }

@@ -207,6 +207,18 @@ public sealed class X64Assembler
             Int32(disp);
     }
 
+    /// <summary>lea dst, [b + index &lt;&lt; <paramref name="scaleLog2"/>] (32-bit operands zero-extend; index not rsp).</summary>
+    public void LeaScaled(Reg dst, Reg b, Reg index, int scaleLog2, bool w64)
+    {
+        RexIndexed(w64, (int)dst, b, index);
+        Byte(0x8D);
+        bool disp8 = ((int)b & 7) == 5;   // rbp/r13 as base need a displacement
+        Byte((disp8 ? 0x40 : 0x00) | (((int)dst & 7) << 3) | 4);
+        Byte((scaleLog2 << 6) | (((int)index & 7) << 3) | ((int)b & 7));
+        if (disp8)
+            Byte(0);
+    }
+
     /// <summary>dst = [b + index + disp] (64 bits; index not rsp).</summary>
     public void Load64Indexed(Reg dst, Reg b, Reg index, int disp) { RexIndexed(true, (int)dst, b, index); Byte(0x8B); MemIndexed((int)dst, b, index, disp); }
 

@@ -276,9 +276,23 @@ public static class X64Backend
                 if (i.B >= 0) _uses[i.B]++;
                 if (i.C >= 0) _uses[i.C]++;
             }
+            Ensure(ref _scale, code.Length);
+            Array.Clear(_scale, 0, code.Length);
             for (int k = 0; k < code.Length; k++)
             {
                 ref var i = ref code[k];
+                if (i.Op == IrOp.Add && i.A >= 0 && i.B >= 0 && i.A != i.B && (IsScaledShift(code, i.B) || IsScaledShift(code, i.A)))
+                {
+                    // a + (x << 1, 2 or 3): lea [a + x * scale]
+                    if (!IsScaledShift(code, i.B))
+                        (i.A, i.B) = (i.B, i.A);
+                    ref var shift = ref code[_def[i.B]];
+                    _scale[k] = (byte)code[_def[shift.B]].Imm;
+                    i.B = shift.A;
+                    shift.Op = IrOp.Nop;
+                    shift.Dst = shift.A = shift.B = IrInst.NoTemp;
+                    continue;
+                }
                 if (i.Type != IrType.I64 || i.A < 0 || i.B < 0 || _uses[i.A] != 1 || _def[i.A] < 0 || _def[i.B] < 0)
                     continue;
                 ref var a = ref code[_def[i.A]];
@@ -301,6 +315,19 @@ public static class X64Backend
                     a.Dst = a.A = a.B = IrInst.NoTemp;
                 }
             }
+        }
+
+        /// <summary>For each add <see cref="Narrow"/> made a lea: log2 of its second operand's scale (0: a plain add).</summary>
+        private byte[] _scale = [];
+
+        /// <summary>True if <paramref name="temp"/> is a 64-bit shift left by 1, 2 or 3 used only once.</summary>
+        private bool IsScaledShift(Span<IrInst> code, int temp)
+        {
+            if (_def[temp] < 0 || _uses[temp] != 1)
+                return false;
+            ref var s = ref code[_def[temp]];
+            return s.Op == IrOp.Shl && s.Type == IrType.I64 && s.B >= 0 && _def[s.B] >= 0
+                && code[_def[s.B]].Op == IrOp.Const && code[_def[s.B]].Imm is >= 1 and <= 3;
         }
 
         /// <summary>True if <paramref name="temp"/>'s register holds it zero-extended: a 32-bit add, sub, and, or, xor or mul (see <see cref="Narrow"/>).</summary>
@@ -962,6 +989,21 @@ public static class X64Backend
             Reg d = Home(i.Dst);
             switch (i.Op)
             {
+                case IrOp.Add when _scale[_emitting] != 0:
+                {
+                    if (!InReg(i.A, out var ra))
+                    {
+                        Ld(i.A, Rax);
+                        ra = Rax;
+                    }
+                    if (!InReg(i.B, out var rx))
+                    {
+                        Ld(i.B, Rcx);
+                        rx = Rcx;
+                    }
+                    a.LeaScaled(d, ra, rx, _scale[_emitting], w);
+                    break;
+                }
                 case IrOp.Add or IrOp.Sub or IrOp.And or IrOp.Or or IrOp.Xor:
                 {
                     var op = i.Op switch { IrOp.Add => Alu.Add, IrOp.Sub => Alu.Sub, IrOp.And => Alu.And, IrOp.Or => Alu.Or, _ => Alu.Xor };
