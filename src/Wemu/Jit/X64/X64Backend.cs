@@ -129,7 +129,7 @@ public static class X64Backend
                 if (!i.HasDst)
                     continue;
                 int t = i.Dst;
-                if (_inline[t] || _uses[t] == 0)
+                if (_inline[t] || _uses[t] == 0 || _coalesced[t] != Rsp)
                     continue;
                 int free = -1, latest = -1;
                 // the result may take the register of an operand that dies here (A's first: in place)
@@ -317,6 +317,9 @@ public static class X64Backend
             }
         }
 
+        /// <summary>Each temp's host register when it is computed straight into a cached guest register's (else rsp: none).</summary>
+        private Reg[] _coalesced = [];
+
         /// <summary>For each add <see cref="Narrow"/> made a lea: log2 of its second operand's scale (0: a plain add).</summary>
         private byte[] _scale = [];
 
@@ -396,10 +399,22 @@ public static class X64Backend
                 _inline[t] = clean;
             }
             FindDeferredWrites(code);
+            // A result whose only use is the next instruction, a write of a guest register held in a host register,
+            // is computed in that register (a pure op's or a load's: neither writes its result before it could leave).
+            Ensure(ref _coalesced, n);
+            Array.Fill(_coalesced, Rsp, 0, n);
+            for (int k = 0; k + 1 < code.Length; k++)
+            {
+                ref var i = ref code[k];
+                ref var next = ref code[k + 1];
+                if (i.HasDst && !_inline[i.Dst] && uses[i.Dst] == 1 && (i.IsPure || i.Op == IrOp.Load)
+                    && next.Op == IrOp.SetReg && next.A == i.Dst && IsCached((int)next.Imm, out var host))
+                    _coalesced[i.Dst] = host;
+            }
             AllocateRegisters(code, n);
             for (int t = 0; t < n; t++)
             {
-                if (_def[t] >= 0 && !_inline[t] && uses[t] > 0 && _reg[t] < 0)
+                if (_def[t] >= 0 && !_inline[t] && uses[t] > 0 && _reg[t] < 0 && _coalesced[t] == Rsp)
                 {
                     _releaseNext[t] = _releaseHead[lastUse[t]];
                     _releaseHead[lastUse[t]] = t;
@@ -552,7 +567,7 @@ public static class X64Backend
         {
             int n = 0;
             for (int t = 0; t < _f.TempCount; t++)
-                if (_def[t] >= 0 && !_inline[t] && _uses[t] > 0 && _reg[t] < 0)
+                if (_def[t] >= 0 && !_inline[t] && _uses[t] > 0 && _reg[t] < 0 && _coalesced[t] == Rsp)
                     n++;
             return n;
         }
@@ -591,7 +606,12 @@ public static class X64Backend
                     LoadGuest(r, (int)d.Imm);
                 return;
             }
-            if (_reg[temp] >= 0)
+            if (_coalesced[temp] != Rsp)
+            {
+                if (r != _coalesced[temp])
+                    _a.MovRR(r, _coalesced[temp]);
+            }
+            else if (_reg[temp] >= 0)
                 _a.MovRR(r, _tempRegs[_reg[temp]]);
             else if (temp == _spilled && _a.Length == _spilledEnd && _a.LastBind != _a.Length)
             {
@@ -612,6 +632,12 @@ public static class X64Backend
         /// <summary>Stores <paramref name="r"/> as the value of <paramref name="temp"/>.</summary>
         private void St(int temp, Reg r)
         {
+            if (_coalesced[temp] != Rsp)
+            {
+                if (r != _coalesced[temp])
+                    _a.MovRR(_coalesced[temp], r);
+                return;
+            }
             if (_reg[temp] >= 0)
             {
                 _a.MovRR(_tempRegs[_reg[temp]], r);
@@ -705,7 +731,7 @@ public static class X64Backend
                     break;
                 case IrOp.Jump:
                     _pending.Clear();
-                    if (!FallsInto(in i))
+                    if (!FallsInto(in i) && !(_emitting > 0 && _f.Code[_emitting - 1].Op == IrOp.ExitIfBudget))
                         a.Jmp(_labels[i.Imm]);
                     break;
                 case IrOp.Branch:
@@ -718,12 +744,15 @@ public static class X64Backend
                     break;
                 case IrOp.ExitIfBudget:
                 {
-                    int stay = a.NewLabel();
+                    // (a loop's back edge: with budget left, straight to the jump's label)
+                    bool toJump = _emitting + 1 < _f.Code.Length && _f.Code[_emitting + 1].Op == IrOp.Jump;
+                    int stay = toJump ? _labels[_f.Code[_emitting + 1].Imm] : a.NewLabel();
                     a.CmpRM(Count, Ctx, ExitContext.Budget);
                     a.Jcc(Cc.L, stay);
                     a.MovImm(Rax, i.Imm);
                     ExitWith(CodeExit.Chain, 0);
-                    a.Bind(stay);
+                    if (!toJump)
+                        a.Bind(stay);
                     break;
                 }
                 case IrOp.Exit:
@@ -916,6 +945,9 @@ public static class X64Backend
         /// <summary>True (and the register) if <paramref name="temp"/> lives in a host register.</summary>
         private bool InReg(int temp, out Reg r)
         {
+            r = _coalesced[temp];
+            if (r != Rsp)
+                return true;
             if (!_inline[temp] && _reg[temp] >= 0)
             {
                 r = _tempRegs[_reg[temp]];
