@@ -13,19 +13,24 @@ namespace Wemu.Jit.Passes;
 /// </summary>
 public static class DeadRegisterWrites
 {
+    /// <summary>Scratch arrays kept between calls (compiles run on one thread per engine; tests run engines in parallel).</summary>
+    [ThreadStatic]
+    private static bool[]? t_kills, t_seen, t_clean;
+
     public static int Run(IrFunction f)
     {
         int regs = f.GuestRegisterCount;
         var code = f.Code;
         // kills[label * regs + r]: the block the label starts writes r before reading it or anything that could leave
-        var kills = new bool[Math.Max(1, f.LabelCount * regs)];
-        var seen = new bool[regs];
+        var kills = Scratch(ref t_kills, f.LabelCount * regs);
+        var seen = Scratch(ref t_seen, regs);
+        var clean = Scratch(ref t_clean, regs);
         for (int k = 0; k < code.Length; k++)
         {
             if (code[k].Op != IrOp.Label)
                 continue;
             int at = (int)code[k].Imm * regs;
-            Array.Clear(seen);
+            Array.Clear(seen, 0, regs);
             for (int j = k + 1; j < code.Length; j++)
             {
                 ref var i = ref code[j];
@@ -42,7 +47,6 @@ public static class DeadRegisterWrites
             }
         }
         // clean[r]: from here on, r is written before anything reads it or could leave
-        var clean = new bool[regs];
         int removed = 0;
         for (int k = code.Length - 1; k >= 0; k--)
         {
@@ -62,8 +66,7 @@ public static class DeadRegisterWrites
                     clean[(int)i.Imm] = false;
                     break;
                 case IrOp.Label or IrOp.Jump:
-                    for (int r = 0; r < regs; r++)
-                        clean[r] = kills[(int)i.Imm * regs + r];
+                    Array.Copy(kills, (int)i.Imm * regs, clean, 0, regs);
                     break;
                 case IrOp.Branch:
                     for (int r = 0; r < regs; r++)
@@ -71,11 +74,21 @@ public static class DeadRegisterWrites
                     break;
                 default:
                     if (!Transparent(in i))
-                        Array.Clear(clean);
+                        Array.Clear(clean, 0, regs);
                     break;
             }
         }
         return removed;
+    }
+
+    /// <summary>A cleared array of at least <paramref name="n"/> elements, kept in <paramref name="slot"/>.</summary>
+    private static bool[] Scratch(ref bool[]? slot, int n)
+    {
+        if (slot == null || slot.Length < n)
+            slot = new bool[Math.Max(n, 64)];
+        else
+            Array.Clear(slot, 0, n);
+        return slot;
     }
 
     /// <summary>Neither reads nor leaves with the register file: pure ops (total divisions too), retire counts, nops.</summary>
