@@ -25,27 +25,7 @@ public static class DeadRegisterWrites
         var kills = Scratch(ref t_kills, f.LabelCount * regs);
         var seen = Scratch(ref t_seen, regs);
         var clean = Scratch(ref t_clean, regs);
-        for (int k = 0; k < code.Length; k++)
-        {
-            if (code[k].Op != IrOp.Label)
-                continue;
-            int at = (int)code[k].Imm * regs;
-            Array.Clear(seen, 0, regs);
-            for (int j = k + 1; j < code.Length; j++)
-            {
-                ref var i = ref code[j];
-                if (i.Op == IrOp.SetReg)
-                {
-                    if (!seen[(int)i.Imm])
-                        kills[at + (int)i.Imm] = true;
-                    seen[(int)i.Imm] = true;
-                }
-                else if (i.Op == IrOp.GetReg)
-                    seen[(int)i.Imm] = true;
-                else if (!Transparent(in i))
-                    break;
-            }
-        }
+        FindLabelKills(code, regs, kills, seen);
         // clean[r]: from here on, r is written before anything reads it or could leave
         int removed = 0;
         for (int k = code.Length - 1; k >= 0; k--)
@@ -79,6 +59,36 @@ public static class DeadRegisterWrites
             }
         }
         return removed;
+    }
+
+    /// <summary>
+    /// Sets <paramref name="kills"/>[label * <paramref name="regs"/> + r] (cleared by the caller) where the block the label
+    /// starts writes guest register r before it reads r or could leave; <paramref name="seen"/>: scratch of
+    /// <paramref name="regs"/> or more. (The x86-64 backend drops writes it deferred at a branch by the same rule.)
+    /// </summary>
+    public static void FindLabelKills(ReadOnlySpan<IrInst> code, int regs, bool[] kills, bool[] seen)
+    {
+        for (int k = 0; k < code.Length; k++)
+        {
+            if (code[k].Op != IrOp.Label)
+                continue;
+            int at = (int)code[k].Imm * regs;
+            Array.Clear(seen, 0, regs);
+            for (int j = k + 1; j < code.Length; j++)
+            {
+                ref readonly var i = ref code[j];
+                if (i.Op == IrOp.SetReg)
+                {
+                    if (!seen[(int)i.Imm])
+                        kills[at + (int)i.Imm] = true;
+                    seen[(int)i.Imm] = true;
+                }
+                else if (i.Op == IrOp.GetReg)
+                    seen[(int)i.Imm] = true;
+                else if (!Transparent(in i))
+                    break;   // a label, jump, branch, exit, memory access, helper or exiting division
+            }
+        }
     }
 
     /// <summary>A cleared array of at least <paramref name="n"/> elements, kept in <paramref name="slot"/>.</summary>

@@ -893,27 +893,9 @@ public static class X64Backend
             int size = _f.LabelCount * regs;
             Ensure(ref _labelKills, size);
             Array.Clear(_labelKills, 0, size);
-            for (int k = 0; k < code.Length; k++)
-            {
-                if (code[k].Op != IrOp.Label)
-                    continue;
-                int at = (int)code[k].Imm * regs;
-                var read = _readScratch.Length >= regs ? _readScratch : _readScratch = new bool[Math.Max(regs, 64)];
-                Array.Clear(read, 0, regs);
-                for (int j = k + 1; j < code.Length; j++)
-                {
-                    ref var i = ref code[j];
-                    if (i.Op == IrOp.SetReg)
-                    {
-                        if (!read[(int)i.Imm])
-                            _labelKills[at + (int)i.Imm] = true;
-                    }
-                    else if (i.Op == IrOp.GetReg)
-                        read[(int)i.Imm] = true;
-                    else if (!(i.IsPure || i.Op is IrOp.Retire or IrOp.Nop))
-                        break;   // a label, jump, branch, exit, memory access, helper or exiting division
-                }
-            }
+            if (_readScratch.Length < regs)
+                _readScratch = new bool[Math.Max(regs, 64)];
+            Passes.DeadRegisterWrites.FindLabelKills(code, regs, _labelKills, _readScratch);
         }
 
         private bool[] _readScratch = [], _cleanScratch = [];
