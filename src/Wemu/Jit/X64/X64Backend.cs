@@ -264,18 +264,7 @@ public static class X64Backend
         /// </summary>
         private void Narrow(Span<IrInst> code, int temps)
         {
-            Ensure(ref _def, temps);
-            Ensure(ref _uses, temps);
-            Array.Fill(_def, -1, 0, temps);
-            Array.Clear(_uses, 0, temps);
-            for (int k = 0; k < code.Length; k++)
-            {
-                ref var i = ref code[k];
-                if (i.HasDst) _def[i.Dst] = k;
-                if (i.A >= 0) _uses[i.A]++;
-                if (i.B >= 0) _uses[i.B]++;
-                if (i.C >= 0) _uses[i.C]++;
-            }
+            CountDefinitionsAndUses(code, temps);
             Ensure(ref _scale, code.Length);
             Array.Clear(_scale, 0, code.Length);
             for (int k = 0; k < code.Length; k++)
@@ -317,6 +306,24 @@ public static class X64Backend
             }
         }
 
+        /// <summary>Each temp's defining instruction (-1: none), number of uses and last use.</summary>
+        private void CountDefinitionsAndUses(Span<IrInst> code, int temps)
+        {
+            Ensure(ref _def, temps);
+            Ensure(ref _uses, temps);
+            Ensure(ref _lastUse, temps);
+            Array.Fill(_def, -1, 0, temps);
+            Array.Clear(_uses, 0, temps);
+            for (int k = 0; k < code.Length; k++)
+            {
+                ref var i = ref code[k];
+                if (i.HasDst) _def[i.Dst] = k;
+                if (i.A >= 0) { _uses[i.A]++; _lastUse[i.A] = k; }
+                if (i.B >= 0) { _uses[i.B]++; _lastUse[i.B] = k; }
+                if (i.C >= 0) { _uses[i.C]++; _lastUse[i.C] = k; }
+            }
+        }
+
         /// <summary>Each temp's host register when it is computed straight into a cached guest register's (else rsp: none).</summary>
         private Reg[] _coalesced = [];
 
@@ -352,28 +359,16 @@ public static class X64Backend
             var code = f.Code;
             int n = f.TempCount;
             Narrow(code, n);
-            Ensure(ref _def, n);
+            CountDefinitionsAndUses(code, n);   // (again: Narrow changed operands)
             Ensure(ref _inline, n);
             Ensure(ref _slot, n);
-            Ensure(ref _lastUse, n);
-            Ensure(ref _uses, n);
             Ensure(ref _releaseNext, n);
             Ensure(ref _releaseHead, code.Length);
-            Array.Fill(_def, -1, 0, n);
             Array.Fill(_slot, -1, 0, n);
             Array.Clear(_inline, 0, n);
-            Array.Clear(_uses, 0, n);
             Array.Fill(_releaseHead, -1, 0, code.Length);
             var lastUse = _lastUse;
             var uses = _uses;
-            for (int k = 0; k < code.Length; k++)
-            {
-                ref var i = ref code[k];
-                if (i.HasDst) _def[i.Dst] = k;
-                if (i.A >= 0) { uses[i.A]++; lastUse[i.A] = k; }
-                if (i.B >= 0) { uses[i.B]++; lastUse[i.B] = k; }
-                if (i.C >= 0) { uses[i.C]++; lastUse[i.C] = k; }
-            }
             ChooseCachedRegisters(code);
             // Constants are immediates at every use; a register read used once (a cached register's:
             // used any number of times), with no write to that register, no helper call and no label
