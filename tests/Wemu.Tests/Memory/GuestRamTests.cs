@@ -32,6 +32,39 @@ public sealed unsafe class GuestRamTests
         }
     }
 
+    /// <summary>
+    /// Natively on Linux, guest RAM asks for transparent huge pages (as QEMU's RAM blocks do): the kernel's mapping
+    /// of its 2 MiB-aligned interior carries the MADV_HUGEPAGE flag ("hg" in /proc/self/smaps), and it still reads as zero.
+    /// </summary>
+    [Fact]
+    public void Native_Ram_On_Linux_Asks_For_Huge_Pages()
+    {
+        if (!OperatingSystem.IsLinux())
+            return;   // (advice only Linux takes: elsewhere there is nothing to look at)
+        using var ram = new GuestRam(0x8000_0000, 16 << 20);
+        ulong inside = ((ulong)ram.Pointer + (4 << 20)) & ~((2UL << 20) - 1);
+        string? flags = null;
+        bool found = false;
+        foreach (string line in File.ReadLines("/proc/self/smaps"))
+        {
+            int dash = line.IndexOf('-');
+            int space = line.IndexOf(' ');
+            if (dash > 0 && space > dash && ulong.TryParse(line.AsSpan(0, dash), System.Globalization.NumberStyles.HexNumber, null, out ulong lo)
+                && ulong.TryParse(line.AsSpan(dash + 1, space - dash - 1), System.Globalization.NumberStyles.HexNumber, null, out ulong hi))
+            {
+                found = inside >= lo && inside < hi;
+            }
+            else if (found && line.StartsWith("VmFlags:", StringComparison.Ordinal))
+            {
+                flags = line;
+                break;
+            }
+        }
+        Assert.NotNull(flags);
+        Assert.Contains(" hg", flags);
+        Assert.True(ram.AsSpan().IndexOfAnyExcept((byte)0) < 0);
+    }
+
     [Fact]
     public void Native_RamIsZero()
     {
