@@ -13,6 +13,60 @@ namespace Wemu.Tests.Jit;
 /// </summary>
 public sealed class IrPassesTests
 {
+    /// <summary>
+    /// ConstantFolding's table of the pure ops seen since the last label, against a dictionary: a key found again gives
+    /// the first temp, a key that differs in any one field is new, Clear forgets everything at once, and nothing is lost
+    /// as the table grows (thousands of ops in one stretch, in a table that starts with 256 slots).
+    /// </summary>
+    [Fact]
+    public void The_Table_Of_Ops_Seen_Finds_Repeats_And_Nothing_Else()
+    {
+        var seen = new ConstantFolding.SeenTable();
+        var model = new Dictionary<(int, int, int, int, long), int>();
+        var recent = new List<(int Kind, int A, int B, int C, long Imm)>();
+        var rng = new Random(12);
+        int repeats = 0;
+        for (int step = 0; step < 40_000; step++)
+        {
+            if (step % 10_000 == 0)
+            {
+                seen.Clear();
+                model.Clear();
+                recent.Clear();
+            }
+            (int Kind, int A, int B, int C, long Imm) key;
+            if (recent.Count > 0 && rng.Next(3) == 0)
+            {
+                // a recorded key, or one field away from it
+                key = recent[rng.Next(recent.Count)];
+                switch (rng.Next(7))
+                {
+                    case 0: key.Kind ^= 1 << rng.Next(32); break;
+                    case 1: key.A++; break;
+                    case 2: key.B--; break;
+                    case 3: key.C ^= 2; break;
+                    case 4: key.Imm ^= 1L << rng.Next(64); break;
+                }
+            }
+            else
+            {
+                key = (rng.Next(), rng.Next(-1, 4000), rng.Next(-1, 4000), rng.Next(-1, 3), rng.Next(2) == 0 ? rng.NextInt64(long.MinValue, long.MaxValue) : rng.Next(16));
+            }
+            int expected = model.TryGetValue(key, out int t) ? t : -1;
+            Assert.Equal(expected, seen.FindOrAdd(key.Kind, key.A, key.B, key.C, key.Imm, step));
+            if (expected < 0)
+            {
+                model[key] = step;
+                recent.Add(key);
+            }
+            else
+            {
+                repeats++;
+            }
+        }
+        Assert.True(repeats > 2000, $"only {repeats} repeats");
+    }
+
     private static readonly long[] Masks = [0xFF, 0xFFFF, 0xFFFF_FFFF, 0x7FFF_FFFF, 0x8000_0000, 1, 0xF0, -1, 0xFFFF_0000, 0x1_FFFF_FFFF];
 
     /// <summary>Runs a straight-line function (GetReg, SetReg, pure ops, Exit) on <paramref name="regs"/>.</summary>

@@ -408,8 +408,6 @@ public sealed unsafe partial class X86Cpu
         }
     }
 
-    /// <summary>The linear address of a predecoded memory operand.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     /// <summary>BT/BTS/BTR/BTC predecoded: as <c>BitTest</c>/<c>BitTestImmediate</c> (a register offset selects any bit from a memory operand, SDM vol. 2A, BT).</summary>
     private void BitTestDecoded(ref X86Insn d)
     {
@@ -446,6 +444,9 @@ public sealed unsafe partial class X86Cpu
         _ => v ^ (1UL << bit),
     };
 
+    /// <summary>The linear address of a predecoded memory operand (inline: in the page a call costs Mono's interpreter
+    /// more than the rest of most instructions).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private ulong DecodedAddress(ref X86Insn d)
     {
         ulong ea = (ulong)(long)d.Disp;

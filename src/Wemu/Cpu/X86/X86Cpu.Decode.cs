@@ -253,7 +253,13 @@ public sealed unsafe partial class X86Cpu
         Gpr[Rsp] = rsp;
     }
 
-    private void Push64(ulong value) => Push(Qword, value);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void Push64(ulong value)
+    {
+        ulong rsp = Gpr[Rsp] - 8;
+        Write64(rsp, value); // RSP changes only after the store succeeded
+        Gpr[Rsp] = rsp;
+    }
 
     private ulong Pop(int size)
     {

@@ -18,14 +18,29 @@ namespace Wemu.Jit.Passes;
 /// </summary>
 public static class ConstantFolding
 {
+    // Scratch kept between calls (one compile at a time per thread): the page runs this under Mono's interpreter, where
+    // fresh arrays and a Dictionary keyed by an eight-field tuple (generic hashing and equality per field) cost ~0.16 ms
+    // a region, two thirds of all the passes' time.
+    [ThreadStatic]
+    private static bool[]? t_isConst;
+    [ThreadStatic]
+    private static long[]? t_value;
+    [ThreadStatic]
+    private static int[]? t_alias, t_compareAt;
+    [ThreadStatic]
+    private static ulong[]? t_bits;
+    [ThreadStatic]
+    private static SeenTable? t_seen;
+
     public static void Run(IrFunction f)
     {
         int n = f.TempCount;
-        var isConst = new bool[n];
-        var value = new long[n];
-        var alias = new int[n];
+        var isConst = Scratch(ref t_isConst, n);
+        var value = Scratch(ref t_value, n);
+        var alias = Scratch(ref t_alias, n);
         // bits each temp may have set, within its type's width (I32: the low 32)
-        var bits = new ulong[n];
+        var bits = Scratch(ref t_bits, n);
+        Array.Clear(isConst, 0, n);
         for (int t = 0; t < n; t++)
         {
             alias[t] = t;
@@ -33,11 +48,12 @@ public static class ConstantFolding
         }
 
         // where each temp defined by a compare is defined (-1: not a compare)
-        var compareAt = new int[n];
-        Array.Fill(compareAt, -1);
+        var compareAt = Scratch(ref t_compareAt, n);
+        Array.Fill(compareAt, -1, 0, n);
 
         // the pure ops seen since the last label, by what they compute
-        var seen = new Dictionary<(IrOp, IrType, IrCondition, IrDivision, int, int, int, long), int>();
+        var seen = t_seen ??= new SeenTable();
+        seen.Clear();
         var code = f.Code;
         for (int k = 0; k < code.Length; k++)
         {
@@ -154,19 +170,101 @@ public static class ConstantFolding
     /// True (and <paramref name="i"/> forwarded to it) if a pure op computing the same has been seen since
     /// the last label; else records <paramref name="i"/>. Commutative ops are keyed with their operands in order.
     /// </summary>
-    private static bool Repeated(ref IrInst i, Dictionary<(IrOp, IrType, IrCondition, IrDivision, int, int, int, long), int> seen, int[] alias)
+    private static bool Repeated(ref IrInst i, SeenTable seen, int[] alias)
     {
         int a = i.A, b = i.B;
         if (i.Op is IrOp.Add or IrOp.Mul or IrOp.And or IrOp.Or or IrOp.Xor && b >= 0 && b < a)
             (a, b) = (b, a);
-        var key = (i.Op, i.Type, i.Op == IrOp.Compare ? i.Cond : default, i.Division, a, b, i.C, i.Imm);
-        if (seen.TryGetValue(key, out int earlier))
+        // op, type, condition (compares only) and division in one word
+        int kind = (int)i.Op | (int)i.Type << 8 | (int)(i.Op == IrOp.Compare ? i.Cond : default) << 16 | (int)i.Division << 24;
+        int earlier = seen.FindOrAdd(kind, a, b, i.C, i.Imm, i.Dst);
+        if (earlier >= 0)
         {
             Forward(ref i, earlier, alias);
             return true;
         }
-        seen[key] = i.Dst;
         return false;
+    }
+
+    private static T[] Scratch<T>(ref T[]? array, int n)
+    {
+        if (array == null || array.Length < n)
+            array = new T[Math.Max(n, (array?.Length ?? 64) * 2)];
+        return array;
+    }
+
+    /// <summary>
+    /// The pure ops seen since the last label: an open-addressed table of (kind, a, b, c, imm) to the temp that computed
+    /// it, emptied in O(1) by a generation count (a slot belongs to the table only while its generation is the current one).
+    /// It grows when half full, so a probe always ends at an empty slot.
+    /// </summary>
+    internal sealed class SeenTable
+    {
+        private int[] _kind = new int[256], _a = new int[256], _b = new int[256], _c = new int[256], _temp = new int[256];
+        private long[] _imm = new long[256];
+        private uint[] _generation = new uint[256];
+        private uint _current = 1;
+        private int _count;
+
+        public void Clear()
+        {
+            _count = 0;
+            if (++_current == 0)
+            {
+                Array.Clear(_generation);   // (after 2^32 clears: no slot may look current)
+                _current = 1;
+            }
+        }
+
+        /// <summary>The temp recorded for the key, or -1 after recording <paramref name="temp"/> for it.</summary>
+        public int FindOrAdd(int kind, int a, int b, int c, long imm, int temp)
+        {
+            int mask = _kind.Length - 1;
+            for (int slot = Hash(kind, a, b, c, imm) & mask; ; slot = (slot + 1) & mask)
+            {
+                if (_generation[slot] != _current)
+                {
+                    if (2 * (_count + 1) > _kind.Length)
+                    {
+                        Grow();
+                        return FindOrAdd(kind, a, b, c, imm, temp);
+                    }
+                    _generation[slot] = _current;
+                    _kind[slot] = kind; _a[slot] = a; _b[slot] = b; _c[slot] = c; _imm[slot] = imm; _temp[slot] = temp;
+                    _count++;
+                    return -1;
+                }
+                if (_kind[slot] == kind && _a[slot] == a && _b[slot] == b && _c[slot] == c && _imm[slot] == imm)
+                    return _temp[slot];
+            }
+        }
+
+        private static int Hash(int kind, int a, int b, int c, long imm)
+        {
+            ulong h = (ulong)imm * 0x9E37_79B9_7F4A_7C15UL;
+            h ^= ((ulong)(uint)kind << 32 | (uint)a) * 0xC2B2_AE3D_27D4_EB4FUL;
+            h ^= ((ulong)(uint)b << 32 | (uint)c) * 0x1656_67B1_9E37_79F9UL;
+            return (int)(h >> 32 ^ h);
+        }
+
+        private void Grow()
+        {
+            int[] kind = _kind, a = _a, b = _b, c = _c, temp = _temp;
+            long[] imm = _imm;
+            uint[] generation = _generation;
+            uint current = _current;
+            int size = kind.Length * 2;
+            _kind = new int[size]; _a = new int[size]; _b = new int[size]; _c = new int[size]; _temp = new int[size];
+            _imm = new long[size];
+            _generation = new uint[size];
+            _current = 1;
+            _count = 0;
+            for (int k = 0; k < kind.Length; k++)
+            {
+                if (generation[k] == current)
+                    FindOrAdd(kind[k], a[k], b[k], c[k], imm[k], temp[k]);
+            }
+        }
     }
 
     private static IrCondition Negate(IrCondition cond) => cond switch
