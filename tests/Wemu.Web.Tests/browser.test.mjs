@@ -366,6 +366,9 @@ test('a link can neither set runtime options nor send escape sequences to the te
     await page.waitForFunction(() => /wemu: unknown option/.test(document.querySelector('#terminal .xterm-rows')?.innerText ?? ''),
       null, { timeout: 5_000 });
     assert.match(await terminalText(page), /wemu: unknown option '-\]0;owned\[2Jfrob'/);
+    // nor reach the runtime's internals through the measurement hook (bench/browser-jitstats.mjs)
+    const hook = await page.evaluate(() => window.wemu.call('jiterpreterStats', []).then(() => 'answered', e => e.message));
+    assert.match(hook, /only with \?debug=1/);
   } finally {
     await context.close();
   }

@@ -21,6 +21,7 @@ const SLICE_TARGET_MS = 15;           // guest work per slice before the worker 
 const MIN_BUDGET = 50_000, MAX_BUDGET = 20_000_000;
 
 let M = null;                          // WebMachine's exports
+let runtimeHandle = null, debugRuntime = false;   // the .NET runtime, and whether the page set runtime options (?debug=1)
 let state = 'booting';
 let budget = 1_000_000;                // instructions per slice, adapted to SLICE_TARGET_MS
 let idleTimer = 0;
@@ -157,6 +158,13 @@ const calls = {
     const error = M.Save();
     if (error) throw new Error(error);
     return M.TakeSaved();
+  },
+  // Measurement hook (bench/browser-jitstats.mjs): the jiterpreter prints its counters to the console. Only when the
+  // page passed runtime options (?debug=1), which is when its statistics can be on.
+  jiterpreterStats() {
+    if (!runtimeHandle || !debugRuntime) throw new Error('jiterpreterStats: only with ?debug=1 and runtime options');
+    runtimeHandle.INTERNAL.jiterpreter_dump_stats(false);
+    return true;
   },
   stats() {
     const s = M ? JSON.parse(M.Stats()) : { instructions: 0, seconds: 0, mips: 0, engine: '' };
@@ -508,6 +516,8 @@ async function start(options, pageUrl) {
         post({ type: 'progress', phase: 'runtime', loaded, total, items: [] }),
     })
     .create();
+  runtimeHandle = runtime;
+  debugRuntime = runtimeOptions.length > 0;
   installJitLoader(runtime);
   installDisks(runtime);
   runtime.setModuleImports('wemu-relay', {
