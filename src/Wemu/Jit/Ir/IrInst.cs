@@ -5,6 +5,9 @@ public struct IrInst
 {
     public const int NoTemp = -1;
 
+    /// <summary>An instruction that does nothing, with no operands and no result: what passes leave where they remove one.</summary>
+    public static IrInst Nop => new() { Op = IrOp.Nop, Dst = NoTemp, A = NoTemp, B = NoTemp, C = NoTemp };
+
     public IrOp Op;
     public IrType Type;
     public IrCondition Cond;

@@ -35,11 +35,11 @@ public static class ConstantFolding
     public static void Run(IrFunction f)
     {
         int n = f.TempCount;
-        var isConst = Scratch(ref t_isConst, n);
-        var value = Scratch(ref t_value, n);
-        var alias = Scratch(ref t_alias, n);
+        var isConst = ScratchArray.Ensure(ref t_isConst!, n);
+        var value = ScratchArray.Ensure(ref t_value!, n);
+        var alias = ScratchArray.Ensure(ref t_alias!, n);
         // bits each temp may have set, within its type's width (I32: the low 32)
-        var bits = Scratch(ref t_bits, n);
+        var bits = ScratchArray.Ensure(ref t_bits!, n);
         Array.Clear(isConst, 0, n);
         for (int t = 0; t < n; t++)
         {
@@ -48,7 +48,7 @@ public static class ConstantFolding
         }
 
         // where each temp defined by a compare is defined (-1: not a compare)
-        var compareAt = Scratch(ref t_compareAt, n);
+        var compareAt = ScratchArray.Ensure(ref t_compareAt!, n);
         Array.Fill(compareAt, -1, 0, n);
 
         // the pure ops seen since the last label, by what they compute
@@ -184,13 +184,6 @@ public static class ConstantFolding
             return true;
         }
         return false;
-    }
-
-    private static T[] Scratch<T>(ref T[]? array, int n)
-    {
-        if (array == null || array.Length < n)
-            array = new T[Math.Max(n, (array?.Length ?? 64) * 2)];
-        return array;
     }
 
     /// <summary>

@@ -24,7 +24,7 @@ public static class DeadCodeElimination
             if (i.A >= 0) uses[i.A]--;
             if (i.B >= 0) uses[i.B]--;
             if (i.C >= 0) uses[i.C]--;
-            i = new IrInst { Op = IrOp.Nop, Dst = IrInst.NoTemp, A = IrInst.NoTemp, B = IrInst.NoTemp, C = IrInst.NoTemp };
+            i = IrInst.Nop;
             removed++;
         }
         return removed;

@@ -36,7 +36,7 @@ public static class DeadRegisterWrites
                 case IrOp.SetReg:
                     if (clean[(int)i.Imm])
                     {
-                        i = new IrInst { Op = IrOp.Nop, Dst = IrInst.NoTemp, A = IrInst.NoTemp, B = IrInst.NoTemp, C = IrInst.NoTemp };
+                        i = IrInst.Nop;
                         removed++;
                     }
                     else
@@ -94,11 +94,9 @@ public static class DeadRegisterWrites
     /// <summary>A cleared array of at least <paramref name="n"/> elements, kept in <paramref name="slot"/>.</summary>
     private static bool[] Scratch(ref bool[]? slot, int n)
     {
-        if (slot == null || slot.Length < n)
-            slot = new bool[Math.Max(n, 64)];
-        else
-            Array.Clear(slot, 0, n);
-        return slot;
+        var a = ScratchArray.Ensure(ref slot!, n);
+        Array.Clear(a, 0, n);
+        return a;
     }
 
     /// <summary>Neither reads nor leaves with the register file: pure ops (total divisions too), retire counts, nops.</summary>

@@ -125,7 +125,7 @@ public static class DemandedBits
     {
         alias[i.Dst] = to;
         demanded[to] |= d;
-        i = new IrInst { Op = IrOp.Nop, Dst = IrInst.NoTemp, A = IrInst.NoTemp, B = IrInst.NoTemp, C = IrInst.NoTemp };
+        i = IrInst.Nop;
     }
 
     private static int Resolve(int[] alias, int t)

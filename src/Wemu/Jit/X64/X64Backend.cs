@@ -119,7 +119,7 @@ public static class X64Backend
         /// </summary>
         private void AllocateRegisters(Span<IrInst> code, int n)
         {
-            Ensure(ref _reg, n);
+            ScratchArray.Ensure(ref _reg, n);
             Array.Fill(_reg, -1, 0, n);
             var active = _activeTemp.AsSpan(0, _tempRegCount);
             active.Fill(-1);
@@ -172,9 +172,9 @@ public static class X64Backend
         private void ChooseCachedRegisters(Span<IrInst> code)
         {
             int regs = _f.GuestRegisterCount;
-            Ensure(ref _references, regs);
-            Ensure(ref _cachedHost, regs);
-            Ensure(ref _cachedWritten, regs);
+            ScratchArray.Ensure(ref _references, regs);
+            ScratchArray.Ensure(ref _cachedHost, regs);
+            ScratchArray.Ensure(ref _cachedWritten, regs);
             Array.Clear(_references, 0, regs);
             Array.Fill(_cachedHost, Rsp, 0, regs);   // rsp: not cached
             Array.Clear(_cachedWritten, 0, regs);
@@ -183,9 +183,9 @@ public static class X64Backend
             // at all if a later write of the register overwrites it before anything reads the
             // register file (those are mostly deferred: x86's lazy-flag state at every instruction).
             // A reference inside a loop of the region counts LoopWeight times more (per loop around it).
-            Ensure(ref _nextWrite, regs);
+            ScratchArray.Ensure(ref _nextWrite, regs);
             Array.Fill(_nextWrite, -1, 0, regs);
-            Ensure(ref _loopDepth, code.Length);
+            ScratchArray.Ensure(ref _loopDepth, code.Length);
             _loops.Depths(code, _f.LabelCount, _loopDepth);
             for (int k = code.Length - 1; k >= 0; k--)
             {
@@ -250,12 +250,6 @@ public static class X64Backend
                 _a.Load64(host, Regs, guest * 8);
         }
 
-        private static void Ensure<T>(ref T[] array, int n)
-        {
-            if (array.Length < n)
-                array = new T[Math.Max(n, array.Length * 2)];
-        }
-
         /// <summary>
         /// x86-64 forms the IR does not spell out, rewritten before anything else looks at the function: a 64-bit
         /// add, sub, and, or, xor or mul whose only use masks it to 32 bits becomes the 32-bit op (which zero-extends
@@ -265,7 +259,7 @@ public static class X64Backend
         private void Narrow(Span<IrInst> code, int temps)
         {
             CountDefinitionsAndUses(code, temps);
-            Ensure(ref _scale, code.Length);
+            ScratchArray.Ensure(ref _scale, code.Length);
             Array.Clear(_scale, 0, code.Length);
             for (int k = 0; k < code.Length; k++)
             {
@@ -278,8 +272,7 @@ public static class X64Backend
                     ref var shift = ref code[_def[i.B]];
                     _scale[k] = (byte)code[_def[shift.B]].Imm;
                     i.B = shift.A;
-                    shift.Op = IrOp.Nop;
-                    shift.Dst = shift.A = shift.B = IrInst.NoTemp;
+                    shift = IrInst.Nop;
                     continue;
                 }
                 if (i.Type != IrType.I64 || i.A < 0 || i.B < 0 || _uses[i.A] != 1 || _def[i.A] < 0 || _def[i.B] < 0)
@@ -300,8 +293,7 @@ public static class X64Backend
                     i.Op = IrOp.ExtendS;
                     i.A = a.A;
                     i.B = IrInst.NoTemp;
-                    a.Op = IrOp.Nop;   // (its operands: no longer used)
-                    a.Dst = a.A = a.B = IrInst.NoTemp;
+                    a = IrInst.Nop;   // (its operands: no longer used)
                 }
             }
         }
@@ -309,9 +301,9 @@ public static class X64Backend
         /// <summary>Each temp's defining instruction (-1: none), number of uses and last use.</summary>
         private void CountDefinitionsAndUses(Span<IrInst> code, int temps)
         {
-            Ensure(ref _def, temps);
-            Ensure(ref _uses, temps);
-            Ensure(ref _lastUse, temps);
+            ScratchArray.Ensure(ref _def, temps);
+            ScratchArray.Ensure(ref _uses, temps);
+            ScratchArray.Ensure(ref _lastUse, temps);
             Array.Fill(_def, -1, 0, temps);
             Array.Clear(_uses, 0, temps);
             for (int k = 0; k < code.Length; k++)
@@ -360,10 +352,10 @@ public static class X64Backend
             int n = f.TempCount;
             Narrow(code, n);
             CountDefinitionsAndUses(code, n);   // (again: Narrow changed operands)
-            Ensure(ref _inline, n);
-            Ensure(ref _slot, n);
-            Ensure(ref _releaseNext, n);
-            Ensure(ref _releaseHead, code.Length);
+            ScratchArray.Ensure(ref _inline, n);
+            ScratchArray.Ensure(ref _slot, n);
+            ScratchArray.Ensure(ref _releaseNext, n);
+            ScratchArray.Ensure(ref _releaseHead, code.Length);
             Array.Fill(_slot, -1, 0, n);
             Array.Clear(_inline, 0, n);
             Array.Fill(_releaseHead, -1, 0, code.Length);
@@ -396,7 +388,7 @@ public static class X64Backend
             FindDeferredWrites(code);
             // A result whose only use is the next instruction, a write of a guest register held in a host register,
             // is computed in that register (a pure op's or a load's: neither writes its result before it could leave).
-            Ensure(ref _coalesced, n);
+            ScratchArray.Ensure(ref _coalesced, n);
             Array.Fill(_coalesced, Rsp, 0, n);
             for (int k = 0; k + 1 < code.Length; k++)
             {
@@ -415,7 +407,7 @@ public static class X64Backend
                     _releaseHead[lastUse[t]] = t;
                 }
             }
-            Ensure(ref _labels, f.LabelCount);
+            ScratchArray.Ensure(ref _labels, f.LabelCount);
             for (int k = 0; k < f.LabelCount; k++)
                 _labels[k] = _a.NewLabel();
             _exit = _a.NewLabel();
@@ -803,14 +795,14 @@ public static class X64Backend
         /// </summary>
         private void FindDeferredWrites(Span<IrInst> code)
         {
-            Ensure(ref _deferred, code.Length);
+            ScratchArray.Ensure(ref _deferred, code.Length);
             Array.Clear(_deferred, 0, code.Length);
             int regs = _f.GuestRegisterCount;
-            Ensure(ref _nextWrite, regs);
+            ScratchArray.Ensure(ref _nextWrite, regs);
             Array.Fill(_nextWrite, -1, 0, regs);
             FindLabelKills(code);
             // clean[r]: from here on, r is written before anything reads it or could leave (not even a slow path)
-            var clean = _cleanScratch.Length >= regs ? _cleanScratch : _cleanScratch = new bool[Math.Max(regs, 64)];
+            var clean = ScratchArray.Ensure(ref _cleanScratch, regs);
             Array.Clear(clean, 0, regs);
             for (int k = code.Length - 1; k >= 0; k--)
             {
@@ -886,11 +878,9 @@ public static class X64Backend
         {
             int regs = _f.GuestRegisterCount;
             int size = _f.LabelCount * regs;
-            Ensure(ref _labelKills, size);
+            ScratchArray.Ensure(ref _labelKills, size);
             Array.Clear(_labelKills, 0, size);
-            if (_readScratch.Length < regs)
-                _readScratch = new bool[Math.Max(regs, 64)];
-            Passes.DeadRegisterWrites.FindLabelKills(code, regs, _labelKills, _readScratch);
+            Passes.DeadRegisterWrites.FindLabelKills(code, regs, _labelKills, ScratchArray.Ensure(ref _readScratch, regs));
         }
 
         private bool[] _readScratch = [], _cleanScratch = [];
