@@ -296,6 +296,8 @@ public sealed unsafe partial class X86Cpu
                     if (size == Qword)
                     {
                         Int128 dividend = (Int128)(((UInt128)Gpr[Rdx] << 64) | Gpr[Rax]);
+                        if (dividend == Int128.MinValue && divisor == -1)
+                            FaultNoCode(VectorDe);   // (the host's divide would throw: the quotient does not fit anyway)
                         Int128 q = dividend / divisor;
                         if (q > long.MaxValue || q < long.MinValue)
                             FaultNoCode(VectorDe);
@@ -307,6 +309,8 @@ public sealed unsafe partial class X86Cpu
                         long dividend = size == Byte ? (short)Gpr[Rax]
                             : size == Word ? (int)(((Gpr[Rdx] & 0xFFFF) << 16) | (Gpr[Rax] & 0xFFFF))
                             : (long)(((Gpr[Rdx] & 0xFFFF_FFFF) << 32) | (Gpr[Rax] & 0xFFFF_FFFF));
+                        if (dividend == long.MinValue && divisor == -1)
+                            FaultNoCode(VectorDe);   // EDX:EAX = INT64_MIN by -1: the host's divide would throw
                         long q = dividend / divisor, r = dividend % divisor;
                         long limit = 1L << (bits - 1);
                         if (q >= limit || q < -limit)

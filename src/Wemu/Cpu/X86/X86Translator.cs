@@ -865,6 +865,36 @@ internal sealed unsafe class X86Translator : RegionTranslator
                 }
                 return true;
             }
+            case X86FastOp.MulDiv when d.Sub is 6 or 7 && s >= Dword:
+            {
+                // DIV/IDIV rDX:rAX by Ev, flags left as they are (the interpreter's). Where the interpreter raises #DE
+                // (a zero divisor, a quotient too wide) the code leaves for it at the instruction; so it does for a
+                // 128-bit dividend (rDX not the zero or sign extension of rAX), which wasm and IL cannot divide.
+                int src = ReadE(ref d, s, pc, next, k);
+                bool signed = d.Sub == 7;
+                IrOp div = signed ? IrOp.DivS : IrOp.DivU, rem = signed ? IrOp.RemS : IrOp.RemU;
+                if (s == Qword)
+                {
+                    int a = R(Rax);
+                    LeaveIf(F.Compare(IrCondition.Ne, R(Rdx), signed ? OpK(IrOp.ShrS, a, 63) : C(0)), pc, k);
+                    int q = F.Divide(div, a, src, IrDivision.Exit, pc, k);
+                    int r = F.Divide(rem, a, src, IrDivision.Exit, pc, k);
+                    W(Rax, q);
+                    W(Rdx, r);
+                }
+                else
+                {
+                    // EDX:EAX as one 64-bit dividend (its bits are the signed one too) by the 32-bit divisor, extended
+                    int dividend = Op(IrOp.Or, OpK(IrOp.Shl, R(Rdx), 32), Mask(R(Rax), Dword));
+                    int divisor = signed ? SignExtend(src, Dword) : Mask(src, Dword);
+                    int q = F.Divide(div, dividend, divisor, IrDivision.Exit, pc, k);
+                    LeaveIf(signed ? F.Compare(IrCondition.Ne, SignExtend(q, Dword), q) : OpK(IrOp.ShrU, q, 32), pc, k);
+                    int r = F.Divide(rem, dividend, divisor, IrDivision.Exit, pc, k);
+                    W(Rax, Mask(q, Dword));
+                    W(Rdx, Mask(r, Dword));
+                }
+                return true;
+            }
             case X86FastOp.Sse when _sse && Sse(ref d, pc, next, k):
                 return true;
             default:

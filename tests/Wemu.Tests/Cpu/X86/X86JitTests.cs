@@ -59,7 +59,7 @@ public sealed class X86JitTests
     }
 
     /// <summary>Runs <paramref name="code"/> on the stepped interpreter and through compiled code: the same outcome.</summary>
-    private static X86TestOutcome RunBoth(string backend, byte[] code, X86TestState? state = null, int threshold = 1)
+    private static X86TestOutcome RunBoth(string backend, byte[] code, X86TestState? state = null, int threshold = 1, Action<X86JitEngine>? check = null)
     {
         using var stepped = new X86TestBench();
         using var compiled = new X86TestBench();
@@ -79,7 +79,93 @@ public sealed class X86JitTests
         Assert.True((a.State.Rflags & 0xDD5) == (b.State.Rflags & 0xDD5), $"flags {a.State.Rflags:x} stepped, {b.State.Rflags:x} compiled");
         Assert.True(a.Data.AsSpan().SequenceEqual(b.Data), "memory differs");
         Assert.True(engine.Statistics.CompiledInstructions > 0, "no compiled code ran");
+        check?.Invoke(engine);
         return b;
+    }
+
+    /// <summary>
+    /// DIV and IDIV of 32- and 64-bit operands, registers and memory, as IR: quotients and remainders of both signs, a
+    /// 64-bit dividend with rDX its zero or sign extension, EDX:EAX dividends whose quotient just fits, each result
+    /// stored; all of it without the interpreter (X86TranslatorTests checks it is IR, not the helper). Then what the code leaves to the interpreter at the
+    /// instruction, which raises #DE there: a zero divisor, a 32-bit quotient one past the range, INT64_MIN / -1 (in
+    /// EDX:EAX, where the interpreter's own divide threw a host OverflowException before), INT128_MIN / -1; and a 128-bit
+    /// dividend, which the interpreter divides.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(Backends))]
+    public void Div_And_Idiv_Run_Compiled_And_Leave_Where_They_Fault(string backend)
+    {
+        ulong data = HostX86Oracle.DataAddress;
+        (bool Signed, bool Wide, bool Memory, long Rdx, long Rax, long Divisor)[] cases =
+        [
+            (false, false, false, 0, 100, 7), (false, false, true, 3, 0x1234_5678, 0x10), (false, false, false, 0x7, unchecked((int)0xFFFF_FFFF), 0x8),
+            (true, false, false, -1, -100, 7), (true, false, true, -1, -100, -7), (true, false, false, 0, 100, -7),
+            (true, false, false, 0x3FFF_FFFF, unchecked((int)0xFFFF_FFFF), 0x7FFF_FFFF),
+            (false, true, false, 0, unchecked((long)0xFEDC_BA98_7654_3210), 0x1_0000_0001), (false, true, true, 0, 12345, 1),
+            (true, true, false, -1, -1_000_000_007, 13), (true, true, true, 0, 1_000_000_007, -13), (true, true, false, -1, long.MinValue, 3),
+        ];
+        var state = new X86TestState();
+        RunBoth(backend, Assemble(a =>
+        {
+            ulong at = data + 0x100;
+            var top = a.CreateLabel();
+            a.mov(r15d, 20);
+            a.Label(ref top);
+            foreach (var (signed, wide, memory, hi, lo, divisor) in cases)
+            {
+                a.mov(rdx, hi);
+                a.mov(rax, lo);
+                a.mov(rcx, divisor);
+                a.mov(__qword_ptr[at], rcx);
+                if (wide)
+                {
+                    if (memory) { if (signed) a.idiv(__qword_ptr[at]); else a.div(__qword_ptr[at]); }
+                    else if (signed) a.idiv(rcx);
+                    else a.div(rcx);
+                }
+                else
+                {
+                    a.mov(edx, (int)hi);
+                    a.mov(eax, (int)lo);
+                    if (memory) { if (signed) a.idiv(__dword_ptr[at]); else a.div(__dword_ptr[at]); }
+                    else if (signed) a.idiv(ecx);
+                    else a.div(ecx);
+                }
+                a.mov(__qword_ptr[at + 8], rax);
+                a.mov(__qword_ptr[at + 16], rdx);
+                at += 24;
+            }
+            a.dec(r15d);
+            a.jnz(top);
+        }), state, check: engine => Assert.True(engine.Statistics.Fallbacks <= 1, $"{engine.Statistics.Fallbacks} instructions fell back to the interpreter (the program's end is one)"));
+        // what faults: #DE at the instruction, with the registers as the interpreter leaves them
+        foreach (Action<Assembler> divide in new Action<Assembler>[]
+        {
+            a => { a.xor(ecx, ecx); a.mov(eax, 5); a.div(ecx); },
+            a => { a.mov(ecx, 1); a.mov(edx, 1); a.xor(eax, eax); a.div(ecx); },                        // 0x1_0000_0000 / 1: one past 32 bits
+            a => { a.mov(ecx, -1); a.mov(edx, unchecked((int)0x8000_0000)); a.xor(eax, eax); a.idiv(ecx); },   // INT64_MIN / -1 as EDX:EAX
+            a => { a.mov(rcx, -1); a.mov(rax, long.MinValue); a.cqo(); a.idiv(rcx); },
+            a => { a.mov(rcx, -1); a.mov(rdx, long.MinValue); a.xor(eax, eax); a.idiv(rcx); },                // RDX:RAX = INT128_MIN / -1
+            a => { a.mov(ecx, 2); a.mov(edx, 0x4000_0000); a.xor(eax, eax); a.idiv(ecx); },             // 2^62 / 2 = 2^61: too wide for 32 bits
+        })
+        {
+            var faulted = RunBoth(backend, Assemble(a =>
+            {
+                a.mov(r8d, 3);
+                var top = a.CreateLabel();
+                a.Label(ref top);
+                a.add(r9, r8);
+                a.dec(r8d);
+                a.jnz(top);
+                divide(a);
+                a.mov(esi, 1);
+            }));
+            Assert.Equal(0, faulted.Vector);
+        }
+        // a 128-bit dividend: the interpreter divides it (2^64 + 10) / 3
+        var wide = RunBoth(backend, Assemble(a => { a.mov(edx, 1); a.mov(eax, 10); a.mov(ecx, 3); a.div(rcx); a.mov(rsi, rax); }));
+        Assert.Equal(-1, wide.Vector);
+        Assert.Equal((ulong)((((UInt128)1 << 64) + 10) / 3), wide.State.Gpr[6]);
     }
 
     /// <summary>

@@ -1,5 +1,6 @@
 using System.Runtime.InteropServices;
 using Wemu.Cpu.X86;
+using Wemu.Jit.Ir;
 using Xunit;
 
 namespace Wemu.Tests.Cpu.X86;
@@ -26,6 +27,35 @@ public sealed unsafe class X86TranslatorTests
             code.CopyTo(new Span<byte>(page + offset, code.Length));
             var translator = new X86Translator();
             Assert.Equal(interpretedOnly, translator.IsInterpretedOnly(0x40_0000UL + (ulong)offset, X86Cpu.Mode64, page));
+        }
+        finally
+        {
+            NativeMemory.Free(page);
+        }
+    }
+
+    /// <summary>
+    /// DIV and IDIV of 32- and 64-bit registers and memory become IR divisions (leaving at the instruction where they
+    /// fault), not helper calls: in the page a helper is a round trip to the host. An 8-bit DIV still calls the helper.
+    /// </summary>
+    [Theory]
+    [InlineData(new byte[] { 0xF7, 0xF1, 0x48, 0xF7, 0xF9, 0xF7, 0x33, 0x48, 0xF7, 0x3B, 0xC3 }, false)]   // div ecx; idiv rcx; div dword [rbx]; idiv qword [rbx]; ret
+    [InlineData(new byte[] { 0xF6, 0xF1, 0xC3 }, true)]                                                  // div cl; ret
+    public void Div_And_Idiv_Translate_To_Ir_Divisions(byte[] code, bool helper)
+    {
+        byte* page = (byte*)NativeMemory.AllocZeroed(4096);
+        try
+        {
+            code.CopyTo(new Span<byte>(page + 0x100, code.Length));
+            var f = new X86Translator().Translate(0x40_0100UL, X86Cpu.Mode64, page, _ => false, reuse: false);
+            int calls = 0, divisions = 0;
+            foreach (var i in f.Code)
+            {
+                calls += i.Op == IrOp.Call ? 1 : 0;
+                divisions += i.Op is IrOp.DivU or IrOp.DivS or IrOp.RemU or IrOp.RemS && i.Division == IrDivision.Exit ? 1 : 0;
+            }
+            Assert.Equal(helper, calls > 0);
+            Assert.Equal(helper ? 0 : 8, divisions);
         }
         finally
         {
