@@ -136,7 +136,7 @@ internal sealed unsafe class X86Translator : RegionTranslator
                 0xFE => true,                                                   // INC/DEC Eb (LOCK)
                 0xFF => p < end && ((page[p] >> 3) & 7) is 0 or 1 or 6,        // INC/DEC/PUSH Ev (not the jumps)
                 0x86 or 0x87 or (>= 0x91 and <= 0x97) => true,               // XCHG
-                0x90 => (rex & 1) != 0,                                         // XCHG r8, rAX
+                0x90 => (rex & 1) != 0 || page[offset] == 0xF3,                 // XCHG r8, rAX; PAUSE (F3 90)
                 0x8C or 0x8F or 0x9C or 0x9E or 0x9F or 0xD7 => true,          // MOV Ev,Sreg; POP Ev; PUSHF; SAHF; LAHF; XLAT
                 (>= 0xA0 and <= 0xA7) or (>= 0xAA and <= 0xAF) => true,         // MOV moffs; string operations
                 0xC8 or 0xC9 or 0x9B or (>= 0xD8 and <= 0xDF) => true,         // ENTER, LEAVE, FWAIT, x87
@@ -366,6 +366,13 @@ internal sealed unsafe class X86Translator : RegionTranslator
             default:
                 return false;
         }
+    }
+
+    /// <summary>F3 90 (PAUSE) at <paramref name="pc"/>, both bytes in the page.</summary>
+    private bool IsPause(ulong pc)
+    {
+        int offset = (int)(pc & 0xFFF);
+        return offset + 1 < _limit && Page[offset] == 0xF3 && Page[offset + 1] == 0x90;
     }
 
     /// <summary>CS.RPL (the CPL in long mode): nonzero outside ring 0.</summary>
@@ -904,6 +911,8 @@ internal sealed unsafe class X86Translator : RegionTranslator
                     return true;
                 if (next == pc + 1 && PushfCliSti(pc, k))
                     return true;
+                if (next == pc + 2 && IsPause(pc))
+                    return true;   // PAUSE: a spin-wait hint, a NOP to the interpreter too (no region ends at a spin loop's every turn)
                 // MUL/DIV, rotates, SSE/MMX it does not translate, and the generic instructions that go on
                 Helper(pc, next, k);
                 return true;

@@ -62,4 +62,30 @@ public sealed unsafe class X86TranslatorTests
             NativeMemory.Free(page);
         }
     }
+
+    /// <summary>
+    /// PAUSE (F3 90), a NOP to the interpreter, is one to the translator too: a spin loop's region goes on through it
+    /// (it had ended there, a round trip to the host at every turn: ~490,000 of them in a native x86 boot's delay loops).
+    /// </summary>
+    [Fact]
+    public void Pause_Does_Not_End_A_Region()
+    {
+        byte* page = (byte*)NativeMemory.AllocZeroed(4096);
+        try
+        {
+            // pause; add eax, 1; pause; ret
+            byte[] code = [0xF3, 0x90, 0x83, 0xC0, 0x01, 0xF3, 0x90, 0xC3];
+            code.CopyTo(new Span<byte>(page + 0x100, code.Length));
+            var translator = new X86Translator();
+            Assert.False(translator.IsInterpretedOnly(0x40_0100UL, X86Cpu.Mode64, page));
+            var f = translator.Translate(0x40_0100UL, X86Cpu.Mode64, page, _ => false, reuse: false);
+            Assert.Equal(4, f.GuestInstructions);
+            foreach (var i in f.Code)
+                Assert.False(i.Op == IrOp.Call, "PAUSE went to the helper");
+        }
+        finally
+        {
+            NativeMemory.Free(page);
+        }
+    }
 }
