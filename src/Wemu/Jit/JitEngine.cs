@@ -261,6 +261,7 @@ public abstract unsafe partial class JitEngine<TCpu, TFrontEnd> : ICpuEngine<TCp
         *(int*)(slot + ExitContext.EntryStamp) = global ? _globalChainStamp : chainStamp;
         *(long*)(slot + ExitContext.EntryCode) = block.Entry;
         SetRunContext(cpu, dtlb, jumpCache, chainStamp, budget - executed);
+        ulong retiredBefore = cpu.InstRet;
         long n = Backend == JitBackendKind.Wasm
             ? ((delegate* unmanaged<int, int, int>)block.Entry)((int)ctx, 0)
             : _helperCalls
@@ -272,6 +273,7 @@ public abstract unsafe partial class JitEngine<TCpu, TFrontEnd> : ICpuEngine<TCp
         if (kind == CodeExit.Chain)
             CountChainReturn(jumpCache, at, executed + n >= budget);
         Statistics.CompiledEntries++;
+        CountRetiredInside(cpu, retiredBefore, ref executed);
         return AfterExit(cpu, kind, at, n, ref executed, ref dtlb);
     }
 
@@ -331,6 +333,7 @@ public abstract unsafe partial class JitEngine<TCpu, TFrontEnd> : ICpuEngine<TCp
     {
         var code = block.Code!;
         long result;
+        ulong retiredBefore = cpu.InstRet;
         if (block.Ran)
         {
             result = code(cpu, cpu.Registers, (byte*)dtlb, budget - executed);
@@ -345,6 +348,7 @@ public abstract unsafe partial class JitEngine<TCpu, TFrontEnd> : ICpuEngine<TCp
         }
         cpu.InstRetInFlight = 0;
         Statistics.CompiledEntries++;
+        CountRetiredInside(cpu, retiredBefore, ref executed);
         var kind = IlExit.KindOf(result);
         if (cpu.MmioAccessed)
         {
@@ -354,6 +358,23 @@ public abstract unsafe partial class JitEngine<TCpu, TFrontEnd> : ICpuEngine<TCp
                 kind = CodeExit.Stop;
         }
         return AfterExit(cpu, kind, cpu.Pc, result & IlExit.CountMask, ref executed, ref dtlb);
+    }
+
+    /// <summary>
+    /// Instructions the guest's interpreter retired inside a call of compiled code (the x86-64 and IL backends' helpers:
+    /// an instruction that did not go on, or a store into translated code the interpreter then ran whole), which the
+    /// code's own count leaves out: the machine loop's budget and its device ticks count them too (a loop storing into
+    /// its own code page otherwise ran with every call counted as 0, and no timer was looked at).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void CountRetiredInside(TCpu cpu, ulong retiredBefore, ref long executed)
+    {
+        long inside = (long)(cpu.InstRet - retiredBefore);
+        if (inside != 0)
+        {
+            executed += inside;
+            Statistics.Fallbacks += inside;
+        }
     }
 
     /// <summary>

@@ -84,6 +84,40 @@ public sealed class X86JitTests
     }
 
     /// <summary>
+    /// A loop that stores into its own code page at every turn: compiled code leaves each such store to the interpreter,
+    /// which runs the instruction whole inside the call (x86-64 and IL). What the engine reports as run must count it,
+    /// or the machine loop's budget and device ticks fall behind the guest: cut at 2,000 instructions, the CPU retires
+    /// no more than that (it retired a quarter more, one uncounted store in each five-instruction turn).
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(Backends))]
+    public void Stores_Into_Its_Own_Code_Page_Count_As_Run(string backend)
+    {
+        using var bench = new X86TestBench();
+        using var engine = Engine(backend);
+        bench.Engine = engine;
+        var code = Assemble(a =>
+        {
+            var top = a.CreateLabel();
+            var patch = a.CreateLabel();
+            a.mov(ecx, 100_000);
+            a.Label(ref top);
+            a.mov(__byte_ptr[patch], 0x90);
+            a.Label(ref patch);
+            a.nop();
+            a.add(rbx, 1);
+            a.dec(ecx);
+            a.jnz(top);
+        });
+        var data = new byte[HostX86Oracle.DataSize];
+        var outcome = bench.Run(code, new X86TestState(), data, maxSteps: 2000, wholeProgram: true);
+        Assert.Equal(-1, outcome.Vector);
+        ulong retired = bench.Cpu.InstructionsRetired;
+        Assert.True(retired is >= 2000 and <= 2016, $"the engine was asked for 2,000 instructions and the CPU retired {retired}");
+        Assert.True(outcome.State.Gpr[3] > 300, $"the loop turned {outcome.State.Gpr[3]} times");
+    }
+
+    /// <summary>
     /// DIV and IDIV of 32- and 64-bit operands, registers and memory, as IR: quotients and remainders of both signs, a
     /// 64-bit dividend with rDX its zero or sign extension, EDX:EAX dividends whose quotient just fits, each result
     /// stored; all of it without the interpreter (X86TranslatorTests checks it is IR, not the helper). Then what the code leaves to the interpreter at the
