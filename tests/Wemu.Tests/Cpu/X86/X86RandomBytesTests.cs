@@ -7,7 +7,7 @@ namespace Wemu.Tests.Cpu.X86;
 
 /// <summary>
 /// The guest cannot stop the emulator with the instructions it runs: random bytes, and generated programs with random
-/// bytes written into them, run at CPL 3 in the stepped interpreter and through compiled code (x86-64 and IL backends),
+/// bytes written into them, run at CPL 3 (and at CPL 0) in the stepped interpreter and through compiled code (x86-64 and IL backends),
 /// and every run must end in the guest's own terms (an exception vector, or the step limit), never a host exception.
 /// Deterministic seeds, so a failure reproduces; its message carries the code bytes.
 /// </summary>
@@ -61,10 +61,18 @@ public sealed class X86RandomBytesTests
         }
     }
 
+    /// <summary>
+    /// At CPL 0 (a kernel code segment, no IDT): privileged instructions run too, random control-register, MSR,
+    /// descriptor-table and port accesses among them.
+    /// </summary>
+    private static void Kernel(X86Cpu cpu) =>
+        cpu.EnterLongMode(HostX86Oracle.CodeAddress, 0x1000, 0x6000, 0x3F, 0x10, 0x00AF_9B00_0000_FFFF, 0x18, 0x00CF_9300_0000_FFFF);
+
     [Theory]
-    [InlineData(1)]
-    [InlineData(2)]
-    public void Random_Bytes_In_The_Interpreter_End_In_Guest_Terms(int seed)
+    [InlineData(1, false)]
+    [InlineData(2, false)]
+    [InlineData(4, true)]
+    public void Random_Bytes_In_The_Interpreter_End_In_Guest_Terms(int seed, bool kernel)
     {
         using var bench = new X86TestBench();
         bench.Cpu.UseBlockCache = seed == 2;
@@ -74,7 +82,7 @@ public sealed class X86RandomBytesTests
             total++;
             try
             {
-                faulted += bench.Run(code, state, data, maxSteps: 64).Vector >= 0 ? 1 : 0;
+                faulted += bench.Run(code, state, data, maxSteps: 64, setup: kernel ? Kernel : null).Vector >= 0 ? 1 : 0;
             }
             catch (Exception e) when (e is not Xunit.Sdk.XunitException)
             {
@@ -84,22 +92,22 @@ public sealed class X86RandomBytesTests
         Assert.True(faulted > total / 10 && faulted < total, $"{faulted} of {total} faulted: the programs are not what this test means");
     }
 
-    public static readonly TheoryData<string> Backends = ["native", "il"];
+    public static readonly TheoryData<string, bool> Backends = new() { { "native", false }, { "il", false }, { "native", true }, { "il", true } };
 
     [Theory]
     [MemberData(nameof(Backends))]
-    public void Random_Bytes_In_Compiled_Code_End_In_Guest_Terms(string backend)
+    public void Random_Bytes_In_Compiled_Code_End_In_Guest_Terms(string backend, bool kernel)
     {
         using var bench = new X86TestBench();
         using var engine = new X86JitEngine(new JitOptions { Threshold = 1, NativeCode = backend == "native", RewriteWindow = 0 });
         bench.Engine = engine;
         int total = 0;
-        foreach (var (code, state, data) in Programs(3, 3000))
+        foreach (var (code, state, data) in Programs(kernel ? 5 : 3, 3000))
         {
             total++;
             try
             {
-                bench.Run(code, state, data, maxSteps: 256, wholeProgram: true);
+                bench.Run(code, state, data, maxSteps: 256, setup: kernel ? Kernel : null, wholeProgram: true);
             }
             catch (Exception e) when (e is not Xunit.Sdk.XunitException)
             {
