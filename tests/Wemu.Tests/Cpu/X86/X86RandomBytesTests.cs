@@ -20,7 +20,7 @@ public sealed class X86RandomBytesTests
     ];
 
     /// <summary>Programs: 1 in 3 wholly random bytes, the rest generated ones with 1-4 bytes overwritten or random bytes appended.</summary>
-    private static IEnumerable<(byte[] Code, X86TestState State, byte[] Data)> Programs(int seed, int count)
+    internal static IEnumerable<(byte[] Code, X86TestState State, byte[] Data)> Programs(int seed, int count)
     {
         var random = new Random(seed);
         var gen = new X86ProgramGenerator(seed, s_mix);
