@@ -261,7 +261,7 @@ public abstract unsafe partial class JitEngine<TCpu, TFrontEnd> : ICpuEngine<TCp
         *(int*)(slot + ExitContext.EntryStamp) = global ? _globalChainStamp : chainStamp;
         *(long*)(slot + ExitContext.EntryCode) = block.Entry;
         SetRunContext(cpu, dtlb, jumpCache, chainStamp, budget - executed);
-        ulong retiredBefore = cpu.InstRet;
+        ulong retiredBefore = cpu.InstRet;   // (only helper calls retire inside the code: x86 on x86-64)
         long n = Backend == JitBackendKind.Wasm
             ? ((delegate* unmanaged<int, int, int>)block.Entry)((int)ctx, 0)
             : _helperCalls
@@ -273,7 +273,8 @@ public abstract unsafe partial class JitEngine<TCpu, TFrontEnd> : ICpuEngine<TCp
         if (kind == CodeExit.Chain)
             CountChainReturn(jumpCache, at, executed + n >= budget);
         Statistics.CompiledEntries++;
-        CountRetiredInside(cpu, retiredBefore, ref executed);
+        if (_helperCalls)
+            CountRetiredInside(cpu, retiredBefore, ref executed);
         return AfterExit(cpu, kind, at, n, ref executed, ref dtlb);
     }
 
