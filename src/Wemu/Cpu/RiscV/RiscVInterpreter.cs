@@ -12,69 +12,25 @@ namespace Wemu.Cpu.RiscV;
 /// </summary>
 public sealed unsafe class RiscVInterpreter : ICpuEngine<RiscVHart>
 {
-    /// <summary>The primary decode table with one byte an entry (every <see cref="RvOp"/> fits): 32 KiB
-    /// instead of 64, so more of it stays in the L1 cache when code jumps around (boot).</summary>
-    private static readonly byte* s_primary = PrimaryToNative();
-    /// <summary>
-    /// The op of each primary key's low byte (opcode[6:2] and funct3) where funct7 does not matter (loads, stores,
-    /// branches, the immediate forms: most instructions), else 0xFF: 256 bytes that stay in the L1 cache, looked up first
-    /// by <see cref="RiscVWasmInterpreter"/>.
-    /// </summary>
-    private static readonly byte* s_short = ShortToNative(s_primary);
-    /// <summary>The RVC expansion table with illegal entries (0) replaced by 0xFFFFFFFF, whose
-    /// primary key (opcode 1111111) decodes as Illegal: no extra test on the hot path.</summary>
-    private static readonly uint* s_expand = ExpansionToNative();
+    /// <summary>The decode tables (<see cref="RvDecodeTables"/>: prebuilt, in native memory).</summary>
+    private static readonly byte* s_primary = RvDecodeTables.Primary;
+    private static readonly uint* s_expand = RvDecodeTables.Expand;
 
     /// <summary>A page of zeros used as the "no page cached" fetch target: fetching from it decodes
     /// as illegal, and the illegal path notices and fetches for real.</summary>
     private static readonly byte* s_noPage = (byte*)NativeMemory.AllocZeroed(4096 + 8);
 
     /// <summary>The decode tables and the page of zeros in native memory (what <see cref="RiscVWasmInterpreter"/> reads too).</summary>
-    internal static nint PrimaryTable => (nint)s_primary;
+    internal static nint PrimaryTable => (nint)RvDecodeTables.Primary;
 
-    internal static nint ExpandTable => (nint)s_expand;
+    internal static nint ExpandTable => (nint)RvDecodeTables.Expand;
 
-    internal static nint ShortTable => (nint)s_short;
+    internal static nint ShortTable => (nint)RvDecodeTables.Short;
 
     /// <summary>In <see cref="ShortTable"/>: the primary table must be read (funct7 matters).</summary>
-    internal const byte ShortNeedsFunct7 = 0xFF;
+    internal const byte ShortNeedsFunct7 = RvDecodeTables.ShortNeedsFunct7;
 
     internal static nint NoPage => (nint)s_noPage;
-
-    // (plain loops, not Array.ConvertAll with a lambda: a delegate call per entry is slow in the page)
-    private static byte* PrimaryToNative()
-    {
-        var table = RvOpcodeTable.Primary;
-        var p = (byte*)NativeMemory.Alloc((nuint)table.Length);
-        for (int i = 0; i < table.Length; i++)
-            p[i] = checked((byte)table[i]);
-        return p;
-    }
-
-    private static byte* ShortToNative(byte* primary)
-    {
-        var p = (byte*)NativeMemory.Alloc(256);
-        for (int low = 0; low < 256; low++)
-        {
-            byte op = primary[low];
-            for (int funct7 = 1; funct7 < 128 && op != ShortNeedsFunct7; funct7++)
-            {
-                if (primary[low | (funct7 << 8)] != op)
-                    op = ShortNeedsFunct7;
-            }
-            p[low] = op;
-        }
-        return p;
-    }
-
-    private static uint* ExpansionToNative()
-    {
-        var table = RvcExpander.Table;
-        var p = (uint*)NativeMemory.Alloc((nuint)(table.Length * sizeof(uint)));
-        for (int i = 0; i < table.Length; i++)
-            p[i] = table[i] == 0 ? 0xFFFF_FFFFu : table[i];
-        return p;
-    }
 
     private readonly Jit.HotTable? _hot;
 

@@ -58,7 +58,7 @@ internal sealed unsafe class RiscVTranslator : RegionTranslator
         ushort lo = *(ushort*)(page + off);
         if ((lo & 3) != 3)
         {
-            inst = RvcExpander.Table[lo];   // 0 for illegal encodings: decodes as Illegal
+            inst = RvDecodeTables.Expand[lo];   // 0xFFFFFFFF for illegal encodings: decodes as Illegal
             return true;
         }
         if (off > 0xFFC)

@@ -193,23 +193,21 @@ public static class RvOpcodeTable
 
     private static readonly RvFormat[] Formats = BuildFormats();
 
-    /// <summary>Primary look-up, indexed by <see cref="Key"/>: an op, Illegal, or Secondary.</summary>
-    internal static readonly RvOp[] Primary = new RvOp[1 << 15];
+    /// <summary>The candidates of each key the primary table marks Secondary, in table order: filled the first time
+    /// <see cref="DecodeSecondary"/> meets the key (a few keys: the SYSTEM and floating-point majors).</summary>
+    private static readonly Entry[]?[] SecondaryCandidates = new Entry[]?[1 << 15];
 
-    private static readonly Entry[][] SecondaryCandidates = new Entry[1 << 15][];
-
-    static RvOpcodeTable()
+    /// <summary>
+    /// The primary look-up, indexed by <see cref="Key"/>: an op, Illegal, or Secondary (a key shared by entries that
+    /// differ outside it, or an entry with more fixed bits than the key). What <see cref="RvDecodeTables"/> holds,
+    /// prebuilt; made here from <see cref="Entries"/> by <see cref="RvDecodeTables.Build"/>.
+    /// </summary>
+    internal static RvOp[] BuildPrimary()
     {
         // The candidates of each key are the entries whose key bits match it, in table order. Each
         // entry is scattered over the keys it matches (its free key bits enumerated) rather than every
-        // key scanning every entry (this runs at start-up, under the page's interpreter too, where the
-        // scan took ~0.3 s). The first pass only counts and keeps each key's first candidate; only the
-        // keys that need the full decode get candidate lists, in a second pass. The tables are statics of
-        // this class and the loops work on locals: under the page's interpreter every access to a static
-        // of a class still being initialized goes through the runtime (this constructor took 50-75 ms
-        // there, ~20 ms on locals).
-        var primary = Primary;
-        var secondaryCandidates = SecondaryCandidates;
+        // key scanning every entry.
+        var primary = new RvOp[1 << 15];
         var count = new byte[primary.Length];
         var first = new short[primary.Length];
         var entries = Entries;
@@ -230,46 +228,13 @@ public static class RvOpcodeTable
             }
             while (sub != 0);
         }
-        var secondary = new List<Entry>?[primary.Length];
-        bool anySecondary = false;
         for (int key = 0; key < primary.Length; key++)
         {
-            if (count[key] == 0)
-            {
-                primary[key] = RvOp.Illegal;
-            }
-            else if (count[key] == 1 && (entries[first[key]].Mask & ~KeyMask & ~3u) == 0)
-            {
-                primary[key] = entries[first[key]].Op;
-            }
-            else
-            {
-                primary[key] = RvOp.Secondary;
-                secondary[key] = [];
-                anySecondary = true;
-            }
+            primary[key] = count[key] == 0 ? RvOp.Illegal
+                : count[key] == 1 && (entries[first[key]].Mask & ~KeyMask & ~3u) == 0 ? entries[first[key]].Op
+                : RvOp.Secondary;
         }
-        if (!anySecondary)
-            return;
-        foreach (var e in entries)
-        {
-            if ((e.Match & 3) != 3)
-                continue;
-            uint fixedBits = RvKey.Of(e.Mask & KeyMask), value = RvKey.Of(e.Match & e.Mask & KeyMask);
-            uint free = (uint)(primary.Length - 1) & ~fixedBits;
-            uint sub = 0;
-            do
-            {
-                secondary[value | sub]?.Add(e);
-                sub = (sub - free) & free;
-            }
-            while (sub != 0);
-        }
-        for (int key = 0; key < primary.Length; key++)
-        {
-            if (secondary[key] is { } c)
-                secondaryCandidates[key] = [.. c];
-        }
+        return primary;
     }
 
     /// <summary>The primary key of a 32-bit instruction (15 bits).</summary>
@@ -280,23 +245,34 @@ public static class RvOpcodeTable
         0x3u | ((key & 0x1F) << 2) | (((key >> 5) & 7) << 12) | (((key >> 8) & 0x7F) << 25);
 
     /// <summary>Decodes a 32-bit (already expanded) instruction to its mnemonic.</summary>
-    public static RvOp Decode(uint inst)
+    public static unsafe RvOp Decode(uint inst)
     {
         if ((inst & 3) != 3)
             return RvOp.Illegal;
-        var op = Primary[Key(inst)];
+        var op = (RvOp)RvDecodeTables.Primary[Key(inst)];
         return op == RvOp.Secondary ? DecodeSecondary(inst) : op;
     }
 
     /// <summary>Full mask/match scan for keys shared by instructions that differ outside the key.</summary>
     public static RvOp DecodeSecondary(uint inst)
     {
-        var candidates = SecondaryCandidates[Key(inst)];
-        if (candidates != null)
-            foreach (var e in candidates)
-                if ((inst & e.Mask) == e.Match)
-                    return e.Op;
+        uint key = Key(inst);
+        var candidates = SecondaryCandidates[key] ??= CandidatesOf(key);
+        foreach (var e in candidates)
+            if ((inst & e.Mask) == e.Match)
+                return e.Op;
         return RvOp.Illegal;
+    }
+
+    /// <summary>The entries whose key bits match <paramref name="key"/>, in table order (racing threads make the same array).</summary>
+    private static Entry[] CandidatesOf(uint key)
+    {
+        uint bits = KeyToBits(key);
+        var list = new List<Entry>();
+        foreach (var e in Entries)
+            if ((e.Match & 3) == 3 && (bits & e.Mask & KeyMask) == (e.Match & e.Mask & KeyMask))
+                list.Add(e);
+        return [.. list];
     }
 
     public static RvFormat FormatOf(RvOp op) => Formats[(int)op];

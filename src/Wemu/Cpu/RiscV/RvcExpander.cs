@@ -83,7 +83,8 @@ public static class RvcExpander
         return null;
     }
 
-    private static uint[] Build()
+    /// <summary>The table from the rows (<see cref="RvDecodeTables"/> holds it prebuilt, illegal entries as 0xFFFFFFFF).</summary>
+    internal static uint[] Build()
     {
         // Every halfword takes the first row that matches it. Each row is scattered over the halfwords
         // it matches (its free bits enumerated), skipping those an earlier row took, rather than every

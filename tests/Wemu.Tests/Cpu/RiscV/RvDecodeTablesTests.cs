@@ -4,16 +4,35 @@ using Xunit;
 namespace Wemu.Tests.Cpu.RiscV;
 
 /// <summary>
-/// The decode tables are built by scattering each pattern over the keys or halfwords it matches
-/// (fast at start-up); checked here against the plain definition: for every key or halfword, the
-/// first pattern in table order that matches it.
+/// The decode tables are built by scattering each pattern over the keys or halfwords it matches, and
+/// ship prebuilt (<see cref="RvDecodeTables"/>: an embedded resource copied at start-up); the tables the
+/// engines read are checked here against the plain definition: for every key or halfword, the first
+/// pattern in table order that matches it; and the resource against what the rules make now.
 /// </summary>
-public class RvDecodeTablesTests
+public unsafe class RvDecodeTablesTests
 {
+    [Fact]
+    public void Prebuilt_Tables_Are_What_The_Rules_Make()
+    {
+        byte[] built = RvDecodeTables.Build();
+        string file = Path.Combine(WemuProcess.RepoRoot, "src", "Wemu", "Cpu", "RiscV", "rv-decode-tables.bin");
+        if (Environment.GetEnvironmentVariable("WEMU_WRITE_DECODE_TABLES") == "1")
+            File.WriteAllBytes(file, built);
+        using var stream = typeof(RvDecodeTables).Assembly.GetManifestResourceStream(RvDecodeTables.ResourceName)!;
+        var shipped = new byte[stream.Length];
+        stream.ReadExactly(shipped);
+        int differ = shipped.Length == built.Length ? built.AsSpan().CommonPrefixLength(shipped) : 0;
+        Assert.True(shipped.AsSpan().SequenceEqual(built),
+            $"{file} ({shipped.Length} bytes, first difference at {differ}) is not what the rules make: after changing RvOpcodeTable's entries or " +
+            "RvcExpander's rows, run this test with WEMU_WRITE_DECODE_TABLES=1 and rebuild");
+        // and what the engines read is the file's tables
+        Assert.True(new ReadOnlySpan<byte>(RvDecodeTables.Primary, RvDecodeTables.FileBytes - 8).SequenceEqual(built.AsSpan(8)));
+    }
+
     [Fact]
     public void Primary_Table_Is_The_First_Matches_Of_Every_Key()
     {
-        for (uint key = 0; key < RvOpcodeTable.Primary.Length; key++)
+        for (uint key = 0; key < RvDecodeTables.PrimaryBytes; key++)
         {
             uint bits = 0x3u | ((key & 0x1F) << 2) | (((key >> 5) & 7) << 12) | (((key >> 8) & 0x7F) << 25);
             var candidates = RvOpcodeTable.Entries.Where(e =>
@@ -21,7 +40,8 @@ public class RvDecodeTablesTests
             RvOp expected = candidates.Count == 0 ? RvOp.Illegal
                 : candidates.Count == 1 && (candidates[0].Mask & ~RvOpcodeTable.KeyMask & ~3u) == 0 ? candidates[0].Op
                 : RvOp.Secondary;
-            Assert.True(expected == RvOpcodeTable.Primary[key], $"key 0x{key:x}: {RvOpcodeTable.Primary[key]}, expected {expected}");
+            var op = (RvOp)RvDecodeTables.Primary[key];
+            Assert.True(expected == op, $"key 0x{key:x}: {op}, expected {expected}");
         }
     }
 
@@ -59,6 +79,8 @@ public class RvDecodeTablesTests
                         break;
                     }
             Assert.True(expected == RvcExpander.Table[c], $"0x{c:x4}: 0x{RvcExpander.Table[c]:x8}, expected 0x{expected:x8}");
+            uint engines = expected == 0 ? 0xFFFF_FFFFu : expected;   // what the interpreters and the translator read
+            Assert.True(engines == RvDecodeTables.Expand[c], $"0x{c:x4}: 0x{RvDecodeTables.Expand[c]:x8} in the engines' table, expected 0x{engines:x8}");
         }
     }
 }
