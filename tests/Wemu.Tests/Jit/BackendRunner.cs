@@ -110,7 +110,7 @@ internal static unsafe class BackendRunner
 
     private static Outcome[] RunWasm(IReadOnlyList<Case> cases)
     {
-        const int Ctx = 0x100, Regs = 0x1000, Tlb = 0x10000, Page = 0x20000, Size = 0x30000;
+        const int Ctx = 0x100, Regs = 0x1000, Tlb = 0x10000, Page = 0x50000, Size = 0x60000;   // (a TLB of up to 4,096 entries of 64 bytes)
         var wasmCases = new List<NodeWasmRunner.Case>();
         foreach (var c in cases)
         {

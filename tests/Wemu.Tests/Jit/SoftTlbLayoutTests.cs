@@ -159,7 +159,7 @@ public sealed unsafe class SoftTlbLayoutTests
     [Fact]
     public void The_Wasm_Probe_Reads_The_Structs_Fields()
     {
-        const int Ctx = 0x100, Regs = 0x1000, Tlb = 0x10000, Ram = 0x20000, Decoy = 0x21000, Size = 0x30000;
+        const int Ctx = 0x100, Regs = 0x1000, Tlb = 0x10000, Ram = 0x50000, Decoy = 0x51000, Size = 0x60000;   // (a TLB of up to 4,096 entries of 64 bytes)
         var poisons = Enum.GetValues<Poison>();
         var cases = new List<NodeWasmRunner.Case>();
         foreach (var poison in poisons)

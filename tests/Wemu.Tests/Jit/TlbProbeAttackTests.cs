@@ -211,7 +211,8 @@ public sealed unsafe class TlbProbeAttackTests
     [InlineData(true)]
     public void Wasm_Probe_Takes_The_Fast_Path_Only_For_Ram_Accesses_That_It_Allows(bool misaligned)
     {
-        const int Ctx = 0x100, Regs = 0x1000, JumpCache = 0x2000, Tlb = 0x4000, Ram = 0x20000, CanaryArea = 0x24000, MemorySize = 0x30000;
+        // (the TLB: RiscVHart.TlbSize entries of 64 bytes, 256 KiB)
+        const int Ctx = 0x100, Regs = 0x1000, JumpCache = 0x2000, Tlb = 0x4000, Ram = 0x44000, CanaryArea = 0x48000, MemorySize = 0x54000;
         var accesses = Accesses().ToList();
         var cases = new List<NodeWasmRunner.Case>();
         foreach (var a in accesses)

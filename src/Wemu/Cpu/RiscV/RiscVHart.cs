@@ -13,7 +13,7 @@ public sealed unsafe partial class RiscVHart : CpuCore, IHartInterruptPins, IDis
 {
     public const int PrivUser = 0, PrivSupervisor = 1, PrivMachine = 3;
 
-    internal const int TlbBits = 10;
+    internal const int TlbBits = 12;
     internal const int TlbSize = 1 << TlbBits;
     internal const ulong TlbMask = TlbSize - 1;
 
@@ -91,7 +91,7 @@ public sealed unsafe partial class RiscVHart : CpuCore, IHartInterruptPins, IDis
         Tlb = (TlbEntry*)((byte*)_nativeBlock + RegisterBytes);
         ReservationAddress = ulong.MaxValue;
         Priv = PrivMachine;
-        FlushTlb();
+        WipeTlb();
     }
 
     private static void* AllocateNativeBlock()

@@ -16,9 +16,10 @@ namespace Wemu.Tests.Jit.Wasm;
 /// </summary>
 public sealed unsafe class RiscVWasmInterpreterTests(ITestOutputHelper output)
 {
-    private const int Ctx = 0x100, Regs = 0x1000, DataTlb = 0x4000, FetchTlb = 0x14000, NoPage = 0x24000,
-        CanaryArea = 0x26000, CanarySize = 0x2000, Primary = 0x28000, Short = 0x2F000, Expand = 0x30000, Hot = 0x70000,
-        JumpCache = 0x170000, DataPages = 0x172000, CodePages = DataPages + RandomProgramGenerator.DataSize;
+    // (each TLB: RiscVHart.TlbSize entries of 64 bytes, 256 KiB)
+    private const int Ctx = 0x100, Regs = 0x1000, DataTlb = 0x4000, FetchTlb = 0x44000, NoPage = 0x84000,
+        CanaryArea = 0x86000, CanarySize = 0x2000, Primary = 0x88000, Short = 0x8F000, Expand = 0x90000, Hot = 0xD0000,
+        JumpCache = 0x1D0000, DataPages = 0x1D2000, CodePages = DataPages + RandomProgramGenerator.DataSize;
     private const int JumpCacheBits = 8, Stamp = 7;
 
     private static readonly GuestCodeAbi RegionAbi = new() { Tlb = RiscVHart.TlbLayout, JumpCacheBits = JumpCacheBits, PcAlignShift = 1 };

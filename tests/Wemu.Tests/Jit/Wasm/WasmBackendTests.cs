@@ -23,10 +23,11 @@ namespace Wemu.Tests.Jit.Wasm;
 /// </summary>
 public sealed unsafe class WasmBackendTests(ITestOutputHelper output)
 {
-    private const int Ctx = 0x100, Regs = 0x1000, JumpCache = 0x2000, Tlb = 0x4000, Pages = 0x20000, MemorySize = 0x30000;
+    // (the TLB: RiscVHart.TlbSize entries of 64 bytes, 256 KiB)
+    private const int Ctx = 0x100, Regs = 0x1000, JumpCache = 0x2000, Tlb = 0x4000, Pages = 0x50000, MemorySize = 0x60000;
 
     /// <summary>Where the image's I/O TLB entries point (as a wrong delta would): it must never change.</summary>
-    private const int CanaryArea = 0x28000, CanarySize = 0x2000;
+    private const int CanaryArea = 0x58000, CanarySize = 0x2000;
     private const byte Canary = 0xA5;
     private const int JumpCacheBits = 8;
 
