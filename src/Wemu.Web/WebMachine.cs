@@ -105,6 +105,9 @@ public static partial class WebMachine
                 Download("drive", c.Drives[i].File, $",\"index\":{i},\"readOnly\":{(c.Drives[i].ReadOnly ? "true" : "false")}");
             Download("incoming", c.Incoming);
             json.Append(']');
+            // (-nic user terminates the guest's HTTPS with BouncyCastle, an assembly the page loads only then)
+            if (c.Network != null && c.NetworkRelayUrl == null)
+                json.Append(",\"lazyAssemblies\":[\"BouncyCastle.Cryptography.wasm\"]");
             if (c.NetworkRelayUrl != null)
             {
                 // The worker opens the relay's WebSocket before Start (an unreachable relay is an error shown then).

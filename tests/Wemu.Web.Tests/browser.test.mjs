@@ -76,6 +76,10 @@ test('the default page boots Linux to a shell prompt and runs uname -m', { timeo
     // The worker fetched the bundled guest's images while the runtime started (its guess at the plan,
     // worker.js BUNDLED_IMAGES, matched every download Configure asked for).
     assert.equal((await page.evaluate(() => window.wemu.stats())).timings.prefetched, 3);
+    // HTTPS's library (BouncyCastle, 1.3 MB) is loaded only for -nic user (WebMachine.Configure's lazyAssemblies).
+    const fetched = await page.workers()[0].evaluate(() => performance.getEntriesByType('resource').map(e => e.name));
+    assert.ok(fetched.some(n => /\/System\.Private\.CoreLib\.[^/]*wasm$/.test(n)), `the worker's downloads: ${fetched.join(' ')}`);
+    assert.ok(!fetched.some(n => /BouncyCastle/.test(n)), `the default page downloaded BouncyCastle: ${fetched.join(' ')}`);
 
     // Type into the terminal as a person would: keystrokes go xterm.js -> worker -> UART.
     await page.click('#terminal');

@@ -94,6 +94,9 @@ test('-nic user in the page: the guest wgets a file of the page\'s origin throug
     assert.match(tls, /^-----BEGIN CERTIFICATE-----/m, tls);
     assert.match(tls, new RegExp(`^${sha}  /tmp/blob2`, 'm'), `the copy over HTTPS differs from the page's file:\n${tls}`);
     assert.ok(log.some(l => /the page's CA was made in \d+ ms/.test(l)), log.join('\n'));
+    // (the TLS library is an assembly the worker loads only for -nic user: WebMachine.Configure's lazyAssemblies)
+    const fetched = await page.workers()[0].evaluate(() => performance.getEntriesByType('resource').map(e => e.name));
+    assert.ok(fetched.some(n => /\/BouncyCastle\.Cryptography\.[^/]*wasm$/.test(n)), `the worker did not load BouncyCastle: ${fetched.join(' ')}`);
 
     // DNS from the stack: any name gets a made-up address (198.18.0.0/15) that the stack maps back to it.
     const names = await run(page, `nslookup -type=a wemu-test.example 10.0.2.3; echo NS-$((1+1))\n`, /^NS-2/m, log);

@@ -601,6 +601,7 @@ async function start(options, pageUrl) {
   persisting = persist.length > 0;
 
   if (relayOpen) await relayOpen;
+  for (const name of plan.lazyAssemblies || []) await runtime.INTERNAL.loadLazyAssembly(name);
   const t2 = performance.now();
   const error = M.Start();
   if (error) throw new Error(error);
