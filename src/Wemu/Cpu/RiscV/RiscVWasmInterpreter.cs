@@ -160,8 +160,18 @@ internal static class RiscVWasmInterpreter
             Get(FHost); Get(Pc); I64(0xFFF); Op(I64And); Op(I32WrapI64); Op(I32Add); Mem(WasmOp.I32Load16U, 0); Set(Inst);
             Get(Inst); I32(3); Op(I32And); I32(3); Op(I32Ne);
             If(); Br("fetched"); End();
+            // a 4-byte instruction that crosses into the next page (the kernel runs a few such thousands of times a boot): its
+            // upper half from there when the fetch TLB lets us execute there too (the current page stays the fetch page)
+            Get(Pc); I64(2); Op(I64Add); Set(T);
+            Entry(ITlb, T);
+            Get(E); Mem(I64Load, TlbEntryLayout.TagExec); Get(T); Op(I64Eq);
+            If();
+            Get(E); Mem(I64Load, TlbEntryLayout.Addend); Get(T); Op(I64Add); Op(I32WrapI64); Mem(WasmOp.I32Load16U, 0);
+            I32(16); Op(I32Shl); Get(Inst); Op(I32Or); Set(Inst);
+            Br("fetched");
             End();
-            // a TLB miss, a fault, or an instruction that may cross the page: the host fetches it
+            End();
+            // a TLB miss, a fault, or an instruction that crosses into a page the fetch TLB does not hold: the host fetches it
             I32((int)CodeExit.Slow); Set(Kind); Br("exit");
             End();
         }

@@ -375,6 +375,71 @@ public sealed unsafe class RiscVWasmInterpreterTests(ITestOutputHelper output)
         Assert.True(full >= 8, $"only {full} runs had all three pages");
     }
 
+    /// <summary>
+    /// A 4-byte instruction across a page end whose next page the fetch TLB holds for execution runs here, its upper half
+    /// read from that page (the interpreter then goes on from there); when the TLB does not hold that page it leaves for the
+    /// host at the instruction. Each run is checked against the C# interpreter, and the runs where the copied TLB holds
+    /// every page must have gone past the crossing: twice around the loop, so 14 instructions.
+    /// </summary>
+    [Fact]
+    public void An_Instruction_Across_A_Page_Runs_Here_When_The_Next_Page_Is_Executable()
+    {
+        const int seed = 9720;
+        string q = $"p{seed}";
+        var p = MachineProgram(seed, $$"""
+                li s3, 4
+            {{q}}_again:
+                j {{q}}_cross
+            {{q}}_back:
+                addi s3, s3, -1
+                bnez s3, {{q}}_again
+                j {{q}}_end
+                .org 0x1ffe
+            {{q}}_cross:
+                addi a1, a1, 7
+                addi a1, a1, 1
+                j {{q}}_back
+
+            """, compressed: false);
+        ulong cross = BareHart.RamBase + 0x1FFE;
+        Assert.True((BitConverter.ToUInt16(p.Code, 0x1FFE) & 3) == 3, "no 4-byte instruction at 0x1ffe");
+        int steps = StepsAt(p, cross, 2)[1];   // (the second time: both pages have been fetched from)
+        var rng = new Random(seed);
+        var cases = new List<NodeWasmRunner.Case>();
+        for (int i = 0; i < 24; i++)
+            cases.Add(BuildCase(p, steps, 1 << 30, budget: 14, regions: false, chained: false, pending: false, rng)!);
+        var results = NodeWasmRunner.Run(cases);
+        int across = 0;
+        for (int c = 0; c < cases.Count; c++)
+        {
+            var r = results[c];
+            Assert.True(r.Error == null, r.Error);
+            var kind = (CodeExit)BitConverter.ToInt32(r.Memory, Ctx + ExitContext.ExitKind);
+            ulong pc = BitConverter.ToUInt64(r.Memory, Ctx + ExitContext.ExitPc);
+            bool Held(ulong page)
+            {
+                int entry = FetchTlb + (int)((page >> 12) & RiscVHart.TlbMask) * sizeof(TlbEntry);
+                return BitConverter.ToUInt64(cases[c].Memory, entry + TlbEntry.TagExecOffset) == page;
+            }
+            using var m = p.CreateMachine();
+            var interp = new RiscVInterpreter();
+            WasmBackendTests.Step(m, interp, steps + (int)r.Count);
+            Assert.True(m.Hart.ProgramCounter == pc, $"run {c}: wasm left at 0x{pc:x} after {r.Count}, the interpreter is at 0x{m.Hart.ProgramCounter:x}");
+            for (int reg = 0; reg < 32; reg++)
+                Assert.True(m.Hart.GetRegister(reg) == BitConverter.ToUInt64(r.Memory, Regs + reg * 8), $"run {c}: x{reg} differs after {r.Count} instructions");
+            if (Held(BareHart.RamBase) && Held(cross & ~0xFFFUL) && Held(cross + 2))
+            {
+                Assert.True(r.Count == 14 && kind == CodeExit.Chain, $"run {c}: {kind} exit at 0x{pc:x} after {r.Count} instructions");
+                across++;
+            }
+            else if (!Held(cross + 2) && Held(BareHart.RamBase) && Held(cross & ~0xFFFUL))
+            {
+                Assert.True(r.Count == 0 && kind == CodeExit.Slow && pc == cross, $"run {c}: {kind} exit at 0x{pc:x} after {r.Count}, the next page not held");
+            }
+        }
+        Assert.True(across >= 6, $"only {across} runs had every page");
+    }
+
     [Theory]
     [MemberData(nameof(WasmBackendTests.ProgramCases), MemberType = typeof(WasmBackendTests))]
     public void The_Access_Sweep_Matches_The_Interpreter(int modeIndex, bool paging)
