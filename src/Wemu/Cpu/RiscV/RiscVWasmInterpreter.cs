@@ -58,10 +58,151 @@ internal static class RiscVWasmInterpreter
     public static CodeExit ExitFor(RvOp op) =>
         op is RvOp.FenceI or RvOp.Ecall or RvOp.Ebreak or >= RvOp.Mret and <= RvOp.SfenceVma ? CodeExit.Interpret : CodeExit.Slow;
 
+    /// <summary>
+    /// The module for <paramref name="layout"/>: the prebuilt template's bytes with the layout's addresses written in when
+    /// its settings are the template's (the page's defaults: building it took 30-55 ms of the page's start under Mono),
+    /// else built here.
+    /// </summary>
     public static byte[] Build(Layout layout)
     {
         TlbTagLayout.Check(RiscVHart.TlbLayout.PageBits, RiscVHart.TlbLayout.TagFlags);
-        return WasmBackend.Module(table: true, (new Body(layout).Emit(), 0), (WasmBackend.MulHighUBody(), 1));
+        return Prebuilt.Template is { } t && t.Fits(layout) ? t.Patch(layout) : BuildFresh(layout);
+    }
+
+    /// <summary>The module made by the emitter (what <see cref="Build"/> returns when no template fits).</summary>
+    internal static byte[] BuildFresh(Layout layout) =>
+        WasmBackend.Module(table: true, (new Body(layout).Emit(), 0), (WasmBackend.MulHighUBody(), 1));
+
+    /// <summary>An address as a five-byte signed LEB128 (every address fits 31 bits).</summary>
+    private static void WriteAddress(WasmWriter w, int v)
+    {
+        if (v < 0)
+            throw new ArgumentOutOfRangeException(nameof(v), "a linear-memory address below 2 GiB");
+        for (int i = 0; i < 4; i++)
+            w.Byte((byte)(((v >> (7 * i)) & 0x7F) | 0x80));
+        w.Byte((byte)((v >> 28) & 0x7F));
+    }
+
+    private static void WriteAddress(Span<byte> at, int v)
+    {
+        for (int i = 0; i < 4; i++)
+            at[i] = (byte)(((v >> (7 * i)) & 0x7F) | 0x80);
+        at[4] = (byte)((v >> 28) & 0x7F);
+    }
+
+    /// <summary>
+    /// The module with its settings (threshold, jump-cache bits, chained arrival weight) built in and its addresses left
+    /// to patch: where each <see cref="Layout"/> address sits in the bytes. Made by building twice with different
+    /// addresses and comparing (<see cref="Make"/>); the page's is prebuilt (<c>rv-wasm-interpreter.bin</c>, an embedded
+    /// resource: <c>RiscVWasmInterpreterTests</c> checks it against <see cref="Make"/> and rewrites it with
+    /// <c>WEMU_WRITE_WASM_INTERPRETER=1</c>).
+    /// </summary>
+    internal sealed class Template(int hotThreshold, int jumpCacheBits, int chainedArrivalWeight, (int Offset, int Field)[] relocations, byte[] module)
+    {
+        public const string ResourceName = "Wemu.Cpu.RiscV.rv-wasm-interpreter.bin";
+        private static ReadOnlySpan<byte> Magic => "WRVI\u0001\0\0\0"u8;
+
+        public int HotThreshold => hotThreshold;
+
+        public bool Fits(Layout l) => l.HotThreshold == hotThreshold && l.JumpCacheBits == jumpCacheBits && l.ChainedArrivalWeight == chainedArrivalWeight;
+
+        public byte[] Patch(Layout l)
+        {
+            var bytes = (byte[])module.Clone();
+            foreach (var (offset, field) in relocations)
+                WriteAddress(bytes.AsSpan(offset, 5), AddressOf(l, field));
+            return bytes;
+        }
+
+        private static int AddressOf(Layout l, int field) => field switch
+        {
+            0 => l.Primary,
+            1 => l.Short,
+            2 => l.Expand,
+            3 => l.NoPage,
+            4 => l.HotTable,
+            _ => throw new InvalidOperationException($"no address field {field}"),
+        };
+
+        private const int Fields = 5;
+
+        /// <summary>The template for these settings, from two builds whose addresses differ in every field.</summary>
+        public static Template Make(int hotThreshold, int jumpCacheBits, int chainedArrivalWeight)
+        {
+            static Layout With(int @base, int hot, int bits, int weight) =>
+                new(@base + 0x100, @base + 0x200, @base + 0x300, @base + 0x400, @base + 0x500, hot, bits, weight);
+            var a = BuildFresh(With(0x1234_5000, hotThreshold, jumpCacheBits, chainedArrivalWeight));
+            var b = BuildFresh(With(0x2468_A000, hotThreshold, jumpCacheBits, chainedArrivalWeight));
+            if (a.Length != b.Length)
+                throw new InvalidOperationException("the interpreter's size depends on its addresses");
+            var found = new List<(int, int)>();
+            var masked = (byte[])a.Clone();
+            Span<byte> la = stackalloc byte[5], lb = stackalloc byte[5];
+            for (int field = 0; field < Fields; field++)
+            {
+                WriteAddress(la, AddressOf(With(0x1234_5000, 0, 0, 0), field));
+                WriteAddress(lb, AddressOf(With(0x2468_A000, 0, 0, 0), field));
+                for (int i = 0; i + 5 <= a.Length; i++)
+                {
+                    if (a.AsSpan(i, 5).SequenceEqual(la) && b.AsSpan(i, 5).SequenceEqual(lb))
+                    {
+                        found.Add((i, field));
+                        WriteAddress(masked.AsSpan(i, 5), 0);
+                        WriteAddress(b.AsSpan(i, 5), 0);
+                    }
+                }
+            }
+            if (!masked.AsSpan().SequenceEqual(b))
+                throw new InvalidOperationException("the interpreter's two builds differ outside the addresses");
+            return new Template(hotThreshold, jumpCacheBits, chainedArrivalWeight, [.. found], masked);
+        }
+
+        public byte[] ToFile()
+        {
+            var w = new List<byte>(module.Length + 64);
+            w.AddRange(Magic.ToArray());
+            void Int(int v) => w.AddRange(BitConverter.GetBytes(v));
+            Int(hotThreshold); Int(jumpCacheBits); Int(chainedArrivalWeight);
+            Int(relocations.Length);
+            foreach (var (offset, field) in relocations) { Int(offset); Int(field); }
+            Int(module.Length);
+            w.AddRange(module);
+            return [.. w];
+        }
+
+        public static Template FromFile(byte[] f)
+        {
+            if (f.Length < Magic.Length + 20 || !f.AsSpan(0, Magic.Length).SequenceEqual(Magic))
+                throw new InvalidOperationException($"{ResourceName} is not in this build's format");
+            int at = Magic.Length;
+            int Int() { int v = System.Buffers.Binary.BinaryPrimitives.ReadInt32LittleEndian(f.AsSpan(at)); at += 4; return v; }
+            int hot = Int(), bits = Int(), weight = Int(), n = Int();
+            var relocations = new (int, int)[n];
+            for (int i = 0; i < n; i++)
+                relocations[i] = (Int(), Int());
+            int length = Int();
+            var module = f.AsSpan(at, length).ToArray();
+            foreach (var (offset, field) in relocations)
+                if (offset < 0 || offset + 5 > length || field is < 0 or >= Fields)
+                    throw new InvalidOperationException($"{ResourceName}: a relocation outside the module");
+            return new Template(hot, bits, weight, relocations, module);
+        }
+    }
+
+    /// <summary>The template shipped with the build (the page's settings), or null if the resource is missing.</summary>
+    internal static class Prebuilt
+    {
+        public static readonly Template? Template = Load();
+
+        private static Template? Load()
+        {
+            using var stream = typeof(RiscVWasmInterpreter).Assembly.GetManifestResourceStream(RiscVWasmInterpreter.Template.ResourceName);
+            if (stream == null || stream.Length == 0)
+                return null;
+            var bytes = new byte[stream.Length];
+            stream.ReadExactly(bytes);
+            return RiscVWasmInterpreter.Template.FromFile(bytes);
+        }
     }
 
     private sealed class Body(Layout layout)
@@ -82,7 +223,7 @@ internal static class RiscVWasmInterpreter
             Get(Ctx); Mem(I64Load, ExitContext.ExitPc); Set(Pc);
             // no fetch page yet: an odd base no page starts at, and the page of zeros (which decodes as illegal: Slow)
             I64(unchecked((long)0xFFFF_FFFF_FFFF_F001UL)); Set(FBase);
-            I32(layout.NoPage); Set(FHost);
+            Address(layout.NoPage); Set(FHost);
 
             Block("exit");
             // count < 0: ~count, with no arrival to count (entered by the engine with -1, which counted it; or by compiled code
@@ -181,7 +322,7 @@ internal static class RiscVWasmInterpreter
             I64(4); Set(Len);
             Get(Inst); I32(3); Op(I32And); I32(3); Op(I32Ne);
             If();
-            I32(layout.Expand); Get(Inst); I32(0xFFFF); Op(I32And); I32(2); Op(I32Shl); Op(I32Add); Mem(I32Load, 0); Set(Inst);
+            Address(layout.Expand); Get(Inst); I32(0xFFFF); Op(I32And); I32(2); Op(I32Shl); Op(I32Add); Mem(I32Load, 0); Set(Inst);
             I64(2); Set(Len);
             End();
             // the primary key (RvKey.Of): bits 6:2, 14:12 and 31:25; its low byte first, in the 256-byte table
@@ -189,10 +330,10 @@ internal static class RiscVWasmInterpreter
             Get(Inst); I32(2); Op(I32ShrU); I32(0x1F); Op(I32And);
             Get(Inst); I32(7); Op(I32ShrU); I32(0xE0); Op(I32And); Op(I32Or);
             Set(Op_);
-            I32(layout.Short); Get(Op_); Op(I32Add); Mem(WasmOp.I32Load8U, 0); Set(ShortOp);
+            Address(layout.Short); Get(Op_); Op(I32Add); Mem(WasmOp.I32Load8U, 0); Set(ShortOp);
             Get(ShortOp); I32(RiscVInterpreter.ShortNeedsFunct7); Op(I32Eq);
             If();
-            I32(layout.Primary); Get(Op_); Op(I32Add);
+            Address(layout.Primary); Get(Op_); Op(I32Add);
             Get(Inst); I32(17); Op(I32ShrU); I32(0x7F00); Op(I32And); Op(I32Add);
             Mem(WasmOp.I32Load8U, 0); Set(ShortOp);
             End();
@@ -646,7 +787,7 @@ internal static class RiscVWasmInterpreter
         /// </summary>
         private void EmitHotBump(bool chain, int weight)
         {
-            I32(layout.HotTable);
+            Address(layout.HotTable);
             Get(Pc); I64(1); Op(I64ShrU); Op(I32WrapI64); I32((int)HotTable.Mask); Op(I32And); I32(5); Op(I32Shl);
             Op(I32Add); Set(Set_);
             Get(Set_); Mem(I64Load, 0); Get(Pc); Op(I64Eq);
@@ -749,6 +890,13 @@ internal static class RiscVWasmInterpreter
         private void Set(int local) { _w.Byte(LocalSet); _w.U32((uint)local); }
 
         private void I32(int v) { _w.Byte(I32Const); _w.S64(v); }
+
+        /// <summary>A <see cref="Layout"/> address: always five bytes (a padded LEB128), so a template's can be patched in place (<see cref="Prebuilt"/>).</summary>
+        private void Address(int v)
+        {
+            _w.Byte(I32Const);
+            WriteAddress(_w, v);
+        }
 
         private void I64(long v) { _w.Byte(I64Const); _w.S64(v); }
 
