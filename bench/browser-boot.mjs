@@ -1,5 +1,6 @@
 // Boots the default guest on the default page (artifacts/site) in headless Chromium and prints
-// JSON timings: {promptSeconds (navigation -> "/ # "), runtimeSeconds, downloadSeconds, createSeconds,
+// JSON timings: {promptSeconds (navigation -> "/ # "), workerCpuSeconds (the page's worker threads' CPU time, from
+// /proc: less noisy than wall time on a shared machine), runtimeSeconds, downloadSeconds, createSeconds,
 // guestSeconds (machine running -> prompt), instructions, mips, budget, engine, jit counters}; with
 // --workload, then types CMD at the prompt and adds workloadSeconds (sent -> "WORKDONE" printed),
 // marks (for each line TIMEMARK<n> the workload prints, when it arrived, in seconds after the command was sent),
@@ -8,6 +9,7 @@
 // --poke: press Enter when the machine starts running (a machine resumed with -incoming sits at its prompt).
 // usage: node bench/browser-boot.mjs [SITE_DIR] [--runtime-option OPT]... [--query STRING] [--workload CMD]
 //        [--workload-timeout S]
+import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { launchChromium } from '../src/Wemu.Web/headless-chromium.mjs';
@@ -83,6 +85,7 @@ try {
       workOutput: w.out.slice(0, done + 8), after: { jit: w.stats.jit, instructions: w.stats.instructions } };
   }
   console.log(JSON.stringify({
+    workerCpuSeconds: workerCpuSeconds(),
     promptSeconds: r.prompt / 1000,
     runtimeSeconds: t.runtimeMs / 1000, downloadSeconds: t.downloadMs / 1000, createSeconds: t.createMs / 1000,
     guestSeconds: (r.prompt - r.running) / 1000,
@@ -95,4 +98,30 @@ try {
 } finally {
   await browser.close();
   server.close();
+}
+
+// The CPU time the page's Web Worker threads used (user + system, from /proc while the browser still runs; null where
+// there is no /proc): what the machine's thread cost, less sensitive than wall time to the other threads sharing the
+// cores (V8's compiler threads, the browser, this script's server). Timed at the end: the boot and any workload.
+function workerCpuSeconds() {
+  try {
+    let ticks = 0, found = false;
+    for (const pid of fs.readdirSync('/proc').filter(d => /^\d+$/.test(d))) {
+      let comm;
+      try { comm = fs.readFileSync(`/proc/${pid}/comm`, 'utf8').trim(); } catch { continue; }
+      if (comm !== 'chromium' && comm !== 'chrome') continue;
+      for (const tid of fs.readdirSync(`/proc/${pid}/task`)) {
+        try {
+          if (!fs.readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').startsWith('DedicatedWorker')) continue;
+          const stat = fs.readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+          const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+          ticks += Number(f[11]) + Number(f[12]);   // utime, stime
+          found = true;
+        } catch { /* the thread ended */ }
+      }
+    }
+    return found ? ticks / 100 : null;   // (USER_HZ is 100 on Linux)
+  } catch {
+    return null;
+  }
 }

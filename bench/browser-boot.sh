@@ -26,7 +26,7 @@ trap 'rm -f "$snap"' EXIT
 phases() { node -e "const r=JSON.parse(require('fs').readFileSync(0,'utf8')); const f=v=>v==null||isNaN(v)?'-':v.toFixed(2);
   const t=r.timings||{}; console.log('prompt', f(r.promptSeconds), 's = page', f(r.pageSeconds), '+ worker start', f(r.workerStartSeconds),
   '| runtime', f(r.runtimeSeconds), 'configure', f(t.configureMs/1000), 'download wait', f(r.downloadSeconds), 'create', f(r.createSeconds),
-  '| running at', f(r.runningAtSeconds), '+ guest', f(r.guestSeconds), 's at', f(r.mips), 'M instructions/s' +
+  '| running at', f(r.runningAtSeconds), '+ guest', f(r.guestSeconds), 's at', f(r.mips), 'M instructions/s; worker CPU', f(r.workerCpuSeconds), 's' +
   (r.jit ? '; jit ' + r.jit.blocksCompiled + ' regions, compile ' + (r.jit.compileMs/1000).toFixed(2) + ' s, ' + (r.jit.coldInstructions/1e6).toFixed(0) + ' M cold of ' + (r.instructions/1e6).toFixed(0) + ' M, ' + r.jit.entries + ' entries' : ''))"; }
 n=(); ni=(); b=(); g=(); rb=(); rn=(); sn=(); sb=(); sa=()
 [ -z "${REFERENCE_WEMU:-}" ] || "$REFERENCE_WEMU" --version >/dev/null   # build once, outside the timings
