@@ -47,8 +47,21 @@ public sealed unsafe partial class RiscVHart : CpuCore, IHartInterruptPins, IDis
     internal const int MstatusSlot = 65, PrivSlot = 66, MieSlot = 67, MipSoftSlot = 68, MipPinsSlot = 69;
 
     internal ulong Medeleg, Mideleg;
-    internal ulong Mtvec, Mscratch, Mepc, Mcause, Mtval;
-    internal ulong Stvec, Sscratch, Sepc, Scause, Stval, Satp;
+    internal ulong Mtvec, Stvec, Satp;
+
+    // The trap-handling CSRs, in the native block too: the page's wasm interpreter runs the CSR instructions on them that
+    // every trap handler makes (Linux's entry and exit code, OpenSBI's).
+    internal ref ulong Sscratch => ref X[SscratchSlot];
+    internal ref ulong Sepc => ref X[SscratchSlot + 1];
+    internal ref ulong Scause => ref X[SscratchSlot + 2];
+    internal ref ulong Stval => ref X[SscratchSlot + 3];
+    internal ref ulong Mscratch => ref X[MscratchSlot];
+    internal ref ulong Mepc => ref X[MscratchSlot + 1];
+    internal ref ulong Mcause => ref X[MscratchSlot + 2];
+    internal ref ulong Mtval => ref X[MscratchSlot + 3];
+
+    /// <summary>The slots of sscratch, sepc, scause, stval and of mscratch, mepc, mcause, mtval (in CSR-number order, 0x140-0x143 and 0x340-0x343).</summary>
+    internal const int SscratchSlot = 70, MscratchSlot = 74;
     internal uint Mcounteren, Scounteren, Mcountinhibit;
     internal ulong Menvcfg, Senvcfg;
     internal uint Fflags, Frm;
@@ -74,8 +87,8 @@ public sealed unsafe partial class RiscVHart : CpuCore, IHartInterruptPins, IDis
     private readonly PhysicalBus _bus;
     private readonly void* _nativeBlock;
 
-    /// <summary>x, f, the reservation, priv, mstatus, mie, mip: a multiple of 64 bytes, where the TLB starts.</summary>
-    private const int RegisterBytes = 72 * sizeof(ulong);
+    /// <summary>x, f, the reservation, priv, mstatus, mie, mip, the trap CSRs: a multiple of 64 bytes, where the TLB starts.</summary>
+    internal const int RegisterBytes = 80 * sizeof(ulong);
 
     public RiscVHart(PhysicalBus bus, int hartId = 0) : this(bus, hartId, AllocateNativeBlock())
     {
@@ -136,8 +149,9 @@ public sealed unsafe partial class RiscVHart : CpuCore, IHartInterruptPins, IDis
         Priv = PrivMachine;
         Mstatus = (2UL << 32) | (2UL << 34);
         Medeleg = Mideleg = Mie = MipSoft = 0;
-        Mtvec = Mscratch = Mepc = Mcause = Mtval = 0;
-        Stvec = Sscratch = Sepc = Scause = Stval = Satp = 0;
+        Mtvec = Stvec = Satp = 0;
+        Mscratch = Mepc = Mcause = Mtval = 0;
+        Sscratch = Sepc = Scause = Stval = 0;
         Mcounteren = Scounteren = Mcountinhibit = 0;
         Menvcfg = Senvcfg = 0;
         Fflags = Frm = 0;

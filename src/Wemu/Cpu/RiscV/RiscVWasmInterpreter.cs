@@ -14,7 +14,8 @@ namespace Wemu.Cpu.RiscV;
 /// <para>
 /// It runs RV64I, M, the C extension (through <see cref="RvcExpander"/>'s table), LR/SC (the reservation is in
 /// the register block), the AMOs that are plain arithmetic and the common sstatus CSR instructions (mstatus, the privilege
-/// level and the interrupt bits are in the register block too), with the soft TLB probed inline as compiled code does. Everything else leaves with an exit the
+/// level and the interrupt bits are in the register block too) and those on the trap-handling CSRs (sscratch..stval,
+/// mscratch..mtval), with the soft TLB probed inline as compiled code does. Everything else leaves with an exit the
 /// engine already handles for compiled code: <see cref="CodeExit.Slow"/> (a TLB miss, a device, a misaligned or
 /// page-crossing access, CSRs, floating point; interpreted, then back here) or <see cref="CodeExit.Interpret"/> (system
 /// instructions, fence.i; interpreted, then the machine loop). Every taken branch counts its target in the
@@ -394,7 +395,7 @@ internal static class RiscVWasmInterpreter
                     If(); Br("interp"); End();
                     Br("slow");
                     return;
-                case >= RvOp.Csrrw and <= RvOp.Csrrci: Sstatus(op); return;
+                case >= RvOp.Csrrw and <= RvOp.Csrrci: CsrInstruction(op); return;
                 case RvOp.ScW: StoreConditional(word: true); return;
                 case RvOp.ScD: StoreConditional(word: false); return;
                 case RvOp.Lui: ImmU(); Set(Res); Br("wb"); return;
@@ -638,6 +639,63 @@ internal static class RiscVWasmInterpreter
             End();
             End();
             Br("slow");
+        }
+
+        /// <summary>
+        /// A CSR instruction: on sscratch, sepc, scause or stval from S- or M-mode, or on mscratch, mepc, mcause or mtval from
+        /// M-mode (what every trap handler reads and writes: Linux's entry and exit code, OpenSBI's), <see cref="TrapCsr"/>;
+        /// else <see cref="Sstatus"/>, which leaves for the host at any other CSR.
+        /// </summary>
+        private void CsrInstruction(RvOp op)
+        {
+            Get(Inst); I32(20); Op(I32ShrU); I32(0xFFC); Op(I32And); Set(E);
+            Get(E); I32(Csr.Sscratch); Op(I32Eq);
+            Get(Regs); Mem(I32Load, RiscVHart.PrivSlot * 8); I32(RiscVHart.PrivSupervisor); Op(I32GeS);
+            Op(I32And);
+            If(); TrapCsr(op, RiscVHart.SscratchSlot); End();
+            Get(E); I32(Csr.Mscratch); Op(I32Eq);
+            Get(Regs); Mem(I32Load, RiscVHart.PrivSlot * 8); I32(RiscVHart.PrivMachine); Op(I32Eq);
+            Op(I32And);
+            If(); TrapCsr(op, RiscVHart.MscratchSlot); End();
+            Sstatus(op);
+        }
+
+        /// <summary>
+        /// CSR number & 3 picks the slot after <paramref name="slot"/> (scratch, epc, cause, tval), as
+        /// <see cref="RiscVHart.ExecCsr"/> reads and writes them: csrrs/csrrc write only with rs1 (or the immediate) not zero,
+        /// an epc's bit 0 is cleared (IALIGN 16), no write ends the run (<see cref="RiscVHart.CsrWriteEndsRun"/>).
+        /// </summary>
+        private void TrapCsr(RvOp op, int slot)
+        {
+            bool imm = op >= RvOp.Csrrwi, swap = op is RvOp.Csrrw or RvOp.Csrrwi;
+            RvOp kind = imm ? op - (RvOp.Csrrwi - RvOp.Csrrw) : op;
+            Get(Regs); I32(slot * 8); Op(I32Add);
+            Get(Inst); I32(20); Op(I32ShrU); I32(3); Op(I32And); I32(3); Op(I32Shl); Op(I32Add); Set(E);
+            Get(E); Mem(I64Load, 0); Set(Res);
+            if (!swap)
+            {
+                Get(Inst); I32(15); Op(I32ShrU); I32(31); Op(I32And);
+                If();
+            }
+            Get(E);
+            if (kind == RvOp.Csrrw)
+                Operand(imm);
+            else if (kind == RvOp.Csrrs)
+            {
+                Get(Res); Operand(imm); Op(I64Or);
+            }
+            else
+            {
+                Get(Res); Operand(imm); I64(-1); Op(I64Xor); Op(I64And);
+            }
+            // (an epc, CSR number & 3 == 1: bit 0 cleared)
+            I64(-1); Get(Inst); I32(20); Op(I32ShrU); I32(3); Op(I32And); I32(1); Op(I32Eq); Op(I64ExtendI32U); Op(I64Xor); Op(I64And);
+            Mem(I64Store, 0);
+            if (!swap)
+                End();
+            WriteRd(() => Get(Res));
+            Get(Pc); Get(Len); Op(I64Add); Set(Target);
+            Br("taken");
         }
 
         /// <summary>

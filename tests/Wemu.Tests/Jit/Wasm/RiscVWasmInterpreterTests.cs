@@ -69,6 +69,9 @@ public sealed unsafe class RiscVWasmInterpreterTests(ITestOutputHelper output)
                 // the writes the host must make (FS cleared by csrrc) and SIE set with an interrupt pending (csrrsi)
                 Assert.True(leftAt.GetValueOrDefault("Slow Csrrc") > 0, "no sstatus write that clears FS left for the host");
                 Assert.True(leftAt.GetValueOrDefault("Slow Csrrsi") > 0, "no SIE write with an interrupt pending left for the host");
+                // the trap-handling CSRs run here, from S (and M) for sscratch..stval, from M for mscratch..mtval
+                var trapCsrExits = leftAt.Where(k => System.Text.RegularExpressions.Regex.IsMatch(k.Key, @"csr 0x[13]4[0-3]$")).ToList();
+                Assert.True(trapCsrExits.Count == 0, $"left for the host at trap CSRs: {string.Join(", ", trapCsrExits)}");
             }
         }
     }
@@ -79,6 +82,17 @@ public sealed unsafe class RiscVWasmInterpreterTests(ITestOutputHelper output)
         ulong data = mode == RiscVHart.PrivMachine ? RandomProgramGenerator.DataBase : RandomProgramGenerator.VirtualDataBase;
         // sstatus from S and M: interrupt-flag saves and restores every iteration, and every 16th the host's cases (FS
         // cleared and set again, SUM set and cleared) and writes of whole values
+        // and the trap-handling CSRs: sscratch..stval from S and M, mscratch..mtval from M
+        string mcsrs = mode != RiscVHart.PrivMachine ? "" : """
+                csrrw t2, mscratch, a0
+                csrr t3, mscratch
+                csrrs t4, mepc, t0
+                csrrsi t5, mepc, 1
+                csrrc t2, mcause, s2
+                csrw mcause, t1
+                csrrwi t3, mtval, 7
+                csrrs t4, mtval, t6
+            """;
         string sstatus = mode == RiscVHart.PrivUser || !csrs ? "" : $$"""
                 csrrci t0, sstatus, 2
                 andi t0, t0, 2
@@ -102,6 +116,18 @@ public sealed unsafe class RiscVWasmInterpreterTests(ITestOutputHelper output)
                 csrw sstatus, t5
                 csrs sstatus, t1
             2:
+                csrrw t2, sscratch, a0
+                csrr t3, sscratch
+                csrw sepc, t0
+                csrrs t4, sepc, s2
+                csrrsi t5, sepc, 3
+                csrrs t2, scause, t1
+                csrrc t3, scause, s2
+                csrrci zero, scause, 1
+                csrrw zero, stval, t6
+                csrrs t4, stval, zero
+                csrrwi t5, stval, 13
+            {{mcsrs}}
             """;
         string body = $$"""
                 li s2, 300
@@ -541,6 +567,9 @@ public sealed unsafe class RiscVWasmInterpreterTests(ITestOutputHelper output)
                     $"{name}: after {r.Count} instructions x{reg} = 0x{BitConverter.ToUInt64(r.Memory, Regs + reg * 8):x}, interpreter 0x{m.Hart.GetRegister(reg):x}");
             ulong mstatus = BitConverter.ToUInt64(r.Memory, Regs + RiscVHart.MstatusSlot * 8);
             Assert.True(m.Hart.Mstatus == mstatus, $"{name}: mstatus is 0x{mstatus:x}, the interpreter's 0x{m.Hart.Mstatus:x}");
+            for (int slot = RiscVHart.SscratchSlot; slot < RiscVHart.MscratchSlot + 4; slot++)
+                Assert.True(m.Hart.X[slot] == BitConverter.ToUInt64(r.Memory, Regs + slot * 8),
+                    $"{name}: trap CSR slot {slot} is 0x{BitConverter.ToUInt64(r.Memory, Regs + slot * 8):x}, the interpreter's 0x{m.Hart.X[slot]:x}");
             ulong reservation = BitConverter.ToUInt64(r.Memory, Regs + RiscVHart.ReservationSlot * 8);
             Assert.True(m.Hart.ReservationAddress == reservation, $"{name}: the reservation is 0x{reservation:x}, the interpreter's 0x{m.Hart.ReservationAddress:x}");
             var data = new Span<byte>(m.Ram.Pointer + (RandomProgramGenerator.DataBase - BareHart.RamBase), RandomProgramGenerator.DataSize);
@@ -560,6 +589,11 @@ public sealed unsafe class RiscVWasmInterpreterTests(ITestOutputHelper output)
                 uint inst = (word & 3) == 3 ? (uint)word : RvcExpander.Table[(ushort)word];
                 var op = RvOpcodeTable.Decode(inst);
                 leftAt[$"{kind} {op}"] = leftAt.GetValueOrDefault($"{kind} {op}") + 1;
+                // (a CSR instruction it left at with its page in the fetch TLB: not a fetch that missed)
+                bool fetchable = (pc & 0xFFF) <= 0xFFC && BitConverter.ToUInt64(cases[c].Memory,
+                    FetchTlb + (int)((pc >> 12) & RiscVHart.TlbMask) * sizeof(TlbEntry) + TlbEntry.TagExecOffset) == (pc & ~0xFFFUL);
+                if (op is >= RvOp.Csrrw and <= RvOp.Csrrci && fetchable)
+                    leftAt[$"{kind} csr 0x{inst >> 20:x}"] = leftAt.GetValueOrDefault($"{kind} csr 0x{inst >> 20:x}") + 1;
                 // the instruction it left at is one it does not run here, or its access or fetch missed
                 Assert.True(r.Count < budget || withRegions, $"{name}: {kind} exit at the budget");
             }
@@ -608,6 +642,11 @@ public sealed unsafe class RiscVWasmInterpreterTests(ITestOutputHelper output)
             *(ulong*)(img + Regs + RiscVHart.MieSlot * 8) = h.Mie | (pending ? RvStatus.SsipBit : 0);
             *(ulong*)(img + Regs + RiscVHart.MipSoftSlot * 8) = h.MipSoft | (pending ? RvStatus.SsipBit : 0);
             *(ulong*)(img + Regs + RiscVHart.MipPinsSlot * 8) = h.MipPins;
+            for (int k = 0; k < 4; k++)
+            {
+                *(ulong*)(img + Regs + (RiscVHart.SscratchSlot + k) * 8) = h.X[RiscVHart.SscratchSlot + k];
+                *(ulong*)(img + Regs + (RiscVHart.MscratchSlot + k) * 8) = h.X[RiscVHart.MscratchSlot + k];
+            }
             new Span<byte>((void*)RiscVInterpreter.PrimaryTable, 1 << 15).CopyTo(image.AsSpan(Primary));
             new Span<byte>((void*)RiscVInterpreter.ShortTable, 256).CopyTo(image.AsSpan(Short));
             new Span<byte>((void*)RiscVInterpreter.ExpandTable, 4 << 16).CopyTo(image.AsSpan(Expand));
