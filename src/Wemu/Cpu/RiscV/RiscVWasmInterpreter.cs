@@ -678,16 +678,7 @@ internal static class RiscVWasmInterpreter
                 If();
             }
             Get(E);
-            if (kind == RvOp.Csrrw)
-                Operand(imm);
-            else if (kind == RvOp.Csrrs)
-            {
-                Get(Res); Operand(imm); Op(I64Or);
-            }
-            else
-            {
-                Get(Res); Operand(imm); I64(-1); Op(I64Xor); Op(I64And);
-            }
+            NewCsrValue(kind, imm);
             // (an epc, CSR number & 3 == 1: bit 0 cleared)
             I64(-1); Get(Inst); I32(20); Op(I32ShrU); I32(3); Op(I32And); I32(1); Op(I32Eq); Op(I64ExtendI32U); Op(I64Xor); Op(I64And);
             Mem(I64Store, 0);
@@ -726,16 +717,7 @@ internal static class RiscVWasmInterpreter
                 If();
             }
             // the new sstatus
-            if (kind == RvOp.Csrrw)
-                Operand(imm);
-            else if (kind == RvOp.Csrrs)
-            {
-                Get(Res); Operand(imm); Op(I64Or);
-            }
-            else
-            {
-                Get(Res); Operand(imm); I64(-1); Op(I64Xor); Op(I64And);
-            }
+            NewCsrValue(kind, imm);
             Set(T);
             // mstatus as WriteMstatus makes it: the sstatus bits from the value, the writable bits only, no SD
             Get(Va); I64(unchecked((long)~RvStatus.SstatusMask)); Op(I64And);
@@ -757,6 +739,21 @@ internal static class RiscVWasmInterpreter
             WriteRd(() => Get(Res));
             Get(Pc); Get(Len); Op(I64Add); Set(Target);
             Br("taken");
+        }
+
+        /// <summary>The value a CSR instruction of <paramref name="kind"/> (csrrw, csrrs or csrrc) writes, from the old value in Res.</summary>
+        private void NewCsrValue(RvOp kind, bool imm)
+        {
+            if (kind == RvOp.Csrrw)
+                Operand(imm);
+            else if (kind == RvOp.Csrrs)
+            {
+                Get(Res); Operand(imm); Op(I64Or);
+            }
+            else
+            {
+                Get(Res); Operand(imm); I64(-1); Op(I64Xor); Op(I64And);
+            }
         }
 
         /// <summary>A CSR instruction's operand: x[rs1] (loaded as A) or the 5-bit immediate in the rs1 field.</summary>

@@ -377,15 +377,8 @@ public sealed unsafe class RiscVWasmInterpreterTests(ITestOutputHelper output)
         int full = 0;
         for (int c = 0; c < cases.Count; c++)
         {
-            var r = results[c];
-            Assert.True(r.Error == null, r.Error);
-            var kind = (CodeExit)BitConverter.ToInt32(r.Memory, Ctx + ExitContext.ExitKind);
-            ulong pc = BitConverter.ToUInt64(r.Memory, Ctx + ExitContext.ExitPc);
-            bool Held(ulong page)
-            {
-                int entry = FetchTlb + (int)((page >> 12) & RiscVHart.TlbMask) * sizeof(TlbEntry);
-                return BitConverter.ToUInt64(cases[c].Memory, entry + TlbEntry.TagExecOffset) == page;
-            }
+            var (r, kind, pc) = ExitOf(results[c]);
+            bool Held(ulong page) => FetchTlbHolds(cases[c].Memory, page);
             Assert.False(Held(cross + 2 & ~0xFFFUL), "the page after the crossing is in the fetch TLB");
             if (Held(BareHart.RamBase) && Held(edge & ~0xFFFUL) && Held(cross & ~0xFFFUL))
             {
@@ -399,6 +392,20 @@ public sealed unsafe class RiscVWasmInterpreterTests(ITestOutputHelper output)
             }
         }
         Assert.True(full >= 8, $"only {full} runs had all three pages");
+    }
+
+    /// <summary>A run's result (no error), how it left and where.</summary>
+    private static (NodeWasmRunner.Result Result, CodeExit Kind, ulong Pc) ExitOf(NodeWasmRunner.Result r)
+    {
+        Assert.True(r.Error == null, r.Error);
+        return (r, (CodeExit)BitConverter.ToInt32(r.Memory, Ctx + ExitContext.ExitKind), BitConverter.ToUInt64(r.Memory, Ctx + ExitContext.ExitPc));
+    }
+
+    /// <summary>Whether a case's image has <paramref name="page"/> in its fetch TLB.</summary>
+    private static bool FetchTlbHolds(byte[] image, ulong page)
+    {
+        int entry = FetchTlb + (int)((page >> 12) & RiscVHart.TlbMask) * sizeof(TlbEntry);
+        return BitConverter.ToUInt64(image, entry + TlbEntry.TagExecOffset) == page;
     }
 
     /// <summary>
@@ -438,15 +445,8 @@ public sealed unsafe class RiscVWasmInterpreterTests(ITestOutputHelper output)
         int across = 0;
         for (int c = 0; c < cases.Count; c++)
         {
-            var r = results[c];
-            Assert.True(r.Error == null, r.Error);
-            var kind = (CodeExit)BitConverter.ToInt32(r.Memory, Ctx + ExitContext.ExitKind);
-            ulong pc = BitConverter.ToUInt64(r.Memory, Ctx + ExitContext.ExitPc);
-            bool Held(ulong page)
-            {
-                int entry = FetchTlb + (int)((page >> 12) & RiscVHart.TlbMask) * sizeof(TlbEntry);
-                return BitConverter.ToUInt64(cases[c].Memory, entry + TlbEntry.TagExecOffset) == page;
-            }
+            var (r, kind, pc) = ExitOf(results[c]);
+            bool Held(ulong page) => FetchTlbHolds(cases[c].Memory, page);
             using var m = p.CreateMachine();
             var interp = new RiscVInterpreter();
             WasmBackendTests.Step(m, interp, steps + (int)r.Count);
@@ -590,8 +590,7 @@ public sealed unsafe class RiscVWasmInterpreterTests(ITestOutputHelper output)
                 var op = RvOpcodeTable.Decode(inst);
                 leftAt[$"{kind} {op}"] = leftAt.GetValueOrDefault($"{kind} {op}") + 1;
                 // (a CSR instruction it left at with its page in the fetch TLB: not a fetch that missed)
-                bool fetchable = (pc & 0xFFF) <= 0xFFC && BitConverter.ToUInt64(cases[c].Memory,
-                    FetchTlb + (int)((pc >> 12) & RiscVHart.TlbMask) * sizeof(TlbEntry) + TlbEntry.TagExecOffset) == (pc & ~0xFFFUL);
+                bool fetchable = (pc & 0xFFF) <= 0xFFC && FetchTlbHolds(cases[c].Memory, pc & ~0xFFFUL);
                 if (op is >= RvOp.Csrrw and <= RvOp.Csrrci && fetchable)
                     leftAt[$"{kind} csr 0x{inst >> 20:x}"] = leftAt.GetValueOrDefault($"{kind} csr 0x{inst >> 20:x}") + 1;
                 // the instruction it left at is one it does not run here, or its access or fetch missed
