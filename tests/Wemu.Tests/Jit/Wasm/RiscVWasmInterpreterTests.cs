@@ -567,6 +567,8 @@ public sealed unsafe class RiscVWasmInterpreterTests(ITestOutputHelper output)
                     $"{name}: after {r.Count} instructions x{reg} = 0x{BitConverter.ToUInt64(r.Memory, Regs + reg * 8):x}, interpreter 0x{m.Hart.GetRegister(reg):x}");
             ulong mstatus = BitConverter.ToUInt64(r.Memory, Regs + RiscVHart.MstatusSlot * 8);
             Assert.True(m.Hart.Mstatus == mstatus, $"{name}: mstatus is 0x{mstatus:x}, the interpreter's 0x{m.Hart.Mstatus:x}");
+            for (int f = 0; f < 32; f++)
+                Assert.True(m.Hart.F[f] == BitConverter.ToUInt64(r.Memory, Regs + (32 + f) * 8), $"{name}: after {r.Count} instructions f{f} differs");
             for (int slot = RiscVHart.SscratchSlot; slot < RiscVHart.MscratchSlot + 4; slot++)
                 Assert.True(m.Hart.X[slot] == BitConverter.ToUInt64(r.Memory, Regs + slot * 8),
                     $"{name}: trap CSR slot {slot} is 0x{BitConverter.ToUInt64(r.Memory, Regs + slot * 8):x}, the interpreter's 0x{m.Hart.X[slot]:x}");
@@ -631,7 +633,10 @@ public sealed unsafe class RiscVWasmInterpreterTests(ITestOutputHelper output)
             *(int*)(img + Ctx + ExitContext.GlobalStamp) = Stamp + 1000;
             *(int*)(img + Ctx + ExitContext.ColdCode) = 1;   // (the runner puts module k at table index k + 1)
             for (int r = 0; r < 32; r++)
+            {
                 *(ulong*)(img + Regs + r * 8) = h.GetRegister(r);
+                *(ulong*)(img + Regs + (32 + r) * 8) = h.F[r];
+            }
             *(ulong*)(img + Regs + RiscVHart.ReservationSlot * 8) = h.ReservationAddress;
             *(ulong*)(img + Regs + RiscVHart.MstatusSlot * 8) = h.Mstatus;
             *(int*)(img + Regs + RiscVHart.PrivSlot * 8) = h.Priv;
