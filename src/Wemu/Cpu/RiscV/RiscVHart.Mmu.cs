@@ -7,26 +7,13 @@ public sealed unsafe partial class RiscVHart
 {
     internal enum Access { Read = 0, Write = 1, Execute = 2 }
 
-    /// <summary>
-    /// The entries filled (<see cref="Translate"/>) since the last <see cref="FlushTlb"/>, each listed once
-    /// (<see cref="_tlbListed"/>): a flush visits those rather than all 16,384 (Linux flushes the whole TLB at every
-    /// satp write, and under the page's interpreter a scan of every entry cost ~0.1 ms). Entries not listed are invalid.
-    /// </summary>
-    private readonly int[] _tlbFilled = new int[MmuContexts * TlbSize];
-    private readonly bool[] _tlbListed = new bool[MmuContexts * TlbSize];
-    private int _tlbFilledCount;
+    /// <summary>The entries filled (<see cref="Translate"/>) since the last <see cref="FlushTlb"/>: a flush visits those.</summary>
+    private readonly TlbFillList _tlbFilled = new(MmuContexts * TlbSize);
 
     /// <summary>Invalidates every TLB entry (satp writes, sfence.vma, MXR/PMP changes).</summary>
     public void FlushTlb()
     {
-        TlbEntry* t = Tlb;
-        for (int k = 0; k < _tlbFilledCount; k++)
-        {
-            int i = _tlbFilled[k];
-            _tlbListed[i] = false;
-            t[i].TagRead = t[i].TagWrite = t[i].TagExec = TlbEntry.Invalid;
-        }
-        _tlbFilledCount = 0;
+        _tlbFilled.Invalidate(Tlb);
         NoteTlbFlush();
     }
 
@@ -36,8 +23,7 @@ public sealed unsafe partial class RiscVHart
         TlbEntry* t = Tlb;
         for (int i = 0; i < MmuContexts * TlbSize; i++)
             t[i].TagRead = t[i].TagWrite = t[i].TagExec = TlbEntry.Invalid;
-        Array.Clear(_tlbListed);
-        _tlbFilledCount = 0;
+        _tlbFilled.Clear();
         NoteTlbFlush();
     }
 
@@ -188,11 +174,7 @@ public sealed unsafe partial class RiscVHart
 
         pa = ppage | (va & 0xFFF);
         int index = (context << TlbBits) | (int)((va >> 12) & TlbMask);
-        if (!_tlbListed[index])
-        {
-            _tlbListed[index] = true;
-            _tlbFilled[_tlbFilledCount++] = index;
-        }
+        _tlbFilled.Add(index);
         TlbEntry* e = Tlb + index;
         e->PhysPage = ppage;
         if (_bus.TryGetRam(ppage, 0x1000, out byte* host))
@@ -234,17 +216,7 @@ public sealed unsafe partial class RiscVHart
     /// Called when a translator starts using <paramref name="physPage"/> as code: every TLB entry
     /// that lets stores reach that page directly is downgraded so stores take the slow path.
     /// </summary>
-    public void ProtectCodePage(ulong physPage)
-    {
-        // (only filled entries can map it)
-        TlbEntry* t = Tlb;
-        for (int k = 0; k < _tlbFilledCount; k++)
-        {
-            ref TlbEntry e = ref t[_tlbFilled[k]];
-            if (e.PhysPage == physPage && (e.TagWrite & 0xFFF) == 0)
-                e.TagWrite |= TlbEntry.CodeFlag;
-        }
-    }
+    public void ProtectCodePage(ulong physPage) => _tlbFilled.ProtectCodePage(Tlb, physPage);
 
     /// <summary>
     /// Translates <paramref name="pc"/> for execution without raising anything: the host address of

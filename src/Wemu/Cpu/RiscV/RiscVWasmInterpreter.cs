@@ -74,23 +74,6 @@ internal static class RiscVWasmInterpreter
     internal static byte[] BuildFresh(Layout layout) =>
         WasmBackend.Module(table: true, (new Body(layout).Emit(), 0), (WasmBackend.MulHighUBody(), 1));
 
-    /// <summary>An address as a five-byte signed LEB128 (every address fits 31 bits).</summary>
-    private static void WriteAddress(WasmWriter w, int v)
-    {
-        if (v < 0)
-            throw new ArgumentOutOfRangeException(nameof(v), "a linear-memory address below 2 GiB");
-        for (int i = 0; i < 4; i++)
-            w.Byte((byte)(((v >> (7 * i)) & 0x7F) | 0x80));
-        w.Byte((byte)((v >> 28) & 0x7F));
-    }
-
-    private static void WriteAddress(Span<byte> at, int v)
-    {
-        for (int i = 0; i < 4; i++)
-            at[i] = (byte)(((v >> (7 * i)) & 0x7F) | 0x80);
-        at[4] = (byte)((v >> 28) & 0x7F);
-    }
-
     /// <summary>
     /// The module with its settings (threshold, jump-cache bits, chained arrival weight) built in and its addresses left
     /// to patch: where each <see cref="Layout"/> address sits in the bytes. Made by building twice with different
@@ -103,15 +86,13 @@ internal static class RiscVWasmInterpreter
         public const string ResourceName = "Wemu.Cpu.RiscV.rv-wasm-interpreter.bin";
         private static ReadOnlySpan<byte> Magic => "WRVI\u0001\0\0\0"u8;
 
-        public int HotThreshold => hotThreshold;
-
         public bool Fits(Layout l) => l.HotThreshold == hotThreshold && l.JumpCacheBits == jumpCacheBits && l.ChainedArrivalWeight == chainedArrivalWeight;
 
         public byte[] Patch(Layout l)
         {
             var bytes = (byte[])module.Clone();
             foreach (var (offset, field) in relocations)
-                WriteAddress(bytes.AsSpan(offset, 5), AddressOf(l, field));
+                WasmWriter.PatchS32Fixed(bytes.AsSpan(offset, 5), AddressOf(l, field));
             return bytes;
         }
 
@@ -141,15 +122,15 @@ internal static class RiscVWasmInterpreter
             Span<byte> la = stackalloc byte[5], lb = stackalloc byte[5];
             for (int field = 0; field < Fields; field++)
             {
-                WriteAddress(la, AddressOf(With(0x1234_5000, 0, 0, 0), field));
-                WriteAddress(lb, AddressOf(With(0x2468_A000, 0, 0, 0), field));
+                WasmWriter.PatchS32Fixed(la, AddressOf(With(0x1234_5000, 0, 0, 0), field));
+                WasmWriter.PatchS32Fixed(lb, AddressOf(With(0x2468_A000, 0, 0, 0), field));
                 for (int i = 0; i + 5 <= a.Length; i++)
                 {
                     if (a.AsSpan(i, 5).SequenceEqual(la) && b.AsSpan(i, 5).SequenceEqual(lb))
                     {
                         found.Add((i, field));
-                        WriteAddress(masked.AsSpan(i, 5), 0);
-                        WriteAddress(b.AsSpan(i, 5), 0);
+                        WasmWriter.PatchS32Fixed(masked.AsSpan(i, 5), 0);
+                        WasmWriter.PatchS32Fixed(b.AsSpan(i, 5), 0);
                     }
                 }
             }
@@ -950,7 +931,7 @@ internal static class RiscVWasmInterpreter
         private void Address(int v)
         {
             _w.Byte(I32Const);
-            WriteAddress(_w, v);
+            _w.S32Fixed(v);
         }
 
         private void I64(long v) { _w.Byte(I64Const); _w.S64(v); }

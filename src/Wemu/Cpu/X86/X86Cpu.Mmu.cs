@@ -29,12 +29,9 @@ public sealed unsafe partial class X86Cpu
 
     /// <summary>
     /// The entries filled since they were last dropped, non-global and global apart, so a flush visits those rather
-    /// than all 24,576 (a context switch drops the non-global ones: a scan of the whole TLB each time cost ~1 % natively
-    /// and far more under the page's interpreter). <see cref="_tlbListed"/>: bit 0 in the first list, bit 1 in the second.
+    /// than all 24,576 (a context switch drops the non-global ones: <see cref="TlbFillList"/>).
     /// </summary>
-    private readonly int[] _tlbFilledLocal = new int[TlbEntries], _tlbFilledGlobal = new int[TlbEntries];
-    private int _tlbFilledLocalCount, _tlbFilledGlobalCount;
-    private readonly byte[] _tlbListed = new byte[TlbEntries];
+    private readonly TlbFillList _tlbFilledLocal = new(TlbEntries), _tlbFilledGlobal = new(TlbEntries);
 
     /// <summary>The MMU context of data and code accesses at the current CPL.</summary>
     internal int MmuContext;
@@ -77,26 +74,20 @@ public sealed unsafe partial class X86Cpu
         // Every valid entry was filled (FillTlb) and is listed as what it was filled as: a later fill of its index as
         // the other kind lists it there too, so a global entry a non-global list names is in the global list as well.
         TlbEntry* t = Tlb;
-        for (int k = 0; k < _tlbFilledLocalCount; k++)
+        for (int k = 0; k < _tlbFilledLocal.Count; k++)
         {
             int i = _tlbFilledLocal[k];
-            _tlbListed[i] &= 0xFE;
             if (keepGlobal && _tlbGlobal[i])
                 continue;
             t[i].TagRead = t[i].TagWrite = t[i].TagExec = TlbEntry.Invalid;
             _tlbGlobal[i] = false;
         }
-        _tlbFilledLocalCount = 0;
+        _tlbFilledLocal.Clear();
         if (!keepGlobal)
         {
-            for (int k = 0; k < _tlbFilledGlobalCount; k++)
-            {
-                int i = _tlbFilledGlobal[k];
-                _tlbListed[i] &= 0xFD;
-                t[i].TagRead = t[i].TagWrite = t[i].TagExec = TlbEntry.Invalid;
-                _tlbGlobal[i] = false;
-            }
-            _tlbFilledGlobalCount = 0;
+            for (int k = 0; k < _tlbFilledGlobal.Count; k++)
+                _tlbGlobal[_tlbFilledGlobal[k]] = false;
+            _tlbFilledGlobal.Invalidate(t);
             _largeRegions.Clear();
         }
         _fetchPage = ulong.MaxValue;
@@ -243,15 +234,7 @@ public sealed unsafe partial class X86Cpu
         ulong tag = va & ~0xFFFUL;
         e.PhysPage = pageBase;
         _tlbGlobal[index] = global;
-        byte listed = global ? (byte)2 : (byte)1;
-        if ((_tlbListed[index] & listed) == 0)
-        {
-            _tlbListed[index] |= listed;
-            if (global)
-                _tlbFilledGlobal[_tlbFilledGlobalCount++] = index;
-            else
-                _tlbFilledLocal[_tlbFilledLocalCount++] = index;
-        }
+        (global ? _tlbFilledGlobal : _tlbFilledLocal).Add(index);
         if (_bus.TryGetRam(pageBase, 4096, out byte* host))
         {
             e.Addend = (long)host - (long)tag;

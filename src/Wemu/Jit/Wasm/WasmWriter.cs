@@ -45,6 +45,26 @@ public sealed class WasmWriter
         while (value != 0);
     }
 
+    /// <summary>
+    /// A non-negative i32 as a signed LEB128 of always five bytes, so it can be rewritten in place later
+    /// (<see cref="PatchS32Fixed"/>; the page's prebuilt RISC-V interpreter patches its addresses so).
+    /// </summary>
+    public void S32Fixed(int value)
+    {
+        Span<byte> at = stackalloc byte[5];
+        PatchS32Fixed(at, value);
+        Bytes(at);
+    }
+
+    /// <summary>Writes <paramref name="value"/> (0 to int.MaxValue) as <see cref="S32Fixed"/> does into the five bytes at <paramref name="at"/>.</summary>
+    public static void PatchS32Fixed(Span<byte> at, int value)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(value);
+        for (int i = 0; i < 4; i++)
+            at[i] = (byte)(((value >> (7 * i)) & 0x7F) | 0x80);
+        at[4] = (byte)((value >> 28) & 0x7F);
+    }
+
     /// <summary>Signed LEB128 (i32.const, i64.const and block types use it).</summary>
     public void S64(long value)
     {
