@@ -64,13 +64,19 @@ public sealed unsafe class RiscVWasmInterpreterTests(ITestOutputHelper output)
                 starts.Add((p, start));
             var (kinds, leftAt) = Check(starts, rng, $"loop ({mode}, compressed {compressed}, CSRs {csrs})", minimumInstructions: csrs ? 2_000 : 4_000, regions: true);   // (with CSRs, the host's sstatus writes end runs)
             Assert.True(kinds.GetValueOrDefault(CodeExit.Chain) >= 5, "fewer than 5 Chain exits");
+            if (csrs && mode == RiscVHart.PrivUser)
+            {
+                // the trap CSRs U may not touch left for the host (which raised illegal instruction)
+                Assert.True(leftAt.Any(k => System.Text.RegularExpressions.Regex.IsMatch(k.Key, @"^Slow csr 0x14[0-3]$")), "no S-mode trap CSR access from U left for the host");
+                Assert.True(leftAt.Any(k => System.Text.RegularExpressions.Regex.IsMatch(k.Key, @"^Slow csr 0x34[0-3]$")), "no M-mode trap CSR access from U left for the host");
+            }
             if (csrs && mode != RiscVHart.PrivUser)
             {
                 // the writes the host must make (FS cleared by csrrc) and SIE set with an interrupt pending (csrrsi)
                 Assert.True(leftAt.GetValueOrDefault("Slow Csrrc") > 0, "no sstatus write that clears FS left for the host");
                 Assert.True(leftAt.GetValueOrDefault("Slow Csrrsi") > 0, "no SIE write with an interrupt pending left for the host");
                 // the trap-handling CSRs run here, from S (and M) for sscratch..stval, from M for mscratch..mtval
-                var trapCsrExits = leftAt.Where(k => System.Text.RegularExpressions.Regex.IsMatch(k.Key, @"csr 0x[13]4[0-3]$")).ToList();
+                var trapCsrExits = leftAt.Where(k => System.Text.RegularExpressions.Regex.IsMatch(k.Key, mode == RiscVHart.PrivMachine ? @"csr 0x[13]4[0-3]$" : @"csr 0x14[0-3]$")).ToList();
                 Assert.True(trapCsrExits.Count == 0, $"left for the host at trap CSRs: {string.Join(", ", trapCsrExits)}");
             }
         }
@@ -93,7 +99,22 @@ public sealed unsafe class RiscVWasmInterpreterTests(ITestOutputHelper output)
                 csrrwi t3, mtval, 7
                 csrrs t4, mtval, t6
             """;
-        string sstatus = mode == RiscVHart.PrivUser || !csrs ? "" : $$"""
+        // and from U (two iterations in 16, S's then M's) the trap CSRs U may not touch: each an illegal instruction the host raises
+        // (the S handler skips it), never read or written here
+        string denied = !csrs || mode != RiscVHart.PrivUser ? "" : """
+                andi a5, s2, 15
+                li a6, 3
+                bne a5, a6, 3f
+                csrr t2, sscratch
+                csrw sepc, t0
+                csrrs t3, stval, s2
+            3:  li a6, 11
+                bne a5, a6, 4f
+                csrr t2, mscratch
+                csrrci t3, mcause, 1
+            4:
+            """;
+        string sstatus = mode == RiscVHart.PrivUser || !csrs ? denied : $$"""
                 csrrci t0, sstatus, 2
                 andi t0, t0, 2
                 csrr t1, sstatus
