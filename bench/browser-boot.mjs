@@ -6,8 +6,14 @@
 // marks (for each line TIMEMARK<n> the workload prints, when it arrived, in seconds after the command was sent),
 // workloadInstructions, workOutput and the counters at the end (after).
 // --workload-timeout S: how long the workload may take (default 1200 s; the page's interpreter is slow).
+// --setup CMD: run CMD to its end before the workload; the workload's counters start after it (the boot's
+// instructions and counters then include it).
+// Diagnostics (environment): BENCH_TRACE=FILE writes a Chromium trace of the boot (or with BENCH_TRACE_WORKLOAD=1 of
+// the workload) to FILE, of BENCH_TRACE_CATEGORIES (default V8's compiles and GC; bench/trace-summary.mjs sums it up);
+// BENCH_CONSOLE=1 copies the page's and its worker's console to stderr; BENCH_THREADS=1 prints every Chromium
+// thread's CPU time and page faults at the end to stderr.
 // --poke: press Enter when the machine starts running (a machine resumed with -incoming sits at its prompt).
-// usage: node bench/browser-boot.mjs [SITE_DIR] [--runtime-option OPT]... [--query STRING] [--workload CMD]
+// usage: node bench/browser-boot.mjs [SITE_DIR] [--runtime-option OPT]... [--query STRING] [--setup CMD] [--workload CMD]
 //        [--workload-timeout S]
 import fs from 'node:fs';
 import path from 'node:path';
@@ -19,6 +25,7 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const argv = process.argv.slice(2);
 let site = path.join(root, 'artifacts/site');
 let workload = null;
+let setup = null;
 let workloadTimeout = 1200;
 let poke = false;
 const query = new URLSearchParams();
@@ -29,6 +36,7 @@ for (let i = 0; i < argv.length; i++) {
   }
   else if (argv[i] === '--query') for (const [k, v] of new URLSearchParams(argv[++i])) query.append(k, v);
   else if (argv[i] === '--workload') workload = argv[++i];
+  else if (argv[i] === '--setup') setup = argv[++i];
   else if (argv[i] === '--workload-timeout') workloadTimeout = Number(argv[++i]);
   else if (argv[i] === '--poke') poke = true;
   else site = argv[i];
@@ -38,6 +46,7 @@ const browser = await launchChromium();
 try {
   const context = await browser.newContext();
   const page = await context.newPage();
+  if (process.env.BENCH_CONSOLE) page.on('console', m => process.stderr.write('console: ' + m.text() + '\n'));
   // Timestamps taken inside the page, from navigation start: when the machine starts running and
   // when the serial line first ends in the shell prompt.
   await page.addInitScript(poke => {
@@ -69,21 +78,35 @@ try {
     }, 1);
   }, poke);
   const q = query.toString();
+  const traceBoot = process.env.BENCH_TRACE && !process.env.BENCH_TRACE_WORKLOAD, traceWork = process.env.BENCH_TRACE && process.env.BENCH_TRACE_WORKLOAD;
+  const trace = () => browser.startTracing(page, { path: process.env.BENCH_TRACE,
+    categories: (process.env.BENCH_TRACE_CATEGORIES || 'v8,v8.wasm,disabled-by-default-v8.gc').split(',') });
+  if (traceBoot) await trace();
   await page.goto(url + (q ? '?' + q : ''));
   await page.waitForFunction(() => window.__bench.prompt || window.wemu?.state === 'failed', null, { timeout: 600_000, polling: 50 });
+  if (traceBoot) await browser.stopTracing();
+  if (workload && setup) {
+    // --setup: a command run (to its end) before the workload, outside its counters and times
+    await page.evaluate(cmd => { window.wemu.sendSerial(cmd + '; echo SETUP""DONE\n'); }, setup);
+    await page.waitForFunction(() => /SETUPDONE\r?\n/.test(window.__bench.out) || window.wemu?.state === 'failed', null, { timeout: workloadTimeout * 1000, polling: 20 });
+    await page.evaluate(() => { window.__bench.out = ''; window.__bench.marks = {}; });
+  }
   const r = await page.evaluate(async () => ({ ...window.__bench, state: window.wemu.state, error: window.wemu.error, stats: await window.wemu.stats() }));
   if (r.state === 'failed') throw new Error(r.error);
   const t = r.stats.timings;
   let work = {};
   if (workload) {
+    if (traceWork) await trace();
     await page.evaluate(cmd => { window.__bench.sent = performance.now(); window.wemu.sendSerial(cmd + '; echo WORK""DONE\n'); }, workload);
     await page.waitForFunction(() => /WORKDONE\r?\n/.test(window.__bench.out) || window.wemu?.state === 'failed', null, { timeout: workloadTimeout * 1000, polling: 20 });
+    if (traceWork) await browser.stopTracing();
     const w = await page.evaluate(async () => ({ at: performance.now(), sent: window.__bench.sent, out: window.__bench.out, marks: window.__bench.marks, stats: await window.wemu.stats() }));
     const done = w.out.search(/WORKDONE\r?\n/);
     const marks = Object.fromEntries(Object.entries(w.marks).map(([k, v]) => [k, (v - w.sent) / 1000]));
     work = { workloadSeconds: (w.at - w.sent) / 1000, marks, workloadInstructions: w.stats.instructions - r.stats.instructions,
       workOutput: w.out.slice(0, done + 8), after: { jit: w.stats.jit, instructions: w.stats.instructions } };
   }
+  if (process.env.BENCH_THREADS) threadTimes();
   console.log(JSON.stringify({
     workerCpuSeconds: workerCpuSeconds(),
     promptSeconds: r.prompt / 1000,
@@ -124,4 +147,26 @@ function workerCpuSeconds() {
   } catch {
     return null;
   }
+}
+
+// BENCH_THREADS=1: every Chromium thread's CPU time (user, system) to stderr, by thread name
+function threadTimes() {
+  const by = {};
+  for (const pid of fs.readdirSync('/proc').filter(d => /^\d+$/.test(d))) {
+    let comm;
+    try { comm = fs.readFileSync(`/proc/${pid}/comm`, 'utf8').trim(); } catch { continue; }
+    if (comm !== 'chromium' && comm !== 'chrome') continue;
+    for (const tid of fs.readdirSync(`/proc/${pid}/task`)) {
+      try {
+        const type = (fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').match(/--type=([\w-]+)/) || [, 'browser'])[1];
+        const name = type + '/' + fs.readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim();
+        const stat = fs.readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+        const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+        const e = by[name] ??= [0, 0, 0, 0];
+        e[0] += Number(f[11]) / 100; e[1] += Number(f[12]) / 100; e[2]++; e[3] += Number(f[7]);
+      } catch { /* the thread ended */ }
+    }
+  }
+  for (const [name, [u, s, n, faults]] of Object.entries(by).sort((a, b) => b[1][0] + b[1][1] - a[1][0] - a[1][1]))
+    if (u + s >= 0.05) process.stderr.write(`thread ${name} x${n}: user ${u.toFixed(2)} s, system ${s.toFixed(2)} s, ${faults} minor faults\n`);
 }

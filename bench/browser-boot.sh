@@ -29,6 +29,8 @@ phases() { node -e "const r=JSON.parse(require('fs').readFileSync(0,'utf8')); co
   '| running at', f(r.runningAtSeconds), '+ guest', f(r.guestSeconds), 's at', f(r.mips), 'M instructions/s; worker CPU', f(r.workerCpuSeconds), 's' +
   (r.jit ? '; jit ' + r.jit.blocksCompiled + ' regions, compile ' + (r.jit.compileMs/1000).toFixed(2) + ' s, ' + (r.jit.coldInstructions/1e6).toFixed(0) + ' M cold of ' + (r.instructions/1e6).toFixed(0) + ' M, ' + r.jit.entries + ' entries' : ''))"; }
 n=(); ni=(); b=(); g=(); rb=(); rn=(); sn=(); sb=(); sa=()
+echo "machine: $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), $("${CHROMIUM:-/usr/bin/chromium}" --version 2>/dev/null | head -1)"
+"$root/bench/host-costs.sh"
 [ -z "${REFERENCE_WEMU:-}" ] || "$REFERENCE_WEMU" --version >/dev/null   # build once, outside the timings
 for i in $(seq "$runs"); do
   echo "run $i: load $(cut -d' ' -f1-3 /proc/loadavg)"

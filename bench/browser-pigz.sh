@@ -52,6 +52,7 @@ page() { node "$root/bench/browser-boot.mjs" "$site" --workload "$workload" "$@"
 
 echo "machine: $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), $("${CHROMIUM:-/usr/bin/chromium}" --version 2>/dev/null | head -1)"
 echo "pigz -p 1 -n -c on $bytes bytes of random data (guest time)"
+"$root/bench/host-costs.sh"
 
 echo "page JIT:    $(load)"
 pj=$(page --query "arch=x86_64"); pjs=$(echo "$pj" | secs); pjw=$(echo "$pj" | wall)

@@ -23,6 +23,7 @@ head -c "$bytes" /dev/urandom > "$tmp/data"
 secs() { node -e "const r=JSON.parse(require('fs').readFileSync(0,'utf8')); const m=r.workOutput.match(/real\s+(\d+)m\s*([\d.]+)s/); console.log(m ? (60*+m[1] + +m[2]).toFixed(2) : 'none')"; }
 stat_line() { node -e "const r=JSON.parse(require('fs').readFileSync(0,'utf8')); console.log(((r.stderr.match(/$1: .*/)||[''])[0]))"; }
 echo "machine: $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), load before: $(cut -d' ' -f1-3 /proc/loadavg); $mb MB"
+"$root/bench/host-costs.sh"
 for threads in "-p 1" ""; do
   label=${threads:-default}
   workload="head -c $bytes /dev/urandom > /tmp/data; time sh -c 'pigz $threads -n -c /tmp/data | md5sum'"

@@ -402,15 +402,17 @@ public static partial class WebMachine
     }
 
     /// <summary>
-    /// Runs up to <paramref name="budget"/> guest instructions. Returns the <see cref="MachineStatus"/>:
+    /// Runs up to <paramref name="budget"/> guest instructions, and for about <paramref name="maxMilliseconds"/> at
+    /// most (the worker passes input and output only between slices). Returns the <see cref="MachineStatus"/>:
     /// a reset restarts the machine (Running) unless -no-reboot asked to stop; in -icount mode an idle guest
     /// skips virtual time instead of sleeping.
     /// </summary>
     [JSExport]
-    public static int RunSlice(int budget)
+    public static int RunSlice(int budget, double maxMilliseconds)
     {
         var m = s_machine ?? throw new InvalidOperationException("the machine is not running");
-        var status = m.RunSlice(budget);
+        long end = maxMilliseconds > 0 ? Stopwatch.GetTimestamp() + (long)(maxMilliseconds * Stopwatch.Frequency / 1000) : long.MaxValue;
+        var status = m.RunSlice(budget, end);
         if (status == MachineStatus.Idle && m.Clock.Deterministic)
         {
             m.SkipIdleTime();
@@ -467,6 +469,8 @@ public static partial class WebMachine
             w.WriteNumber("instructions", n);
             w.WriteNumber("seconds", s);
             w.WriteNumber("mips", s > 0 ? n / s / 1e6 : 0);
+            // (the guest's time: the machine's clock, which the guest's timer and time stamp counter read)
+            w.WriteNumber("guestClockSeconds", m == null ? 0 : m.Clock.Now / (double)m.Clock.Frequency);
             w.WriteString("engine", m?.EngineName ?? "");
             w.WriteNumber("buildMs", s_buildMs);
             w.WriteNumber("resumeMs", s_resumeMs);

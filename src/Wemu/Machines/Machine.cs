@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Wemu.Devices;
 using Wemu.Memory;
 
@@ -107,8 +108,14 @@ public abstract class Machine : IDisposable, Snapshot.IStateful<Machine>
         ExitCode = exitCode;
     }
 
-    /// <summary>Runs up to about <paramref name="budget"/> guest instructions, servicing devices between chunks.</summary>
-    public virtual MachineStatus RunSlice(long budget)
+    /// <summary>
+    /// Runs up to about <paramref name="budget"/> guest instructions, servicing devices between chunks; with
+    /// <paramref name="endTimestamp"/> (a <see cref="Stopwatch"/> timestamp) the slice also ends at the first device
+    /// update at or after that time. A host that delivers input and output only between slices (the page's worker)
+    /// bounds their delay so: the instructions a slice takes in time vary a hundredfold between compiled code and
+    /// code still being interpreted and compiled.
+    /// </summary>
+    public virtual MachineStatus RunSlice(long budget, long endTimestamp = long.MaxValue)
     {
         long done = 0;
         while (done < budget)
@@ -132,6 +139,8 @@ public abstract class Machine : IDisposable, Snapshot.IStateful<Machine>
             {
                 Tick();
                 _untilTick = NextTickInstructions();
+                if (endTimestamp != long.MaxValue && Stopwatch.GetTimestamp() >= endTimestamp)
+                    break;
             }
             if (n == 0 && !CpuWaiting)
                 break; // the CPU stopped itself (e.g. shut down): let the board report it

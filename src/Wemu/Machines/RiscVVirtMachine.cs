@@ -388,9 +388,9 @@ public sealed class RiscVVirtMachine : RiscVMachine
         _devices?.Poll();
     }
 
-    public override MachineStatus RunSlice(long budget)
+    public override MachineStatus RunSlice(long budget, long endTimestamp = long.MaxValue)
     {
-        var status = base.RunSlice(budget);
+        var status = base.RunSlice(budget, endTimestamp);
         _uart.Flush();
         return status;
     }

@@ -265,9 +265,9 @@ public sealed class MicrovmMachine : Machine
         Cpu.NotifyInterrupt();
     }
 
-    public override MachineStatus RunSlice(long budget)
+    public override MachineStatus RunSlice(long budget, long endTimestamp = long.MaxValue)
     {
-        var status = base.RunSlice(budget);
+        var status = base.RunSlice(budget, endTimestamp);
         _uart.Flush();
         return status;
     }
