@@ -18,7 +18,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { launchChromium } from '../src/Wemu.Web/headless-chromium.mjs';
+import { launchChromium, launchPersistentChromium } from '../src/Wemu.Web/headless-chromium.mjs';
 import { serveSite } from '../src/Wemu.Web/server.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -41,10 +41,13 @@ for (let i = 0; i < argv.length; i++) {
   else if (argv[i] === '--poke') poke = true;
   else site = argv[i];
 }
-const { server, url } = await serveSite(site, 0);
-const browser = await launchChromium();
+const { server, url } = await serveSite(site, Number(process.env.BENCH_PORT || 0));
+// BENCH_PROFILE=DIR (with a fixed BENCH_PORT): the browser keeps its profile there, caches included, so a second run
+// measures a returning visitor
+const persistent = process.env.BENCH_PROFILE ? await launchPersistentChromium(process.env.BENCH_PROFILE) : null;
+const browser = persistent ? persistent.browser() : await launchChromium();
 try {
-  const context = await browser.newContext();
+  const context = persistent ?? await browser.newContext();
   const page = await context.newPage();
   if (process.env.BENCH_CONSOLE) page.on('console', m => process.stderr.write('console: ' + m.text() + '\n'));
   // Timestamps taken inside the page, from navigation start: when the machine starts running and
@@ -119,7 +122,7 @@ try {
     engine: r.stats.engine, jit: r.stats.jit, timings: t, buildMs: r.stats.buildMs, resumeMs: r.stats.resumeMs, resumeDetail: r.stats.resumeDetail, ...work,
   }));
 } finally {
-  await browser.close();
+  await (persistent ?? browser).close();
   server.close();
 }
 

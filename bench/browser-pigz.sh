@@ -24,8 +24,9 @@ khz=$("$root/bench/host-tsc-khz.sh")
 "$root/wemu" --version >/dev/null                        # build once, outside the timings
 "$root/src/Wemu.Web/build-site.sh" "$root/artifacts/site"
 site="$root/artifacts/site"
-# (the TIMEMARK lines let the page's harness time the pigz step by the host's clock too: in the page the x86
-# kernel's clocksource watchdog may give up the TSC for jiffies, and then the guest's clock runs slow)
+# (the TIMEMARK lines let the page's harness time the pigz step by the host's clock too, as a check of the guest's
+# clock. The page sees a line when the worker's slice that printed it ends: ~25 ms at most since session 24, and up
+# to 0.7 s before, which made the host's clock read 0.3-0.5 s short of the guest's; docs/PERFORMANCE.md)
 workload="head -c $bytes /dev/urandom > /tmp/data; echo TIMEMARK''1; time sh -c 'pigz -p 1 -n -c /tmp/data | md5sum'; echo TIMEMARK''2"
 
 # From a run's JSON (browser-boot.mjs or run-guest.js): the guest's `real` time, or "none" when the
