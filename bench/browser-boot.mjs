@@ -126,50 +126,46 @@ try {
   server.close();
 }
 
-// The CPU time the page's Web Worker threads used (user + system, from /proc while the browser still runs; null where
-// there is no /proc): what the machine's thread cost, less sensitive than wall time to the other threads sharing the
-// cores (V8's compiler threads, the browser, this script's server). Timed at the end: the boot and any workload.
-function workerCpuSeconds() {
-  try {
-    let ticks = 0, found = false;
-    for (const pid of fs.readdirSync('/proc').filter(d => /^\d+$/.test(d))) {
-      let comm;
-      try { comm = fs.readFileSync(`/proc/${pid}/comm`, 'utf8').trim(); } catch { continue; }
+// Every thread of the running Chromium, from /proc: {process (the --type of its process, or browser), name,
+// user and system seconds (USER_HZ is 100 on Linux), minor faults}. Empty where there is no /proc.
+function chromiumThreads() {
+  const threads = [];
+  let pids = [];
+  try { pids = fs.readdirSync('/proc').filter(d => /^\d+$/.test(d)); } catch { return threads; }
+  for (const pid of pids) {
+    try {
+      const comm = fs.readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
       if (comm !== 'chromium' && comm !== 'chrome') continue;
+      const kind = (fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').match(/--type=([\w-]+)/) || [, 'browser'])[1];
       for (const tid of fs.readdirSync(`/proc/${pid}/task`)) {
         try {
-          if (!fs.readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').startsWith('DedicatedWorker')) continue;
+          const name = fs.readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim();
           const stat = fs.readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
           const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-          ticks += Number(f[11]) + Number(f[12]);   // utime, stime
-          found = true;
+          threads.push({ process: kind, name, user: Number(f[11]) / 100, system: Number(f[12]) / 100, faults: Number(f[7]) });
         } catch { /* the thread ended */ }
       }
-    }
-    return found ? ticks / 100 : null;   // (USER_HZ is 100 on Linux)
-  } catch {
-    return null;
+    } catch { /* the process ended */ }
   }
+  return threads;
 }
 
-// BENCH_THREADS=1: every Chromium thread's CPU time (user, system) to stderr, by thread name
+// The CPU time the page's Web Worker threads used (user + system, while the browser still runs; null where there is
+// no /proc): what the machine's thread cost, less sensitive than wall time to the other threads sharing the cores
+// (V8's compiler threads, the browser, this script's server). Timed at the end: the boot and any workload.
+function workerCpuSeconds() {
+  const workers = chromiumThreads().filter(t => t.name.startsWith('DedicatedWorker'));
+  return workers.length ? workers.reduce((sum, t) => sum + t.user + t.system, 0) : null;
+}
+
+// BENCH_THREADS=1: the Chromium threads' CPU time (user, system) and minor faults to stderr, by process and name
 function threadTimes() {
   const by = {};
-  for (const pid of fs.readdirSync('/proc').filter(d => /^\d+$/.test(d))) {
-    let comm;
-    try { comm = fs.readFileSync(`/proc/${pid}/comm`, 'utf8').trim(); } catch { continue; }
-    if (comm !== 'chromium' && comm !== 'chrome') continue;
-    for (const tid of fs.readdirSync(`/proc/${pid}/task`)) {
-      try {
-        const type = (fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').match(/--type=([\w-]+)/) || [, 'browser'])[1];
-        const name = type + '/' + fs.readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim();
-        const stat = fs.readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
-        const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-        const e = by[name] ??= [0, 0, 0, 0];
-        e[0] += Number(f[11]) / 100; e[1] += Number(f[12]) / 100; e[2]++; e[3] += Number(f[7]);
-      } catch { /* the thread ended */ }
-    }
+  for (const t of chromiumThreads()) {
+    const e = by[`${t.process}/${t.name}`] ??= { user: 0, system: 0, n: 0, faults: 0 };
+    e.user += t.user; e.system += t.system; e.n++; e.faults += t.faults;
   }
-  for (const [name, [u, s, n, faults]] of Object.entries(by).sort((a, b) => b[1][0] + b[1][1] - a[1][0] - a[1][1]))
-    if (u + s >= 0.05) process.stderr.write(`thread ${name} x${n}: user ${u.toFixed(2)} s, system ${s.toFixed(2)} s, ${faults} minor faults\n`);
+  for (const [name, e] of Object.entries(by).sort((a, b) => b[1].user + b[1].system - a[1].user - a[1].system))
+    if (e.user + e.system >= 0.05)
+      process.stderr.write(`thread ${name} x${e.n}: user ${e.user.toFixed(2)} s, system ${e.system.toFixed(2)} s, ${e.faults} minor faults\n`);
 }
