@@ -471,6 +471,7 @@ public static partial class WebMachine
             w.WriteNumber("mips", s > 0 ? n / s / 1e6 : 0);
             // (the guest's time: the machine's clock, which the guest's timer and time stamp counter read)
             w.WriteNumber("guestClockSeconds", m == null ? 0 : m.Clock.Now / (double)m.Clock.Frequency);
+            w.WriteNumber("slicesEndedByTime", m?.SlicesEndedByTime ?? 0);
             w.WriteString("engine", m?.EngineName ?? "");
             w.WriteNumber("buildMs", s_buildMs);
             w.WriteNumber("resumeMs", s_resumeMs);

@@ -206,6 +206,9 @@ test('?arch=x86_64 boots the x86_64 guest in the page: its images only, uname -m
     assert.equal(stats.jit.backend, 'wasm');
     assert.equal(stats.jit.wasmInterpreter, false);   // (x86 cold code: the C# interpreter)
     assert.ok(stats.jit.compiledInstructions > 0, `nothing ran compiled: ${JSON.stringify(stats.jit)}`);
+    // The worker bounds a slice's time as well as its instructions (worker.js SLICE_LIMIT_MS: output and input wait for
+    // a slice's end): the boot's first slices, of code still interpreted and compiled, end at the bound.
+    assert.ok(stats.slicesEndedByTime > 0, `no slice ended at its time bound (slicesEndedByTime ${stats.slicesEndedByTime})`);
     assert.equal(await page.isVisible('#error'), false);
   } finally {
     await context.close();

@@ -115,6 +115,9 @@ public abstract class Machine : IDisposable, Snapshot.IStateful<Machine>
     /// bounds their delay so: the instructions a slice takes in time vary a hundredfold between compiled code and
     /// code still being interpreted and compiled.
     /// </summary>
+    /// <summary>Slices that ended at their time bound rather than their budget (the page's <c>stats().slicesEndedByTime</c>).</summary>
+    public long SlicesEndedByTime { get; private set; }
+
     public virtual MachineStatus RunSlice(long budget, long endTimestamp = long.MaxValue)
     {
         long done = 0;
@@ -140,7 +143,10 @@ public abstract class Machine : IDisposable, Snapshot.IStateful<Machine>
                 Tick();
                 _untilTick = NextTickInstructions();
                 if (endTimestamp != long.MaxValue && Stopwatch.GetTimestamp() >= endTimestamp)
+                {
+                    SlicesEndedByTime++;
                     break;
+                }
             }
             if (n == 0 && !CpuWaiting)
                 break; // the CPU stopped itself (e.g. shut down): let the board report it

@@ -34,6 +34,7 @@ public sealed class MachineSliceTimeTests
         var status = m.RunSlice(10_000_000_000, Stopwatch.GetTimestamp());
         Assert.Equal(MachineStatus.Running, status);
         Assert.InRange(m.InstructionsRetired, 1UL, 1_000_000UL);
+        Assert.Equal(1, m.SlicesEndedByTime);
     }
 
     [Fact]
@@ -56,5 +57,6 @@ public sealed class MachineSliceTimeTests
         using var m = Spinning();
         Assert.Equal(MachineStatus.Running, m.RunSlice(3_000_000));
         Assert.InRange(m.InstructionsRetired, 3_000_000UL, 3_100_000UL);
+        Assert.Equal(0, m.SlicesEndedByTime);
     }
 }
