@@ -6,7 +6,7 @@
 // marks (for each line TIMEMARK<n> the workload prints, when it arrived, in seconds after the command was sent),
 // workloadInstructions, workOutput and the counters at the end (after).
 // --workload-timeout S: how long the workload may take (default 1200 s; the page's interpreter is slow).
-// --setup CMD: run CMD to its end before the workload; the workload's counters start after it (the boot's
+// --setup CMD: run CMD to its end after the prompt, before any workload; the workload's counters start after it (the boot's
 // instructions and counters then include it).
 // Diagnostics (environment): BENCH_TRACE=FILE writes a Chromium trace of the boot (or with BENCH_TRACE_WORKLOAD=1 of
 // the workload) to FILE, of BENCH_TRACE_CATEGORIES (default V8's compiles and GC; bench/trace-summary.mjs sums it up);
@@ -88,7 +88,7 @@ try {
   await page.goto(url + (q ? '?' + q : ''));
   await page.waitForFunction(() => window.__bench.prompt || window.wemu?.state === 'failed', null, { timeout: 600_000, polling: 50 });
   if (traceBoot) await browser.stopTracing();
-  if (workload && setup) {
+  if (setup) {
     // --setup: a command run (to its end) before the workload, outside its counters and times
     await page.evaluate(cmd => { window.wemu.sendSerial(cmd + '; echo SETUP""DONE\n'); }, setup);
     await page.waitForFunction(() => /SETUPDONE\r?\n/.test(window.__bench.out) || window.wemu?.state === 'failed', null, { timeout: workloadTimeout * 1000, polling: 20 });

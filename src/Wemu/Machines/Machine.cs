@@ -108,6 +108,9 @@ public abstract class Machine : IDisposable, Snapshot.IStateful<Machine>
         ExitCode = exitCode;
     }
 
+    /// <summary>Slices that ended at their time bound rather than their budget (the page's <c>stats().slicesEndedByTime</c>).</summary>
+    public long SlicesEndedByTime { get; private set; }
+
     /// <summary>
     /// Runs up to about <paramref name="budget"/> guest instructions, servicing devices between chunks; with
     /// <paramref name="endTimestamp"/> (a <see cref="Stopwatch"/> timestamp) the slice also ends at the first device
@@ -115,9 +118,6 @@ public abstract class Machine : IDisposable, Snapshot.IStateful<Machine>
     /// bounds their delay so: the instructions a slice takes in time vary a hundredfold between compiled code and
     /// code still being interpreted and compiled.
     /// </summary>
-    /// <summary>Slices that ended at their time bound rather than their budget (the page's <c>stats().slicesEndedByTime</c>).</summary>
-    public long SlicesEndedByTime { get; private set; }
-
     public virtual MachineStatus RunSlice(long budget, long endTimestamp = long.MaxValue)
     {
         long done = 0;
